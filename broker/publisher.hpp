@@ -1,0 +1,76 @@
+// The publisher: one thread that owns the rabbitmq-c connection. It declares the exchange and
+// every skill's durable queue at connect, publishes outbox rows as persistent + mandatory
+// messages with publisher confirms inside a window, and reports a row as confirmed only on the
+// broker's basic.ack. nack, basic.return, channel or connection loss: the row stays in the
+// outbox and is published again after reconnecting (exponential backoff with jitter).
+#pragma once
+
+#include "routing/rules.hpp"
+#include "store/outbox.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+struct broker_options {
+  std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+  std::string exchange = "switchboard";
+  unsigned confirm_window = 512;
+  std::chrono::milliseconds reconnect_min{200};
+  std::chrono::milliseconds reconnect_max{30000};
+};
+
+// How the publisher reaches the outbox without knowing the store.
+struct outbox_source {
+  // Rows with seq > after, ascending, at most `limit`. Called on the publisher thread.
+  std::function<std::vector<outbox_row>(std::int64_t after, std::size_t limit)> fetch;
+  // Rows the broker confirmed; the store deletes them. Called on the publisher thread.
+  std::function<void(std::vector<std::int64_t> seqs)> confirmed;
+};
+
+// Counters for /metrics and /readyz. Degraded states are counted here, not only logged.
+struct publisher_stats {
+  bool connected = false;
+  bool blocked = false;                // connection.blocked: the broker's disk or memory alarm
+  std::size_t in_flight = 0;           // published, confirm not yet received
+  std::uint64_t confirmed = 0;         // rows acked and handed to outbox_source::confirmed
+  std::uint64_t returned = 0;          // basic.return: no queue bound for the skill
+  std::uint64_t nacked = 0;            // basic.nack: the broker refused responsibility
+  std::uint64_t reconnects = 0;        // established connections that were lost
+  std::uint64_t declare_failures = 0;  // exchange/queue declares or binds the broker refused
+};
+
+class publisher {
+ public:
+  publisher(broker_options opts, std::vector<skill_config> skills, outbox_source source);
+  ~publisher();
+  publisher(const publisher&) = delete;
+  publisher& operator=(const publisher&) = delete;
+
+  void start();
+  // New rows were committed: wake the thread.
+  void notify() noexcept;
+  // A config reload changed the skills: the thread declares and binds their queues on its
+  // current connection (and on every later one). Safe from any thread.
+  void update_skills(std::vector<skill_config> skills);
+  // Stop taking new rows, wait up to `deadline` for outstanding confirms, close, join.
+  // Whatever is unconfirmed stays in the outbox for the next start. Safe to call twice.
+  void stop(std::chrono::milliseconds deadline);
+
+  bool connected() const noexcept;
+  std::size_t in_flight() const noexcept;
+  std::uint64_t confirmed_total() const noexcept;
+  publisher_stats stats() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sb

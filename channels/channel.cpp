@@ -1,0 +1,17 @@
+#include "channels/channel.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+
+namespace sb {
+
+std::optional<std::string_view> request_view::header(std::string_view name) const noexcept {
+  for (const auto& h : headers)
+    if (boost::algorithm::iequals(h.name, name)) return h.value;
+  return std::nullopt;
+}
+
+result<http_answer> adapter::handshake(const request_view&) const {
+  return error{errc::method_not_allowed, "this channel type has no GET handshake; use POST"};
+}
+
+}  // namespace sb

@@ -1,0 +1,84 @@
+// A channel adapter turns one raw webhook request into normalized messages or a typed error.
+// Adapters are pure: bytes + headers + channel config + the current time in, result out.
+// They verify the signature over the raw bytes before trusting anything in the body.
+#pragma once
+
+#include "channels/message.hpp"
+#include "core/error.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb {
+
+struct header_field {
+  std::string_view name;
+  std::string_view value;
+};
+
+// A request as the adapter sees it; views into the HTTP layer's buffers.
+struct request_view {
+  std::string_view method;  // "POST", "GET"
+  std::string_view target;  // path and query as received, e.g. "/v1/webhooks/web-chat?x=1"
+  std::span<const header_field> headers;
+  std::string_view body;
+  millis now = 0;  // the clock, injected so adapters stay pure and testable
+
+  // Case-insensitive header lookup; the first occurrence wins.
+  std::optional<std::string_view> header(std::string_view name) const noexcept;
+};
+
+// One `channels:` entry of the config, already validated by the loader.
+struct channel_config {
+  std::string name;  // URL path is /v1/webhooks/<name>
+  std::string type;
+  std::vector<std::string> secrets;  // several during a key rotation; any match is accepted
+  std::size_t max_body_bytes = 0;    // 0: the server's default
+  std::chrono::seconds tolerance{300};  // signed timestamps older or newer than this are refused
+  std::map<std::string, std::string, std::less<>> options;  // keys the type declares
+  int line = 0;  // where the entry starts in the config file, for error messages
+};
+
+struct parse_result {
+  std::vector<inbound_message> messages;
+  std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
+};
+
+// A direct answer to a provider handshake (Meta hub.challenge, X CRC).
+struct http_answer {
+  unsigned status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+};
+
+class adapter {
+ public:
+  virtual ~adapter() = default;
+  // POST: verify, then parse.
+  virtual result<parse_result> receive(const request_view& req) const = 0;
+  // GET: provider handshakes. The default refuses with 405.
+  virtual result<http_answer> handshake(const request_view& req) const;
+};
+
+// One row of the channel-type registry (channels/registry.cpp).
+struct channel_type_info {
+  std::string_view type;  // the config's `type:`
+  std::string_view kind;  // email | chat | phone | social
+  std::span<const std::string_view> option_keys;  // extra config keys this type accepts
+  bool needs_secret = true;
+  // Builds the adapter from its config; an error here is a config error at that channel's line.
+  result<std::unique_ptr<adapter>> (*make)(const channel_config&) = nullptr;
+};
+
+std::span<const channel_type_info> channel_types() noexcept;
+const channel_type_info* find_channel_type(std::string_view type) noexcept;
+
+}  // namespace sb

@@ -1,0 +1,19 @@
+// `chat`: our own web-chat webhook, signed with the Standard Webhooks scheme.
+// Body: {"id","session_id","sent_at","visitor":{"id","name","email","phone"},"text","attachments"}.
+// Identities: chat "<channel>:<visitor id>", plus email and phone when the visitor gave them.
+// The sender's contract (headers, fields, signing, answers) is docs/channels/chat.md.
+#pragma once
+
+#include "channels/channel.hpp"
+
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::string_view chat_option_keys_storage[] = {"default_country"};
+inline constexpr std::span<const std::string_view> chat_option_keys{chat_option_keys_storage};
+
+result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg);
+
+}  // namespace sb

@@ -1,0 +1,48 @@
+// The normalized message every channel adapter produces: the contract between channels/ and
+// the conversation store. Provider-specific fields that agents still need (email threading
+// headers, callback details) travel in `extra` and appear as fields of the payload's message.
+#pragma once
+
+#include "core/time.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+// Identity types: email (lower-cased addr-spec), phone (E.164), whatsapp (wa_id, also recorded
+// as phone), messenger / instagram ("<page id>:<sender id>"), telegram, x, chat
+// ("<channel name>:<visitor id>").
+struct identity {
+  std::string type;
+  std::string value;
+  bool operator==(const identity&) const = default;
+};
+
+struct attachment {
+  std::string name;
+  std::string content_type;
+  std::optional<std::int64_t> size;
+  std::string url;  // empty when the provider gives none
+};
+
+struct inbound_message {
+  std::string provider_id;          // dedupe key within the channel; empty: the store hashes
+  std::string direction = "inbound";  // "inbound" | "outbound" (echoes; stored, not routed)
+  std::string visibility = "private";  // "private" | "public" (comments, mentions)
+  std::optional<millis> sent_at;    // when the customer sent it, per the provider
+  std::string sender_name;          // display name, may be empty
+  std::vector<identity> identities;  // every identity this message proves is the sender's
+  std::string recipient;            // address, page, bot or number written to
+  std::string subject;
+  std::string text;
+  std::vector<attachment> attachments;
+  std::optional<std::string> language;  // ISO 639-1 hint from the provider
+  boost::json::object extra;        // type-specific fields merged into the payload's message
+};
+
+}  // namespace sb

@@ -1,0 +1,61 @@
+// The typed, immutable configuration. Only daemon/config.cpp touches YAML; everything else
+// reads these structs. A reload builds a new `config` and swaps the shared_ptr.
+#pragma once
+
+#include "broker/publisher.hpp"
+#include "channels/channel.hpp"
+#include "routing/rules.hpp"
+#include "store/store.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb {
+
+struct server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  unsigned threads = 0;                   // 0: one per core
+  std::size_t max_body_bytes = 1 << 20;   // default per request; a channel may raise it
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds read_timeout{10000};
+  std::optional<std::string> api_tokens_file;
+};
+
+struct channel {
+  channel_config config;
+  const channel_type_info* type = nullptr;
+  std::shared_ptr<const adapter> handler;
+};
+
+struct config {
+  std::string file;
+  server_config server;
+  store_options store;
+  broker_options broker;
+  std::vector<channel> channels;
+  std::shared_ptr<const routing_table> routing;
+
+  const channel* find_channel(std::string_view name) const noexcept;
+};
+
+// Every problem found, each "file:line: key: message"; empty means `cfg` is set.
+struct config_load {
+  std::optional<config> cfg;
+  std::vector<std::string> errors;
+};
+
+config_load load_config(const std::string& path);
+// `file` names the source in error messages.
+config_load parse_config(std::string_view yaml, const std::string& file);
+
+// "500ms", "10s", "5m", "2h", "7d" (a bare number is refused: the unit must be explicit).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) noexcept;
+
+}  // namespace sb

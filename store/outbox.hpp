@@ -1,0 +1,24 @@
+// An outbox row: a payload committed in the same transaction as its message, waiting for the
+// broker's confirm. Rows are deleted only after the confirm (see store/writer.hpp).
+#pragma once
+
+#include "core/time.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace sb {
+
+struct outbox_row {
+  std::int64_t seq = 0;  // ascending commit order
+  std::string message_id;       // AMQP message_id
+  std::string conversation_id;  // AMQP correlation_id
+  std::string skill;            // routing key
+  std::string channel;          // header x-channel
+  std::string channel_type;     // header x-channel-type
+  int priority = 0;
+  millis created_at = 0;        // AMQP timestamp
+  std::string body;             // switchboard.conversation/v1 JSON
+};
+
+}  // namespace sb

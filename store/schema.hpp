@@ -1,0 +1,73 @@
+// The store's schema as an ordered list of migrations. PRAGMA user_version holds how many have
+// run; a new release appends a migration and never edits a published one.
+#pragma once
+
+#include <array>
+
+namespace sb::schema {
+
+inline constexpr std::array migrations = {
+    // 1: customers, identities, conversations, messages, outbox.
+    R"sql(
+CREATE TABLE customers (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  merged_into TEXT               -- set when this customer was merged into an older one
+);
+CREATE TABLE identities (
+  type        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (type, value)
+) WITHOUT ROWID;
+CREATE INDEX identities_by_customer ON identities (customer_id);
+CREATE TABLE customer_merges (
+  merged_id   TEXT NOT NULL,
+  survivor_id TEXT NOT NULL,
+  merged_at   INTEGER NOT NULL
+);
+CREATE TABLE conversations (
+  id              TEXT PRIMARY KEY,
+  customer_id     TEXT NOT NULL,
+  status          TEXT NOT NULL,   -- open | closed | merged
+  skill           TEXT,
+  priority        INTEGER NOT NULL DEFAULT 0,
+  opened_at       INTEGER NOT NULL,
+  last_message_at INTEGER NOT NULL,
+  message_count   INTEGER NOT NULL DEFAULT 0,
+  closed_at       INTEGER,
+  merged_into     TEXT
+);
+-- One open conversation per customer, enforced by the database itself.
+CREATE UNIQUE INDEX conversations_one_open ON conversations (customer_id) WHERE status = 'open';
+CREATE INDEX conversations_by_customer ON conversations (customer_id);
+CREATE TABLE messages (
+  id              TEXT PRIMARY KEY,
+  conversation_id TEXT NOT NULL,
+  seq             INTEGER NOT NULL,  -- position in the conversation, 1-based, time order
+  channel         TEXT NOT NULL,
+  provider_id     TEXT NOT NULL,
+  direction       TEXT NOT NULL,
+  received_at     INTEGER NOT NULL,
+  sent_at         INTEGER,
+  body            TEXT NOT NULL      -- the message's JSON as it appears in payloads
+);
+CREATE UNIQUE INDEX messages_dedupe ON messages (channel, provider_id);
+CREATE INDEX messages_by_conversation ON messages (conversation_id, seq);
+CREATE TABLE outbox (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id      TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  skill           TEXT NOT NULL,
+  channel         TEXT NOT NULL,
+  channel_type    TEXT NOT NULL,
+  priority        INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  body            TEXT NOT NULL
+);
+)sql",
+};
+
+}  // namespace sb::schema

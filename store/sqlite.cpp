@@ -1,0 +1,70 @@
+#include "store/sqlite.hpp"
+
+#include <fmt/core.h>
+
+namespace sb::sql {
+
+void check(sqlite3* db, int rc, std::string_view what) {
+  if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
+  throw sqlite_failure(rc, fmt::format("{}: {} ({})", what, db ? sqlite3_errmsg(db) : "no db",
+                                       sqlite3_errstr(rc)));
+}
+
+void exec(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    std::string text = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    throw sqlite_failure(rc, fmt::format("{}: {}", sql, text));
+  }
+}
+
+stmt::stmt(sqlite3* db, const char* sql) : db_(db) {
+  check(db_, sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr), sql);
+}
+
+stmt::~stmt() { sqlite3_finalize(s_); }
+
+stmt& stmt::bind(int i, std::string_view v) {
+  check(db_, sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+        "bind");
+  return *this;
+}
+
+stmt& stmt::bind(int i, std::int64_t v) {
+  check(db_, sqlite3_bind_int64(s_, i, v), "bind");
+  return *this;
+}
+
+stmt& stmt::bind(int i, std::nullopt_t) {
+  check(db_, sqlite3_bind_null(s_, i), "bind");
+  return *this;
+}
+
+bool stmt::step() {
+  const int rc = sqlite3_step(s_);
+  check(db_, rc, sqlite3_sql(s_));
+  return rc == SQLITE_ROW;
+}
+
+void stmt::run() {
+  while (step()) {
+  }
+}
+
+void stmt::reset() noexcept {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+bool stmt::is_null(int col) const noexcept { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+std::int64_t stmt::i64(int col) const noexcept { return sqlite3_column_int64(s_, col); }
+
+std::string stmt::text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+
+}  // namespace sb::sql

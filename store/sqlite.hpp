@@ -1,0 +1,65 @@
+// Small RAII helpers over the SQLite C API, private to store/. Every return code goes through
+// check(); a failure unwinds as sqlite_failure to the transaction boundary in store.cpp, which
+// turns it into an error value. The exception never leaves store/.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sb::sql {
+
+struct sqlite_failure : std::runtime_error {
+  sqlite_failure(int rc, const std::string& what) : std::runtime_error(what), code(rc) {}
+  int code;
+};
+
+void check(sqlite3* db, int rc, std::string_view what);
+void exec(sqlite3* db, const char* sql);
+
+class stmt {
+ public:
+  stmt(sqlite3* db, const char* sql);
+  ~stmt();
+  stmt(const stmt&) = delete;
+  stmt& operator=(const stmt&) = delete;
+
+  stmt& bind(int i, std::string_view v);
+  stmt& bind(int i, std::int64_t v);
+  stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
+  stmt& bind(int i, std::nullopt_t);
+  template <class T>
+  stmt& bind(int i, const std::optional<T>& v) {
+    return v ? bind(i, *v) : bind(i, std::nullopt);
+  }
+
+  bool step();  // true: a row is available; false: done
+  void run();   // step to completion, expecting no rows
+  void reset() noexcept;
+
+  bool is_null(int col) const noexcept;
+  std::int64_t i64(int col) const noexcept;
+  std::string text(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+// Resets a statement when a query scope ends, whichever way it ends.
+class use {
+ public:
+  explicit use(stmt& s) : s_(s) {}
+  ~use() { s_.reset(); }
+  stmt* operator->() { return &s_; }
+  stmt& operator*() { return s_; }
+
+ private:
+  stmt& s_;
+};
+
+}  // namespace sb::sql

@@ -1,0 +1,544 @@
+#include "store/store.hpp"
+
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "store/payload.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
+#include <fmt/core.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace sb {
+
+using sql::stmt;
+using sql::use;
+
+struct sqlite_store::statements {
+  explicit statements(sqlite3* db)
+      : begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        savepoint(db, "SAVEPOINT request"),
+        release(db, "RELEASE request"),
+        rollback_to(db, "ROLLBACK TO request"),
+        find_duplicate(db, "SELECT 1 FROM messages WHERE channel = ?1 AND provider_id = ?2"),
+        find_identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
+        customer_info(db, "SELECT name, created_at FROM customers WHERE id = ?1"),
+        insert_customer(db, "INSERT INTO customers (id, name, created_at) VALUES (?1, ?2, ?3)"),
+        set_customer_name(db, "UPDATE customers SET name = ?2 WHERE id = ?1 AND name = ''"),
+        insert_identity(db,
+                        "INSERT OR IGNORE INTO identities (type, value, customer_id, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4)"),
+        customer_identities(db,
+                            "SELECT type, value FROM identities WHERE customer_id = ?1 "
+                            "ORDER BY created_at, type, value"),
+        move_identities(db, "UPDATE identities SET customer_id = ?2 WHERE customer_id = ?1"),
+        mark_merged(db, "UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
+        record_merge(db,
+                     "INSERT INTO customer_merges (merged_id, survivor_id, merged_at) "
+                     "VALUES (?1, ?2, ?3)"),
+        open_conversation(db,
+                          "SELECT id, skill, priority, opened_at, last_message_at, message_count "
+                          "FROM conversations WHERE customer_id = ?1 AND status = 'open'"),
+        insert_conversation(db,
+                            "INSERT INTO conversations (id, customer_id, status, opened_at, "
+                            "last_message_at, message_count) VALUES (?1, ?2, 'open', ?3, ?3, 0)"),
+        close_conversation(db,
+                           "UPDATE conversations SET status = 'closed', closed_at = ?2 "
+                           "WHERE id = ?1"),
+        mark_conversation_merged(db,
+                                 "UPDATE conversations SET status = 'merged', closed_at = ?3, "
+                                 "merged_into = ?2 WHERE id = ?1"),
+        move_conversations(db, "UPDATE conversations SET customer_id = ?2 WHERE customer_id = ?1"),
+        move_messages(db, "UPDATE messages SET conversation_id = ?2 WHERE conversation_id = ?1"),
+        resequence(db,
+                   "UPDATE messages SET seq = r.n FROM (SELECT id, row_number() OVER "
+                   "(ORDER BY received_at, id) AS n FROM messages WHERE conversation_id = ?1) AS r "
+                   "WHERE messages.id = r.id"),
+        recount(db,
+                "UPDATE conversations SET message_count = (SELECT count(*) FROM messages WHERE "
+                "conversation_id = ?1), opened_at = min(opened_at, ?2), last_message_at = "
+                "max(last_message_at, ?3) WHERE id = ?1"),
+        update_conversation(db,
+                            "UPDATE conversations SET skill = ?2, priority = ?3, "
+                            "last_message_at = max(last_message_at, ?4), message_count = ?5 "
+                            "WHERE id = ?1"),
+        insert_message(db,
+                       "INSERT INTO messages (id, conversation_id, seq, channel, provider_id, "
+                       "direction, received_at, sent_at, body) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        recent_messages(db,
+                        "SELECT body FROM messages WHERE conversation_id = ?1 "
+                        "ORDER BY seq DESC LIMIT ?2"),
+        insert_outbox(db,
+                      "INSERT INTO outbox (message_id, conversation_id, skill, channel, "
+                      "channel_type, priority, created_at, body) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        delete_outbox(db, "DELETE FROM outbox WHERE seq = ?1"),
+        count_outbox(db, "SELECT count(*) FROM outbox") {}
+
+  stmt begin, commit, rollback, savepoint, release, rollback_to;
+  stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
+  stmt insert_identity, customer_identities, move_identities, mark_merged, record_merge;
+  stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
+  stmt move_conversations, move_messages, resequence, recount, update_conversation;
+  stmt insert_message, recent_messages, insert_outbox, delete_outbox, count_outbox;
+};
+
+namespace {
+
+void configure_connection(sqlite3* db) {
+  sqlite3_extended_result_codes(db, 1);
+  sql::check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
+  // WAL + synchronous=FULL: a COMMIT returns only after the WAL is fsynced, which is what a
+  // 2xx promises. WAL also lets the publisher read the outbox while the writer commits.
+  sql::exec(db, "PRAGMA journal_mode = WAL");
+  sql::exec(db, "PRAGMA synchronous = FULL");
+}
+
+void migrate(sqlite3* db) {
+  std::int64_t version = 0;
+  {
+    stmt v(db, "PRAGMA user_version");
+    if (v.step()) version = v.i64(0);
+  }
+  const auto latest = static_cast<std::int64_t>(schema::migrations.size());
+  if (version > latest)
+    throw sql::sqlite_failure(SQLITE_ERROR,
+                              fmt::format("the database has schema version {}, newer than this "
+                                          "switchboard ({}); upgrade switchboard",
+                                          version, latest));
+  for (auto v = version; v < latest; ++v) {
+    sql::exec(db, "BEGIN IMMEDIATE");
+    try {
+      sql::exec(db, schema::migrations[static_cast<std::size_t>(v)]);
+      sql::exec(db, fmt::format("PRAGMA user_version = {}", v + 1).c_str());
+      sql::exec(db, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    log::info("store", "schema migrated to version {}", v + 1);
+  }
+}
+
+// Providers that give no message id get a stable one: a hash of what identifies the message,
+// so their retries still dedupe.
+std::string derived_provider_id(const std::string& channel, const inbound_message& m) {
+  std::string material = channel;
+  material += '\0';
+  if (!m.identities.empty()) material += m.identities.front().type + ':' + m.identities.front().value;
+  material += '\0';
+  material += m.sent_at ? std::to_string(*m.sent_at) : std::string();
+  material += '\0';
+  material += m.subject;
+  material += '\0';
+  material += m.text;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(material.data(), material.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out = "sha256:";
+  static constexpr char hex[] = "0123456789abcdef";
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0xF];
+  }
+  return out;
+}
+
+bool transient(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// The work of one request inside the batch transaction.
+struct store_tx {
+  sqlite_store& s;
+  sqlite_store::statements& st;
+  const ingest_request& req;
+
+  struct open_conv {
+    conversation_view view;
+    bool is_new = false;
+  };
+
+  ingest_outcome run() {
+    ingest_outcome out;
+    out.ignored = req.ignored;
+    for (const auto& m : req.messages) {
+      if (auto a = one(m)) {
+        out.accepted.push_back(std::move(*a));
+      } else {
+        ++out.duplicates;
+      }
+    }
+    return out;
+  }
+
+  // Returns nothing for a duplicate.
+  std::optional<accepted_message> one(const inbound_message& m) {
+    const std::string provider_id =
+        m.provider_id.empty() ? derived_provider_id(req.channel, m) : m.provider_id;
+    {
+      use q(st.find_duplicate);
+      q->bind(1, req.channel).bind(2, provider_id);
+      if (q->step()) return std::nullopt;
+    }
+    const std::string customer_id = resolve_customer(m);
+    open_conv conv = conversation_for(customer_id);
+
+    const bool inbound = m.direction != "outbound";
+    if (inbound && req.routing) {
+      const conversation_state state{conv.is_new, conv.view.skill, conv.view.priority};
+      const auto d = decide({m, req.channel, req.channel_type}, state, *req.routing);
+      if (!d.skill.empty()) {
+        conv.view.skill = d.skill;
+        conv.view.priority = d.priority;
+      }
+    }
+
+    stored_message_meta meta{new_id(req.received_at), req.channel, req.channel_type,
+                             req.received_at};
+    const std::string body = message_json(m, meta);
+    conv.view.message_count += 1;
+    conv.view.last_message_at = std::max(conv.view.last_message_at, req.received_at);
+    {
+      use q(st.insert_message);
+      q->bind(1, meta.id).bind(2, conv.view.id).bind(3, conv.view.message_count);
+      q->bind(4, req.channel).bind(5, provider_id).bind(6, m.direction);
+      q->bind(7, req.received_at).bind(8, m.sent_at).bind(9, body);
+      q->run();
+    }
+    {
+      use q(st.update_conversation);
+      q->bind(1, conv.view.id).bind(2, conv.view.skill).bind(3, conv.view.priority);
+      q->bind(4, req.received_at).bind(5, conv.view.message_count);
+      q->run();
+    }
+
+    accepted_message a{meta.id, conv.view.id, customer_id, {}};
+    if (inbound && conv.view.skill) {
+      a.skill = *conv.view.skill;
+      enqueue(m, meta, body, conv.view, customer_id);
+    }
+    return a;
+  }
+
+  // Every identity the message carries ends up on one customer. When they already belong to
+  // several customers, the message proves those are one person: the oldest survives.
+  std::string resolve_customer(const inbound_message& m) {
+    std::set<std::string> owners;
+    for (const auto& id : m.identities) {
+      use q(st.find_identity);
+      q->bind(1, id.type).bind(2, id.value);
+      if (q->step()) owners.insert(q->text(0));
+    }
+    std::string customer_id;
+    if (owners.empty()) {
+      customer_id = new_id(req.received_at);
+      use q(st.insert_customer);
+      q->bind(1, customer_id).bind(2, m.sender_name).bind(3, req.received_at);
+      q->run();
+    } else {
+      customer_id = oldest(owners);
+      for (const auto& other : owners)
+        if (other != customer_id) merge(other, customer_id);
+      if (!m.sender_name.empty()) {
+        use q(st.set_customer_name);
+        q->bind(1, customer_id).bind(2, m.sender_name);
+        q->run();
+      }
+    }
+    for (const auto& id : m.identities) {
+      use q(st.insert_identity);
+      q->bind(1, id.type).bind(2, id.value).bind(3, customer_id).bind(4, req.received_at);
+      q->run();
+    }
+    return customer_id;
+  }
+
+  std::string oldest(const std::set<std::string>& ids) {
+    std::pair<std::int64_t, std::string> best{INT64_MAX, {}};
+    for (const auto& id : ids) {
+      use q(st.customer_info);
+      q->bind(1, id);
+      const std::int64_t created = q->step() ? q->i64(1) : INT64_MAX;
+      best = std::min(best, {created, id});
+    }
+    return best.second;
+  }
+
+  std::optional<conversation_view> find_open(const std::string& customer_id) {
+    use q(st.open_conversation);
+    q->bind(1, customer_id);
+    if (!q->step()) return std::nullopt;
+    conversation_view v;
+    v.id = q->text(0);
+    v.status = "open";
+    if (!q->is_null(1)) v.skill = q->text(1);
+    v.priority = static_cast<int>(q->i64(2));
+    v.opened_at = q->i64(3);
+    v.last_message_at = q->i64(4);
+    v.message_count = q->i64(5);
+    return v;
+  }
+
+  // Moves everything of `from` to `to`. Two open conversations become one thread, in time order,
+  // in the survivor's conversation.
+  void merge(const std::string& from, const std::string& to) {
+    const auto from_open = find_open(from);
+    const auto to_open = find_open(to);
+    if (from_open && to_open) {
+      {
+        use q(st.mark_conversation_merged);
+        q->bind(1, from_open->id).bind(2, to_open->id).bind(3, req.received_at);
+        q->run();
+      }
+      {
+        use q(st.move_messages);
+        q->bind(1, from_open->id).bind(2, to_open->id);
+        q->run();
+      }
+      {
+        use q(st.resequence);
+        q->bind(1, to_open->id);
+        q->run();
+      }
+      {
+        use q(st.recount);
+        q->bind(1, to_open->id).bind(2, from_open->opened_at).bind(3, from_open->last_message_at);
+        q->run();
+      }
+    }
+    {
+      use q(st.move_conversations);
+      q->bind(1, from).bind(2, to);
+      q->run();
+    }
+    {
+      use q(st.move_identities);
+      q->bind(1, from).bind(2, to);
+      q->run();
+    }
+    {
+      use q(st.mark_merged);
+      q->bind(1, from).bind(2, to);
+      q->run();
+    }
+    {
+      use q(st.record_merge);
+      q->bind(1, from).bind(2, to).bind(3, req.received_at);
+      q->run();
+    }
+    log::info("store", "merged customer {} into {}", from, to);
+  }
+
+  // The customer's open conversation, unless its last message is older than reopen_after:
+  // then it is closed and a new one opens.
+  open_conv conversation_for(const std::string& customer_id) {
+    if (auto v = find_open(customer_id)) {
+      const millis window = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                s.options().reopen_after)
+                                .count();
+      if (req.received_at - v->last_message_at < window) return {std::move(*v), false};
+      use q(st.close_conversation);
+      q->bind(1, v->id).bind(2, req.received_at);
+      q->run();
+    }
+    open_conv c;
+    c.is_new = true;
+    c.view.id = new_id(req.received_at);
+    c.view.status = "open";
+    c.view.opened_at = req.received_at;
+    c.view.last_message_at = req.received_at;
+    use q(st.insert_conversation);
+    q->bind(1, c.view.id).bind(2, customer_id).bind(3, req.received_at);
+    q->run();
+    return c;
+  }
+
+  void enqueue(const inbound_message&, const stored_message_meta& meta, const std::string& body,
+               const conversation_view& conv, const std::string& customer_id) {
+    customer_view cu;
+    cu.id = customer_id;
+    {
+      use q(st.customer_info);
+      q->bind(1, customer_id);
+      if (q->step()) cu.name = q->text(0);
+    }
+    {
+      use q(st.customer_identities);
+      q->bind(1, customer_id);
+      while (q->step()) cu.identities.push_back({q->text(0), q->text(1)});
+    }
+    std::vector<std::string> thread;
+    {
+      use q(st.recent_messages);
+      q->bind(1, conv.id).bind(2, static_cast<std::int64_t>(s.options().thread_limit));
+      while (q->step()) thread.push_back(q->text(0));
+    }
+    std::reverse(thread.begin(), thread.end());
+    const bool truncated = conv.message_count > static_cast<std::int64_t>(thread.size());
+    const std::string payload = build_payload(conv, cu, body, thread, truncated);
+    use q(st.insert_outbox);
+    q->bind(1, meta.id).bind(2, conv.id).bind(3, *conv.skill).bind(4, req.channel);
+    q->bind(5, req.channel_type).bind(6, conv.priority).bind(7, meta.received_at).bind(8, payload);
+    q->run();
+    ++added;
+  }
+
+  std::int64_t added = 0;
+};
+
+sqlite_store::sqlite_store(store_options opts) : opts_(std::move(opts)) {}
+
+sqlite_store::~sqlite_store() {
+  st_.reset();  // finalize statements before closing
+  if (db_) sqlite3_close_v2(db_);
+}
+
+result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& opts) {
+  std::unique_ptr<sqlite_store> s(new sqlite_store(opts));
+  const int rc = sqlite3_open_v2(opts.path.c_str(), &s->db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  try {
+    sql::check(s->db_, rc, fmt::format("open {}", opts.path));
+    configure_connection(s->db_);
+    if (opts.max_page_count > 0)
+      sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
+    migrate(s->db_);
+    s->st_ = std::make_unique<statements>(s->db_);
+  } catch (const sql::sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return s;
+}
+
+sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
+                                                 std::span<const std::int64_t> confirmed) {
+  commit_result out;
+  out.outcomes.reserve(requests.size());
+  const auto fail_all = [&](const std::string& why) {
+    log::error("store", "commit failed, {} request(s) answered 503: {}", requests.size(), why);
+    out.outcomes.assign(requests.size(), error{errc::unavailable});
+    out.outbox_added = 0;
+    out.outbox_removed = 0;
+    out.failed = true;
+  };
+  try {
+    use(st_->begin)->run();
+  } catch (const sql::sqlite_failure& e) {
+    fail_all(e.what());
+    return out;
+  }
+  try {
+    for (ingest_request* r : requests) {
+      store_tx tx{*this, *st_, *r};
+      use(st_->savepoint)->run();
+      try {
+        out.outcomes.emplace_back(tx.run());
+        use(st_->release)->run();
+        out.outbox_added += tx.added;
+      } catch (const sql::sqlite_failure& e) {
+        // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O):
+        // then every request of the batch is lost, not only this one.
+        if (sqlite3_get_autocommit(db_)) throw;
+        use(st_->rollback_to)->run();
+        use(st_->release)->run();
+        log::error("store", "request on channel {} not stored: {}", r->channel, e.what());
+        out.outcomes.emplace_back(error{transient(e.code) ? errc::unavailable : errc::internal});
+      }
+    }
+    for (const std::int64_t seq : confirmed) {
+      use q(st_->delete_outbox);
+      q->bind(1, seq);
+      q->run();
+      out.outbox_removed += sqlite3_changes(db_);
+    }
+    use(st_->commit)->run();
+  } catch (const sql::sqlite_failure& e) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    fail_all(e.what());
+  }
+  return out;
+}
+
+std::int64_t sqlite_store::outbox_size() {
+  use q(st_->count_outbox);
+  return q->step() ? q->i64(0) : 0;
+}
+
+outbox_reader::~outbox_reader() {
+  sqlite3_finalize(fetch_);
+  if (db_) sqlite3_close_v2(db_);
+}
+
+result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path) {
+  std::unique_ptr<outbox_reader> r(new outbox_reader());
+  const int rc = sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  try {
+    sql::check(r->db_, rc, fmt::format("open {}", path));
+    sql::check(r->db_, sqlite3_busy_timeout(r->db_, 5000), "busy_timeout");
+    sql::check(r->db_,
+               sqlite3_prepare_v3(r->db_,
+                                  "SELECT seq, message_id, conversation_id, skill, channel, "
+                                  "channel_type, priority, created_at, body FROM outbox "
+                                  "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                  -1, SQLITE_PREPARE_PERSISTENT, &r->fetch_, nullptr),
+               "prepare outbox fetch");
+  } catch (const sql::sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return r;
+}
+
+std::vector<outbox_row> outbox_reader::fetch(std::int64_t after, std::size_t limit) {
+  std::vector<outbox_row> rows;
+  sqlite3_bind_int64(fetch_, 1, after);
+  sqlite3_bind_int64(fetch_, 2, static_cast<std::int64_t>(limit));
+  const auto text = [&](int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(fetch_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(fetch_, col)))
+             : std::string();
+  };
+  int rc;
+  while ((rc = sqlite3_step(fetch_)) == SQLITE_ROW) {
+    outbox_row r;
+    r.seq = sqlite3_column_int64(fetch_, 0);
+    r.message_id = text(1);
+    r.conversation_id = text(2);
+    r.skill = text(3);
+    r.channel = text(4);
+    r.channel_type = text(5);
+    r.priority = sqlite3_column_int(fetch_, 6);
+    r.created_at = sqlite3_column_int64(fetch_, 7);
+    r.body = text(8);
+    rows.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE)
+    log::warn("store", "outbox read failed: {}; will retry", sqlite3_errmsg(db_));
+  sqlite3_reset(fetch_);
+  return rows;
+}
+
+}  // namespace sb

@@ -1,0 +1,99 @@
+// The conversation store: identities → customer, customer → open conversation, dedupe by
+// (channel, provider id), the routing decision, the message and its outbox row, all in one
+// SQLite transaction. One writer thread group-commits (store/writer.hpp); the HTTP reply is
+// sent only after the commit is durable (WAL, synchronous=FULL).
+#pragma once
+
+#include "channels/message.hpp"
+#include "core/error.hpp"
+#include "routing/rules.hpp"
+#include "store/outbox.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sb {
+
+struct store_options {
+  std::string path = "switchboard.db";
+  std::chrono::seconds reopen_after{7 * 24 * 3600};
+  std::size_t thread_limit = 50;
+  std::size_t max_backlog = 1'000'000;  // unpublished messages before ingress answers 503
+  std::int64_t max_page_count = 0;  // 0: SQLite's default; tests set it to make the store full
+};
+
+struct ingest_request {
+  std::string channel;
+  std::string channel_type;
+  millis received_at = 0;
+  std::vector<inbound_message> messages;
+  std::size_t ignored = 0;
+  std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
+};
+
+struct accepted_message {
+  std::string message_id;
+  std::string conversation_id;
+  std::string customer_id;
+  std::string skill;  // empty for outbound messages (stored, not routed)
+};
+
+struct ingest_outcome {
+  std::vector<accepted_message> accepted;
+  std::size_t duplicates = 0;
+  std::size_t ignored = 0;
+};
+
+class sqlite_store {
+ public:
+  // Opens (creating if needed) the database, sets WAL + synchronous=FULL, runs migrations.
+  static result<std::unique_ptr<sqlite_store>> open(const store_options& opts);
+  ~sqlite_store();
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  // One transaction for the whole batch: each request in its own savepoint, so one request's
+  // failure does not poison the others; then the confirmed outbox rows are deleted. If the
+  // commit fails every request fails with errc::unavailable. Writer thread only.
+  struct commit_result {
+    std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
+    std::int64_t outbox_added = 0;    // rows written for the publisher
+    std::int64_t outbox_removed = 0;  // confirmed rows deleted
+    bool failed = false;              // the transaction did not commit
+  };
+  commit_result commit(std::span<ingest_request* const> requests,
+                       std::span<const std::int64_t> confirmed);
+
+  std::int64_t outbox_size();  // rows waiting for a confirm
+  const store_options& options() const noexcept { return opts_; }
+
+ private:
+  explicit sqlite_store(store_options opts);
+  struct statements;
+  store_options opts_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<statements> st_;
+  friend struct store_tx;
+};
+
+// A read-only connection for the publisher thread (WAL readers never block the writer).
+class outbox_reader {
+ public:
+  static result<std::unique_ptr<outbox_reader>> open(const std::string& path);
+  ~outbox_reader();
+  std::vector<outbox_row> fetch(std::int64_t after, std::size_t limit);
+
+ private:
+  outbox_reader() = default;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* fetch_ = nullptr;
+};
+
+}  // namespace sb

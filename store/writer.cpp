@@ -1,0 +1,100 @@
+#include "store/writer.hpp"
+
+#include "core/log.hpp"
+
+namespace sb {
+
+group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
+                           std::size_t max_batch)
+    : store_(store), on_commit_(std::move(on_commit)), max_batch_(max_batch) {
+  backlog_ = store_.outbox_size();
+}
+
+group_writer::~group_writer() { stop(); }
+
+void group_writer::start() {
+  std::lock_guard lock(m_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void group_writer::stop() {
+  {
+    std::lock_guard lock(m_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // Nothing may be left without an answer: anything submitted after the thread ended (or when
+  // it never started) is refused, and the provider retries.
+  std::deque<pending> left;
+  {
+    std::lock_guard lock(m_);
+    left.swap(queue_);
+  }
+  for (auto& p : left) p.done(error{errc::unavailable, "shutting down"});
+}
+
+void group_writer::submit(ingest_request req, callback done) {
+  {
+    std::lock_guard lock(m_);
+    if (started_ && !stopping_) {
+      queue_.push_back({std::move(req), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(error{errc::unavailable, "shutting down"});
+}
+
+void group_writer::confirmed(std::vector<std::int64_t> seqs) {
+  if (seqs.empty()) return;
+  std::lock_guard lock(m_);
+  confirmed_.insert(confirmed_.end(), seqs.begin(), seqs.end());
+  cv_.notify_one();
+}
+
+void group_writer::run() {
+  std::vector<pending> batch;
+  std::vector<ingest_request*> requests;
+  std::vector<std::int64_t> confirmed;
+  for (;;) {
+    {
+      std::unique_lock lock(m_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !confirmed_.empty(); });
+      if (queue_.empty() && (confirmed_.empty() || (stopping_ && failed_last_))) return;
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      confirmed.swap(confirmed_);
+    }
+    requests.clear();
+    for (auto& p : batch) requests.push_back(&p.req);
+    auto res = store_.commit(requests, confirmed);
+    backlog_.fetch_add(res.outbox_added - res.outbox_removed, std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    failed_last_ = res.failed;
+    if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
+    last_batch_.store(batch.size(), std::memory_order_relaxed);
+    if (res.failed && !confirmed.empty()) {
+      // The deletes were rolled back with the batch: keep them for the next transaction, or
+      // the publisher (which skips rows it saw confirmed) would leave them in the outbox.
+      std::lock_guard lock(m_);
+      confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
+    }
+    confirmed.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].done(std::move(res.outcomes[i]));
+      } catch (const std::exception& e) {
+        log::error("store", "reply callback failed: {}", e.what());
+      }
+    }
+    batch.clear();
+    if (res.outbox_added > 0 && on_commit_) on_commit_();
+  }
+}
+
+}  // namespace sb

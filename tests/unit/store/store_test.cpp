@@ -1,0 +1,379 @@
+#include "store/store.hpp"
+
+#include "store/writer.hpp"
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+
+namespace fs = std::filesystem;
+using namespace sb;
+
+namespace {
+
+struct temp_db {
+  temp_db() {
+    std::random_device rd;
+    dir = fs::temp_directory_path() / ("sb-store-test-" + std::to_string(rd()));
+    fs::create_directories(dir);
+  }
+  ~temp_db() { fs::remove_all(dir); }
+  std::string path() const { return (dir / "store.db").string(); }
+  fs::path dir;
+};
+
+std::shared_ptr<const routing_table> general_only() {
+  auto t = std::make_shared<routing_table>();
+  t->skills.push_back({"general", "switchboard.general", "classic", 0, 1});
+  t->routes.push_back({std::nullopt, "general", 0, false, 1});
+  return t;
+}
+
+inbound_message chat_message(std::string id, std::string visitor, std::string text) {
+  inbound_message m;
+  m.provider_id = std::move(id);
+  m.sender_name = "Ann Lee";
+  m.identities.push_back({"chat", "web-chat:" + visitor});
+  m.text = std::move(text);
+  return m;
+}
+
+ingest_request request(millis at, std::vector<inbound_message> msgs) {
+  ingest_request r;
+  r.channel = "web-chat";
+  r.channel_type = "chat";
+  r.received_at = at;
+  r.messages = std::move(msgs);
+  r.routing = general_only();
+  return r;
+}
+
+struct fixture {
+  explicit fixture(store_options o = {}) {
+    o.path = db.path();
+    opts = o;
+    auto s = sqlite_store::open(o);
+    REQUIRE(s.has_value());
+    store = std::move(*s);
+  }
+  ingest_outcome ingest(ingest_request r) {
+    ingest_request* p = &r;
+    auto res = store->commit(std::span<ingest_request* const>(&p, 1), {});
+    REQUIRE(res.outcomes.size() == 1);
+    REQUIRE(res.outcomes[0].has_value());
+    return *res.outcomes[0];
+  }
+  std::vector<outbox_row> outbox() {
+    auto r = outbox_reader::open(opts.path);
+    REQUIRE(r.has_value());
+    return (*r)->fetch(0, 100000);
+  }
+  temp_db db;
+  store_options opts;
+  std::unique_ptr<sqlite_store> store;
+};
+
+constexpr millis t0 = 1'795'000'000'000;  // 2026-11-18
+constexpr millis minute = 60'000;
+constexpr millis day = 86'400'000;
+
+}  // namespace
+
+TEST_CASE("a new message creates a customer, a conversation and an outbox row") {
+  fixture f;
+  auto out = f.ingest(request(t0, {chat_message("m-1", "v-42", "Hi, my invoice is wrong")}));
+  REQUIRE(out.accepted.size() == 1);
+  CHECK(out.duplicates == 0);
+  CHECK(out.accepted[0].skill == "general");
+  CHECK(f.store->outbox_size() == 1);
+
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].message_id == out.accepted[0].message_id);
+  CHECK(rows[0].conversation_id == out.accepted[0].conversation_id);
+  CHECK(rows[0].skill == "general");
+  CHECK(rows[0].channel == "web-chat");
+  CHECK(rows[0].created_at == t0);
+
+  auto payload = boost::json::parse(rows[0].body).as_object();
+  CHECK(payload.at("schema") == "switchboard.conversation/v1");
+  CHECK(payload.at("conversation").at("id").as_string() == out.accepted[0].conversation_id);
+  CHECK(payload.at("conversation").at("message_count") == 1);
+  CHECK(payload.at("conversation").at("skill") == "general");
+  CHECK(payload.at("customer").at("id").as_string() == out.accepted[0].customer_id);
+  CHECK(payload.at("customer").at("name") == "Ann Lee");
+  CHECK(payload.at("message").at("text") == "Hi, my invoice is wrong");
+  CHECK(payload.at("message").at("provider_id") == "m-1");
+  CHECK(payload.at("message").at("direction") == "inbound");
+  CHECK(payload.at("thread").as_array().size() == 1);
+  CHECK(payload.at("thread_truncated") == false);
+}
+
+TEST_CASE("a duplicate provider id is stored and enqueued once") {
+  fixture f;
+  f.ingest(request(t0, {chat_message("m-1", "v-42", "hello")}));
+  auto again = f.ingest(request(t0 + 1000, {chat_message("m-1", "v-42", "hello")}));
+  CHECK(again.accepted.empty());
+  CHECK(again.duplicates == 1);
+  CHECK(f.store->outbox_size() == 1);
+
+  SUBCASE("also inside one batch") {
+    auto both = f.ingest(request(
+        t0 + 2000, {chat_message("m-2", "v-42", "x"), chat_message("m-2", "v-42", "x")}));
+    CHECK(both.accepted.size() == 1);
+    CHECK(both.duplicates == 1);
+  }
+  SUBCASE("the same id on another channel is not a duplicate") {
+    auto r = request(t0 + 2000, {chat_message("m-1", "v-42", "hello")});
+    r.channel = "other-chat";
+    CHECK(f.ingest(std::move(r)).accepted.size() == 1);
+  }
+}
+
+TEST_CASE("messages without a provider id dedupe on a hash of their content") {
+  fixture f;
+  auto m = chat_message("", "v-1", "same words");
+  m.sent_at = t0;
+  CHECK(f.ingest(request(t0, {m})).accepted.size() == 1);
+  CHECK(f.ingest(request(t0 + 5, {m})).duplicates == 1);
+  m.text = "other words";
+  CHECK(f.ingest(request(t0 + 10, {m})).accepted.size() == 1);
+}
+
+TEST_CASE("follow-ups join the open conversation; the thread grows") {
+  fixture f;
+  auto a = f.ingest(request(t0, {chat_message("m-1", "v-42", "first")}));
+  auto b = f.ingest(request(t0 + minute, {chat_message("m-2", "v-42", "second")}));
+  CHECK(a.accepted[0].conversation_id == b.accepted[0].conversation_id);
+  CHECK(a.accepted[0].customer_id == b.accepted[0].customer_id);
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 2);
+  auto thread = boost::json::parse(rows[1].body).at("thread").as_array();
+  REQUIRE(thread.size() == 2);
+  CHECK(thread[0].at("text") == "first");
+  CHECK(thread[1].at("text") == "second");
+}
+
+TEST_CASE("a message after the reopen window opens a new conversation") {
+  store_options o;
+  o.reopen_after = std::chrono::hours(24);
+  fixture f(o);
+  auto a = f.ingest(request(t0, {chat_message("m-1", "v-42", "first")}));
+  auto b = f.ingest(request(t0 + day - 1, {chat_message("m-2", "v-42", "within")}));
+  CHECK(a.accepted[0].conversation_id == b.accepted[0].conversation_id);
+  // The window counts from the last message, not from the first.
+  auto c = f.ingest(request(t0 + 2 * day - 2, {chat_message("m-3", "v-42", "still within")}));
+  CHECK(c.accepted[0].conversation_id == a.accepted[0].conversation_id);
+  auto d = f.ingest(request(t0 + 3 * day, {chat_message("m-4", "v-42", "later")}));
+  CHECK(d.accepted[0].conversation_id != a.accepted[0].conversation_id);
+  CHECK(d.accepted[0].customer_id == a.accepted[0].customer_id);
+  auto rows = f.outbox();
+  auto payload = boost::json::parse(rows.back().body);
+  CHECK(payload.at("thread").as_array().size() == 1);
+  CHECK(payload.at("conversation").at("message_count") == 1);
+}
+
+TEST_CASE("identities of one message are linked to one customer") {
+  fixture f;
+  auto m = chat_message("m-1", "v-42", "hi");
+  m.identities.push_back({"email", "ann@example.com"});
+  m.identities.push_back({"phone", "+15550102000"});
+  auto a = f.ingest(request(t0, {m}));
+
+  // Another visitor id that gives the same email is the same customer.
+  auto n = chat_message("m-2", "v-99", "me again, from another browser");
+  n.identities.push_back({"email", "ann@example.com"});
+  auto b = f.ingest(request(t0 + minute, {n}));
+  CHECK(b.accepted[0].customer_id == a.accepted[0].customer_id);
+
+  auto payload = boost::json::parse(f.outbox().back().body);
+  auto ids = payload.at("customer").at("identities").as_array();
+  CHECK(ids.size() == 4);
+}
+
+TEST_CASE("a message proving two customers are one merges them into the older") {
+  fixture f;
+  auto email_only = chat_message("m-1", "v-1", "from visitor one");
+  email_only.identities = {{"email", "ann@example.com"}};
+  auto a = f.ingest(request(t0, {email_only}));
+  auto phone_only = chat_message("m-2", "v-2", "from visitor two");
+  phone_only.identities = {{"phone", "+15550102000"}};
+  auto b = f.ingest(request(t0 + minute, {phone_only}));
+  REQUIRE(a.accepted[0].customer_id != b.accepted[0].customer_id);
+
+  auto both = chat_message("m-3", "v-3", "both");
+  both.identities = {{"phone", "+15550102000"}, {"email", "ann@example.com"}};
+  auto c = f.ingest(request(t0 + 2 * minute, {both}));
+  CHECK(c.accepted[0].customer_id == a.accepted[0].customer_id);  // the older survives
+  CHECK(c.accepted[0].conversation_id == a.accepted[0].conversation_id);
+
+  auto payload = boost::json::parse(f.outbox().back().body);
+  auto thread = payload.at("thread").as_array();
+  REQUIRE(thread.size() == 3);  // the two threads became one, in time order
+  CHECK(thread[0].at("text") == "from visitor one");
+  CHECK(thread[1].at("text") == "from visitor two");
+  CHECK(thread[2].at("text") == "both");
+  CHECK(payload.at("conversation").at("message_count") == 3);
+  CHECK(payload.at("customer").at("identities").as_array().size() == 2);
+
+  // Later messages from the merged customer's identity resolve to the survivor.
+  auto later = chat_message("m-4", "v-2", "again");
+  later.identities = {{"phone", "+15550102000"}};
+  CHECK(f.ingest(request(t0 + 3 * minute, {later})).accepted[0].customer_id ==
+        a.accepted[0].customer_id);
+}
+
+TEST_CASE("the thread carries the newest thread_limit messages, oldest first") {
+  store_options o;
+  o.thread_limit = 3;
+  fixture f(o);
+  for (int i = 1; i <= 5; ++i)
+    f.ingest(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-1", std::to_string(i))}));
+  auto payload = boost::json::parse(f.outbox().back().body);
+  auto thread = payload.at("thread").as_array();
+  REQUIRE(thread.size() == 3);
+  CHECK(thread[0].at("text") == "3");
+  CHECK(thread[2].at("text") == "5");
+  CHECK(payload.at("thread_truncated") == true);
+  CHECK(payload.at("conversation").at("message_count") == 5);
+}
+
+TEST_CASE("outbound messages are stored in the thread but not enqueued") {
+  fixture f;
+  f.ingest(request(t0, {chat_message("m-1", "v-1", "question")}));
+  auto echo = chat_message("m-2", "v-1", "answer from the page");
+  echo.direction = "outbound";
+  auto out = f.ingest(request(t0 + 1, {echo}));
+  REQUIRE(out.accepted.size() == 1);
+  CHECK(out.accepted[0].skill.empty());
+  CHECK(f.store->outbox_size() == 1);
+  f.ingest(request(t0 + 2, {chat_message("m-3", "v-1", "thanks")}));
+  auto thread = boost::json::parse(f.outbox().back().body).at("thread").as_array();
+  REQUIRE(thread.size() == 3);
+  CHECK(thread[1].at("direction") == "outbound");
+}
+
+TEST_CASE("confirmed outbox rows are deleted in the next commit") {
+  fixture f;
+  f.ingest(request(t0, {chat_message("m-1", "v-1", "a"), chat_message("m-2", "v-1", "b")}));
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 2);
+  std::vector<std::int64_t> seqs{rows[0].seq};
+  auto res = f.store->commit({}, seqs);
+  CHECK(res.outbox_removed == 1);
+  CHECK(f.store->outbox_size() == 1);
+  CHECK(f.outbox().front().seq == rows[1].seq);
+}
+
+TEST_CASE("the schema is versioned and reopening an existing store keeps its data") {
+  temp_db db;
+  store_options o;
+  o.path = db.path();
+  {
+    auto s = sqlite_store::open(o);
+    REQUIRE(s.has_value());
+    auto r = request(t0, {chat_message("m-1", "v-1", "a")});
+    ingest_request* p = &r;
+    REQUIRE((*s)->commit(std::span<ingest_request* const>(&p, 1), {}).outcomes[0].has_value());
+  }
+  auto s = sqlite_store::open(o);
+  REQUIRE(s.has_value());
+  CHECK((*s)->outbox_size() == 1);
+  sqlite3* db_handle = nullptr;
+  REQUIRE(sqlite3_open(o.path.c_str(), &db_handle) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_handle, "PRAGMA user_version", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(st, 0) >= 1);
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db_handle, "PRAGMA journal_mode", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db_handle);
+}
+
+TEST_CASE("the group writer commits concurrent requests in batches and answers each") {
+  fixture f;
+  std::atomic<int> commits_seen{0};
+  group_writer w(*f.store, [&] { ++commits_seen; });
+  w.start();
+  constexpr int n = 200;
+  std::vector<std::promise<result<ingest_outcome>>> answers(n);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.emplace_back([&, c] {
+      for (int i = c; i < n; i += 4)
+        w.submit(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i),
+                                               "hello")}),
+                 [&answers, i](result<ingest_outcome> r) { answers[i].set_value(std::move(r)); });
+    });
+  for (auto& t : clients) t.join();
+  for (auto& a : answers) {
+    auto r = a.get_future().get();
+    REQUIRE(r.has_value());
+    CHECK(r->accepted.size() == 1);
+  }
+  CHECK(w.backlog() == n);
+  CHECK(w.commits() <= static_cast<std::uint64_t>(n));
+  CHECK(commits_seen.load() >= 1);
+
+  // Confirmations are applied by the writer thread.
+  auto rows = f.outbox();
+  std::vector<std::int64_t> seqs;
+  for (const auto& r : rows) seqs.push_back(r.seq);
+  w.confirmed(seqs);
+  w.stop();
+  CHECK(w.backlog() == 0);
+  CHECK(f.store->outbox_size() == 0);
+
+  // After stop, nothing is silently dropped: a late submit is answered 503.
+  std::promise<result<ingest_outcome>> late;
+  w.submit(request(t0, {chat_message("late", "v", "x")}),
+           [&](result<ingest_outcome> r) { late.set_value(std::move(r)); });
+  auto lr = late.get_future().get();
+  REQUIRE_FALSE(lr.has_value());
+  CHECK(lr.error().code == errc::unavailable);
+}
+
+TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
+  store_options o;
+  o.max_page_count = 40;  // a few dozen 4 KiB pages: full after some messages
+  fixture f(o);
+  int stored = 0;
+  bool full = false;
+  for (int i = 0; i < 2000 && !full; ++i) {
+    auto a = request(t0 + i, {chat_message("a-" + std::to_string(i), "v-" + std::to_string(i),
+                                           std::string(500, 'x'))});
+    auto b = request(t0 + i, {chat_message("b-" + std::to_string(i), "w-" + std::to_string(i),
+                                           std::string(500, 'y'))});
+    std::vector<ingest_request*> batch{&a, &b};
+    auto res = f.store->commit(batch, {});
+    REQUIRE(res.outcomes.size() == 2);
+    for (auto& r : res.outcomes) {
+      if (r) {
+        ++stored;
+        continue;
+      }
+      full = true;
+      CHECK(r.error().code == errc::unavailable);
+    }
+  }
+  REQUIRE(full);
+  CHECK(stored > 0);
+  // Everything committed before the store filled up is still there, and nothing more.
+  CHECK(f.store->outbox_size() == stored);
+  CHECK(static_cast<int>(f.outbox().size()) == stored);
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(f.opts.path.c_str(), &h) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+}
