@@ -1,0 +1,333 @@
+// `chat`: one message per request from a web-chat backend, signed with Standard Webhooks.
+// The request pipeline, in order, and why each step sits where it does:
+//   1. signature over the raw bytes: nothing in the request is trusted or even looked at
+//      before it is authenticated, so an unauthenticated caller learns nothing (not even
+//      which Content-Type or fields we would accept): 401;
+//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. field mapping with type checks, each error naming the field: 400.
+#include "channels/chat/chat.hpp"
+
+#include "channels/normalize.hpp"
+#include "channels/standard_webhooks.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+
+// Ids become dedupe and identity keys in the store: keep them short enough to index.
+constexpr std::size_t max_id_bytes = 256;
+constexpr std::size_t max_attachments = 100;
+constexpr std::size_t max_json_depth = 32;
+// HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
+constexpr std::size_t min_secret_bytes = 16;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// ---- config -------------------------------------------------------------------------------
+
+result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured) {
+  if (configured.empty()) return malformed("a chat channel needs a secret (secret or secret_file)");
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < configured.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = configured.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, configured.size());
+    auto key = decode_standard_webhooks_secret(configured[i]);
+    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
+    if (key->size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
+          key->size(), min_secret_bytes));
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+result<std::string> default_country_option(const channel_config& cfg) {
+  const auto it = cfg.options.find("default_country");
+  if (it == cfg.options.end() || it->second.empty()) return std::string{};
+  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
+  std::string supported;
+  for (const auto& c : supported_countries()) {
+    if (!supported.empty()) supported += ' ';
+    supported += c.iso2;
+  }
+  return malformed(fmt::format(
+      "default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code (supported: {})",
+      it->second, supported));
+}
+
+// ---- transport checks ---------------------------------------------------------------------
+
+// "application/json", optionally with parameters; a charset, if given, must be UTF-8 because
+// JSON on the wire is UTF-8 (RFC 8259) and we do not transcode.
+error check_content_type(std::optional<std::string_view> header) {
+  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
+  if (!header) return wrong;
+  std::string_view rest = *header;
+  const auto next_part = [&rest] {
+    const auto semi = rest.find(';');
+    const std::string_view part = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    return part;
+  };
+  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
+  while (!rest.empty()) {
+    const std::string_view param = next_part();
+    const auto eq = param.find('=');
+    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    std::string_view charset = trim(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
+      charset = charset.substr(1, charset.size() - 2);
+    if (!boost::algorithm::iequals(charset, "utf-8"))
+      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
+  }
+  return {};
+}
+
+result<json::object> parse_body(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  options.allow_invalid_utf8 = false;  // the default, stated: text goes to agents verbatim
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec, {}, options);
+  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
+  if (ec) return malformed("body is not valid JSON (UTF-8)");
+  if (json::object* obj = doc.if_object()) return std::move(*obj);
+  return malformed("body must be a JSON object");
+}
+
+// ---- field readers: each names the field it refuses --------------------------------------
+
+// Absent and null are the same: senders serialize missing optionals either way.
+const json::value* field(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
+                                                   std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (const json::string* s = v->if_string()) return std::optional<std::string>{std::string(*s)};
+  return malformed(fmt::format("field {} must be a string", path));
+}
+
+// A required, non-empty, bounded identifier.
+result<std::string> required_id(const json::object& obj, std::string_view key,
+                                std::string_view path) {
+  auto s = optional_string(obj, key, path);
+  if (!s) return s.error();
+  if (!*s || (*s)->empty()) return malformed(fmt::format("field {} is required", path));
+  if ((*s)->size() > max_id_bytes)
+    return malformed(fmt::format("field {} must be at most {} bytes", path, max_id_bytes));
+  return std::move(**s);
+}
+
+result<std::optional<std::int64_t>> optional_size(const json::object& obj, std::string_view key,
+                                                  std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::optional<std::int64_t>{};
+  // Boost.JSON stores integers above INT64_MAX as uint64 and fractions as double.
+  if (v->is_uint64()) return malformed(fmt::format("field {} is out of range", path));
+  const std::int64_t* n = v->if_int64();
+  if (n == nullptr || *n < 0)
+    return malformed(fmt::format("field {} must be a non-negative integer", path));
+  return std::optional<std::int64_t>{*n};
+}
+
+// ISO 639-1 from a hint like "lv", "LV" or "en-GB"; anything else is not a usable hint.
+std::optional<std::string> language_code(std::string_view hint) {
+  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
+  if (primary.size() != 2) return std::nullopt;
+  std::string out;
+  for (char c : primary) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c < 'a' || c > 'z') return std::nullopt;
+    out += c;
+  }
+  return out;
+}
+
+// ---- mapping -------------------------------------------------------------------------------
+
+class chat_adapter final : public adapter {
+ public:
+  chat_adapter(std::string channel, std::vector<std::string> keys, std::string default_country,
+               std::chrono::seconds tolerance)
+      : channel_(std::move(channel)),
+        keys_(std::move(keys)),
+        default_country_(std::move(default_country)),
+        tolerance_(tolerance) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
+    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_body(req.body);
+    if (!body) return body.error();
+    auto msg = to_message(*body);
+    if (!msg) return msg.error();
+    parse_result out;
+    out.messages.push_back(std::move(*msg));
+    return out;
+  }
+
+ private:
+  result<inbound_message> to_message(const json::object& body) const;
+  error read_header_fields(const json::object& body, inbound_message& msg) const;
+  error read_visitor(const json::object& body, inbound_message& msg) const;
+  error read_contact(const json::object& visitor, inbound_message& msg) const;
+  error read_content(const json::object& body, inbound_message& msg) const;
+
+  std::string channel_;
+  std::vector<std::string> keys_;  // decoded secrets, any of which may sign
+  std::string default_country_;    // ISO alpha-2 or empty
+  std::chrono::seconds tolerance_;
+};
+
+result<inbound_message> chat_adapter::to_message(const json::object& body) const {
+  inbound_message msg;
+  msg.recipient = channel_;
+  if (error e = read_header_fields(body, msg); e.code != errc::ok) return e;
+  if (error e = read_visitor(body, msg); e.code != errc::ok) return e;
+  if (error e = read_content(body, msg); e.code != errc::ok) return e;
+  return msg;
+}
+
+// id, sent_at, session_id, language: the envelope of the message.
+error chat_adapter::read_header_fields(const json::object& body, inbound_message& msg) const {
+  auto id = required_id(body, "id", "id");
+  if (!id) return id.error();
+  msg.provider_id = std::move(*id);
+
+  auto sent_at = optional_string(body, "sent_at", "sent_at");
+  if (!sent_at) return sent_at.error();
+  if (*sent_at) {
+    msg.sent_at = parse_time(**sent_at);
+    if (!msg.sent_at) return malformed("field sent_at must be an RFC 3339 date-time");
+  }
+
+  auto session = optional_string(body, "session_id", "session_id");
+  if (!session) return session.error();
+  if (*session) msg.extra["session_id"] = **session;
+
+  auto language = optional_string(body, "language", "language");
+  if (!language) return language.error();
+  if (*language) msg.language = language_code(**language);
+  return {};
+}
+
+error chat_adapter::read_visitor(const json::object& body, inbound_message& msg) const {
+  const json::value* v = field(body, "visitor");
+  if (v == nullptr) return malformed("field visitor is required");
+  const json::object* visitor = v->if_object();
+  if (visitor == nullptr) return malformed("field visitor must be an object");
+
+  auto id = required_id(*visitor, "id", "visitor.id");
+  if (!id) return id.error();
+  // Chat identity first: it is the one every message from this visitor carries.
+  msg.identities.push_back({"chat", channel_ + ":" + *id});
+
+  auto name = optional_string(*visitor, "name", "visitor.name");
+  if (!name) return name.error();
+  if (*name) msg.sender_name = std::move(**name);
+  return read_contact(*visitor, msg);
+}
+
+// Email and phone are typed by the visitor: a typo must not cost the message, so an unusable
+// value is kept verbatim in extra (invalid_email / invalid_phone) for the agent instead of
+// becoming an identity. A value of the wrong JSON type is the sender's bug, and refused.
+error chat_adapter::read_contact(const json::object& visitor, inbound_message& msg) const {
+  auto email = optional_string(visitor, "email", "visitor.email");
+  if (!email) return email.error();
+  if (*email && !trim(**email).empty()) {
+    if (auto addr = normalize_email(**email))
+      msg.identities.push_back({"email", std::move(*addr)});
+    else
+      msg.extra["invalid_email"] = **email;
+  }
+
+  auto phone = optional_string(visitor, "phone", "visitor.phone");
+  if (!phone) return phone.error();
+  if (*phone && !trim(**phone).empty()) {
+    if (auto e164 = normalize_phone(**phone, default_country_))
+      msg.identities.push_back({"phone", std::move(*e164)});
+    else
+      msg.extra["invalid_phone"] = **phone;
+  }
+  return {};
+}
+
+result<attachment> read_attachment(const json::value& v, std::size_t index) {
+  const std::string path = fmt::format("attachments[{}]", index);
+  const json::object* obj = v.if_object();
+  if (obj == nullptr) return malformed(fmt::format("field {} must be an object", path));
+  attachment a;
+  for (auto [key, out] : {std::pair{"name", &a.name}, std::pair{"content_type", &a.content_type},
+                          std::pair{"url", &a.url}}) {
+    auto s = optional_string(*obj, key, path + "." + key);
+    if (!s) return s.error();
+    if (*s) *out = std::move(**s);
+  }
+  auto size = optional_size(*obj, "size", path + ".size");
+  if (!size) return size.error();
+  a.size = *size;
+  if (a.name.empty() && a.url.empty())
+    return malformed(fmt::format("field {} needs a name or a url", path));
+  return a;
+}
+
+error chat_adapter::read_content(const json::object& body, inbound_message& msg) const {
+  auto text = optional_string(body, "text", "text");
+  if (!text) return text.error();
+  if (*text) msg.text = std::move(**text);
+
+  if (const json::value* v = field(body, "attachments")) {
+    const json::array* list = v->if_array();
+    if (list == nullptr) return malformed("field attachments must be an array");
+    if (list->size() > max_attachments)
+      return malformed(fmt::format("field attachments has more than {} entries", max_attachments));
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto a = read_attachment((*list)[i], i);
+      if (!a) return a.error();
+      msg.attachments.push_back(std::move(*a));
+    }
+  }
+  if (msg.text.empty() && msg.attachments.empty())
+    return malformed("a message needs text or at least one attachment");
+  return {};
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg) {
+  auto keys = decode_secrets(cfg.secrets);
+  if (!keys) return keys.error();
+  auto country = default_country_option(cfg);
+  if (!country) return country.error();
+  return std::unique_ptr<adapter>(std::make_unique<chat_adapter>(
+      cfg.name, std::move(*keys), std::move(*country), cfg.tolerance));
+}
+
+}  // namespace sb

@@ -1,0 +1,185 @@
+#include "channels/normalize.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace sb {
+namespace {
+
+// Trunk prefixes as dialled today. Where national numbers have none (IT keeps its 0 as part of
+// the number; ES, PL, DK, NO, LV, EE dial the bare number) the field is empty. NANP's "1" is
+// its long-distance prefix, dropped the same way. LT is moving from 8 to 0: both are accepted.
+// Limits: Brazil's carrier codes after the 0 and Mexico's pre-2019 prefixes are not understood;
+// such numbers must be sent in international form.
+constexpr std::array<country_info, 52> countries{{
+    {"AE", "971", "0", "", ""},  {"AT", "43", "0", "", ""},    {"AU", "61", "0", "", "0011"},
+    {"BE", "32", "0", "", ""},   {"BG", "359", "0", "", ""},   {"BR", "55", "0", "", ""},
+    {"CA", "1", "1", "", "011"}, {"CH", "41", "0", "", ""},    {"CN", "86", "0", "", ""},
+    {"CY", "357", "", "", ""},   {"CZ", "420", "", "", ""},    {"DE", "49", "0", "", ""},
+    {"DK", "45", "", "", ""},    {"EE", "372", "", "", ""},    {"EG", "20", "0", "", ""},
+    {"ES", "34", "", "", ""},    {"FI", "358", "0", "", ""},   {"FR", "33", "0", "", ""},
+    {"GB", "44", "0", "", ""},   {"GR", "30", "", "", ""},     {"HK", "852", "", "", ""},
+    {"HR", "385", "0", "", ""},  {"HU", "36", "06", "", ""},   {"IE", "353", "0", "", ""},
+    {"IL", "972", "0", "", ""},  {"IN", "91", "0", "", ""},    {"IS", "354", "", "", ""},
+    {"IT", "39", "", "", ""},    {"JP", "81", "0", "", "010"}, {"KR", "82", "0", "", ""},
+    {"LT", "370", "8", "0", ""}, {"LU", "352", "", "", ""},    {"LV", "371", "", "", ""},
+    {"MT", "356", "", "", ""},   {"MX", "52", "", "", ""},     {"NG", "234", "0", "", ""},
+    {"NL", "31", "0", "", ""},   {"NO", "47", "", "", ""},     {"NZ", "64", "0", "", ""},
+    {"PH", "63", "0", "", ""},   {"PL", "48", "", "", ""},     {"PT", "351", "", "", ""},
+    {"RO", "40", "0", "", ""},   {"RS", "381", "0", "", ""},   {"SE", "46", "0", "", ""},
+    {"SG", "65", "", "", ""},    {"SI", "386", "0", "", ""},   {"SK", "421", "0", "", ""},
+    {"TR", "90", "0", "", ""},   {"UA", "380", "0", "", ""},   {"US", "1", "1", "", "011"},
+    {"ZA", "27", "0", "", ""},
+}};
+
+// A short initializer list would leave value-initialized rows with an empty code.
+static_assert(std::all_of(countries.begin(), countries.end(), [](const country_info& c) {
+  return c.iso2.size() == 2 && !c.calling_code.empty();
+}));
+
+constexpr std::size_t max_email_bytes = 254;  // RFC 5321 path limit minus the angle brackets
+constexpr std::size_t max_local_bytes = 64;
+constexpr std::size_t max_phone_input = 64;  // longer than any number with generous spacing
+constexpr std::size_t min_e164_digits = 8;
+constexpr std::size_t max_e164_digits = 15;
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n\f\v";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// Controls, space, DEL and the RFC 5322 specials that only appear in quoted or display forms.
+bool forbidden_in_email(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  if (u <= 0x20 || u == 0x7f) return true;
+  return std::string_view{"()<>[]:;,\\\""}.find(c) != std::string_view::npos;
+}
+
+bool valid_local_part(std::string_view local) noexcept {
+  return !local.empty() && local.size() <= max_local_bytes && local.front() != '.' &&
+         local.back() != '.' && local.find("..") == std::string_view::npos;
+}
+
+// Host names: letters, digits, "-" inside labels; bytes >= 0x80 let UTF-8 IDNs through as typed.
+bool valid_domain(std::string_view domain) noexcept {
+  std::size_t labels = 0;
+  while (true) {
+    const auto dot = domain.find('.');
+    const std::string_view label = domain.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label) {
+      const auto u = static_cast<unsigned char>(c);
+      const bool ok =
+          u >= 0x80 || is_digit(c) || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!ok) return false;
+    }
+    ++labels;
+    if (dot == std::string_view::npos) break;
+    domain.remove_prefix(dot + 1);
+  }
+  return labels >= 2;
+}
+
+bool is_phone_separator(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')';
+}
+
+// "+44 (0)20 ..." marks a trunk 0 that is not dialled from abroad: drop it as a unit, before
+// the parentheses become plain separators and the 0 a digit.
+std::string without_trunk_hint(std::string_view s) {
+  std::string out(s);
+  for (auto pos = out.find("(0)"); pos != std::string::npos; pos = out.find("(0)", pos))
+    out.erase(pos, 3);
+  return out;
+}
+
+struct dialled {
+  bool plus = false;
+  std::string digits;
+};
+
+// Keeps a leading "+" and the digits; any other character makes the input not a phone number.
+std::optional<dialled> phone_digits(std::string_view s) {
+  dialled out;
+  if (!s.empty() && s.front() == '+') {
+    out.plus = true;
+    s.remove_prefix(1);
+  }
+  for (char c : s) {
+    if (is_digit(c)) {
+      out.digits += c;
+    } else if (!is_phone_separator(c)) {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+bool strip_prefix(std::string& digits, std::string_view prefix) {
+  if (prefix.empty() || !std::string_view{digits}.starts_with(prefix)) return false;
+  digits.erase(0, prefix.size());
+  return true;
+}
+
+// The digits after "+" for a number dialled without one, or nullopt when that needs a
+// default country and there is none.
+std::optional<std::string> international_digits(std::string digits, const country_info* country) {
+  if (country != nullptr && strip_prefix(digits, country->intl_prefix)) return digits;
+  if (strip_prefix(digits, "00")) return digits;
+  if (country == nullptr) return std::nullopt;
+  if (!strip_prefix(digits, country->trunk_prefix)) strip_prefix(digits, country->alt_trunk_prefix);
+  return std::string(country->calling_code) + digits;
+}
+
+bool valid_e164_digits(std::string_view digits) noexcept {
+  return digits.size() >= min_e164_digits && digits.size() <= max_e164_digits &&
+         digits.front() != '0' && std::all_of(digits.begin(), digits.end(), is_digit);
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_email(std::string_view raw) {
+  const std::string_view addr = trim(raw);
+  if (addr.empty() || addr.size() > max_email_bytes) return std::nullopt;
+  if (std::any_of(addr.begin(), addr.end(), forbidden_in_email)) return std::nullopt;
+  const auto at = addr.find('@');
+  if (at == std::string_view::npos || addr.find('@', at + 1) != std::string_view::npos)
+    return std::nullopt;
+  if (!valid_local_part(addr.substr(0, at)) || !valid_domain(addr.substr(at + 1)))
+    return std::nullopt;
+  std::string out(addr);
+  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
+  return out;
+}
+
+std::span<const country_info> supported_countries() noexcept { return countries; }
+
+const country_info* find_country(std::string_view iso2) noexcept {
+  if (iso2.size() != 2) return nullptr;
+  for (const auto& c : countries)
+    if (ascii_lower(c.iso2[0]) == ascii_lower(iso2[0]) &&
+        ascii_lower(c.iso2[1]) == ascii_lower(iso2[1]))
+      return &c;
+  return nullptr;
+}
+
+std::optional<std::string> normalize_phone(std::string_view raw, std::string_view default_country) {
+  const std::string_view trimmed = trim(raw);
+  if (trimmed.empty() || trimmed.size() > max_phone_input) return std::nullopt;
+  const auto number = phone_digits(without_trunk_hint(trimmed));
+  if (!number) return std::nullopt;
+  const country_info* country = default_country.empty() ? nullptr : find_country(default_country);
+  std::optional<std::string> digits =
+      number->plus ? number->digits : international_digits(number->digits, country);
+  if (!digits || !valid_e164_digits(*digits)) return std::nullopt;
+  return "+" + *digits;
+}
+
+}  // namespace sb

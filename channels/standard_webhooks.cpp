@@ -1,0 +1,122 @@
+#include "channels/standard_webhooks.hpp"
+
+#include "channels/crypto.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <vector>
+
+namespace sb {
+namespace {
+
+constexpr std::string_view secret_prefix = "whsec_";
+constexpr std::string_view id_header = "webhook-id";
+constexpr std::string_view timestamp_header = "webhook-timestamp";
+constexpr std::string_view signature_header = "webhook-signature";
+
+// Bounds both sides of the window so `now ± tolerance` cannot overflow whatever the config
+// says; a century is far beyond any sensible tolerance.
+constexpr std::int64_t max_tolerance_s = std::int64_t{100} * 366 * 24 * 3600;
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+std::string signed_content_mac(std::string_view key, std::string_view id, std::string_view ts,
+                               std::string_view body) {
+  const std::array<std::string_view, 5> parts{id, ".", ts, ".", body};
+  return hmac_sha256_concat(key, parts);
+}
+
+// Digits only: a sign or spaces would change the signed bytes without changing the number.
+std::optional<std::int64_t> parse_unix_seconds(std::string_view s) noexcept {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;  // out of range
+  return value;
+}
+
+bool within_tolerance(std::int64_t ts, millis now, std::chrono::seconds tolerance) noexcept {
+  // now / 1000 is within ±9.3e15 and the tolerance is clamped, so neither sum overflows.
+  const std::int64_t now_s = now / 1000;
+  const std::int64_t tol = std::clamp<std::int64_t>(tolerance.count(), 0, max_tolerance_s);
+  return ts >= now_s - tol && ts <= now_s + tol;
+}
+
+// Splits the header on spaces and keeps the decoded bytes of every well-formed v1 entry. Other
+// versions (v1a is Ed25519) are not ours to check; a v1 entry that is not base64 cannot match.
+std::vector<std::string> v1_signatures(std::string_view header) {
+  std::vector<std::string> out;
+  while (!header.empty()) {
+    const auto space = header.find(' ');
+    const std::string_view entry = header.substr(0, space);
+    header = space == std::string_view::npos ? std::string_view{} : header.substr(space + 1);
+    const auto comma = entry.find(',');
+    if (comma == std::string_view::npos || entry.substr(0, comma) != "v1") continue;
+    if (auto raw = base64_decode(entry.substr(comma + 1)); raw && !raw->empty())
+      out.push_back(std::move(*raw));
+  }
+  return out;
+}
+
+std::optional<std::string_view> non_empty_header(const request_view& req, std::string_view name) {
+  auto value = req.header(name);
+  if (!value || value->empty()) return std::nullopt;
+  return value;
+}
+
+error missing(std::string_view name) {
+  return {errc::bad_signature, "missing header " + std::string(name)};
+}
+
+}  // namespace
+
+std::optional<std::string> decode_standard_webhooks_secret(std::string_view configured) {
+  std::string_view text = trim(configured);
+  if (text.starts_with(secret_prefix)) text.remove_prefix(secret_prefix.size());
+  auto key = base64_decode(text);
+  if (!key || key->empty()) return std::nullopt;
+  return key;
+}
+
+std::string sign_standard_webhook(std::string_view secret_bytes, std::string_view id,
+                                  std::int64_t timestamp, std::string_view body) {
+  const std::string ts = std::to_string(timestamp);
+  return "v1," + base64_encode(signed_content_mac(secret_bytes, id, ts, body));
+}
+
+error verify_standard_webhook(const request_view& req, std::span<const std::string> decoded_secrets,
+                              std::chrono::seconds tolerance) {
+  const auto id = non_empty_header(req, id_header);
+  if (!id) return missing(id_header);
+  const auto ts_text = non_empty_header(req, timestamp_header);
+  if (!ts_text) return missing(timestamp_header);
+  const auto header = non_empty_header(req, signature_header);
+  if (!header) return missing(signature_header);
+
+  const auto ts = parse_unix_seconds(*ts_text);
+  if (!ts) return {errc::bad_signature, "header webhook-timestamp is not a unix timestamp"};
+  // Before any MAC work: a stale or future timestamp is refused cheaply, and a captured
+  // request cannot be replayed once the window has passed.
+  if (!within_tolerance(*ts, req.now, tolerance))
+    return {errc::bad_signature, "timestamp outside the tolerance"};
+
+  const std::vector<std::string> offered = v1_signatures(*header);
+  if (offered.empty()) return {errc::bad_signature, "header webhook-signature has no v1 signature"};
+
+  for (const std::string& key : decoded_secrets) {
+    const std::string expected = signed_content_mac(key, *id, *ts_text, req.body);
+    if (expected.empty()) continue;  // OpenSSL failure: fail closed
+    for (const std::string& candidate : offered)
+      if (constant_time_equal(expected, candidate)) return {};
+  }
+  return {errc::bad_signature, "signature does not match"};
+}
+
+}  // namespace sb

@@ -1,0 +1,620 @@
+#include "channels/chat/chat.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/standard_webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace std::string_literals;
+
+namespace sb {
+namespace {
+
+// 2026-11-22T10:00:30Z: every request is judged at this instant.
+constexpr millis test_now = 1'795'341'630'000;
+constexpr std::int64_t test_now_s = test_now / 1000;
+
+const std::string key_a = "chat-secret-A: 32 bytes of key!!";
+const std::string key_b = "chat-secret-B: 32 bytes of key!!";
+const std::string other_channel_key = "the callback channel's own key!!";
+
+std::string whsec(std::string_view key) { return "whsec_" + base64_encode(key); }
+
+channel_config chat_config(std::vector<std::string> secrets = {whsec(key_a)},
+                           std::string default_country = {}) {
+  channel_config cfg;
+  cfg.name = "web-chat";
+  cfg.type = "chat";
+  cfg.secrets = std::move(secrets);
+  if (!default_country.empty()) cfg.options["default_country"] = std::move(default_country);
+  return cfg;
+}
+
+// Owns the header strings so the request_view's spans stay valid.
+struct request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  millis now = test_now;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {"POST", "/v1/webhooks/web-chat", views, body, now};
+  }
+  void set(const std::string& name, std::string value) {
+    for (auto& f : fields)
+      if (f.first == name) {
+        f.second = std::move(value);
+        return;
+      }
+    fields.emplace_back(name, std::move(value));
+  }
+  void remove(const std::string& name) {
+    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
+  }
+};
+
+request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
+                    const std::string& id = "msg_2bXyZ7") {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"webhook-id", id},
+              {"webhook-timestamp", std::to_string(ts)},
+              {"webhook-signature", sign_standard_webhook(key, id, ts, r.body)}};
+  return r;
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(SB_TEST_DATA_DIR "/chat/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+result<parse_result> receive(request& r, const channel_config& cfg = chat_config()) {
+  auto adapter = make_chat_adapter(cfg);
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+inbound_message accepted(request& r, const channel_config& cfg = chat_config()) {
+  auto res = receive(r, cfg);
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  REQUIRE(res->messages.size() == 1);
+  CHECK(res->ignored == 0);
+  return res->messages.front();
+}
+
+error refused(request& r, const channel_config& cfg = chat_config()) {
+  auto res = receive(r, cfg);
+  REQUIRE_FALSE(res.has_value());
+  return res.error();
+}
+
+// A valid minimal body with `fields` spliced in after the id, for type-check cases.
+const std::string minimal = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi"})";
+
+// ---- construction ------------------------------------------------------------------------
+
+TEST_CASE("make_chat_adapter validates secrets and options") {
+  SUBCASE("valid, with and without the whsec_ prefix and with a trailing newline") {
+    CHECK(make_chat_adapter(chat_config({whsec(key_a)})).has_value());
+    CHECK(make_chat_adapter(chat_config({base64_encode(key_a)})).has_value());
+    CHECK(make_chat_adapter(chat_config({whsec(key_a) + "\n"})).has_value());
+  }
+  SUBCASE("no secret") {
+    auto a = make_chat_adapter(chat_config({}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail == "a chat channel needs a secret (secret or secret_file)");
+  }
+  SUBCASE("a secret that is not base64") {
+    auto a = make_chat_adapter(chat_config({"whsec_this is not base64!"}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail == "secret is not valid base64 (expected whsec_<base64>)");
+  }
+  SUBCASE("the second of two secrets is bad; the message says which, never the secret") {
+    auto a = make_chat_adapter(chat_config({whsec(key_a), "whsec_s3cr3t!"}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().detail == "secret 2 of 2 is not valid base64 (expected whsec_<base64>)");
+    CHECK(a.error().detail.find("s3cr3t") == std::string::npos);
+  }
+  SUBCASE("a secret too short to be a key") {
+    auto a = make_chat_adapter(chat_config({whsec("short")}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail ==
+          "secret is too short (5 bytes after base64 decoding; use at least 16 random bytes)");
+  }
+  SUBCASE("default_country") {
+    CHECK(make_chat_adapter(chat_config({whsec(key_a)}, "LV")).has_value());
+    CHECK(make_chat_adapter(chat_config({whsec(key_a)}, "lv")).has_value());
+    auto a = make_chat_adapter(chat_config({whsec(key_a)}, "Latvia"));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail.starts_with(
+        "default_country \"Latvia\" is not a supported ISO 3166-1 alpha-2 code (supported: AE "));
+  }
+  SUBCASE("the registry row points here") {
+    const channel_type_info* info = find_channel_type("chat");
+    REQUIRE(info != nullptr);
+    CHECK((info->make == &make_chat_adapter));
+    CHECK(info->needs_secret);
+  }
+}
+
+// ---- a valid request ---------------------------------------------------------------------
+
+TEST_CASE("a full chat message is mapped field by field") {
+  // The fixture is pretty-printed: it verifies only because the raw bytes are what is signed.
+  request r = signed_post(fixture("message_full.json"));
+  const inbound_message m = accepted(r, chat_config({whsec(key_a)}, "LV"));
+
+  CHECK(m.provider_id == "m-1001");
+  CHECK(m.direction == "inbound");
+  CHECK(m.visibility == "private");
+  CHECK(m.sent_at == parse_time("2026-11-22T10:00:00Z"));
+  CHECK(m.sender_name == "Jānis Bērziņš");
+  CHECK(m.recipient == "web-chat");
+  CHECK(m.subject.empty());
+  CHECK(m.text == "Labdien, mans rēķins ir nepareizs 🧾😕 — lūdzu, palīdziet!");
+  CHECK(m.language == "lv");
+  const std::vector<identity> ids{
+      {"chat", "web-chat:v-42"}, {"email", "janis.berzins@example.lv"}, {"phone", "+37126123456"}};
+  CHECK(m.identities == ids);
+  REQUIRE(m.attachments.size() == 2);
+  CHECK(m.attachments[0].name == "rēķins-2026-11.pdf");
+  CHECK(m.attachments[0].content_type == "application/pdf");
+  CHECK(m.attachments[0].size == 48213);
+  CHECK(m.attachments[0].url == "https://chat.example.lv/files/7f3a/r%C4%93%C4%B7ins-2026-11.pdf");
+  CHECK(m.attachments[1].name == "screenshot.png");
+  CHECK(m.attachments[1].size == 2048);
+  // Only what agents need travels in extra; unknown fields (page_url, browser) are dropped.
+  CHECK(m.extra.size() == 1);
+  CHECK(m.extra.at("session_id").as_string() == "s-77");
+}
+
+TEST_CASE("a minimal chat message") {
+  request r = signed_post(fixture("message_minimal.json"));
+  const inbound_message m = accepted(r);
+  CHECK(m.provider_id == "m-1002");
+  CHECK_FALSE(m.sent_at.has_value());
+  CHECK(m.sender_name.empty());
+  CHECK(m.identities == std::vector<identity>{{"chat", "web-chat:v-43"}});
+  CHECK(m.text == "Hi, my invoice is wrong");
+  CHECK(m.attachments.empty());
+  CHECK_FALSE(m.language.has_value());
+  CHECK(m.extra.empty());
+}
+
+TEST_CASE("unicode text is kept byte for byte, escaped or not") {
+  SUBCASE("raw UTF-8") {
+    const std::string text =
+        "Labdien, mans rēķins ir nepareizs 👋🏽 👨‍👩‍👧 ✅ 日本語";
+    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1","name":"Zoë Ķirse"},"text":")" +
+                            text + R"("})");
+    const inbound_message m = accepted(r);
+    CHECK(m.text == text);
+    CHECK(m.sender_name == "Zoë Ķirse");
+  }
+  SUBCASE("JSON escapes, including a surrogate pair") {
+    request r = signed_post(
+        R"({"id":"m-1","visitor":{"id":"v-1"},"text":"r\u0113\u0137ins \ud83e\uddfe \"q\"\n"})");
+    CHECK(accepted(r).text == "rēķins 🧾 \"q\"\n");
+  }
+}
+
+TEST_CASE("null optional fields are the same as absent ones") {
+  request r = signed_post(
+      R"({"id":"m-1","session_id":null,"sent_at":null,"language":null,)"
+      R"("visitor":{"id":"v-1","name":null,"email":null,"phone":null},"text":"hi","attachments":null})");
+  const inbound_message m = accepted(r);
+  CHECK(m.identities.size() == 1);
+  CHECK(m.extra.empty());
+  CHECK_FALSE(m.sent_at.has_value());
+}
+
+TEST_CASE("sent_at accepts RFC 3339 offsets and fractions") {
+  request r = signed_post(
+      R"({"id":"m-1","sent_at":"2026-11-22T12:00:00.250+02:00","visitor":{"id":"v-1"},"text":"hi"})");
+  CHECK(accepted(r).sent_at == parse_time("2026-11-22T10:00:00.250Z"));
+}
+
+TEST_CASE("language hints are reduced to ISO 639-1 or dropped") {
+  const std::pair<std::string, std::optional<std::string>> cases[] = {{"lv", "lv"},
+                                                                      {"LV", "lv"},
+                                                                      {"en-GB", "en"},
+                                                                      {"pt_BR", "pt"},
+                                                                      {"english", std::nullopt},
+                                                                      {"", std::nullopt},
+                                                                      {"e1", std::nullopt}};
+  for (const auto& [hint, expected] : cases) {
+    CAPTURE(hint);
+    request r = signed_post(R"({"id":"m-1","language":")" + hint +
+                            R"(","visitor":{"id":"v-1"},"text":"hi"})");
+    CHECK(accepted(r).language == expected);
+  }
+}
+
+// ---- identities ----------------------------------------------------------------------------
+
+std::string with_contact(std::string_view email, std::string_view phone) {
+  return R"({"id":"m-1","visitor":{"id":"v-1","email":")" + std::string(email) + R"(","phone":")" +
+         std::string(phone) + R"("},"text":"hi"})";
+}
+
+TEST_CASE("email and phone become normalized identities") {
+  request r = signed_post(with_contact(" Ann.Lee@Example.COM ", "+1 (555) 010-2000"));
+  const inbound_message m = accepted(r);
+  const std::vector<identity> ids{
+      {"chat", "web-chat:v-1"}, {"email", "ann.lee@example.com"}, {"phone", "+15550102000"}};
+  CHECK(m.identities == ids);
+  CHECK(m.extra.empty());
+}
+
+TEST_CASE("national phone numbers use the channel's default_country") {
+  request r = signed_post(with_contact("ann@example.com", "020 7946 0018"));
+  SUBCASE("GB") {
+    const inbound_message m = accepted(r, chat_config({whsec(key_a)}, "GB"));
+    REQUIRE(m.identities.size() == 3);
+    CHECK(m.identities[2] == identity{"phone", "+442079460018"});
+  }
+  SUBCASE("no default: kept for the agent, not an identity") {
+    const inbound_message m = accepted(r);
+    CHECK(m.identities.size() == 2);
+    CHECK(m.extra.at("invalid_phone").as_string() == "020 7946 0018");
+  }
+}
+
+TEST_CASE("a mistyped email or phone keeps the message and the raw value") {
+  request r = signed_post(with_contact("ann at example dot com", "call me maybe"));
+  const inbound_message m = accepted(r);
+  CHECK(m.identities == std::vector<identity>{{"chat", "web-chat:v-1"}});
+  CHECK(m.extra.at("invalid_email").as_string() == "ann at example dot com");
+  CHECK(m.extra.at("invalid_phone").as_string() == "call me maybe");
+}
+
+TEST_CASE("empty email and phone strings are simply absent") {
+  request r = signed_post(with_contact("", "  "));
+  const inbound_message m = accepted(r);
+  CHECK(m.identities.size() == 1);
+  CHECK(m.extra.empty());
+}
+
+TEST_CASE("the chat identity is scoped by the channel name") {
+  request r = signed_post(minimal);
+  channel_config cfg = chat_config();
+  cfg.name = "shop-chat";
+  const inbound_message m = accepted(r, cfg);
+  CHECK(m.identities.front() == identity{"chat", "shop-chat:v-1"});
+  CHECK(m.recipient == "shop-chat");
+}
+
+// ---- attachments ---------------------------------------------------------------------------
+
+TEST_CASE("attachments") {
+  SUBCASE("an attachment alone is a message") {
+    request r = signed_post(
+        R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[{"url":"https://x.example/a"}]})");
+    const inbound_message m = accepted(r);
+    CHECK(m.text.empty());
+    REQUIRE(m.attachments.size() == 1);
+    CHECK(m.attachments[0].url == "https://x.example/a");
+    CHECK(m.attachments[0].name.empty());
+    CHECK_FALSE(m.attachments[0].size.has_value());
+  }
+  SUBCASE("size 0 and the largest int64 are accepted") {
+    request r = signed_post(
+        R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[{"name":"empty.txt","size":0},)"
+        R"({"name":"huge.bin","size":9223372036854775807}]})");
+    const inbound_message m = accepted(r);
+    REQUIRE(m.attachments.size() == 2);
+    CHECK(m.attachments[0].size == 0);
+    CHECK(m.attachments[1].size == std::numeric_limits<std::int64_t>::max());
+  }
+  SUBCASE("an empty list and no text is not a message") {
+    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":"","attachments":[]})");
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "a message needs text or at least one attachment");
+  }
+  SUBCASE("at most 100") {
+    std::string list;
+    for (int i = 0; i < 101; ++i) list += (i ? "," : "") + R"({"name":"f"})"s;
+    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[)" + list + "]}");
+    CHECK(refused(r).detail == "field attachments has more than 100 entries");
+  }
+}
+
+// ---- malformed bodies --------------------------------------------------------------------
+
+TEST_CASE("missing fields and wrong types are refused, naming the field") {
+  const std::string long_id(257, 'x');
+  const std::pair<std::string, std::string_view> cases[] = {
+      {R"({"visitor":{"id":"v"},"text":"hi"})", "field id is required"},
+      {R"({"id":"","visitor":{"id":"v"},"text":"hi"})", "field id is required"},
+      {R"({"id":null,"visitor":{"id":"v"},"text":"hi"})", "field id is required"},
+      {R"({"id":1001,"visitor":{"id":"v"},"text":"hi"})", "field id must be a string"},
+      {R"({"id":")" + long_id + R"(","visitor":{"id":"v"},"text":"hi"})",
+       "field id must be at most 256 bytes"},
+      {R"({"id":"m","text":"hi"})", "field visitor is required"},
+      {R"({"id":"m","visitor":"v-1","text":"hi"})", "field visitor must be an object"},
+      {R"({"id":"m","visitor":{},"text":"hi"})", "field visitor.id is required"},
+      {R"({"id":"m","visitor":{"id":42},"text":"hi"})", "field visitor.id must be a string"},
+      {R"({"id":"m","visitor":{"id":"v","name":7},"text":"hi"})",
+       "field visitor.name must be a string"},
+      {R"({"id":"m","visitor":{"id":"v","email":true},"text":"hi"})",
+       "field visitor.email must be a string"},
+      {R"({"id":"m","visitor":{"id":"v","phone":15550102000},"text":"hi"})",
+       "field visitor.phone must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"text":12})", "field text must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"text":["hi"]})", "field text must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"}})", "a message needs text or at least one attachment"},
+      {R"({"id":"m","sent_at":"yesterday","visitor":{"id":"v"},"text":"hi"})",
+       "field sent_at must be an RFC 3339 date-time"},
+      {R"({"id":"m","sent_at":"2026-11-22","visitor":{"id":"v"},"text":"hi"})",
+       "field sent_at must be an RFC 3339 date-time"},
+      {R"({"id":"m","sent_at":"2026-02-30T10:00:00Z","visitor":{"id":"v"},"text":"hi"})",
+       "field sent_at must be an RFC 3339 date-time"},
+      {R"({"id":"m","sent_at":1795341600,"visitor":{"id":"v"},"text":"hi"})",
+       "field sent_at must be a string"},
+      {R"({"id":"m","session_id":77,"visitor":{"id":"v"},"text":"hi"})",
+       "field session_id must be a string"},
+      {R"({"id":"m","language":1,"visitor":{"id":"v"},"text":"hi"})",
+       "field language must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":{}})", "field attachments must be an array"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":["a.png"]})",
+       "field attachments[0] must be an object"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"content_type":"image/png"}]})",
+       "field attachments[0] needs a name or a url"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a"},{"url":5}]})",
+       "field attachments[1].url must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":1}]})",
+       "field attachments[0].name must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","content_type":false}]})",
+       "field attachments[0].content_type must be a string"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":"2048"}]})",
+       "field attachments[0].size must be a non-negative integer"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":-1}]})",
+       "field attachments[0].size must be a non-negative integer"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":1.5}]})",
+       "field attachments[0].size must be a non-negative integer"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":1e30}]})",
+       "field attachments[0].size must be a non-negative integer"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":9223372036854775808}]})",
+       "field attachments[0].size is out of range"},
+      {R"({"id":"m","visitor":{"id":"v"},"attachments":[{"name":"a","size":-9223372036854775809}]})",
+       "field attachments[0].size must be a non-negative integer"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("bodies that are not one JSON object") {
+  const std::pair<std::string, std::string_view> cases[] = {
+      {"", "body is not valid JSON (UTF-8)"},
+      {"{", "body is not valid JSON (UTF-8)"},
+      {minimal + " x", "body is not valid JSON (UTF-8)"},
+      {minimal + minimal, "body is not valid JSON (UTF-8)"},
+      {R"({"id":"m","visitor":{"id":"v"},"text":"hi",})", "body is not valid JSON (UTF-8)"},
+      {R"({"id":"m",/* c */"visitor":{"id":"v"},"text":"hi"})", "body is not valid JSON (UTF-8)"},
+      {R"({'id':'m'})", "body is not valid JSON (UTF-8)"},
+      {"[]", "body must be a JSON object"},
+      {"null", "body must be a JSON object"},
+      {R"("text")", "body must be a JSON object"},
+      {"42", "body must be a JSON object"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("invalid UTF-8 is refused, however it is spelled") {
+  for (const std::string& bad :
+       {"bad \xff byte"s, "overlong \xc0\xaf slash"s, "cut \xc4"s, "surrogate \xed\xa0\x80 bytes"s,
+        "\\ud800 lone escape"s, "\\udc00 trailing escape"s, "too big \xf4\x90\x80\x80"s}) {
+    CAPTURE(bad);
+    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":")" + bad + R"("})");
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "body is not valid JSON (UTF-8)");
+  }
+}
+
+std::string nested(std::size_t levels) {
+  // An ignored field nested `levels` deep inside the top-level object (depth 1).
+  return R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi","x":)" + std::string(levels, '[') +
+         std::string(levels, ']') + "}";
+}
+
+TEST_CASE("nesting is bounded") {
+  SUBCASE("32 levels in all are accepted") {
+    request r = signed_post(nested(31));
+    accepted(r);
+  }
+  SUBCASE("33 levels are refused") {
+    request r = signed_post(nested(32));
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "body is nested too deeply");
+  }
+  SUBCASE("a hostile depth is refused without exhausting the stack") {
+    request r = signed_post(std::string(200'000, '[') + std::string(200'000, ']'));
+    CHECK(refused(r).detail == "body is nested too deeply");
+  }
+}
+
+// ---- content type --------------------------------------------------------------------------
+
+TEST_CASE("Content-Type must be JSON in UTF-8") {
+  SUBCASE("accepted spellings") {
+    for (const std::string ct : {"application/json", "application/json; charset=utf-8",
+                                 "Application/JSON;charset=\"UTF-8\"", "application/json ; foo=bar",
+                                 "application/json;"}) {
+      CAPTURE(ct);
+      request r = signed_post(minimal);
+      r.set("Content-Type", ct);
+      accepted(r);
+    }
+  }
+  SUBCASE("other media types") {
+    for (const std::string ct :
+         {"", "text/plain", "application/jsonx", "application/json-patch+json",
+          "application/x-www-form-urlencoded", "json", "application/"}) {
+      CAPTURE(ct);
+      request r = signed_post(minimal);
+      r.set("Content-Type", ct);
+      const error e = refused(r);
+      CHECK(e.code == errc::unsupported_media_type);
+      CHECK(e.detail == "Content-Type must be application/json");
+    }
+  }
+  SUBCASE("missing") {
+    request r = signed_post(minimal);
+    r.remove("Content-Type");
+    CHECK(refused(r).code == errc::unsupported_media_type);
+  }
+  SUBCASE("another charset") {
+    request r = signed_post(minimal);
+    r.set("Content-Type", "application/json; charset=iso-8859-1");
+    const error e = refused(r);
+    CHECK(e.code == errc::unsupported_media_type);
+    CHECK(e.detail == "Content-Type charset must be utf-8");
+  }
+}
+
+TEST_CASE("the signature is checked before anything in the request is looked at") {
+  request r = signed_post("not json at all");
+  r.set("Content-Type", "text/plain");
+  r.set("webhook-signature", sign_standard_webhook(key_b, "msg_2bXyZ7", test_now_s, r.body));
+  CHECK(refused(r).code == errc::bad_signature);
+  // Properly signed, the same request fails on the content type, before the body is parsed.
+  r.set("webhook-signature", sign_standard_webhook(key_a, "msg_2bXyZ7", test_now_s, r.body));
+  CHECK(refused(r).code == errc::unsupported_media_type);
+}
+
+// ---- signatures ---------------------------------------------------------------------------
+
+TEST_CASE("every kind of bad signature is a 401") {
+  request r = signed_post(minimal);
+  auto check_refused = [&](std::string_view detail) {
+    const error e = refused(r);
+    CHECK(e.code == errc::bad_signature);
+    CHECK(describe(e.code).http_status == 401);
+    CHECK(e.detail == detail);
+  };
+  SUBCASE("missing webhook-id") {
+    r.remove("webhook-id");
+    check_refused("missing header webhook-id");
+  }
+  SUBCASE("missing webhook-timestamp") {
+    r.remove("webhook-timestamp");
+    check_refused("missing header webhook-timestamp");
+  }
+  SUBCASE("missing webhook-signature") {
+    r.remove("webhook-signature");
+    check_refused("missing header webhook-signature");
+  }
+  SUBCASE("wrong key") {
+    r = signed_post(minimal, key_b);
+    check_refused("signature does not match");
+  }
+  SUBCASE("signed with another channel's secret") {
+    r = signed_post(minimal, other_channel_key);
+    check_refused("signature does not match");
+  }
+  SUBCASE("body changed after signing") {
+    r.body = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi!"})";
+    check_refused("signature does not match");
+  }
+  SUBCASE("webhook-id changed after signing") {
+    r.set("webhook-id", "msg_other");
+    check_refused("signature does not match");
+  }
+  SUBCASE("truncated signature") {
+    const std::string full = r.fields.back().second;
+    r.set("webhook-signature", full.substr(0, full.size() - 4));
+    check_refused("signature does not match");
+  }
+  SUBCASE("truncated signature that is no longer base64") {
+    const std::string full = r.fields.back().second;
+    r.set("webhook-signature", full.substr(0, full.size() - 1));
+    check_refused("header webhook-signature has no v1 signature");
+  }
+  SUBCASE("empty signature") {
+    r.set("webhook-signature", "v1,");
+    check_refused("header webhook-signature has no v1 signature");
+  }
+  SUBCASE("expired timestamp: a replay") {
+    r = signed_post(minimal, key_a, test_now_s - 301);
+    check_refused("timestamp outside the tolerance");
+  }
+  SUBCASE("future timestamp") {
+    r = signed_post(minimal, key_a, test_now_s + 301);
+    check_refused("timestamp outside the tolerance");
+  }
+  SUBCASE("non-numeric timestamp") {
+    r.set("webhook-timestamp", "2026-11-22T10:00:30Z");
+    check_refused("header webhook-timestamp is not a unix timestamp");
+  }
+  SUBCASE("the channel's tolerance applies") {
+    r = signed_post(minimal, key_a, test_now_s - 100);
+    channel_config cfg = chat_config();
+    cfg.tolerance = std::chrono::seconds{60};
+    const error e = refused(r, cfg);
+    CHECK(e.detail == "timestamp outside the tolerance");
+  }
+}
+
+TEST_CASE("timestamps inside the tolerance are accepted") {
+  for (std::int64_t skew : {-300, -1, 0, 1, 300}) {
+    CAPTURE(skew);
+    request r = signed_post(minimal, key_a, test_now_s + skew);
+    accepted(r);
+  }
+}
+
+TEST_CASE("key rotation: any configured secret verifies") {
+  const channel_config rotating = chat_config({whsec(key_a), whsec(key_b)});
+  SUBCASE("the second secret matches") {
+    request r = signed_post(minimal, key_b);
+    accepted(r, rotating);
+  }
+  SUBCASE("the first secret matches") {
+    request r = signed_post(minimal, key_a);
+    accepted(r, rotating);
+  }
+  SUBCASE("the sender signs with old and new keys, we know only the new one") {
+    request r = signed_post(minimal, key_b);
+    r.set("webhook-signature",
+          sign_standard_webhook(other_channel_key, "msg_2bXyZ7", test_now_s, minimal) + " " +
+              sign_standard_webhook(key_a, "msg_2bXyZ7", test_now_s, minimal));
+    accepted(r);
+  }
+  SUBCASE("neither matches") {
+    request r = signed_post(minimal, other_channel_key);
+    CHECK(refused(r, rotating).code == errc::bad_signature);
+  }
+}
+
+}  // namespace
+}  // namespace sb
