@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -417,6 +418,12 @@ sqlite_store::~sqlite_store() {
 
 result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& opts) {
   std::unique_ptr<sqlite_store> s(new sqlite_store(opts));
+  // The state directory is created on first start (systemd's StateDirectory= does it too).
+  if (const auto dir = std::filesystem::path(opts.path).parent_path(); !dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return error{errc::unavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+  }
   const int rc = sqlite3_open_v2(opts.path.c_str(), &s->db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                  nullptr);

@@ -1,0 +1,198 @@
+#include "daemon/app.hpp"
+
+#include "broker/publisher.hpp"
+#include "core/log.hpp"
+#include "daemon/config.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/pipeline.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/core.h>
+#include <systemd/sd-daemon.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <thread>
+
+#ifndef SB_VERSION
+#define SB_VERSION "0.0.0"
+#endif
+
+namespace sb {
+namespace {
+
+constexpr std::chrono::seconds drain_deadline{10};
+constexpr std::chrono::seconds publish_deadline{5};
+
+void print_errors(const config_load& l) {
+  for (const auto& e : l.errors) std::fprintf(stderr, "%s\n", e.c_str());
+}
+
+// SIGHUP: a new config is validated completely before it replaces the old one; an invalid
+// one changes nothing. Listen address, store and broker settings need a restart.
+void reload(config_holder& holder) {
+  sd_notify(0, "RELOADING=1");
+  const auto current = holder.get();
+  auto l = load_config(current->file);
+  if (!l.cfg) {
+    log::error("config", "reload refused, keeping the running config: {} error(s)",
+               l.errors.size());
+    for (const auto& e : l.errors) log::error("config", "{}", e);
+  } else {
+    holder.set(std::make_shared<const config>(std::move(*l.cfg)));
+    log::info("config", "reloaded {}: {} channel(s), {} route(s)", current->file,
+              holder.get()->channels.size(), holder.get()->routing->routes.size());
+  }
+  sd_notify(0, "READY=1");
+}
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+  auto loaded = load_config(config_path);
+  if (!loaded.cfg) {
+    print_errors(loaded);
+    return 2;
+  }
+  config_holder holder(std::make_shared<const config>(std::move(*loaded.cfg)));
+  const auto cfg = holder.get();
+  log::info("main", "switchboard {} starting with {}", SB_VERSION, cfg->file);
+  for (const auto& ch : cfg->channels)
+    log::info("main", "channel {} type={} path=/v1/webhooks/{}", ch.config.name, ch.config.type,
+              ch.config.name);
+
+  // 1. The store: nothing is accepted before it is open and migrated.
+  auto store = sqlite_store::open(cfg->store);
+  if (!store) {
+    log::error("store", "cannot open {}: {}", cfg->store.path, store.error().detail);
+    return 1;
+  }
+  auto reader = outbox_reader::open(cfg->store.path);
+  if (!reader) {
+    log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
+    return 1;
+  }
+
+  // 2. The writer group-commits requests and deletes confirmed outbox rows; the publisher
+  //    drains the outbox to the broker. Each wakes the other.
+  std::unique_ptr<publisher> pub;
+  group_writer writer(**store, [&pub] {
+    if (pub) pub->notify();
+  });
+  outbox_source source{
+      [r = reader->get()](std::int64_t after, std::size_t limit) { return r->fetch(after, limit); },
+      [&writer](std::vector<std::int64_t> seqs) { writer.confirmed(std::move(seqs)); }};
+  pub = std::make_unique<publisher>(cfg->broker, cfg->routing->skills, std::move(source));
+  log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
+            writer.backlog());
+
+  // 3. HTTP ingress.
+  boost::asio::io_context ioc;
+  pipeline pipe(holder, writer);
+  http_server server(ioc, pipe,
+                     {cfg->server.max_header_bytes, cfg->server.max_connections,
+                      cfg->server.read_timeout});
+  auto port = server.listen(cfg->server.host, cfg->server.port);
+  if (!port) {
+    log::error("http", "{}", port.error().detail);
+    return 1;
+  }
+
+  writer.start();
+  pub->start();
+  server.start();
+  log::info("http", "listening on {}:{}", cfg->server.host, *port);
+
+  std::promise<int> stop_signal;
+  std::atomic<bool> stopping{false};
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload(holder);
+          signals.async_wait(on_signal);
+          return;
+        }
+        if (stopping.exchange(true)) {
+          // A second Ctrl-C: stop waiting for the drain. Commits are atomic, so nothing that
+          // was acknowledged is lost; unpublished rows stay in the outbox.
+          log::warn("main", "second {} received; exiting without draining", strsignal(sig));
+          std::_Exit(1);
+        }
+        stop_signal.set_value(sig);
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  unsigned n = cfg->server.threads ? cfg->server.threads : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  sd_notify(0, "READY=1");
+
+  const int sig = stop_signal.get_future().get();
+  // Drain, in order: refuse new work, finish the requests in flight (their replies wait for
+  // the commit), give the publisher a deadline for what the broker will take, then stop.
+  // Whatever is unpublished stays in the outbox for the next start.
+  log::info("main", "{} received; draining", strsignal(sig));
+  sd_notify(0, "STOPPING=1");
+  pipe.set_draining(true);
+  server.drain();
+  const auto deadline = std::chrono::steady_clock::now() + drain_deadline;
+  while (server.active_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (server.active_connections() > 0)
+    log::warn("http", "{} connection(s) still open after the drain deadline",
+              server.active_connections());
+  pub->stop(publish_deadline);
+  writer.stop();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  log::info("main", "stopped; {} message(s) left in the outbox for the next start",
+            writer.backlog());
+  return 0;
+}
+
+namespace {
+
+constexpr const char* usage =
+    "usage: switchboard --config FILE        run the daemon\n"
+    "       switchboard --check-config FILE  validate FILE and exit (0 valid, 2 invalid)\n"
+    "       switchboard --version\n"
+    "       switchboard --help\n";
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("switchboard %s\n", SB_VERSION);
+    return 0;
+  }
+  if (args.size() == 2 && args[0] == "--check-config") {
+    auto l = load_config(std::string(args[1]));
+    if (!l.cfg) {
+      print_errors(l);
+      return 2;
+    }
+    std::printf("%s: ok (%zu channel(s), %zu skill(s), %zu route(s))\n", l.cfg->file.c_str(),
+                l.cfg->channels.size(), l.cfg->routing->skills.size(),
+                l.cfg->routing->routes.size());
+    return 0;
+  }
+  if (args.size() == 2 && args[0] == "--config") return run_daemon(std::string(args[1]));
+  std::fputs(usage, stderr);
+  return 2;
+}
+
+}  // namespace sb

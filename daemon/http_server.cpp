@@ -1,0 +1,282 @@
+#include "daemon/http_server.hpp"
+
+#include "core/log.hpp"
+#include "core/time.hpp"
+#include "daemon/pipeline.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <vector>
+
+namespace sb {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class session;
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
+  impl(asio::io_context& ioc, pipeline& p, http_limits l)
+      : ioc(ioc), pipe(p), limits(l), acceptor(asio::make_strand(ioc)) {}
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+
+  asio::io_context& ioc;
+  pipeline& pipe;
+  const http_limits limits;
+  tcp::acceptor acceptor;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> draining{false};
+
+  std::mutex sessions_mutex;
+  std::list<std::weak_ptr<session>> sessions;
+};
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, std::shared_ptr<http_server::impl> srv, bool over_capacity)
+      : stream_(std::move(socket)), srv_(std::move(srv)), over_capacity_(over_capacity) {}
+
+  ~session() { srv_->connections.fetch_sub(1); }
+
+  void start(std::list<std::weak_ptr<session>>::iterator self_entry) {
+    entry_ = self_entry;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->over_capacity_) {
+        // Past the connection cap: a short answer and close, so the peer backs off instead of
+        // holding a slot.
+        self->keep_alive_ = false;
+        return self->reply(error_reply({errc::unavailable, "too many connections"}), 11);
+      }
+      self->do_read();
+    });
+  }
+
+  // Drain: an idle connection is closed now; a busy one closes after its reply.
+  void drain() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->keep_alive_ = false;
+      if (!self->busy_) self->close();
+    });
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_->limits.max_header_bytes));
+    parser_->body_limit(boost::none);  // set per channel once the target is known
+    stream_.expires_after(srv_->limits.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    auto& req = parser_->get();
+    version_ = req.version();
+    const std::size_t limit = srv_->pipe.body_limit(req.target());
+    if (const auto len = parser_->content_length(); len && *len > limit) {
+      keep_alive_ = false;  // the unread body makes the connection unusable
+      return reply(error_reply({errc::too_large, fmt::format("the body limit for this "
+                                                             "resource is {} bytes",
+                                                             limit)}),
+                   version_);
+    }
+    parser_->body_limit(limit);
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                      version_);
+      return http::async_write(stream_, *cont,
+                               [self = shared_from_this(), cont](beast::error_code ec,
+                                                                 std::size_t) {
+                                 if (ec) return self->close();
+                                 self->do_read_body();
+                               });
+    }
+    do_read_body();
+  }
+
+  void do_read_body() {
+    // The deadline set for the header covers the whole request: a slow body cannot hold the
+    // connection longer than read_timeout.
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_body(ec);
+                     });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof)
+      return close();
+    keep_alive_ = false;
+    if (ec == beast::error::timeout) {
+      // Nothing received on an idle keep-alive connection is not worth an answer.
+      if (!parser_->got_some()) return close();
+      return reply(error_reply({errc::slow_client}), version_);
+    }
+    if (ec == http::error::header_limit) return reply(error_reply({errc::headers_too_large}), 11);
+    if (ec == http::error::body_limit)
+      return reply(error_reply({errc::too_large, "the request body is too large"}), version_);
+    return reply(error_reply({errc::malformed, "malformed HTTP request"}), 11);
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    stream_.expires_never();  // the reply waits for a durable commit, not for the client
+    busy_ = true;
+    auto& req = parser_->get();
+    keep_alive_ = keep_alive_ && req.keep_alive();
+    fields_.clear();
+    for (const auto& f : req) fields_.push_back({f.name_string(), f.value()});
+    const request_view view{req.method_string(), req.target(), fields_, req.body(), now_ms()};
+    srv_->pipe.handle(view, [self = shared_from_this()](http_reply r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->reply(std::move(r), self->version_); });
+    });
+  }
+
+  void reply(http_reply r, unsigned version) {
+    busy_ = true;
+    res_ = {};
+    res_.version(version);
+    res_.result(r.status);
+    res_.set(http::field::server, "switchboard");
+    res_.set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res_.set(k, v);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive_ && !srv_->draining);
+    res_.prepare_payload();
+    stream_.expires_after(srv_->limits.read_timeout);  // a client that never reads is cut off
+    http::async_write(stream_, res_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->busy_ = false;
+                        if (ec || !self->res_.keep_alive()) return self->close();
+                        self->do_read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+    busy_ = false;
+    std::lock_guard lock(srv_->sessions_mutex);
+    if (entry_) {
+      srv_->sessions.erase(*entry_);
+      entry_.reset();
+    }
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<http_server::impl> srv_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::vector<header_field> fields_;
+  std::optional<std::list<std::weak_ptr<session>>::iterator> entry_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool busy_ = false;
+  const bool over_capacity_;
+};
+
+}  // namespace
+
+void http_server::impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc),
+                        [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                          self->on_accept(ec, std::move(socket));
+                        });
+}
+
+void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec) {
+    // EMFILE and friends: log, and keep accepting once resources return.
+    log::warn("http", "accept failed: {}", ec.message());
+    return do_accept();
+  }
+  const std::size_t n = connections.fetch_add(1) + 1;
+  if (n > 2 * limits.max_connections) {
+    // Far past the cap: close without a word, spending nothing on the peer.
+    connections.fetch_sub(1);
+    beast::error_code ignored;
+    socket.close(ignored);
+    return do_accept();
+  }
+  auto s = std::make_shared<session>(std::move(socket), shared_from_this(),
+                                     n > limits.max_connections);
+  std::list<std::weak_ptr<session>>::iterator it;
+  {
+    std::lock_guard lock(sessions_mutex);
+    it = sessions.insert(sessions.end(), s);
+  }
+  s->start(it);
+  do_accept();
+}
+
+http_server::http_server(asio::io_context& ioc, pipeline& p, http_limits limits)
+    : impl_(std::make_shared<impl>(ioc, p, limits)) {}
+
+http_server::~http_server() = default;
+
+result<std::uint16_t> http_server::listen(const std::string& host, std::uint16_t port) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return error{errc::internal, fmt::format("bad listen address {}", host)};
+  const tcp::endpoint ep{address, port};
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return error{errc::internal, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message())};
+  return a.local_endpoint().port();
+}
+
+void http_server::start() {
+  asio::dispatch(impl_->acceptor.get_executor(), [s = impl_] { s->do_accept(); });
+}
+
+void http_server::drain() {
+  impl_->draining = true;
+  asio::dispatch(impl_->acceptor.get_executor(), [s = impl_] {
+    beast::error_code ec;
+    s->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock(impl_->sessions_mutex);
+    for (auto& w : impl_->sessions)
+      if (auto s = w.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->drain();
+}
+
+std::size_t http_server::active_connections() const noexcept { return impl_->connections.load(); }
+
+}  // namespace sb

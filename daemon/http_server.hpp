@@ -1,0 +1,45 @@
+// HTTP/1.1 ingress on Beast/Asio. Sessions only read a bounded request, hand it to the
+// pipeline, and write the reply; every untrusted input is bounded here: header size (431),
+// body size per channel (413), read deadline (408), and the number of connections.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace sb {
+
+class pipeline;
+
+struct http_limits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds read_timeout{10000};
+};
+
+class http_server {
+ public:
+  http_server(boost::asio::io_context& ioc, pipeline& p, http_limits limits);
+  ~http_server();
+
+  // Binds and listens; the error names the address on failure.
+  result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
+  void start();
+  // Drain: stop accepting, close idle keep-alive connections, let busy ones finish their
+  // current request and then close. Safe to call twice.
+  void drain();
+  std::size_t active_connections() const noexcept;
+
+  struct impl;  // public only so the session type in the .cpp can name it
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace sb

@@ -1,0 +1,150 @@
+#include "daemon/pipeline.hpp"
+
+#include "core/log.hpp"
+#include "store/writer.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+
+namespace sb {
+namespace {
+
+constexpr std::string_view webhook_prefix = "/v1/webhooks/";
+
+// "/v1/webhooks/<name>" → "<name>"; empty when the path is anything else.
+std::string webhook_channel(std::string_view target) {
+  auto u = boost::urls::parse_origin_form(target);
+  if (!u) return {};
+  auto segs = u->segments();
+  if (segs.size() != 3) return {};
+  auto it = segs.begin();
+  if (*it++ != "v1" || *it++ != "webhooks") return {};
+  return *it;
+}
+
+std::string path_of(std::string_view target) {
+  auto u = boost::urls::parse_origin_form(target);
+  return u ? std::string(u->path()) : std::string(target);
+}
+
+http_reply json_reply(unsigned status, const boost::json::value& v) {
+  http_reply r;
+  r.status = status;
+  r.body = boost::json::serialize(v);
+  return r;
+}
+
+http_reply outcome_reply(const ingest_outcome& o) {
+  boost::json::array accepted;
+  for (const auto& a : o.accepted) {
+    boost::json::object j{{"message_id", a.message_id},
+                          {"conversation_id", a.conversation_id},
+                          {"customer_id", a.customer_id}};
+    j["skill"] = a.skill.empty() ? boost::json::value(nullptr) : boost::json::value(a.skill);
+    accepted.push_back(std::move(j));
+  }
+  const unsigned status = o.accepted.empty() ? 200 : 202;
+  return json_reply(status, {{"accepted", std::move(accepted)},
+                             {"duplicates", o.duplicates},
+                             {"ignored", o.ignored}});
+}
+
+}  // namespace
+
+http_reply error_reply(const error& e) {
+  const auto& d = describe(e.code);
+  http_reply r = json_reply(d.http_status, {{"error", d.name},
+                                            {"detail", e.detail.empty() ? d.detail : e.detail}});
+  if (e.code == errc::unavailable) r.headers.emplace_back("Retry-After", "5");
+  if (e.code == errc::method_not_allowed) r.headers.emplace_back("Allow", "GET, POST");
+  return r;
+}
+
+pipeline::pipeline(const config_holder& cfg, group_writer& writer) : cfg_(cfg), writer_(writer) {}
+
+std::size_t pipeline::body_limit(std::string_view target) const {
+  const auto cfg = cfg_.get();
+  if (const auto name = webhook_channel(target); !name.empty())
+    if (const auto* ch = cfg->find_channel(name); ch && ch->config.max_body_bytes)
+      return ch->config.max_body_bytes;
+  return cfg->server.max_body_bytes;
+}
+
+void pipeline::handle(const request_view& req, std::function<void(http_reply)> done) {
+  // A snapshot: a reload during this request does not change the rules it runs under.
+  const auto cfg = cfg_.get();
+  const std::string path = path_of(req.target);
+
+  if (path == "/healthz") {
+    if (req.method != "GET" && req.method != "HEAD")
+      return done(error_reply({errc::method_not_allowed}));
+    return done(json_reply(200, {{"status", "ok"}}));
+  }
+  if (!path.starts_with(webhook_prefix)) return done(error_reply({errc::not_found}));
+
+  const std::string name = webhook_channel(req.target);
+  const channel* ch = name.empty() ? nullptr : cfg->find_channel(name);
+  if (!ch) return done(error_reply({errc::unknown_channel}));
+
+  if (req.method == "POST") return webhook(*cfg, *ch, req, std::move(done));
+  if (req.method == "GET") {
+    // Provider handshakes (Meta hub.challenge, X CRC): answered by the adapter, nothing stored.
+    auto answer = ch->handler->handshake(req);
+    if (!answer) {
+      log::info("ingress", "handshake refused channel={} reason={}", ch->config.name,
+                describe(answer.error().code).name);
+      return done(error_reply(answer.error()));
+    }
+    http_reply r;
+    r.status = answer->status;
+    r.content_type = answer->content_type;
+    r.body = std::move(answer->body);
+    return done(std::move(r));
+  }
+  return done(error_reply({errc::method_not_allowed}));
+}
+
+void pipeline::webhook(const config& cfg, const channel& ch, const request_view& req,
+                       std::function<void(http_reply)> done) {
+  // 1. Verify and parse: the adapter checks the signature over the raw bytes before it
+  //    trusts anything in the body, then normalizes the provider's format.
+  auto parsed = ch.handler->receive(req);
+  if (!parsed) {
+    log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"", ch.config.name,
+              describe(parsed.error().code).http_status, describe(parsed.error().code).name,
+              parsed.error().detail);
+    return done(error_reply(parsed.error()));
+  }
+  // 2. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
+  if (parsed->messages.empty()) {
+    log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed->ignored);
+    return done(outcome_reply({{}, 0, parsed->ignored}));
+  }
+  // 3. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
+  if (draining_) return done(error_reply({errc::unavailable, "shutting down; retry later"}));
+  if (writer_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
+    log::warn("ingress", "backlog {} at its bound; answering 503 channel={}", writer_.backlog(),
+              ch.config.name);
+    return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
+  }
+  // 4. Store, route and enqueue in one group-committed transaction; reply only once durable.
+  ingest_request ir;
+  ir.channel = ch.config.name;
+  ir.channel_type = ch.config.type;
+  ir.received_at = req.now;
+  ir.messages = std::move(parsed->messages);
+  ir.ignored = parsed->ignored;
+  ir.routing = cfg.routing;
+  writer_.submit(std::move(ir), [done = std::move(done), channel = ch.config.name](
+                                    result<ingest_outcome> r) {
+    if (!r) return done(error_reply(r.error()));
+    for (const auto& a : r->accepted)
+      log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
+                channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
+    if (r->duplicates) log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
+    done(outcome_reply(*r));
+  });
+}
+
+}  // namespace sb

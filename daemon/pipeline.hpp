@@ -1,0 +1,62 @@
+// The request pipeline: the one place that says what happens to a request, in order.
+// The HTTP session only reads a request, calls handle(), and writes the reply it is given.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "daemon/config.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+
+class group_writer;
+
+struct http_reply {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A JSON error reply {"error","detail"} from the single status table in core/error.hpp.
+http_reply error_reply(const error& e);
+
+// The configuration in force; a SIGHUP reload swaps it atomically.
+class config_holder {
+ public:
+  explicit config_holder(std::shared_ptr<const config> c) : current_(std::move(c)) {}
+  std::shared_ptr<const config> get() const noexcept { return current_.load(); }
+  void set(std::shared_ptr<const config> c) noexcept { current_.store(std::move(c)); }
+
+ private:
+  std::atomic<std::shared_ptr<const config>> current_;
+};
+
+class pipeline {
+ public:
+  pipeline(const config_holder& cfg, group_writer& writer);
+
+  // The body limit for a request, decided from its target before the body is read.
+  std::size_t body_limit(std::string_view target) const;
+
+  // `done` may run on this thread or on the writer thread, exactly once.
+  void handle(const request_view& req, std::function<void(http_reply)> done);
+
+  // While draining, ingress refuses new work with 503 (the provider retries elsewhere/later).
+  void set_draining(bool d) noexcept { draining_ = d; }
+
+ private:
+  void webhook(const config& cfg, const channel& ch, const request_view& req,
+               std::function<void(http_reply)> done);
+
+  const config_holder& cfg_;
+  group_writer& writer_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace sb
