@@ -1,0 +1,1086 @@
+// The publisher thread. The durability rules it keeps (architecture.md, "The durability
+// promise"):
+// - a row counts as published only when the broker acks it, and a basic.return before that
+//   ack turns it back into a failure (unroutable messages are acked at once);
+// - nack, return, channel or connection loss: the row stays in the outbox and is published
+//   again; the outbox is never told about it;
+// - after a reconnect every row still in the outbox is published again, from seq 0: a row
+//   whose confirm was lost with the connection is sent twice (at-least-once; consumers dedupe
+//   on message_id) rather than never.
+//
+// Rows that must be published again are not kept in memory: the thread remembers the lowest
+// such seq and when to retry, then rewinds its outbox cursor there. Rows it meets again that
+// are in flight or already confirmed (delete not yet committed by the writer) are skipped.
+// Memory is bounded by the confirm window plus the recently-confirmed seqs.
+#include "broker/publisher.hpp"
+
+#include "broker/amqp_util.hpp"
+#include "broker/confirms.hpp"
+#include "core/log.hpp"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace sb {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view component = "publisher";
+constexpr amqp_channel_t channel_id = 1;  // the one channel: declares, publishes, confirms
+constexpr int heartbeat_seconds = 30;
+constexpr int frame_max = 131072;
+
+// Nothing the thread does with the broker may block without bound: a broker that accepts TCP
+// and then says nothing must not hang the daemon or its shutdown.
+constexpr timeval connect_timeout{5, 0};
+constexpr timeval rpc_timeout{10, 0};   // login handshake, declares, confirm.select
+constexpr timeval close_timeout{2, 0};  // channel.close / connection.close at stop
+// stop() waits this long past its deadline for the clean close before cutting the socket.
+constexpr milliseconds close_grace{5000};
+// Upper bound on one poll(): rabbitmq-c sends heartbeats and notices missing ones only when
+// called, and the outbox is re-read this often even if a notify() was missed.
+constexpr milliseconds idle_tick{1000};
+// Frames handled per read burst, and rows looked at per pass when most are skipped, so a
+// flood of acks cannot starve publishing and a long rescan cannot starve acks.
+constexpr std::size_t max_frames_per_read = 4096;
+constexpr std::size_t scan_passes = 8;
+// How long a confirmed seq is remembered when no rescan proves it deleted (see confirms.hpp).
+constexpr milliseconds confirm_memory{20000};
+// A connection that lived this long was healthy: the next reconnect starts from reconnect_min.
+constexpr milliseconds healthy_connection{10000};
+// Repeated failures are logged at most this often (per skill for returns).
+constexpr milliseconds return_log_every{60000};
+constexpr milliseconds nack_log_every{10000};
+
+milliseconds until(clock::time_point t, clock::time_point now) {
+  return t <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(t - now);
+}
+
+amqp_table_entry_t utf8_entry(std::string_view key, std::string_view value) {
+  amqp_table_entry_t e{};
+  e.key = amqp::bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_UTF8;
+  e.value.value.bytes = amqp::bytes(value);
+  return e;
+}
+
+amqp_table_entry_t bool_entry(std::string_view key, bool value) {
+  amqp_table_entry_t e{};
+  e.key = amqp::bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  e.value.value.boolean = value ? 1 : 0;
+  return e;
+}
+
+amqp_table_entry_t i32_entry(std::string_view key, std::int32_t value) {
+  amqp_table_entry_t e{};
+  e.key = amqp::bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_I32;  // 'I', what pika and the management UI send too
+  e.value.value.i32 = value;
+  return e;
+}
+
+std::string_view method_name(amqp_method_number_t id) {
+  const char* name = amqp_method_name(id);
+  return name ? name : "unknown method";
+}
+
+std::string queue_name(const skill_config& s) {
+  return s.queue.empty() ? "switchboard." + s.name : s.queue;
+}
+
+// Per-skill state once the broker returned the skill's messages (no queue bound for its
+// routing key). Its rows are parked until `parked_until`; then a single row goes out as a
+// probe, and only when the probe is confirmed do the others follow. A skill with a large
+// backlog and no queue costs one message per retry, not the whole backlog.
+struct skill_health {
+  unsigned failures = 0;             // consecutive rounds that came back
+  clock::time_point parked_until{};  // rows of this skill are not published before this
+  std::int64_t probe = 0;            // seq of the probe in flight (0: none)
+  clock::time_point last_log{};
+  std::uint64_t unlogged = 0;  // returns since the last log line
+};
+
+}  // namespace
+
+struct publisher::impl {
+  impl(broker_options opts, std::vector<skill_config> skills, outbox_source source);
+  ~impl();
+
+  // Any thread.
+  void start();
+  void notify() noexcept;
+  void stop(milliseconds deadline);
+  void update_skills(std::vector<skill_config> skills);
+  publisher_stats stats() const noexcept;
+
+  // Publisher thread only, below.
+  void run() noexcept;
+  void loop();
+  void serve_once();
+
+  bool connect();
+  amqp::outcome login();
+  bool open_channel();
+  bool declare_topology();
+  bool declare_exchange(std::size_t& failed);
+  bool declare_skill(const skill_config& skill, std::size_t& failed);
+  void apply_skill_update();
+
+  void publish_batch();
+  bool should_skip(const outbox_row& row, clock::time_point now);
+  bool publish(outbox_row row);
+
+  bool read_frames();
+  void settle_enqueued();
+  bool handle_frame(const amqp_frame_t& frame);
+  void on_ack(std::uint64_t tag, bool multiple);
+  void on_nack(std::uint64_t tag, bool multiple);
+  bool on_return(const amqp_basic_return_t& method);
+  bool on_channel_close(const amqp_channel_close_t& method);
+  void on_connection_close(const amqp_connection_close_t& method);
+  void on_settled(settlement& s);
+  void flush_confirmed();
+
+  bool absorb(const amqp::outcome& failure);
+  bool recover_channel(const amqp::outcome& failure);
+  void channel_lost(clock::time_point retry_at);
+  void forget_in_flight(clock::time_point retry_at);
+  void reset_after_loss(std::string_view why);
+  void destroy_connection();
+  void close_cleanly();
+
+  void reschedule(std::int64_t seq, clock::time_point at);
+  void maybe_rewind(clock::time_point now);
+  milliseconds backoff(unsigned attempt);
+  milliseconds next_wakeup(clock::time_point now) const;
+  void wait_for_input(milliseconds timeout);
+  void wait_for_wake(milliseconds timeout);
+  void drain_wake() noexcept;
+  void update_gauges() noexcept;
+  std::string where() const;
+
+  // Fixed at construction.
+  const broker_options opts_;
+  const outbox_source source_;
+  std::string url_;  // amqp_parse_url writes into it and info_ points into it: keep it alive
+  amqp_connection_info info_{};
+  bool url_ok_ = false;
+  int wake_fd_ = -1;
+
+  // Shared with other threads.
+  std::mutex stop_mu_;  // serialises start/stop
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<clock::rep> drain_deadline_{0};
+  std::mutex life_mu_;
+  std::condition_variable life_cv_;
+  bool exited_ = false;  // guarded by life_mu_
+  int active_fd_ = -1;   // guarded by life_mu_: the socket stop() may cut
+  std::mutex skills_mu_;
+  std::vector<skill_config> new_skills_;  // guarded by skills_mu_
+  std::atomic<bool> skills_changed_{false};
+
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> blocked_flag_{false};
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::uint64_t> confirmed_total_{0};
+  std::atomic<std::uint64_t> returned_total_{0};
+  std::atomic<std::uint64_t> nacked_total_{0};
+  std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::uint64_t> declare_failures_{0};
+
+  // Publisher thread only.
+  std::vector<skill_config> skills_;
+  amqp_connection_state_t conn_ = nullptr;
+  clock::time_point connected_at_{};
+  bool channel_ready_ = false;  // open and in confirm mode
+  bool blocked_ = false;
+  unsigned connect_attempts_ = 0;
+  unsigned channel_failures_ = 0;
+  unsigned nack_rounds_ = 0;
+  clock::time_point reconnect_at_{};
+  clock::time_point reopen_at_{};
+  clock::time_point next_refresh_{};
+  clock::time_point last_nack_log_{};
+  std::uint64_t unlogged_nacks_ = 0;
+
+  confirm_window window_;
+  recent_confirms confirms_{confirm_memory};
+  std::vector<std::int64_t> to_report_;  // confirmed since the last flush
+  std::int64_t cursor_ = 0;              // highest seq fetched in this pass
+  bool more_rows_ = true;                // the outbox may hold rows above cursor_
+  std::int64_t rescan_from_ = 0;         // lowest seq to publish again (0: none)
+  clock::time_point rescan_at_ = clock::time_point::max();
+  std::unordered_map<std::string, skill_health> health_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Construction and the API other threads use.
+
+publisher::impl::impl(broker_options opts, std::vector<skill_config> skills, outbox_source source)
+    : opts_(std::move(opts)),
+      source_(std::move(source)),
+      url_(opts_.url),
+      skills_(std::move(skills)) {
+  amqp_default_connection_info(&info_);
+  url_ok_ = !url_.empty() && amqp_parse_url(url_.data(), &info_) == AMQP_STATUS_OK;
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0)
+    log::warn(component,
+              "eventfd failed ({}): new rows are noticed within {} ms instead of at once",
+              std::strerror(errno), idle_tick.count());
+}
+
+publisher::impl::~impl() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void publisher::impl::start() {
+  std::lock_guard lock(stop_mu_);
+  if (thread_.joinable() || stopping_) {
+    log::warn(component, "start() called on a publisher that was already started");
+    return;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void publisher::impl::notify() noexcept {
+  if (wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  // EAGAIN only when the counter is saturated, which still leaves the fd readable.
+  if (::write(wake_fd_, &one, sizeof one) < 0) return;
+}
+
+void publisher::impl::stop(milliseconds deadline) {
+  std::lock_guard lock(stop_mu_);
+  if (!thread_.joinable()) return;  // never started, or already stopped
+  deadline = std::max(deadline, milliseconds{0});
+  drain_deadline_ = (clock::now() + deadline).time_since_epoch().count();
+  stopping_ = true;
+  notify();
+  {
+    // The thread stops publishing, waits for outstanding confirms until the deadline, then
+    // closes. Only a socket call stuck past every timeout keeps it longer: cut the socket so
+    // the call returns, and the thread exits through its usual error path.
+    std::unique_lock life(life_mu_);
+    if (!life_cv_.wait_for(life, deadline + close_grace, [&] { return exited_; }) &&
+        active_fd_ >= 0) {
+      log::warn(component, "broker did not answer the close in time: cutting the connection");
+      ::shutdown(active_fd_, SHUT_RDWR);
+    }
+  }
+  thread_.join();
+}
+
+void publisher::impl::update_skills(std::vector<skill_config> skills) {
+  {
+    std::lock_guard lock(skills_mu_);
+    new_skills_ = std::move(skills);
+  }
+  skills_changed_ = true;
+  notify();
+}
+
+publisher_stats publisher::impl::stats() const noexcept {
+  publisher_stats s;
+  s.connected = connected_;
+  s.blocked = blocked_flag_;
+  s.in_flight = in_flight_;
+  s.confirmed = confirmed_total_;
+  s.returned = returned_total_;
+  s.nacked = nacked_total_;
+  s.reconnects = reconnects_;
+  s.declare_failures = declare_failures_;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The thread's loop.
+
+void publisher::impl::run() noexcept {
+  try {
+    if (!url_ok_) {
+      // The URL is part of the config: no retry can fix it. Stay idle (not ready) until stop.
+      log::error(component,
+                 "broker url is not a valid amqp:// or amqps:// URL "
+                 "(amqp://user:password@host:port/vhost): nothing will be published");
+      while (!stopping_) wait_for_wake(idle_tick);
+    } else {
+      loop();
+      close_cleanly();
+    }
+  } catch (const std::exception& e) {
+    try {
+      log::error(component, "publisher thread failed: {}", e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+    try {
+      log::error(component, "publisher thread failed with an unknown exception");
+    } catch (...) {
+    }
+  }
+  destroy_connection();
+  {
+    std::lock_guard life(life_mu_);
+    exited_ = true;
+  }
+  life_cv_.notify_all();
+}
+
+void publisher::impl::loop() {
+  for (;;) {
+    const auto now = clock::now();
+    if (stopping_) {
+      // Draining: nothing new goes out; leave once every confirm is in or time is up.
+      const clock::time_point deadline{clock::duration{drain_deadline_.load()}};
+      if (!conn_ || window_.empty() || now >= deadline) return;
+    }
+    try {
+      if (!conn_) {
+        if (stopping_) return;
+        if (now < reconnect_at_) {
+          wait_for_wake(std::min(until(reconnect_at_, now), idle_tick));
+          continue;
+        }
+        connect();
+        continue;
+      }
+      serve_once();
+    } catch (const std::exception& e) {
+      // Only the outbox callbacks throw (e.g. SQLite trouble). The broker side is intact; a
+      // row whose report was lost stays in the outbox and goes out again, a duplicate at worst.
+      log::error(component, "outbox access failed: {}", e.what());
+      wait_for_wake(idle_tick);
+    }
+  }
+}
+
+// One pass: take what the broker sent, report confirms, publish what the window allows, then
+// sleep until the socket, a notify() or a timer needs us.
+void publisher::impl::serve_once() {
+  auto now = clock::now();
+  if (skills_changed_.exchange(false)) apply_skill_update();
+  if (!conn_) return;
+  if (!channel_ready_ && !stopping_ && now >= reopen_at_) {
+    if (open_channel()) declare_topology();
+    if (!conn_) return;
+  }
+  if (!read_frames()) return;
+  flush_confirmed();
+  now = clock::now();
+  confirms_.expire(now);
+  if (now >= next_refresh_) {
+    more_rows_ = true;  // a notify() may have been missed; re-reading is one indexed query
+    next_refresh_ = now + idle_tick;
+  }
+  if (!stopping_) publish_batch();
+  if (!conn_) return;
+  update_gauges();
+  wait_for_input(next_wakeup(clock::now()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting and declaring.
+
+std::string publisher::impl::where() const {
+  return fmt::format("{}:{} vhost={}", info_.host ? info_.host : "?", info_.port,
+                     info_.vhost ? info_.vhost : "/");
+}
+
+bool publisher::impl::connect() {
+  const auto fail = [&](std::string_view why) {
+    destroy_connection();
+    const auto delay = backoff(connect_attempts_++);
+    reconnect_at_ = clock::now() + delay;
+    log::warn(component, "cannot connect to broker {}: {}; retry in {} ms", where(), why,
+              delay.count());
+    return false;
+  };
+
+  conn_ = amqp_new_connection();
+  if (!conn_) return fail("out of memory");
+  amqp_socket_t* socket = nullptr;
+  if (info_.ssl) {
+    socket = amqp_ssl_socket_new(conn_);
+    if (!socket) return fail("cannot create a TLS socket");
+    // Peer and hostname verification are on by default in rabbitmq-c; they need trusted
+    // CAs. SSL_CERT_FILE is OpenSSL's own convention; Debian's bundle otherwise.
+    const char* env = std::getenv("SSL_CERT_FILE");
+    const std::string ca = env && *env ? env : "/etc/ssl/certs/ca-certificates.crt";
+    if (int rc = amqp_ssl_socket_set_cacert(socket, ca.c_str()); rc != AMQP_STATUS_OK)
+      return fail(
+          fmt::format("cannot load CA certificates from {}: {}", ca, amqp_error_string2(rc)));
+  } else {
+    socket = amqp_tcp_socket_new(conn_);
+    if (!socket) return fail("cannot create a socket");
+  }
+  if (auto o = amqp::check(
+          amqp_socket_open_noblock(socket, info_.host, info_.port, &connect_timeout), "connect");
+      !o)
+    return fail(o.text);
+  {
+    std::lock_guard life(life_mu_);
+    active_fd_ = amqp_get_sockfd(conn_);
+  }
+  amqp_set_handshake_timeout(conn_, &rpc_timeout);
+  amqp_set_rpc_timeout(conn_, &rpc_timeout);
+  if (auto o = login(); !o) return fail(o.text);
+
+  connected_at_ = clock::now();
+  connected_ = true;
+  log::info(component, "connected to broker {} (heartbeat {} s, confirm window {})", where(),
+            amqp_get_heartbeat(conn_), std::max(1u, opts_.confirm_window));
+  if (!open_channel() || !declare_topology()) {
+    if (!conn_) return false;  // reset_after_loss already scheduled the retry
+  }
+  // A fresh connection knows nothing of what the previous one published: start over.
+  cursor_ = 0;
+  more_rows_ = true;
+  return true;
+}
+
+amqp::outcome publisher::impl::login() {
+  // connection.blocked lets the broker tell us about its disk/memory alarms (it is only
+  // sent to clients that announce the capability); the name shows in the management UI.
+  amqp_table_entry_t caps[] = {bool_entry("connection.blocked", true),
+                               bool_entry("authentication_failure_close", true)};
+  amqp_table_entry_t props[2] = {utf8_entry("connection_name", "switchboard publisher"), {}};
+  props[1].key = amqp_cstring_bytes("capabilities");
+  props[1].value.kind = AMQP_FIELD_KIND_TABLE;
+  props[1].value.value.table = amqp_table_t{2, caps};
+  const amqp_table_t properties{2, props};
+  const auto reply =
+      amqp_login_with_properties(conn_, info_.vhost, 0, frame_max, heartbeat_seconds, &properties,
+                                 AMQP_SASL_METHOD_PLAIN, info_.user, info_.password);
+  return amqp::check(reply, "login");
+}
+
+// channel.open + confirm.select. The broker numbers the channel's publishes from 1 again.
+bool publisher::impl::open_channel() {
+  amqp_channel_open(conn_, channel_id);
+  if (auto o = amqp::check(amqp_get_rpc_reply(conn_), "channel.open"); !o) return absorb(o);
+  amqp_confirm_select(conn_, channel_id);
+  if (auto o = amqp::check(amqp_get_rpc_reply(conn_), "confirm.select"); !o) return absorb(o);
+  // Tags restart at 1 on the new channel: entries left from a dead one must not match them.
+  forget_in_flight(clock::now());
+  channel_ready_ = true;
+  return true;
+}
+
+// The exchange and every skill's queue and binding. A declare the broker refuses closes the
+// channel: it is reported, the channel reopened, and the other skills still get declared.
+// That skill's messages are then unroutable: returned, so they stay in the outbox.
+bool publisher::impl::declare_topology() {
+  std::size_t failed = 0;
+  if (!declare_exchange(failed)) return false;
+  for (const auto& skill : skills_)
+    if (!declare_skill(skill, failed)) return false;
+  declare_failures_ += failed;
+  if (failed == 0)
+    log::info(component, "declared exchange={} and {} skill queue(s)", opts_.exchange,
+              skills_.size());
+  else
+    log::warn(component, "declared exchange={} and skill queues: {} of {} declare(s) failed",
+              opts_.exchange, failed, skills_.size() + 1);
+  return true;
+}
+
+bool publisher::impl::declare_exchange(std::size_t& failed) {
+  amqp_exchange_declare(
+      conn_, channel_id, amqp::bytes(opts_.exchange), amqp_cstring_bytes("direct"),
+      /*passive=*/0, /*durable=*/1, /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
+  auto o = amqp::check(amqp_get_rpc_reply(conn_), "declare exchange");
+  if (o) return true;
+  ++failed;
+  if (o.lost == amqp::loss::channel)
+    log::error(component,
+               "exchange={} cannot be declared as direct and durable: {}. If it exists with "
+               "another type or durability, delete it or change broker.exchange",
+               opts_.exchange, o.text);
+  return recover_channel(o);
+}
+
+bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& failed) {
+  const std::string queue = queue_name(skill);
+  const bool quorum = skill.queue_type == "quorum";
+  amqp_table_entry_t args[2];
+  int n = 0;
+  if (skill.max_priority > 0) {
+    if (quorum)
+      log::warn(component,
+                "skill={} queue={}: quorum queues have no message priority on RabbitMQ 3.x; "
+                "max_priority is ignored",
+                skill.name, queue);
+    else
+      args[n++] = i32_entry("x-max-priority", std::clamp(skill.max_priority, 1, 255));
+  }
+  if (quorum) args[n++] = utf8_entry("x-queue-type", "quorum");
+
+  amqp_queue_declare(conn_, channel_id, amqp::bytes(queue), /*passive=*/0, /*durable=*/1,
+                     /*exclusive=*/0, /*auto_delete=*/0, amqp_table_t{n, args});
+  auto o = amqp::check(amqp_get_rpc_reply(conn_), "declare queue");
+  if (!o) {
+    ++failed;
+    if (o.reply_code == AMQP_PRECONDITION_FAILED) {
+      const auto arg = amqp::inequivalent_argument(o.text);
+      log::error(component,
+                 "skill={} queue={} already exists with different arguments{}{} ({}). Its "
+                 "messages stay in the outbox until you delete the queue (rabbitmqctl "
+                 "delete_queue {}) or change the skill's config to match it",
+                 skill.name, queue, arg.empty() ? "" : ": argument=", arg, o.text, queue);
+    } else if (o.lost == amqp::loss::channel) {
+      log::error(component, "skill={} queue={} cannot be declared: {}", skill.name, queue, o.text);
+    }
+    return recover_channel(o);
+  }
+  amqp_queue_bind(conn_, channel_id, amqp::bytes(queue), amqp::bytes(opts_.exchange),
+                  amqp::bytes(skill.name), amqp_empty_table);
+  o = amqp::check(amqp_get_rpc_reply(conn_), "bind queue");
+  if (!o) {
+    ++failed;
+    if (o.lost == amqp::loss::channel)
+      log::error(component, "skill={} queue={} cannot be bound to exchange={}: {}", skill.name,
+                 queue, opts_.exchange, o.text);
+    return recover_channel(o);
+  }
+  log::debug(component, "skill={} queue={} type={} max_priority={} bound to exchange={}",
+             skill.name, queue, quorum ? "quorum" : "classic", quorum ? 0 : skill.max_priority,
+             opts_.exchange);
+  return true;
+}
+
+void publisher::impl::apply_skill_update() {
+  {
+    std::lock_guard lock(skills_mu_);
+    skills_ = std::move(new_skills_);
+    new_skills_.clear();
+  }
+  log::info(component, "skills changed: {} skill(s)", skills_.size());
+  // A queue the reload added may be what parked skills were missing: try them again now.
+  health_.clear();
+  if (rescan_from_ != 0) rescan_at_ = clock::now();
+  more_rows_ = true;
+  if (conn_ && channel_ready_) declare_topology();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publishing.
+
+// Fills the confirm window from the outbox, lowest seq first.
+void publisher::impl::publish_batch() {
+  if (!channel_ready_ || blocked_) return;  // blocked: publishes would only stall the socket
+  const std::size_t window = std::max(1u, opts_.confirm_window);
+  auto now = clock::now();
+  maybe_rewind(now);
+  for (std::size_t pass = 0; pass < scan_passes && more_rows_ && window_.size() < window; ++pass) {
+    const std::size_t limit = window - window_.size();
+    const std::int64_t after = cursor_;
+    auto rows = source_.fetch(after, limit);
+    const bool reached_end = rows.size() < limit;
+    confirms_.saw_scan(after, rows, reached_end);
+    if (reached_end) more_rows_ = false;
+    if (rows.empty()) break;
+    cursor_ = rows.back().seq;
+    for (auto& row : rows) {
+      if (should_skip(row, now)) continue;
+      if (!publish(std::move(row))) return;  // connection lost: everything was reset
+    }
+    now = clock::now();
+  }
+}
+
+bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) {
+  // Confirmed, but the writer has not deleted it yet: publishing it would be a duplicate.
+  if (confirms_.contains(row.seq)) return true;
+  // Met again by a rescan while its first publish is still unconfirmed.
+  if (window_.holds(row.seq)) return true;
+  // The broker returned this skill's messages: nothing more of it until its retry time, then
+  // one probe; the other rows come back when the probe is settled (see on_settled).
+  if (auto it = health_.find(row.skill); it != health_.end()) {
+    skill_health& h = it->second;
+    if (now < h.parked_until) {
+      reschedule(row.seq, h.parked_until);
+      return true;
+    }
+    if (h.probe != 0) {
+      reschedule(row.seq, clock::time_point::max());
+      return true;
+    }
+    h.probe = row.seq;
+  }
+  return false;
+}
+
+bool publisher::impl::publish(outbox_row row) {
+  amqp_table_entry_t headers[] = {utf8_entry("x-channel", row.channel),
+                                  utf8_entry("x-channel-type", row.channel_type),
+                                  utf8_entry("x-skill", row.skill)};
+  amqp_basic_properties_t props{};
+  props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                 AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
+                 AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_PRIORITY_FLAG |
+                 AMQP_BASIC_HEADERS_FLAG;
+  props.content_type = amqp_cstring_bytes("application/json");
+  props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+  props.message_id = amqp::bytes(row.message_id);
+  props.correlation_id = amqp::bytes(row.conversation_id);
+  props.type = amqp_cstring_bytes("conversation.message");
+  props.timestamp =
+      static_cast<std::uint64_t>(std::max<millis>(row.created_at, 0) / 1000);  // seconds
+  props.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 255));
+  props.headers = amqp_table_t{3, headers};
+
+  // mandatory: a message no queue takes comes back as basic.return instead of vanishing.
+  const int rc =
+      amqp_basic_publish(conn_, channel_id, amqp::bytes(opts_.exchange), amqp::bytes(row.skill),
+                         /*mandatory=*/1, /*immediate=*/0, &props, amqp::bytes(row.body));
+  // 0 only means the bytes reached the socket; the row is settled by the broker's ack.
+  if (auto o = amqp::check(rc, "publish"); !o) {
+    reset_after_loss(o.text);
+    return false;
+  }
+  window_.add(std::move(row));
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading what the broker sends.
+
+bool publisher::impl::read_frames() {
+  // Not {0, 0}: with a zero timeout rabbitmq-c never compares against the heartbeat deadline,
+  // so a silent broker would go unnoticed. 1 µs is as good as "now" but takes that path.
+  const timeval no_wait{0, 1};
+  for (std::size_t n = 0; n < max_frames_per_read && conn_; ++n) {
+    amqp_frame_t frame;
+    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &no_wait);
+    if (rc == AMQP_STATUS_TIMEOUT) break;
+    if (auto o = amqp::check(rc, "read"); !o) {
+      reset_after_loss(o.text);
+      return false;
+    }
+    if (!handle_frame(frame)) return false;
+  }
+  if (!conn_) return false;
+  amqp_maybe_release_buffers(conn_);
+  return true;
+}
+
+// Frames rabbitmq-c queued while it waited for an RPC's reply. When that reply is a channel
+// close, the acks queued before it belong to the channel being closed: settle them before its
+// tags are forgotten, or they would be matched against the next channel's tags.
+void publisher::impl::settle_enqueued() {
+  const timeval no_wait{0, 1};
+  while (conn_ && amqp_frames_enqueued(conn_)) {
+    amqp_frame_t frame;
+    if (amqp_simple_wait_frame_noblock(conn_, &frame, &no_wait) != AMQP_STATUS_OK) return;
+    if (!handle_frame(frame)) return;
+  }
+}
+
+// Returns false when the connection is gone.
+bool publisher::impl::handle_frame(const amqp_frame_t& frame) {
+  // Header and body frames belong to a basic.return and are read by on_return.
+  if (frame.frame_type != AMQP_FRAME_METHOD) return true;
+  const auto id = frame.payload.method.id;
+  const void* decoded = frame.payload.method.decoded;
+  if (frame.channel == 0) {
+    switch (id) {
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        on_connection_close(*static_cast<const amqp_connection_close_t*>(decoded));
+        return false;
+      case AMQP_CONNECTION_BLOCKED_METHOD: {
+        const auto* m = static_cast<const amqp_connection_blocked_t*>(decoded);
+        blocked_ = true;
+        blocked_flag_ = true;
+        log::warn(component,
+                  "broker blocked publishing ({}): rows wait in the outbox until it unblocks",
+                  amqp::view(m->reason));
+        return true;
+      }
+      case AMQP_CONNECTION_UNBLOCKED_METHOD:
+        blocked_ = false;
+        blocked_flag_ = false;
+        log::info(component, "broker unblocked publishing");
+        return true;
+      default:
+        log::debug(component, "ignored {} on channel 0", method_name(id));
+        return true;
+    }
+  }
+  if (frame.channel != channel_id) return true;
+  switch (id) {
+    case AMQP_BASIC_ACK_METHOD: {
+      const auto* m = static_cast<const amqp_basic_ack_t*>(decoded);
+      on_ack(m->delivery_tag, m->multiple != 0);
+      return true;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+      const auto* m = static_cast<const amqp_basic_nack_t*>(decoded);
+      on_nack(m->delivery_tag, m->multiple != 0);
+      return true;
+    }
+    case AMQP_BASIC_RETURN_METHOD:
+      return on_return(*static_cast<const amqp_basic_return_t*>(decoded));
+    case AMQP_CHANNEL_CLOSE_METHOD:
+      return on_channel_close(*static_cast<const amqp_channel_close_t*>(decoded));
+    default:
+      log::debug(component, "ignored {} on channel {}", method_name(id), frame.channel);
+      return true;
+  }
+}
+
+void publisher::impl::on_ack(std::uint64_t tag, bool multiple) {
+  settlement s;
+  window_.settle(tag, multiple, /*ack=*/true, s);
+  on_settled(s);
+}
+
+void publisher::impl::on_nack(std::uint64_t tag, bool multiple) {
+  settlement s;
+  window_.settle(tag, multiple, /*ack=*/false, s);
+  on_settled(s);
+}
+
+bool publisher::impl::on_return(const amqp_basic_return_t& method) {
+  // basic.return names no delivery tag: the message itself (header + body frames that follow)
+  // tells which row it was. Copy the method's fields first: reading reuses the frame memory.
+  const std::string skill(amqp::view(method.routing_key));
+  const std::string reply = fmt::format("{} {}", method.reply_code, amqp::view(method.reply_text));
+  amqp_message_t message;
+  if (auto o =
+          amqp::check(amqp_read_message(conn_, channel_id, &message, 0), "read returned message");
+      !o) {
+    reset_after_loss(o.text);
+    return false;
+  }
+  std::string message_id;
+  if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+    message_id = amqp::view(message.properties.message_id);
+  amqp_destroy_message(&message);
+
+  ++returned_total_;
+  if (!window_.mark_returned(message_id))
+    log::debug(component, "basic.return for message_id={} which is not in flight", message_id);
+
+  auto& h = health_[skill];
+  ++h.unlogged;
+  const auto now = clock::now();
+  if (h.last_log == clock::time_point{} || now - h.last_log >= return_log_every) {
+    log::warn(component,
+              "skill={} is unroutable: broker returned {} message(s) ({}); no queue is bound "
+              "to exchange={} with routing key {}. The rows stay in the outbox and are retried",
+              skill, h.unlogged, reply, opts_.exchange, skill);
+    h.last_log = now;
+    h.unlogged = 0;
+  }
+  return true;
+}
+
+bool publisher::impl::on_channel_close(const amqp_channel_close_t& method) {
+  log::warn(component, "broker closed the channel: {} {}; rows in flight will be published again",
+            method.reply_code, amqp::view(method.reply_text));
+  amqp_channel_close_ok_t ok{};
+  if (auto o = amqp::check(amqp_send_method(conn_, channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+                           "channel.close-ok");
+      !o) {
+    reset_after_loss(o.text);
+    return false;
+  }
+  // Reopen after a backoff: a channel that keeps closing (e.g. the exchange was deleted and
+  // cannot be declared) must not spin.
+  const auto delay = backoff(channel_failures_++);
+  channel_lost(clock::now() + delay);
+  return true;
+}
+
+void publisher::impl::on_connection_close(const amqp_connection_close_t& method) {
+  const auto why = fmt::format("broker closed the connection: {} {}", method.reply_code,
+                               amqp::view(method.reply_text));
+  amqp_connection_close_ok_t ok{};
+  amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);  // courtesy; we leave anyway
+  reset_after_loss(why);
+}
+
+// Acked rows are reported to the outbox; returned and nacked rows are scheduled again.
+void publisher::impl::on_settled(settlement& s) {
+  const auto now = clock::now();
+  for (const auto& row : s.confirmed) {
+    to_report_.push_back(row.seq);
+    confirms_.add(row.seq, now);
+    if (auto it = health_.find(row.skill); it != health_.end() && it->second.failures > 0) {
+      // The probe (or any row) got through: release the rows that waited for it.
+      log::info(component, "skill={} is routable again", row.skill);
+      health_.erase(it);
+      if (rescan_from_ != 0) rescan_at_ = now;
+    }
+  }
+  if (!s.confirmed.empty()) {
+    channel_failures_ = 0;
+    nack_rounds_ = 0;
+  }
+  for (const auto& row : s.returned) {
+    auto& h = health_[row.skill];
+    if (h.probe == row.seq) h.probe = 0;
+    if (now >= h.parked_until) {  // one backoff step per round, not per row
+      h.parked_until = now + backoff(h.failures++);
+    }
+    reschedule(row.seq, h.parked_until);
+  }
+  if (!s.nacked.empty()) {
+    // Persistent nacks (a queue at x-max-length with reject-publish) are back-pressure:
+    // retry with a growing delay instead of at once.
+    const auto retry_at = now + backoff(nack_rounds_++);
+    for (const auto& row : s.nacked) {
+      if (auto it = health_.find(row.skill); it != health_.end() && it->second.probe == row.seq)
+        it->second.probe = 0;
+      reschedule(row.seq, retry_at);
+    }
+    nacked_total_ += s.nacked.size();
+    unlogged_nacks_ += s.nacked.size();
+    if (now - last_nack_log_ >= nack_log_every) {
+      log::warn(component,
+                "broker nacked {} message(s) (e.g. skill={}); they will be published again",
+                unlogged_nacks_, s.nacked.front().skill);
+      last_nack_log_ = now;
+      unlogged_nacks_ = 0;
+    }
+  }
+}
+
+void publisher::impl::flush_confirmed() {
+  if (to_report_.empty()) return;
+  // A copy, so that if the callback throws the seqs are still here for the next flush.
+  source_.confirmed(to_report_);
+  confirmed_total_ += to_report_.size();
+  to_report_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losing things.
+
+// Acts on a failed call: acknowledges a close the broker started, then forgets what the lost
+// channel or connection carried. Always false, so callers can `return absorb(o);`.
+bool publisher::impl::absorb(const amqp::outcome& failure) {
+  if (failure.lost == amqp::loss::channel) {
+    settle_enqueued();
+    if (!conn_) return false;
+    amqp_channel_close_ok_t ok{};
+    if (auto o = amqp::check(amqp_send_method(conn_, channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+                             "channel.close-ok");
+        !o) {
+      reset_after_loss(o.text);
+      return false;
+    }
+    channel_lost(clock::now() + backoff(channel_failures_++));
+    return false;
+  }
+  if (failure.reply_code != 0) {  // the broker sent connection.close: answer it
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+  }
+  reset_after_loss(failure.text);
+  return false;
+}
+
+// After a declare failed: the channel is reopened at once (the failure is about one queue,
+// not the channel) so the remaining declares go ahead. False when that is impossible.
+bool publisher::impl::recover_channel(const amqp::outcome& failure) {
+  absorb(failure);
+  if (!conn_) return false;
+  return open_channel();
+}
+
+// The channel is gone: rows in flight have an unknown fate. Publish them again from the
+// lowest one, once a channel is back.
+void publisher::impl::channel_lost(clock::time_point retry_at) {
+  channel_ready_ = false;
+  reopen_at_ = retry_at;
+  forget_in_flight(retry_at);
+}
+
+void publisher::impl::forget_in_flight(clock::time_point retry_at) {
+  if (const std::int64_t lowest = window_.clear(); lowest != 0) reschedule(lowest, retry_at);
+  for (auto& [skill, h] : health_) h.probe = 0;  // a lost probe is sent again
+  update_gauges();
+}
+
+void publisher::impl::reset_after_loss(std::string_view why) {
+  const auto now = clock::now();
+  const bool was_up = connected_;
+  if (was_up && now - connected_at_ >= healthy_connection) connect_attempts_ = 0;
+  const std::size_t unconfirmed = window_.size();
+  destroy_connection();
+  window_.clear();
+  channel_ready_ = false;
+  blocked_ = false;
+  blocked_flag_ = false;
+  // The next connection starts from seq 0 (see connect): nothing to reschedule.
+  rescan_from_ = 0;
+  rescan_at_ = clock::time_point::max();
+  health_.clear();
+  if (was_up) ++reconnects_;
+  update_gauges();
+  if (stopping_) {
+    log::warn(component,
+              "connection lost while stopping: {}; {} unconfirmed row(s) stay in the outbox", why,
+              unconfirmed);
+  } else {
+    const auto delay = backoff(connect_attempts_++);
+    reconnect_at_ = now + delay;
+    log::warn(component,
+              "connection to broker {} lost: {}; reconnecting in {} ms, then publishing every row "
+              "still in the outbox ({} were awaiting a confirm)",
+              where(), why, delay.count(), unconfirmed);
+  }
+  // Acks that arrived before the loss are real confirms: report them (last: it may throw).
+  flush_confirmed();
+}
+
+void publisher::impl::destroy_connection() {
+  if (!conn_) return;
+  {
+    std::lock_guard life(life_mu_);
+    active_fd_ = -1;
+  }
+  amqp_destroy_connection(conn_);
+  conn_ = nullptr;
+  connected_ = false;
+  channel_ready_ = false;
+}
+
+// stop(): the drain is over. Close politely so the broker does not log an abrupt disconnect;
+// acks that arrive during the close still count.
+void publisher::impl::close_cleanly() {
+  if (!conn_) return;
+  amqp_set_rpc_timeout(conn_, &close_timeout);
+  if (channel_ready_) {
+    auto o =
+        amqp::check(amqp_channel_close(conn_, channel_id, AMQP_REPLY_SUCCESS), "channel.close");
+    if (o) settle_enqueued();
+    channel_ready_ = false;
+  }
+  flush_confirmed();
+  const std::size_t unconfirmed = window_.size();
+  if (conn_) {
+    auto o = amqp::check(amqp_connection_close(conn_, AMQP_REPLY_SUCCESS), "connection.close");
+    if (!o) log::debug(component, "{}", o.text);
+  }
+  destroy_connection();
+  window_.clear();
+  update_gauges();
+  log::info(component, "stopped: {} row(s) confirmed in total; {} unconfirmed stay in the outbox",
+            confirmed_total_.load(), unconfirmed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing.
+
+void publisher::impl::reschedule(std::int64_t seq, clock::time_point at) {
+  if (rescan_from_ == 0 || seq < rescan_from_) rescan_from_ = seq;
+  rescan_at_ = std::min(rescan_at_, at);
+}
+
+void publisher::impl::maybe_rewind(clock::time_point now) {
+  if (rescan_from_ == 0 || now < rescan_at_) return;
+  cursor_ = std::min(cursor_, rescan_from_ - 1);
+  rescan_from_ = 0;
+  rescan_at_ = clock::time_point::max();
+  more_rows_ = true;
+}
+
+// Exponential, capped, with "equal jitter": half the delay fixed, half random, so daemons
+// restarted together do not reconnect in lockstep.
+milliseconds publisher::impl::backoff(unsigned attempt) {
+  const milliseconds lo = std::max(opts_.reconnect_min, milliseconds{1});
+  const milliseconds hi = std::max(opts_.reconnect_max, lo);
+  milliseconds d = lo;
+  for (unsigned i = 0; i < attempt && d < hi; ++i) d *= 2;
+  d = std::min(d, hi);
+  std::uniform_int_distribution<milliseconds::rep> jitter(d.count() / 2, d.count());
+  return milliseconds{jitter(rng_)};
+}
+
+milliseconds publisher::impl::next_wakeup(clock::time_point now) const {
+  const std::size_t window = std::max(1u, opts_.confirm_window);
+  if (!stopping_ && channel_ready_ && !blocked_ && more_rows_ && window_.size() < window)
+    return milliseconds{0};  // rows are waiting and the window has room
+  milliseconds t = std::min(idle_tick, until(next_refresh_, now));
+  if (rescan_from_ != 0) t = std::min(t, until(rescan_at_, now));
+  if (!channel_ready_) t = std::min(t, until(reopen_at_, now));
+  if (stopping_)
+    t = std::min(t, until(clock::time_point{clock::duration{drain_deadline_.load()}}, now));
+  return t;
+}
+
+// Sleeps until the broker sends something, notify() or stop() wakes us, or `timeout`.
+void publisher::impl::wait_for_input(milliseconds timeout) {
+  // rabbitmq-c may already hold frames (queued during an RPC, or read ahead into its buffer):
+  // poll() cannot see those, so do not sleep on them.
+  if (amqp_frames_enqueued(conn_) || amqp_data_in_buffer(conn_)) return;
+  pollfd fds[2] = {{amqp_get_sockfd(conn_), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  const int n = ::poll(fds, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+  if (n < 0 && errno != EINTR) log::warn(component, "poll failed: {}", std::strerror(errno));
+  if (n > 0 && wake_fd_ >= 0 && (fds[1].revents & POLLIN)) drain_wake();
+  // Socket errors (POLLERR/POLLHUP) show up as a failed read on the next pass.
+}
+
+void publisher::impl::wait_for_wake(milliseconds timeout) {
+  if (wake_fd_ < 0) {
+    std::this_thread::sleep_for(std::min(timeout, milliseconds{100}));
+    return;
+  }
+  pollfd fd{wake_fd_, POLLIN, 0};
+  if (::poll(&fd, 1, static_cast<int>(timeout.count())) > 0) drain_wake();
+}
+
+void publisher::impl::drain_wake() noexcept {
+  std::uint64_t count = 0;
+  if (::read(wake_fd_, &count, sizeof count) > 0) more_rows_ = true;
+}
+
+void publisher::impl::update_gauges() noexcept { in_flight_ = window_.size(); }
+
+// ---------------------------------------------------------------------------------------------
+// The public class forwards to the implementation.
+
+publisher::publisher(broker_options opts, std::vector<skill_config> skills, outbox_source source)
+    : impl_(std::make_unique<impl>(std::move(opts), std::move(skills), std::move(source))) {}
+
+publisher::~publisher() { stop(std::chrono::milliseconds{0}); }
+
+void publisher::start() { impl_->start(); }
+void publisher::notify() noexcept { impl_->notify(); }
+void publisher::stop(std::chrono::milliseconds deadline) { impl_->stop(deadline); }
+void publisher::update_skills(std::vector<skill_config> skills) {
+  impl_->update_skills(std::move(skills));
+}
+bool publisher::connected() const noexcept { return impl_->connected_; }
+std::size_t publisher::in_flight() const noexcept { return impl_->in_flight_; }
+std::uint64_t publisher::confirmed_total() const noexcept { return impl_->confirmed_total_; }
+publisher_stats publisher::stats() const noexcept { return impl_->stats(); }
+
+}  // namespace sb
