@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Switchboard needs to build, test and run. Checks each with
+# dpkg-query first: when everything is there it does nothing (no apt-get update, no root needed).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ccache pkg-config git clang-format
+  # libraries (Boost 1.81 from its versioned packages: never libboost-dev, which is 1.74)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev
+  doctest-dev
+  # the broker, and the tools the tests and the README use against it
+  rabbitmq-server amqp-tools sqlite3 python3 python3-pika
+  # the README's example: sign a webhook and POST it
+  curl openssl
+)
+
+# One dpkg-query for all: it prints "name install ok installed" for each installed package
+# (and complains on stderr about the ones it has never heard of).
+declare -A installed=()
+while read -r name want ok state; do
+  [[ "$want $ok $state" == "install ok installed" ]] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
+missing=()
+for p in "${packages[@]}"; do
+  [[ -n ${installed[$p]:-} ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+  echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+  echo "deps.sh: only root can install them: run this script as root, or" >&2
+  echo "  apt-get install --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
