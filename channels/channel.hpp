@@ -40,8 +40,8 @@ struct request_view {
 struct channel_config {
   std::string name;  // URL path is /v1/webhooks/<name>
   std::string type;
-  std::vector<std::string> secrets;  // several during a key rotation; any match is accepted
-  std::size_t max_body_bytes = 0;    // 0: the server's default
+  std::vector<std::string> secrets;     // several during a key rotation; any match is accepted
+  std::size_t max_body_bytes = 0;       // 0: the server's default
   std::chrono::seconds tolerance{300};  // signed timestamps older or newer than this are refused
   std::map<std::string, std::string, std::less<>> options;  // keys the type declares
   int line = 0;  // where the entry starts in the config file, for error messages
@@ -70,8 +70,8 @@ class adapter {
 
 // One row of the channel-type registry (channels/registry.cpp).
 struct channel_type_info {
-  std::string_view type;  // the config's `type:`
-  std::string_view kind;  // email | chat | phone | social
+  std::string_view type;                          // the config's `type:`
+  std::string_view kind;                          // email | chat | phone | social
   std::span<const std::string_view> option_keys;  // extra config keys this type accepts
   bool needs_secret = true;
   // Builds the adapter from its config; an error here is a config error at that channel's line.

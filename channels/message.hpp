@@ -31,18 +31,18 @@ struct attachment {
 };
 
 struct inbound_message {
-  std::string provider_id;          // dedupe key within the channel; empty: the store hashes
-  std::string direction = "inbound";  // "inbound" | "outbound" (echoes; stored, not routed)
+  std::string provider_id;             // dedupe key within the channel; empty: the store hashes
+  std::string direction = "inbound";   // "inbound" | "outbound" (echoes; stored, not routed)
   std::string visibility = "private";  // "private" | "public" (comments, mentions)
-  std::optional<millis> sent_at;    // when the customer sent it, per the provider
-  std::string sender_name;          // display name, may be empty
-  std::vector<identity> identities;  // every identity this message proves is the sender's
-  std::string recipient;            // address, page, bot or number written to
+  std::optional<millis> sent_at;       // when the customer sent it, per the provider
+  std::string sender_name;             // display name, may be empty
+  std::vector<identity> identities;    // every identity this message proves is the sender's
+  std::string recipient;               // address, page, bot or number written to
   std::string subject;
   std::string text;
   std::vector<attachment> attachments;
   std::optional<std::string> language;  // ISO 639-1 hint from the provider
-  boost::json::object extra;        // type-specific fields merged into the payload's message
+  boost::json::object extra;            // type-specific fields merged into the payload's message
 };
 
 }  // namespace sb

@@ -47,9 +47,7 @@ const std::error_category& error_category() noexcept {
   return instance;
 }
 
-std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
-}
+std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 std::ostream& operator<<(std::ostream& os, const error& e) {
   os << describe(e.code).name;

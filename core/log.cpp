@@ -20,10 +20,14 @@ bool journal() noexcept {
 
 std::string_view word(level l) noexcept {
   switch (l) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warning: return "warn";
-    case level::error: return "error";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::warning:
+      return "warn";
+    case level::error:
+      return "error";
   }
   return "info";
 }

@@ -8,10 +8,10 @@
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/core.h>
 #include <systemd/sd-daemon.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <condition_variable>
 #include <cstdio>
@@ -35,7 +35,7 @@ void print_errors(const config_load& l) {
 
 // SIGHUP: a new config is validated completely before it replaces the old one; an invalid
 // one changes nothing. Listen address, store and broker settings need a restart.
-void reload(config_holder& holder) {
+void reload(config_holder& holder, publisher& pub) {
   sd_notify(0, "RELOADING=1");
   const auto current = holder.get();
   auto l = load_config(current->file);
@@ -44,6 +44,8 @@ void reload(config_holder& holder) {
                l.errors.size());
     for (const auto& e : l.errors) log::error("config", "{}", e);
   } else {
+    // New skills get their queues declared before a route can send anything to them.
+    pub.update_skills(l.cfg->routing->skills);
     holder.set(std::make_shared<const config>(std::move(*l.cfg)));
     log::info("config", "reloaded {}: {} channel(s), {} route(s)", current->file,
               holder.get()->channels.size(), holder.get()->routing->routes.size());
@@ -94,9 +96,9 @@ int run_daemon(const std::string& config_path) {
   // 3. HTTP ingress.
   boost::asio::io_context ioc;
   pipeline pipe(holder, writer);
-  http_server server(ioc, pipe,
-                     {cfg->server.max_header_bytes, cfg->server.max_connections,
-                      cfg->server.read_timeout});
+  http_server server(
+      ioc, pipe,
+      {cfg->server.max_header_bytes, cfg->server.max_connections, cfg->server.read_timeout});
   auto port = server.listen(cfg->server.host, cfg->server.port);
   if (!port) {
     log::error("http", "{}", port.error().detail);
@@ -115,7 +117,7 @@ int run_daemon(const std::string& config_path) {
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          reload(holder);
+          reload(holder, *pub);
           signals.async_wait(on_signal);
           return;
         }

@@ -20,8 +20,8 @@ namespace sb {
 struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  unsigned threads = 0;                   // 0: one per core
-  std::size_t max_body_bytes = 1 << 20;   // default per request; a channel may raise it
+  unsigned threads = 0;                  // 0: one per core
+  std::size_t max_body_bytes = 1 << 20;  // default per request; a channel may raise it
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 1024;
   std::chrono::milliseconds read_timeout{10000};

@@ -6,6 +6,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -55,7 +56,10 @@ namespace {
 class session : public std::enable_shared_from_this<session> {
  public:
   session(tcp::socket&& socket, std::shared_ptr<http_server::impl> srv, bool over_capacity)
-      : stream_(std::move(socket)), srv_(std::move(srv)), over_capacity_(over_capacity) {}
+      : stream_(std::move(socket)),
+        srv_(std::move(srv)),
+        read_timer_(stream_.get_executor()),
+        over_capacity_(over_capacity) {}
 
   ~session() { srv_->connections.fetch_sub(1); }
 
@@ -85,11 +89,25 @@ class session : public std::enable_shared_from_this<session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->limits.max_header_bytes));
     parser_->body_limit(boost::none);  // set per channel once the target is known
-    stream_.expires_after(srv_->limits.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_header(ec);
-                            });
+    arm_read_deadline();
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // One deadline covers the whole request, header and body, so a slow client cannot hold the
+  // connection longer than read_timeout. On expiry the read is cancelled, not the socket
+  // closed, so the client can still be told 408.
+  void arm_read_deadline() {
+    timed_out_ = false;
+    read_timer_.expires_after(srv_->limits.read_timeout);
+    read_timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
+      auto self = w.lock();
+      if (ec || !self) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
   }
 
   void on_header(beast::error_code ec) {
@@ -106,28 +124,26 @@ class session : public std::enable_shared_from_this<session> {
     }
     parser_->body_limit(limit);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
-                                                                      version_);
-      return http::async_write(stream_, *cont,
-                               [self = shared_from_this(), cont](beast::error_code ec,
-                                                                 std::size_t) {
-                                 if (ec) return self->close();
-                                 self->do_read_body();
-                               });
+      auto cont =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+      return http::async_write(
+          stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+            if (ec) return self->close();
+            self->do_read_body();
+          });
     }
     do_read_body();
   }
 
   void do_read_body() {
-    // The deadline set for the header covers the whole request: a slow body cannot hold the
-    // connection longer than read_timeout.
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_body(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
   }
 
   void on_read_error(beast::error_code ec) {
+    read_timer_.cancel();
+    if (timed_out_) ec = beast::error::timeout;
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
@@ -140,12 +156,13 @@ class session : public std::enable_shared_from_this<session> {
     if (ec == http::error::header_limit) return reply(error_reply({errc::headers_too_large}), 11);
     if (ec == http::error::body_limit)
       return reply(error_reply({errc::too_large, "the request body is too large"}), version_);
+    log::debug("http", "bad request: {}", ec.message());
     return reply(error_reply({errc::malformed, "malformed HTTP request"}), 11);
   }
 
   void on_body(beast::error_code ec) {
     if (ec) return on_read_error(ec);
-    stream_.expires_never();  // the reply waits for a durable commit, not for the client
+    read_timer_.cancel();  // the reply waits for a durable commit, not for the client
     busy_ = true;
     auto& req = parser_->get();
     keep_alive_ = keep_alive_ && req.keep_alive();
@@ -159,6 +176,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void reply(http_reply r, unsigned version) {
+    read_timer_.cancel();
     busy_ = true;
     res_ = {};
     res_.version(version);
@@ -173,6 +191,7 @@ class session : public std::enable_shared_from_this<session> {
     http::async_write(stream_, res_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         self->busy_ = false;
+                        self->stream_.expires_never();
                         if (ec || !self->res_.keep_alive()) return self->close();
                         self->do_read();
                       });
@@ -192,7 +211,9 @@ class session : public std::enable_shared_from_this<session> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<http_server::impl> srv_;
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;  // bounded by the parser's header and body limits
+  asio::steady_timer read_timer_;
+  bool timed_out_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::vector<header_field> fields_;
@@ -227,8 +248,8 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     socket.close(ignored);
     return do_accept();
   }
-  auto s = std::make_shared<session>(std::move(socket), shared_from_this(),
-                                     n > limits.max_connections);
+  auto s =
+      std::make_shared<session>(std::move(socket), shared_from_this(), n > limits.max_connections);
   std::list<std::weak_ptr<session>>::iterator it;
   {
     std::lock_guard lock(sessions_mutex);
@@ -254,7 +275,8 @@ result<std::uint16_t> http_server::listen(const std::string& host, std::uint16_t
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return error{errc::internal, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message())};
+    return error{errc::internal,
+                 fmt::format("cannot listen on {}:{}: {}", host, port, ec.message())};
   return a.local_endpoint().port();
 }
 

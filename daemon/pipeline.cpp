@@ -45,17 +45,17 @@ http_reply outcome_reply(const ingest_outcome& o) {
     accepted.push_back(std::move(j));
   }
   const unsigned status = o.accepted.empty() ? 200 : 202;
-  return json_reply(status, {{"accepted", std::move(accepted)},
-                             {"duplicates", o.duplicates},
-                             {"ignored", o.ignored}});
+  return json_reply(
+      status,
+      {{"accepted", std::move(accepted)}, {"duplicates", o.duplicates}, {"ignored", o.ignored}});
 }
 
 }  // namespace
 
 http_reply error_reply(const error& e) {
   const auto& d = describe(e.code);
-  http_reply r = json_reply(d.http_status, {{"error", d.name},
-                                            {"detail", e.detail.empty() ? d.detail : e.detail}});
+  http_reply r = json_reply(
+      d.http_status, {{"error", d.name}, {"detail", e.detail.empty() ? d.detail : e.detail}});
   if (e.code == errc::unavailable) r.headers.emplace_back("Retry-After", "5");
   if (e.code == errc::method_not_allowed) r.headers.emplace_back("Allow", "GET, POST");
   return r;
@@ -136,15 +136,16 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ir.messages = std::move(parsed->messages);
   ir.ignored = parsed->ignored;
   ir.routing = cfg.routing;
-  writer_.submit(std::move(ir), [done = std::move(done), channel = ch.config.name](
-                                    result<ingest_outcome> r) {
-    if (!r) return done(error_reply(r.error()));
-    for (const auto& a : r->accepted)
-      log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
-                channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
-    if (r->duplicates) log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
-    done(outcome_reply(*r));
-  });
+  writer_.submit(
+      std::move(ir), [done = std::move(done), channel = ch.config.name](result<ingest_outcome> r) {
+        if (!r) return done(error_reply(r.error()));
+        for (const auto& a : r->accepted)
+          log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
+                    channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
+        if (r->duplicates)
+          log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
+        done(outcome_reply(*r));
+      });
 }
 
 }  // namespace sb

@@ -25,8 +25,8 @@ struct skill_config {
 };
 
 struct route_condition {
-  std::optional<std::string> channel;       // channel name
-  std::optional<std::string> channel_type;  // chat, mailgun, ...
+  std::optional<std::string> channel;            // channel name
+  std::optional<std::string> channel_type;       // chat, mailgun, ...
   std::shared_ptr<const re2::RE2> text_matches;  // compiled once at load
 };
 

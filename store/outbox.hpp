@@ -10,15 +10,15 @@
 namespace sb {
 
 struct outbox_row {
-  std::int64_t seq = 0;  // ascending commit order
+  std::int64_t seq = 0;         // ascending commit order
   std::string message_id;       // AMQP message_id
   std::string conversation_id;  // AMQP correlation_id
   std::string skill;            // routing key
   std::string channel;          // header x-channel
   std::string channel_type;     // header x-channel-type
   int priority = 0;
-  millis created_at = 0;        // AMQP timestamp
-  std::string body;             // switchboard.conversation/v1 JSON
+  millis created_at = 0;  // AMQP timestamp
+  std::string body;       // switchboard.conversation/v1 JSON
 };
 
 }  // namespace sb

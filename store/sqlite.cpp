@@ -6,8 +6,8 @@ namespace sb::sql {
 
 void check(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-  throw sqlite_failure(rc, fmt::format("{}: {} ({})", what, db ? sqlite3_errmsg(db) : "no db",
-                                       sqlite3_errstr(rc)));
+  throw sqlite_failure(
+      rc, fmt::format("{}: {} ({})", what, db ? sqlite3_errmsg(db) : "no db", sqlite3_errstr(rc)));
 }
 
 void exec(sqlite3* db, const char* sql) {
@@ -27,8 +27,7 @@ stmt::stmt(sqlite3* db, const char* sql) : db_(db) {
 stmt::~stmt() { sqlite3_finalize(s_); }
 
 stmt& stmt::bind(int i, std::string_view v) {
-  check(db_, sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-        "bind");
+  check(db_, sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8), "bind");
   return *this;
 }
 
@@ -64,7 +63,8 @@ std::int64_t stmt::i64(int col) const noexcept { return sqlite3_column_int64(s_,
 
 std::string stmt::text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
 }
 
 }  // namespace sb::sql

@@ -133,7 +133,8 @@ void migrate(sqlite3* db) {
 std::string derived_provider_id(const std::string& channel, const inbound_message& m) {
   std::string material = channel;
   material += '\0';
-  if (!m.identities.empty()) material += m.identities.front().type + ':' + m.identities.front().value;
+  if (!m.identities.empty())
+    material += m.identities.front().type + ':' + m.identities.front().value;
   material += '\0';
   material += m.sent_at ? std::to_string(*m.sent_at) : std::string();
   material += '\0';
@@ -356,9 +357,8 @@ struct store_tx {
   // then it is closed and a new one opens.
   open_conv conversation_for(const std::string& customer_id) {
     if (auto v = find_open(customer_id)) {
-      const millis window = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                s.options().reopen_after)
-                                .count();
+      const millis window =
+          std::chrono::duration_cast<std::chrono::milliseconds>(s.options().reopen_after).count();
       if (req.received_at - v->last_message_at < window) return {std::move(*v), false};
       use q(st.close_conversation);
       q->bind(1, v->id).bind(2, req.received_at);
@@ -422,11 +422,13 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
   if (const auto dir = std::filesystem::path(opts.path).parent_path(); !dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) return error{errc::unavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+    if (ec)
+      return error{errc::unavailable,
+                   fmt::format("cannot create {}: {}", dir.string(), ec.message())};
   }
-  const int rc = sqlite3_open_v2(opts.path.c_str(), &s->db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(opts.path.c_str(), &s->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   try {
     sql::check(s->db_, rc, fmt::format("open {}", opts.path));
     configure_connection(s->db_);
@@ -501,8 +503,8 @@ outbox_reader::~outbox_reader() {
 
 result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path) {
   std::unique_ptr<outbox_reader> r(new outbox_reader());
-  const int rc = sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   try {
     sql::check(r->db_, rc, fmt::format("open {}", path));
     sql::check(r->db_, sqlite3_busy_timeout(r->db_, 5000), "busy_timeout");

@@ -26,7 +26,7 @@ struct store_options {
   std::chrono::seconds reopen_after{7 * 24 * 3600};
   std::size_t thread_limit = 50;
   std::size_t max_backlog = 1'000'000;  // unpublished messages before ingress answers 503
-  std::int64_t max_page_count = 0;  // 0: SQLite's default; tests set it to make the store full
+  std::int64_t max_page_count = 0;      // 0: SQLite's default; tests set it to make the store full
 };
 
 struct ingest_request {
@@ -64,9 +64,9 @@ class sqlite_store {
   // commit fails every request fails with errc::unavailable. Writer thread only.
   struct commit_result {
     std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
-    std::int64_t outbox_added = 0;    // rows written for the publisher
-    std::int64_t outbox_removed = 0;  // confirmed rows deleted
-    bool failed = false;              // the transaction did not commit
+    std::int64_t outbox_added = 0;                 // rows written for the publisher
+    std::int64_t outbox_removed = 0;               // confirmed rows deleted
+    bool failed = false;                           // the transaction did not commit
   };
   commit_result commit(std::span<ingest_request* const> requests,
                        std::span<const std::int64_t> confirmed);

@@ -2,9 +2,9 @@
 
 #include "store/writer.hpp"
 
-#include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <boost/json/parse.hpp>
 
 #include <filesystem>
 #include <future>
@@ -122,8 +122,8 @@ TEST_CASE("a duplicate provider id is stored and enqueued once") {
   CHECK(f.store->outbox_size() == 1);
 
   SUBCASE("also inside one batch") {
-    auto both = f.ingest(request(
-        t0 + 2000, {chat_message("m-2", "v-42", "x"), chat_message("m-2", "v-42", "x")}));
+    auto both = f.ingest(
+        request(t0 + 2000, {chat_message("m-2", "v-42", "x"), chat_message("m-2", "v-42", "x")}));
     CHECK(both.accepted.size() == 1);
     CHECK(both.duplicates == 1);
   }
