@@ -47,16 +47,20 @@ struct channel_config {
   int line = 0;  // where the entry starts in the config file, for error messages
 };
 
-struct parse_result {
-  std::vector<inbound_message> messages;
-  std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
-};
-
-// A direct answer to a provider handshake (Meta hub.challenge, X CRC).
+// A direct answer: a provider handshake (Meta hub.challenge, X CRC), or the success body a
+// provider insists on (Twilio wants TwiML).
 struct http_answer {
   unsigned status = 200;
   std::string content_type = "text/plain";
   std::string body;
+};
+
+struct parse_result {
+  std::vector<inbound_message> messages;
+  std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
+  // When set, sent (with status 200) instead of the JSON summary once the messages are
+  // committed, or at once when there are none. Never sent when the commit fails.
+  std::optional<http_answer> ack;
 };
 
 class adapter {
@@ -76,6 +80,9 @@ struct channel_type_info {
   bool needs_secret = true;
   // Builds the adapter from its config; an error here is a config error at that channel's line.
   result<std::unique_ptr<adapter>> (*make)(const channel_config&) = nullptr;
+  // Body limit when the channel sets none, if larger than server.max_body_bytes (WhatsApp
+  // sends up to 3 MB, mail with attachments more). 0: the server's limit.
+  std::size_t default_max_body = 0;
 };
 
 std::span<const channel_type_info> channel_types() noexcept;

@@ -3,14 +3,13 @@
 #include "channels/channel.hpp"
 #include "channels/chat/chat.hpp"
 
-#include <array>
-
 namespace sb {
 namespace {
 
-constexpr std::array<channel_type_info, 1> registry{{
-    {"chat", "chat", chat_option_keys, true, &make_chat_adapter},
-}};
+// type, kind, option keys, needs a secret, factory, default body limit (0: server's)
+constexpr channel_type_info registry[] = {
+    {"chat", "chat", chat_option_keys, true, &make_chat_adapter, 0},
+};
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
+
 namespace sb {
 namespace {
 
@@ -50,6 +52,14 @@ http_reply outcome_reply(const ingest_outcome& o) {
       {{"accepted", std::move(accepted)}, {"duplicates", o.duplicates}, {"ignored", o.ignored}});
 }
 
+http_reply answer_reply(const http_answer& a) {
+  http_reply r;
+  r.status = a.status;
+  r.content_type = a.content_type;
+  r.body = a.body;
+  return r;
+}
+
 }  // namespace
 
 http_reply error_reply(const error& e) {
@@ -65,10 +75,12 @@ pipeline::pipeline(const config_holder& cfg, group_writer& writer) : cfg_(cfg), 
 
 std::size_t pipeline::body_limit(std::string_view target) const {
   const auto cfg = cfg_.get();
-  if (const auto name = webhook_channel(target); !name.empty())
-    if (const auto* ch = cfg->find_channel(name); ch && ch->config.max_body_bytes)
-      return ch->config.max_body_bytes;
-  return cfg->server.max_body_bytes;
+  const std::size_t server_limit = cfg->server.max_body_bytes;
+  const auto name = webhook_channel(target);
+  const auto* ch = name.empty() ? nullptr : cfg->find_channel(name);
+  if (!ch) return server_limit;
+  if (ch->config.max_body_bytes) return ch->config.max_body_bytes;
+  return std::max(server_limit, ch->type->default_max_body);
 }
 
 void pipeline::handle(const request_view& req, std::function<void(http_reply)> done) {
@@ -96,11 +108,7 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
                 describe(answer.error().code).name);
       return done(error_reply(answer.error()));
     }
-    http_reply r;
-    r.status = answer->status;
-    r.content_type = answer->content_type;
-    r.body = std::move(answer->body);
-    return done(std::move(r));
+    return done(answer_reply(*answer));
   }
   return done(error_reply({errc::method_not_allowed}));
 }
@@ -119,6 +127,7 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   // 2. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
   if (parsed->messages.empty()) {
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed->ignored);
+    if (parsed->ack) return done(answer_reply(*parsed->ack));
     return done(outcome_reply({{}, 0, parsed->ignored}));
   }
   // 3. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
@@ -136,16 +145,16 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ir.messages = std::move(parsed->messages);
   ir.ignored = parsed->ignored;
   ir.routing = cfg.routing;
-  writer_.submit(
-      std::move(ir), [done = std::move(done), channel = ch.config.name](result<ingest_outcome> r) {
-        if (!r) return done(error_reply(r.error()));
-        for (const auto& a : r->accepted)
-          log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
-                    channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
-        if (r->duplicates)
-          log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
-        done(outcome_reply(*r));
-      });
+  writer_.submit(std::move(ir), [done = std::move(done), channel = ch.config.name,
+                                 ack = std::move(parsed->ack)](result<ingest_outcome> r) {
+    if (!r) return done(error_reply(r.error()));
+    for (const auto& a : r->accepted)
+      log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}", channel,
+                a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
+    if (r->duplicates)
+      log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
+    done(ack ? answer_reply(*ack) : outcome_reply(*r));
+  });
 }
 
 }  // namespace sb

@@ -401,7 +401,10 @@ class Env:
     def __init__(self, *, threads: int = 2, max_body_bytes: int = 1048576,
                  max_header_bytes: int = 16384, max_connections: int = 1024,
                  read_timeout: str = "10s", thread_limit: int = 50,
-                 max_backlog: int = 1000000, confirm_window: int = 512) -> None:
+                 max_backlog: int = 1000000, confirm_window: int = 512,
+                 extra_channels: str = "") -> None:
+        """extra_channels: more YAML items for the `channels:` list, each starting with
+        "  - name: ...", indented like the generated chat channel."""
         self.amqp_url = amqp_url()
         self.prefix = unique_prefix()
         self.exchange = self.prefix
@@ -439,6 +442,7 @@ channels:
   - name: {self.channel}
     type: chat
     secret: {yq(self.secret)}
+{extra_channels.rstrip()}
 skills:
   - name: general
     queue: {yq(self.queues["general"])}
