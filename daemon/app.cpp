@@ -5,6 +5,8 @@
 #include "daemon/config.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/pipeline.hpp"
+#include "daemon/read_api.hpp"
+#include "store/reader.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -74,6 +76,12 @@ int run_daemon(const std::string& config_path) {
     log::error("store", "cannot open {}: {}", cfg->store.path, store.error().detail);
     return 1;
   }
+  auto api_reader = store_reader::open(cfg->store.path);
+  if (!api_reader) {
+    log::error("store", "cannot open {} for reading: {}", cfg->store.path,
+               api_reader.error().detail);
+    return 1;
+  }
   auto reader = outbox_reader::open(cfg->store.path);
   if (!reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
@@ -96,6 +104,8 @@ int run_daemon(const std::string& config_path) {
   // 3. HTTP ingress.
   boost::asio::io_context ioc;
   pipeline pipe(holder, writer);
+  read_api api(holder, **api_reader, writer);
+  pipe.set_read_api(&api);
   http_server server(
       ioc, pipe,
       {cfg->server.max_header_bytes, cfg->server.max_connections, cfg->server.read_timeout});

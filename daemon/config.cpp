@@ -648,7 +648,15 @@ class loader {
     if (auto v = m.take("read_timeout"))
       if (auto d = rd_.duration(*v, milliseconds{1})) s.read_timeout = *d;
     if (auto v = m.take("api_tokens_file"))
-      if (auto text = rd_.non_empty_text(*v)) s.api_tokens_file = std::move(*text);
+      if (auto text = rd_.non_empty_text(*v)) {
+        // One token a line, like a secret file; read at load so a reload picks up changes.
+        std::string problem;
+        if (auto tokens = read_secret_file(*text, problem))
+          s.api_tokens = std::move(*tokens);
+        else
+          rd_.error(*v, problem);
+        s.api_tokens_file = std::move(*text);
+      }
     m.finish();
   }
 

@@ -26,6 +26,7 @@ struct server_config {
   std::size_t max_connections = 1024;
   std::chrono::milliseconds read_timeout{10000};
   std::optional<std::string> api_tokens_file;
+  std::vector<std::string> api_tokens;  // read from api_tokens_file; empty: read API closed
 };
 
 struct channel {

@@ -1,6 +1,7 @@
 #include "daemon/pipeline.hpp"
 
 #include "core/log.hpp"
+#include "daemon/read_api.hpp"
 #include "store/writer.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -68,6 +69,7 @@ http_reply error_reply(const error& e) {
       d.http_status, {{"error", d.name}, {"detail", e.detail.empty() ? d.detail : e.detail}});
   if (e.code == errc::unavailable) r.headers.emplace_back("Retry-After", "5");
   if (e.code == errc::method_not_allowed) r.headers.emplace_back("Allow", "GET, POST");
+  if (e.code == errc::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
 
@@ -93,6 +95,7 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
       return done(error_reply({errc::method_not_allowed}));
     return done(json_reply(200, {{"status", "ok"}}));
   }
+  if (read_api_ && read_api::owns(path)) return read_api_->handle(req, std::move(done));
   if (!path.starts_with(webhook_prefix)) return done(error_reply({errc::not_found}));
 
   const std::string name = webhook_channel(req.target);

@@ -15,6 +15,7 @@
 namespace sb {
 
 class group_writer;
+class read_api;
 
 struct http_reply {
   unsigned status = 200;
@@ -50,6 +51,9 @@ class pipeline {
   // While draining, ingress refuses new work with 503 (the provider retries elsewhere/later).
   void set_draining(bool d) noexcept { draining_ = d; }
 
+  // The bearer-token read API (/v1/conversations, /v1/customers), when the daemon has one.
+  void set_read_api(read_api* api) noexcept { read_api_ = api; }
+
  private:
   void webhook(const config& cfg, const channel& ch, const request_view& req,
                std::function<void(http_reply)> done);
@@ -57,6 +61,7 @@ class pipeline {
   const config_holder& cfg_;
   group_writer& writer_;
   std::atomic<bool> draining_{false};
+  read_api* read_api_ = nullptr;
 };
 
 }  // namespace sb

@@ -68,6 +68,13 @@ CREATE TABLE outbox (
   body            TEXT NOT NULL
 );
 )sql",
+    // 2: email Message-IDs, so a reply that names one joins that message's conversation.
+    R"sql(
+CREATE TABLE email_ids (
+  message_id      TEXT PRIMARY KEY,  -- RFC 5322 Message-ID without angle brackets
+  conversation_id TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace sb::schema

@@ -81,6 +81,20 @@ struct sqlite_store::statements {
                       "channel_type, priority, created_at, body) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         delete_outbox(db, "DELETE FROM outbox WHERE seq = ?1"),
+        find_email_id(db, "SELECT conversation_id FROM email_ids WHERE message_id = ?1"),
+        insert_email_id(db,
+                        "INSERT OR IGNORE INTO email_ids (message_id, conversation_id) "
+                        "VALUES (?1, ?2)"),
+        find_provider_message(db,
+                              "SELECT conversation_id FROM messages WHERE channel = ?1 AND "
+                              "provider_id = ?2"),
+        load_conversation(db,
+                          "SELECT customer_id, status, skill, priority, opened_at, "
+                          "last_message_at, message_count, merged_into FROM conversations "
+                          "WHERE id = ?1"),
+        reopen_conversation(db,
+                            "UPDATE conversations SET status = 'open', closed_at = NULL "
+                            "WHERE id = ?1"),
         count_outbox(db, "SELECT count(*) FROM outbox") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
@@ -89,6 +103,8 @@ struct sqlite_store::statements {
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
   stmt insert_message, recent_messages, insert_outbox, delete_outbox, count_outbox;
+  stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
+  stmt reopen_conversation;
 };
 
 namespace {
@@ -205,7 +221,7 @@ struct store_tx {
       if (q->step()) return std::nullopt;
     }
     const std::string customer_id = resolve_customer(m);
-    open_conv conv = conversation_for(customer_id);
+    open_conv conv = conversation_for(customer_id, m);
 
     const bool inbound = m.direction != "outbound";
     if (inbound && req.routing) {
@@ -233,6 +249,11 @@ struct store_tx {
       use q(st.update_conversation);
       q->bind(1, conv.view.id).bind(2, conv.view.skill).bind(3, conv.view.priority);
       q->bind(4, req.received_at).bind(5, conv.view.message_count);
+      q->run();
+    }
+    if (const auto id = email_field(m, "message_id"); !id.empty()) {
+      use q(st.insert_email_id);
+      q->bind(1, id).bind(2, conv.view.id);
       q->run();
     }
 
@@ -353,9 +374,83 @@ struct store_tx {
     log::info("store", "merged customer {} into {}", from, to);
   }
 
-  // The customer's open conversation, unless its last message is older than reopen_after:
-  // then it is closed and a new one opens.
-  open_conv conversation_for(const std::string& customer_id) {
+  static std::string email_field(const inbound_message& m, std::string_view key) {
+    const auto* e = m.extra.if_contains("email");
+    const auto* v = e && e->is_object() ? e->get_object().if_contains(key) : nullptr;
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  }
+
+  // A reply that names a stored message (email In-Reply-To / References, Meta reply_to,
+  // WhatsApp context) points at that message's conversation.
+  std::optional<std::string> referenced_conversation(const inbound_message& m) {
+    std::vector<std::string> refs;  // most specific first: In-Reply-To, then References newest first
+    if (auto irt = email_field(m, "in_reply_to"); !irt.empty()) refs.push_back(std::move(irt));
+    if (const auto* e = m.extra.if_contains("email"); e && e->is_object())
+      if (const auto* r = e->get_object().if_contains("references"); r && r->is_array())
+        for (auto it = r->get_array().rbegin(); it != r->get_array().rend(); ++it)
+          if (it->is_string()) refs.emplace_back(it->get_string());
+    for (const auto& ref : refs) {
+      use q(st.find_email_id);
+      q->bind(1, ref);
+      if (q->step()) return q->text(0);
+    }
+    if (const auto* r = m.extra.if_contains("reply_to"); r && r->is_string()) {
+      use q(st.find_provider_message);
+      q->bind(1, req.channel).bind(2, std::string_view(r->get_string()));
+      if (q->step()) return q->text(0);
+    }
+    return std::nullopt;
+  }
+
+  struct conversation_row {
+    conversation_view view;
+    std::string customer_id;
+  };
+
+  // Loads a conversation, following merges to the conversation that absorbed it.
+  std::optional<conversation_row> load(std::string id) {
+    for (int hops = 0; hops < 16; ++hops) {
+      use q(st.load_conversation);
+      q->bind(1, id);
+      if (!q->step()) return std::nullopt;
+      if (!q->is_null(7)) {
+        id = q->text(7);
+        continue;
+      }
+      conversation_row r;
+      r.view.id = id;
+      r.customer_id = q->text(0);
+      r.view.status = q->text(1);
+      if (!q->is_null(2)) r.view.skill = q->text(2);
+      r.view.priority = static_cast<int>(q->i64(3));
+      r.view.opened_at = q->i64(4);
+      r.view.last_message_at = q->i64(5);
+      r.view.message_count = q->i64(6);
+      return r;
+    }
+    return std::nullopt;
+  }
+
+  // The conversation a message joins: the one a reply names (even past the reopen window,
+  // reopening it if it was closed), else the customer's open conversation unless its last
+  // message is older than reopen_after, else a new one.
+  open_conv conversation_for(const std::string& customer_id, const inbound_message& m) {
+    if (const auto ref = referenced_conversation(m))
+      if (auto c = load(*ref); c && c->customer_id == customer_id) {
+        if (c->view.status == "open") return {std::move(c->view), false};
+        if (c->view.status == "closed") {
+          if (auto open = find_open(customer_id)) {
+            use q(st.close_conversation);
+            q->bind(1, open->id).bind(2, req.received_at);
+            q->run();
+          }
+          use q(st.reopen_conversation);
+          q->bind(1, c->view.id);
+          q->run();
+          c->view.status = "open";
+          return {std::move(c->view), false};
+        }
+      }
     if (auto v = find_open(customer_id)) {
       const millis window =
           std::chrono::duration_cast<std::chrono::milliseconds>(s.options().reopen_after).count();
@@ -489,6 +584,38 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
     fail_all(e.what());
   }
   return out;
+}
+
+result<std::string> sqlite_store::close_conversation(std::string_view id, millis at) {
+  try {
+    use(st_->begin)->run();
+    try {
+      std::string status;
+      {
+        use q(st_->load_conversation);
+        q->bind(1, id);
+        if (!q->step()) {
+          use(st_->rollback)->run();
+          return error{errc::not_found, "no conversation with that id"};
+        }
+        status = q->text(1);
+      }
+      if (status == "open") {
+        use q(st_->close_conversation);
+        q->bind(1, id).bind(2, at);
+        q->run();
+        status = "closed";
+      }
+      use(st_->commit)->run();
+      return status;
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "closing conversation {} failed: {}", id, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
 }
 
 std::int64_t sqlite_store::outbox_size() {

@@ -72,6 +72,11 @@ class sqlite_store {
                        std::span<const std::int64_t> confirmed);
 
   std::int64_t outbox_size();  // rows waiting for a confirm
+
+  // Closes an open conversation; the customer's next message opens a new one. Returns the
+  // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own
+  // small transaction. Writer thread only.
+  result<std::string> close_conversation(std::string_view id, millis at);
   const store_options& options() const noexcept { return opts_; }
 
  private:

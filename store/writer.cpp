@@ -29,11 +29,14 @@ void group_writer::stop() {
   // Nothing may be left without an answer: anything submitted after the thread ended (or when
   // it never started) is refused, and the provider retries.
   std::deque<pending> left;
+  std::deque<task_item> left_tasks;
   {
     std::lock_guard lock(m_);
     left.swap(queue_);
+    left_tasks.swap(tasks_);
   }
   for (auto& p : left) p.done(error{errc::unavailable, "shutting down"});
+  for (auto& t : left_tasks) t.refused();
 }
 
 void group_writer::submit(ingest_request req, callback done) {
@@ -48,6 +51,18 @@ void group_writer::submit(ingest_request req, callback done) {
   done(error{errc::unavailable, "shutting down"});
 }
 
+void group_writer::run(std::function<void(sqlite_store&)> task, std::function<void()> refused) {
+  {
+    std::lock_guard lock(m_);
+    if (started_ && !stopping_) {
+      tasks_.push_back({std::move(task), std::move(refused)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  refused();
+}
+
 void group_writer::confirmed(std::vector<std::int64_t> seqs) {
   if (seqs.empty()) return;
   std::lock_guard lock(m_);
@@ -59,17 +74,32 @@ void group_writer::run() {
   std::vector<pending> batch;
   std::vector<ingest_request*> requests;
   std::vector<std::int64_t> confirmed;
+  std::deque<task_item> tasks;
   for (;;) {
     {
       std::unique_lock lock(m_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !confirmed_.empty(); });
-      if (queue_.empty() && (confirmed_.empty() || (stopping_ && failed_last_))) return;
+      cv_.wait(lock, [&] {
+        return stopping_ || !queue_.empty() || !confirmed_.empty() || !tasks_.empty();
+      });
+      tasks.swap(tasks_);
+      if (queue_.empty() && tasks.empty() &&
+          (confirmed_.empty() || (stopping_ && failed_last_)))
+        return;
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       confirmed.swap(confirmed_);
     }
+    for (auto& t : tasks) {
+      try {
+        t.run(store_);
+      } catch (const std::exception& e) {
+        log::error("store", "writer task failed: {}", e.what());
+      }
+    }
+    tasks.clear();
+    if (batch.empty() && confirmed.empty()) continue;
     requests.clear();
     for (auto& p : batch) requests.push_back(&p.req);
     auto res = store_.commit(requests, confirmed);

@@ -34,6 +34,10 @@ class group_writer {
 
   // The callback runs on the writer thread once the request's fate is durable.
   void submit(ingest_request req, callback done);
+  // Runs `task` on the writer thread between batches (rare writes such as closing a
+  // conversation). After stop() the task is not run and `refused` is called instead.
+  void run(std::function<void(sqlite_store&)> task, std::function<void()> refused);
+
   // Outbox rows the broker confirmed; deleted in the next transaction.
   void confirmed(std::vector<std::int64_t> seqs);
 
@@ -57,6 +61,11 @@ class group_writer {
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<pending> queue_;
+  struct task_item {
+    std::function<void(sqlite_store&)> run;
+    std::function<void()> refused;
+  };
+  std::deque<task_item> tasks_;
   std::vector<std::int64_t> confirmed_;
   bool stopping_ = false;
   bool started_ = false;

@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include "store/reader.hpp"
 #include "store/writer.hpp"
 
 #include <doctest/doctest.h>
@@ -376,4 +377,134 @@ TEST_CASE("a full store answers every request of the batch with unavailable, kee
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
   sqlite3_finalize(st);
   sqlite3_close(h);
+}
+
+namespace {
+
+inbound_message email_message(std::string message_id, std::string from, std::string text,
+                              std::string in_reply_to = {},
+                              std::vector<std::string> references = {}) {
+  inbound_message m;
+  m.provider_id = message_id;
+  m.identities.push_back({"email", std::move(from)});
+  m.subject = "Invoice";
+  m.text = std::move(text);
+  boost::json::object e;
+  e["message_id"] = message_id;
+  e["in_reply_to"] = in_reply_to.empty() ? boost::json::value(nullptr)
+                                         : boost::json::value(in_reply_to);
+  boost::json::array refs;
+  for (auto& r : references) refs.push_back(boost::json::string(r));
+  e["references"] = std::move(refs);
+  m.extra["email"] = std::move(e);
+  return m;
+}
+
+ingest_request email_request(millis at, inbound_message m) {
+  auto r = request(at, {std::move(m)});
+  r.channel = "support-mail";
+  r.channel_type = "mime";
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("an email reply naming a stored Message-ID joins that conversation past the window") {
+  store_options o;
+  o.reopen_after = std::chrono::hours(24);
+  fixture f(o);
+  auto first = f.ingest(email_request(t0, email_message("a1@mail.example", "ann@example.com",
+                                                        "my invoice is wrong")));
+  // Ten days later, a reply to that mail: past the window, yet the same conversation.
+  auto reply = f.ingest(email_request(
+      t0 + 10 * day, email_message("a2@mail.example", "ann@example.com", "any news?",
+                                   "a1@mail.example", {"a1@mail.example"})));
+  CHECK(reply.accepted[0].conversation_id == first.accepted[0].conversation_id);
+  auto payload = boost::json::parse(f.outbox().back().body);
+  CHECK(payload.at("thread").as_array().size() == 2);
+
+  // A new mail that names nothing, after the window: a new conversation.
+  auto fresh = f.ingest(email_request(
+      t0 + 20 * day, email_message("a3@mail.example", "ann@example.com", "another topic")));
+  CHECK(fresh.accepted[0].conversation_id != first.accepted[0].conversation_id);
+
+  // A reply to the old thread (now closed) reopens it; only References names it this time.
+  auto late = f.ingest(email_request(
+      t0 + 21 * day, email_message("a4@mail.example", "ann@example.com", "about the invoice",
+                                   "unknown@elsewhere", {"a1@mail.example", "a2@mail.example"})));
+  CHECK(late.accepted[0].conversation_id == first.accepted[0].conversation_id);
+  // ... and the next plain message joins the reopened conversation (one open per customer).
+  auto next = f.ingest(email_request(
+      t0 + 21 * day + minute, email_message("a5@mail.example", "ann@example.com", "thanks")));
+  CHECK(next.accepted[0].conversation_id == first.accepted[0].conversation_id);
+}
+
+TEST_CASE("a reply_to naming a stored provider message joins its conversation") {
+  store_options o;
+  o.reopen_after = std::chrono::hours(1);
+  fixture f(o);
+  auto a = f.ingest(request(t0, {chat_message("m-1", "v-1", "question")}));
+  auto m = chat_message("m-2", "v-1", "replying to my question");
+  m.extra["reply_to"] = "m-1";
+  auto b = f.ingest(request(t0 + 5 * day, {m}));
+  CHECK(b.accepted[0].conversation_id == a.accepted[0].conversation_id);
+}
+
+TEST_CASE("closing a conversation makes the next message open a new one") {
+  fixture f;
+  auto a = f.ingest(request(t0, {chat_message("m-1", "v-1", "hello")}));
+  auto closed = f.store->close_conversation(a.accepted[0].conversation_id, t0 + 1);
+  REQUIRE(closed.has_value());
+  CHECK(*closed == "closed");
+  auto again = f.store->close_conversation(a.accepted[0].conversation_id, t0 + 2);
+  REQUIRE(again.has_value());
+  CHECK(*again == "closed");
+  auto missing = f.store->close_conversation("no-such-id", t0 + 2);
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == errc::not_found);
+  auto b = f.ingest(request(t0 + minute, {chat_message("m-2", "v-1", "hello again")}));
+  CHECK(b.accepted[0].conversation_id != a.accepted[0].conversation_id);
+  CHECK(b.accepted[0].customer_id == a.accepted[0].customer_id);
+}
+
+TEST_CASE("the reader answers conversations and customers, following merges") {
+  fixture f;
+  auto email_only = chat_message("m-1", "v-1", "first");
+  email_only.identities = {{"email", "ann@example.com"}};
+  auto a = f.ingest(request(t0, {email_only}));
+  auto phone_only = chat_message("m-2", "v-2", "second");
+  phone_only.identities = {{"phone", "+15550102000"}};
+  phone_only.sender_name = "";
+  auto b = f.ingest(request(t0 + minute, {phone_only}));
+  auto both = chat_message("m-3", "v-3", "third");
+  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
+  f.ingest(request(t0 + 2 * minute, {both}));
+
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  // The merged-away conversation answers as the survivor's, with the whole thread.
+  auto conv = (*reader)->conversation(b.accepted[0].conversation_id);
+  REQUIRE(conv);
+  auto cj = boost::json::parse(*conv);
+  CHECK(cj.at("conversation").at("id").as_string() == a.accepted[0].conversation_id);
+  auto thread = cj.at("thread").as_array();
+  REQUIRE(thread.size() == 3);
+  CHECK(thread[0].at("text") == "first");
+  CHECK(thread[2].at("text") == "third");
+  CHECK(cj.at("customer").at("identities").as_array().size() == 2);
+
+  auto old_customer = (*reader)->customer(b.accepted[0].customer_id);
+  REQUIRE(old_customer);
+  auto cu = boost::json::parse(*old_customer);
+  CHECK(cu.at("id").as_string() == a.accepted[0].customer_id);
+  REQUIRE(cu.at("merged_ids").as_array().size() == 1);
+  CHECK(cu.at("merged_ids").as_array()[0].as_string() == b.accepted[0].customer_id);
+  CHECK(cu.at("conversations").as_array().size() == 1);
+
+  auto by_phone = (*reader)->customer_id_by_identity("phone", "+15550102000");
+  REQUIRE(by_phone);
+  CHECK(*by_phone == a.accepted[0].customer_id);
+  CHECK_FALSE((*reader)->customer_id_by_identity("phone", "+15550109999"));
+  CHECK_FALSE((*reader)->conversation("nope"));
+  CHECK_FALSE((*reader)->customer("nope"));
 }

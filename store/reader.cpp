@@ -1,0 +1,181 @@
+#include "store/reader.hpp"
+
+#include "core/time.hpp"
+#include "store/sqlite.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/core.h>
+
+namespace sb {
+
+using sql::stmt;
+using sql::use;
+
+struct store_reader::statements {
+  explicit statements(sqlite3* db)
+      : conversation(db,
+                     "SELECT id, status, skill, priority, opened_at, last_message_at, "
+                     "message_count, closed_at, customer_id, merged_into "
+                     "FROM conversations WHERE id = ?1"),
+        messages(db, "SELECT body FROM messages WHERE conversation_id = ?1 ORDER BY seq"),
+        customer(db, "SELECT id, name, created_at, merged_into FROM customers WHERE id = ?1"),
+        identities(db,
+                   "SELECT type, value FROM identities WHERE customer_id = ?1 "
+                   "ORDER BY created_at, type, value"),
+        merged(db, "SELECT merged_id FROM customer_merges WHERE survivor_id = ?1 ORDER BY merged_at"),
+        conversations(db,
+                      "SELECT id, status, skill, priority, opened_at, last_message_at, "
+                      "message_count, closed_at FROM conversations "
+                      "WHERE customer_id = ?1 AND status != 'merged' ORDER BY opened_at"),
+        identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2") {}
+  stmt conversation, messages, customer, identities, merged, conversations, identity;
+};
+
+namespace {
+
+boost::json::value time_or_null(sql::stmt& q, int col) {
+  if (q.is_null(col)) return nullptr;
+  return boost::json::value(format_time(q.i64(col)));
+}
+
+// Columns: id, status, skill, priority, opened_at, last_message_at, message_count, closed_at.
+boost::json::object conversation_json(sql::stmt& q, int first) {
+  boost::json::object c;
+  c["id"] = q.text(first);
+  c["status"] = q.text(first + 1);
+  c["skill"] = q.is_null(first + 2) ? boost::json::value(nullptr) : boost::json::value(q.text(first + 2));
+  c["priority"] = q.i64(first + 3);
+  c["opened_at"] = format_time(q.i64(first + 4));
+  c["last_message_at"] = format_time(q.i64(first + 5));
+  c["message_count"] = q.i64(first + 6);
+  c["closed_at"] = time_or_null(q, first + 7);
+  return c;
+}
+
+}  // namespace
+
+store_reader::~store_reader() {
+  st_.reset();
+  if (db_) sqlite3_close_v2(db_);
+}
+
+result<std::unique_ptr<store_reader>> store_reader::open(const std::string& path) {
+  std::unique_ptr<store_reader> r(new store_reader());
+  try {
+    sql::check(r->db_,
+               sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                               nullptr),
+               fmt::format("open {}", path));
+    sql::check(r->db_, sqlite3_busy_timeout(r->db_, 5000), "busy_timeout");
+    r->st_ = std::make_unique<statements>(r->db_);
+  } catch (const sql::sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return r;
+}
+
+std::optional<std::string> store_reader::conversation(std::string_view id_in) {
+  std::lock_guard lock(m_);
+  std::string id(id_in);
+  boost::json::object conv;
+  std::string customer_id;
+  for (int hops = 0;; ++hops) {
+    if (hops == 16) return std::nullopt;
+    use q(st_->conversation);
+    q->bind(1, id);
+    if (!q->step()) return std::nullopt;
+    if (!q->is_null(9)) {  // merged into another conversation: answer as that one
+      id = q->text(9);
+      continue;
+    }
+    customer_id = q->text(8);
+    conv = conversation_json(*q, 0);
+    break;
+  }
+  boost::json::object cu{{"id", customer_id}};
+  {
+    use q(st_->customer);
+    q->bind(1, customer_id);
+    if (q->step())
+      cu["name"] = q->text(1).empty() ? boost::json::value(nullptr) : boost::json::value(q->text(1));
+  }
+  boost::json::array ids;
+  {
+    use q(st_->identities);
+    q->bind(1, customer_id);
+    while (q->step()) ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}});
+  }
+  cu["identities"] = std::move(ids);
+
+  std::string out = R"({"conversation":)";
+  out += boost::json::serialize(conv);
+  out += R"(,"customer":)";
+  out += boost::json::serialize(cu);
+  out += R"(,"thread":[)";
+  {
+    use q(st_->messages);
+    q->bind(1, id);
+    bool first = true;
+    while (q->step()) {
+      if (!first) out += ',';
+      first = false;
+      out += q->text(0);
+    }
+  }
+  out += "]}";
+  return out;
+}
+
+std::optional<std::string> store_reader::customer(std::string_view id_in) {
+  std::lock_guard lock(m_);
+  std::string id(id_in);
+  boost::json::object cu;
+  for (int hops = 0;; ++hops) {
+    if (hops == 16) return std::nullopt;
+    use q(st_->customer);
+    q->bind(1, id);
+    if (!q->step()) return std::nullopt;
+    if (!q->is_null(3)) {  // merged into an older customer: answer as the survivor
+      id = q->text(3);
+      continue;
+    }
+    cu["id"] = q->text(0);
+    cu["name"] = q->text(1).empty() ? boost::json::value(nullptr) : boost::json::value(q->text(1));
+    cu["created_at"] = format_time(q->i64(2));
+    break;
+  }
+  boost::json::array ids;
+  {
+    use q(st_->identities);
+    q->bind(1, id);
+    while (q->step()) ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}});
+  }
+  cu["identities"] = std::move(ids);
+  boost::json::array merged;
+  {
+    use q(st_->merged);
+    q->bind(1, id);
+    while (q->step()) merged.push_back(boost::json::string(q->text(0)));
+  }
+  cu["merged_ids"] = std::move(merged);
+  boost::json::array convs;
+  {
+    use q(st_->conversations);
+    q->bind(1, id);
+    while (q->step()) convs.push_back(conversation_json(*q, 0));
+  }
+  cu["conversations"] = std::move(convs);
+  return boost::json::serialize(cu);
+}
+
+std::optional<std::string> store_reader::customer_id_by_identity(std::string_view type,
+                                                                 std::string_view value) {
+  std::lock_guard lock(m_);
+  use q(st_->identity);
+  q->bind(1, type).bind(2, value);
+  if (!q->step()) return std::nullopt;
+  return q->text(0);
+}
+
+}  // namespace sb
