@@ -11,7 +11,7 @@ packages=(
   librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev libgmime-3.0-dev
   doctest-dev
   # the broker, and the tools the tests and the README use against it
-  rabbitmq-server amqp-tools sqlite3 python3 python3-pika
+  rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema
   # the README's example: sign a webhook and POST it
   curl openssl
 )
