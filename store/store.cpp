@@ -81,6 +81,7 @@ struct sqlite_store::statements {
                       "channel_type, priority, created_at, body) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         delete_outbox(db, "DELETE FROM outbox WHERE seq = ?1"),
+        count_outbox(db, "SELECT count(*) FROM outbox"),
         find_email_id(db, "SELECT conversation_id FROM email_ids WHERE message_id = ?1"),
         insert_email_id(db,
                         "INSERT OR IGNORE INTO email_ids (message_id, conversation_id) "
@@ -94,8 +95,7 @@ struct sqlite_store::statements {
                           "WHERE id = ?1"),
         reopen_conversation(db,
                             "UPDATE conversations SET status = 'open', closed_at = NULL "
-                            "WHERE id = ?1"),
-        count_outbox(db, "SELECT count(*) FROM outbox") {}
+                            "WHERE id = ?1") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
