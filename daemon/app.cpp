@@ -13,7 +13,9 @@
 #include <fmt/core.h>
 #include <systemd/sd-daemon.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <condition_variable>
 #include <cstdio>
@@ -54,6 +56,42 @@ void reload(config_holder& holder, publisher& pub) {
   }
   sd_notify(0, "READY=1");
 }
+
+// Under systemd with WatchdogSec=, ping from the event loop itself at half the interval: a
+// stuck loop stops the pings and systemd restarts the service. STATUS= tells `systemctl
+// status` the backlog and the broker's state.
+class watchdog {
+ public:
+  watchdog(boost::asio::io_context& ioc, const group_writer& writer, const publisher& pub)
+      : timer_(ioc), writer_(writer), pub_(pub) {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+      interval_ = std::chrono::microseconds(usec / 2);
+  }
+  void start() { tick(); }
+  void stop() { timer_.cancel(); }
+
+ private:
+  void tick() {
+    const auto stats = pub_.stats();
+    const auto status =
+        fmt::format("STATUS=backlog {}, broker {}{}", writer_.backlog(),
+                    stats.connected ? "connected" : "disconnected", stats.blocked ? " (blocked)" : "");
+    if (interval_.count() > 0)
+      sd_notify(0, ("WATCHDOG=1\n" + status).c_str());
+    else
+      sd_notify(0, status.c_str());
+    timer_.expires_after(interval_.count() > 0 ? interval_ : std::chrono::microseconds(5'000'000));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  }
+
+  boost::asio::steady_timer timer_;
+  const group_writer& writer_;
+  const publisher& pub_;
+  std::chrono::microseconds interval_{0};
+};
 
 }  // namespace
 
@@ -145,7 +183,11 @@ int run_daemon(const std::string& config_path) {
   unsigned n = cfg->server.threads ? cfg->server.threads : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
   std::vector<std::thread> threads;
+  watchdog dog(ioc, writer, *pub);
+  boost::asio::post(ioc, [&dog] { dog.start(); });
   for (unsigned i = 0; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  // Ready: the listener is bound, the store open and migrated, the publisher started (it
+  // tries the broker at once and keeps retrying; a 2xx does not need the broker).
   sd_notify(0, "READY=1");
 
   const int sig = stop_signal.get_future().get();
@@ -162,6 +204,7 @@ int run_daemon(const std::string& config_path) {
   if (server.active_connections() > 0)
     log::warn("http", "{} connection(s) still open after the drain deadline",
               server.active_connections());
+  boost::asio::post(ioc, [&dog] { dog.stop(); });
   pub->stop(publish_deadline);
   writer.stop();
   ioc.stop();
