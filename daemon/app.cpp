@@ -144,6 +144,16 @@ int run_daemon(const std::string& config_path) {
   pipeline pipe(holder, writer);
   read_api api(holder, **api_reader, writer);
   pipe.set_read_api(&api);
+  // Ready means a webhook would get a 2xx now: the store commits, and the backlog is under
+  // its bound (a broker outage alone does not stop ingress; the outbox holds the messages).
+  pipe.set_readiness([&writer, &holder, &pub]() -> std::optional<std::string> {
+    if (!writer.store_writable()) return "the store cannot commit (disk full or I/O error)";
+    const auto bound = static_cast<std::int64_t>(holder.get()->store.max_backlog);
+    if (writer.backlog() >= bound)
+      return fmt::format("{} unpublished messages, at the bound store.max_backlog; broker {}",
+                         writer.backlog(), pub->connected() ? "connected" : "disconnected");
+    return std::nullopt;
+  });
   http_server server(
       ioc, pipe,
       {cfg->server.max_header_bytes, cfg->server.max_connections, cfg->server.read_timeout});

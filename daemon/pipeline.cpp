@@ -96,6 +96,17 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
     return done(json_reply(200, {{"status", "ok"}}));
   }
   if (read_api_ && read_api::owns(path)) return read_api_->handle(req, std::move(done));
+  if (path == "/readyz") {
+    if (req.method != "GET" && req.method != "HEAD")
+      return done(error_reply({errc::method_not_allowed}));
+    std::optional<std::string> why;
+    if (draining_)
+      why = "shutting down";
+    else if (not_ready_)
+      why = not_ready_();
+    if (why) return done(error_reply({errc::unavailable, *why}));
+    return done(json_reply(200, {{"status", "ready"}}));
+  }
   if (!path.starts_with(webhook_prefix)) return done(error_reply({errc::not_found}));
 
   const std::string name = webhook_channel(req.target);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,9 @@ class pipeline {
   // While draining, ingress refuses new work with 503 (the provider retries elsewhere/later).
   void set_draining(bool d) noexcept { draining_ = d; }
 
+  // Why the daemon is not ready (GET /readyz answers 503 with it), or nullopt when it is.
+  void set_readiness(std::function<std::optional<std::string>()> f) { not_ready_ = std::move(f); }
+
   // The bearer-token read API (/v1/conversations, /v1/customers), when the daemon has one.
   void set_read_api(read_api* api) noexcept { read_api_ = api; }
 
@@ -62,6 +66,7 @@ class pipeline {
   group_writer& writer_;
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
+  std::function<std::optional<std::string>()> not_ready_;
 };
 
 }  // namespace sb

@@ -47,6 +47,8 @@ class group_writer {
   std::uint64_t last_batch_size() const noexcept {
     return last_batch_.load(std::memory_order_relaxed);
   }
+  // False while the last transaction failed (disk full, I/O error): nothing can be promised.
+  bool store_writable() const noexcept { return !failed_last_.load(std::memory_order_relaxed); }
 
  private:
   struct pending {
@@ -69,7 +71,7 @@ class group_writer {
   std::vector<std::int64_t> confirmed_;
   bool stopping_ = false;
   bool started_ = false;
-  bool failed_last_ = false;  // writer thread only
+  std::atomic<bool> failed_last_{false};
   std::thread thread_;
   std::atomic<std::int64_t> backlog_{0};
   std::atomic<std::uint64_t> commits_{0};

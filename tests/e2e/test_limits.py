@@ -21,6 +21,10 @@ def main(ck: h.Checks) -> None:
     env = h.Env(max_connections=CAP, read_timeout="30s")
     env.start()
 
+    r = env.client().get("/readyz")
+    ck.equal(r.status, 200, "/readyz: 200 once the daemon is up")
+    ck.equal(r.json, {"status": "ready"}, "/readyz body")
+
     # Keep-alive: one connection, many requests.
     c = env.client()
     for i in range(20):
