@@ -1,0 +1,523 @@
+// Header values, charsets, Content-Type, shared-secret auth and the final normalization of the
+// email channel types. The MIME walk is mime_parse.cpp, multipart/form-data form_data.cpp,
+// HTML to text html_text.cpp.
+#include "channels/email/email.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/email/gmime_util.hpp"
+#include "channels/normalize.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <mutex>
+
+namespace sb::email {
+namespace {
+
+GMimeParserOptions* g_options = nullptr;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+bool is_blank(std::string_view s) noexcept { return trim(s).empty(); }
+
+// ---- charsets ----------------------------------------------------------------------------
+
+constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// iconv from `charset` to UTF-8; invalid input sequences become U+FFFD. nullopt when iconv
+// does not know the charset.
+std::optional<std::string> convert(std::string_view bytes, const char* charset) {
+  GIConv cd = g_iconv_open("UTF-8", charset);
+  if (cd == reinterpret_cast<GIConv>(-1)) return std::nullopt;
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 2 + 16);
+  char* in = const_cast<char*>(bytes.data());
+  gsize in_left = bytes.size();
+  std::array<char, 8192> buffer;
+  while (in_left > 0) {
+    char* o = buffer.data();
+    gsize o_left = buffer.size();
+    const gsize r = g_iconv(cd, &in, &in_left, &o, &o_left);
+    const int err = errno;
+    out.append(buffer.data(), buffer.size() - o_left);
+    if (r != static_cast<gsize>(-1)) continue;
+    if (err == E2BIG) continue;
+    out += replacement;
+    if (err == EILSEQ) {
+      ++in;
+      --in_left;
+      continue;
+    }
+    break;  // EINVAL: an incomplete sequence at the end
+  }
+  char* o = buffer.data();
+  gsize o_left = buffer.size();
+  g_iconv(cd, nullptr, nullptr, &o, &o_left);  // the shift state's closing bytes, if any
+  out.append(buffer.data(), buffer.size() - o_left);
+  g_iconv_close(cd);
+  return out;
+}
+
+bool is_utf8_name(std::string_view cs) { return cs == "utf-8" || cs == "utf8"; }
+
+// Charsets whose bytes 0x80..0x9F real mail uses as windows-1252 (smart quotes, the euro
+// sign): read them as windows-1252, as every browser and mail client does.
+bool is_latin1_name(std::string_view cs) {
+  return cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "iso-8859-1" ||
+         cs == "iso_8859-1" || cs == "latin1" || cs == "latin-1" || cs == "l1";
+}
+
+// ---- address lists -----------------------------------------------------------------------
+
+void collect(InternetAddressList* list, std::vector<mailbox>& out, std::size_t max, int depth) {
+  const int n = internet_address_list_length(list);
+  for (int i = 0; i < n && out.size() < max; ++i) {
+    InternetAddress* ia = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+      out.push_back({valid_utf8(trim(view(internet_address_get_name(ia)))),
+                     valid_utf8(trim(
+                         view(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))))});
+    } else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
+      collect(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, max, depth + 1);
+    }
+  }
+}
+
+// The same domain-separation key for every comparison: the digests only hide lengths and
+// timing, they are not secret themselves.
+constexpr std::string_view compare_key = "switchboard/shared-secret-compare/v1";
+
+std::optional<std::string_view> credentials(const request_view& req, std::string_view scheme) {
+  const auto h = req.header("authorization");
+  if (!h) return std::nullopt;
+  const std::string_view v = trim(*h);
+  const auto space = v.find_first_of(" \t");
+  if (space == std::string_view::npos || !boost::algorithm::iequals(v.substr(0, space), scheme))
+    return std::nullopt;
+  return trim(v.substr(space + 1));
+}
+
+std::string normalize_newlines(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r') {
+      out += '\n';
+      if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Trailing whitespace and leading blank lines go; the indentation of the first line stays.
+std::string trim_text(std::string s) {
+  const auto end = s.find_last_not_of(" \t\n");
+  if (end == std::string::npos) return {};
+  s.erase(end + 1);
+  std::size_t start = 0;
+  while (true) {
+    const auto nl = s.find('\n', start);
+    if (nl == std::string::npos || s.find_first_not_of(" \t", start) < nl) break;
+    start = nl + 1;
+  }
+  s.erase(0, start);
+  return s;
+}
+
+// Folded or hand-made subjects may carry line breaks: a subject is one line.
+std::string one_line(std::string_view s) {
+  std::string out;
+  bool space = false;
+  for (char c : trim(s)) {
+    if (c == '\r' || c == '\n' || c == '\t') {
+      space = true;
+      continue;
+    }
+    if (space && c != ' ') out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+boost::json::value string_or_null(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return boost::json::value(s);
+}
+
+boost::json::array address_array(const std::vector<mailbox>& list) {
+  boost::json::array out;
+  for (const auto& m : list)
+    if (auto addr = normalize_email(m.address)) out.emplace_back(*addr);
+  return out;
+}
+
+}  // namespace
+
+// ---- GMime -------------------------------------------------------------------------------
+
+void init_gmime() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_mime_init();
+    GMimeParserOptions* o = g_mime_parser_options_new();
+    g_mime_parser_options_set_address_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_parameter_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    g_mime_parser_options_set_rfc2047_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+    const char* fallback[] = {"utf-8", "windows-1252", nullptr};
+    g_mime_parser_options_set_fallback_charsets(o, fallback);
+    g_options = o;  // kept for the life of the process, like GMime's own globals
+  });
+}
+
+GMimeParserOptions* parser_options() noexcept { return g_options; }
+
+void collect_mailboxes(InternetAddressList* list, std::vector<mailbox>& out, std::size_t max) {
+  collect(list, out, max, 0);
+}
+
+gobject_ptr<GMimeStream> memory_stream(std::string_view bytes) {
+  return gobject_ptr<GMimeStream>{g_mime_stream_mem_new_with_buffer(bytes.data(), bytes.size())};
+}
+
+std::string stream_bytes(GMimeStream* stream) {
+  GByteArray* a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+  if (a == nullptr || a->len == 0) return {};
+  return std::string(reinterpret_cast<const char*>(a->data), a->len);
+}
+
+// ---- header values -----------------------------------------------------------------------
+
+std::vector<mailbox> parse_addresses(std::string_view value, std::size_t max) {
+  std::vector<mailbox> out;
+  if (is_blank(value)) return out;
+  init_gmime();
+  const std::string v = c_string(value);
+  gobject_ptr<InternetAddressList> list{internet_address_list_parse(parser_options(), v.c_str())};
+  if (list) collect(list.get(), out, max, 0);
+  return out;
+}
+
+std::string message_id(std::string_view value) {
+  if (is_blank(value)) return {};
+  init_gmime();
+  const std::string v = c_string(value);
+  gchar_ptr id{g_mime_utils_decode_message_id(v.c_str())};
+  const std::string_view s = trim(view(id.get()));
+  if (s.empty() || s.size() > max_message_id_bytes) return {};
+  return valid_utf8(s);
+}
+
+std::vector<std::string> message_ids(std::string_view value, std::size_t max) {
+  std::vector<std::string> out;
+  if (is_blank(value) || max == 0) return out;
+  init_gmime();
+  const std::string v = c_string(value);
+  references_ptr refs{g_mime_references_parse(parser_options(), v.c_str())};
+  if (!refs) return out;
+  const int n = g_mime_references_length(refs.get());
+  for (int i = 0; i < n; ++i) {
+    const std::string_view id = trim(view(g_mime_references_get_message_id(refs.get(), i)));
+    if (id.empty() || id.size() > max_message_id_bytes) continue;
+    out.push_back(valid_utf8(id));
+  }
+  if (out.size() > max) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(max));
+  return out;
+}
+
+std::optional<millis> parse_date(std::string_view value) {
+  if (is_blank(value)) return std::nullopt;
+  init_gmime();
+  std::string v = c_string(trim(value));
+  // "... 16:45:32 -04:00" (Postmark writes offsets so): GMime would read the zone as +0000.
+  const auto digit = [&v](std::size_t i) { return v[i] >= '0' && v[i] <= '9'; };
+  if (const std::size_t n = v.size(); n >= 7 && (v[n - 6] == '+' || v[n - 6] == '-') &&
+                                      digit(n - 5) && digit(n - 4) && v[n - 3] == ':' &&
+                                      digit(n - 2) && digit(n - 1) && v[n - 7] == ' ')
+    v.erase(n - 3, 1);
+  GDateTime* dt = g_mime_utils_header_decode_date(v.c_str());
+  if (dt == nullptr) return parse_time(value);  // an RFC 3339 date, as some providers send
+  const millis t = static_cast<millis>(g_date_time_to_unix(dt)) * 1000;
+  g_date_time_unref(dt);
+  return t;
+}
+
+std::string decode_header_text(std::string_view value) {
+  if (is_blank(value)) return {};
+  init_gmime();
+  const std::string v = c_string(value);
+  gchar_ptr decoded{g_mime_utils_header_decode_text(parser_options(), v.c_str())};
+  return valid_utf8(trim(view(decoded.get())));
+}
+
+// ---- text --------------------------------------------------------------------------------
+
+std::string valid_utf8(std::string_view text) {
+  std::string s;
+  s.reserve(text.size());
+  for (char c : text)
+    if (c != '\0') s += c;
+  if (g_utf8_validate(s.data(), static_cast<gssize>(s.size()), nullptr)) return s;
+  gchar_ptr fixed{g_utf8_make_valid(s.data(), static_cast<gssize>(s.size()))};
+  return std::string(view(fixed.get()));
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset) {
+  std::string cs = lower(trim(charset));
+  if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
+  const bool declared_utf8 = is_utf8_name(cs);
+  if (declared_utf8 || is_latin1_name(cs)) {
+    // Valid UTF-8 stays as it is, whatever was declared: pure ASCII is both, and mail
+    // labelled us-ascii or latin-1 that is valid UTF-8 was written as UTF-8.
+    if (g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
+      return valid_utf8(bytes);
+    if (declared_utf8) return valid_utf8(bytes);
+    cs = "windows-1252";
+  }
+  init_gmime();
+  const char* iconv_name = g_mime_charset_iconv_name(cs.c_str());
+  if (auto out = convert(bytes, iconv_name != nullptr ? iconv_name : cs.c_str()))
+    return valid_utf8(*out);
+  // A charset iconv does not know: the same guess as for undeclared 8-bit text.
+  if (g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
+    return valid_utf8(bytes);
+  if (auto out = convert(bytes, "WINDOWS-1252")) return valid_utf8(*out);
+  return valid_utf8(bytes);
+}
+
+// ---- requests ----------------------------------------------------------------------------
+
+content_type parse_content_type(std::optional<std::string_view> header) {
+  content_type out;
+  if (!header) return out;
+  std::string_view rest = *header;
+  // Splits at ';' outside double quotes.
+  const auto next_part = [&rest] {
+    bool quoted = false;
+    std::size_t i = 0;
+    for (; i < rest.size(); ++i) {
+      if (rest[i] == '\\' && quoted) {
+        ++i;
+      } else if (rest[i] == '"') {
+        quoted = !quoted;
+      } else if (rest[i] == ';' && !quoted) {
+        break;
+      }
+    }
+    const std::string_view part = trim(rest.substr(0, i));
+    rest = i >= rest.size() ? std::string_view{} : rest.substr(i + 1);
+    return part;
+  };
+  out.media_type = lower(next_part());
+  while (!rest.empty()) {
+    const std::string_view param = next_part();
+    const auto eq = param.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string name = lower(trim(param.substr(0, eq)));
+    std::string_view raw = trim(param.substr(eq + 1));
+    std::string value;
+    if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
+      raw = raw.substr(1, raw.size() - 2);
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
+        value += raw[i];
+      }
+    } else {
+      value = std::string(raw);
+    }
+    if (name == "charset" && out.charset.empty()) out.charset = lower(value);
+    if (name == "boundary" && out.boundary.empty()) out.boundary = std::move(value);
+  }
+  return out;
+}
+
+secret_set::secret_set(std::span<const std::string> secrets) {
+  for (const auto& s : secrets) digests_.push_back(hmac_sha256(compare_key, s));
+}
+
+bool secret_set::matches(std::string_view candidate) const {
+  const std::string d = hmac_sha256(compare_key, candidate);
+  bool any = false;
+  for (const auto& digest : digests_) any |= constant_time_equal(d, digest);  // no early exit
+  return any && !d.empty();
+}
+
+error check_shared_secrets(std::span<const std::string> secrets, std::string_view what,
+                           std::size_t min_bytes) {
+  if (secrets.empty())
+    return malformed(fmt::format("a {} channel needs a secret (secret or secret_file)", what));
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which =
+        secrets.size() == 1 ? "secret" : fmt::format("secret {} of {}", i + 1, secrets.size());
+    const std::string& s = secrets[i];
+    if (s.size() < min_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes; use at least {} random characters, e.g. openssl rand -hex "
+          "24)",
+          which, s.size(), min_bytes));
+    if (std::any_of(s.begin(), s.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return u <= 0x20 || u == 0x7f;
+        }))
+      return malformed(fmt::format("{} contains spaces or control characters", which));
+  }
+  return {};
+}
+
+result<std::string> username_option(const channel_config& cfg) {
+  const auto it = cfg.options.find("username");
+  if (it == cfg.options.end()) return std::string{};
+  if (it->second.find(':') != std::string::npos)
+    return malformed(
+        "username must not contain ':' (basic auth separates user and password "
+        "with it)");
+  if (std::any_of(it->second.begin(), it->second.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return malformed("username must not contain control characters");
+  return it->second;
+}
+
+error check_basic_auth(const request_view& req, const secret_set& secrets,
+                       std::string_view username) {
+  if (!req.header("authorization"))
+    return {errc::unauthorized, "missing Authorization header (HTTP basic auth)"};
+  const auto encoded = credentials(req, "basic");
+  if (!encoded) return {errc::unauthorized, "Authorization must use the Basic scheme"};
+  const auto decoded = base64_decode(*encoded);
+  if (!decoded) return {errc::unauthorized, "Authorization Basic credentials are not base64"};
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos)
+    return {errc::unauthorized, "Authorization Basic credentials are not user:password"};
+  const std::string_view user = std::string_view{*decoded}.substr(0, colon);
+  const std::string_view password = std::string_view{*decoded}.substr(colon + 1);
+  // Both checks always run: the answer takes as long whichever part is wrong.
+  const bool password_ok = secrets.matches(password);
+  const bool user_ok = username.empty() || constant_time_equal(user, username);
+  if (!password_ok || !user_ok) return {errc::unauthorized, "wrong user name or password"};
+  return {};
+}
+
+error check_bearer(const request_view& req, const secret_set& secrets) {
+  if (!req.header("authorization"))
+    return {errc::unauthorized, "missing Authorization header (Bearer token)"};
+  const auto token = credentials(req, "bearer");
+  if (!token) return {errc::unauthorized, "Authorization must use the Bearer scheme"};
+  if (!secrets.matches(*token)) return {errc::unauthorized, "wrong bearer token"};
+  return {};
+}
+
+// ---- the normalized message --------------------------------------------------------------
+
+void add_attachment(parsed_email& e, attachment a) {
+  if (e.attachments.size() >= max_attachments) {
+    ++e.attachments_omitted;
+    return;
+  }
+  a.name = valid_utf8(trim(a.name));
+  a.content_type = lower(trim(a.content_type));
+  e.attachments.push_back(std::move(a));
+}
+
+void apply_headers(parsed_email& e, std::span<const std::pair<std::string, std::string>> headers) {
+  const auto find = [&headers](std::string_view name) -> const std::string* {
+    for (const auto& [n, v] : headers)
+      if (boost::algorithm::iequals(n, name)) return &v;
+    return nullptr;
+  };
+  if (e.message_id.empty())
+    if (const auto* v = find("Message-ID")) e.message_id = message_id(*v);
+  if (e.in_reply_to.empty())
+    if (const auto* v = find("In-Reply-To")) {
+      auto ids = message_ids(*v, 1000);
+      if (!ids.empty()) e.in_reply_to = std::move(ids.front());
+    }
+  if (e.references.empty())
+    if (const auto* v = find("References")) e.references = message_ids(*v);
+  if (!e.sent_at)
+    if (const auto* v = find("Date")) e.sent_at = parse_date(*v);
+  if (const auto* v = find("Content-Type"))
+    if (parse_content_type(*v).media_type == "multipart/report") e.is_report = true;
+}
+
+result<inbound_message> to_inbound(parsed_email e) {
+  inbound_message m;
+
+  const sender_candidate* chosen = nullptr;
+  for (const auto& c : e.senders) {
+    if (auto addr = normalize_email(c.from.address)) {
+      m.identities.push_back({"email", std::move(*addr)});
+      chosen = &c;
+      break;
+    }
+  }
+  if (chosen == nullptr) {
+    if (e.senders.empty())
+      return malformed(fmt::format("{} is required", e.primary_sender_field.empty()
+                                                         ? "the sender's address"
+                                                         : e.primary_sender_field));
+    return malformed(fmt::format("{} is not a valid email address", e.senders.front().field));
+  }
+  m.sender_name = chosen->from.name;
+  for (const auto& c : e.senders)
+    if (m.sender_name.empty()) m.sender_name = c.from.name;
+  m.sender_name = one_line(valid_utf8(m.sender_name));
+
+  if (auto r = normalize_email(e.recipient)) {
+    m.recipient = std::move(*r);
+  } else {
+    for (const auto& t : e.to)
+      if (auto a = normalize_email(t.address)) {
+        m.recipient = std::move(*a);
+        break;
+      }
+    if (m.recipient.empty()) m.recipient = one_line(valid_utf8(e.recipient));
+  }
+
+  m.subject = one_line(valid_utf8(e.subject));
+  m.text = trim_text(normalize_newlines(valid_utf8(e.text)));
+  if (m.text.empty() && !is_blank(e.html))
+    m.text = trim_text(normalize_newlines(html_to_text(valid_utf8(e.html))));
+  m.sent_at = e.sent_at;
+  m.attachments = std::move(e.attachments);
+
+  boost::json::object mail;
+  mail["message_id"] = string_or_null(e.message_id);
+  mail["in_reply_to"] = string_or_null(e.in_reply_to);
+  boost::json::array refs;
+  for (auto& r : e.references) refs.emplace_back(std::move(r));
+  mail["references"] = std::move(refs);
+  mail["to"] = address_array(e.to);
+  mail["cc"] = address_array(e.cc);
+  const std::string stripped = trim_text(normalize_newlines(valid_utf8(e.stripped_text)));
+  mail["stripped_text"] = string_or_null(stripped);
+  if (e.attachments_omitted > 0)
+    mail["attachments_omitted"] = static_cast<std::uint64_t>(e.attachments_omitted);
+  m.extra["email"] = std::move(mail);
+  return m;
+}
+
+}  // namespace sb::email

@@ -1,0 +1,104 @@
+// multipart/form-data (RFC 7578) with GMime: the body is a MIME multipart whose boundary is in
+// the HTTP Content-Type, so it is parsed as a MIME entity with that one header in front.
+#include "channels/email/email.hpp"
+
+#include "channels/email/gmime_util.hpp"
+
+#include <fmt/core.h>
+
+namespace sb::email {
+namespace {
+
+constexpr int max_form_parts = 1000;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+// GMime, like every mail parser, accepts a multipart cut short. A form body is produced by a
+// program in one piece: without its closing delimiter ("--boundary--" at a line start) it was
+// cut in transit, and its last field cannot be trusted.
+bool has_closing_delimiter(std::string_view body, std::string_view boundary) {
+  const std::string closing = fmt::format("--{}--", boundary);
+  for (std::size_t pos = body.find(closing); pos != std::string_view::npos;
+       pos = body.find(closing, pos + 1))
+    if (pos == 0 || body[pos - 1] == '\n') return true;
+  return false;
+}
+
+// The bytes of a field (decoded if the sender used a transfer encoding), or only their count
+// for a file.
+std::optional<std::int64_t> content(GMimeObject* obj, std::string* keep) {
+  gobject_ptr<GMimeStream> out{keep != nullptr ? g_mime_stream_mem_new()
+                                               : g_mime_stream_null_new()};
+  ssize_t n = 0;
+  if (GMIME_IS_PART(obj)) {
+    GMimeDataWrapper* w = g_mime_part_get_content(GMIME_PART(obj));
+    if (w != nullptr) n = g_mime_data_wrapper_write_to_stream(w, out.get());
+  } else if (GMIME_IS_MESSAGE_PART(obj)) {  // a field declared message/rfc822
+    GMimeMessage* m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (m != nullptr) n = g_mime_object_write_to_stream(GMIME_OBJECT(m), nullptr, out.get());
+  }
+  if (n < 0) return std::nullopt;
+  if (keep != nullptr) *keep = stream_bytes(out.get());
+  return static_cast<std::int64_t>(n);
+}
+
+}  // namespace
+
+result<std::vector<form_part>> parse_form_data(std::string_view content_type_header,
+                                               std::string_view body) {
+  if (content_type_header.find_first_of("\r\n") != std::string_view::npos)
+    return malformed("Content-Type holds a line break");
+  const content_type ct = parse_content_type(content_type_header);
+  if (ct.boundary.empty()) return malformed("Content-Type multipart/form-data has no boundary");
+  if (!has_closing_delimiter(body, ct.boundary))
+    return malformed("multipart body is truncated (no closing boundary)");
+
+  init_gmime();
+  gobject_ptr<GMimeStream> stream{g_mime_stream_mem_new()};
+  const std::string head = fmt::format("Content-Type: {}\r\n\r\n", content_type_header);
+  if (g_mime_stream_write(stream.get(), head.data(), head.size()) < 0 ||
+      g_mime_stream_write(stream.get(), body.data(), body.size()) < 0)
+    return error{errc::internal, "cannot buffer the request body"};
+  g_mime_stream_reset(stream.get());
+  gobject_ptr<GMimeParser> parser{g_mime_parser_new_with_stream(stream.get())};
+  gobject_ptr<GMimeObject> root{g_mime_parser_construct_part(parser.get(), parser_options())};
+  if (!root || !GMIME_IS_MULTIPART(root.get())) return malformed("body is not multipart/form-data");
+
+  GMimeMultipart* mp = GMIME_MULTIPART(root.get());
+  const int count = g_mime_multipart_get_count(mp);
+  if (count > max_form_parts)
+    return malformed(fmt::format("multipart body has more than {} parts", max_form_parts));
+  std::vector<form_part> out;
+  out.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    GMimeObject* obj = g_mime_multipart_get_part(mp, i);
+    if (GMIME_IS_MULTIPART(obj))
+      return malformed("multipart/form-data part holds a nested multipart (not supported)");
+    form_part f;
+    f.name = valid_utf8(view(g_mime_object_get_content_disposition_parameter(obj, "name")));
+    if (f.name.empty())
+      return malformed(fmt::format("multipart/form-data part {} has no name", i + 1));
+    const char* filename = g_mime_object_get_content_disposition_parameter(obj, "filename");
+    f.is_file = filename != nullptr;
+    if (f.is_file) f.filename = valid_utf8(view(filename));
+    if (g_mime_object_get_header(obj, "Content-Type") != nullptr) {
+      gchar_ptr type{g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj))};
+      f.content_type = lower(view(type.get()));
+      f.charset = lower(view(g_mime_object_get_content_type_parameter(obj, "charset")));
+    }
+    const auto size = content(obj, f.is_file ? nullptr : &f.value);
+    if (!size) return malformed(fmt::format("multipart/form-data field {} cannot be read", f.name));
+    f.size = *size;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace sb::email

@@ -1,0 +1,326 @@
+// `mailgun`: one inbound mail per request from a Mailgun route (forward() action).
+// The request pipeline, in order, and why each step sits where it does:
+//   1. Content-Type: application/x-www-form-urlencoded, or multipart/form-data when the mail
+//      has attachments; application/json is Mailgun's event webhook (delivered, opened, ...),
+//      signed the same way: 415 otherwise. Mailgun puts its signature in the body, so the body
+//      has to be read before anything can be authenticated;
+//   2. body parse (urlencoded with Boost.URL, multipart with GMime): 400;
+//   3. signature: `timestamp` within ±tolerance of now, then hex HMAC-SHA256(signing key,
+//      timestamp + token) equal to `signature` for any configured key: 401;
+//   4. event webhooks and signed posts without any message field: counted as ignored, 200;
+//   5. field mapping, the sender's address validated: 400 naming the field.
+// Mailgun stops retrying on 406, so no refusal here is ever a 406 (none is in errc anyway).
+#include "channels/mailgun/mailgun.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/email/email.hpp"
+#include "channels/form.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+using email::parsed_email;
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+constexpr std::size_t max_json_depth = 32;
+constexpr std::size_t max_timestamp_digits = 12;
+constexpr std::size_t sha256_bytes = 32;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+error bad_signature(std::string detail) { return {errc::bad_signature, std::move(detail)}; }
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+// The decoded fields of either body encoding; files (multipart) only as metadata.
+struct fields {
+  header_list values;
+  std::vector<email::form_part> files;
+
+  // Mailgun's own fields are lower-case ("from", "body-plain", "timestamp").
+  const std::string* exact(std::string_view name) const {
+    for (const auto& [n, v] : values)
+      if (n == name) return &v;
+    return nullptr;
+  }
+  // Mail headers are passed on as fields too, spelled as the sender wrote them
+  // ("Message-Id", "In-Reply-To"): looked up case-insensitively.
+  const std::string* header(std::string_view name) const {
+    for (const auto& [n, v] : values)
+      if (boost::algorithm::iequals(n, name)) return &v;
+    return nullptr;
+  }
+};
+
+result<json::value> parse_json(std::string_view text, std::string_view what) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, {}, options);
+  if (ec) return malformed(fmt::format("{} is not valid JSON", what));
+  return v;
+}
+
+// "message-headers": [["Received", "..."], ["Message-Id", "<...>"], ...]
+result<header_list> parse_message_headers(const std::string* text) {
+  header_list out;
+  if (text == nullptr || blank(*text)) return out;
+  auto doc = parse_json(*text, "field message-headers");
+  if (!doc) return doc.error();
+  const error wrong = malformed("field message-headers must be a JSON list of [name, value] pairs");
+  const json::array* list = doc->if_array();
+  if (list == nullptr) return wrong;
+  for (const auto& item : *list) {
+    const json::array* pair = item.if_array();
+    if (pair == nullptr || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string())
+      return wrong;
+    out.emplace_back(std::string((*pair)[0].get_string()), std::string((*pair)[1].get_string()));
+  }
+  return out;
+}
+
+// A JSON timestamp may be a string ("1795341630") or a number.
+std::string scalar_text(const json::value* v) {
+  if (v == nullptr) return {};
+  if (const json::string* s = v->if_string()) return std::string(*s);
+  if (const std::int64_t* n = v->if_int64()) return std::to_string(*n);
+  if (const std::uint64_t* n = v->if_uint64()) return std::to_string(*n);
+  return {};
+}
+
+void add_sender(parsed_email& e, std::string_view field, const std::string* value) {
+  if (value == nullptr || blank(*value)) return;
+  auto list = email::parse_addresses(*value, 1);
+  const std::string name = fmt::format("field {}", field);
+  if (list.empty()) {
+    e.senders.push_back({name, {"", *value}});
+  } else {
+    e.senders.push_back({name, std::move(list.front())});
+  }
+}
+
+std::string first_address(const std::string* value) {
+  if (value == nullptr) return {};
+  auto list = email::parse_addresses(*value, 1);
+  return list.empty() ? *value : list.front().address;
+}
+
+// The `attachments` field of Mailgun's stored-message notifications: JSON, with URLs.
+error add_stored_attachments(parsed_email& e, const std::string* text) {
+  if (text == nullptr || blank(*text)) return {};
+  auto doc = parse_json(*text, "field attachments");
+  if (!doc) return doc.error();
+  const json::array* list = doc->if_array();
+  if (list == nullptr) return malformed("field attachments must be a JSON list");
+  for (const auto& item : *list) {
+    const json::object* o = item.if_object();
+    if (o == nullptr) return malformed("field attachments must be a JSON list of objects");
+    attachment a;
+    for (auto [key, out] : {std::pair{"name", &a.name}, std::pair{"content-type", &a.content_type},
+                            std::pair{"url", &a.url}})
+      if (const json::value* v = o->if_contains(key); v != nullptr && v->is_string())
+        *out = std::string(v->get_string());
+    if (const json::value* v = o->if_contains("size");
+        v != nullptr && v->is_int64() && v->get_int64() >= 0)
+      a.size = v->get_int64();
+    email::add_attachment(e, std::move(a));
+  }
+  return {};
+}
+
+class mailgun_adapter final : public adapter {
+ public:
+  mailgun_adapter(std::vector<std::string> keys, std::chrono::seconds tolerance)
+      : keys_(std::move(keys)), tolerance_(tolerance) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    const auto content_type = req.header("content-type");
+    const email::content_type ct = email::parse_content_type(content_type);
+    if (ct.media_type == "application/json") return receive_event(req);
+    fields f;
+    if (ct.media_type == "application/x-www-form-urlencoded") {
+      auto form = parse_form(req.body);
+      if (!form) return malformed("body is not valid application/x-www-form-urlencoded");
+      for (auto& field : *form)
+        f.values.emplace_back(std::move(field.name), std::move(field.value));
+    } else if (ct.media_type == "multipart/form-data") {
+      auto parts = email::parse_form_data(*content_type, req.body);
+      if (!parts) return parts.error();
+      for (auto& p : *parts) {
+        if (p.is_file) {
+          f.files.push_back(std::move(p));
+        } else {
+          f.values.emplace_back(std::move(p.name), std::move(p.value));
+        }
+      }
+    } else {
+      return error{errc::unsupported_media_type,
+                   "Content-Type must be application/x-www-form-urlencoded or "
+                   "multipart/form-data"};
+    }
+    if (error e = verify(f.exact("timestamp"), f.exact("token"), f.exact("signature"), req.now);
+        e.code != errc::ok)
+      return e;
+
+    parse_result out;
+    if (!is_message(f)) {
+      out.ignored = 1;
+      return out;
+    }
+    auto parsed = to_email(f);
+    if (!parsed) return parsed.error();
+    if (parsed->is_report) {
+      out.ignored = 1;
+      return out;
+    }
+    std::string provider_id = parsed->message_id;
+    auto msg = email::to_inbound(std::move(*parsed));
+    if (!msg) return msg.error();
+    msg->provider_id = std::move(provider_id);
+    out.messages.push_back(std::move(*msg));
+    return out;
+  }
+
+ private:
+  error verify(const std::string* timestamp, const std::string* token, const std::string* signature,
+               millis now) const;
+  result<parse_result> receive_event(const request_view& req) const;
+  result<parsed_email> to_email(const fields& f) const;
+
+  // A route post always has at least one of these; a signed post without any is one of
+  // Mailgun's legacy event notifications (delivered, opened, ...) or something newer.
+  static bool is_message(const fields& f) {
+    for (const char* name :
+         {"from", "sender", "recipient", "body-plain", "body-mime", "message-headers"})
+      if (f.exact(name) != nullptr) return true;
+    return false;
+  }
+
+  std::vector<std::string> keys_;  // webhook signing keys, any of which may sign
+  std::chrono::seconds tolerance_;
+};
+
+error mailgun_adapter::verify(const std::string* timestamp, const std::string* token,
+                              const std::string* signature, millis now) const {
+  if (timestamp == nullptr || timestamp->empty()) return bad_signature("missing field timestamp");
+  if (token == nullptr || token->empty()) return bad_signature("missing field token");
+  if (signature == nullptr || signature->empty()) return bad_signature("missing field signature");
+  if (timestamp->size() > max_timestamp_digits ||
+      !std::all_of(timestamp->begin(), timestamp->end(),
+                   [](char c) { return c >= '0' && c <= '9'; }))
+    return bad_signature("field timestamp is not a unix time in seconds");
+  const std::int64_t signed_at = std::strtoll(timestamp->c_str(), nullptr, 10);
+  const std::int64_t now_s = now / 1000;
+  if (std::llabs(now_s - signed_at) > tolerance_.count())
+    return bad_signature("field timestamp is outside the tolerance (a replay, or a clock is off)");
+  const auto expected = hex_decode(*signature);
+  if (!expected || expected->size() != sha256_bytes)
+    return bad_signature("field signature is not a hex HMAC-SHA256");
+  const std::string_view parts[] = {*timestamp, *token};
+  bool match = false;
+  for (const auto& key : keys_)
+    match |= constant_time_equal(hmac_sha256_concat(key, parts), *expected);
+  if (!match) return bad_signature("signature does not match");
+  return {};
+}
+
+// Mailgun's event webhooks: {"signature": {"timestamp", "token", "signature"}, "event-data": {..}}.
+// Authenticated like a route post, then counted as ignored: they are not customer messages.
+result<parse_result> mailgun_adapter::receive_event(const request_view& req) const {
+  auto doc = parse_json(req.body, "body");
+  if (!doc) return doc.error();
+  const json::object* body = doc->if_object();
+  if (body == nullptr) return malformed("body must be a JSON object");
+  const json::value* sig = body->if_contains("signature");
+  if (sig == nullptr || !sig->is_object()) return bad_signature("missing field signature");
+  const json::object& s = sig->get_object();
+  const std::string timestamp = scalar_text(s.if_contains("timestamp"));
+  const std::string token = scalar_text(s.if_contains("token"));
+  const std::string signature = scalar_text(s.if_contains("signature"));
+  if (error e = verify(&timestamp, &token, &signature, req.now); e.code != errc::ok) return e;
+  parse_result out;
+  out.ignored = 1;
+  return out;
+}
+
+result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
+  // Raw MIME (a route URL ending in "mime"): the whole message in body-mime.
+  if (const std::string* mime = f.exact("body-mime")) {
+    auto e = email::parse_mime_message(*mime, "field body-mime");
+    if (!e) return e.error();
+    if (e->senders.empty()) {
+      add_sender(*e, "from", f.exact("from"));
+      add_sender(*e, "sender", f.exact("sender"));
+    }
+    e->recipient = first_address(f.exact("recipient"));
+    return e;
+  }
+
+  parsed_email e;
+  e.primary_sender_field = "field from";
+  add_sender(e, "from", f.exact("from"));
+  add_sender(e, "sender", f.exact("sender"));  // the envelope sender, when From is unusable
+  e.recipient = first_address(f.exact("recipient"));
+
+  auto headers = parse_message_headers(f.exact("message-headers"));
+  if (!headers) return headers.error();
+  const auto header = [&](std::string_view name) -> const std::string* {
+    if (const std::string* v = f.header(name)) return v;
+    for (const auto& [n, v] : *headers)
+      if (boost::algorithm::iequals(n, name)) return &v;
+    return nullptr;
+  };
+
+  if (const std::string* v = header("To")) e.to = email::parse_addresses(*v);
+  if (const std::string* v = header("Cc")) e.cc = email::parse_addresses(*v);
+  if (const std::string* v = f.exact("subject")) {
+    e.subject = *v;
+  } else if (const std::string* h = header("Subject")) {
+    e.subject = email::decode_header_text(*h);
+  }
+  if (const std::string* v = f.exact("body-plain")) e.text = *v;
+  if (const std::string* v = f.exact("body-html")) e.html = *v;
+  if (const std::string* v = f.exact("stripped-text")) e.stripped_text = *v;
+  // The separate fields first, message-headers (the same headers, raw) as the fallback.
+  header_list threading;
+  for (const char* name : {"Message-Id", "In-Reply-To", "References", "Date", "Content-Type"})
+    if (const std::string* v = header(name)) threading.emplace_back(name, *v);
+  email::apply_headers(e, threading);
+
+  for (const auto& file : f.files) {
+    attachment a;
+    a.name = file.filename;
+    a.content_type = file.content_type;
+    a.size = file.size;
+    email::add_attachment(e, std::move(a));
+  }
+  if (error err = add_stored_attachments(e, f.exact("attachments")); err.code != errc::ok)
+    return err;
+  return e;
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_mailgun_adapter(const channel_config& cfg) {
+  if (cfg.secrets.empty())
+    return error{errc::malformed,
+                 "a mailgun channel needs a secret: the domain's HTTP webhook signing key"};
+  for (const auto& s : cfg.secrets)
+    if (s.empty()) return error{errc::malformed, "a mailgun signing key must not be empty"};
+  email::init_gmime();
+  return std::unique_ptr<adapter>(std::make_unique<mailgun_adapter>(cfg.secrets, cfg.tolerance));
+}
+
+}  // namespace sb

@@ -1,0 +1,24 @@
+// `mailgun`: inbound mail from a Mailgun route's forward() action, form-urlencoded (or
+// multipart/form-data when the mail has attachments), signed with HMAC-SHA256 over the
+// `timestamp` and `token` fields (hex in `signature`) with the domain's webhook signing key.
+// Identities: email (the From address). Threading headers travel in extra.email.
+// The provider-side setup, fields kept and answers are docs/channels/mailgun.md.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "channels/email/email.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::span<const std::string_view> mailgun_option_keys{};
+
+// Mail with attachments: larger than the server's default body limit.
+inline constexpr std::size_t mailgun_default_max_body = email::default_max_body;
+
+result<std::unique_ptr<adapter>> make_mailgun_adapter(const channel_config& cfg);
+
+}  // namespace sb

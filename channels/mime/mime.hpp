@@ -1,0 +1,25 @@
+// `mime`: one raw RFC 5322 message per request (Content-Type: message/rfc822), as an MTA's
+// pipe transport or any mail script posts it; authenticated with `Authorization: Bearer
+// <secret>`. Parsed with GMime: multipart/alternative and mixed at any depth, quoted-printable
+// and base64, RFC 2047 encoded words, any charset converted to UTF-8.
+// Identities: email (the From address). Threading headers travel in extra.email.
+// The sender's contract (headers, what is kept, answers) is docs/channels/mime.md.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "channels/email/email.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::span<const std::string_view> mime_option_keys{};
+
+// Mail with attachments: larger than the server's default body limit.
+inline constexpr std::size_t mime_default_max_body = email::default_max_body;
+
+result<std::unique_ptr<adapter>> make_mime_adapter(const channel_config& cfg);
+
+}  // namespace sb

@@ -1,0 +1,278 @@
+// `postmark`: one inbound mail per request from Postmark's inbound webhook.
+// The request pipeline, in order, and why each step sits where it does:
+//   1. HTTP basic auth (password = a configured secret, user = `username` when set): nothing
+//      in the request is looked at before it is authenticated. The refusal is 401, never 403:
+//      Postmark stops retrying on 403, so a secret fixed after a mistake still gets the mail;
+//   2. Content-Type: application/json (charset, if given, utf-8): 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. a RecordType other than "Inbound" (Postmark's delivery, bounce, open... webhooks) is
+//      not a customer message: counted as ignored, 200;
+//   5. field mapping with type checks, each error naming the field: 400.
+// Attachment contents (base64 in the JSON) are never decoded or kept: only name, type, size.
+#include "channels/postmark/postmark.hpp"
+
+#include "channels/email/email.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+using email::parsed_email;
+
+constexpr std::size_t max_json_depth = 32;
+constexpr std::size_t min_secret_bytes = 16;
+constexpr std::size_t max_id_bytes = 256;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+// ---- field readers: each names the field it refuses --------------------------------------
+
+// Absent and null are the same.
+const json::value* field(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+result<std::string> string_field(const json::object& obj, std::string_view key,
+                                 std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::string{};
+  if (const json::string* s = v->if_string()) return std::string(*s);
+  return malformed(fmt::format("field {} must be a string", path));
+}
+
+result<const json::array*> array_field(const json::object& obj, std::string_view key) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return static_cast<const json::array*>(nullptr);
+  if (const json::array* a = v->if_array()) return a;
+  return malformed(fmt::format("field {} must be an array", key));
+}
+
+// FromFull, ToFull[i], CcFull[i]: {"Email": "...", "Name": "...", "MailboxHash": "..."}
+result<email::mailbox> full_address(const json::value& v, const std::string& path) {
+  const json::object* o = v.if_object();
+  if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
+  auto address = string_field(*o, "Email", path + ".Email");
+  if (!address) return address.error();
+  auto name = string_field(*o, "Name", path + ".Name");
+  if (!name) return name.error();
+  return email::mailbox{std::move(*name), std::move(*address)};
+}
+
+// ToFull / CcFull when present, else the plain To / Cc header text.
+result<std::vector<email::mailbox>> address_list(const json::object& body, std::string_view full,
+                                                 std::string_view plain) {
+  std::vector<email::mailbox> out;
+  auto list = array_field(body, full);
+  if (!list) return list.error();
+  if (*list != nullptr) {
+    for (std::size_t i = 0; i < (*list)->size() && out.size() < email::max_addresses; ++i) {
+      auto m = full_address((**list)[i], fmt::format("{}[{}]", full, i));
+      if (!m) return m.error();
+      out.push_back(std::move(*m));
+    }
+    return out;
+  }
+  auto text = string_field(body, plain, plain);
+  if (!text) return text.error();
+  return email::parse_addresses(*text);
+}
+
+// The decoded size of base64 text, without decoding it: every 4 alphabet characters are 3
+// bytes; padding and line breaks are not data.
+std::int64_t base64_size(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text)
+    if (c != '=' && c != '\r' && c != '\n' && c != ' ') ++n;
+  return static_cast<std::int64_t>(n * 3 / 4);
+}
+
+result<attachment> read_attachment(const json::value& v, std::size_t index) {
+  const std::string path = fmt::format("Attachments[{}]", index);
+  const json::object* o = v.if_object();
+  if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
+  attachment a;
+  auto name = string_field(*o, "Name", path + ".Name");
+  if (!name) return name.error();
+  a.name = std::move(*name);
+  auto type = string_field(*o, "ContentType", path + ".ContentType");
+  if (!type) return type.error();
+  a.content_type = std::move(*type);
+  if (const json::value* len = field(*o, "ContentLength")) {
+    const std::int64_t* n = len->if_int64();
+    if (n == nullptr || *n < 0)
+      return malformed(fmt::format("field {}.ContentLength must be a non-negative integer", path));
+    a.size = *n;
+  } else if (const json::value* content = field(*o, "Content")) {
+    if (!content->is_string())
+      return malformed(fmt::format("field {}.Content must be a string", path));
+    a.size = base64_size(content->get_string());
+  }
+  return a;
+}
+
+// Headers: [{"Name": "Message-ID", "Value": "<...>"}, ...]
+result<std::vector<std::pair<std::string, std::string>>> read_headers(const json::object& body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto list = array_field(body, "Headers");
+  if (!list) return list.error();
+  if (*list == nullptr) return out;
+  for (std::size_t i = 0; i < (*list)->size(); ++i) {
+    const std::string path = fmt::format("Headers[{}]", i);
+    const json::object* o = (**list)[i].if_object();
+    if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
+    auto name = string_field(*o, "Name", path + ".Name");
+    if (!name) return name.error();
+    auto value = string_field(*o, "Value", path + ".Value");
+    if (!value) return value.error();
+    out.emplace_back(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+error check_content_type(std::optional<std::string_view> header) {
+  const email::content_type ct = email::parse_content_type(header);
+  if (ct.media_type != "application/json")
+    return {errc::unsupported_media_type, "Content-Type must be application/json"};
+  if (!ct.charset.empty() && ct.charset != "utf-8")
+    return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
+  return {};
+}
+
+result<json::object> parse_body(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec, {}, options);
+  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
+  if (ec) return malformed("body is not valid JSON (UTF-8)");
+  if (json::object* obj = doc.if_object()) return std::move(*obj);
+  return malformed("body must be a JSON object");
+}
+
+class postmark_adapter final : public adapter {
+ public:
+  postmark_adapter(const std::vector<std::string>& secrets, std::string username)
+      : secrets_(secrets), username_(std::move(username)) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
+    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_body(req.body);
+    if (!body) return body.error();
+
+    parse_result out;
+    auto record_type = string_field(*body, "RecordType", "RecordType");
+    if (!record_type) return record_type.error();
+    if (!record_type->empty() && *record_type != "Inbound") {
+      out.ignored = 1;
+      return out;
+    }
+    auto parsed = to_email(*body);
+    if (!parsed) return parsed.error();
+    auto provider_id = string_field(*body, "MessageID", "MessageID");
+    if (!provider_id) return provider_id.error();
+    if (provider_id->size() > max_id_bytes)
+      return malformed(fmt::format("field MessageID must be at most {} bytes", max_id_bytes));
+    if (provider_id->empty()) *provider_id = parsed->message_id;
+    auto msg = email::to_inbound(std::move(*parsed));
+    if (!msg) return msg.error();
+    msg->provider_id = std::move(*provider_id);
+    out.messages.push_back(std::move(*msg));
+    return out;
+  }
+
+ private:
+  static result<parsed_email> to_email(const json::object& body);
+
+  email::secret_set secrets_;
+  std::string username_;
+};
+
+result<parsed_email> postmark_adapter::to_email(const json::object& body) {
+  parsed_email e;
+  e.primary_sender_field = "field FromFull.Email";
+  std::string from_name;
+  if (const json::value* v = field(body, "FromFull")) {
+    auto from = full_address(*v, "FromFull");
+    if (!from) return from.error();
+    from_name = from->name;
+    if (!blank(from->address)) e.senders.push_back({"field FromFull.Email", std::move(*from)});
+  }
+  auto from_text = string_field(body, "From", "From");
+  if (!from_text) return from_text.error();
+  if (!blank(*from_text)) {
+    auto list = email::parse_addresses(*from_text, 1);
+    e.senders.push_back(
+        {"field From", list.empty() ? email::mailbox{"", *from_text} : std::move(list.front())});
+  }
+  auto name = string_field(body, "FromName", "FromName");
+  if (!name) return name.error();
+  // FromName is Postmark's own reading of the display name: preferred over the parsed one.
+  if (!name->empty())
+    for (auto& c : e.senders) c.from.name = *name;
+
+  auto to = address_list(body, "ToFull", "To");
+  if (!to) return to.error();
+  e.to = std::move(*to);
+  auto cc = address_list(body, "CcFull", "Cc");
+  if (!cc) return cc.error();
+  e.cc = std::move(*cc);
+  auto original = string_field(body, "OriginalRecipient", "OriginalRecipient");
+  if (!original) return original.error();
+  // The To header names the business's own address even when the mail was forwarded to
+  // Postmark's hash address (OriginalRecipient): it comes first.
+  if (e.to.empty()) e.recipient = std::move(*original);
+
+  for (auto [key, out] :
+       {std::pair{"Subject", &e.subject}, std::pair{"TextBody", &e.text},
+        std::pair{"HtmlBody", &e.html}, std::pair{"StrippedTextReply", &e.stripped_text}}) {
+    auto s = string_field(body, key, key);
+    if (!s) return s.error();
+    *out = std::move(*s);
+  }
+
+  auto date = string_field(body, "Date", "Date");
+  if (!date) return date.error();
+  e.sent_at = email::parse_date(*date);
+
+  auto headers = read_headers(body);
+  if (!headers) return headers.error();
+  email::apply_headers(e, *headers);
+
+  auto attachments = array_field(body, "Attachments");
+  if (!attachments) return attachments.error();
+  if (*attachments != nullptr)
+    for (std::size_t i = 0; i < (*attachments)->size(); ++i) {
+      auto a = read_attachment((**attachments)[i], i);
+      if (!a) return a.error();
+      email::add_attachment(e, std::move(*a));
+    }
+  return e;
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg) {
+  if (error e = email::check_shared_secrets(cfg.secrets, "postmark", min_secret_bytes);
+      e.code != errc::ok)
+    return e;
+  auto username = email::username_option(cfg);
+  if (!username) return username.error();
+  email::init_gmime();
+  return std::unique_ptr<adapter>(
+      std::make_unique<postmark_adapter>(cfg.secrets, std::move(*username)));
+}
+
+}  // namespace sb

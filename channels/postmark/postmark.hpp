@@ -1,0 +1,28 @@
+// `postmark`: inbound mail from Postmark's inbound webhook, one JSON message per request
+// (From, FromFull, ToFull, CcFull, Subject, MessageID, Date, TextBody, HtmlBody,
+// StrippedTextReply, Headers, Attachments). Authenticated with HTTP basic-auth credentials in
+// the webhook URL: the password is the channel's secret (the user name is checked when the
+// `username` option is set). Postmark stops retrying on 403, so nothing here answers 403.
+// Identities: email (the From address). Threading headers travel in extra.email.
+// The provider-side setup, fields kept and answers are docs/channels/postmark.md.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "channels/email/email.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::string_view postmark_option_keys_storage[] = {"username"};
+inline constexpr std::span<const std::string_view> postmark_option_keys{
+    postmark_option_keys_storage};
+
+// Mail with attachments: larger than the server's default body limit.
+inline constexpr std::size_t postmark_default_max_body = email::default_max_body;
+
+result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg);
+
+}  // namespace sb

@@ -1,0 +1,246 @@
+// `sendgrid`: one inbound mail per request from SendGrid's Inbound Parse webhook.
+// The request pipeline, in order, and why each step sits where it does:
+//   1. HTTP basic auth (password = a configured secret, user = `username` when set): nothing
+//      in the request is looked at before it is authenticated: 401;
+//   2. Content-Type: multipart/form-data; application/json is SendGrid's Event Webhook
+//      (delivery events, not customer messages): counted as ignored. Anything else: 415;
+//   3. multipart parse with GMime: 400;
+//   4. raw mode (`email` holds the MIME message): parsed like the `mime` type; parsed mode:
+//      fields converted from their `charsets` to UTF-8, threading headers read from the raw
+//      `headers` block, attachments from the file parts and `attachment-info`: 400 naming
+//      the field.
+#include "channels/sendgrid/sendgrid.hpp"
+
+#include "channels/email/email.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+using email::parsed_email;
+
+constexpr std::size_t max_json_depth = 32;
+// A secret in a URL's userinfo: long enough not to be guessed.
+constexpr std::size_t min_secret_bytes = 16;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+result<json::value> parse_json(std::string_view text, std::string_view what) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, {}, options);
+  if (ec) return malformed(fmt::format("{} is not valid JSON", what));
+  return v;
+}
+
+// An optional JSON object field ("charsets", "envelope", "attachment-info").
+result<json::object> json_object_field(const email::form_part* f, std::string_view name) {
+  if (f == nullptr || blank(f->value)) return json::object{};
+  auto doc = parse_json(f->value, fmt::format("field {}", name));
+  if (!doc) return doc.error();
+  if (json::object* o = doc->if_object()) return std::move(*o);
+  return malformed(fmt::format("field {} must be a JSON object", name));
+}
+
+std::string string_member(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string{};
+}
+
+class form_fields {
+ public:
+  explicit form_fields(std::vector<email::form_part> parts) {
+    for (auto& p : parts) {
+      if (p.is_file) {
+        files_.push_back(std::move(p));
+      } else {
+        values_.push_back(std::move(p));
+      }
+    }
+  }
+
+  const email::form_part* get(std::string_view name) const {
+    for (const auto& p : values_)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
+  const std::vector<email::form_part>& files() const { return files_; }
+
+  // The field's text in UTF-8: the part's own charset, else what `charsets` says, else UTF-8.
+  std::string text(std::string_view name, const json::object& charsets) const {
+    const email::form_part* p = get(name);
+    if (p == nullptr) return {};
+    std::string charset = p->charset;
+    if (charset.empty()) charset = string_member(charsets, name);
+    if (charset.empty()) charset = "utf-8";
+    return email::to_utf8(p->value, charset);
+  }
+
+ private:
+  std::vector<email::form_part> values_;
+  std::vector<email::form_part> files_;
+};
+
+void add_sender(parsed_email& e, std::string field, std::string_view value) {
+  if (blank(value)) return;
+  auto list = email::parse_addresses(value, 1);
+  if (list.empty()) {
+    e.senders.push_back({std::move(field), {"", std::string(value)}});
+  } else {
+    e.senders.push_back({std::move(field), std::move(list.front())});
+  }
+}
+
+class sendgrid_adapter final : public adapter {
+ public:
+  sendgrid_adapter(const std::vector<std::string>& secrets, std::string username)
+      : secrets_(secrets), username_(std::move(username)) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
+    const auto content_type = req.header("content-type");
+    const email::content_type ct = email::parse_content_type(content_type);
+    parse_result out;
+    if (ct.media_type == "application/json") {
+      auto events = parse_json(req.body, "body");
+      if (!events) return events.error();
+      if (const json::array* list = events->if_array()) {
+        out.ignored = list->size();
+      } else if (events->is_object()) {
+        out.ignored = 1;
+      } else {
+        return malformed("body must be a JSON list of events");
+      }
+      return out;
+    }
+    if (ct.media_type != "multipart/form-data")
+      return error{errc::unsupported_media_type, "Content-Type must be multipart/form-data"};
+    auto parts = email::parse_form_data(*content_type, req.body);
+    if (!parts) return parts.error();
+    const form_fields f(std::move(*parts));
+
+    auto parsed = to_email(f);
+    if (!parsed) return parsed.error();
+    if (parsed->is_report) {
+      out.ignored = 1;
+      return out;
+    }
+    std::string provider_id = parsed->message_id;
+    auto msg = email::to_inbound(std::move(*parsed));
+    if (!msg) return msg.error();
+    msg->provider_id = std::move(provider_id);
+    out.messages.push_back(std::move(*msg));
+    return out;
+  }
+
+ private:
+  result<parsed_email> to_email(const form_fields& f) const;
+
+  email::secret_set secrets_;
+  std::string username_;  // empty: any user name
+};
+
+result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
+  auto envelope = json_object_field(f.get("envelope"), "envelope");
+  if (!envelope) return envelope.error();
+  std::string envelope_to;
+  if (const json::value* to = envelope->if_contains("to")) {
+    if (const json::array* list = to->if_array();
+        list != nullptr && !list->empty() && (*list)[0].is_string())
+      envelope_to = std::string((*list)[0].get_string());
+    else if (to->is_string())
+      envelope_to = std::string(to->get_string());
+  }
+  const std::string envelope_from = string_member(*envelope, "from");
+
+  // Raw mode: the whole message, parsed like the `mime` type.
+  if (const email::form_part* raw = f.get("email")) {
+    auto e = email::parse_mime_message(raw->value, "field email");
+    if (!e) return e.error();
+    add_sender(*e, "field envelope.from", envelope_from);
+    e->recipient = envelope_to;
+    return e;
+  }
+
+  auto charsets = json_object_field(f.get("charsets"), "charsets");
+  if (!charsets) return charsets.error();
+
+  // The raw header block carries what the parsed fields leave out: Message-ID, In-Reply-To,
+  // References, Date, and the From/To/Cc headers as a fallback.
+  parsed_email headers;
+  if (const email::form_part* h = f.get("headers"); h != nullptr && !blank(h->value)) {
+    auto parsed = email::parse_mime_message(h->value + "\r\n\r\n", "field headers");
+    if (!parsed) return parsed.error();
+    headers = std::move(*parsed);
+  }
+
+  parsed_email e;
+  e.primary_sender_field = "field from";
+  add_sender(e, "field from", f.text("from", *charsets));
+  for (auto& c : headers.senders) e.senders.push_back({"field headers (" + c.field + ")", c.from});
+  add_sender(e, "field envelope.from", envelope_from);
+
+  const std::string to = f.text("to", *charsets);
+  e.to = blank(to) ? std::move(headers.to) : email::parse_addresses(to);
+  const std::string cc = f.text("cc", *charsets);
+  e.cc = blank(cc) ? std::move(headers.cc) : email::parse_addresses(cc);
+  e.recipient = envelope_to;
+
+  if (f.get("subject") != nullptr) {
+    // SendGrid passes the subject as written in the header: encoded words may remain.
+    e.subject = email::decode_header_text(f.text("subject", *charsets));
+  } else {
+    e.subject = std::move(headers.subject);
+  }
+  e.text = f.text("text", *charsets);
+  e.html = f.text("html", *charsets);
+  e.message_id = std::move(headers.message_id);
+  e.in_reply_to = std::move(headers.in_reply_to);
+  e.references = std::move(headers.references);
+  e.sent_at = headers.sent_at;
+  e.is_report = headers.is_report;
+
+  auto info = json_object_field(f.get("attachment-info"), "attachment-info");
+  if (!info) return info.error();
+  for (const auto& file : f.files()) {
+    attachment a;
+    a.name = file.filename;
+    a.content_type = file.content_type;
+    a.size = file.size;
+    if (const json::value* v = info->if_contains(file.name); v != nullptr && v->is_object()) {
+      const json::object& meta = v->get_object();
+      if (a.name.empty()) a.name = string_member(meta, "filename");
+      if (a.name.empty()) a.name = string_member(meta, "name");
+      if (a.content_type.empty()) a.content_type = string_member(meta, "type");
+    }
+    email::add_attachment(e, std::move(a));
+  }
+  return e;
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg) {
+  if (error e = email::check_shared_secrets(cfg.secrets, "sendgrid", min_secret_bytes);
+      e.code != errc::ok)
+    return e;
+  auto username = email::username_option(cfg);
+  if (!username) return username.error();
+  email::init_gmime();
+  return std::unique_ptr<adapter>(
+      std::make_unique<sendgrid_adapter>(cfg.secrets, std::move(*username)));
+}
+
+}  // namespace sb

@@ -1,0 +1,28 @@
+// `sendgrid`: inbound mail from SendGrid's Inbound Parse webhook, multipart/form-data, in
+// parsed mode (headers, text, html, from, to, cc, subject, envelope, charsets, attachment1..N)
+// or raw mode (the whole MIME message in `email`). Parse has no signature: the URL carries
+// HTTP basic-auth credentials whose password is the channel's secret (and whose user name is
+// checked when the `username` option is set).
+// Identities: email (the From address). Threading headers travel in extra.email.
+// The provider-side setup, fields kept and answers are docs/channels/sendgrid.md.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "channels/email/email.hpp"
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::string_view sendgrid_option_keys_storage[] = {"username"};
+inline constexpr std::span<const std::string_view> sendgrid_option_keys{
+    sendgrid_option_keys_storage};
+
+// Mail with attachments: larger than the server's default body limit.
+inline constexpr std::size_t sendgrid_default_max_body = email::default_max_body;
+
+result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg);
+
+}  // namespace sb

@@ -1,0 +1,389 @@
+#!/usr/bin/python3
+"""The email channel types end to end: mailgun, sendgrid, postmark and mime.
+
+One daemon with all four channels, the real broker, pika as the agent. For each type one
+request in the provider's own format is answered 202 and reaches the general queue, normalized
+as docs/channels/<type>.md documents it (sender identity, subject, text, attachments,
+threading headers in message.email). The `mime` message is produced by Python's own `email`
+package: a quoted-printable UTF-8 body, an RFC 2047 encoded-word subject and an attachment.
+Every type refuses a bad signature or credentials with 401 (never 403 or 406) and queues
+nothing; a repeated delivery is answered 200 as a duplicate and queues nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets as pysecrets
+import signal
+import sys
+import time
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+import datetime as dt
+from typing import Any
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+MAILGUN_KEY = "key-" + pysecrets.token_hex(16)
+SENDGRID_PASSWORD = "sg-" + pysecrets.token_hex(16)
+POSTMARK_PASSWORD = "pm-" + pysecrets.token_hex(16)
+MIME_TOKEN = "mta-" + pysecrets.token_hex(16)
+
+CHANNELS = f"""\
+  - name: mail-mailgun
+    type: mailgun
+    secret: {h.yq(MAILGUN_KEY)}
+  - name: mail-sendgrid
+    type: sendgrid
+    secret: {h.yq(SENDGRID_PASSWORD)}
+    username: parse
+  - name: mail-postmark
+    type: postmark
+    secret: {h.yq(POSTMARK_PASSWORD)}
+  - name: mail-mime
+    type: mime
+    secret: {h.yq(MIME_TOKEN)}
+"""
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256)) + b"\n%%EOF\n"  # 271 bytes
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56  # 64 bytes
+
+
+def now_rfc5322(offset_s: float = 0) -> str:
+    t = dt.datetime.fromtimestamp(int(time.time() + offset_s), dt.timezone(dt.timedelta(hours=2)))
+    return format_datetime(t)
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def multipart(fields: list[tuple[Any, ...]], boundary: str) -> bytes:
+    """multipart/form-data as providers write it: (name, value) or (name, bytes, filename, type)."""
+    out = b""
+    for f in fields:
+        out += f"--{boundary}\r\n".encode()
+        if len(f) == 4:
+            out += (f'Content-Disposition: form-data; name="{f[0]}"; filename="{f[2]}"\r\n'
+                    f"Content-Type: {f[3]}\r\n").encode()
+        else:
+            out += f'Content-Disposition: form-data; name="{f[0]}"\r\n'.encode()
+        value = f[1] if isinstance(f[1], bytes) else f[1].encode()
+        out += b"\r\n" + value + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+# ---- one request per channel type, in the provider's format ---------------------------------
+
+
+def mailgun_request(msg_id: str, *, key: str = MAILGUN_KEY) -> tuple[bytes, dict[str, str]]:
+    ts = str(int(time.time()))
+    token = pysecrets.token_hex(25)
+    sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    fields = [
+        ("recipient", "support@acme.example"),
+        ("sender", "juergen.mueller@example.de"),
+        ("from", "\"Müller, Jürgen\" <Juergen.Mueller@Example.DE>"),
+        ("subject", "Schadensmeldung – Fotos anbei"),
+        ("body-plain", "Guten Tag,\r\n\r\nanbei die Fotos des beschädigten Pakets.\r\n"),
+        ("stripped-text", "Guten Tag,\r\n\r\nanbei die Fotos des beschädigten Pakets."),
+        ("body-html", "<p>Guten Tag,</p><p>anbei die Fotos.</p>"),
+        ("Message-Id", f"<{msg_id}>"),
+        ("In-Reply-To", "<ticket-9001@acme.example>"),
+        ("References", "<ticket-9000@acme.example> <ticket-9001@acme.example>"),
+        ("Date", now_rfc5322(-5)),
+        ("To", "Acme Support <support@acme.example>"),
+        ("attachment-count", "1"),
+        ("timestamp", ts), ("token", token), ("signature", sig),
+        ("attachment-1", PNG, "Paket_beschädigt.png", "image/png"),
+    ]
+    boundary = "mg" + pysecrets.token_hex(8)
+    return multipart(fields, boundary), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def sendgrid_request(msg_id: str, *, password: str = SENDGRID_PASSWORD) -> tuple[bytes, dict[str, str]]:
+    headers = (f"Date: {now_rfc5322(-5)}\n"
+               "From: =?iso-8859-1?q?Ren=E9e_Lef=E8vre?= <renee.lefevre@example.fr>\n"
+               "To: Acme Support <support@acme.example>\n"
+               "Subject: =?iso-8859-1?q?Commande_n=B0_4471?=\n"
+               f"Message-ID: <{msg_id}>\n"
+               "In-Reply-To: <ticket-4471@acme.example>\n"
+               "MIME-Version: 1.0\n")
+    fields = [
+        ("headers", headers),
+        ("dkim", "{@example.fr : pass}"),
+        ("to", "Acme Support <support@acme.example>"),
+        ("from", "Renée Lefèvre <renee.lefevre@example.fr>"),
+        ("text", "Le colis n°4471 n'est pas arrivé.\n".encode("latin-1")),
+        ("envelope", json.dumps({"to": ["support@acme.example"], "from": "renee.lefevre@example.fr"})),
+        ("attachments", "1"),
+        ("subject", "Commande n°4471"),
+        ("attachment-info", json.dumps({"attachment1": {"filename": "bon.pdf", "type": "application/pdf"}})),
+        ("charsets", json.dumps({"to": "UTF-8", "subject": "UTF-8", "from": "UTF-8", "text": "iso-8859-1"})),
+        ("SPF", "pass"),
+        ("attachment1", PDF, "bon.pdf", "application/pdf"),
+    ]
+    return multipart(fields, "xYzZY"), {"Content-Type": "multipart/form-data; boundary=xYzZY",
+                                        "Authorization": basic("parse", password)}
+
+
+def postmark_request(pm_id: str, rfc_id: str, *,
+                     password: str = POSTMARK_PASSWORD) -> tuple[bytes, dict[str, str]]:
+    body = {
+        "FromName": "Līga Ozoliņa", "MessageStream": "inbound",
+        "From": "liga.ozolina@example.lv",
+        "FromFull": {"Email": "Liga.Ozolina@Example.LV", "Name": "Līga Ozoliņa", "MailboxHash": ""},
+        "To": "support@acme.example",
+        "ToFull": [{"Email": "support@acme.example", "Name": "", "MailboxHash": ""}],
+        "Cc": "", "CcFull": [],
+        "OriginalRecipient": "abc123+support@inbound.postmarkapp.com",
+        "Subject": "Kvīts par pasūtījumu 7781",
+        "MessageID": pm_id,
+        "Date": now_rfc5322(-5).replace("+0200", "+02:00"),
+        "TextBody": "Labdien!\n\nPielikumā kvīts.\n\nLīga\n",
+        "HtmlBody": "<p>Labdien!</p>",
+        "StrippedTextReply": "Labdien!\n\nPielikumā kvīts.",
+        "Headers": [{"Name": "Message-ID", "Value": f"<{rfc_id}>"},
+                    {"Name": "References", "Value": "<ticket-7781@acme.example>"}],
+        "Attachments": [{"Name": "kvīts.pdf", "Content": base64.b64encode(PDF).decode(),
+                         "ContentType": "application/pdf", "ContentLength": len(PDF)}],
+    }
+    return (json.dumps(body, ensure_ascii=False).encode(),
+            {"Content-Type": "application/json", "Authorization": basic("postmark", password)})
+
+
+def mime_message() -> tuple[bytes, dict[str, Any]]:
+    """A message written by Python's email package, as a mail script or MTA hook would."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = Address("Jānis Bērziņš", addr_spec="janis.berzins@example.lv")
+    msg["To"] = Address("Acme Support", addr_spec="support@acme.example")
+    msg["Cc"] = "liga.ozolina@example.lv"
+    msg["Subject"] = "Rēķins Nr. 2026-118 — jautājums"
+    msg["Date"] = now_rfc5322(-5)
+    msg_id = make_msgid(idstring="e2e", domain="example.lv")
+    msg["Message-ID"] = msg_id
+    msg["In-Reply-To"] = "<ticket-7781.reply-2@acme.example>"
+    msg["References"] = "<ticket-7781@acme.example> <ticket-7781.reply-2@acme.example>"
+    text = ("Labdien!\n\nMans rēķins Nr. 2026-118 ir nepareizs: summa ir 149,00 €, "
+            "nevis 94,00 €.\nLūdzu, pārbaudiet — paldies! 🙏\n\nJānis Bērziņš\n")
+    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+    msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="rēķins-2026-118.pdf")
+    raw = msg.as_bytes()
+    want = {"message_id": msg_id.strip("<>"), "text": text.rstrip("\n"),
+            "subject": "Rēķins Nr. 2026-118 — jautājums"}
+    return raw, want
+
+
+# ---- checks -------------------------------------------------------------------------------
+
+
+def check_accepted(ck: h.Checks, r: h.Response, what: str) -> dict[str, Any]:
+    ck.equal(r.status, 202, f"{what}: status 202")
+    body = r.json if isinstance(r.json, dict) else {}
+    acc = body.get("accepted")
+    ck.require(isinstance(acc, list) and len(acc) == 1, f"{what}: one accepted message", r)
+    ck.equal(acc[0].get("skill"), "general", f"{what}: routed to general")
+    ck.equal(body.get("duplicates"), 0, f"{what}: duplicates")
+    return acc[0]
+
+
+def check_refused(ck: h.Checks, r: h.Response, status: int, what: str) -> None:
+    ck.equal(r.status, status, f"{what}: status {status}")
+    body = r.json
+    ck.check(isinstance(body, dict) and isinstance(body.get("error"), str)
+             and isinstance(body.get("detail"), str),
+             f"{what}: JSON error body", r)
+
+
+def check_message(ck: h.Checks, m: h.Consumed, acc: dict[str, Any], want: dict[str, Any],
+                  what: str) -> None:
+    b = m.body if isinstance(m.body, dict) else {}
+    msg = b.get("message") or {}
+    ck.equal(m.message_id, acc.get("message_id"), f"{what}: AMQP message_id")
+    ck.equal(m.header("x-channel"), want["channel"], f"{what}: header x-channel")
+    ck.equal(m.header("x-channel-type"), want["type"], f"{what}: header x-channel-type")
+    ck.equal(msg.get("channel"), want["channel"], f"{what}: message.channel")
+    ck.equal(msg.get("channel_type"), want["type"], f"{what}: message.channel_type")
+    ck.equal(msg.get("direction"), "inbound", f"{what}: message.direction")
+    ck.equal(msg.get("visibility"), "private", f"{what}: message.visibility")
+    ck.equal(msg.get("provider_id"), want["provider_id"], f"{what}: message.provider_id")
+    ck.equal(msg.get("subject"), want["subject"], f"{what}: message.subject")
+    ck.equal(msg.get("text"), want["text"], f"{what}: message.text")
+    sent = h.parse_time(msg.get("sent_at"))
+    ck.check(sent is not None and abs(sent.timestamp() - time.time()) < 120,
+             f"{what}: message.sent_at from the Date", msg.get("sent_at"))
+    got_att = [{k: a.get(k) for k in ("name", "content_type", "size")}
+               for a in msg.get("attachments") or []]
+    ck.equal(got_att, want["attachments"], f"{what}: message.attachments")
+    email = msg.get("email") or {}
+    for k, v in want["email"].items():
+        ck.equal(email.get(k), v, f"{what}: message.email.{k}")
+    cu = b.get("customer") or {}
+    ck.equal(cu.get("name"), want["name"], f"{what}: customer.name")
+    ck.equal([(i.get("type"), i.get("value")) for i in cu.get("identities") or []],
+             [("email", want["email_identity"])], f"{what}: customer.identities")
+
+
+def main(ck: h.Checks) -> None:
+    env = h.Env(extra_channels=CHANNELS)
+    r = h.run_binary(["--check-config", env.config_path])
+    ck.equal(r.returncode, 0, f"--check-config accepts the four email channels ({r.stderr})")
+    d = env.start()
+    c = env.client()
+    agent = h.Consumer(env.amqp_url, list(env.queues.values()))
+    general = env.queues["general"]
+
+    def post(channel: str, body: bytes, headers: dict[str, str]) -> h.Response:
+        return c.request("POST", f"/v1/webhooks/{channel}", body, headers)
+
+    def consume_one(what: str) -> h.Consumed | None:
+        got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
+        ck.equal([(m.queue, m.provider_id) for m in got if m.queue != general], [],
+                 f"{what}: nothing on other queues")
+        mine = [m for m in got if m.queue == general]
+        ck.equal(len(mine), 1, f"{what}: exactly one message on the general queue")
+        return mine[0] if mine else None
+
+    # ---- refusals first: nothing below may reach a queue ----
+    h.log("refusals")
+    mg_id = f"mg-{pysecrets.token_hex(6)}@mail.example.de"
+    body, hd = mailgun_request(mg_id, key="key-" + pysecrets.token_hex(16))
+    check_refused(ck, post("mail-mailgun", body, hd), 401, "mailgun signed with another key")
+    body, hd = sendgrid_request("sg-bad@example.fr", password="not-the-password-123")
+    check_refused(ck, post("mail-sendgrid", body, hd), 401, "sendgrid wrong password")
+    body, hd = postmark_request("pm-bad", "pm-bad@example.lv", password="not-the-password-456")
+    r = post("mail-postmark", body, hd)
+    check_refused(ck, r, 401, "postmark wrong password (401, never 403)")
+    raw, _ = mime_message()
+    r = post("mail-mime", raw, {"Content-Type": "message/rfc822",
+                                "Authorization": "Bearer not-the-token-0123456789"})
+    check_refused(ck, r, 401, "mime wrong bearer token")
+    r = post("mail-mime", raw, {"Content-Type": "message/rfc822"})
+    check_refused(ck, r, 401, "mime without Authorization")
+    r = post("mail-mime", raw, {"Content-Type": "text/plain",
+                                "Authorization": f"Bearer {MIME_TOKEN}"})
+    check_refused(ck, r, 415, "mime with Content-Type text/plain")
+    got = agent.drain(idle=2.0, deadline=10)
+    ck.equal([m.provider_id for m in got], [], "refused requests queue nothing")
+
+    # ---- mailgun: multipart route post with an attachment ----
+    h.log("mailgun")
+    body, hd = mailgun_request(mg_id)
+    acc = check_accepted(ck, post("mail-mailgun", body, hd), "mailgun")
+    m = consume_one("mailgun")
+    if m:
+        check_message(ck, m, acc, {
+            "channel": "mail-mailgun", "type": "mailgun", "provider_id": mg_id,
+            "subject": "Schadensmeldung – Fotos anbei",
+            "text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets.",
+            "attachments": [{"name": "Paket_beschädigt.png", "content_type": "image/png",
+                             "size": len(PNG)}],
+            "email": {"message_id": mg_id, "in_reply_to": "ticket-9001@acme.example",
+                      "references": ["ticket-9000@acme.example", "ticket-9001@acme.example"],
+                      "to": ["support@acme.example"], "cc": [],
+                      "stripped_text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets."},
+            "name": "Müller, Jürgen", "email_identity": "juergen.mueller@example.de"}, "mailgun")
+
+    # ---- sendgrid: Inbound Parse, parsed mode, a latin-1 text field ----
+    h.log("sendgrid")
+    sg_id = f"sg-{pysecrets.token_hex(6)}@example.fr"
+    body, hd = sendgrid_request(sg_id)
+    acc = check_accepted(ck, post("mail-sendgrid", body, hd), "sendgrid")
+    m = consume_one("sendgrid")
+    if m:
+        check_message(ck, m, acc, {
+            "channel": "mail-sendgrid", "type": "sendgrid", "provider_id": sg_id,
+            "subject": "Commande n°4471", "text": "Le colis n°4471 n'est pas arrivé.",
+            "attachments": [{"name": "bon.pdf", "content_type": "application/pdf",
+                             "size": len(PDF)}],
+            "email": {"message_id": sg_id, "in_reply_to": "ticket-4471@acme.example",
+                      "references": [], "to": ["support@acme.example"], "cc": [],
+                      "stripped_text": None},
+            "name": "Renée Lefèvre", "email_identity": "renee.lefevre@example.fr"}, "sendgrid")
+
+    # ---- postmark: inbound JSON ----
+    h.log("postmark")
+    pm_id = f"{pysecrets.token_hex(4)}-66eb-11e1-8e72-a8904824019b"
+    pm_rfc = f"pm-{pysecrets.token_hex(6)}@mail.example.lv"
+    body, hd = postmark_request(pm_id, pm_rfc)
+    acc = check_accepted(ck, post("mail-postmark", body, hd), "postmark")
+    m = consume_one("postmark")
+    if m:
+        check_message(ck, m, acc, {
+            "channel": "mail-postmark", "type": "postmark", "provider_id": pm_id,
+            "subject": "Kvīts par pasūtījumu 7781", "text": "Labdien!\n\nPielikumā kvīts.\n\nLīga",
+            "attachments": [{"name": "kvīts.pdf", "content_type": "application/pdf",
+                             "size": len(PDF)}],
+            "email": {"message_id": pm_rfc, "in_reply_to": None,
+                      "references": ["ticket-7781@acme.example"], "to": ["support@acme.example"],
+                      "cc": [], "stripped_text": "Labdien!\n\nPielikumā kvīts."},
+            "name": "Līga Ozoliņa", "email_identity": "liga.ozolina@example.lv"}, "postmark")
+
+    # ---- mime: a message written by Python's email package ----
+    h.log("mime")
+    raw, want = mime_message()
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    ck.check("Subject: =?utf-8?" in head, "the generated Subject is an RFC 2047 encoded word", head)
+    ck.check(b"Content-Transfer-Encoding: quoted-printable" in raw,
+             "the generated body is quoted-printable")
+    ck.check(b"Content-Transfer-Encoding: base64" in raw, "the generated attachment is base64")
+    mime_headers = {"Content-Type": "message/rfc822", "Authorization": f"Bearer {MIME_TOKEN}"}
+    acc = check_accepted(ck, post("mail-mime", raw, mime_headers), "mime")
+    m = consume_one("mime")
+    if m:
+        check_message(ck, m, acc, {
+            "channel": "mail-mime", "type": "mime", "provider_id": want["message_id"],
+            "subject": want["subject"], "text": want["text"],
+            "attachments": [{"name": "rēķins-2026-118.pdf", "content_type": "application/pdf",
+                             "size": len(PDF)}],
+            "email": {"message_id": want["message_id"],
+                      "in_reply_to": "ticket-7781.reply-2@acme.example",
+                      "references": ["ticket-7781@acme.example", "ticket-7781.reply-2@acme.example"],
+                      "to": ["support@acme.example"], "cc": ["liga.ozolina@example.lv"],
+                      "stripped_text": None},
+            "name": "Jānis Bērziņš", "email_identity": "janis.berzins@example.lv"}, "mime")
+
+    # ---- duplicates: the providers' retries are answered 200 and queue nothing ----
+    h.log("duplicates")
+    dup = {"accepted": [], "duplicates": 1, "ignored": 0}
+    body, hd = mailgun_request(mg_id)  # a fresh timestamp, token and signature
+    r = post("mail-mailgun", body, hd)
+    ck.equal((r.status, r.json), (200, dup), "mailgun retry: 200 duplicate")
+    body, hd = sendgrid_request(sg_id)
+    r = post("mail-sendgrid", body, hd)
+    ck.equal((r.status, r.json), (200, dup), "sendgrid retry: 200 duplicate")
+    body, hd = postmark_request(pm_id, pm_rfc)
+    r = post("mail-postmark", body, hd)
+    ck.equal((r.status, r.json), (200, dup), "postmark retry: 200 duplicate")
+    r = post("mail-mime", raw, mime_headers)
+    ck.equal((r.status, r.json), (200, dup), "mime retry: 200 duplicate")
+
+    # ---- a Mailgun event webhook: signed, not a message: 200, ignored ----
+    ts, token = str(int(time.time())), pysecrets.token_hex(25)
+    event = {"signature": {"timestamp": ts, "token": token,
+                           "signature": hmac.new(MAILGUN_KEY.encode(), (ts + token).encode(),
+                                                 hashlib.sha256).hexdigest()},
+             "event-data": {"event": "delivered", "recipient": "janis.berzins@example.lv"}}
+    r = post("mail-mailgun", json.dumps(event).encode(), {"Content-Type": "application/json"})
+    ck.equal((r.status, r.json), (200, {"accepted": [], "duplicates": 0, "ignored": 1}),
+             "mailgun event webhook: 200, ignored")
+
+    got = agent.drain(idle=3.0, deadline=15)
+    ck.equal([m.provider_id for m in got], [], "duplicates and events queue nothing")
+
+    rc = d.stop(signal.SIGTERM)
+    ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
+    ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
+    h.print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
+                  ("test_channels_email", "count"))
+
+
+if __name__ == "__main__":
+    h.run(main, timeout=300)

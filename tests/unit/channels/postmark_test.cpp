@@ -1,0 +1,298 @@
+#include "channels/postmark/postmark.hpp"
+
+#include "channels/crypto.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace std::string_literals;
+
+namespace sb {
+namespace {
+
+constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
+
+const std::string password = "pm-inbound-4c8e1a6f2b9d3e70";
+const std::string new_password = "pm-inbound-rotated-0d9e8f7a";
+
+channel_config postmark_config(std::vector<std::string> secrets = {password},
+                               std::string username = {}) {
+  channel_config cfg;
+  cfg.name = "support-postmark";
+  cfg.type = "postmark";
+  cfg.secrets = std::move(secrets);
+  if (!username.empty()) cfg.options["username"] = std::move(username);
+  return cfg;
+}
+
+struct request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {"POST", "/v1/webhooks/support-postmark", views, body, test_now};
+  }
+  void set(const std::string& name, std::string value) {
+    for (auto& f : fields)
+      if (f.first == name) {
+        f.second = std::move(value);
+        return;
+      }
+    fields.emplace_back(name, std::move(value));
+  }
+  void remove(const std::string& name) {
+    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
+  }
+};
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(SB_TEST_DATA_DIR "/postmark/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+request post(std::string body, const std::string& pass = password,
+             const std::string& user = "postmark") {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"Authorization", "Basic " + base64_encode(user + ":" + pass)},
+              {"User-Agent", "Postmark"}};
+  return r;
+}
+
+result<parse_result> receive(request& r, const channel_config& cfg = postmark_config()) {
+  auto adapter = make_postmark_adapter(cfg);
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+inbound_message accepted(request& r, const channel_config& cfg = postmark_config()) {
+  auto res = receive(r, cfg);
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  REQUIRE(res->messages.size() == 1);
+  CHECK(res->ignored == 0);
+  return res->messages.front();
+}
+
+error refused(request& r, const channel_config& cfg = postmark_config()) {
+  auto res = receive(r, cfg);
+  REQUIRE_FALSE(res.has_value());
+  // Postmark stops retrying on 403: no refusal may ever be one.
+  CHECK(describe(res.error().code).http_status != 403);
+  return res.error();
+}
+
+const boost::json::object& mail(const inbound_message& m) {
+  return m.extra.at("email").as_object();
+}
+
+std::vector<std::string> strings(const boost::json::value& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
+  return out;
+}
+
+// ---- construction ------------------------------------------------------------------------
+
+TEST_CASE("make_postmark_adapter") {
+  CHECK(make_postmark_adapter(postmark_config()).has_value());
+  CHECK(make_postmark_adapter(postmark_config({password}, "postmark")).has_value());
+  auto none = make_postmark_adapter(postmark_config({}));
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().detail == "a postmark channel needs a secret (secret or secret_file)");
+  const channel_type_info* info = find_channel_type("postmark");
+  REQUIRE(info != nullptr);
+  CHECK((info->make == &make_postmark_adapter));
+  CHECK(info->kind == "email");
+  REQUIRE(info->option_keys.size() == 1);
+  CHECK(info->option_keys[0] == "username");
+  CHECK(info->default_max_body == 25u * 1024 * 1024);
+}
+
+// ---- valid posts -------------------------------------------------------------------------
+
+TEST_CASE("a full inbound message is mapped field by field") {
+  request r = post(fixture("inbound.json"));
+  const inbound_message m = accepted(r);
+  CHECK(m.provider_id == "73e6d360-66eb-11e1-8e72-a8904824019b");
+  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv"}});
+  CHECK(m.sender_name == "Jānis Bērziņš");
+  CHECK(m.recipient == "support@acme.example");
+  CHECK(m.subject == "Re: Rēķins Nr. 2026-118 — kvīts");
+  CHECK(m.text ==
+        "Labdien!\n\nPielikumā kvīts par 149,00 € maksājumu.\n\nJānis\n\n"
+        "On Fri, 20 Nov 2026, Acme Support wrote:\n> Please send the receipt.");
+  CHECK(m.sent_at == parse_time("2026-11-22T09:59:30Z"));  // "+02:00" offsets read right
+  REQUIRE(m.attachments.size() == 2);
+  CHECK(m.attachments[0].name == "kvīts-149.pdf");
+  CHECK(m.attachments[0].content_type == "application/pdf");
+  CHECK(m.attachments[0].size == 327);
+  CHECK(m.attachments[1].name == "bilde.png");
+  CHECK(m.attachments[1].size == 81);  // no ContentLength: counted from the base64 text
+  const auto& e = mail(m);
+  CHECK(e.at("message_id").as_string() == "CAF7k2pR.20261122.1159@mail.example.lv");
+  CHECK(e.at("in_reply_to").as_string() == "ticket-7781.reply-3@acme.example");
+  CHECK(strings(e.at("references")) ==
+        std::vector<std::string>{"ticket-7781@acme.example", "ticket-7781.reply-3@acme.example"});
+  CHECK(strings(e.at("to")) == std::vector<std::string>{"support@acme.example"});
+  CHECK(strings(e.at("cc")) ==
+        std::vector<std::string>{"liga.ozolina@example.lv", "billing@acme.example"});
+  CHECK(e.at("stripped_text").as_string() == "Labdien!\n\nPielikumā kvīts par 149,00 € maksājumu.");
+}
+
+TEST_CASE("a minimal inbound message") {
+  request r = post(fixture("inbound_minimal.json"));
+  const inbound_message m = accepted(r);
+  CHECK(m.provider_id == "0f3c7a8e-1b2d-4e5f-9a6b-7c8d9e0f1a2b");
+  CHECK(m.identities == std::vector<identity>{{"email", "kiosk@shop.example"}});
+  CHECK(m.sender_name.empty());
+  CHECK(m.text == "Kiosk 4 is out of paper.");
+  CHECK(m.attachments.empty());
+  CHECK(mail(m).at("message_id").is_null());
+  CHECK(mail(m).at("stripped_text").is_null());
+}
+
+TEST_CASE("fallbacks: From text, HTML body, OriginalRecipient, the header Message-ID") {
+  request r = post(
+      R"({"From":"\"Bo Berg\" <Bo@Example.SE>","OriginalRecipient":"hash+x@inbound.postmarkapp.com",)"
+      R"("HtmlBody":"<p>Hej&nbsp;d&auml;r!</p><p>Mvh Bo</p>","Headers":[{"Name":"Message-ID","Value":"<hdr-1@example.se>"}]})");
+  const inbound_message m = accepted(r);
+  CHECK(m.identities == std::vector<identity>{{"email", "bo@example.se"}});
+  CHECK(m.sender_name == "Bo Berg");
+  CHECK(m.text == "Hej där!\n\nMvh Bo");
+  CHECK(m.recipient == "hash+x@inbound.postmarkapp.com");
+  CHECK(m.provider_id == "hdr-1@example.se");  // no MessageID field
+}
+
+TEST_CASE("null fields are absent fields") {
+  request r =
+      post(R"({"FromFull":{"Email":"a@example.com","Name":null},"ToFull":null,"Subject":null,)"
+           R"("Attachments":null,"Headers":null,"MessageID":"id-1","TextBody":"x"})");
+  const inbound_message m = accepted(r);
+  CHECK(m.subject.empty());
+  CHECK(m.provider_id == "id-1");
+}
+
+TEST_CASE("other Postmark webhooks (RecordType other than Inbound) are counted as ignored") {
+  request r = post(fixture("bounce.json"));
+  auto res = receive(r);
+  REQUIRE(res.has_value());
+  CHECK(res->messages.empty());
+  CHECK(res->ignored == 1);
+}
+
+// ---- authentication ----------------------------------------------------------------------
+
+TEST_CASE("basic auth: 401, never 403, before anything else") {
+  SUBCASE("missing") {
+    request r = post(fixture("inbound.json"));
+    r.remove("Authorization");
+    const error e = refused(r);
+    CHECK(e.code == errc::unauthorized);
+    CHECK(describe(e.code).http_status == 401);
+  }
+  SUBCASE("wrong password") {
+    request r = post(fixture("inbound.json"), new_password);
+    CHECK(refused(r).detail == "wrong user name or password");
+  }
+  SUBCASE("the user name, when configured") {
+    request r = post(fixture("inbound.json"), password, "someone");
+    CHECK(refused(r, postmark_config({password}, "postmark")).code == errc::unauthorized);
+    CHECK(accepted(r).provider_id == "73e6d360-66eb-11e1-8e72-a8904824019b");
+  }
+  SUBCASE("rotated secrets") {
+    request r = post(fixture("inbound.json"), new_password);
+    CHECK(accepted(r, postmark_config({password, new_password})).subject ==
+          "Re: Rēķins Nr. 2026-118 — kvīts");
+  }
+  SUBCASE("401 wins over a wrong Content-Type") {
+    request r = post("{", new_password);
+    r.set("Content-Type", "text/plain");
+    CHECK(refused(r).code == errc::unauthorized);
+  }
+}
+
+TEST_CASE("Content-Type must be application/json in UTF-8") {
+  request r = post(fixture("inbound_minimal.json"));
+  r.set("Content-Type", "application/json; charset=utf-8");
+  CHECK(accepted(r).subject == "Printer out of paper");
+  r.set("Content-Type", "application/json; charset=iso-8859-1");
+  CHECK(refused(r).detail == "Content-Type charset must be utf-8");
+  r.set("Content-Type", "text/plain");
+  const error e = refused(r);
+  CHECK(e.code == errc::unsupported_media_type);
+  CHECK(e.detail == "Content-Type must be application/json");
+}
+
+// ---- malformed bodies --------------------------------------------------------------------
+
+TEST_CASE("malformed bodies are 400, naming the field") {
+  const std::pair<std::string, std::string> cases[] = {
+      {"{\"From\":", "body is not valid JSON (UTF-8)"},
+      {"[1,2]", "body must be a JSON object"},
+      {"{\"TextBody\":\"\xff\"}", "body is not valid JSON (UTF-8)"},
+      {std::string(40, '[') + std::string(40, ']'), "body is nested too deeply"},
+      {R"({"FromFull":"a@example.com"})", "field FromFull must be an object"},
+      {R"({"FromFull":{"Email":7}})", "field FromFull.Email must be a string"},
+      {R"({"From":"a@example.com","ToFull":{}})", "field ToFull must be an array"},
+      {R"({"From":"a@example.com","CcFull":[{"Email":"c@x.example"},"x"]})",
+       "field CcFull[1] must be an object"},
+      {R"({"From":"a@example.com","Subject":["x"]})", "field Subject must be a string"},
+      {R"({"From":"a@example.com","Headers":[{"Name":"Message-ID","Value":1}]})",
+       "field Headers[0].Value must be a string"},
+      {R"({"From":"a@example.com","Attachments":[{"Name":"a","ContentLength":-1}]})",
+       "field Attachments[0].ContentLength must be a non-negative integer"},
+      {R"({"From":"a@example.com","Attachments":[{"Name":"a","Content":12}]})",
+       "field Attachments[0].Content must be a string"},
+      {R"({"From":"a@example.com","Attachments":"none"})", "field Attachments must be an array"},
+      {R"({"From":"a@example.com","MessageID":")" + std::string(300, 'x') + "\"}",
+       "field MessageID must be at most 256 bytes"},
+      {R"({"From":"a@example.com","RecordType":5})", "field RecordType must be a string"},
+      {R"({"TextBody":"who sent this?"})", "field FromFull.Email is required"},
+      {R"({"FromFull":{"Email":"Ann Lee","Name":"Ann"},"TextBody":"x"})",
+       "field FromFull.Email is not a valid email address"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("every truncation of the fixture: refused or parsed, never a crash") {
+  const std::string full = fixture("inbound.json");
+  for (std::size_t n = 0; n < full.size(); n += 3) {
+    request r = post(full.substr(0, n));
+    auto res = receive(r);
+    if (n + 2 < full.size()) {
+      REQUIRE_FALSE(res.has_value());
+      CHECK(res.error().code == errc::malformed);
+    }
+  }
+}
+
+TEST_CASE("101 attachments: 100 kept, one counted") {
+  std::string list;
+  for (int i = 0; i < 101; ++i)
+    list += (i ? ","s : ""s) + R"({"Name":"p)" + std::to_string(i) +
+            R"(.jpg","ContentType":"image/jpeg","ContentLength":10,"Content":"AAAA"})";
+  request r = post(R"({"From":"a@example.com","Attachments":[)" + list + "]}");
+  const inbound_message m = accepted(r);
+  CHECK(m.attachments.size() == 100);
+  CHECK(mail(m).at("attachments_omitted").as_uint64() == 1);
+}
+
+}  // namespace
+}  // namespace sb
