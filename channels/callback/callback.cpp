@@ -1,0 +1,296 @@
+// `callback`: one callback request per request, signed with Standard Webhooks.
+// The request pipeline, in order (the same as `chat`, for the same reasons):
+//   1. signature over the raw bytes, before anything in the request is looked at: 401;
+//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. field mapping with type checks, each error naming the field: 400.
+// The customer is known only by the phone number to call, so a number that cannot be read is
+// refused (400) rather than kept: a callback request nobody can call back is a sender bug.
+#include "channels/callback/callback.hpp"
+
+#include "channels/normalize.hpp"
+#include "channels/standard_webhooks.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+
+// Ids become dedupe keys in the store: keep them short enough to index.
+constexpr std::size_t max_id_bytes = 256;
+constexpr std::size_t max_digits = 64;
+constexpr std::size_t max_json_depth = 32;
+// HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
+constexpr std::size_t min_secret_bytes = 16;
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// ---- config (as for chat) -------------------------------------------------------------------
+
+result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured) {
+  if (configured.empty())
+    return malformed("a callback channel needs a secret (secret or secret_file)");
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < configured.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = configured.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, configured.size());
+    auto key = decode_standard_webhooks_secret(configured[i]);
+    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
+    if (key->size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
+          key->size(), min_secret_bytes));
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+result<std::string> default_country_option(const channel_config& cfg) {
+  const auto it = cfg.options.find("default_country");
+  if (it == cfg.options.end() || it->second.empty()) return std::string{};
+  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
+  std::string supported;
+  for (const auto& c : supported_countries()) {
+    if (!supported.empty()) supported += ' ';
+    supported += c.iso2;
+  }
+  return malformed(fmt::format(
+      "default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code (supported: {})",
+      it->second, supported));
+}
+
+// ---- transport checks ---------------------------------------------------------------------
+
+error check_content_type(std::optional<std::string_view> header) {
+  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
+  if (!header) return wrong;
+  std::string_view rest = *header;
+  const auto next_part = [&rest] {
+    const auto semi = rest.find(';');
+    const std::string_view part = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    return part;
+  };
+  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
+  while (!rest.empty()) {
+    const std::string_view param = next_part();
+    const auto eq = param.find('=');
+    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    std::string_view charset = trim(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
+      charset = charset.substr(1, charset.size() - 2);
+    if (!boost::algorithm::iequals(charset, "utf-8"))
+      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
+  }
+  return {};
+}
+
+result<json::object> parse_body(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  options.allow_invalid_utf8 = false;
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec, {}, options);
+  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
+  if (ec) return malformed("body is not valid JSON (UTF-8)");
+  if (json::object* obj = doc.if_object()) return std::move(*obj);
+  return malformed("body must be a JSON object");
+}
+
+// ---- field readers: each names the field it refuses --------------------------------------
+
+// Absent and null are the same: senders serialize missing optionals either way.
+const json::value* field(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+// An absent, null or empty string is nullopt.
+result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
+                                                   std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (const json::string* s = v->if_string())
+    return s->empty() ? std::optional<std::string>{} : std::optional<std::string>{std::string(*s)};
+  return malformed(fmt::format("field {} must be a string", path));
+}
+
+result<millis> required_time(const json::object& obj, std::string_view key, std::string_view path) {
+  auto s = optional_string(obj, key, path);
+  if (!s) return s.error();
+  if (!*s) return malformed(fmt::format("field {} is required", path));
+  if (auto t = parse_time(**s)) return *t;
+  return malformed(fmt::format("field {} must be an RFC 3339 date-time", path));
+}
+
+// ISO 639-1 from a hint like "lv", "LV" or "en-GB"; anything else is not a usable hint.
+std::optional<std::string> language_code(std::string_view hint) {
+  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
+  if (primary.size() != 2) return std::nullopt;
+  std::string out;
+  for (char c : primary) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c < 'a' || c > 'z') return std::nullopt;
+    out += c;
+  }
+  return out;
+}
+
+json::value string_or_null(const std::optional<std::string>& s) {
+  return s ? json::value(*s) : json::value(nullptr);
+}
+
+// ---- mapping -------------------------------------------------------------------------------
+
+class callback_adapter final : public adapter {
+ public:
+  callback_adapter(std::string channel, std::vector<std::string> keys, std::string default_country,
+                   std::chrono::seconds tolerance)
+      : channel_(std::move(channel)),
+        keys_(std::move(keys)),
+        default_country_(std::move(default_country)),
+        tolerance_(tolerance) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
+    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_body(req.body);
+    if (!body) return body.error();
+    auto msg = to_message(*body);
+    if (!msg) return msg.error();
+    parse_result out;
+    out.messages.push_back(std::move(*msg));
+    return out;
+  }
+
+ private:
+  result<inbound_message> to_message(const json::object& body) const;
+  result<json::value> read_window(const json::object& body) const;
+
+  std::string channel_;
+  std::vector<std::string> keys_;  // decoded secrets, any of which may sign
+  std::string default_country_;    // ISO alpha-2 or empty
+  std::chrono::seconds tolerance_;
+};
+
+// {"start","end"} in our own RFC 3339 spelling, or null when the customer gave no window.
+result<json::value> callback_adapter::read_window(const json::object& body) const {
+  const json::value* v = field(body, "window");
+  if (v == nullptr) return json::value(nullptr);
+  const json::object* window = v->if_object();
+  if (window == nullptr) return malformed("field window must be an object");
+  auto start = required_time(*window, "start", "window.start");
+  if (!start) return start.error();
+  auto end = required_time(*window, "end", "window.end");
+  if (!end) return end.error();
+  if (*end <= *start) return malformed("field window.end must be after window.start");
+  return json::value(json::object{{"start", format_time(*start)}, {"end", format_time(*end)}});
+}
+
+result<inbound_message> callback_adapter::to_message(const json::object& body) const {
+  inbound_message msg;
+  msg.recipient = channel_;
+
+  auto id = optional_string(body, "id", "id");
+  if (!id) return id.error();
+  if (!*id) return malformed("field id is required");
+  if ((*id)->size() > max_id_bytes)
+    return malformed(fmt::format("field id must be at most {} bytes", max_id_bytes));
+  msg.provider_id = std::move(**id);
+
+  auto phone = optional_string(body, "phone", "phone");
+  if (!phone) return phone.error();
+  if (!*phone || trim(**phone).empty()) return malformed("field phone is required");
+  auto e164 = normalize_phone(**phone, default_country_);
+  if (!e164)
+    return malformed(
+        default_country_.empty()
+            ? "field phone must be a phone number in international form (+...)"
+            : "field phone must be a phone number, international (+...) or national for " +
+                  default_country_);
+  msg.identities.push_back({"phone", *e164});
+
+  auto name = optional_string(body, "name", "name");
+  if (!name) return name.error();
+  if (*name) msg.sender_name = std::move(**name);
+
+  auto requested_at = optional_string(body, "requested_at", "requested_at");
+  if (!requested_at) return requested_at.error();
+  if (*requested_at) {
+    msg.sent_at = parse_time(**requested_at);
+    if (!msg.sent_at) return malformed("field requested_at must be an RFC 3339 date-time");
+  }
+
+  auto window = read_window(body);
+  if (!window) return window.error();
+
+  auto language = optional_string(body, "language", "language");
+  if (!language) return language.error();
+  if (*language) msg.language = language_code(**language);
+
+  // The remaining strings, read in one place so each refusal names its field.
+  std::optional<std::string> reason, digits, transcript, recording;
+  for (auto [key, out] :
+       {std::pair{"reason", &reason}, std::pair{"ivr_digits", &digits},
+        std::pair{"transcript", &transcript}, std::pair{"recording_url", &recording}}) {
+    auto s = optional_string(body, key, key);
+    if (!s) return s.error();
+    *out = std::move(*s);
+  }
+  if (digits) {
+    if (digits->size() > max_digits)
+      return malformed(fmt::format("field ivr_digits must be at most {} keys", max_digits));
+    if (digits->find_first_not_of("0123456789*#") != std::string::npos)
+      return malformed("field ivr_digits may only hold the keys 0-9, * and #");
+  }
+
+  // Routes match text: the customer's own words when there are any, else why they asked.
+  if (transcript)
+    msg.text = *transcript;
+  else if (reason)
+    msg.text = *reason;
+  if (recording) msg.attachments.push_back({"recording", "", std::nullopt, *recording});
+
+  json::object callback;
+  callback["phone"] = *e164;
+  callback["window"] = std::move(*window);
+  callback["reason"] = string_or_null(reason);
+  callback["ivr_digits"] = string_or_null(digits);
+  callback["transcript"] = string_or_null(transcript);
+  callback["recording_url"] = string_or_null(recording);
+  msg.extra["callback"] = std::move(callback);
+  return msg;
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_callback_adapter(const channel_config& cfg) {
+  auto keys = decode_secrets(cfg.secrets);
+  if (!keys) return keys.error();
+  auto country = default_country_option(cfg);
+  if (!country) return country.error();
+  return std::unique_ptr<adapter>(std::make_unique<callback_adapter>(
+      cfg.name, std::move(*keys), std::move(*country), cfg.tolerance));
+}
+
+}  // namespace sb

@@ -1,0 +1,465 @@
+// `telegram`: one Update per request. The request pipeline, in order, and why:
+//   1. X-Telegram-Bot-Api-Secret-Token equal to a configured secret, compared in constant time
+//      (as digests, so not even the secret's length shows in the timing): 401. Telegram signs
+//      nothing; this token, sent only over TLS, is all that authenticates the request;
+//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. update_id, then the update's kind: message / edited_message are mapped (errors name the
+//      field: 400), every other kind is ignored (200).
+// update_id is the provider id: Telegram redelivers an update with the same id until it gets a
+// 2xx, so a redelivery is a duplicate.
+#include "channels/telegram/telegram.hpp"
+
+#include "channels/crypto.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view token_header = "X-Telegram-Bot-Api-Secret-Token";
+constexpr std::size_t max_json_depth = 32;
+// Telegram allows 1..256 characters; fewer than 16 random ones are guessable.
+constexpr std::size_t min_secret_chars = 16;
+constexpr std::size_t max_secret_chars = 256;
+// Unix seconds up to 9999-12-31: anything beyond is not a date, and * 1000 must not overflow.
+constexpr std::int64_t max_unix_seconds = 253'402'300'799;
+// Keys the secret digests; any fixed value will do, it only equalizes the compared lengths.
+constexpr std::string_view digest_key = "switchboard telegram secret token";
+
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// ---- config -------------------------------------------------------------------------------
+
+bool secret_token_char(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+// The digests of the configured secret tokens, after checking each is one Telegram accepts.
+result<std::vector<std::string>> secret_digests(const std::vector<std::string>& configured) {
+  if (configured.empty())
+    return malformed(
+        "a telegram channel needs a secret: the secret_token given to setWebhook (secret or "
+        "secret_file)");
+  std::vector<std::string> digests;
+  for (std::size_t i = 0; i < configured.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = configured.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, configured.size());
+    const std::string_view token = trim(configured[i]);
+    if (token.size() < min_secret_chars || token.size() > max_secret_chars)
+      return malformed(fmt::format(
+          "{} must be {} to {} characters long (it has {}); generate one with openssl rand -hex "
+          "32",
+          which, min_secret_chars, max_secret_chars, token.size()));
+    if (!std::all_of(token.begin(), token.end(), secret_token_char))
+      return malformed(which + " may only contain A-Z, a-z, 0-9, _ and - (Telegram's rule)");
+    digests.push_back(hmac_sha256(digest_key, token));
+  }
+  return digests;
+}
+
+// ---- transport checks ---------------------------------------------------------------------
+
+error check_content_type(std::optional<std::string_view> header) {
+  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
+  if (!header) return wrong;
+  std::string_view rest = *header;
+  const auto next_part = [&rest] {
+    const auto semi = rest.find(';');
+    const std::string_view part = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    return part;
+  };
+  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
+  while (!rest.empty()) {
+    const std::string_view param = next_part();
+    const auto eq = param.find('=');
+    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    std::string_view charset = trim(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
+      charset = charset.substr(1, charset.size() - 2);
+    if (!boost::algorithm::iequals(charset, "utf-8"))
+      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
+  }
+  return {};
+}
+
+result<json::object> parse_body(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  options.allow_invalid_utf8 = false;
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec, {}, options);
+  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
+  if (ec) return malformed("body is not valid JSON (UTF-8)");
+  if (json::object* obj = doc.if_object()) return std::move(*obj);
+  return malformed("body must be a JSON object");
+}
+
+// ---- field readers: each names the field it refuses (by its full path) -------------------
+
+const json::value* field(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+std::string path_of(std::string_view parent, std::string_view key) {
+  return std::string(parent) + "." + std::string(key);
+}
+
+result<const json::object*> optional_object(const json::object& obj, std::string_view key,
+                                            std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return static_cast<const json::object*>(nullptr);
+  if (const json::object* o = v->if_object()) return o;
+  return malformed(fmt::format("field {} must be an object", path));
+}
+
+// An absent, null or empty string is nullopt.
+result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
+                                                   std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (const json::string* s = v->if_string())
+    return s->empty() ? std::optional<std::string>{} : std::optional<std::string>{std::string(*s)};
+  return malformed(fmt::format("field {} must be a string", path));
+}
+
+// Telegram's integers (ids up to 52 bits, negative chat ids, sizes, dates).
+result<std::optional<std::int64_t>> optional_int(const json::object& obj, std::string_view key,
+                                                 std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return std::optional<std::int64_t>{};
+  if (const std::int64_t* n = v->if_int64()) return std::optional<std::int64_t>{*n};
+  if (v->is_uint64()) return malformed(fmt::format("field {} is out of range", path));
+  return malformed(fmt::format("field {} must be an integer", path));
+}
+
+result<std::int64_t> required_int(const json::object& obj, std::string_view key,
+                                  std::string_view path) {
+  auto n = optional_int(obj, key, path);
+  if (!n) return n.error();
+  if (!*n) return malformed(fmt::format("field {} is required", path));
+  return **n;
+}
+
+result<std::optional<millis>> optional_unix_time(const json::object& obj, std::string_view key,
+                                                 std::string_view path) {
+  auto n = optional_int(obj, key, path);
+  if (!n) return n.error();
+  if (!*n) return std::optional<millis>{};
+  if (**n < 0 || **n > max_unix_seconds)
+    return malformed(fmt::format("field {} is out of range", path));
+  return std::optional<millis>{**n * 1000};
+}
+
+// ISO 639-1 from Telegram's IETF language tag ("en", "pt-br"); anything else is no hint.
+std::optional<std::string> language_code(std::string_view hint) {
+  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
+  if (primary.size() != 2) return std::nullopt;
+  std::string out;
+  for (char c : primary) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c < 'a' || c > 'z') return std::nullopt;
+    out += c;
+  }
+  return out;
+}
+
+// ---- files -----------------------------------------------------------------------------------
+
+// A file is not downloadable without the bot token (getFile), so attachments carry no URL:
+// the agent's tool fetches them by file_id, listed in extra.telegram.file_ids in the same order.
+struct file_ref {
+  attachment meta;
+  std::string file_id;
+};
+
+result<file_ref> read_file_object(const json::object& obj, std::string_view path,
+                                  std::string_view default_name, std::string_view default_type) {
+  file_ref out;
+  auto id = optional_string(obj, "file_id", path_of(path, "file_id"));
+  if (!id) return id.error();
+  if (!*id) return malformed(fmt::format("field {}.file_id is required", path));
+  out.file_id = std::move(**id);
+  auto name = optional_string(obj, "file_name", path_of(path, "file_name"));
+  if (!name) return name.error();
+  out.meta.name = *name ? std::move(**name) : std::string(default_name);
+  auto type = optional_string(obj, "mime_type", path_of(path, "mime_type"));
+  if (!type) return type.error();
+  out.meta.content_type = *type ? std::move(**type) : std::string(default_type);
+  auto size = optional_int(obj, "file_size", path_of(path, "file_size"));
+  if (!size) return size.error();
+  if (*size && **size < 0)
+    return malformed(fmt::format("field {}.file_size must not be negative", path));
+  out.meta.size = *size;
+  return out;
+}
+
+// A photo comes as several sizes of one image: keep the largest.
+result<std::optional<file_ref>> read_photo(const json::object& msg, std::string_view parent) {
+  const json::value* v = field(msg, "photo");
+  if (v == nullptr) return std::optional<file_ref>{};
+  const json::array* sizes = v->if_array();
+  if (sizes == nullptr) return malformed(fmt::format("field {}.photo must be an array", parent));
+  std::optional<file_ref> best;
+  std::int64_t best_area = -1;
+  for (std::size_t i = 0; i < sizes->size(); ++i) {
+    const std::string path = fmt::format("{}.photo[{}]", parent, i);
+    const json::object* size = (*sizes)[i].if_object();
+    if (size == nullptr) return malformed(fmt::format("field {} must be an object", path));
+    auto ref = read_file_object(*size, path, "photo", "image/jpeg");
+    if (!ref) return ref.error();
+    auto width = optional_int(*size, "width", path + ".width");
+    if (!width) return width.error();
+    auto height = optional_int(*size, "height", path + ".height");
+    if (!height) return height.error();
+    // Telegram's sizes are at most a few thousand pixels a side; clamp so the product fits.
+    const auto side = [](std::optional<std::int64_t> n) {
+      return std::clamp<std::int64_t>(n.value_or(0), 0, 1'000'000);
+    };
+    const std::int64_t area = side(*width) * side(*height);
+    if (area >= best_area) {  // ties: the later entry (Telegram lists sizes ascending)
+      best_area = area;
+      best = std::move(*ref);
+    }
+  }
+  return best;
+}
+
+struct file_kind {
+  std::string_view key;
+  std::string_view default_name;
+  std::string_view default_type;
+};
+
+// Message fields that carry one file. `animation` comes with a copy in `document` (Telegram
+// keeps it for old clients), so it is read first and the copy skipped.
+constexpr file_kind file_kinds[] = {
+    {"animation", "animation.mp4", "video/mp4"},
+    {"document", "document", ""},
+    {"audio", "audio", "audio/mpeg"},
+    {"video", "video.mp4", "video/mp4"},
+    {"video_note", "video_note.mp4", "video/mp4"},
+    {"voice", "voice.ogg", "audio/ogg"},
+};
+
+result<std::vector<file_ref>> read_files(const json::object& msg, std::string_view parent) {
+  std::vector<file_ref> files;
+  auto photo = read_photo(msg, parent);
+  if (!photo) return photo.error();
+  if (*photo) files.push_back(std::move(**photo));
+
+  bool animation = false;
+  for (const file_kind& kind : file_kinds) {
+    if (kind.key == "document" && animation) continue;
+    const std::string path = path_of(parent, kind.key);
+    auto obj = optional_object(msg, kind.key, path);
+    if (!obj) return obj.error();
+    if (*obj == nullptr) continue;
+    auto ref = read_file_object(**obj, path, kind.default_name, kind.default_type);
+    if (!ref) return ref.error();
+    files.push_back(std::move(*ref));
+    animation = animation || kind.key == "animation";
+  }
+
+  const std::string sticker_path = path_of(parent, "sticker");
+  auto sticker = optional_object(msg, "sticker", sticker_path);
+  if (!sticker) return sticker.error();
+  if (*sticker != nullptr) {
+    const json::object& s = **sticker;
+    const auto flag = [&s](std::string_view key) {
+      const json::value* v = field(s, key);
+      return v != nullptr && v->is_bool() && v->get_bool();
+    };
+    // Video stickers are WebM, animated ones Lottie (.tgs), the rest WebP images.
+    std::string_view type = "image/webp";
+    if (flag("is_video"))
+      type = "video/webm";
+    else if (flag("is_animated"))
+      type = "application/x-tgsticker";
+    auto ref = read_file_object(s, sticker_path, "sticker", type);
+    if (!ref) return ref.error();
+    files.push_back(std::move(*ref));
+  }
+  return files;
+}
+
+// ---- the adapter -------------------------------------------------------------------------
+
+using maybe_message = std::optional<inbound_message>;  // nullopt: nothing for an agent
+
+class telegram_adapter final : public adapter {
+ public:
+  telegram_adapter(std::string channel, std::vector<std::string> digests, std::string bot)
+      : channel_(std::move(channel)), digests_(std::move(digests)), bot_(std::move(bot)) {}
+
+  result<parse_result> receive(const request_view& req) const override {
+    const auto token = req.header(token_header);
+    if (!token || token->empty())
+      return error{errc::bad_signature, "missing header X-Telegram-Bot-Api-Secret-Token"};
+    if (!token_matches(*token)) return error{errc::bad_signature, "secret token does not match"};
+    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_body(req.body);
+    if (!body) return body.error();
+
+    auto update_id = required_int(*body, "update_id", "update_id");
+    if (!update_id) return update_id.error();
+    if (*update_id < 0) return malformed("field update_id must not be negative");
+
+    result<maybe_message> msg = maybe_message{};
+    if (field(*body, "message") != nullptr)
+      msg = read_message(*body, "message", false);
+    else if (field(*body, "edited_message") != nullptr)
+      msg = read_message(*body, "edited_message", true);
+    // Any other kind (channel_post, callback_query, my_chat_member, ...) is not a customer
+    // writing to the business.
+    if (!msg) return msg.error();
+
+    parse_result out;
+    if (*msg) {
+      (*msg)->provider_id = std::to_string(*update_id);
+      out.messages.push_back(std::move(**msg));
+    } else {
+      out.ignored = 1;
+    }
+    return out;
+  }
+
+ private:
+  bool token_matches(std::string_view token) const {
+    const std::string offered = hmac_sha256(digest_key, token);
+    bool match = false;
+    for (const std::string& digest : digests_)
+      if (!offered.empty() && constant_time_equal(offered, digest)) match = true;
+    return match;
+  }
+
+  result<maybe_message> read_message(const json::object& update, std::string_view kind,
+                                     bool edited) const;
+
+  std::string channel_;
+  std::vector<std::string> digests_;  // of the secret tokens; any may match (rotation)
+  std::string bot_;                   // the bot's username without "@", or empty
+};
+
+result<maybe_message> telegram_adapter::read_message(const json::object& update,
+                                                     std::string_view kind, bool edited) const {
+  auto m = optional_object(update, kind, kind);
+  if (!m) return m.error();
+  const json::object& message = **m;
+
+  // A message without a sender (sent on behalf of a channel) has nobody to answer.
+  auto from_obj = optional_object(message, "from", path_of(kind, "from"));
+  if (!from_obj) return from_obj.error();
+  if (*from_obj == nullptr) return maybe_message{};
+  const json::object& from = **from_obj;
+  const std::string from_path = path_of(kind, "from");
+
+  inbound_message msg;
+  msg.recipient = bot_.empty() ? channel_ : bot_;
+
+  auto user_id = required_int(from, "id", path_of(from_path, "id"));
+  if (!user_id) return user_id.error();
+  msg.identities.push_back({"telegram", std::to_string(*user_id)});
+
+  std::optional<std::string> first, last, username, language;
+  for (auto [key, out] :
+       {std::pair{"first_name", &first}, std::pair{"last_name", &last},
+        std::pair{"username", &username}, std::pair{"language_code", &language}}) {
+    auto s = optional_string(from, key, path_of(from_path, key));
+    if (!s) return s.error();
+    *out = std::move(*s);
+  }
+  if (first) msg.sender_name = *first;
+  if (last) msg.sender_name += (msg.sender_name.empty() ? "" : " ") + *last;
+  if (language) msg.language = language_code(*language);
+
+  auto chat = optional_object(message, "chat", path_of(kind, "chat"));
+  if (!chat) return chat.error();
+  if (*chat == nullptr) return malformed(fmt::format("field {}.chat is required", kind));
+  const std::string chat_path = path_of(kind, "chat");
+  auto chat_id = required_int(**chat, "id", path_of(chat_path, "id"));
+  if (!chat_id) return chat_id.error();
+  auto chat_type = optional_string(**chat, "type", path_of(chat_path, "type"));
+  if (!chat_type) return chat_type.error();
+
+  auto message_id = optional_int(message, "message_id", path_of(kind, "message_id"));
+  if (!message_id) return message_id.error();
+
+  // An edit was sent when it was made, not when the original was.
+  auto date = optional_unix_time(message, "date", path_of(kind, "date"));
+  if (!date) return date.error();
+  auto edit_date = optional_unix_time(message, "edit_date", path_of(kind, "edit_date"));
+  if (!edit_date) return edit_date.error();
+  msg.sent_at = edited && *edit_date ? *edit_date : *date;
+
+  // The caption is the text of a message that carries a file.
+  auto text = optional_string(message, "text", path_of(kind, "text"));
+  if (!text) return text.error();
+  auto caption = optional_string(message, "caption", path_of(kind, "caption"));
+  if (!caption) return caption.error();
+  if (*text)
+    msg.text = std::move(**text);
+  else if (*caption)
+    msg.text = std::move(**caption);
+
+  auto files = read_files(message, kind);
+  if (!files) return files.error();
+  json::array file_ids;
+  for (file_ref& f : *files) {
+    file_ids.emplace_back(f.file_id);
+    msg.attachments.push_back(std::move(f.meta));
+  }
+  // Locations, contacts, polls, service messages (members joining, pins): nothing to read.
+  if (msg.text.empty() && msg.attachments.empty()) return maybe_message{};
+
+  json::object telegram;
+  telegram["chat_id"] = *chat_id;
+  if (*chat_type) telegram["chat_type"] = **chat_type;
+  if (*message_id) telegram["message_id"] = **message_id;
+  if (username) telegram["username"] = *username;
+  if (!file_ids.empty()) telegram["file_ids"] = std::move(file_ids);
+  msg.extra["telegram"] = std::move(telegram);
+  if (edited) msg.extra["edited"] = true;
+  return maybe_message{std::move(msg)};
+}
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg) {
+  auto digests = secret_digests(cfg.secrets);
+  if (!digests) return digests.error();
+  std::string bot;
+  if (const auto it = cfg.options.find("bot_username"); it != cfg.options.end()) {
+    std::string_view name = trim(it->second);
+    if (name.starts_with('@')) name.remove_prefix(1);
+    bot = name;
+  }
+  return std::unique_ptr<adapter>(
+      std::make_unique<telegram_adapter>(cfg.name, std::move(*digests), std::move(bot)));
+}
+
+}  // namespace sb

@@ -1,0 +1,21 @@
+// `telegram`: a Telegram bot's webhook (setWebhook with a secret_token). Each POST is one Update;
+// `message` and `edited_message` updates become messages (text, caption, photo, document and
+// other files), everything else (channel posts, callback queries, member changes) is ignored.
+// The secret is the token Telegram echoes in X-Telegram-Bot-Api-Secret-Token.
+// Identity: telegram = the sender's user id. The bot's side is docs/channels/telegram.md.
+#pragma once
+
+#include "channels/channel.hpp"
+
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::string_view telegram_option_keys_storage[] = {"bot_username"};
+inline constexpr std::span<const std::string_view> telegram_option_keys{
+    telegram_option_keys_storage};
+
+result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg);
+
+}  // namespace sb

@@ -1,0 +1,502 @@
+#include "channels/callback/callback.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/standard_webhooks.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace std::string_literals;
+
+namespace sb {
+namespace {
+
+// 2026-11-22T10:05:30Z: every request is judged at this instant.
+constexpr millis test_now = 1'795'341'930'000;
+constexpr std::int64_t test_now_s = test_now / 1000;
+
+const std::string key_a = "callback-secret-A: 32 bytes key!";
+const std::string key_b = "callback-secret-B: 32 bytes key!";
+const std::string other_key = "the web-chat channel's own key!!";
+
+std::string whsec(std::string_view key) { return "whsec_" + base64_encode(key); }
+
+channel_config callback_config(std::vector<std::string> secrets = {whsec(key_a)},
+                               std::string default_country = {}) {
+  channel_config cfg;
+  cfg.name = "callbacks";
+  cfg.type = "callback";
+  cfg.secrets = std::move(secrets);
+  if (!default_country.empty()) cfg.options["default_country"] = std::move(default_country);
+  return cfg;
+}
+
+struct request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {"POST", "/v1/webhooks/callbacks", views, body, test_now};
+  }
+  void set(const std::string& name, std::string value) {
+    for (auto& f : fields)
+      if (f.first == name) {
+        f.second = std::move(value);
+        return;
+      }
+    fields.emplace_back(name, std::move(value));
+  }
+  void remove(const std::string& name) {
+    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
+  }
+};
+
+request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
+                    const std::string& id = "msg_cb9_attempt1") {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"webhook-id", id},
+              {"webhook-timestamp", std::to_string(ts)},
+              {"webhook-signature", sign_standard_webhook(key, id, ts, r.body)}};
+  return r;
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(SB_TEST_DATA_DIR "/callback/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+result<parse_result> receive(request& r, const channel_config& cfg = callback_config()) {
+  auto adapter = make_callback_adapter(cfg);
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+inbound_message accepted(request& r, const channel_config& cfg = callback_config()) {
+  auto res = receive(r, cfg);
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  REQUIRE(res->messages.size() == 1);
+  CHECK(res->ignored == 0);
+  CHECK_FALSE(res->ack.has_value());
+  return res->messages.front();
+}
+
+error refused(request& r, const channel_config& cfg = callback_config()) {
+  auto res = receive(r, cfg);
+  REQUIRE_FALSE(res.has_value());
+  return res.error();
+}
+
+const boost::json::object& callback_of(const inbound_message& m) {
+  const boost::json::value* v = m.extra.if_contains("callback");
+  REQUIRE(v != nullptr);
+  REQUIRE(v->is_object());
+  return v->as_object();
+}
+
+const std::string minimal = R"({"id":"cb-1","phone":"+15550102000"})";
+
+// ---- construction ------------------------------------------------------------------------
+
+TEST_CASE("make_callback_adapter validates secrets and options") {
+  SUBCASE("valid, with and without the whsec_ prefix") {
+    CHECK(make_callback_adapter(callback_config({whsec(key_a)})).has_value());
+    CHECK(make_callback_adapter(callback_config({base64_encode(key_a) + "\n"})).has_value());
+    CHECK(make_callback_adapter(callback_config({whsec(key_a), whsec(key_b)}, "LV")).has_value());
+  }
+  SUBCASE("no secret") {
+    auto a = make_callback_adapter(callback_config({}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail == "a callback channel needs a secret (secret or secret_file)");
+  }
+  SUBCASE("a secret that is not base64; never echoed") {
+    auto a = make_callback_adapter(callback_config({whsec(key_a), "whsec_s3cr3t!"}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().detail == "secret 2 of 2 is not valid base64 (expected whsec_<base64>)");
+    CHECK(a.error().detail.find("s3cr3t") == std::string::npos);
+  }
+  SUBCASE("a secret too short to be a key") {
+    auto a = make_callback_adapter(callback_config({whsec("short")}));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().detail ==
+          "secret is too short (5 bytes after base64 decoding; use at least 16 random bytes)");
+  }
+  SUBCASE("default_country") {
+    auto a = make_callback_adapter(callback_config({whsec(key_a)}, "XX"));
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().detail.starts_with(
+        "default_country \"XX\" is not a supported ISO 3166-1 alpha-2 code (supported: AE "));
+  }
+  SUBCASE("the registry row points here") {
+    const channel_type_info* info = find_channel_type("callback");
+    REQUIRE(info != nullptr);
+    CHECK((info->make == &make_callback_adapter));
+    CHECK(info->kind == "phone");
+    CHECK(info->needs_secret);
+    REQUIRE(info->option_keys.size() == 1);
+    CHECK(info->option_keys[0] == "default_country");
+  }
+}
+
+// ---- valid requests -------------------------------------------------------------------------
+
+TEST_CASE("a full callback request is mapped field by field") {
+  // Pretty-printed: it verifies only because the raw bytes are what is signed.
+  request r = signed_post(fixture("request_full.json"));
+  const inbound_message m = accepted(r);
+
+  CHECK(m.provider_id == "cb-9");
+  CHECK(m.direction == "inbound");
+  CHECK(m.visibility == "private");
+  CHECK(m.sent_at == parse_time("2026-11-22T10:05:00Z"));
+  CHECK(m.sender_name == "Jānis Bērziņš");
+  CHECK(m.recipient == "callbacks");
+  CHECK(m.identities == std::vector<identity>{{"phone", "+37126123456"}});
+  const std::string transcript =
+      "Labdien, man divreiz noņēma naudu par novembra rēķinu 💳. Lūdzu, piezvaniet!";
+  CHECK(m.text == transcript);  // the customer's words win over the reason
+  CHECK(m.language == "lv");
+  REQUIRE(m.attachments.size() == 1);
+  CHECK(m.attachments[0].name == "recording");
+  CHECK(m.attachments[0].url == "https://ivr.example.lv/recordings/2026/11/22/cb-9.mp3");
+
+  // Only the callback object travels in extra; unknown fields (source, attempt) are dropped.
+  CHECK(m.extra.size() == 1);
+  const auto& cb = callback_of(m);
+  CHECK(cb.size() == 6);
+  CHECK(cb.at("phone").as_string() == "+37126123456");
+  // The window in UTC, whatever offset the sender wrote.
+  CHECK(cb.at("window").as_object().at("start").as_string() == "2026-11-22T14:00:00Z");
+  CHECK(cb.at("window").as_object().at("end").as_string() == "2026-11-22T16:00:00Z");
+  CHECK(cb.at("reason").as_string() == "rēķina jautājums");
+  CHECK(cb.at("ivr_digits").as_string() == "1");
+  CHECK(cb.at("transcript").as_string() == transcript);
+  CHECK(cb.at("recording_url").as_string() ==
+        "https://ivr.example.lv/recordings/2026/11/22/cb-9.mp3");
+}
+
+TEST_CASE("a minimal callback request: an id and a phone number") {
+  request r = signed_post(fixture("request_minimal.json"));
+  const inbound_message m = accepted(r);
+  CHECK(m.provider_id == "cb-10");
+  CHECK(m.identities == std::vector<identity>{{"phone", "+15550102000"}});
+  CHECK_FALSE(m.sent_at.has_value());
+  CHECK(m.sender_name.empty());
+  CHECK(m.text.empty());
+  CHECK(m.attachments.empty());
+  CHECK_FALSE(m.language.has_value());
+  const auto& cb = callback_of(m);
+  CHECK(cb.at("phone").as_string() == "+15550102000");
+  for (const char* key : {"window", "reason", "ivr_digits", "transcript", "recording_url"}) {
+    CAPTURE(key);
+    CHECK(cb.at(key).is_null());
+  }
+}
+
+TEST_CASE("the text is the transcript, else the reason") {
+  SUBCASE("reason only") {
+    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":"billing question"})");
+    CHECK(accepted(r).text == "billing question");
+  }
+  SUBCASE("an empty transcript does not hide the reason") {
+    request r =
+        signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":"refund","transcript":""})");
+    const inbound_message m = accepted(r);
+    CHECK(m.text == "refund");
+    CHECK(callback_of(m).at("transcript").is_null());
+  }
+}
+
+TEST_CASE("null optional fields are the same as absent ones") {
+  request r = signed_post(
+      R"({"id":"cb-1","phone":"+15550102000","name":null,"requested_at":null,"window":null,)"
+      R"("reason":null,"ivr_digits":null,"language":null,"recording_url":null,"transcript":null})");
+  const inbound_message m = accepted(r);
+  CHECK(callback_of(m).at("window").is_null());
+  CHECK(m.text.empty());
+}
+
+TEST_CASE("phone numbers") {
+  SUBCASE("spelled in many international ways") {
+    for (const std::string phone :
+         {"+1 (555) 010-2000", "+1.555.010.2000", "0015550102000", " +15550102000 "}) {
+      CAPTURE(phone);
+      request r = signed_post(R"({"id":"cb-1","phone":")" + phone + R"("})");
+      CHECK(callback_of(accepted(r)).at("phone").as_string() == "+15550102000");
+    }
+  }
+  SUBCASE("national with default_country") {
+    request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
+    const inbound_message m = accepted(r, callback_config({whsec(key_a)}, "GB"));
+    CHECK(m.identities == std::vector<identity>{{"phone", "+442079460018"}});
+  }
+  SUBCASE("national without default_country: nobody could call it back") {
+    request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "field phone must be a phone number in international form (+...)");
+  }
+  SUBCASE("not a number at all") {
+    request r = signed_post(R"({"id":"cb-1","phone":"call me maybe"})");
+    CHECK(refused(r, callback_config({whsec(key_a)}, "LV")).detail ==
+          "field phone must be a phone number, international (+...) or national for LV");
+  }
+}
+
+TEST_CASE("ivr_digits holds phone keys") {
+  for (const std::string digits : {"0", "1#", "*72", "1234567890*#"}) {
+    CAPTURE(digits);
+    request r =
+        signed_post(R"({"id":"cb-1","phone":"+15550102000","ivr_digits":")" + digits + R"("})");
+    CHECK(callback_of(accepted(r)).at("ivr_digits").as_string() == digits);
+  }
+}
+
+TEST_CASE("unicode is kept byte for byte, escaped or not") {
+  request r =
+      signed_post(R"({"id":"cb-1","phone":"+15550102000","name":"Zoë Ķirse 👩🏽‍💼",)"
+                  R"("reason":"r\u0113\u0137ins \ud83e\uddfe","transcript":"Привет, 日本語 ✅"})");
+  const inbound_message m = accepted(r);
+  CHECK(m.sender_name == "Zoë Ķirse 👩🏽‍💼");
+  CHECK(callback_of(m).at("reason").as_string() == "rēķins 🧾");
+  CHECK(m.text == "Привет, 日本語 ✅");
+}
+
+TEST_CASE("language hints are reduced to ISO 639-1 or dropped") {
+  const std::pair<std::string, std::optional<std::string>> cases[] = {
+      {"lv", "lv"}, {"EN-gb", "en"}, {"latvian", std::nullopt}, {"1v", std::nullopt}};
+  for (const auto& [hint, expected] : cases) {
+    CAPTURE(hint);
+    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","language":")" + hint + R"("})");
+    CHECK(accepted(r).language == expected);
+  }
+}
+
+// ---- malformed bodies --------------------------------------------------------------------
+
+TEST_CASE("missing fields and wrong types are refused, naming the field") {
+  const std::string long_id(257, 'x');
+  const std::pair<std::string, std::string_view> cases[] = {
+      {R"({"phone":"+15550102000"})", "field id is required"},
+      {R"({"id":"","phone":"+15550102000"})", "field id is required"},
+      {R"({"id":9,"phone":"+15550102000"})", "field id must be a string"},
+      {R"({"id":")" + long_id + R"(","phone":"+15550102000"})",
+       "field id must be at most 256 bytes"},
+      {R"({"id":"cb"})", "field phone is required"},
+      {R"({"id":"cb","phone":""})", "field phone is required"},
+      {R"({"id":"cb","phone":"   "})", "field phone is required"},
+      {R"({"id":"cb","phone":15550102000})", "field phone must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","name":["Ann"]})", "field name must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","requested_at":"soon"})",
+       "field requested_at must be an RFC 3339 date-time"},
+      {R"({"id":"cb","phone":"+15550102000","requested_at":1795341900})",
+       "field requested_at must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","window":"14:00-16:00"})",
+       "field window must be an object"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"end":"2026-11-22T16:00:00Z"}})",
+       "field window.start is required"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"start":"2026-11-22T14:00:00Z"}})",
+       "field window.end is required"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"start":"14:00","end":"16:00"}})",
+       "field window.start must be an RFC 3339 date-time"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"start":"2026-11-22T14:00:00Z","end":16}})",
+       "field window.end must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"start":"2026-11-22T14:00:00Z","end":"2026-11-22T14:00:00Z"}})",
+       "field window.end must be after window.start"},
+      {R"({"id":"cb","phone":"+15550102000","window":{"start":"2026-11-22T16:00:00Z","end":"2026-11-22T17:00:00+02:00"}})",
+       "field window.end must be after window.start"},
+      {R"({"id":"cb","phone":"+15550102000","reason":5})", "field reason must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","ivr_digits":1})", "field ivr_digits must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","ivr_digits":"1, then 2"})",
+       "field ivr_digits may only hold the keys 0-9, * and #"},
+      {R"({"id":"cb","phone":"+15550102000","ivr_digits":")" + std::string(65, '1') + R"("})",
+       "field ivr_digits must be at most 64 keys"},
+      {R"({"id":"cb","phone":"+15550102000","language":{"code":"lv"}})",
+       "field language must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","recording_url":true})",
+       "field recording_url must be a string"},
+      {R"({"id":"cb","phone":"+15550102000","transcript":["I was"," charged twice"]})",
+       "field transcript must be a string"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("bodies that are not one JSON object") {
+  const std::string full = fixture("request_full.json");
+  const std::pair<std::string, std::string_view> cases[] = {
+      {"", "body is not valid JSON (UTF-8)"},
+      {full.substr(0, full.size() / 2), "body is not valid JSON (UTF-8)"},  // truncated
+      {minimal + minimal, "body is not valid JSON (UTF-8)"},
+      {R"({"id":"cb","phone":"+15550102000",})", "body is not valid JSON (UTF-8)"},
+      {"[" + minimal + "]", "body must be a JSON object"},
+      {"null", "body must be a JSON object"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("invalid UTF-8 is refused") {
+  for (const std::string& bad : {"bad \xff byte"s, "cut \xc4"s, "\\ud800 lone escape"s}) {
+    CAPTURE(bad);
+    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":")" + bad + R"("})");
+    CHECK(refused(r).detail == "body is not valid JSON (UTF-8)");
+  }
+}
+
+TEST_CASE("nesting is bounded") {
+  const auto nested = [](std::size_t levels) {
+    return R"({"id":"cb-1","phone":"+15550102000","x":)" + std::string(levels, '[') +
+           std::string(levels, ']') + "}";
+  };
+  SUBCASE("32 levels in all are accepted") {
+    request r = signed_post(nested(31));
+    accepted(r);
+  }
+  SUBCASE("33 are refused") {
+    request r = signed_post(nested(32));
+    CHECK(refused(r).detail == "body is nested too deeply");
+  }
+  SUBCASE("a hostile depth") {
+    request r = signed_post(std::string(100'000, '[') + std::string(100'000, ']'));
+    CHECK(refused(r).detail == "body is nested too deeply");
+  }
+}
+
+// ---- content type --------------------------------------------------------------------------
+
+TEST_CASE("Content-Type must be JSON in UTF-8, checked after the signature") {
+  SUBCASE("with a charset") {
+    request r = signed_post(minimal);
+    r.set("Content-Type", "application/json; charset=UTF-8");
+    accepted(r);
+  }
+  SUBCASE("a form") {
+    request r = signed_post(minimal);
+    r.set("Content-Type", "application/x-www-form-urlencoded");
+    const error e = refused(r);
+    CHECK(e.code == errc::unsupported_media_type);
+    CHECK(e.detail == "Content-Type must be application/json");
+  }
+  SUBCASE("missing") {
+    request r = signed_post(minimal);
+    r.remove("Content-Type");
+    CHECK(refused(r).code == errc::unsupported_media_type);
+  }
+  SUBCASE("latin-1") {
+    request r = signed_post(minimal);
+    r.set("Content-Type", "application/json; charset=latin1");
+    CHECK(refused(r).detail == "Content-Type charset must be utf-8");
+  }
+  SUBCASE("unsigned and of the wrong type: 401") {
+    request r = signed_post("phone=+15550102000", key_b);
+    r.set("Content-Type", "application/x-www-form-urlencoded");
+    CHECK(refused(r).code == errc::bad_signature);
+  }
+}
+
+// ---- signatures ---------------------------------------------------------------------------
+
+TEST_CASE("every kind of bad signature is a 401") {
+  request r = signed_post(minimal);
+  auto check_refused = [&](std::string_view detail, const channel_config& cfg = callback_config()) {
+    const error e = refused(r, cfg);
+    CHECK(e.code == errc::bad_signature);
+    CHECK(describe(e.code).http_status == 401);
+    CHECK(e.detail == detail);
+  };
+  SUBCASE("missing webhook-id") {
+    r.remove("webhook-id");
+    check_refused("missing header webhook-id");
+  }
+  SUBCASE("missing webhook-timestamp") {
+    r.remove("webhook-timestamp");
+    check_refused("missing header webhook-timestamp");
+  }
+  SUBCASE("missing webhook-signature") {
+    r.remove("webhook-signature");
+    check_refused("missing header webhook-signature");
+  }
+  SUBCASE("wrong key") {
+    r = signed_post(minimal, key_b);
+    check_refused("signature does not match");
+  }
+  SUBCASE("another channel's key") {
+    r = signed_post(minimal, other_key);
+    check_refused("signature does not match");
+  }
+  SUBCASE("body changed after signing: another number to call") {
+    r.body = R"({"id":"cb-1","phone":"+15550109999"})";
+    check_refused("signature does not match");
+  }
+  SUBCASE("webhook-id changed after signing") {
+    r.set("webhook-id", "msg_other");
+    check_refused("signature does not match");
+  }
+  SUBCASE("replayed: the timestamp is older than the tolerance") {
+    r = signed_post(minimal, key_a, test_now_s - 301);
+    check_refused("timestamp outside the tolerance");
+  }
+  SUBCASE("from the future") {
+    r = signed_post(minimal, key_a, test_now_s + 301);
+    check_refused("timestamp outside the tolerance");
+  }
+  SUBCASE("the channel's own tolerance") {
+    r = signed_post(minimal, key_a, test_now_s - 61);
+    channel_config cfg = callback_config();
+    cfg.tolerance = std::chrono::seconds{60};
+    check_refused("timestamp outside the tolerance", cfg);
+  }
+  SUBCASE("not base64") {
+    r.set("webhook-signature", "v1,???");
+    check_refused("header webhook-signature has no v1 signature");
+  }
+}
+
+TEST_CASE("key rotation: any configured secret verifies") {
+  const channel_config rotating = callback_config({whsec(key_a), whsec(key_b)});
+  SUBCASE("the new key") {
+    request r = signed_post(minimal, key_b);
+    accepted(r, rotating);
+  }
+  SUBCASE("the old key") {
+    request r = signed_post(minimal, key_a);
+    accepted(r, rotating);
+  }
+  SUBCASE("the sender signs with two keys; one is ours") {
+    request r = signed_post(minimal);
+    r.set("webhook-signature",
+          sign_standard_webhook(other_key, "msg_cb9_attempt1", test_now_s, minimal) + " " +
+              sign_standard_webhook(key_b, "msg_cb9_attempt1", test_now_s, minimal));
+    accepted(r, rotating);
+  }
+  SUBCASE("neither") {
+    request r = signed_post(minimal, other_key);
+    CHECK(refused(r, rotating).code == errc::bad_signature);
+  }
+}
+
+}  // namespace
+}  // namespace sb
