@@ -9,7 +9,10 @@ namespace sb {
 std::optional<form> parse_form(std::string_view body) {
   form out;
   if (body.empty()) return out;
-  auto params = boost::urls::parse_query(body);
+  // A NUL-terminated copy: Boost.URL 1.81's parse_query was seen reading past the view's end
+  // up to a NUL (a view into Beast's buffer has none), which ASan reported.
+  const std::string text(body);
+  auto params = boost::urls::parse_query(text);
   if (!params) return std::nullopt;
   boost::urls::encoding_opts opt;
   opt.space_as_plus = true;

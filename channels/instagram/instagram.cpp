@@ -1,0 +1,146 @@
+// `instagram`: one entry per account in a batch; messaging[] as on Messenger, changes[] for
+// comments and mentions. Other fields (story_insights, message_reactions, ...) are ignored.
+#include "channels/instagram/instagram.hpp"
+
+#include "channels/meta/messaging.hpp"
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+
+namespace sb {
+namespace {
+
+using social::malformed;
+using social::object_reader;
+
+result<std::optional<meta::comment_author>> read_author(const object_reader& value) {
+  auto from = value.object("from");
+  if (!from) return from.error();
+  if (*from == nullptr) return std::optional<meta::comment_author>{};
+  const object_reader f = value.child(**from, "from");
+  auto id = f.required_id("id");
+  if (!id) return id.error();
+  auto username = f.string("username");
+  if (!username) return username.error();
+  return std::optional<meta::comment_author>{
+      meta::comment_author{std::move(*id), username->value_or("")}};
+}
+
+// value: {"id","text","from":{"id","username"},"media":{"id","media_product_type"},"parent_id"}.
+error read_comment(const object_reader& value, const meta::messaging_scope& scope, bool live,
+                   parse_result& out) {
+  inbound_message msg;
+  msg.visibility = "public";
+  msg.recipient = std::string(scope.account_id);
+  auto id = value.required_id("id");
+  if (!id) return id.error();
+  auto text = value.string("text");
+  if (!text) return text.error();
+  if (*text) msg.text = std::move(**text);
+  auto parent_id = value.id("parent_id");
+  if (!parent_id) return parent_id.error();
+  auto media = value.object("media");
+  if (!media) return media.error();
+  std::optional<std::string> media_id;
+  if (*media != nullptr) {
+    auto mid = value.child(**media, "media").id("id");
+    if (!mid) return mid.error();
+    media_id = std::move(*mid);
+  }
+  auto author = read_author(value);
+  if (!author) return author.error();
+  meta::attribute_comment(*author, scope, "comment:" + *id, msg);
+
+  boost::json::object post;
+  if (media_id) post["media_id"] = *media_id;
+  post["comment_id"] = *id;
+  msg.extra["post"] = std::move(post);
+  if (*parent_id) msg.extra["reply_to"] = **parent_id;
+  if (live) msg.extra["live"] = true;
+  msg.provider_id = std::move(*id);
+  out.messages.push_back(std::move(msg));
+  return {};
+}
+
+// value: {"media_id","comment_id"}: the account was @mentioned in a comment or a caption on
+// someone else's media. Meta sends only the ids (the text needs a Graph API call), so the
+// message carries them for the agent; text and author are read when Meta includes them.
+error read_mention(const object_reader& value, const meta::messaging_scope& scope,
+                   parse_result& out) {
+  inbound_message msg;
+  msg.visibility = "public";
+  msg.recipient = std::string(scope.account_id);
+  auto media_id = value.id("media_id");
+  if (!media_id) return media_id.error();
+  auto comment_id = value.id("comment_id");
+  if (!comment_id) return comment_id.error();
+  if (!*media_id && !*comment_id)
+    return malformed(fmt::format("field {} needs media_id or comment_id", value.path()));
+  auto text = value.string("text");
+  if (!text) return text.error();
+  if (*text) msg.text = std::move(**text);
+  auto author = read_author(value);
+  if (!author) return author.error();
+  const std::string& key = *comment_id ? **comment_id : **media_id;
+  meta::attribute_comment(*author, scope, "mention:" + key, msg);
+
+  boost::json::object post;
+  if (*media_id) post["media_id"] = **media_id;
+  if (*comment_id) post["comment_id"] = **comment_id;
+  msg.extra["post"] = std::move(post);
+  msg.extra["mention"] = true;
+  // The comment's own id when there is one: if the same comment also arrives on the comments
+  // field, it is one message, not two.
+  msg.provider_id = *comment_id ? std::move(**comment_id) : std::move(**media_id);
+  out.messages.push_back(std::move(msg));
+  return {};
+}
+
+class instagram_adapter final : public meta::webhook_adapter {
+ public:
+  using webhook_adapter::webhook_adapter;
+
+ private:
+  error read_entry(const object_reader& entry, parse_result& out) const override {
+    auto account_id = entry.required_id("id");
+    if (!account_id) return account_id.error();
+    const meta::messaging_scope scope{"instagram", *account_id};
+    if (error e = meta::read_messaging(entry, scope, out); e.code != errc::ok) return e;
+
+    auto changes = entry.array("changes");
+    if (!changes) return changes.error();
+    if (*changes == nullptr) return {};
+    for (std::size_t i = 0; i < (*changes)->size(); ++i) {
+      auto change = entry.element(**changes, "changes", i);
+      if (!change) return change.error();
+      auto field = change->string("field");
+      if (!field) return field.error();
+      auto value = change->object("value");
+      if (!value) return value.error();
+      error e;
+      if (*value == nullptr) {
+        ++out.ignored;
+      } else if (*field == "comments" || *field == "live_comments") {
+        e = read_comment(change->child(**value, "value"), scope, *field == "live_comments", out);
+      } else if (*field == "mentions") {
+        e = read_mention(change->child(**value, "value"), scope, out);
+      } else {
+        ++out.ignored;  // story_insights and other fields the app may be subscribed to
+      }
+      if (e.code != errc::ok) return e;
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_instagram_adapter(const channel_config& cfg) {
+  auto settings = meta::read_settings(cfg, "instagram");
+  if (!settings) return settings.error();
+  return std::unique_ptr<adapter>(std::make_unique<instagram_adapter>(std::move(*settings)));
+}
+
+}  // namespace sb

@@ -1,0 +1,142 @@
+// `messenger`: one entry per page in a batch; each entry carries Messenger events
+// (messaging[], standby[]) and/or page changes (changes[]). Only comments among the changes are
+// messages: a customer commenting on a post is writing to the business in public.
+#include "channels/messenger/messenger.hpp"
+
+#include "channels/meta/messaging.hpp"
+
+#include <fmt/core.h>
+
+#include <string>
+#include <utility>
+
+namespace sb {
+namespace {
+
+using social::epoch_unit;
+using social::malformed;
+using social::object_reader;
+
+// A photo or video posted with a comment: a bare URL.
+error comment_media(const object_reader& value, inbound_message& msg) {
+  for (const std::string_view key : {std::string_view("photo"), std::string_view("video")}) {
+    auto url = value.string(key);
+    if (!url) return url.error();
+    if (!*url || (*url)->empty()) continue;
+    attachment a;
+    a.url = std::move(**url);
+    a.name = social::file_name_from_url(a.url);
+    if (a.name.empty()) a.name = key;
+    a.content_type = social::content_type_from_url(a.url);
+    msg.attachments.push_back(std::move(a));
+  }
+  return {};
+}
+
+// value: {"item":"comment","verb":"add|edited|remove|hide|unhide","comment_id","post_id",
+// "parent_id","from":{"id","name"},"message","created_time":unix s,"photo"|"video":url}.
+error read_feed(const object_reader& value, const meta::messaging_scope& scope, parse_result& out) {
+  auto item = value.string("item");
+  if (!item) return item.error();
+  auto verb = value.string("verb");
+  if (!verb) return verb.error();
+  // Posts, reactions, likes and shares are not messages; removed or hidden comments leave
+  // what was stored as it was.
+  const bool edited = *verb == "edited";
+  if (*item != "comment" || !(*verb == "add" || edited)) {
+    ++out.ignored;
+    return {};
+  }
+
+  inbound_message msg;
+  msg.visibility = "public";
+  msg.recipient = std::string(scope.account_id);
+  auto comment_id = value.required_id("comment_id");
+  if (!comment_id) return comment_id.error();
+  auto post_id = value.id("post_id");
+  if (!post_id) return post_id.error();
+  auto parent_id = value.id("parent_id");
+  if (!parent_id) return parent_id.error();
+  auto text = value.string("message");
+  if (!text) return text.error();
+  if (*text) msg.text = std::move(**text);
+  if (error e = comment_media(value, msg); e.code != errc::ok) return e;
+  auto created = value.epoch("created_time", epoch_unit::guess);
+  if (!created) return created.error();
+  msg.sent_at = *created;
+
+  std::optional<meta::comment_author> author;
+  auto from = value.object("from");
+  if (!from) return from.error();
+  if (*from != nullptr) {
+    const object_reader f = value.child(**from, "from");
+    auto id = f.required_id("id");
+    if (!id) return id.error();
+    auto name = f.string("name");
+    if (!name) return name.error();
+    author = meta::comment_author{std::move(*id), name->value_or("")};
+  }
+  meta::attribute_comment(author, scope, "comment:" + *comment_id, msg);
+
+  boost::json::object post;
+  if (*post_id) post["post_id"] = **post_id;
+  post["comment_id"] = *comment_id;
+  msg.extra["post"] = std::move(post);
+  // A reply to another comment (a top-level comment's parent is the post itself).
+  if (*parent_id && *parent_id != *post_id) msg.extra["reply_to"] = **parent_id;
+  if (edited) {
+    // Each edit is kept as a message of its own beside the original: the provider id differs
+    // per version of the text and stays the same on Meta's retries of one edit.
+    msg.provider_id =
+        fmt::format("{}:edited:{}", *comment_id,
+                    social::short_digest(fmt::format("{}\n{}", msg.sent_at.value_or(0), msg.text)));
+    msg.extra["edited"] = true;
+    msg.extra["original_id"] = *comment_id;
+  } else {
+    msg.provider_id = std::move(*comment_id);
+  }
+  out.messages.push_back(std::move(msg));
+  return {};
+}
+
+class messenger_adapter final : public meta::webhook_adapter {
+ public:
+  using webhook_adapter::webhook_adapter;
+
+ private:
+  error read_entry(const object_reader& entry, parse_result& out) const override {
+    auto page_id = entry.required_id("id");
+    if (!page_id) return page_id.error();
+    const meta::messaging_scope scope{"messenger", *page_id};
+    if (error e = meta::read_messaging(entry, scope, out); e.code != errc::ok) return e;
+
+    auto changes = entry.array("changes");
+    if (!changes) return changes.error();
+    if (*changes == nullptr) return {};
+    for (std::size_t i = 0; i < (*changes)->size(); ++i) {
+      auto change = entry.element(**changes, "changes", i);
+      if (!change) return change.error();
+      auto field = change->string("field");
+      if (!field) return field.error();
+      auto value = change->object("value");
+      if (!value) return value.error();
+      if (*field != "feed" || *value == nullptr) {
+        ++out.ignored;  // other page fields the app may be subscribed to
+        continue;
+      }
+      if (error e = read_feed(change->child(**value, "value"), scope, out); e.code != errc::ok)
+        return e;
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+result<std::unique_ptr<adapter>> make_messenger_adapter(const channel_config& cfg) {
+  auto settings = meta::read_settings(cfg, "page");
+  if (!settings) return settings.error();
+  return std::unique_ptr<adapter>(std::make_unique<messenger_adapter>(std::move(*settings)));
+}
+
+}  // namespace sb

@@ -1,0 +1,21 @@
+// `messenger`: a Facebook Page's webhook (`object: "page"`): Messenger conversations
+// (entry[].messaging[]: messages, echoes of what the page sent, postbacks, edits) and public
+// comments on the page's posts (entry[].changes[] with field "feed", item "comment").
+// Identities: messenger "<page id>:<PSID>". Comments have visibility "public".
+// Meta's GET verification and X-Hub-Signature-256: channels/meta/meta.hpp.
+// The provider's contract and what is kept: docs/channels/messenger.md.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "channels/meta/meta.hpp"
+
+#include <span>
+#include <string_view>
+
+namespace sb {
+
+inline constexpr std::span<const std::string_view> messenger_option_keys = meta::option_keys;
+
+result<std::unique_ptr<adapter>> make_messenger_adapter(const channel_config& cfg);
+
+}  // namespace sb

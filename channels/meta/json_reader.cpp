@@ -1,0 +1,240 @@
+#include "channels/meta/json_reader.hpp"
+
+#include "channels/crypto.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
+
+#include <fmt/core.h>
+
+#include <limits>
+#include <utility>
+
+namespace sb::social {
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// 9999-12-31T23:59:59.999Z: format_time and the store handle nothing later.
+constexpr millis latest_time = 253'402'300'799'999;
+
+bool all_digits(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+error check_json_content_type(std::optional<std::string_view> header) {
+  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
+  if (!header) return wrong;
+  std::string_view rest = *header;
+  const auto next_part = [&rest] {
+    const auto semi = rest.find(';');
+    const std::string_view part = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    return part;
+  };
+  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
+  while (!rest.empty()) {
+    const std::string_view param = next_part();
+    const auto eq = param.find('=');
+    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    std::string_view charset = trim(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
+      charset = charset.substr(1, charset.size() - 2);
+    if (!boost::algorithm::iequals(charset, "utf-8"))
+      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
+  }
+  return {};
+}
+
+result<json::object> parse_json_object(std::string_view body) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  options.allow_invalid_utf8 = false;  // the default, stated: text goes to agents verbatim
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec, {}, options);
+  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
+  if (ec) return malformed("body is not valid JSON (UTF-8)");
+  if (json::object* obj = doc.if_object()) return std::move(*obj);
+  return malformed("body must be a JSON object");
+}
+
+// ---- object_reader ------------------------------------------------------------------------
+
+std::string object_reader::path_of(std::string_view key) const {
+  if (path_.empty()) return std::string(key);
+  std::string out;
+  out.reserve(path_.size() + 1 + key.size());
+  out += path_;
+  out += '.';
+  out += key;
+  return out;
+}
+
+const json::value* object_reader::get(std::string_view key) const noexcept {
+  const json::value* v = obj_->if_contains(key);
+  return v == nullptr || v->is_null() ? nullptr : v;
+}
+
+result<std::optional<std::string>> object_reader::string(std::string_view key) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (const json::string* s = v->if_string()) return std::optional<std::string>{std::string(*s)};
+  return malformed(fmt::format("field {} must be a string", path_of(key)));
+}
+
+result<std::optional<std::string>> object_reader::id(std::string_view key) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (const json::string* s = v->if_string()) {
+    if (s->empty()) return std::optional<std::string>{};
+    if (s->size() > max_id_bytes)
+      return malformed(
+          fmt::format("field {} must be at most {} bytes", path_of(key), max_id_bytes));
+    return std::optional<std::string>{std::string(*s)};
+  }
+  if (const std::uint64_t* u = v->if_uint64())
+    return std::optional<std::string>{std::to_string(*u)};
+  if (const std::int64_t* i = v->if_int64(); i != nullptr && *i >= 0)
+    return std::optional<std::string>{std::to_string(*i)};
+  return malformed(fmt::format("field {} must be a string", path_of(key)));
+}
+
+result<std::string> object_reader::required_id(std::string_view key) const {
+  auto v = id(key);
+  if (!v) return v.error();
+  if (!*v) return malformed(fmt::format("field {} is required", path_of(key)));
+  return std::move(**v);
+}
+
+result<std::optional<bool>> object_reader::boolean(std::string_view key) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return std::optional<bool>{};
+  if (const bool* b = v->if_bool()) return std::optional<bool>{*b};
+  return malformed(fmt::format("field {} must be true or false", path_of(key)));
+}
+
+result<std::optional<millis>> object_reader::epoch(std::string_view key, epoch_unit unit) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return std::optional<millis>{};
+  const auto bad = [&] {
+    return malformed(fmt::format("field {} must be a unix time (an integer)", path_of(key)));
+  };
+  std::int64_t n = 0;
+  if (const std::int64_t* i = v->if_int64()) {
+    n = *i;
+  } else if (const json::string* s = v->if_string()) {
+    // At most 18 digits: fits int64 without overflow checks.
+    if (!all_digits(*s) || s->size() > 18) return bad();
+    for (char c : *s) n = n * 10 + (c - '0');
+  } else if (v->is_uint64()) {
+    return malformed(fmt::format("field {} is out of range", path_of(key)));
+  } else {
+    return bad();
+  }
+  if (n < 0) return bad();
+  const bool seconds =
+      unit == epoch_unit::seconds || (unit == epoch_unit::guess && n < 100'000'000'000);
+  if (seconds) {
+    if (n > latest_time / 1000)
+      return malformed(fmt::format("field {} is out of range", path_of(key)));
+    n *= 1000;
+  }
+  if (n > latest_time) return malformed(fmt::format("field {} is out of range", path_of(key)));
+  return std::optional<millis>{n};
+}
+
+result<const json::object*> object_reader::object(std::string_view key) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return static_cast<const json::object*>(nullptr);
+  if (const json::object* o = v->if_object()) return o;
+  return malformed(fmt::format("field {} must be an object", path_of(key)));
+}
+
+result<const json::object*> object_reader::required_object(std::string_view key) const {
+  auto o = object(key);
+  if (!o) return o.error();
+  if (*o == nullptr) return malformed(fmt::format("field {} is required", path_of(key)));
+  return *o;
+}
+
+result<const json::array*> object_reader::array(std::string_view key) const {
+  const json::value* v = get(key);
+  if (v == nullptr) return static_cast<const json::array*>(nullptr);
+  if (const json::array* a = v->if_array()) return a;
+  return malformed(fmt::format("field {} must be an array", path_of(key)));
+}
+
+result<object_reader> object_reader::element(const json::array& list, std::string_view key,
+                                             std::size_t i) const {
+  std::string path = fmt::format("{}[{}]", path_of(key), i);
+  if (const json::object* o = list[i].if_object()) return object_reader{*o, std::move(path)};
+  return malformed(fmt::format("field {} must be an object", path));
+}
+
+// ---- attachments from URLs ----------------------------------------------------------------
+
+std::string file_name_from_url(std::string_view url) {
+  auto u = boost::urls::parse_uri_reference(url);
+  if (!u) return {};
+  auto segs = u->segments();
+  if (segs.empty()) return {};
+  std::string last = segs.back();
+  if (last.find('.') == std::string::npos || last.size() > 255) return {};
+  return last;
+}
+
+std::string content_type_from_url(std::string_view url) {
+  const std::string name = file_name_from_url(url);
+  const auto dot = name.rfind('.');
+  if (dot == std::string::npos) return {};
+  std::string ext = name.substr(dot + 1);
+  for (char& c : ext)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  static constexpr std::pair<std::string_view, std::string_view> types[] = {
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"png", "image/png"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"heic", "image/heic"},
+      {"mp4", "video/mp4"},
+      {"mov", "video/quicktime"},
+      {"webm", "video/webm"},
+      {"mp3", "audio/mpeg"},
+      {"m4a", "audio/mp4"},
+      {"aac", "audio/aac"},
+      {"ogg", "audio/ogg"},
+      {"opus", "audio/ogg"},
+      {"wav", "audio/wav"},
+      {"pdf", "application/pdf"},
+      {"txt", "text/plain"},
+      {"csv", "text/csv"},
+      {"zip", "application/zip"},
+      {"doc", "application/msword"},
+      {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {"xls", "application/vnd.ms-excel"},
+      {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+  };
+  for (const auto& [e, type] : types)
+    if (e == ext) return std::string(type);
+  return {};
+}
+
+std::string short_digest(std::string_view text) {
+  // HMAC with a fixed key is simply SHA-256 through the one crypto wrapper we have.
+  return hex_encode(hmac_sha256("switchboard.digest", text)).substr(0, 16);
+}
+
+}  // namespace sb::social

@@ -1,0 +1,101 @@
+// Reading the providers' own JSON payloads (Meta's webhooks, X's Account Activity events) with
+// every refusal naming the field by its full path ("entry[0].messaging[2].sender.id"), so a 400
+// tells the operator exactly what the provider sent that we could not read.
+//
+// Used by channels/meta/ and channels/x/. It lives in sb::social so that it never collides with
+// helpers other channel folders define for themselves; it could move to channels/ if other
+// JSON providers (Postmark, callback) want the same.
+#pragma once
+
+#include "channels/channel.hpp"
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sb::social {
+
+namespace json = boost::json;
+
+// Provider ids become dedupe and identity keys in the store: keep them short enough to index.
+inline constexpr std::size_t max_id_bytes = 256;
+// Nothing a provider sends nests deeper than ~15 levels (a Messenger template echo); this
+// bounds the parser's stack against hostile input.
+inline constexpr std::size_t max_json_depth = 32;
+// Per message; Meta sends at most 10, X one.
+inline constexpr std::size_t max_attachments = 100;
+
+inline error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
+// "application/json", optionally with parameters; a charset, if given, must be UTF-8 because
+// JSON on the wire is UTF-8 (RFC 8259) and we do not transcode. 415 otherwise.
+error check_json_content_type(std::optional<std::string_view> header);
+
+// One JSON object, depth-bounded, valid UTF-8. 400 otherwise.
+result<json::object> parse_json_object(std::string_view body);
+
+enum class epoch_unit {
+  seconds,
+  milliseconds,
+  // Meta documents milliseconds for Messenger but its dashboard test events send seconds:
+  // values below 10^11 (1973 in milliseconds, year 5138 in seconds) are read as seconds.
+  guess,
+};
+
+// The fields of one object of the payload. `path` names the object itself ("" for the body).
+// Absent and null are the same: providers serialize missing optionals either way.
+class object_reader {
+ public:
+  object_reader(const json::object& obj, std::string path) : obj_(&obj), path_(std::move(path)) {}
+
+  const json::object& object() const noexcept { return *obj_; }
+  const std::string& path() const noexcept { return path_; }
+  // "entry[0]" + "id" → "entry[0].id"
+  std::string path_of(std::string_view key) const;
+
+  // nullptr when absent or null.
+  const json::value* get(std::string_view key) const noexcept;
+
+  result<std::optional<std::string>> string(std::string_view key) const;
+  // An identifier: a non-empty string of at most max_id_bytes, or a non-negative integer
+  // (written as decimal; Meta has sent numeric ids in some payloads).
+  result<std::optional<std::string>> id(std::string_view key) const;
+  result<std::string> required_id(std::string_view key) const;
+  result<std::optional<bool>> boolean(std::string_view key) const;
+  // A time since the epoch as an integer or a string of digits.
+  result<std::optional<millis>> epoch(std::string_view key, epoch_unit unit) const;
+
+  // nullptr when absent or null.
+  result<const json::object*> object(std::string_view key) const;
+  result<const json::object*> required_object(std::string_view key) const;
+  result<const json::array*> array(std::string_view key) const;
+
+  // A reader for the object at array index i: error when that element is not an object.
+  result<object_reader> element(const json::array& list, std::string_view key, std::size_t i) const;
+  object_reader child(const json::object& obj, std::string_view key) const {
+    return {obj, path_of(key)};
+  }
+
+ private:
+  const json::object* obj_;
+  std::string path_;
+};
+
+// Attachment metadata from a URL only (Messenger, Instagram, X give no name or type): the last
+// path segment when it looks like a file name, and a content type from its extension.
+std::string file_name_from_url(std::string_view url);
+std::string content_type_from_url(std::string_view url);
+
+// A short, stable digest of text (16 hex digits): distinct provider ids for distinct edits of
+// one comment, equal ids for the provider's retries of the same edit.
+std::string short_digest(std::string_view text);
+
+}  // namespace sb::social

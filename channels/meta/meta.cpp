@@ -1,0 +1,142 @@
+#include "channels/meta/meta.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/form.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <fmt/core.h>
+
+#include <utility>
+
+namespace sb::meta {
+namespace {
+
+using social::malformed;
+
+// Meta app secrets are 32 hex characters; anything much shorter is a paste error or guessable.
+constexpr std::size_t min_secret_bytes = 16;
+// Meta's challenges are short numbers; echoing is bounded all the same.
+constexpr std::size_t max_challenge_bytes = 1024;
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+http_answer refused_verification() { return {403, "text/plain", "verification failed\n"}; }
+
+}  // namespace
+
+result<settings> read_settings(const channel_config& cfg, std::string_view object) {
+  settings s;
+  s.channel = cfg.name;
+  s.type = cfg.type;
+  s.object = object;
+  if (cfg.secrets.empty())
+    return malformed(
+        fmt::format("channel type {} needs the Meta app secret (secret or secret_file)", cfg.type));
+  for (std::size_t i = 0; i < cfg.secrets.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = cfg.secrets.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
+    const std::string_view secret = trim(cfg.secrets[i]);
+    if (secret.size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes; the Meta app secret is 32 characters, see the app "
+          "dashboard under App settings > Basic)",
+          which, secret.size()));
+    s.secrets.emplace_back(secret);
+  }
+  const auto token = cfg.options.find("verify_token");
+  if (token == cfg.options.end() || token->second.empty())
+    return malformed(fmt::format(
+        "channel type {} needs verify_token: the token you enter with the callback URL in the "
+        "Meta app dashboard",
+        cfg.type));
+  s.verify_token = token->second;
+  return s;
+}
+
+result<http_answer> verify_handshake(const request_view& req, std::string_view verify_token) {
+  auto url = boost::urls::parse_origin_form(req.target);
+  if (!url) return malformed("the request target cannot be parsed");
+  // A copy, not a view into the request: Boost.URL 1.81's parse_query reads its input up to
+  // a NUL (query_ref is built from data() alone), past the end of the query.
+  const std::string query_text(url->encoded_query());
+  auto query = parse_form(query_text);
+  if (!query) return malformed("the query string cannot be parsed");
+  const std::string* mode = form_value(*query, "hub.mode");
+  const std::string* token = form_value(*query, "hub.verify_token");
+  // The token is the only proof the caller is Meta: settle it before looking at the rest.
+  if (mode == nullptr || *mode != "subscribe" || token == nullptr ||
+      !constant_time_equal(*token, verify_token))
+    return refused_verification();
+  const std::string* challenge = form_value(*query, "hub.challenge");
+  if (challenge == nullptr || challenge->empty())
+    return malformed("query parameter hub.challenge is required");
+  if (challenge->size() > max_challenge_bytes)
+    return malformed(
+        fmt::format("query parameter hub.challenge must be at most {} bytes", max_challenge_bytes));
+  return http_answer{200, "text/plain", *challenge};
+}
+
+error verify_signature(const request_view& req, std::span<const std::string> app_secrets) {
+  const auto header = req.header(signature_header);
+  if (!header) return {errc::bad_signature, fmt::format("missing header {}", signature_header)};
+  constexpr std::string_view prefix = "sha256=";
+  const std::string_view value = trim(*header);
+  std::optional<std::string> mac;
+  if (value.starts_with(prefix)) mac = hex_decode(value.substr(prefix.size()));
+  if (!mac || mac->size() != 32)
+    return {errc::bad_signature,
+            fmt::format("header {} must be sha256=<hex HMAC-SHA256>", signature_header)};
+  bool match = false;
+  // Every secret is tried, so the time taken does not tell which one matched.
+  for (const auto& secret : app_secrets)
+    match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);
+  if (!match) return {errc::bad_signature, "signature does not match"};
+  return {};
+}
+
+std::string sign(std::string_view app_secret, std::string_view body) {
+  return "sha256=" + hex_encode(hmac_sha256(app_secret, body));
+}
+
+// ---- webhook_adapter ----------------------------------------------------------------------
+
+result<http_answer> webhook_adapter::handshake(const request_view& req) const {
+  return verify_handshake(req, settings_.verify_token);
+}
+
+result<parse_result> webhook_adapter::receive(const request_view& req) const {
+  if (error e = verify_signature(req, settings_.secrets); e.code != errc::ok) return e;
+  if (error e = social::check_json_content_type(req.header("content-type")); e.code != errc::ok)
+    return e;
+  auto body = social::parse_json_object(req.body);
+  if (!body) return body.error();
+  const social::object_reader top{*body, ""};
+
+  auto object = top.string("object");
+  if (!object) return object.error();
+  if (!*object) return malformed("field object is required");
+  if (**object != settings_.object)
+    return malformed(fmt::format("field object is \"{}\"; channel type {} takes \"{}\"", **object,
+                                 settings_.type, settings_.object));
+
+  auto entries = top.array("entry");
+  if (!entries) return entries.error();
+  if (*entries == nullptr) return malformed("field entry is required");
+  parse_result out;
+  for (std::size_t i = 0; i < (*entries)->size(); ++i) {
+    auto entry = top.element(**entries, "entry", i);
+    if (!entry) return entry.error();
+    if (error e = read_entry(*entry, out); e.code != errc::ok) return e;
+  }
+  return out;
+}
+
+}  // namespace sb::meta

@@ -1,0 +1,418 @@
+// `x`: the request pipeline, in order, and why each step sits where it does:
+//   1. signature over the raw bytes before anything in the request is looked at: 401;
+//   2. Content-Type application/json: 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. for_user_id (the subscribed account) is required: it decides every event's direction;
+//   5. direct messages, then tweets; other events are counted as ignored.
+#include "channels/x/x.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/form.hpp"
+#include "channels/meta/json_reader.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+using social::epoch_unit;
+using social::malformed;
+using social::object_reader;
+
+// X consumer secrets are 50 characters; anything much shorter is a paste error or guessable.
+constexpr std::size_t min_secret_bytes = 16;
+constexpr std::size_t max_crc_token_bytes = 1024;
+
+std::string_view trim(std::string_view s) noexcept {
+  constexpr std::string_view space = " \t\r\n";
+  const auto first = s.find_first_not_of(space);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// The CRC answer is an HMAC, under the key that also signs POST bodies, of whatever the caller
+// puts in crc_token, and anyone may send a GET. Were any token accepted, a forger could ask for
+// the signature of a JSON body of their choosing. Every body we accept is a JSON object and so
+// contains "{"; a token never does, so no CRC answer is ever a valid body signature. X's tokens
+// are short base64 or UUID text.
+bool plausible_crc_token(std::string_view token) noexcept {
+  if (token.empty() || token.size() > max_crc_token_bytes) return false;
+  for (char c : token)
+    if (c < 0x21 || c > 0x7e || c == '{') return false;
+  return true;
+}
+
+// users: {"<id>": {"id","name","screen_name",...}}: names for the ids the events use.
+struct user_names {
+  std::string name;
+  std::string screen_name;
+};
+
+result<user_names> lookup_user(const json::object* users, std::string_view id) {
+  if (users == nullptr) return user_names{};
+  const json::value* v = users->if_contains(id);
+  if (v == nullptr || v->is_null()) return user_names{};
+  const std::string path = fmt::format("users.{}", id);
+  const json::object* obj = v->if_object();
+  if (obj == nullptr) return malformed(fmt::format("field {} must be an object", path));
+  const object_reader u{*obj, path};
+  auto name = u.string("name");
+  if (!name) return name.error();
+  auto screen = u.string("screen_name");
+  if (!screen) return screen.error();
+  return user_names{name->value_or(""), screen->value_or("")};
+}
+
+// media: {"media_url_https","type":"photo|video|animated_gif","video_info":{"variants":[
+// {"bitrate","content_type","url"}]}}: a photo's URL, or a video's best MP4.
+result<attachment> read_media(const object_reader& media) {
+  attachment a;
+  auto type = media.string("type");
+  if (!type) return type.error();
+  auto url = media.string("media_url_https");
+  if (!url) return url.error();
+  if (*url) a.url = std::move(**url);
+  auto info = media.object("video_info");
+  if (!info) return info.error();
+  if (*info != nullptr) {
+    const object_reader vi = media.child(**info, "video_info");
+    auto variants = vi.array("variants");
+    if (!variants) return variants.error();
+    std::int64_t best = -1;
+    for (std::size_t i = 0; *variants != nullptr && i < (*variants)->size(); ++i) {
+      auto v = vi.element(**variants, "variants", i);
+      if (!v) return v.error();
+      auto ct = v->string("content_type");
+      if (!ct) return ct.error();
+      auto vurl = v->string("url");
+      if (!vurl) return vurl.error();
+      const json::value* rate = v->get("bitrate");
+      const std::int64_t bitrate = rate != nullptr && rate->is_int64() ? rate->as_int64() : 0;
+      if (*ct == "video/mp4" && *vurl && bitrate > best) {
+        best = bitrate;
+        a.url = std::move(**vurl);
+        a.content_type = "video/mp4";
+      }
+    }
+  }
+  a.name = social::file_name_from_url(a.url);
+  if (a.name.empty()) a.name = type->value_or("media");
+  if (a.content_type.empty()) a.content_type = social::content_type_from_url(a.url);
+  return a;
+}
+
+class x_adapter final : public adapter {
+ public:
+  explicit x_adapter(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
+
+  result<http_answer> handshake(const request_view& req) const override {
+    auto url = boost::urls::parse_origin_form(req.target);
+    if (!url) return malformed("the request target cannot be parsed");
+    // A copy, not a view into the request: Boost.URL 1.81's parse_query reads its input up to
+    // a NUL (query_ref is built from data() alone), past the end of the query.
+    const std::string query_text(url->encoded_query());
+    auto query = parse_form(query_text);
+    if (!query) return malformed("the query string cannot be parsed");
+    const std::string* token = form_value(*query, "crc_token");
+    if (token == nullptr || token->empty())
+      return malformed("query parameter crc_token is required");
+    if (!plausible_crc_token(*token))
+      return malformed(fmt::format(
+          "query parameter crc_token must be 1..{} printable ASCII characters without \"{{\"",
+          max_crc_token_bytes));
+    // The first secret is the current one; X knows only one consumer secret at a time.
+    json::object body{{"response_token", x_signature(secrets_.front(), *token)}};
+    return http_answer{200, "application/json", json::serialize(body)};
+  }
+
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = verify(req); e.code != errc::ok) return e;
+    if (error e = social::check_json_content_type(req.header("content-type")); e.code != errc::ok)
+      return e;
+    auto body = social::parse_json_object(req.body);
+    if (!body) return body.error();
+    const object_reader top{*body, ""};
+    auto account = top.required_id("for_user_id");
+    if (!account) return account.error();
+    auto users = top.object("users");
+    if (!users) return users.error();
+
+    parse_result out;
+    if (error e = read_direct_messages(top, *account, *users, out); e.code != errc::ok) return e;
+    if (error e = read_tweets(top, *account, out); e.code != errc::ok) return e;
+    for (const auto& kv : *body) {
+      const std::string_view key = kv.key();
+      if (key == "direct_message_events" || key == "tweet_create_events") continue;
+      if (key.ends_with("_events") || key == "user_event") {
+        const json::array* list = kv.value().if_array();
+        out.ignored += list != nullptr ? list->size() : 1;
+      }
+    }
+    return out;
+  }
+
+ private:
+  error verify(const request_view& req) const;
+  error read_direct_messages(const object_reader& top, const std::string& account,
+                             const json::object* users, parse_result& out) const;
+  error read_tweets(const object_reader& top, const std::string& account, parse_result& out) const;
+
+  std::vector<std::string> secrets_;  // consumer secrets; the first answers CRCs
+};
+
+error x_adapter::verify(const request_view& req) const {
+  const auto header = req.header(x_signature_header);
+  if (!header) return {errc::bad_signature, fmt::format("missing header {}", x_signature_header)};
+  constexpr std::string_view prefix = "sha256=";
+  const std::string_view value = trim(*header);
+  std::optional<std::string> mac;
+  if (value.starts_with(prefix)) mac = base64_decode(value.substr(prefix.size()));
+  if (!mac || mac->size() != 32)
+    return {errc::bad_signature,
+            fmt::format("header {} must be sha256=<base64 HMAC-SHA256>", x_signature_header)};
+  bool match = false;
+  // Every secret is tried, so the time taken does not tell which one matched.
+  for (const auto& secret : secrets_)
+    match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);
+  if (!match) return {errc::bad_signature, "signature does not match"};
+  return {};
+}
+
+// {"type":"message_create","id","created_timestamp":"<ms>","message_create":{"target":
+// {"recipient_id"},"sender_id","message_data":{"text","attachment":{"type":"media","media":{..}},
+// "quick_reply_response":{"type","metadata"}}}}
+error x_adapter::read_direct_messages(const object_reader& top, const std::string& account,
+                                      const json::object* users, parse_result& out) const {
+  auto events = top.array("direct_message_events");
+  if (!events) return events.error();
+  if (*events == nullptr) return {};
+  for (std::size_t i = 0; i < (*events)->size(); ++i) {
+    auto ev = top.element(**events, "direct_message_events", i);
+    if (!ev) return ev.error();
+    auto type = ev->string("type");
+    if (!type) return type.error();
+    if (*type != "message_create") {
+      ++out.ignored;
+      continue;
+    }
+    inbound_message msg;
+    msg.recipient = account;
+    auto id = ev->required_id("id");
+    if (!id) return id.error();
+    msg.provider_id = std::move(*id);
+    auto created = ev->epoch("created_timestamp", epoch_unit::milliseconds);
+    if (!created) return created.error();
+    msg.sent_at = *created;
+
+    auto mc_obj = ev->required_object("message_create");
+    if (!mc_obj) return mc_obj.error();
+    const object_reader mc = ev->child(**mc_obj, "message_create");
+    auto sender = mc.required_id("sender_id");
+    if (!sender) return sender.error();
+    auto target = mc.required_object("target");
+    if (!target) return target.error();
+    auto recipient = mc.child(**target, "target").required_id("recipient_id");
+    if (!recipient) return recipient.error();
+
+    const bool outbound = *sender == account;
+    const std::string& customer = outbound ? *recipient : *sender;
+    if (outbound) msg.direction = "outbound";
+    msg.identities.push_back({"x", customer});
+    auto names = lookup_user(users, customer);
+    if (!names) return names.error();
+    if (!outbound) msg.sender_name = names->name;
+    if (!names->screen_name.empty()) msg.extra["screen_name"] = names->screen_name;
+
+    auto data_obj = mc.object("message_data");
+    if (!data_obj) return data_obj.error();
+    if (*data_obj != nullptr) {
+      const object_reader data = mc.child(**data_obj, "message_data");
+      auto text = data.string("text");
+      if (!text) return text.error();
+      if (*text) msg.text = std::move(**text);
+      auto att = data.object("attachment");
+      if (!att) return att.error();
+      if (*att != nullptr) {
+        const object_reader a = data.child(**att, "attachment");
+        auto media = a.object("media");
+        if (!media) return media.error();
+        if (*media != nullptr) {
+          auto m = read_media(a.child(**media, "media"));
+          if (!m) return m.error();
+          msg.attachments.push_back(std::move(*m));
+        }
+      }
+      auto quick = data.object("quick_reply_response");
+      if (!quick) return quick.error();
+      if (*quick != nullptr) {
+        auto meta = data.child(**quick, "quick_reply_response").string("metadata");
+        if (!meta) return meta.error();
+        if (*meta) msg.extra["quick_reply"] = **meta;
+      }
+    }
+    out.messages.push_back(std::move(msg));
+  }
+  return {};
+}
+
+// {"id_str","text","extended_tweet":{"full_text"},"user":{"id_str","name","screen_name"},
+// "in_reply_to_status_id_str","in_reply_to_user_id_str","in_reply_to_screen_name",
+// "entities":{"user_mentions":[{"id_str"}]},"extended_entities":{"media":[..]},"timestamp_ms"}
+error x_adapter::read_tweets(const object_reader& top, const std::string& account,
+                             parse_result& out) const {
+  auto events = top.array("tweet_create_events");
+  if (!events) return events.error();
+  if (*events == nullptr) return {};
+  for (std::size_t i = 0; i < (*events)->size(); ++i) {
+    auto tw = top.element(**events, "tweet_create_events", i);
+    if (!tw) return tw.error();
+    // A retweet repeats someone's words; it is not written to the business.
+    if (tw->get("retweeted_status") != nullptr) {
+      ++out.ignored;
+      continue;
+    }
+    auto user_obj = tw->required_object("user");
+    if (!user_obj) return user_obj.error();
+    const object_reader user = tw->child(**user_obj, "user");
+    auto author = user.required_id("id_str");
+    if (!author) return author.error();
+    auto reply_user = tw->id("in_reply_to_user_id_str");
+    if (!reply_user) return reply_user.error();
+
+    bool mentions_account = false;
+    auto entities = tw->object("entities");
+    if (!entities) return entities.error();
+    if (*entities != nullptr) {
+      const object_reader ent = tw->child(**entities, "entities");
+      auto mentions = ent.array("user_mentions");
+      if (!mentions) return mentions.error();
+      for (std::size_t j = 0; *mentions != nullptr && j < (*mentions)->size(); ++j) {
+        auto m = ent.element(**mentions, "user_mentions", j);
+        if (!m) return m.error();
+        auto id = m->id("id_str");
+        if (!id) return id.error();
+        mentions_account |= *id == account;
+      }
+    }
+
+    inbound_message msg;
+    msg.visibility = "public";
+    msg.recipient = account;
+    if (*author == account) {
+      // The account's own tweet: a public answer to a customer when it replies to one.
+      if (!*reply_user || **reply_user == account) {
+        ++out.ignored;
+        continue;
+      }
+      msg.direction = "outbound";
+      msg.identities.push_back({"x", **reply_user});
+      auto screen = tw->string("in_reply_to_screen_name");
+      if (!screen) return screen.error();
+      if (*screen) msg.extra["screen_name"] = **screen;
+    } else if (mentions_account || *reply_user == account) {
+      msg.identities.push_back({"x", *author});
+      auto name = user.string("name");
+      if (!name) return name.error();
+      msg.sender_name = name->value_or("");
+      auto screen = user.string("screen_name");
+      if (!screen) return screen.error();
+      if (*screen) msg.extra["screen_name"] = **screen;
+    } else {
+      ++out.ignored;  // a tweet that does not name the account
+      continue;
+    }
+
+    auto id = tw->id("id_str");
+    if (!id) return id.error();
+    if (!*id) {
+      auto numeric = tw->required_id("id");
+      if (!numeric) return numeric.error();
+      *id = std::move(*numeric);
+    }
+    msg.provider_id = **id;
+    msg.extra["post"] = json::object{{"tweet_id", **id}};
+    auto reply_status = tw->id("in_reply_to_status_id_str");
+    if (!reply_status) return reply_status.error();
+    if (*reply_status) msg.extra["reply_to"] = **reply_status;
+    auto sent = tw->epoch("timestamp_ms", epoch_unit::milliseconds);
+    if (!sent) return sent.error();
+    msg.sent_at = *sent;
+
+    // Tweets over 140 characters carry their whole text in extended_tweet.
+    const object_reader* source = &*tw;
+    std::optional<object_reader> extended;
+    auto ext = tw->object("extended_tweet");
+    if (!ext) return ext.error();
+    if (*ext != nullptr) {
+      extended.emplace(tw->child(**ext, "extended_tweet"));
+      source = &*extended;
+    }
+    for (const std::string_view key : {std::string_view("full_text"), std::string_view("text")}) {
+      auto text = source->string(key);
+      if (!text) return text.error();
+      if (*text) {
+        msg.text = std::move(**text);
+        break;
+      }
+    }
+    if (msg.text.empty() && source != &*tw) {
+      auto text = tw->string("text");
+      if (!text) return text.error();
+      msg.text = text->value_or("");
+    }
+    auto media_parent = source->object("extended_entities");
+    if (!media_parent) return media_parent.error();
+    if (*media_parent != nullptr) {
+      const object_reader ee = source->child(**media_parent, "extended_entities");
+      auto media = ee.array("media");
+      if (!media) return media.error();
+      if (*media != nullptr && (*media)->size() > social::max_attachments)
+        return malformed(fmt::format("field {} has more than {} entries", ee.path_of("media"),
+                                     social::max_attachments));
+      for (std::size_t j = 0; *media != nullptr && j < (*media)->size(); ++j) {
+        auto m = ee.element(**media, "media", j);
+        if (!m) return m.error();
+        auto a = read_media(*m);
+        if (!a) return a.error();
+        msg.attachments.push_back(std::move(*a));
+      }
+    }
+    out.messages.push_back(std::move(msg));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string x_signature(std::string_view consumer_secret, std::string_view data) {
+  return "sha256=" + base64_encode(hmac_sha256(consumer_secret, data));
+}
+
+result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg) {
+  if (cfg.secrets.empty())
+    return malformed("an x channel needs the app's consumer secret (secret or secret_file)");
+  std::vector<std::string> secrets;
+  for (std::size_t i = 0; i < cfg.secrets.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = cfg.secrets.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
+    const std::string_view secret = trim(cfg.secrets[i]);
+    if (secret.size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes; the X consumer secret (API key secret) is 50 characters)",
+          which, secret.size()));
+    secrets.emplace_back(secret);
+  }
+  return std::unique_ptr<adapter>(std::make_unique<x_adapter>(std::move(secrets)));
+}
+
+}  // namespace sb

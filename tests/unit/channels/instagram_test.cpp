@@ -1,0 +1,225 @@
+#include "channels/instagram/instagram.hpp"
+
+#include "channels/meta/meta.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+constexpr millis test_now = 1'795'341'630'000;
+
+const std::string app_secret = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
+const std::string account = "17841405822304914";
+
+channel_config config(std::vector<std::string> secrets = {app_secret}) {
+  channel_config cfg;
+  cfg.name = "ig-shop";
+  cfg.type = "instagram";
+  cfg.secrets = std::move(secrets);
+  cfg.options["verify_token"] = "ig-verify-55";
+  return cfg;
+}
+
+struct request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {"POST", "/v1/webhooks/ig-shop", views, body, test_now};
+  }
+};
+
+request signed_post(std::string body, const std::string& secret = app_secret) {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"X-Hub-Signature-256", meta::sign(secret, r.body)}};
+  return r;
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(SB_TEST_DATA_DIR "/instagram/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+result<parse_result> receive(request& r, const channel_config& cfg = config()) {
+  auto adapter = make_instagram_adapter(cfg);
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+parse_result accepted(request& r, const channel_config& cfg = config()) {
+  auto res = receive(r, cfg);
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  return std::move(*res);
+}
+
+error refused(request& r) {
+  auto res = receive(r);
+  REQUIRE_FALSE(res.has_value());
+  return res.error();
+}
+
+std::string changes(const std::string& field, const std::string& value) {
+  return R"({"object":"instagram","entry":[{"id":")" + account +
+         R"(","time":1795341700,"changes":[{"field":")" + field + R"(","value":)" + value + "}]}]}";
+}
+
+TEST_CASE("instagram is registered as a social type with a verify_token option") {
+  const channel_type_info* info = find_channel_type("instagram");
+  REQUIRE(info != nullptr);
+  CHECK(info->kind == "social");
+  CHECK((info->make == &make_instagram_adapter));
+  CHECK(info->needs_secret);
+  REQUIRE(info->option_keys.size() == 1);
+  CHECK(info->option_keys[0] == "verify_token");
+}
+
+TEST_CASE("direct messages: several in a batch, echoes outbound, receipts ignored") {
+  request r = signed_post(fixture("messaging_batch.json"));
+  const parse_result res = accepted(r);
+  // read, reaction and an unsent message
+  CHECK(res.ignored == 3);
+  REQUIRE(res.messages.size() == 3);
+  const std::vector<identity> customer{{"instagram", account + ":1130945826719384"}};
+
+  const inbound_message& text = res.messages[0];
+  CHECK(text.text == "Sveiki! Vai šī kleita ir pieejama arī sarkanā krāsā? 👗❤️");
+  CHECK(text.identities == customer);
+  CHECK(text.direction == "inbound");
+  CHECK(text.visibility == "private");
+  CHECK(text.recipient == account);
+  CHECK(text.sent_at == 1'795'341'600'500);
+  CHECK(text.provider_id.starts_with("aWdfZAG1faXRlbToxOklHTWVzc2FnZA"));
+
+  const inbound_message& story = res.messages[1];
+  REQUIRE(story.attachments.size() == 1);
+  // Instagram's CDN URLs name no file: the attachment is named by its type.
+  CHECK(story.attachments[0].name == "image");
+  CHECK(story.attachments[0].url.starts_with("https://lookaside.fbsbx.com/ig_messaging_cdn/"));
+  const auto& st = story.extra.at("story").as_object();
+  CHECK(st.at("id").as_string() == "17998877665544332");
+  CHECK(st.at("url").as_string().starts_with("https://lookaside.fbsbx.com/"));
+
+  const inbound_message& echo = res.messages[2];
+  CHECK(echo.direction == "outbound");
+  CHECK(echo.identities == customer);
+  CHECK(echo.text == "Jā, sarkanā ir pieejama izmēros S un M.");
+}
+
+TEST_CASE("comments and mentions are public") {
+  request r = signed_post(fixture("comments_mentions.json"));
+  const parse_result res = accepted(r);
+  CHECK(res.ignored == 1);  // story_insights
+  REQUIRE(res.messages.size() == 5);
+
+  SUBCASE("a comment on the account's media") {
+    const inbound_message& m = res.messages[0];
+    CHECK(m.visibility == "public");
+    CHECK(m.direction == "inbound");
+    CHECK(m.provider_id == "17982736451029384");
+    CHECK(m.identities == std::vector<identity>{{"instagram", account + ":1130945826719384"}});
+    CHECK(m.sender_name == "anna.berzina");
+    CHECK(m.text == "Cik maksā piegāde uz Rīgu? 🚚");
+    const auto& post = m.extra.at("post").as_object();
+    CHECK(post.at("media_id").as_string() == "18045671234509876");
+    CHECK(post.at("comment_id").as_string() == "17982736451029384");
+    CHECK_FALSE(m.sent_at.has_value());  // comment notifications carry no time
+  }
+  SUBCASE("the account's own reply is outbound") {
+    const inbound_message& m = res.messages[1];
+    CHECK(m.direction == "outbound");
+    CHECK(m.extra.at("reply_to").as_string() == "17982736451029384");
+    CHECK(m.sender_name.empty());
+  }
+  SUBCASE("a live comment") {
+    const inbound_message& m = res.messages[2];
+    CHECK(m.extra.at("live").as_bool());
+    CHECK(m.sender_name == "kristaps_k");
+  }
+  SUBCASE("a mention in a comment: ids only") {
+    const inbound_message& m = res.messages[3];
+    CHECK(m.visibility == "public");
+    CHECK(m.provider_id == "17894227972186120");
+    // The author is unknown: a customer of its own, never merged with anyone.
+    CHECK(m.identities ==
+          std::vector<identity>{{"instagram", account + ":mention:17894227972186120"}});
+    CHECK(m.sender_name.empty());
+    CHECK(m.text.empty());
+    CHECK(m.extra.at("mention").as_bool());
+    CHECK(m.extra.at("post").as_object().at("media_id").as_string() == "17918195224117851");
+  }
+  SUBCASE("a mention in a caption") {
+    CHECK(res.messages[4].provider_id == "17918195224117999");
+    CHECK(res.messages[4].identities.at(0).value == account + ":mention:17918195224117999");
+    CHECK_FALSE(res.messages[4].extra.at("post").as_object().contains("comment_id"));
+  }
+}
+
+TEST_CASE("a mention that names its author and text keeps them") {
+  request r = signed_post(changes(
+      "mentions",
+      R"({"media_id":"1","comment_id":"2","text":"@zilais.veikals vai strādājat svētdien?","from":{"id":"884","username":"peteris"}})"));
+  const inbound_message m = accepted(r).messages.at(0);
+  CHECK(m.text == "@zilais.veikals vai strādājat svētdien?");
+  CHECK(m.identities == std::vector<identity>{{"instagram", account + ":884"}});
+  CHECK(m.sender_name == "peteris");
+}
+
+TEST_CASE("malformed instagram changes are refused, naming the field") {
+  const std::pair<std::string, std::string_view> cases[] = {
+      {changes("comments", R"({"text":"hi"})"), "field entry[0].changes[0].value.id is required"},
+      {changes("comments", R"({"id":"1","text":["hi"]})"),
+       "field entry[0].changes[0].value.text must be a string"},
+      {changes("comments", R"({"id":"1","from":{"username":"a"}})"),
+       "field entry[0].changes[0].value.from.id is required"},
+      {changes("comments", R"({"id":"1","media":"m"})"),
+       "field entry[0].changes[0].value.media must be an object"},
+      {changes("mentions", R"({})"),
+       "field entry[0].changes[0].value needs media_id or comment_id"},
+      {changes("mentions", "[]"), "field entry[0].changes[0].value must be an object"},
+      {R"({"object":"instagram","entry":[{"id":"1","changes":[{"field":7,"value":{}}]}]})",
+       "field entry[0].changes[0].field must be a string"},
+      {R"({"object":"page","entry":[]})",
+       "field object is \"page\"; channel type instagram takes \"instagram\""},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("unknown change fields are ignored, not refused") {
+  request r = signed_post(changes("message_reactions", R"({"anything":[1,2,3]})"));
+  const parse_result res = accepted(r);
+  CHECK(res.messages.empty());
+  CHECK(res.ignored == 1);
+}
+
+TEST_CASE("instagram signatures") {
+  request r = signed_post(fixture("comments_mentions.json"), "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4c");
+  CHECK(refused(r).detail == "signature does not match");
+  r.fields.pop_back();
+  CHECK(refused(r).detail == "missing header X-Hub-Signature-256");
+  r = signed_post(fixture("comments_mentions.json"), "a-rotated-secret-0123456789abcdef");
+  CHECK(accepted(r, config({app_secret, "a-rotated-secret-0123456789abcdef"})).messages.size() ==
+        5);
+}
+
+}  // namespace
+}  // namespace sb

@@ -1,0 +1,450 @@
+#include "channels/meta/meta.hpp"
+
+#include "channels/crypto.hpp"
+#include "channels/messenger/messenger.hpp"
+#include "channels/meta/json_reader.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace std::string_literals;
+
+namespace sb {
+namespace {
+
+// 2026-11-22T10:00:30Z
+constexpr millis test_now = 1'795'341'630'000;
+
+const std::string app_secret = "6f1d3b2a9c8e7f6a5b4c3d2e1f0a9b8c";
+const std::string old_secret = "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d";
+const std::string other_secret = "ffeeddccbbaa99887766554433221100";
+const std::string verify_token = "sb-verify-Zq81kPw";
+
+channel_config config(std::vector<std::string> secrets = {app_secret},
+                      std::string token = verify_token) {
+  channel_config cfg;
+  cfg.name = "fb-page";
+  cfg.type = "messenger";
+  cfg.secrets = std::move(secrets);
+  if (!token.empty()) cfg.options["verify_token"] = std::move(token);
+  return cfg;
+}
+
+struct request {
+  std::string method = "POST";
+  std::string target = "/v1/webhooks/fb-page";
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {method, target, views, body, test_now};
+  }
+  void set(const std::string& name, std::string value) {
+    for (auto& f : fields)
+      if (f.first == name) {
+        f.second = std::move(value);
+        return;
+      }
+    fields.emplace_back(name, std::move(value));
+  }
+  void remove(const std::string& name) {
+    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
+  }
+};
+
+request get(std::string query) {
+  request r;
+  r.method = "GET";
+  r.target = "/v1/webhooks/fb-page" + query;
+  return r;
+}
+
+request signed_post(std::string body, const std::string& secret = app_secret) {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"X-Hub-Signature-256", meta::sign(secret, r.body)}};
+  return r;
+}
+
+const std::string empty_batch = R"({"object":"page","entry":[]})";
+
+// ---- settings -------------------------------------------------------------------------------
+
+TEST_CASE("meta::read_settings checks the app secret and the verify token") {
+  SUBCASE("valid") {
+    auto s = meta::read_settings(config(), "page");
+    REQUIRE(s.has_value());
+    CHECK(s->object == "page");
+    CHECK(s->type == "messenger");
+    CHECK(s->channel == "fb-page");
+    CHECK(s->verify_token == verify_token);
+    CHECK(s->secrets == std::vector<std::string>{app_secret});
+  }
+  SUBCASE("a secret file's trailing newline is not part of the secret") {
+    auto s = meta::read_settings(config({app_secret + "\n"}), "page");
+    REQUIRE(s.has_value());
+    CHECK(s->secrets.front() == app_secret);
+  }
+  SUBCASE("no secret") {
+    auto s = meta::read_settings(config({}), "page");
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().code == errc::malformed);
+    CHECK(s.error().detail ==
+          "channel type messenger needs the Meta app secret (secret or secret_file)");
+  }
+  SUBCASE("a secret too short, named by position, never echoed") {
+    auto s = meta::read_settings(config({app_secret, "s3cr3t"}), "page");
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().detail.starts_with("secret 2 of 2 is too short (6 bytes;"));
+    CHECK(s.error().detail.find("s3cr3t") == std::string::npos);
+  }
+  SUBCASE("no verify_token") {
+    auto s = meta::read_settings(config({app_secret}, ""), "page");
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().detail.starts_with("channel type messenger needs verify_token"));
+  }
+}
+
+// ---- the GET verification handshake -------------------------------------------------------
+
+http_answer answer(request& r) {
+  auto a = meta::verify_handshake(r.view(), verify_token);
+  if (!a) FAIL_CHECK("error: " << a.error().detail);
+  REQUIRE(a.has_value());
+  return *a;
+}
+
+TEST_CASE("the verify handshake echoes hub.challenge exactly") {
+  SUBCASE("as Meta sends it") {
+    request r =
+        get("?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" + verify_token);
+    const http_answer a = answer(r);
+    CHECK(a.status == 200);
+    CHECK(a.content_type == "text/plain");
+    CHECK(a.body == "1158201444");
+  }
+  SUBCASE("parameters in any order, percent-encoded") {
+    request r =
+        get("?hub.verify_token=sb-verify-%5Aq81kPw&hub.challenge=abc%2Fdef%3D&hub.mode=subscribe");
+    const http_answer a = answer(r);
+    CHECK(a.status == 200);
+    CHECK(a.body == "abc/def=");
+  }
+}
+
+TEST_CASE("the challenge ends where the target ends, in a buffer that goes on") {
+  // The HTTP layer hands the target as a view into its read buffer: no NUL after it.
+  const std::string buffer =
+      "GET /v1/webhooks/fb-page?hub.mode=subscribe&hub.verify_token=" + verify_token +
+      "&hub.challenge=42 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string_view target = std::string_view(buffer).substr(4, buffer.find(" HTTP/1.1") - 4);
+  const request_view req{"GET", target, {}, {}, test_now};
+  auto a = meta::verify_handshake(req, verify_token);
+  REQUIRE(a.has_value());
+  CHECK(a->status == 200);
+  CHECK(a->body == "42");
+}
+
+TEST_CASE("the verify handshake refuses with a 403 answer, not an error") {
+  const std::string cases[] = {
+      "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=wrong",
+      "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sb-verify-Zq81kP",
+      "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sb-verify-Zq81kPwX",
+      "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=SB-VERIFY-ZQ81KPW",
+      "?hub.mode=subscribe&hub.challenge=1158201444",
+      "?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=",
+      "?hub.mode=unsubscribe&hub.challenge=1158201444&hub.verify_token=" + verify_token,
+      "?hub.challenge=1158201444&hub.verify_token=" + verify_token,
+      "",
+      "?",
+  };
+  for (const auto& query : cases) {
+    CAPTURE(query);
+    request r = get(query);
+    const http_answer a = answer(r);
+    CHECK(a.status == 403);
+    CHECK(a.body.find("1158201444") == std::string::npos);
+  }
+}
+
+TEST_CASE("a verified handshake without a usable challenge is a 400") {
+  SUBCASE("missing") {
+    request r = get("?hub.mode=subscribe&hub.verify_token=" + verify_token);
+    auto a = meta::verify_handshake(r.view(), verify_token);
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+    CHECK(a.error().detail == "query parameter hub.challenge is required");
+  }
+  SUBCASE("empty") {
+    request r = get("?hub.mode=subscribe&hub.challenge=&hub.verify_token=" + verify_token);
+    CHECK(meta::verify_handshake(r.view(), verify_token).error().code == errc::malformed);
+  }
+  SUBCASE("too long") {
+    request r = get("?hub.mode=subscribe&hub.challenge=" + std::string(1025, '7') +
+                    "&hub.verify_token=" + verify_token);
+    CHECK(meta::verify_handshake(r.view(), verify_token).error().detail ==
+          "query parameter hub.challenge must be at most 1024 bytes");
+  }
+  SUBCASE("a bad percent-escape in the query") {
+    request r = get("?hub.mode=subscribe&hub.challenge=%zz&hub.verify_token=" + verify_token);
+    auto a = meta::verify_handshake(r.view(), verify_token);
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().code == errc::malformed);
+  }
+}
+
+TEST_CASE("a Meta adapter answers GET with the handshake") {
+  auto adapter = make_messenger_adapter(config());
+  REQUIRE(adapter.has_value());
+  request ok = get("?hub.mode=subscribe&hub.challenge=42&hub.verify_token=" + verify_token);
+  auto a = (*adapter)->handshake(ok.view());
+  REQUIRE(a.has_value());
+  CHECK(a->status == 200);
+  CHECK(a->body == "42");
+  request bad = get("?hub.mode=subscribe&hub.challenge=42&hub.verify_token=nope");
+  auto b = (*adapter)->handshake(bad.view());
+  REQUIRE(b.has_value());
+  CHECK(b->status == 403);
+}
+
+// ---- X-Hub-Signature-256 -------------------------------------------------------------------
+
+TEST_CASE("meta::sign matches an independent HMAC (openssl dgst -sha256 -hmac)") {
+  CHECK(meta::sign(app_secret, empty_batch) ==
+        "sha256=e762d9066beffe698697a9f07bfe08ab633d745eee0d4e3eb582ed8002ed06ea");
+}
+
+TEST_CASE("X-Hub-Signature-256 verification") {
+  const std::vector<std::string> secrets{app_secret};
+  request r = signed_post(empty_batch);
+  auto refused = [&](std::string_view detail, const std::vector<std::string>& keys = {app_secret}) {
+    const error e = meta::verify_signature(r.view(), keys);
+    CHECK(e.code == errc::bad_signature);
+    CHECK(describe(e.code).http_status == 401);
+    CHECK(e.detail == detail);
+  };
+  SUBCASE("valid; header name is case-insensitive; hex in either case") {
+    CHECK(meta::verify_signature(r.view(), secrets).code == errc::ok);
+    r.remove("X-Hub-Signature-256");
+    r.set("x-hub-signature-256",
+          "sha256=E762D9066BEFFE698697A9F07BFE08AB633D745EEE0D4E3EB582ED8002ED06EA");
+    CHECK(meta::verify_signature(r.view(), secrets).code == errc::ok);
+  }
+  SUBCASE("missing") {
+    r.remove("X-Hub-Signature-256");
+    refused("missing header X-Hub-Signature-256");
+  }
+  SUBCASE("only the legacy SHA-1 header") {
+    r.remove("X-Hub-Signature-256");
+    r.set("X-Hub-Signature", "sha1=" + hex_encode(hmac_sha1(app_secret, r.body)));
+    refused("missing header X-Hub-Signature-256");
+  }
+  SUBCASE("a sha1= value") {
+    r.set("X-Hub-Signature-256", "sha1=" + hex_encode(hmac_sha1(app_secret, r.body)));
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("no prefix") {
+    r.set("X-Hub-Signature-256", hex_encode(hmac_sha256(app_secret, r.body)));
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("not hex") {
+    r.set("X-Hub-Signature-256", "sha256=" + std::string(64, 'g'));
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("base64 instead of hex") {
+    r.set("X-Hub-Signature-256", "sha256=" + base64_encode(hmac_sha256(app_secret, r.body)));
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("truncated") {
+    r.set("X-Hub-Signature-256", meta::sign(app_secret, r.body).substr(0, 70));
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("empty") {
+    r.set("X-Hub-Signature-256", "sha256=");
+    refused("header X-Hub-Signature-256 must be sha256=<hex HMAC-SHA256>");
+  }
+  SUBCASE("wrong key") {
+    r = signed_post(empty_batch, other_secret);
+    refused("signature does not match");
+  }
+  SUBCASE("body changed after signing (one byte)") {
+    r.body = R"({"object":"page","entry":[ ]})";
+    refused("signature does not match");
+  }
+  SUBCASE("body re-serialized: whitespace matters") {
+    r.body = R"({"object": "page", "entry": []})";
+    refused("signature does not match");
+  }
+  SUBCASE("rotated secrets: the old and the new key both verify") {
+    const std::vector<std::string> rotating{app_secret, old_secret};
+    r = signed_post(empty_batch, old_secret);
+    CHECK(meta::verify_signature(r.view(), rotating).code == errc::ok);
+    r = signed_post(empty_batch, app_secret);
+    CHECK(meta::verify_signature(r.view(), rotating).code == errc::ok);
+    r = signed_post(empty_batch, other_secret);
+    refused("signature does not match", rotating);
+  }
+  SUBCASE("no secrets at all fails closed") { refused("signature does not match", {}); }
+}
+
+// ---- the shared POST pipeline (through messenger) -------------------------------------------
+
+result<parse_result> receive(request& r) {
+  auto adapter = make_messenger_adapter(config());
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+error refused(request& r) {
+  auto res = receive(r);
+  REQUIRE_FALSE(res.has_value());
+  return res.error();
+}
+
+TEST_CASE("the signature is checked before anything else") {
+  request r = signed_post("not json", other_secret);
+  r.set("Content-Type", "text/plain");
+  CHECK(refused(r).code == errc::bad_signature);
+  r = signed_post("not json");
+  r.set("Content-Type", "text/plain");
+  CHECK(refused(r).code == errc::unsupported_media_type);
+  r = signed_post("not json");
+  CHECK(refused(r).code == errc::malformed);
+}
+
+TEST_CASE("Content-Type must be JSON in UTF-8") {
+  for (const std::string ct : {"application/json", "application/json; charset=utf-8",
+                               "Application/JSON;charset=\"UTF-8\""}) {
+    CAPTURE(ct);
+    request r = signed_post(empty_batch);
+    r.set("Content-Type", ct);
+    CHECK(receive(r).has_value());
+  }
+  for (const std::string ct : {"", "text/plain", "application/x-www-form-urlencoded",
+                               "application/json; charset=iso-8859-1"}) {
+    CAPTURE(ct);
+    request r = signed_post(empty_batch);
+    r.set("Content-Type", ct);
+    CHECK(refused(r).code == errc::unsupported_media_type);
+  }
+  request r = signed_post(empty_batch);
+  r.remove("Content-Type");
+  CHECK(refused(r).code == errc::unsupported_media_type);
+}
+
+TEST_CASE("envelopes that are not Meta's are refused, naming what is wrong") {
+  const std::pair<std::string, std::string_view> cases[] = {
+      {"", "body is not valid JSON (UTF-8)"},
+      {R"({"object":"page","entry":[)", "body is not valid JSON (UTF-8)"},
+      {R"({"object":"page","entry":[]} trailing)", "body is not valid JSON (UTF-8)"},
+      {"[]", "body must be a JSON object"},
+      {R"({"entry":[]})", "field object is required"},
+      {R"({"object":7,"entry":[]})", "field object must be a string"},
+      {R"({"object":"instagram","entry":[]})",
+       "field object is \"instagram\"; channel type messenger takes \"page\""},
+      {R"({"object":"whatsapp_business_account","entry":[]})",
+       "field object is \"whatsapp_business_account\"; channel type messenger takes \"page\""},
+      {R"({"object":"page"})", "field entry is required"},
+      {R"({"object":"page","entry":{}})", "field entry must be an array"},
+      {R"({"object":"page","entry":["x"]})", "field entry[0] must be an object"},
+      {R"({"object":"page","entry":[{"id":"1","messaging":[]},{"messaging":[]}]})",
+       "field entry[1].id is required"},
+      {R"({"object":"page","entry":[{"id":"1","messaging":{}}]})",
+       "field entry[0].messaging must be an array"},
+      {"{\"object\":\"page\",\"entry\":[],\"x\":\"\xff\"}", "body is not valid JSON (UTF-8)"},
+      {std::string(100'000, '[') + std::string(100'000, ']'), "body is nested too deeply"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body.substr(0, 80));
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("an empty batch is nothing, not an error") {
+  request r = signed_post(empty_batch);
+  auto res = receive(r);
+  REQUIRE(res.has_value());
+  CHECK(res->messages.empty());
+  CHECK(res->ignored == 0);
+  CHECK_FALSE(res->ack.has_value());
+}
+
+// ---- json_reader ---------------------------------------------------------------------------
+
+TEST_CASE("social::object_reader names fields by path") {
+  auto doc = social::parse_json_object(
+      R"({"a":{"b":[{"c":1},{"c":"x"},3]},"n":123456789012,"s":"1795341600","neg":-5,)"
+      R"("big":18446744073709551615,"f":1.5,"empty":"","t":true,"ms":"1795341600123"})");
+  REQUIRE(doc.has_value());
+  const social::object_reader top{*doc, ""};
+  auto a = top.required_object("a");
+  REQUIRE(a.has_value());
+  const social::object_reader ar = top.child(**a, "a");
+  auto list = ar.array("b");
+  REQUIRE(list.has_value());
+  auto e0 = ar.element(**list, "b", 0);
+  REQUIRE(e0.has_value());
+  CHECK(e0->path() == "a.b[0]");
+  CHECK(e0->id("c").value() == std::optional<std::string>("1"));
+  auto e1 = ar.element(**list, "b", 1);
+  REQUIRE(e1.has_value());
+  CHECK(e1->epoch("c", social::epoch_unit::seconds).error().detail ==
+        "field a.b[1].c must be a unix time (an integer)");
+  CHECK(ar.element(**list, "b", 2).error().detail == "field a.b[2] must be an object");
+  CHECK(top.required_id("missing").error().detail == "field missing is required");
+  CHECK(top.required_id("empty").error().detail == "field empty is required");
+  CHECK(top.id("neg").error().detail == "field neg must be a string");
+  CHECK(top.id("big").value() == std::optional<std::string>("18446744073709551615"));
+  CHECK(top.string("n").error().detail == "field n must be a string");
+  CHECK(top.boolean("s").error().detail == "field s must be true or false");
+  CHECK(top.boolean("t").value() == std::optional<bool>(true));
+  CHECK(top.object("s").error().detail == "field s must be an object");
+  CHECK(top.array("s").error().detail == "field s must be an array");
+
+  using social::epoch_unit;
+  CHECK(top.epoch("s", epoch_unit::seconds).value() == std::optional<millis>(1'795'341'600'000));
+  CHECK(top.epoch("s", epoch_unit::guess).value() == std::optional<millis>(1'795'341'600'000));
+  CHECK(top.epoch("ms", epoch_unit::guess).value() == std::optional<millis>(1'795'341'600'123));
+  CHECK(top.epoch("ms", epoch_unit::milliseconds).value() ==
+        std::optional<millis>(1'795'341'600'123));
+  CHECK(top.epoch("n", epoch_unit::milliseconds).value() == std::optional<millis>(123456789012));
+  CHECK(top.epoch("ms", epoch_unit::seconds).error().detail == "field ms is out of range");
+  CHECK(top.epoch("neg", epoch_unit::seconds).error().code == errc::malformed);
+  CHECK(top.epoch("big", epoch_unit::seconds).error().detail == "field big is out of range");
+  CHECK(top.epoch("f", epoch_unit::seconds).error().code == errc::malformed);
+  CHECK(top.epoch("missing", epoch_unit::seconds).value() == std::nullopt);
+}
+
+TEST_CASE("attachment names and types from URLs") {
+  CHECK(social::file_name_from_url(
+            "https://scontent.xx.fbcdn.net/v/t1.15752-9/461230987_1022934_n.jpg?_nc_cat=101") ==
+        "461230987_1022934_n.jpg");
+  CHECK(social::content_type_from_url("https://x.example/a/B.PNG?x=1") == "image/png");
+  CHECK(social::content_type_from_url("https://x.example/r%C4%93%C4%B7ins.pdf") ==
+        "application/pdf");
+  CHECK(social::file_name_from_url("https://x.example/r%C4%93%C4%B7ins.pdf") == "rēķins.pdf");
+  CHECK(social::file_name_from_url("https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1")
+            .empty());
+  CHECK(social::content_type_from_url("https://x.example/file.unknownext").empty());
+  CHECK(social::file_name_from_url("not a url at all").empty());
+  CHECK(social::file_name_from_url("").empty());
+}
+
+TEST_CASE("short_digest is stable and distinguishes texts") {
+  CHECK(social::short_digest("a").size() == 16);
+  CHECK(social::short_digest("a") == social::short_digest("a"));
+  CHECK(social::short_digest("a") != social::short_digest("b"));
+}
+
+}  // namespace
+}  // namespace sb

@@ -1,0 +1,326 @@
+#include "channels/whatsapp/whatsapp.hpp"
+
+#include "channels/meta/meta.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sb {
+namespace {
+
+constexpr millis test_now = 1'795'341'630'000;
+
+const std::string app_secret = "5b1f0e3d2c9a8b7f6e5d4c3b2a190817";
+const std::string business = "15550783881";
+
+channel_config config(std::vector<std::string> secrets = {app_secret}) {
+  channel_config cfg;
+  cfg.name = "wa-support";
+  cfg.type = "whatsapp";
+  cfg.secrets = std::move(secrets);
+  cfg.options["verify_token"] = "wa-verify-918";
+  return cfg;
+}
+
+struct request {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string body;
+  std::vector<header_field> views;
+
+  request_view view() {
+    views.clear();
+    for (const auto& [name, value] : fields) views.push_back({name, value});
+    return {"POST", "/v1/webhooks/wa-support", views, body, test_now};
+  }
+};
+
+request signed_post(std::string body, const std::string& secret = app_secret) {
+  request r;
+  r.body = std::move(body);
+  r.fields = {{"Content-Type", "application/json"},
+              {"X-Hub-Signature-256", meta::sign(secret, r.body)}};
+  return r;
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(SB_TEST_DATA_DIR "/whatsapp/" + name, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+result<parse_result> receive(request& r, const channel_config& cfg = config()) {
+  auto adapter = make_whatsapp_adapter(cfg);
+  REQUIRE(adapter.has_value());
+  return (*adapter)->receive(r.view());
+}
+
+parse_result accepted(request& r, const channel_config& cfg = config()) {
+  auto res = receive(r, cfg);
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  return std::move(*res);
+}
+
+error refused(request& r) {
+  auto res = receive(r);
+  REQUIRE_FALSE(res.has_value());
+  return res.error();
+}
+
+// One message in one change of one entry.
+std::string one(const std::string& message, const std::string& field = "messages",
+                const std::string& list = "messages") {
+  return R"({"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":")" +
+         field +
+         R"(","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Ann Lee"},"wa_id":"15550102000"}],")" +
+         list + R"(":[)" + message + "]}}]}]}";
+}
+
+const std::vector<identity> ann{{"whatsapp", "15550102000"}, {"phone", "+15550102000"}};
+
+TEST_CASE("whatsapp is registered with a 3 MiB default body limit") {
+  const channel_type_info* info = find_channel_type("whatsapp");
+  REQUIRE(info != nullptr);
+  CHECK(info->kind == "social");
+  CHECK((info->make == &make_whatsapp_adapter));
+  CHECK(info->needs_secret);
+  CHECK(info->default_max_body == 3u * 1024 * 1024);
+  REQUIRE(info->option_keys.size() == 1);
+  CHECK(info->option_keys[0] == "verify_token");
+}
+
+TEST_CASE("a batch of text messages from two senders; statuses and templates ignored") {
+  request r = signed_post(fixture("text_batch.json"));
+  const parse_result res = accepted(r);
+  CHECK(res.ignored == 3);  // two statuses, one template status update
+  REQUIRE(res.messages.size() == 2);
+
+  const inbound_message& m = res.messages[0];
+  CHECK(m.provider_id == "wamid.HBgLMzcxMjYxMjM0NTYVAgASGBQzQUI0RjE2QTlBNzE3QjQ1QjdEMQA=");
+  CHECK(m.text == "Labdien! Kad atvērsiet veikalu Rīgā? 🛍️");
+  CHECK(m.sender_name == "Jānis Bērziņš");
+  CHECK(m.identities ==
+        std::vector<identity>{{"whatsapp", "37126123456"}, {"phone", "+37126123456"}});
+  CHECK(m.recipient == business);
+  CHECK(m.direction == "inbound");
+  CHECK(m.visibility == "private");
+  CHECK(m.sent_at == 1'795'341'600'000);
+  const auto& wa = m.extra.at("whatsapp").as_object();
+  CHECK(wa.at("type").as_string() == "text");
+  CHECK(wa.at("phone_number_id").as_string() == "106540352242922");
+  CHECK_FALSE(wa.contains("media_ids"));
+
+  const inbound_message& reply = res.messages[1];
+  CHECK(reply.sender_name == "Ann Lee");
+  CHECK(reply.identities == ann);
+  CHECK(reply.extra.at("reply_to").as_string() ==
+        "wamid.HBgLMTU1NTAxMDIwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA");
+}
+
+TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ignored") {
+  request r = signed_post(fixture("media_batch.json"));
+  const parse_result res = accepted(r);
+  CHECK(res.ignored == 1);  // the reaction
+  REQUIRE(res.messages.size() == 9);
+  for (const auto& m : res.messages) CHECK(m.identities == ann);
+
+  SUBCASE("an image with a caption") {
+    const inbound_message& m = res.messages[0];
+    CHECK(m.text == "Bojātā kaste 📦");
+    REQUIRE(m.attachments.size() == 1);
+    CHECK(m.attachments[0].name == "image");
+    CHECK(m.attachments[0].content_type == "image/jpeg");
+    CHECK(m.attachments[0].url.empty());
+    CHECK_FALSE(m.attachments[0].size.has_value());
+    const auto& wa = m.extra.at("whatsapp").as_object();
+    CHECK(wa.at("type").as_string() == "image");
+    CHECK(wa.at("media_ids").as_array() == boost::json::array{"1208364939724125"});
+  }
+  SUBCASE("a document keeps its file name") {
+    const inbound_message& m = res.messages[1];
+    CHECK(m.text.empty());
+    REQUIRE(m.attachments.size() == 1);
+    CHECK(m.attachments[0].name == "rēķins-4471.pdf");
+    CHECK(m.attachments[0].content_type == "application/pdf");
+  }
+  SUBCASE("a voice note") {
+    const inbound_message& m = res.messages[2];
+    CHECK(m.attachments.at(0).name == "audio");
+    CHECK(m.attachments.at(0).content_type == "audio/ogg; codecs=opus");
+  }
+  SUBCASE("a location") {
+    const inbound_message& m = res.messages[3];
+    CHECK(m.text == "Rīgas Centrāltirgus\nNēģu iela 7, Rīga, LV-1050");
+    const auto& loc = m.extra.at("location").as_object();
+    CHECK(loc.at("latitude").as_double() == doctest::Approx(56.9496));
+    CHECK(loc.at("longitude").as_double() == doctest::Approx(24.1052));
+    CHECK(loc.at("name").as_string() == "Rīgas Centrāltirgus");
+  }
+  SUBCASE("a reply button") {
+    const inbound_message& m = res.messages[4];
+    CHECK(m.text == "Jā, atmaksāt");
+    const auto& in = m.extra.at("interactive").as_object();
+    CHECK(in.at("type").as_string() == "button_reply");
+    CHECK(in.at("id").as_string() == "refund_yes");
+    CHECK(m.extra.at("reply_to").as_string() ==
+          "wamid.HBgLMTU1NTAxMDIwMDAVAgARGBJCUVRUT05NRVNTQUdFMDAwMQA=");
+  }
+  SUBCASE("a list row") {
+    const inbound_message& m = res.messages[5];
+    CHECK(m.text == "Otrdien 14:00");
+    const auto& in = m.extra.at("interactive").as_object();
+    CHECK(in.at("type").as_string() == "list_reply");
+    CHECK(in.at("id").as_string() == "slot_2");
+    CHECK(in.at("description").as_string() == "Piegāde no 14:00 līdz 16:00");
+  }
+  SUBCASE("a template's quick-reply button") {
+    const inbound_message& m = res.messages[6];
+    CHECK(m.text == "Call me back");
+    const auto& in = m.extra.at("interactive").as_object();
+    CHECK(in.at("type").as_string() == "button");
+    CHECK(in.at("id").as_string() == "CALLBACK_REQUEST");
+  }
+  SUBCASE("a sticker") { CHECK(res.messages[7].attachments.at(0).content_type == "image/webp"); }
+  SUBCASE("an unsupported message is kept and marked") {
+    const inbound_message& m = res.messages[8];
+    CHECK(m.extra.at("unsupported").as_bool());
+    CHECK(m.text.empty());
+  }
+}
+
+TEST_CASE("statuses alone are all ignored") {
+  request r = signed_post(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"statuses":[)"
+      R"({"id":"wamid.A","status":"sent","timestamp":"1795341606","recipient_id":"15550102000"},)"
+      R"({"id":"wamid.A","status":"delivered","timestamp":"1795341607","recipient_id":"15550102000"},)"
+      R"({"id":"wamid.A","status":"failed","timestamp":"1795341608","recipient_id":"15550102000","errors":[{"code":131047,"title":"Re-engagement message"}]}]}}]}]})");
+  const parse_result res = accepted(r);
+  CHECK(res.messages.empty());
+  CHECK(res.ignored == 3);
+}
+
+TEST_CASE("the business's own messages from the WhatsApp Business app are outbound") {
+  request r = signed_post(one(
+      R"({"from":"15550783881","to":"15550102000","id":"wamid.ECHO1","timestamp":"1795341620","type":"text","text":{"body":"Sveiki, Ann!"}})",
+      "smb_message_echoes", "message_echoes"));
+  const inbound_message m = accepted(r).messages.at(0);
+  CHECK(m.direction == "outbound");
+  CHECK(m.identities == ann);
+  CHECK(m.sender_name.empty());
+  CHECK(m.text == "Sveiki, Ann!");
+}
+
+TEST_CASE("a sender id that is not a phone number is a whatsapp identity only") {
+  request r = signed_post(one(
+      R"({"from":"US.13491208655302741918","id":"wamid.U1","timestamp":"1795341620","type":"text","text":{"body":"hi"}})"));
+  const inbound_message m = accepted(r).messages.at(0);
+  CHECK(m.identities == std::vector<identity>{{"whatsapp", "US.13491208655302741918"}});
+}
+
+TEST_CASE("forwarded messages, ad referrals, shared contacts, unknown types") {
+  request r = signed_post(one(
+      R"({"from":"15550102000","id":"wamid.F1","timestamp":"1795341620","type":"text","text":{"body":"skaties"},"context":{"forwarded":true},)"
+      R"("referral":{"source_url":"https://fb.me/abc","source_type":"ad","source_id":"120212345","headline":"Ziemas izpārdošana"}},)"
+      R"({"from":"15550102000","id":"wamid.C1","timestamp":"1795341621","type":"contacts","contacts":[{"name":{"formatted_name":"Pēteris Liepa","first_name":"Pēteris"},"phones":[{"phone":"+371 2000 0000","type":"CELL"}]}]},)"
+      R"({"from":"15550102000","id":"wamid.O1","timestamp":"1795341622","type":"order","order":{"catalog_id":"1","product_items":[]}})"));
+  const parse_result res = accepted(r);
+  REQUIRE(res.messages.size() == 3);
+  CHECK(res.messages[0].extra.at("forwarded").as_bool());
+  CHECK_FALSE(res.messages[0].extra.contains("reply_to"));
+  CHECK(res.messages[0].extra.at("referral").as_object().at("source_type").as_string() == "ad");
+  CHECK(res.messages[1].extra.at("contacts").as_array().size() == 1);
+  CHECK(res.messages[2].extra.at("whatsapp").as_object().at("type").as_string() == "order");
+}
+
+TEST_CASE("system notices and welcome requests are not messages") {
+  request r = signed_post(one(
+      R"({"from":"15550102000","id":"wamid.S1","timestamp":"1795341620","type":"system","system":{"body":"User A changed from 15550102000 to 15550102001","wa_id":"15550102001","type":"user_changed_number"}},)"
+      R"({"from":"15550102000","id":"wamid.W1","timestamp":"1795341620","type":"request_welcome"})"));
+  const parse_result res = accepted(r);
+  CHECK(res.messages.empty());
+  CHECK(res.ignored == 2);
+}
+
+TEST_CASE("malformed whatsapp messages are refused, naming the field") {
+  const std::string at = "field entry[0].changes[0].value.messages[0].";
+  const std::pair<std::string, std::string> cases[] = {
+      {one(R"({"id":"wamid.1","timestamp":"1","type":"text","text":{"body":"x"}})"),
+       at + "from is required"},
+      {one(R"({"from":"15550102000","timestamp":"1","type":"text","text":{"body":"x"}})"),
+       at + "id is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1"})"), at + "type is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"soon","type":"text","text":{"body":"x"}})"),
+       at + "timestamp must be a unix time (an integer)"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"text"})"),
+       at + "text is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"text","text":{"body":1}})"),
+       at + "text.body must be a string"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"image","image":{"mime_type":"image/jpeg"}})"),
+       at + "image.id is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"location","location":{"latitude":"56.9","longitude":24.1}})"),
+       at + "location.latitude must be a number"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"location","location":{"longitude":24.1}})"),
+       at + "location.latitude is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"interactive","interactive":{"button_reply":{}}})"),
+       at + "interactive.type is required"},
+      {one(R"({"from":"15550102000","id":"wamid.1","timestamp":"1","type":"text","text":{"body":"x"},"context":"wamid.0"})"),
+       at + "context must be an object"},
+      {one(R"("wamid.1")"), "field entry[0].changes[0].value.messages[0] must be an object"},
+      {R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":{}}}]}]})",
+       "field entry[0].changes[0].value.messages must be an array"},
+      {R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"contacts":[{"wa_id":"1","profile":{"name":5}}]}}]}]})",
+       "field entry[0].changes[0].value.contacts[0].profile.name must be a string"},
+      {R"({"object":"whatsapp_business_account","entry":[{"changes":{}}]})",
+       "field entry[0].changes must be an array"},
+      {R"({"object":"page","entry":[]})",
+       "field object is \"page\"; channel type whatsapp takes \"whatsapp_business_account\""},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("truncated bodies are malformed") {
+  const std::string full = fixture("media_batch.json");
+  for (std::size_t cut : {std::size_t{1}, full.size() / 3, full.size() - 3}) {
+    CAPTURE(cut);
+    request r = signed_post(full.substr(0, cut));
+    CHECK(refused(r).detail == "body is not valid JSON (UTF-8)");
+  }
+}
+
+TEST_CASE("a message near WhatsApp's size limit is read whole") {
+  const std::string text(2'500'000, 'a');
+  request r = signed_post(one(
+      R"({"from":"15550102000","id":"wamid.BIG","timestamp":"1795341620","type":"text","text":{"body":")" +
+      text + R"("}})"));
+  CHECK(accepted(r).messages.at(0).text.size() == text.size());
+}
+
+TEST_CASE("whatsapp signature failures") {
+  request r = signed_post(fixture("text_batch.json"));
+  SUBCASE("wrong app") {
+    r = signed_post(fixture("text_batch.json"), "an-entirely-different-app-secret");
+    CHECK(refused(r).code == errc::bad_signature);
+  }
+  SUBCASE("a status flipped after signing") {
+    const auto pos = r.body.find("\"delivered\"");
+    r.body.replace(pos, 11, "\"failed!!!\"");
+    CHECK(refused(r).detail == "signature does not match");
+  }
+  SUBCASE("rotated secrets") {
+    CHECK(accepted(r, config({"the-new-secret-00112233445566", app_secret})).messages.size() == 2);
+  }
+}
+
+}  // namespace
+}  // namespace sb
