@@ -74,9 +74,9 @@ class watchdog {
  private:
   void tick() {
     const auto stats = pub_.stats();
-    const auto status =
-        fmt::format("STATUS=backlog {}, broker {}{}", writer_.backlog(),
-                    stats.connected ? "connected" : "disconnected", stats.blocked ? " (blocked)" : "");
+    const auto status = fmt::format("STATUS=backlog {}, broker {}{}", writer_.backlog(),
+                                    stats.connected ? "connected" : "disconnected",
+                                    stats.blocked ? " (blocked)" : "");
     if (interval_.count() > 0)
       sd_notify(0, ("WATCHDOG=1\n" + status).c_str());
     else
@@ -104,6 +104,12 @@ int run_daemon(const std::string& config_path) {
   config_holder holder(std::make_shared<const config>(std::move(*loaded.cfg)));
   const auto cfg = holder.get();
   log::info("main", "switchboard {} starting with {}", SB_VERSION, cfg->file);
+  for (const auto& sk : cfg->routing->skills)
+    if (sk.escalate_after || sk.max_length)
+      log::warn("main",
+                "skill {}: escalate_after/max_length are validated but not yet applied to the "
+                "broker queue in this version",
+                sk.name);
   for (const auto& ch : cfg->channels)
     log::info("main", "channel {} type={} path=/v1/webhooks/{}", ch.config.name, ch.config.type,
               ch.config.name);

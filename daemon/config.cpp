@@ -4,12 +4,18 @@
 // `--check-config` time, not when a message goes to the wrong queue.
 #include "daemon/config.hpp"
 
+#include "channels/channel.hpp"
+#include "routing/identity_list.hpp"
+#include "routing/language.hpp"
+#include "routing/schedule.hpp"
+
 #include <arpa/inet.h>
 #include <fmt/core.h>
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -557,6 +563,33 @@ std::optional<std::vector<std::string>> read_secret_file(const std::string& path
   return secrets;
 }
 
+// A whole small file (lists read at load); nullopt and `problem` when unreadable or too large.
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
+                                           std::string& problem) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    problem = fmt::format("cannot read \"{}\": {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string data;
+  char buf[8192];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && data.size() <= max_size)
+    data.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (failed) {
+    problem = fmt::format("cannot read \"{}\": {}", path, std::strerror(err));
+    return std::nullopt;
+  }
+  if (data.size() > max_size) {
+    problem = fmt::format("\"{}\" is larger than {} bytes; is it the right file?", path, max_size);
+    return std::nullopt;
+  }
+  return data;
+}
+
 std::string known_channel_types() {
   std::vector<std::string> names;
   for (const auto& t : channel_types()) names.emplace_back(t.type);
@@ -600,6 +633,13 @@ class loader {
   struct skill_seen {
     std::string name;
     std::optional<int> max_priority;  // unset when its own value was invalid
+    // The links to other skills, checked once every skill is known (they may point forward).
+    struct link {
+      std::string target;
+      field where;
+    };
+    std::optional<link> escalate_to;
+    std::optional<link> overflow_to;
   };
 
   config_load finish() {
@@ -622,6 +662,7 @@ class loader {
       load_channels(*f);
     if (auto f = m.require("skills", "add at least one skill, e.g. \"- name: general\""))
       load_skills(*f);
+    if (auto f = m.take("schedules")) load_schedules(*f);
     if (auto f = m.require("routes", fmt::format("add at least the default route \"- skill: {}\"",
                                                  default_skill_hint())))
       load_routes(*f);
@@ -817,6 +858,66 @@ class loader {
     if (items->empty()) rd_.error(f, "add at least one skill, e.g. \"- name: general\"");
     std::map<std::string, std::string, std::less<>> queues;  // queue -> skill, to refuse sharing
     for (const auto& item : *items) load_skill(item, queues);
+    check_skill_links();
+  }
+
+  const skill_seen* find_skill_seen(std::string_view name) const {
+    auto it = std::find_if(skills_seen_.begin(), skills_seen_.end(),
+                           [&](const skill_seen& s) { return s.name == name; });
+    return it == skills_seen_.end() ? nullptr : &*it;
+  }
+
+  std::string skill_names() const {
+    std::vector<std::string> names;
+    for (const auto& s : skills_seen_) names.push_back(s.name);
+    return names.empty() ? std::string("(none)") : join(names);
+  }
+
+  // escalate_to and overflow_to name configured skills, and neither chain loops: the broker
+  // would move a message round a loop for ever (escalation), or the outbox would (overflow).
+  void check_skill_links() {
+    struct kind {
+      std::optional<skill_seen::link> skill_seen::*member;
+      std::string_view what;
+      std::string_view key;
+    };
+    const kind kinds[] = {{&skill_seen::escalate_to, "escalation", "escalate_to"},
+                          {&skill_seen::overflow_to, "overflow", "overflow_to"}};
+    for (const auto& k : kinds) {
+      // next[i]: the index of the skill i links to, when that skill exists.
+      std::vector<std::optional<std::size_t>> next(skills_seen_.size());
+      for (std::size_t i = 0; i < skills_seen_.size(); ++i) {
+        const auto& l = skills_seen_[i].*k.member;
+        if (!l) continue;
+        if (const auto* target = find_skill_seen(l->target))
+          next[i] = static_cast<std::size_t>(target - skills_seen_.data());
+        else
+          rd_.error(l->where,
+                    fmt::format("unknown skill \"{}\"; skills: {}", l->target, skill_names()));
+      }
+      // Each skill has at most one link: follow it from every skill; a walk that comes back to
+      // its start is a cycle, reported once, at the cycle's first skill in the file.
+      for (std::size_t start = 0; start < skills_seen_.size(); ++start) {
+        std::vector<std::size_t> path{start};
+        bool cycle = false;
+        for (auto at = next[start]; at; at = next[*at]) {
+          if (*at == start) {
+            cycle = true;
+            break;
+          }
+          if (std::find(path.begin(), path.end(), *at) != path.end()) break;  // another's cycle
+          path.push_back(*at);
+        }
+        if (!cycle || *std::min_element(path.begin(), path.end()) != start) continue;
+        std::string chain;
+        for (const auto i : path) chain += skills_seen_[i].name + " -> ";
+        chain += skills_seen_[start].name;
+        rd_.error((skills_seen_[start].*k.member)->where,
+                  fmt::format("{} cycle {}: a message would go round it for ever; end the chain "
+                              "at a skill without {}",
+                              k.what, chain, k.key));
+      }
+    }
   }
 
   void load_skill(const field& item, std::map<std::string, std::string, std::less<>>& queues) {
@@ -885,10 +986,42 @@ class loader {
       }
     }
     sk.max_priority = max_priority.value_or(0);
+
+    // Escalation and overflow. The names they point to are checked in check_skill_links(),
+    // when every skill is known.
+    std::optional<field> escalate_after = m.take("escalate_after");
+    std::optional<field> escalate_to = m.take("escalate_to");
+    if (escalate_after)
+      if (auto d = rd_.duration(*escalate_after, seconds{1})) sk.escalate_after = *d;
+    if (escalate_to)
+      if (auto name = rd_.non_empty_text(*escalate_to)) sk.escalate_to = std::move(*name);
+    if (escalate_after && !escalate_to)
+      rd_.error(*escalate_after,
+                "needs escalate_to: the skill whose queue gets the messages nobody took in time");
+    if (escalate_to && !escalate_after)
+      rd_.error(*escalate_to,
+                "needs escalate_after: how long a message may wait before it moves, e.g. 5m");
+    std::optional<field> max_length = m.take("max_length");
+    std::optional<field> overflow_to = m.take("overflow_to");
+    if (max_length)
+      if (auto n = rd_.integer(*max_length, 1, std::numeric_limits<std::int64_t>::max()))
+        sk.max_length = *n;
+    if (overflow_to) {
+      if (auto name = rd_.non_empty_text(*overflow_to)) sk.overflow_to = std::move(*name);
+      if (!max_length)
+        rd_.error(*overflow_to,
+                  "needs max_length: a queue without a length limit is never full, so nothing "
+                  "would overflow");
+    }
     m.finish();
     // Remember the name even when the entry has errors, so routes naming it do not pile up
     // "unknown skill" errors on top of the real one.
-    if (named) skills_seen_.push_back({sk.name, max_priority});
+    if (named) {
+      skill_seen seen{sk.name, max_priority, std::nullopt, std::nullopt};
+      if (sk.escalate_to) seen.escalate_to = skill_seen::link{*sk.escalate_to, *escalate_to};
+      if (sk.overflow_to) seen.overflow_to = skill_seen::link{*sk.overflow_to, *overflow_to};
+      skills_seen_.push_back(std::move(seen));
+    }
     if (diag_.count() == errors_before) table_.skills.push_back(std::move(sk));
   }
 
@@ -975,12 +1108,208 @@ class loader {
     return has_when;
   }
 
+  // --- schedules
+
+  // The entries of a mapping whose keys are names chosen by ops (schedule names, day sets):
+  // each as (key, field), with duplicate and non-scalar keys reported.
+  std::vector<std::pair<std::string, field>> entries_of(const field& f) {
+    std::vector<std::pair<std::string, field>> out;
+    if (!f.node.IsMap()) {
+      rd_.error(
+          f, fmt::format("expected a mapping (key: value lines), found {}", describe_node(f.node)));
+      return out;
+    }
+    std::map<std::string, int, std::less<>> seen;
+    for (auto it = f.node.begin(); it != f.node.end(); ++it) {
+      const int key_line = line_of(it->first, f.line);
+      if (!it->first.IsScalar()) {
+        diag_.add(key_line, f.path, "keys must be plain words");
+        continue;
+      }
+      const std::string& key = it->first.Scalar();
+      if (auto [at, fresh] = seen.emplace(key, key_line); !fresh) {
+        diag_.add(key_line, child_path(f.path, key),
+                  fmt::format("duplicate key (first given at line {})", at->second));
+        continue;
+      }
+      out.emplace_back(key, field{it->second, child_path(f.path, key), key_line});
+    }
+    return out;
+  }
+
+  void load_schedules(const field& f) {
+    for (auto& [name, item] : entries_of(f)) {
+      if (!is_safe_name(name)) {
+        rd_.error(item, fmt::format("\"{}\" must be letters, digits, '.', '_' or '-'", name));
+        continue;
+      }
+      // Known even when invalid, so routes naming it do not add "unknown schedule" errors.
+      schedule_lines_.emplace(name, item.line);
+      if (auto sc = load_schedule(name, item)) {
+        schedules_.emplace(name, sc);
+        table_.schedules.push_back(std::move(sc));
+      }
+    }
+  }
+
+  std::shared_ptr<const schedule> load_schedule(const std::string& name, const field& item) {
+    mapping m(diag_, item);
+    if (!m.ok()) return nullptr;
+    const std::size_t errors_before = diag_.count();
+    auto sc = std::make_shared<schedule>();
+    sc->name = name;
+    sc->line = item.line;
+    if (auto v = m.require("timezone", "an IANA name such as Europe/Riga"))
+      if (auto tz = rd_.non_empty_text(*v)) {
+        std::string problem;
+        sc->zone = find_time_zone(*tz, problem);
+        if (sc->zone == nullptr) rd_.error(*v, problem);
+        sc->timezone = std::move(*tz);
+      }
+    if (auto v = m.require("hours", "e.g. hours: {mon-fri: \"09:00-18:00\"}")) {
+      std::array<int, 7> day_line{};  // where each day was given, to refuse a second mention
+      const auto days = entries_of(*v);
+      if (days.empty() && v->node.IsMap())
+        rd_.error(*v, "give at least one day, e.g. mon-fri: \"09:00-18:00\"");
+      for (const auto& [key, ranges] : days) {
+        std::string problem;
+        const auto which = parse_days(key, problem);
+        if (!which) {
+          rd_.error(ranges, problem);
+          continue;
+        }
+        bool clash = false;
+        for (const int d : *which)
+          if (day_line[static_cast<std::size_t>(d)] != 0) {
+            rd_.error(ranges, fmt::format("{} is already given at line {}", day_name(d),
+                                          day_line[static_cast<std::size_t>(d)]));
+            clash = true;
+            break;
+          }
+        if (clash) continue;
+        for (const int d : *which) day_line[static_cast<std::size_t>(d)] = ranges.line;
+        for (const auto& text : string_list(ranges)) {
+          if (auto r = parse_time_range(text.second, problem))
+            for (const int d : *which) sc->days[static_cast<std::size_t>(d)].push_back(*r);
+          else
+            rd_.error(text.first, problem);
+        }
+      }
+    }
+    if (auto v = m.take("closed")) {
+      if (auto items = rd_.list(*v))
+        for (const auto& item_field : *items)
+          if (auto text = rd_.text(item_field)) {
+            std::string problem;
+            if (auto d = parse_local_date(*text, problem))
+              sc->closed.push_back(*d);
+            else
+              rd_.error(item_field, problem);
+          }
+      std::sort(sc->closed.begin(), sc->closed.end());
+    }
+    m.finish();
+    if (diag_.count() != errors_before) return nullptr;
+    return sc;
+  }
+
+  // A string or a list of strings, each with the field to report it under. Errors reported.
+  std::vector<std::pair<field, std::string>> string_list(const field& f) {
+    std::vector<std::pair<field, std::string>> out;
+    if (f.node.IsSequence()) {
+      auto items = rd_.list(f);
+      if (!items) return out;
+      if (items->empty()) rd_.error(f, "the list is empty; remove the key instead");
+      for (const auto& item : *items)
+        if (auto t = rd_.non_empty_text(item)) out.emplace_back(item, std::move(*t));
+      return out;
+    }
+    if (f.node.IsMap()) {
+      rd_.error(f, "expected a string or a list of strings, found a mapping");
+      return out;
+    }
+    if (auto t = rd_.non_empty_text(f)) out.emplace_back(f, std::move(*t));
+    return out;
+  }
+
+  // string_list with each item checked by `problem_of` (nullopt: fine).
+  template <class Check>
+  std::vector<std::string> checked_list(const field& f, Check problem_of) {
+    std::vector<std::string> out;
+    for (auto& [where, text] : string_list(f)) {
+      if (std::optional<std::string> problem = problem_of(text))
+        rd_.error(where, *problem);
+      else
+        out.push_back(std::move(text));
+    }
+    return out;
+  }
+
+  std::shared_ptr<const re2::RE2> load_regex(const field& f) {
+    auto pattern = rd_.text(f);
+    if (!pattern) return nullptr;
+    if (pattern->empty()) {
+      rd_.error(f, "an empty pattern matches every message; remove the condition instead");
+      return nullptr;
+    }
+    re2::RE2::Options opts;
+    opts.set_log_errors(false);  // the error goes into our message, not to stderr
+    auto re = std::make_shared<const re2::RE2>(*pattern, opts);
+    if (!re->ok()) {
+      rd_.error(f, fmt::format("invalid regular expression \"{}\": {}", *pattern, re->error()));
+      return nullptr;
+    }
+    return re;
+  }
+
+  std::shared_ptr<const schedule> schedule_named(const field& f) {
+    auto name = rd_.non_empty_text(f);
+    if (!name) return nullptr;
+    if (auto it = schedules_.find(*name); it != schedules_.end()) return it->second;
+    if (!schedule_lines_.contains(*name)) {
+      std::vector<std::string> names;
+      for (const auto& [n, line] : schedule_lines_) names.push_back(n);
+      rd_.error(f, fmt::format("unknown schedule \"{}\"; {}", *name,
+                               names.empty() ? std::string("add it under schedules:")
+                                             : "schedules: " + join(names)));
+    }
+    return nullptr;
+  }
+
+  // Read once per file, however many routes name it.
+  std::shared_ptr<const identity_list> customer_list(const field& f) {
+    auto path = rd_.non_empty_text(f);
+    if (!path) return nullptr;
+    if (auto it = customer_lists_.find(*path); it != customer_lists_.end()) {
+      if (!it->second) rd_.error(f, fmt::format("\"{}\" could not be loaded (see above)", *path));
+      return it->second;
+    }
+    constexpr std::size_t max_size = 64 << 20;
+    std::string problem;
+    std::shared_ptr<const identity_list> out;
+    if (auto text = read_small_file(*path, max_size, problem)) {
+      auto parsed = parse_identity_list(*text, *path);
+      for (const auto& e : parsed.errors) rd_.error(f, fmt::format("{}: {}", *path, e));
+      if (parsed.list) out = std::make_shared<const identity_list>(std::move(*parsed.list));
+    } else {
+      rd_.error(f, problem);
+    }
+    customer_lists_.emplace(*path, out);
+    return out;
+  }
+
   std::optional<route_condition> load_condition(const field& f) {
     mapping m(diag_, f);
     if (!m.ok()) return std::nullopt;
     route_condition c;
+    bool any = false;
+    const auto take = [&](std::string_view key) {
+      auto v = m.take(key);
+      any = any || v.has_value();
+      return v;
+    };
     std::optional<std::string> channel_name;
-    if (auto v = m.take("channel"))
+    if (auto v = take("channel"))
       if (auto name = rd_.text(*v)) {
         if (!channel_lines_.contains(*name))
           rd_.error(*v, fmt::format("no channel named \"{}\" is configured", *name));
@@ -988,7 +1317,7 @@ class loader {
           channel_name = *name;
         c.channel = std::move(*name);
       }
-    if (auto v = m.take("channel_type"))
+    if (auto v = take("channel_type"))
       if (auto t = rd_.text(*v)) {
         if (find_channel_type(*t) == nullptr) {
           rd_.error(*v, fmt::format("unknown channel type \"{}\"; known types: {}", *t,
@@ -1002,23 +1331,42 @@ class loader {
         }
         c.channel_type = std::move(*t);
       }
-    if (auto v = m.take("text_matches"))
-      if (auto pattern = rd_.text(*v)) {
-        if (pattern->empty()) {
-          rd_.error(*v, "an empty pattern matches every message; remove the condition instead");
-        } else {
-          re2::RE2::Options opts;
-          opts.set_log_errors(false);  // the error goes into our message, not to stderr
-          auto re = std::make_shared<const re2::RE2>(*pattern, opts);
-          if (!re->ok())
-            rd_.error(*v,
-                      fmt::format("invalid regular expression \"{}\": {}", *pattern, re->error()));
-          else
-            c.text_matches = std::move(re);
-        }
+    if (auto v = take("channel_kind"))
+      if (auto k = rd_.text(*v)) {
+        constexpr std::string_view kinds[] = {"email", "chat", "phone", "social"};
+        if (std::find(std::begin(kinds), std::end(kinds), *k) == std::end(kinds))
+          rd_.error(*v, fmt::format("must be email, chat, phone or social, found \"{}\"", *k));
+        c.channel_kind = std::move(*k);
       }
-    if (m.ok() && !m.has("channel") && !m.has("channel_type") && !m.has("text_matches"))
-      rd_.error(f, "has no condition; remove \"when\" for a route that matches everything");
+    if (auto v = take("recipient"))
+      c.recipient =
+          checked_list(*v, [](const std::string&) { return std::optional<std::string>(); });
+    if (auto v = take("text_matches")) c.text_matches = load_regex(*v);
+    if (auto v = take("subject_matches")) c.subject_matches = load_regex(*v);
+    if (auto v = take("ivr_digits"))
+      c.ivr_digits = checked_list(*v, [](const std::string& d) -> std::optional<std::string> {
+        if (std::all_of(d.begin(), d.end(),
+                        [](char ch) { return (ch >= '0' && ch <= '9') || ch == '*' || ch == '#'; }))
+          return std::nullopt;
+        return fmt::format("\"{}\" holds keys a phone has not; use 0-9, * and #", d);
+      });
+    if (auto v = take("language"))
+      c.language = checked_list(*v, [](const std::string& code) -> std::optional<std::string> {
+        if (code.size() == 2 && normalize_language_tag(code) == code) return std::nullopt;
+        return fmt::format("\"{}\" is not a lower-case ISO 639-1 code such as lv, lt, en", code);
+      });
+    if (auto v = take("identity_type"))
+      c.identity_type = checked_list(*v, [](const std::string& t) -> std::optional<std::string> {
+        if (is_identity_type(t)) return std::nullopt;
+        return fmt::format("unknown identity type \"{}\"; known types: {}", t,
+                           known_identity_types());
+      });
+    if (auto v = take("customer_in")) c.customer_in = customer_list(*v);
+    if (auto v = take("during")) c.during = schedule_named(*v);
+    if (auto v = take("outside")) c.outside = schedule_named(*v);
+    if (auto v = take("first_message"))
+      if (auto b = rd_.boolean(*v)) c.first_message = *b;
+    if (!any) rd_.error(f, "has no condition; remove \"when\" for a route that matches everything");
     m.finish();
     return c;
   }
@@ -1030,6 +1378,9 @@ class loader {
   std::map<std::string, int, std::less<>> channel_lines_;          // name -> line
   std::map<std::string, std::string, std::less<>> channel_types_;  // name -> type
   std::vector<skill_seen> skills_seen_;
+  std::map<std::string, int, std::less<>> schedule_lines_;  // every schedule named, even invalid
+  std::map<std::string, std::shared_ptr<const schedule>, std::less<>> schedules_;  // valid ones
+  std::map<std::string, std::shared_ptr<const identity_list>, std::less<>> customer_lists_;
 };
 
 }  // namespace

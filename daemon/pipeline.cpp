@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "daemon/read_api.hpp"
+#include "routing/language.hpp"
 #include "store/writer.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -69,7 +70,10 @@ http_reply error_reply(const error& e) {
       d.http_status, {{"error", d.name}, {"detail", e.detail.empty() ? d.detail : e.detail}});
   if (e.code == errc::unavailable) r.headers.emplace_back("Retry-After", "5");
   if (e.code == errc::method_not_allowed) r.headers.emplace_back("Allow", "GET, POST");
-  if (e.code == errc::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  // Basic too: some HTTP clients send URL credentials (SendGrid, Postmark) only when challenged.
+  if (e.code == errc::unauthorized)
+    r.headers.emplace_back("WWW-Authenticate",
+                           R"(Basic realm="switchboard", Bearer realm="switchboard")");
   return r;
 }
 
@@ -156,6 +160,9 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ir.channel = ch.config.name;
   ir.channel_type = ch.config.type;
   ir.received_at = req.now;
+  // Every message gets a language: the provider's hint, else CLD2 on its text (null when the
+  // detector is unsure). Done here, on the HTTP threads, not on the single writer thread.
+  for (auto& m : parsed->messages) m.language = message_language(m);
   ir.messages = std::move(parsed->messages);
   ir.ignored = parsed->ignored;
   ir.routing = cfg.routing;

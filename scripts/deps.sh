@@ -9,6 +9,7 @@ packages=(
   # libraries (Boost 1.81 from its versioned packages: never libboost-dev, which is 1.74)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev libgmime-3.0-dev
+  libhowardhinnant-date-dev libcld2-dev tzdata
   doctest-dev
   # the broker, and the tools the tests and the README use against it
   rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema

@@ -226,7 +226,10 @@ struct store_tx {
     const bool inbound = m.direction != "outbound";
     if (inbound && req.routing) {
       const conversation_state state{conv.is_new, conv.view.skill, conv.view.priority};
-      const auto d = decide({m, req.channel, req.channel_type}, state, *req.routing);
+      // The language was settled on the HTTP thread (routing::message_language), so the
+      // single writer thread never runs the detector.
+      const auto d = decide({m, req.channel, req.channel_type, std::optional(m.language)}, state,
+                            req.received_at, *req.routing);
       if (!d.skill.empty()) {
         conv.view.skill = d.skill;
         conv.view.priority = d.priority;
@@ -383,7 +386,8 @@ struct store_tx {
   // A reply that names a stored message (email In-Reply-To / References, Meta reply_to,
   // WhatsApp context) points at that message's conversation.
   std::optional<std::string> referenced_conversation(const inbound_message& m) {
-    std::vector<std::string> refs;  // most specific first: In-Reply-To, then References newest first
+    std::vector<std::string>
+        refs;  // most specific first: In-Reply-To, then References newest first
     if (auto irt = email_field(m, "in_reply_to"); !irt.empty()) refs.push_back(std::move(irt));
     if (const auto* e = m.extra.if_contains("email"); e && e->is_object())
       if (const auto* r = e->get_object().if_contains("references"); r && r->is_array())

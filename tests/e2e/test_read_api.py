@@ -34,7 +34,8 @@ def main(ck: h.Checks) -> None:
     for what, token in (("no token", None), ("wrong token", "nope"), ("empty token", "")):
         r = api(env, "GET", "/v1/customers?identity=email:ann@example.com", token)
         ck.equal(r.status, 401, f"read API with {what}: 401")
-        ck.equal(r.headers.get("www-authenticate"), "Bearer", f"{what}: WWW-Authenticate")
+        ck.check("Bearer" in r.headers.get("www-authenticate", ""), f"{what}: WWW-Authenticate",
+                 r.headers.get("www-authenticate"))
     r = api(env, "GET", "/v1/conversations/0000", "second-token-for-rotation")
     ck.equal(r.status, 404, "a second configured token is accepted (unknown id: 404)")
     ck.equal((r.json or {}).get("error"), "not_found", "404 body is the JSON error")

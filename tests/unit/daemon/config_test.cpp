@@ -133,6 +133,7 @@ TEST_CASE("a good full file") {
   temp_dir dir;
   const auto secrets = dir.write("web-chat.secret", std::string(secret) + "  \r\n\n   \n" +
                                                         "whsec_b2xkLXNlY3JldC1yb3RhdGVk\n");
+  const auto tokens = dir.write("api-tokens", "token-one\ntoken-two\n");
   const auto yaml = std::string(R"(# everything set
 server:
   listen: "[::1]:9090"
@@ -141,7 +142,7 @@ server:
   max_header_bytes: 8192
   max_connections: 64
   read_timeout: 1500ms
-  api_tokens_file: /etc/switchboard/api-tokens
+  api_tokens_file: )" + tokens + R"(
 store:
   path: /var/lib/switchboard/switchboard.db
   reopen_after: 3d
@@ -196,7 +197,8 @@ routes:
   CHECK(c.server.max_header_bytes == 8192);
   CHECK(c.server.max_connections == 64);
   CHECK(c.server.read_timeout == 1500ms);
-  CHECK(c.server.api_tokens_file == "/etc/switchboard/api-tokens");
+  CHECK(c.server.api_tokens_file == tokens);
+  CHECK(c.server.api_tokens == std::vector<std::string>{"token-one", "token-two"});
   CHECK(c.store.path == "/var/lib/switchboard/switchboard.db");
   CHECK(c.store.reopen_after == std::chrono::seconds{3 * 24 * 3600});
   CHECK(c.store.thread_limit == 20);
@@ -397,13 +399,13 @@ TEST_CASE("errors: file, line and key") {
     expect_error("broker:\n  vhost: x\n" + rest_ok, 2, "broker.vhost", "unknown key");
     expect_error(channels_ok + "    colour: blue\n" + skills_ok + routes_ok, 5,
                  "channels[0].colour", "default_country");  // the type's option keys listed
-    expect_error(channels_ok + skills_ok + "    escalate_after: 5m\n" + routes_ok, 9,
-                 "skills[1].escalate_after", "unknown key");
+    expect_error(channels_ok + skills_ok + "    escalate_afer: 5m\n" + routes_ok, 9,
+                 "skills[1].escalate_afer", "did you mean \"escalate_after\"?");
     expect_error(channels_ok + skills_ok +
-                     "routes:\n  - when: {channel_type: chat, ivr_digits: \"1\"}\n    skill: "
+                     "routes:\n  - when: {channel_type: chat, ivr_digit: \"1\"}\n    skill: "
                      "billing\n  - skill: general\n",
-                 10, "routes[0].when.ivr_digits",
-                 "allowed here: channel, channel_type, text_matches");
+                 10, "routes[0].when.ivr_digit",
+                 "allowed here: channel, channel_type, channel_kind, recipient, text_matches");
     expect_error(channels_ok + skills_ok + "routes:\n  - skill: general\n    colour: blue\n", 11,
                  "routes[0].colour", "unknown key");
   }
@@ -658,4 +660,275 @@ TEST_CASE("channel and channel_type together") {
   const auto r = sb::parse_config(yaml, "ok.yaml");
   INFO(all_errors(r));
   CHECK(r.cfg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Skills-based routing: schedules, every condition, escalation and overflow.
+
+TEST_CASE("routing: a good file with every condition, schedules, escalation and overflow") {
+  temp_dir dir;
+  const auto vip = dir.write("vip", "# VIPs\nemail:Boss@Example.com\nphone:+371 2000 0001\n");
+  const auto yaml = channels_ok + R"(skills:
+  - name: general
+    max_length: 50000
+    overflow_to: overflow
+  - name: billing
+    max_priority: 10
+    escalate_after: 5m
+    escalate_to: supervisors
+  - name: supervisors
+    escalate_after: 1h
+    escalate_to: managers
+  - name: managers
+  - name: overflow
+  - name: baltic
+schedules:
+  business_hours:
+    timezone: Europe/Riga
+    hours:
+      mon-fri: "09:00-18:00"
+      sat: ["10:00-12:00", "13:00-14:00"]
+    closed: [2026-12-24, "2026-12-25"]
+  night_shift:
+    timezone: America/New_York
+    hours: {fri-mon: "22:00-06:00"}
+routes:
+  - when: {customer_in: )" +
+                    vip + R"(}
+    skill: billing
+    priority: 9
+    reroute: true
+  - when: {outside: business_hours, first_message: true}
+    skill: managers
+  - when: {channel_kind: phone, ivr_digits: ["1", "*9#"]}
+    skill: billing
+  - when:
+      recipient: [sales@example.com, "+37167000000"]
+      subject_matches: "(?i)invoice"
+      identity_type: [email, phone]
+    skill: billing
+  - when: {language: [lv, lt], during: business_hours}
+    skill: baltic
+  - when: {customer_in: )" +
+                    vip + R"(, channel_type: chat}
+    skill: supervisors
+  - skill: general
+)";
+  const auto r = sb::parse_config(yaml, "routing.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.errors.empty());
+  REQUIRE(r.cfg.has_value());
+  const auto& t = *r.cfg->routing;
+
+  const auto* general = t.find_skill("general");
+  REQUIRE(general != nullptr);
+  CHECK(general->max_length == 50000u);
+  CHECK(general->overflow_to == "overflow");
+  CHECK_FALSE(general->escalate_after.has_value());
+  const auto* billing = t.find_skill("billing");
+  REQUIRE(billing != nullptr);
+  CHECK(billing->escalate_after == std::chrono::milliseconds{5min});
+  CHECK(billing->escalate_to == "supervisors");
+  CHECK_FALSE(billing->max_length.has_value());
+  CHECK(t.find_skill("supervisors")->escalate_to == "managers");
+
+  REQUIRE(t.schedules.size() == 2);
+  const auto* bh = t.find_schedule("business_hours");
+  REQUIRE(bh != nullptr);
+  CHECK(bh->timezone == "Europe/Riga");
+  CHECK(bh->zone != nullptr);
+  CHECK(bh->days[0] == std::vector<sb::time_range>{{540, 1080}});
+  CHECK(bh->days[4].size() == 1);
+  CHECK(bh->days[5] == std::vector<sb::time_range>{{600, 720}, {780, 840}});
+  CHECK(bh->days[6].empty());
+  CHECK(bh->closed == std::vector<std::int32_t>{20811, 20812});
+  const auto* night = t.find_schedule("night_shift");
+  REQUIRE(night != nullptr);
+  for (const int d : {4, 5, 6, 0}) CHECK(night->days[static_cast<std::size_t>(d)].size() == 1);
+  CHECK(night->days[1].empty());
+
+  REQUIRE(t.routes.size() == 7);
+  const auto& c0 = *t.routes[0].when;
+  REQUIRE(c0.customer_in != nullptr);
+  CHECK(c0.customer_in->contains({"email", "boss@example.com"}));
+  CHECK(c0.customer_in->contains({"phone", "+37120000001"}));
+  CHECK(t.routes[5].when->customer_in == c0.customer_in);  // read once
+  const auto& c1 = *t.routes[1].when;
+  CHECK(c1.outside.get() == bh);
+  CHECK(c1.first_message == true);
+  const auto& c2 = *t.routes[2].when;
+  CHECK(c2.channel_kind == "phone");
+  CHECK(c2.ivr_digits == std::vector<std::string>{"1", "*9#"});
+  const auto& c3 = *t.routes[3].when;
+  CHECK(c3.recipient == std::vector<std::string>{"sales@example.com", "+37167000000"});
+  REQUIRE(c3.subject_matches != nullptr);
+  CHECK(c3.subject_matches->pattern() == "(?i)invoice");
+  CHECK(c3.identity_type == std::vector<std::string>{"email", "phone"});
+  const auto& c4 = *t.routes[4].when;
+  CHECK(c4.language == std::vector<std::string>{"lv", "lt"});
+  CHECK(c4.during.get() == bh);
+
+  // And the loaded table routes: a Latvian message on a Monday morning in Riga.
+  sb::inbound_message m;
+  m.text = "Labdien, man ir jautājums par savu rēķinu, lūdzu palīdziet.";
+  const sb::conversation_state follow_up{false, std::nullopt, 0};
+  const auto monday_morning = *sb::parse_time("2026-03-30T06:30:00Z");
+  const auto d = sb::decide({m, "web-chat", "chat"}, follow_up, monday_morning, t);
+  CHECK(d.skill == "baltic");
+  CHECK(d.route_index == 4);
+}
+
+TEST_CASE("routing: config errors, each with its line and key") {
+  temp_dir dir;
+  const std::string skills_plus = skills_ok;  // general, billing (max_priority 10)
+  const auto route_with = [&](const std::string& when) {
+    return channels_ok + skills_plus + "routes:\n  - when: " + when +
+           "\n    skill: billing\n  - skill: general\n";
+  };
+  // Lines: channels 1-4, skills 5-8, routes 9, the route's when 10.
+  SUBCASE("bad regular expressions") {
+    expect_error(route_with("{text_matches: \"(unclosed\"}"), 10, "routes[0].when.text_matches",
+                 "invalid regular expression \"(unclosed\"");
+    expect_error(route_with("{subject_matches: \"a{2,1}\"}"), 10, "routes[0].when.subject_matches",
+                 "invalid regular expression");
+    expect_error(route_with("{subject_matches: \"\"}"), 10, "routes[0].when.subject_matches",
+                 "empty pattern");
+  }
+  SUBCASE("unknown skill in a route; priority above the skill's max") {
+    expect_error(channels_ok + skills_plus +
+                     "routes:\n  - when: {channel: web-chat}\n    skill: "
+                     "sales\n  - skill: general\n",
+                 11, "routes[0].skill", "unknown skill \"sales\"");
+    expect_error(channels_ok + skills_plus +
+                     "routes:\n  - when: {channel: web-chat}\n    skill: billing\n    priority: "
+                     "11\n  - skill: general\n",
+                 12, "routes[0].priority", "above skill billing's max_priority 10");
+  }
+  SUBCASE("conditions with bad values") {
+    expect_error(route_with("{channel_kind: fax}"), 10, "routes[0].when.channel_kind",
+                 "must be email, chat, phone or social");
+    expect_error(route_with("{ivr_digits: \"1a\"}"), 10, "routes[0].when.ivr_digits",
+                 "use 0-9, * and #");
+    expect_error(route_with("{ivr_digits: []}"), 10, "routes[0].when.ivr_digits", "list is empty");
+    expect_error(route_with("{language: [lv, Latvian]}"), 10, "routes[0].when.language[1]",
+                 "\"Latvian\" is not a lower-case ISO 639-1 code");
+    expect_error(route_with("{language: EN}"), 10, "routes[0].when.language", "ISO 639-1");
+    expect_error(route_with("{identity_type: fax}"), 10, "routes[0].when.identity_type",
+                 "unknown identity type \"fax\"");
+    expect_error(route_with("{recipient: {a: b}}"), 10, "routes[0].when.recipient",
+                 "found a mapping");
+    expect_error(route_with("{first_message: yes}"), 10, "routes[0].when.first_message",
+                 "expected true or false");
+    expect_error(route_with("{during: office}"), 10, "routes[0].when.during",
+                 "unknown schedule \"office\"; add it under schedules:");
+  }
+  SUBCASE("customer_in: unreadable file, bad lines") {
+    const auto missing = (dir.path / "nope.txt").string();
+    expect_error(route_with("{customer_in: " + missing + "}"), 10, "routes[0].when.customer_in",
+                 "cannot read \"" + missing + "\"");
+    const auto bad = dir.write("bad.txt", "email:ok@example.com\nfax:123\n");
+    expect_error(route_with("{customer_in: " + bad + "}"), 10, "routes[0].when.customer_in",
+                 bad + ": line 2: unknown identity type \"fax\"");
+  }
+}
+
+TEST_CASE("routing: schedule errors") {
+  const auto with_schedule = [](const std::string& body) {
+    return channels_ok + skills_ok + "schedules:\n  office:\n" + body +
+           "routes:\n  - when: {during: office}\n    skill: billing\n  - skill: general\n";
+  };
+  // Lines: channels 1-4, skills 5-8, schedules 9, office 10, its keys from 11.
+  expect_error(with_schedule("    timezone: Europe/Atlantis\n    hours: {mon: \"09:00-17:00\"}\n"),
+               11, "schedules.office.timezone", "unknown time zone \"Europe/Atlantis\"");
+  expect_error(with_schedule("    hours: {mon: \"09:00-17:00\"}\n"), 10,
+               "schedules.office.timezone", "missing (required)");
+  expect_error(with_schedule("    timezone: Europe/Riga\n"), 10, "schedules.office.hours",
+               "missing (required)");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {mon: \"9-17\"}\n"), 12,
+               "schedules.office.hours.mon", "not a time range");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {monday: \"09:00-17:00\"}\n"),
+               12, "schedules.office.hours.monday", "not a day or a range of days");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours:\n      mon-fri: "
+                             "\"09:00-17:00\"\n      fri: \"10:00-12:00\"\n"),
+               14, "schedules.office.hours.fri", "fri is already given at line 13");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {mon: [\"09:00-12:00\", "
+                             "\"12:00-12:00\"]}\n"),
+               12, "schedules.office.hours.mon[1]", "is empty");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {}\n"), 12,
+               "schedules.office.hours", "give at least one day");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {mon: \"09:00-17:00\"}\n"
+                             "    closed: [2026-02-30]\n"),
+               13, "schedules.office.closed[0]", "not a date");
+  expect_error(with_schedule("    timezone: Europe/Riga\n    hours: {mon: \"09:00-17:00\"}\n"
+                             "    holidays: []\n"),
+               13, "schedules.office.holidays", "unknown key");
+  // A schedule with errors is reported once: the route naming it adds nothing.
+  const auto r = sb::parse_config(
+      with_schedule("    timezone: Nowhere/Land\n    hours: {mon: \"09:00-17:00\"}\n"), "t.yaml");
+  CHECK(r.errors.size() == 1);
+}
+
+TEST_CASE("routing: escalation and overflow errors") {
+  const auto skills = [](const std::string& body) {
+    return channels_ok + "skills:\n  - name: general\n" + body + "routes:\n  - skill: general\n";
+  };
+  // Lines: channels 1-4, skills 5, general 6, the body from 7.
+  SUBCASE("unknown skills") {
+    expect_error(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: nobody\n"), 9,
+                 "skills[1].escalate_to", "unknown skill \"nobody\"; skills: general, a");
+    expect_error(skills("  - name: a\n    max_length: 10\n    overflow_to: nobody\n"), 9,
+                 "skills[1].overflow_to", "unknown skill \"nobody\"");
+  }
+  SUBCASE("escalate_to and escalate_after go together; overflow_to needs max_length") {
+    expect_error(skills("  - name: a\n    escalate_to: general\n"), 8, "skills[1].escalate_to",
+                 "needs escalate_after");
+    expect_error(skills("  - name: a\n    escalate_after: 5m\n"), 8, "skills[1].escalate_after",
+                 "needs escalate_to");
+    expect_error(skills("  - name: a\n    overflow_to: general\n"), 8, "skills[1].overflow_to",
+                 "needs max_length");
+  }
+  SUBCASE("bad values") {
+    expect_error(skills("  - name: a\n    escalate_after: 500ms\n    escalate_to: general\n"), 8,
+                 "skills[1].escalate_after", "at least 1s");
+    expect_error(skills("  - name: a\n    escalate_after: soon\n    escalate_to: general\n"), 8,
+                 "skills[1].escalate_after", "expected a duration");
+    expect_error(skills("  - name: a\n    max_length: 0\n"), 8, "skills[1].max_length",
+                 "between 1 and");
+    expect_error(skills("  - name: a\n    max_length: \"10\"\n"), 8, "skills[1].max_length",
+                 "remove the quotes");
+  }
+  SUBCASE("cycles") {
+    expect_error(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: a\n"), 9,
+                 "skills[1].escalate_to", "escalation cycle a -> a");
+    const auto two = skills(
+        "  - name: a\n    escalate_after: 5m\n    escalate_to: b\n"
+        "  - name: b\n    escalate_after: 5m\n    escalate_to: a\n");
+    expect_error(two, 9, "skills[1].escalate_to", "escalation cycle a -> b -> a");
+    const auto r = sb::parse_config(two, "t.yaml");
+    CHECK(r.errors.size() == 1);  // one cycle, one error
+    expect_error(skills("  - name: a\n    max_length: 5\n    overflow_to: b\n"
+                        "  - name: b\n    max_length: 5\n    overflow_to: c\n"
+                        "  - name: c\n    max_length: 5\n    overflow_to: a\n"),
+                 9, "skills[1].overflow_to", "overflow cycle a -> b -> c -> a");
+    // A chain into a cycle: the cycle is reported, not the skill leading into it.
+    const auto lead_in = skills(
+        "  - name: x\n    escalate_after: 1m\n    escalate_to: a\n"
+        "  - name: a\n    escalate_after: 5m\n    escalate_to: b\n"
+        "  - name: b\n    escalate_after: 5m\n    escalate_to: a\n");
+    const auto r2 = sb::parse_config(lead_in, "t.yaml");
+    REQUIRE(r2.errors.size() == 1);
+    CHECK(r2.errors[0].rfind("t.yaml:12: skills[2].escalate_to: escalation cycle a -> b -> a", 0) ==
+          0);
+    // Escalation and overflow are separate chains: a -> b by one and b -> a by the other is fine.
+    const auto mixed =
+        sb::parse_config(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: b\n"
+                                "  - name: b\n    max_length: 5\n    overflow_to: a\n"),
+                         "t.yaml");
+    INFO(all_errors(mixed));
+    CHECK(mixed.errors.empty());
+  }
+  SUBCASE("max_priority is still refused for quorum") {
+    expect_error(skills("  - name: a\n    queue_type: quorum\n    max_priority: 5\n"), 9,
+                 "skills[1].max_priority", "quorum queues have no priorities");
+  }
 }
