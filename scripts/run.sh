@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
+# ccache keys on paths relative to the checkout, so a fresh clone reuses an earlier build.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 
 scripts/deps.sh
 
