@@ -8,6 +8,7 @@
 // refused (400) rather than kept: a callback request nobody can call back is a sender bug.
 #include "channels/callback/callback.hpp"
 
+#include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 
@@ -29,7 +30,6 @@ namespace json = boost::json;
 // Ids become dedupe keys in the store: keep them short enough to index.
 constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_digits = 64;
-constexpr std::size_t max_json_depth = 32;
 // HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
 constexpr std::size_t min_secret_bytes = 16;
 
@@ -79,43 +79,6 @@ result<std::string> default_country_option(const channel_config& cfg) {
 }
 
 // ---- transport checks ---------------------------------------------------------------------
-
-error check_content_type(std::optional<std::string_view> header) {
-  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
-  if (!header) return wrong;
-  std::string_view rest = *header;
-  const auto next_part = [&rest] {
-    const auto semi = rest.find(';');
-    const std::string_view part = trim(rest.substr(0, semi));
-    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-    return part;
-  };
-  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
-  while (!rest.empty()) {
-    const std::string_view param = next_part();
-    const auto eq = param.find('=');
-    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
-      continue;
-    std::string_view charset = trim(param.substr(eq + 1));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
-      charset = charset.substr(1, charset.size() - 2);
-    if (!boost::algorithm::iequals(charset, "utf-8"))
-      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
-  }
-  return {};
-}
-
-result<json::object> parse_body(std::string_view body) {
-  json::parse_options options;
-  options.max_depth = max_json_depth;
-  options.allow_invalid_utf8 = false;
-  boost::system::error_code ec;
-  json::value doc = json::parse(body, ec, {}, options);
-  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
-  if (ec) return malformed("body is not valid JSON (UTF-8)");
-  if (json::object* obj = doc.if_object()) return std::move(*obj);
-  return malformed("body must be a JSON object");
-}
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -173,8 +136,8 @@ class callback_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
-    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_body(req.body);
+    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_json_object(req.body);
     if (!body) return body.error();
     auto msg = to_message(*body);
     if (!msg) return msg.error();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/json_body.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 
@@ -35,12 +36,7 @@ inline constexpr std::size_t max_attachments = 100;
 
 inline error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-// "application/json", optionally with parameters; a charset, if given, must be UTF-8 because
-// JSON on the wire is UTF-8 (RFC 8259) and we do not transcode. 415 otherwise.
-error check_json_content_type(std::optional<std::string_view> header);
-
-// One JSON object, depth-bounded, valid UTF-8. 400 otherwise.
-result<json::object> parse_json_object(std::string_view body);
+// check_json_content_type() and parse_json_object() are in channels/json_body.hpp.
 
 enum class epoch_unit {
   seconds,

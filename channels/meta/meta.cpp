@@ -114,9 +114,9 @@ result<http_answer> webhook_adapter::handshake(const request_view& req) const {
 
 result<parse_result> webhook_adapter::receive(const request_view& req) const {
   if (error e = verify_signature(req, settings_.secrets); e.code != errc::ok) return e;
-  if (error e = social::check_json_content_type(req.header("content-type")); e.code != errc::ok)
+  if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
     return e;
-  auto body = social::parse_json_object(req.body);
+  auto body = parse_json_object(req.body);
   if (!body) return body.error();
   const social::object_reader top{*body, ""};
 

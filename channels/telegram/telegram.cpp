@@ -10,6 +10,8 @@
 // 2xx, so a redelivery is a duplicate.
 #include "channels/telegram/telegram.hpp"
 
+#include "channels/json_body.hpp"
+
 #include "channels/crypto.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
@@ -29,7 +31,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view token_header = "X-Telegram-Bot-Api-Secret-Token";
-constexpr std::size_t max_json_depth = 32;
 // Telegram allows 1..256 characters; fewer than 16 random ones are guessable.
 constexpr std::size_t min_secret_chars = 16;
 constexpr std::size_t max_secret_chars = 256;
@@ -80,43 +81,6 @@ result<std::vector<std::string>> secret_digests(const std::vector<std::string>& 
 }
 
 // ---- transport checks ---------------------------------------------------------------------
-
-error check_content_type(std::optional<std::string_view> header) {
-  const error wrong{errc::unsupported_media_type, "Content-Type must be application/json"};
-  if (!header) return wrong;
-  std::string_view rest = *header;
-  const auto next_part = [&rest] {
-    const auto semi = rest.find(';');
-    const std::string_view part = trim(rest.substr(0, semi));
-    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-    return part;
-  };
-  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
-  while (!rest.empty()) {
-    const std::string_view param = next_part();
-    const auto eq = param.find('=');
-    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
-      continue;
-    std::string_view charset = trim(param.substr(eq + 1));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
-      charset = charset.substr(1, charset.size() - 2);
-    if (!boost::algorithm::iequals(charset, "utf-8"))
-      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
-  }
-  return {};
-}
-
-result<json::object> parse_body(std::string_view body) {
-  json::parse_options options;
-  options.max_depth = max_json_depth;
-  options.allow_invalid_utf8 = false;
-  boost::system::error_code ec;
-  json::value doc = json::parse(body, ec, {}, options);
-  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
-  if (ec) return malformed("body is not valid JSON (UTF-8)");
-  if (json::object* obj = doc.if_object()) return std::move(*obj);
-  return malformed("body must be a JSON object");
-}
 
 // ---- field readers: each names the field it refuses (by its full path) -------------------
 
@@ -321,8 +285,8 @@ class telegram_adapter final : public adapter {
     if (!token || token->empty())
       return error{errc::bad_signature, "missing header X-Telegram-Bot-Api-Secret-Token"};
     if (!token_matches(*token)) return error{errc::bad_signature, "secret token does not match"};
-    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_body(req.body);
+    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    auto body = parse_json_object(req.body);
     if (!body) return body.error();
 
     auto update_id = required_int(*body, "update_id", "update_id");

@@ -135,9 +135,9 @@ class x_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = verify(req); e.code != errc::ok) return e;
-    if (error e = social::check_json_content_type(req.header("content-type")); e.code != errc::ok)
+    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
       return e;
-    auto body = social::parse_json_object(req.body);
+    auto body = parse_json_object(req.body);
     if (!body) return body.error();
     const object_reader top{*body, ""};
     auto account = top.required_id("for_user_id");

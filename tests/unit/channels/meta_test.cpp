@@ -382,7 +382,7 @@ TEST_CASE("an empty batch is nothing, not an error") {
 // ---- json_reader ---------------------------------------------------------------------------
 
 TEST_CASE("social::object_reader names fields by path") {
-  auto doc = social::parse_json_object(
+  auto doc = parse_json_object(
       R"({"a":{"b":[{"c":1},{"c":"x"},3]},"n":123456789012,"s":"1795341600","neg":-5,)"
       R"("big":18446744073709551615,"f":1.5,"empty":"","t":true,"ms":"1795341600123"})");
   REQUIRE(doc.has_value());

@@ -1,0 +1,23 @@
+// The JSON request body shared by the JSON webhook formats (chat, callback, telegram, Meta,
+// X): the Content-Type check and a depth-bounded, UTF-8-validated parse.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace sb {
+
+// "application/json", optionally with parameters; a charset, if given, must be UTF-8 because
+// JSON on the wire is UTF-8 (RFC 8259) and we do not transcode. 415 otherwise.
+error check_json_content_type(std::optional<std::string_view> header);
+
+// One JSON object, at most 32 levels deep (this bounds the parser against hostile input),
+// valid UTF-8. 400 otherwise.
+result<boost::json::object> parse_json_object(std::string_view body);
+
+}  // namespace sb
