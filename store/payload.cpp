@@ -33,6 +33,7 @@ std::string message_json(const inbound_message& m, const stored_message_meta& me
   }
   from["name"] = string_or_null(m.sender_name);
   o["from"] = std::move(from);
+  o["recipient"] = string_or_null(m.recipient);
   o["subject"] = string_or_null(m.subject);
   o["text"] = m.text;
   boost::json::array atts;

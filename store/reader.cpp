@@ -28,8 +28,12 @@ struct store_reader::statements {
                       "SELECT id, status, skill, priority, opened_at, last_message_at, "
                       "message_count, closed_at FROM conversations "
                       "WHERE customer_id = ?1 AND status != 'merged' ORDER BY opened_at"),
-        identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2") {}
+        identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
+        skill_changes(db,
+                      "SELECT changed_at, skill, previous_skill, message_id, reason "
+                      "FROM skill_changes WHERE conversation_id = ?1 ORDER BY changed_at, rowid") {}
   stmt conversation, messages, customer, identities, merged, conversations, identity;
+  stmt skill_changes;
 };
 
 namespace {
@@ -93,6 +97,19 @@ std::optional<std::string> store_reader::conversation(std::string_view id_in) {
     conv = conversation_json(*q, 0);
     break;
   }
+  boost::json::array history;
+  {
+    use q(st_->skill_changes);
+    q->bind(1, id);
+    while (q->step())
+      history.push_back({{"at", format_time(q->i64(0))},
+                         {"skill", q->text(1)},
+                         {"previous_skill", q->is_null(2) ? boost::json::value(nullptr)
+                                                          : boost::json::value(q->text(2))},
+                         {"message_id", q->text(3)},
+                         {"reason", q->text(4)}});
+  }
+  conv["skill_history"] = std::move(history);
   boost::json::object cu{{"id", customer_id}};
   {
     use q(st_->customer);

@@ -22,7 +22,8 @@ class store_reader {
   store_reader(const store_reader&) = delete;
   store_reader& operator=(const store_reader&) = delete;
 
-  // {"conversation":{...},"customer":{...},"thread":[every message, oldest first]}.
+  // {"conversation":{..., "skill_history":[{at, skill, previous_skill, message_id, reason}]},
+  //  "customer":{...},"thread":[every message, oldest first]}.
   // A merged conversation answers as the one that absorbed it. nullopt: no such id.
   std::optional<std::string> conversation(std::string_view id);
 

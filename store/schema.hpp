@@ -75,6 +75,18 @@ CREATE TABLE email_ids (
   conversation_id TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 3: every skill a conversation was given, and why (stickiness is visible after the fact).
+    R"sql(
+CREATE TABLE skill_changes (
+  conversation_id TEXT NOT NULL,
+  message_id      TEXT NOT NULL,     -- the message whose routing changed the skill
+  changed_at      INTEGER NOT NULL,
+  skill           TEXT NOT NULL,
+  previous_skill  TEXT,              -- NULL for the conversation's first skill
+  reason          TEXT NOT NULL      -- the matched route, as `switchboard route` prints it
+);
+CREATE INDEX skill_changes_by_conversation ON skill_changes (conversation_id, changed_at);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -95,7 +95,13 @@ struct sqlite_store::statements {
                           "WHERE id = ?1"),
         reopen_conversation(db,
                             "UPDATE conversations SET status = 'open', closed_at = NULL "
-                            "WHERE id = ?1") {}
+                            "WHERE id = ?1"),
+        insert_skill_change(db,
+                            "INSERT INTO skill_changes (conversation_id, message_id, changed_at, "
+                            "skill, previous_skill, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        move_skill_changes(db,
+                           "UPDATE skill_changes SET conversation_id = ?2 "
+                           "WHERE conversation_id = ?1") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
@@ -104,7 +110,7 @@ struct sqlite_store::statements {
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
   stmt insert_message, recent_messages, insert_outbox, delete_outbox, count_outbox;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
-  stmt reopen_conversation;
+  stmt reopen_conversation, insert_skill_change, move_skill_changes;
 };
 
 namespace {
@@ -223,6 +229,8 @@ struct store_tx {
     const std::string customer_id = resolve_customer(m);
     open_conv conv = conversation_for(customer_id, m);
 
+    stored_message_meta meta{new_id(req.received_at), req.channel, req.channel_type,
+                             req.received_at};
     const bool inbound = m.direction != "outbound";
     if (inbound && req.routing) {
       const conversation_state state{conv.is_new, conv.view.skill, conv.view.priority};
@@ -234,10 +242,14 @@ struct store_tx {
         conv.view.skill = d.skill;
         conv.view.priority = d.priority;
       }
+      if (d.skill_changed) {
+        use q(st.insert_skill_change);
+        q->bind(1, conv.view.id).bind(2, meta.id).bind(3, req.received_at).bind(4, d.skill);
+        q->bind(5, d.previous_skill).bind(6, d.reason);
+        q->run();
+      }
     }
 
-    stored_message_meta meta{new_id(req.received_at), req.channel, req.channel_type,
-                             req.received_at};
     const std::string body = message_json(m, meta);
     conv.view.message_count += 1;
     conv.view.last_message_at = std::max(conv.view.last_message_at, req.received_at);
@@ -338,8 +350,8 @@ struct store_tx {
         q->bind(1, from_open->id).bind(2, to_open->id).bind(3, req.received_at);
         q->run();
       }
-      {
-        use q(st.move_messages);
+      for (stmt* moved : {&st.move_messages, &st.move_skill_changes}) {
+        use q(*moved);
         q->bind(1, from_open->id).bind(2, to_open->id);
         q->run();
       }

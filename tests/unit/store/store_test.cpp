@@ -4,6 +4,7 @@
 #include "store/writer.hpp"
 
 #include <doctest/doctest.h>
+#include <re2/re2.h>
 #include <sqlite3.h>
 #include <boost/json/parse.hpp>
 
@@ -507,4 +508,42 @@ TEST_CASE("the reader answers conversations and customers, following merges") {
   CHECK_FALSE((*reader)->customer_id_by_identity("phone", "+15550109999"));
   CHECK_FALSE((*reader)->conversation("nope"));
   CHECK_FALSE((*reader)->customer("nope"));
+}
+
+TEST_CASE("every skill change is recorded on the conversation, with the route that made it") {
+  fixture f;
+  auto table = std::make_shared<routing_table>();
+  table->skills.push_back({"general", "switchboard.general", "classic", 0, 1});
+  table->skills.push_back({"sales", "switchboard.sales", "classic", 0, 2});
+  route to_sales{route_condition{}, "sales", 0, /*reroute=*/true, 5};
+  to_sales.when->text_matches = std::make_shared<re2::RE2>("sales");
+  table->routes.push_back(std::move(to_sales));
+  table->routes.push_back({std::nullopt, "general", 0, false, 7});
+  const auto send = [&](millis at, std::string id, std::string text) {
+    auto r = request(at, {chat_message(std::move(id), "v-1", std::move(text))});
+    r.routing = table;
+    return f.ingest(std::move(r)).accepted.at(0);
+  };
+  const auto hello = send(t0, "m-1", "hello");
+  const auto thanks = send(t0 + minute, "m-2", "thanks");  // sticky: no change
+  const auto moved = send(t0 + 2 * minute, "m-3", "talk to sales");
+  const auto again = send(t0 + 3 * minute, "m-4", "sales again");  // already sales: no change
+  CHECK(thanks.skill == "general");
+  CHECK(moved.skill == "sales");
+  CHECK(again.skill == "sales");
+
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  auto conv = (*reader)->conversation(hello.conversation_id);
+  REQUIRE(conv);
+  const auto history = boost::json::parse(*conv).at("conversation").at("skill_history").as_array();
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].at("skill").as_string() == "general");
+  CHECK(history[0].at("previous_skill").is_null());
+  CHECK(history[0].at("message_id").as_string() == hello.message_id);
+  CHECK(history[0].at("reason").as_string() == "route #2 (line 7): default");
+  CHECK(history[1].at("skill").as_string() == "sales");
+  CHECK(history[1].at("previous_skill").as_string() == "general");
+  CHECK(history[1].at("message_id").as_string() == moved.message_id);
+  CHECK(history[1].at("at").as_string() == format_time(t0 + 2 * minute));
 }
