@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -90,6 +91,14 @@ amqp_table_entry_t bool_entry(std::string_view key, bool value) {
   e.key = amqp::bytes(key);
   e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
   e.value.value.boolean = value ? 1 : 0;
+  return e;
+}
+
+amqp_table_entry_t i64_entry(std::string_view key, std::int64_t value) {
+  amqp_table_entry_t e{};
+  e.key = amqp::bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_I64;  // 'l', as pika sends a Python int above 32 bits
+  e.value.value.i64 = value;
   return e;
 }
 
@@ -158,6 +167,7 @@ struct publisher::impl {
   void on_ack(std::uint64_t tag, bool multiple);
   void on_nack(std::uint64_t tag, bool multiple);
   bool on_return(const amqp_basic_return_t& method);
+  const std::string* overflow_skill(std::string_view skill) const;
   bool on_channel_close(const amqp_channel_close_t& method);
   void on_connection_close(const amqp_connection_close_t& method);
   void on_settled(settlement& s);
@@ -208,6 +218,7 @@ struct publisher::impl {
   std::atomic<std::uint64_t> confirmed_total_{0};
   std::atomic<std::uint64_t> returned_total_{0};
   std::atomic<std::uint64_t> nacked_total_{0};
+  std::atomic<std::uint64_t> overflowed_total_{0};
   std::atomic<std::uint64_t> reconnects_{0};
   std::atomic<std::uint64_t> declare_failures_{0};
 
@@ -225,6 +236,7 @@ struct publisher::impl {
   clock::time_point next_refresh_{};
   clock::time_point last_nack_log_{};
   std::uint64_t unlogged_nacks_ = 0;
+  std::uint64_t unlogged_overflows_ = 0;
 
   confirm_window window_;
   recent_confirms confirms_{confirm_memory};
@@ -234,6 +246,8 @@ struct publisher::impl {
   std::int64_t rescan_from_ = 0;         // lowest seq to publish again (0: none)
   clock::time_point rescan_at_ = clock::time_point::max();
   std::unordered_map<std::string, skill_health> health_;
+  // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
+  std::map<std::int64_t, outbox_row> overflow_;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
@@ -312,6 +326,7 @@ publisher_stats publisher::impl::stats() const noexcept {
   s.confirmed = confirmed_total_;
   s.returned = returned_total_;
   s.nacked = nacked_total_;
+  s.overflowed = overflowed_total_;
   s.reconnects = reconnects_;
   s.declare_failures = declare_failures_;
   return s;
@@ -527,7 +542,7 @@ bool publisher::impl::declare_exchange(std::size_t& failed) {
 bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& failed) {
   const std::string queue = queue_name(skill);
   const bool quorum = skill.queue_type == "quorum";
-  amqp_table_entry_t args[2];
+  amqp_table_entry_t args[8];
   int n = 0;
   if (skill.max_priority > 0) {
     if (quorum)
@@ -539,6 +554,20 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
       args[n++] = i32_entry("x-max-priority", std::clamp(skill.max_priority, 1, 255));
   }
   if (quorum) args[n++] = utf8_entry("x-queue-type", "quorum");
+  // Escalation is the broker's own: a message nobody consumed within the TTL is dead-lettered
+  // through our exchange with the escalation skill's routing key, i.e. into its queue.
+  if (skill.escalate_after && skill.escalate_to) {
+    args[n++] = i64_entry("x-message-ttl", skill.escalate_after->count());
+    args[n++] = utf8_entry("x-dead-letter-exchange", opts_.exchange);
+    args[n++] = utf8_entry("x-dead-letter-routing-key", *skill.escalate_to);
+    // Quorum queues can dead-letter at least once, which needs reject-publish (set below).
+    if (quorum) args[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
+  }
+  // Never drop-head: a full queue refuses the publish (basic.nack), the row stays ours.
+  if (skill.max_length) args[n++] = i64_entry("x-max-length", static_cast<std::int64_t>(
+                                                                  *skill.max_length));
+  if (skill.max_length || (quorum && skill.escalate_after))
+    args[n++] = utf8_entry("x-overflow", "reject-publish");
 
   amqp_queue_declare(conn_, channel_id, amqp::bytes(queue), /*passive=*/0, /*durable=*/1,
                      /*exclusive=*/0, /*auto_delete=*/0, amqp_table_t{n, args});
@@ -567,9 +596,12 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
                  queue, opts_.exchange, o.text);
     return recover_channel(o);
   }
-  log::debug(component, "skill={} queue={} type={} max_priority={} bound to exchange={}",
+  log::debug(component,
+             "skill={} queue={} type={} max_priority={} escalate_after={}ms escalate_to={} "
+             "max_length={} bound to exchange={}",
              skill.name, queue, quorum ? "quorum" : "classic", quorum ? 0 : skill.max_priority,
-             opts_.exchange);
+             skill.escalate_after ? skill.escalate_after->count() : 0,
+             skill.escalate_to.value_or("-"), skill.max_length.value_or(0), opts_.exchange);
   return true;
 }
 
@@ -594,6 +626,11 @@ void publisher::impl::apply_skill_update() {
 void publisher::impl::publish_batch() {
   if (!channel_ready_ || blocked_) return;  // blocked: publishes would only stall the socket
   const std::size_t window = std::max(1u, opts_.confirm_window);
+  // Rows a full queue refused, on their way to its overflow skill, go before anything new.
+  while (!overflow_.empty() && window_.size() < window) {
+    auto node = overflow_.extract(overflow_.begin());
+    if (!publish(std::move(node.mapped()))) return;  // connection lost: everything was reset
+  }
   auto now = clock::now();
   maybe_rewind(now);
   for (std::size_t pass = 0; pass < scan_passes && more_rows_ && window_.size() < window; ++pass) {
@@ -616,8 +653,9 @@ void publisher::impl::publish_batch() {
 bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) {
   // Confirmed, but the writer has not deleted it yet: publishing it would be a duplicate.
   if (confirms_.contains(row.seq)) return true;
-  // Met again by a rescan while its first publish is still unconfirmed.
-  if (window_.holds(row.seq)) return true;
+  // Met again by a rescan while its first publish is still unconfirmed, or on its way to an
+  // overflow skill.
+  if (window_.holds(row.seq) || overflow_.contains(row.seq)) return true;
   // The broker returned this skill's messages: nothing more of it until its retry time, then
   // one probe; the other rows come back when the probe is settled (see on_settled).
   if (auto it = health_.find(row.skill); it != health_.end()) {
@@ -636,9 +674,12 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
 }
 
 bool publisher::impl::publish(outbox_row row) {
+  // The routing key: the row's skill, or the overflow skill its full queue sent it on to.
+  const std::string& target = row.overflow_to.empty() ? row.skill : row.overflow_to;
   amqp_table_entry_t headers[] = {utf8_entry("x-channel", row.channel),
                                   utf8_entry("x-channel-type", row.channel_type),
-                                  utf8_entry("x-skill", row.skill)};
+                                  utf8_entry("x-skill", target),
+                                  utf8_entry("x-switchboard-overflow-from", row.skill)};
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
                  AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
@@ -652,11 +693,11 @@ bool publisher::impl::publish(outbox_row row) {
   props.timestamp =
       static_cast<std::uint64_t>(std::max<millis>(row.created_at, 0) / 1000);  // seconds
   props.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 255));
-  props.headers = amqp_table_t{3, headers};
+  props.headers = amqp_table_t{row.overflow_to.empty() ? 3 : 4, headers};
 
   // mandatory: a message no queue takes comes back as basic.return instead of vanishing.
   const int rc =
-      amqp_basic_publish(conn_, channel_id, amqp::bytes(opts_.exchange), amqp::bytes(row.skill),
+      amqp_basic_publish(conn_, channel_id, amqp::bytes(opts_.exchange), amqp::bytes(target),
                          /*mandatory=*/1, /*immediate=*/0, &props, amqp::bytes(row.body));
   // 0 only means the bytes reached the socket; the row is settled by the broker's ack.
   if (auto o = amqp::check(rc, "publish"); !o) {
@@ -851,24 +892,61 @@ void publisher::impl::on_settled(settlement& s) {
     reschedule(row.seq, h.parked_until);
   }
   if (!s.nacked.empty()) {
-    // Persistent nacks (a queue at x-max-length with reject-publish) are back-pressure:
-    // retry with a growing delay instead of at once.
-    const auto retry_at = now + backoff(nack_rounds_++);
-    for (const auto& row : s.nacked) {
+    nacked_total_ += s.nacked.size();
+    // A nack is a full queue (x-max-length with reject-publish): the row goes on to its
+    // queue's overflow skill when it has one. Otherwise it is back-pressure: retry with a
+    // growing delay instead of at once.
+    std::optional<clock::time_point> retry_at;
+    std::string retried_skill, overflowed_skill;
+    std::size_t retried = 0, overflowed = 0;
+    for (auto& row : s.nacked) {
       if (auto it = health_.find(row.skill); it != health_.end() && it->second.probe == row.seq)
         it->second.probe = 0;
-      reschedule(row.seq, retry_at);
+      const std::string& refused_by = row.overflow_to.empty() ? row.skill : row.overflow_to;
+      if (const auto* next = overflow_skill(refused_by)) {
+        ++overflowed;
+        overflowed_skill = refused_by;
+        row.overflow_to = *next;
+        const auto seq = row.seq;
+        overflow_.emplace(seq, std::move(row));
+        continue;
+      }
+      if (!retry_at) retry_at = now + backoff(nack_rounds_++);
+      ++retried;
+      retried_skill = refused_by;
+      reschedule(row.seq, *retry_at);
     }
-    nacked_total_ += s.nacked.size();
-    unlogged_nacks_ += s.nacked.size();
-    if (now - last_nack_log_ >= nack_log_every) {
-      log::warn(component,
-                "broker nacked {} message(s) (e.g. skill={}); they will be published again",
-                unlogged_nacks_, s.nacked.front().skill);
+    overflowed_total_ += overflowed;
+    unlogged_nacks_ += retried;
+    unlogged_overflows_ += overflowed;
+    if (now - last_nack_log_ >= nack_log_every && (unlogged_nacks_ || unlogged_overflows_)) {
+      if (unlogged_nacks_)
+        log::warn(component,
+                  "broker nacked {} message(s) (e.g. skill={}: its queue is full or the broker "
+                  "refused them); they stay in the outbox and will be published again",
+                  unlogged_nacks_, retried_skill.empty() ? s.nacked.front().skill : retried_skill);
+      if (unlogged_overflows_)
+        log::warn(component, "{} message(s) overflowed from full queue(s) (e.g. skill={}) to "
+                  "their overflow_to skill", unlogged_overflows_, overflowed_skill.empty() ?
+                  s.nacked.front().skill : overflowed_skill);
       last_nack_log_ = now;
       unlogged_nacks_ = 0;
+      unlogged_overflows_ = 0;
     }
   }
+}
+
+// The skill a full queue's rows go on to, if the skill has overflow_to and it is configured.
+const std::string* publisher::impl::overflow_skill(std::string_view skill) const {
+  for (const auto& s : skills_)
+    if (s.name == skill)
+      return s.overflow_to && std::any_of(skills_.begin(), skills_.end(),
+                                          [&](const skill_config& o) {
+                                            return o.name == *s.overflow_to;
+                                          })
+                 ? &*s.overflow_to
+                 : nullptr;
+  return nullptr;
 }
 
 void publisher::impl::flush_confirmed() {
@@ -924,6 +1002,9 @@ void publisher::impl::channel_lost(clock::time_point retry_at) {
 
 void publisher::impl::forget_in_flight(clock::time_point retry_at) {
   if (const std::int64_t lowest = window_.clear(); lowest != 0) reschedule(lowest, retry_at);
+  // Rows on their way to an overflow skill start again from their own skill.
+  if (!overflow_.empty()) reschedule(overflow_.begin()->first, retry_at);
+  overflow_.clear();
   for (auto& [skill, h] : health_) h.probe = 0;  // a lost probe is sent again
   update_gauges();
 }
@@ -935,6 +1016,7 @@ void publisher::impl::reset_after_loss(std::string_view why) {
   const std::size_t unconfirmed = window_.size();
   destroy_connection();
   window_.clear();
+  overflow_.clear();
   channel_ready_ = false;
   blocked_ = false;
   blocked_flag_ = false;

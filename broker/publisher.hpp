@@ -42,6 +42,7 @@ struct publisher_stats {
   std::uint64_t confirmed = 0;         // rows acked and handed to outbox_source::confirmed
   std::uint64_t returned = 0;          // basic.return: no queue bound for the skill
   std::uint64_t nacked = 0;            // basic.nack: the broker refused responsibility
+  std::uint64_t overflowed = 0;        // of those, sent on to the full queue's overflow_to skill
   std::uint64_t reconnects = 0;        // established connections that were lost
   std::uint64_t declare_failures = 0;  // exchange/queue declares or binds the broker refused
 };

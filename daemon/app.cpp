@@ -6,6 +6,7 @@
 #include "daemon/http_server.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/read_api.hpp"
+#include "daemon/route_command.hpp"
 #include "store/reader.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -104,12 +105,6 @@ int run_daemon(const std::string& config_path) {
   config_holder holder(std::make_shared<const config>(std::move(*loaded.cfg)));
   const auto cfg = holder.get();
   log::info("main", "switchboard {} starting with {}", SB_VERSION, cfg->file);
-  for (const auto& sk : cfg->routing->skills)
-    if (sk.escalate_after || sk.max_length)
-      log::warn("main",
-                "skill {}: escalate_after/max_length are validated but not yet applied to the "
-                "broker queue in this version",
-                sk.name);
   for (const auto& ch : cfg->channels)
     log::info("main", "channel {} type={} path=/v1/webhooks/{}", ch.config.name, ch.config.type,
               ch.config.name);
@@ -235,6 +230,9 @@ namespace {
 constexpr const char* usage =
     "usage: switchboard --config FILE        run the daemon\n"
     "       switchboard --check-config FILE  validate FILE and exit (0 valid, 2 invalid)\n"
+    "       switchboard route --config FILE MESSAGE.json\n"
+    "                                        print the route MESSAGE.json (a consumed payload\n"
+    "                                        or a message; - reads stdin) would take, and why\n"
     "       switchboard --version\n"
     "       switchboard --help\n";
 
@@ -262,6 +260,8 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (args.size() == 2 && args[0] == "--config") return run_daemon(std::string(args[1]));
+  if (args.size() == 4 && args[0] == "route" && args[1] == "--config")
+    return run_route_command(std::string(args[2]), std::string(args[3]));
   std::fputs(usage, stderr);
   return 2;
 }

@@ -640,6 +640,8 @@ class loader {
     };
     std::optional<link> escalate_to;
     std::optional<link> overflow_to;
+    bool quorum = false;
+    bool limited = false;  // has max_length
   };
 
   config_load finish() {
@@ -889,11 +891,21 @@ class loader {
       for (std::size_t i = 0; i < skills_seen_.size(); ++i) {
         const auto& l = skills_seen_[i].*k.member;
         if (!l) continue;
-        if (const auto* target = find_skill_seen(l->target))
+        if (const auto* target = find_skill_seen(l->target)) {
           next[i] = static_cast<std::size_t>(target - skills_seen_.data());
-        else
+          // A classic queue dead-letters at most once: a full target (reject-publish) makes the
+          // broker drop the escalated message. Quorum queues dead-letter at least once.
+          if (k.member == &skill_seen::escalate_to && target->limited && !skills_seen_[i].quorum)
+            rd_.error(l->where,
+                      fmt::format("skill \"{}\" has max_length: when its queue is full RabbitMQ "
+                                  "drops messages dead-lettered from a classic queue. Remove "
+                                  "max_length from \"{}\", or make skill \"{}\" queue_type: "
+                                  "quorum (at-least-once dead-lettering)",
+                                  l->target, l->target, skills_seen_[i].name));
+        } else {
           rd_.error(l->where,
                     fmt::format("unknown skill \"{}\"; skills: {}", l->target, skill_names()));
+        }
       }
       // Each skill has at most one link: follow it from every skill; a walk that comes back to
       // its start is a cycle, reported once, at the cycle's first skill in the file.
@@ -992,7 +1004,13 @@ class loader {
     std::optional<field> escalate_after = m.take("escalate_after");
     std::optional<field> escalate_to = m.take("escalate_to");
     if (escalate_after)
-      if (auto d = rd_.duration(*escalate_after, seconds{1})) sk.escalate_after = *d;
+      if (auto d = rd_.duration(*escalate_after, seconds{1})) {
+        // x-message-ttl is milliseconds in 32 bits (RabbitMQ refuses more): about 49 days.
+        if (d->count() > std::numeric_limits<std::uint32_t>::max())
+          rd_.error(*escalate_after, "must be at most 49d (RabbitMQ's x-message-ttl limit)");
+        else
+          sk.escalate_after = *d;
+      }
     if (escalate_to)
       if (auto name = rd_.non_empty_text(*escalate_to)) sk.escalate_to = std::move(*name);
     if (escalate_after && !escalate_to)
@@ -1017,7 +1035,8 @@ class loader {
     // Remember the name even when the entry has errors, so routes naming it do not pile up
     // "unknown skill" errors on top of the real one.
     if (named) {
-      skill_seen seen{sk.name, max_priority, std::nullopt, std::nullopt};
+      skill_seen seen{sk.name, max_priority, std::nullopt, std::nullopt,
+                      sk.queue_type == "quorum", max_length.has_value()};
       if (sk.escalate_to) seen.escalate_to = skill_seen::link{*sk.escalate_to, *escalate_to};
       if (sk.overflow_to) seen.overflow_to = skill_seen::link{*sk.overflow_to, *overflow_to};
       skills_seen_.push_back(std::move(seen));

@@ -13,7 +13,10 @@ struct outbox_row {
   std::int64_t seq = 0;         // ascending commit order
   std::string message_id;       // AMQP message_id
   std::string conversation_id;  // AMQP correlation_id
-  std::string skill;            // routing key
+  std::string skill;            // the skill the rules chose
+  // Publisher only: the overflow skill a full queue sent this row on to (routing key and
+  // x-skill when set); never stored, so a retry starts again at `skill`.
+  std::string overflow_to;
   std::string channel;          // header x-channel
   std::string channel_type;     // header x-channel-type
   int priority = 0;

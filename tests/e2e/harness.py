@@ -405,13 +405,27 @@ class Env:
                  read_timeout: str = "10s", thread_limit: int = 50,
                  max_backlog: int = 1000000, confirm_window: int = 512,
                  extra_channels: str = "", api_tokens: list[str] | None = None,
-                 reopen_after: str = "7d") -> None:
+                 reopen_after: str = "7d", skills: dict[str, str] | None = None,
+                 routes: str | None = None, extra_config: str = "") -> None:
         """extra_channels: more YAML items for the `channels:` list, each starting with
-        "  - name: ...", indented like the generated chat channel."""
+        "  - name: ...", indented like the generated chat channel.
+        skills: skill name -> its extra YAML keys ("    max_priority: 10\n"), replacing the
+        default general + billing; each gets the queue "<prefix>.<name>" (self.queues).
+        routes: the `routes:` items, replacing the default keyword + general routes.
+        extra_config: more top-level YAML (e.g. `schedules:`)."""
         self.amqp_url = amqp_url()
         self.prefix = unique_prefix()
         self.exchange = self.prefix
-        self.queues = {"general": f"{self.prefix}.general", "billing": f"{self.prefix}.billing"}
+        if skills is None:
+            skills = {"general": "", "billing": "    max_priority: 10\n"}
+        if routes is None:
+            routes = """\
+  - when: {text_matches: "(?i)refund|invoice|charge"}
+    skill: billing
+    priority: 5
+  - skill: general
+"""
+        self.queues = {name: f"{self.prefix}.{name}" for name in skills}
         self.channel = "web-chat"
         self.secret = new_secret()
         self.workdir = tempfile.mkdtemp(prefix="sb-e2e-")
@@ -452,18 +466,9 @@ channels:
     type: chat
     secret: {yq(self.secret)}
 {extra_channels.rstrip()}
-skills:
-  - name: general
-    queue: {yq(self.queues["general"])}
-  - name: billing
-    queue: {yq(self.queues["billing"])}
-    max_priority: 10
-routes:
-  - when: {{text_matches: "(?i)refund|invoice|charge"}}
-    skill: billing
-    priority: 5
-  - skill: general
-"""
+{extra_config}skills:
+""" + "".join(f"  - name: {name}\n    queue: {yq(self.queues[name])}\n{extra}"
+              for name, extra in skills.items()) + "routes:\n" + routes
         with open(self.config_path, "w") as f:
             f.write(self.config_text)
         self.daemon = Daemon(self.config_path, self.port, os.path.join(self.workdir, "daemon.log"),
@@ -909,6 +914,37 @@ class Consumer:
                 self.conn.close()
         except Exception:
             pass
+
+
+def get_in_order(url: str, queue: str, count: int, timeout: float = 30) -> list[Consumed]:
+    """Takes `count` messages from `queue` one basic.get at a time (acked), so the result is
+    exactly the order the queue hands them out (e.g. by priority), with no prefetch between.
+    Returns fewer when the queue stays empty for `timeout` seconds."""
+    conn = amqp_connect(url)
+    out: list[Consumed] = []
+    try:
+        ch = conn.channel()
+        last = time.monotonic()
+        while len(out) < count and time.monotonic() - last < timeout:
+            method, props, body = ch.basic_get(queue, auto_ack=False)
+            if method is None:
+                time.sleep(0.1)
+                continue
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            out.append(Consumed(queue, method.exchange, method.routing_key, method.redelivered,
+                                props, body, parsed))
+            check_payload(parsed, f"{queue} message_id={props.message_id}")
+            ch.basic_ack(method.delivery_tag)
+            last = time.monotonic()
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+    return out
 
 
 # ---- the ledger: what was sent, acknowledged and consumed ----------------------------------

@@ -897,6 +897,26 @@ TEST_CASE("routing: escalation and overflow errors") {
     expect_error(skills("  - name: a\n    max_length: \"10\"\n"), 8, "skills[1].max_length",
                  "remove the quotes");
   }
+  SUBCASE("escalation into a limited queue needs at-least-once dead-lettering (quorum)") {
+    // A classic queue dead-letters at most once: a full target would make the broker drop it.
+    expect_error(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: b\n"
+                        "  - name: b\n    max_length: 5\n"),
+                 9, "skills[1].escalate_to", "skill \"b\" has max_length");
+    const auto quorum = sb::parse_config(
+        skills("  - name: a\n    queue_type: quorum\n    escalate_after: 5m\n    escalate_to: b\n"
+               "  - name: b\n    max_length: 5\n"),
+        "t.yaml");
+    INFO(all_errors(quorum));
+    CHECK(quorum.errors.empty());
+  }
+  SUBCASE("escalate_after fits RabbitMQ's x-message-ttl") {
+    expect_error(skills("  - name: a\n    escalate_after: 50d\n    escalate_to: general\n"), 8,
+                 "skills[1].escalate_after", "at most 49d");
+    const auto ok = sb::parse_config(
+        skills("  - name: a\n    escalate_after: 49d\n    escalate_to: general\n"), "t.yaml");
+    INFO(all_errors(ok));
+    CHECK(ok.errors.empty());
+  }
   SUBCASE("cycles") {
     expect_error(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: a\n"), 9,
                  "skills[1].escalate_to", "escalation cycle a -> a");
@@ -919,11 +939,12 @@ TEST_CASE("routing: escalation and overflow errors") {
     REQUIRE(r2.errors.size() == 1);
     CHECK(r2.errors[0].rfind("t.yaml:12: skills[2].escalate_to: escalation cycle a -> b -> a", 0) ==
           0);
-    // Escalation and overflow are separate chains: a -> b by one and b -> a by the other is fine.
-    const auto mixed =
-        sb::parse_config(skills("  - name: a\n    escalate_after: 5m\n    escalate_to: b\n"
-                                "  - name: b\n    max_length: 5\n    overflow_to: a\n"),
-                         "t.yaml");
+    // Escalation and overflow are separate chains: a -> b by one and b -> a by the other is
+    // fine (a is a quorum queue: see "escalation into a limited queue" below).
+    const auto mixed = sb::parse_config(
+        skills("  - name: a\n    queue_type: quorum\n    escalate_after: 5m\n    escalate_to: b\n"
+               "  - name: b\n    max_length: 5\n    overflow_to: a\n"),
+        "t.yaml");
     INFO(all_errors(mixed));
     CHECK(mixed.errors.empty());
   }
