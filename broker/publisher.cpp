@@ -17,6 +17,7 @@
 #include "broker/amqp_util.hpp"
 #include "broker/confirms.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -143,6 +144,7 @@ struct publisher::impl {
   void stop(milliseconds deadline);
   void update_skills(std::vector<skill_config> skills);
   publisher_stats stats() const noexcept;
+  void render_metrics(std::string& out) const;
 
   // Publisher thread only, below.
   void run() noexcept;
@@ -221,6 +223,26 @@ struct publisher::impl {
   std::atomic<std::uint64_t> overflowed_total_{0};
   std::atomic<std::uint64_t> reconnects_{0};
   std::atomic<std::uint64_t> declare_failures_{0};
+
+  // Metrics by skill (the routing key a publish used), updated on the publisher thread.
+  metrics::counter_family published_{"switchboard_published_total",
+                                     "Messages published to the broker, by skill (routing key); "
+                                     "republished rows count again."};
+  metrics::counter_family confirmed_by_skill_{
+      "switchboard_confirmed_total",
+      "Messages the broker confirmed (acked and routed to a queue), by skill."};
+  metrics::counter_family returned_by_skill_{
+      "switchboard_returned_total",
+      "Messages the broker returned as unroutable (no queue bound), by skill; they are retried."};
+  metrics::counter_family nacked_by_skill_{
+      "switchboard_nacked_total",
+      "Messages the broker nacked (a full queue, reject-publish), by skill."};
+  metrics::counter_family overflowed_by_skill_{
+      "switchboard_overflowed_total",
+      "Nacked messages sent on to the full skill's overflow_to skill, by the full skill."};
+  metrics::histogram_family confirm_seconds_{
+      "switchboard_publish_confirm_seconds",
+      "Time from publishing a message to the broker's confirm.", metrics::latency_buckets()};
 
   // Publisher thread only.
   std::vector<skill_config> skills_;
@@ -316,6 +338,33 @@ void publisher::impl::update_skills(std::vector<skill_config> skills) {
   }
   skills_changed_ = true;
   notify();
+}
+
+void publisher::impl::render_metrics(std::string& out) const {
+  const auto st = stats();
+  metrics::header(out, "switchboard_broker_connected", "gauge",
+                  "1 while the publisher has a connection to the broker.");
+  metrics::sample(out, "switchboard_broker_connected", "", st.connected ? 1 : 0);
+  metrics::header(out, "switchboard_broker_blocked", "gauge",
+                  "1 while the broker blocks publishing (its disk or memory alarm).");
+  metrics::sample(out, "switchboard_broker_blocked", "", st.blocked ? 1 : 0);
+  metrics::header(out, "switchboard_publish_in_flight", "gauge",
+                  "Messages published and awaiting the broker's confirm.");
+  metrics::sample(out, "switchboard_publish_in_flight", "", static_cast<double>(st.in_flight));
+  metrics::header(out, "switchboard_broker_reconnects_total", "counter",
+                  "Established broker connections that were lost.");
+  metrics::sample(out, "switchboard_broker_reconnects_total", "",
+                  static_cast<double>(st.reconnects));
+  metrics::header(out, "switchboard_broker_declare_failures_total", "counter",
+                  "Exchange or queue declares and binds the broker refused (see the log).");
+  metrics::sample(out, "switchboard_broker_declare_failures_total", "",
+                  static_cast<double>(st.declare_failures));
+  published_.render(out);
+  confirmed_by_skill_.render(out);
+  returned_by_skill_.render(out);
+  nacked_by_skill_.render(out);
+  overflowed_by_skill_.render(out);
+  confirm_seconds_.render(out);
 }
 
 publisher_stats publisher::impl::stats() const noexcept {
@@ -704,6 +753,8 @@ bool publisher::impl::publish(outbox_row row) {
     reset_after_loss(o.text);
     return false;
   }
+  published_.add(metrics::labels({{"skill", target}}));
+  row.published_at = clock::now();
   window_.add(std::move(row));
   return true;
 }
@@ -869,7 +920,13 @@ void publisher::impl::on_connection_close(const amqp_connection_close_t& method)
 // Acked rows are reported to the outbox; returned and nacked rows are scheduled again.
 void publisher::impl::on_settled(settlement& s) {
   const auto now = clock::now();
+  const auto skill_of = [](const outbox_row& row) {
+    return metrics::labels({{"skill", row.overflow_to.empty() ? row.skill : row.overflow_to}});
+  };
   for (const auto& row : s.confirmed) {
+    confirmed_by_skill_.add(skill_of(row));
+    confirm_seconds_.observe(
+        "", std::chrono::duration<double>(now - row.published_at).count());
     to_report_.push_back(row.seq);
     confirms_.add(row.seq, now);
     if (auto it = health_.find(row.skill); it != health_.end() && it->second.failures > 0) {
@@ -884,6 +941,7 @@ void publisher::impl::on_settled(settlement& s) {
     nack_rounds_ = 0;
   }
   for (const auto& row : s.returned) {
+    returned_by_skill_.add(skill_of(row));
     auto& h = health_[row.skill];
     if (h.probe == row.seq) h.probe = 0;
     if (now >= h.parked_until) {  // one backoff step per round, not per row
@@ -903,7 +961,9 @@ void publisher::impl::on_settled(settlement& s) {
       if (auto it = health_.find(row.skill); it != health_.end() && it->second.probe == row.seq)
         it->second.probe = 0;
       const std::string& refused_by = row.overflow_to.empty() ? row.skill : row.overflow_to;
+      nacked_by_skill_.add(metrics::labels({{"skill", refused_by}}));
       if (const auto* next = overflow_skill(refused_by)) {
+        overflowed_by_skill_.add(metrics::labels({{"skill", refused_by}}));
         ++overflowed;
         overflowed_skill = refused_by;
         row.overflow_to = *next;
@@ -1164,5 +1224,6 @@ bool publisher::connected() const noexcept { return impl_->connected_; }
 std::size_t publisher::in_flight() const noexcept { return impl_->in_flight_; }
 std::uint64_t publisher::confirmed_total() const noexcept { return impl_->confirmed_total_; }
 publisher_stats publisher::stats() const noexcept { return impl_->stats(); }
+void publisher::render_metrics(std::string& out) const { impl_->render_metrics(out); }
 
 }  // namespace sb

@@ -68,6 +68,9 @@ class publisher {
   std::size_t in_flight() const noexcept;
   std::uint64_t confirmed_total() const noexcept;
   publisher_stats stats() const noexcept;
+  // Prometheus text: published/confirmed/returned/nacked/overflowed by skill, the confirm
+  // latency histogram, connection state. Safe from any thread.
+  void render_metrics(std::string& out) const;
 
  private:
   struct impl;

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/read_api.hpp"
 #include "daemon/route_command.hpp"
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <thread>
 
 #ifndef SB_VERSION
@@ -33,6 +35,7 @@ namespace {
 
 constexpr std::chrono::seconds drain_deadline{10};
 constexpr std::chrono::seconds publish_deadline{5};
+constexpr std::chrono::milliseconds drain_grace{1000};
 
 void print_errors(const config_load& l) {
   for (const auto& e : l.errors) std::fprintf(stderr, "%s\n", e.c_str());
@@ -40,7 +43,7 @@ void print_errors(const config_load& l) {
 
 // SIGHUP: a new config is validated completely before it replaces the old one; an invalid
 // one changes nothing. Listen address, store and broker settings need a restart.
-void reload(config_holder& holder, publisher& pub) {
+void reload(config_holder& holder, publisher& pub, daemon_metrics& metrics) {
   sd_notify(0, "RELOADING=1");
   const auto current = holder.get();
   auto l = load_config(current->file);
@@ -48,12 +51,14 @@ void reload(config_holder& holder, publisher& pub) {
     log::error("config", "reload refused, keeping the running config: {} error(s)",
                l.errors.size());
     for (const auto& e : l.errors) log::error("config", "{}", e);
+    metrics.reload(false);
   } else {
     // New skills get their queues declared before a route can send anything to them.
     pub.update_skills(l.cfg->routing->skills);
     holder.set(std::make_shared<const config>(std::move(*l.cfg)));
     log::info("config", "reloaded {}: {} channel(s), {} route(s)", current->file,
               holder.get()->channels.size(), holder.get()->routing->routes.size());
+    metrics.reload(true);
   }
   sd_notify(0, "READY=1");
 }
@@ -155,6 +160,36 @@ int run_daemon(const std::string& config_path) {
                          writer.backlog(), pub->connected() ? "connected" : "disconnected");
     return std::nullopt;
   });
+  // /metrics: the pipeline's counters, then what the writer, the publisher, the store and the
+  // process report at scrape time.
+  daemon_metrics metrics;
+  pipe.set_metrics(&metrics, [&]() {
+    std::string out;
+    metrics::header(out, "switchboard_build_info", "gauge", "Always 1; the version as a label.");
+    metrics::sample(out, "switchboard_build_info", metrics::labels({{"version", SB_VERSION}}), 1);
+    metrics::header(out, "switchboard_ready", "gauge",
+                    "1 when /readyz answers 200 (store writable, backlog under its bound).");
+    metrics::sample(out, "switchboard_ready", "", writer.store_writable() &&
+                                                      writer.backlog() < static_cast<std::int64_t>(
+                                                                             holder.get()->store.max_backlog)
+                                                  ? 1
+                                                  : 0);
+    metrics.render(out);
+    writer.render_metrics(out);
+    double age = 0;
+    try {
+      if (auto oldest = (*api_reader)->oldest_outbox_millis())
+        age = std::max<double>(0, static_cast<double>(now_ms() - *oldest) / 1000.0);
+    } catch (const std::exception& e) {
+      log::warn("metrics", "outbox age unavailable: {}", e.what());
+    }
+    metrics::header(out, "switchboard_outbox_oldest_age_seconds", "gauge",
+                    "Age of the oldest unpublished message (0 when the outbox is empty).");
+    metrics::sample(out, "switchboard_outbox_oldest_age_seconds", "", age);
+    pub->render_metrics(out);
+    metrics::render_process_metrics(out);
+    return out;
+  });
   http_server server(
       ioc, pipe,
       {cfg->server.max_header_bytes, cfg->server.max_connections, cfg->server.read_timeout});
@@ -176,7 +211,7 @@ int run_daemon(const std::string& config_path) {
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          reload(holder, *pub);
+          reload(holder, *pub, metrics);
           signals.async_wait(on_signal);
           return;
         }
@@ -207,7 +242,12 @@ int run_daemon(const std::string& config_path) {
   // Whatever is unpublished stays in the outbox for the next start.
   log::info("main", "{} received; draining", strsignal(sig));
   sd_notify(0, "STOPPING=1");
+  // For a moment the listener stays open and every request is answered 503 (Retry-After) on a
+  // closing connection: a client or load balancer learns the daemon is going away from an
+  // answer, instead of finding its connection reset in the listen backlog.
   pipe.set_draining(true);
+  server.stop_keep_alive();
+  std::this_thread::sleep_for(drain_grace);
   server.drain();
   const auto deadline = std::chrono::steady_clock::now() + drain_deadline;
   while (server.active_connections() > 0 && std::chrono::steady_clock::now() < deadline)
@@ -228,13 +268,19 @@ int run_daemon(const std::string& config_path) {
 namespace {
 
 constexpr const char* usage =
-    "usage: switchboard --config FILE        run the daemon\n"
+    "usage: switchboard --config FILE [--log-format text|journal|json] [--log-level LEVEL]\n"
+    "                                        run the daemon (LEVEL: debug, info, warn, error)\n"
     "       switchboard --check-config FILE  validate FILE and exit (0 valid, 2 invalid)\n"
     "       switchboard route --config FILE MESSAGE.json\n"
     "                                        print the route MESSAGE.json (a consumed payload\n"
     "                                        or a message; - reads stdin) would take, and why\n"
     "       switchboard --version\n"
     "       switchboard --help\n";
+
+int usage_error(const std::string& why) {
+  std::fprintf(stderr, "switchboard: %s\n%s", why.c_str(), usage);
+  return 2;
+}
 
 }  // namespace
 
@@ -259,11 +305,31 @@ int run_cli(int argc, char** argv) {
                 l.cfg->routing->routes.size());
     return 0;
   }
-  if (args.size() == 2 && args[0] == "--config") return run_daemon(std::string(args[1]));
   if (args.size() == 4 && args[0] == "route" && args[1] == "--config")
     return run_route_command(std::string(args[2]), std::string(args[3]));
-  std::fputs(usage, stderr);
-  return 2;
+
+  // The daemon: --config FILE and the logging options, in any order.
+  std::optional<std::string> config_path;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto opt = args[i];
+    if (opt != "--config" && opt != "--log-format" && opt != "--log-level")
+      return usage_error(fmt::format("unknown argument \"{}\"", opt));
+    if (i + 1 == args.size()) return usage_error(fmt::format("{} needs a value", opt));
+    const auto value = args[++i];
+    if (opt == "--config") {
+      config_path = std::string(value);
+    } else if (opt == "--log-format") {
+      const auto f = log::parse_format(value);
+      if (!f) return usage_error(fmt::format("--log-format must be text, journal or json"));
+      log::set_format(*f);
+    } else {
+      const auto l = log::parse_level(value);
+      if (!l) return usage_error("--log-level must be debug, info, warn or error");
+      log::set_min_level(*l);
+    }
+  }
+  if (!config_path) return usage_error("--config FILE is required");
+  return run_daemon(*config_path);
 }
 
 }  // namespace sb

@@ -53,6 +53,12 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
 namespace {
 
+// For replies sent before a request's headers were read (408, 431, the connection cap).
+const http::request<http::string_body>& empty_request() {
+  static const http::request<http::string_body> none;
+  return none;
+}
+
 class session : public std::enable_shared_from_this<session> {
  public:
   session(tcp::socket&& socket, std::shared_ptr<http_server::impl> srv, bool over_capacity)
@@ -86,6 +92,7 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   void do_read() {
+    started_ = std::chrono::steady_clock::now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->limits.max_header_bytes));
     parser_->body_limit(boost::none);  // set per channel once the target is known
@@ -112,6 +119,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
+    started_ = std::chrono::steady_clock::now();  // latency counts from complete headers
     auto& req = parser_->get();
     version_ = req.version();
     const std::size_t limit = srv_->pipe.body_limit(req.target());
@@ -178,6 +186,13 @@ class session : public std::enable_shared_from_this<session> {
   void reply(http_reply r, unsigned version) {
     read_timer_.cancel();
     busy_ = true;
+    {
+      const bool have_header = parser_ && parser_->is_header_done();
+      const auto& req = have_header ? parser_->get() : empty_request();
+      srv_->pipe.observe_reply(
+          req.method_string(), req.target(), r.status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    }
     res_ = {};
     res_.version(version);
     res_.result(r.status);
@@ -219,6 +234,7 @@ class session : public std::enable_shared_from_this<session> {
   std::vector<header_field> fields_;
   std::optional<std::list<std::weak_ptr<session>>::iterator> entry_;
   unsigned version_ = 11;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool keep_alive_ = true;
   bool busy_ = false;
   const bool over_capacity_;
@@ -283,6 +299,8 @@ result<std::uint16_t> http_server::listen(const std::string& host, std::uint16_t
 void http_server::start() {
   asio::dispatch(impl_->acceptor.get_executor(), [s = impl_] { s->do_accept(); });
 }
+
+void http_server::stop_keep_alive() { impl_->draining = true; }
 
 void http_server::drain() {
   impl_->draining = true;

@@ -34,6 +34,9 @@ class http_server {
   // Drain: stop accepting, close idle keep-alive connections, let busy ones finish their
   // current request and then close. Safe to call twice.
   void drain();
+  // Every reply from now on closes its connection (the first step of a drain; the listener
+  // stays open until drain()).
+  void stop_keep_alive();
   std::size_t active_connections() const noexcept;
 
   struct impl;  // public only so the session type in the .cpp can name it

@@ -1,6 +1,7 @@
 #include "daemon/pipeline.hpp"
 
 #include "core/log.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
 #include "routing/language.hpp"
 #include "store/writer.hpp"
@@ -54,6 +55,10 @@ http_reply outcome_reply(const ingest_outcome& o) {
       {{"accepted", std::move(accepted)}, {"duplicates", o.duplicates}, {"ignored", o.ignored}});
 }
 
+// Refusals are logged once per channel and reason at most this often (a sender with a wrong
+// secret retries for hours); /metrics counts every one.
+log::limiter refusal_log{std::chrono::seconds(60), 5};
+
 http_reply answer_reply(const http_answer& a) {
   http_reply r;
   r.status = a.status;
@@ -100,6 +105,15 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
     return done(json_reply(200, {{"status", "ok"}}));
   }
   if (read_api_ && read_api::owns(path)) return read_api_->handle(req, std::move(done));
+  if (path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD")
+      return done(error_reply({errc::method_not_allowed}));
+    if (!metrics_page_) return done(error_reply({errc::not_found}));
+    http_reply r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_page_();
+    return done(std::move(r));
+  }
   if (path == "/readyz") {
     if (req.method != "GET" && req.method != "HEAD")
       return done(error_reply({errc::method_not_allowed}));
@@ -137,22 +151,33 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   //    trusts anything in the body, then normalizes the provider's format.
   auto parsed = ch.handler->receive(req);
   if (!parsed) {
-    log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"", ch.config.name,
-              describe(parsed.error().code).http_status, describe(parsed.error().code).name,
-              parsed.error().detail);
+    const auto& d = describe(parsed.error().code);
+    count(ch.config.name, "rejected", d.name, 1);
+    // The detail names the field or check that failed, never a value from the body.
+    if (auto skipped = refusal_log.allow(ch.config.name + "/" + std::string(d.name)))
+      log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"{}",
+                ch.config.name, d.http_status, d.name, parsed.error().detail,
+                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply(parsed.error()));
   }
   // 2. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
   if (parsed->messages.empty()) {
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed->ignored);
+    count(ch.config.name, "ignored", "", parsed->ignored);
     if (parsed->ack) return done(answer_reply(*parsed->ack));
     return done(outcome_reply({{}, 0, parsed->ignored}));
   }
   // 3. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
-  if (draining_) return done(error_reply({errc::unavailable, "shutting down; retry later"}));
+  if (draining_) {
+    count(ch.config.name, "rejected", "unavailable", parsed->messages.size());
+    return done(error_reply({errc::unavailable, "shutting down; retry later"}));
+  }
   if (writer_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
-    log::warn("ingress", "backlog {} at its bound; answering 503 channel={}", writer_.backlog(),
-              ch.config.name);
+    count(ch.config.name, "rejected", "unavailable", parsed->messages.size());
+    if (auto skipped = refusal_log.allow(ch.config.name + "/backlog"))
+      log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}",
+                writer_.backlog(), ch.config.name,
+                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
   // 4. Store, route and enqueue in one group-committed transaction; reply only once durable.
@@ -166,16 +191,48 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ir.messages = std::move(parsed->messages);
   ir.ignored = parsed->ignored;
   ir.routing = cfg.routing;
-  writer_.submit(std::move(ir), [done = std::move(done), channel = ch.config.name,
+  const std::size_t n = ir.messages.size();
+  writer_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
                                  ack = std::move(parsed->ack)](result<ingest_outcome> r) {
-    if (!r) return done(error_reply(r.error()));
+    if (!r) {
+      count(channel, "rejected", describe(r.error().code).name, n);
+      return done(error_reply(r.error()));
+    }
+    // Per message at debug: at thousands a second, info would flood the journal.
     for (const auto& a : r->accepted)
-      log::info("ingest", "accepted channel={} message_id={} conversation_id={} skill={}", channel,
-                a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
+      log::debug("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
+                 channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
     if (r->duplicates)
-      log::info("ingest", "duplicates channel={} count={}", channel, r->duplicates);
+      log::debug("ingest", "duplicates channel={} count={}", channel, r->duplicates);
+    count(channel, "accepted", "", r->accepted.size());
+    count(channel, "duplicate", "", r->duplicates);
+    count(channel, "ignored", "", r->ignored);
     done(ack ? answer_reply(*ack) : outcome_reply(*r));
   });
+}
+
+void pipeline::count(std::string_view channel, std::string_view outcome, std::string_view reason,
+                     std::size_t n) const {
+  if (metrics_ && n > 0) metrics_->messages(channel, outcome, reason, n);
+}
+
+void pipeline::observe_reply(std::string_view method, std::string_view target, unsigned status,
+                             double seconds) const {
+  if (!metrics_) return;
+  const std::string path = target.empty() ? std::string() : path_of(target);
+  std::string_view handler = "other";
+  std::string channel;
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    handler = std::string_view(path).substr(1);
+  } else if (read_api::owns(path)) {
+    handler = "api";
+  } else if (path.starts_with(webhook_prefix)) {
+    handler = method == "GET" ? "handshake" : "webhook";
+    // Only configured names become label values: request text must not grow the series.
+    channel = webhook_channel(target);
+    if (!channel.empty() && cfg_.get()->find_channel(channel) == nullptr) channel.clear();
+  }
+  metrics_->request(handler, channel, status, seconds);
 }
 
 }  // namespace sb

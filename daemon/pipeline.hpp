@@ -15,6 +15,7 @@
 
 namespace sb {
 
+class daemon_metrics;
 class group_writer;
 class read_api;
 
@@ -58,14 +59,28 @@ class pipeline {
   // The bearer-token read API (/v1/conversations, /v1/customers), when the daemon has one.
   void set_read_api(read_api* api) noexcept { read_api_ = api; }
 
+  // Metrics: counted by the pipeline, and GET /metrics answered with `page()`.
+  void set_metrics(daemon_metrics* m, std::function<std::string()> page) {
+    metrics_ = m;
+    metrics_page_ = std::move(page);
+  }
+  // Every answer the HTTP server sends (also its own: 408, 413, 431, connection cap). `method`
+  // and `target` are empty when the request's headers were never read.
+  void observe_reply(std::string_view method, std::string_view target, unsigned status,
+                     double seconds) const;
+
  private:
   void webhook(const config& cfg, const channel& ch, const request_view& req,
                std::function<void(http_reply)> done);
+  void count(std::string_view channel, std::string_view outcome, std::string_view reason,
+             std::size_t n) const;
 
   const config_holder& cfg_;
   group_writer& writer_;
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
+  daemon_metrics* metrics_ = nullptr;
+  std::function<std::string()> metrics_page_;
   std::function<std::optional<std::string>()> not_ready_;
 };
 

@@ -13,6 +13,8 @@ packages=(
   doctest-dev
   # the broker, and the tools the tests and the README use against it
   rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema
+  # promtool (from prometheus) checks the /metrics page in the tests
+  prometheus
   # the README's example: sign a webhook and POST it
   curl openssl
 )
@@ -41,5 +43,14 @@ fi
 echo "deps.sh: installing ${missing[*]}" >&2
 
 export DEBIAN_FRONTEND=noninteractive
+# Installing must not start the packages' services (prometheus ships a server on :9090 and we
+# only want its promtool; the scripts start their own private brokers): a policy-rc.d that
+# refuses, for this install only, unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\n# switchboard deps.sh: no service starts during this install\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update
 apt-get install -y --no-install-recommends "${missing[@]}"

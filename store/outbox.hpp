@@ -4,6 +4,7 @@
 
 #include "core/time.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -17,6 +18,7 @@ struct outbox_row {
   // Publisher only: the overflow skill a full queue sent this row on to (routing key and
   // x-skill when set); never stored, so a retry starts again at `skill`.
   std::string overflow_to;
+  std::chrono::steady_clock::time_point published_at{};  // publisher only: confirm latency
   std::string channel;          // header x-channel
   std::string channel_type;     // header x-channel-type
   int priority = 0;

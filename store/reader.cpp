@@ -31,9 +31,10 @@ struct store_reader::statements {
         identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
         skill_changes(db,
                       "SELECT changed_at, skill, previous_skill, message_id, reason "
-                      "FROM skill_changes WHERE conversation_id = ?1 ORDER BY changed_at, rowid") {}
+                      "FROM skill_changes WHERE conversation_id = ?1 ORDER BY changed_at, rowid"),
+        oldest_outbox(db, "SELECT created_at FROM outbox ORDER BY seq LIMIT 1") {}
   stmt conversation, messages, customer, identities, merged, conversations, identity;
-  stmt skill_changes;
+  stmt skill_changes, oldest_outbox;
 };
 
 namespace {
@@ -193,6 +194,13 @@ std::optional<std::string> store_reader::customer_id_by_identity(std::string_vie
   q->bind(1, type).bind(2, value);
   if (!q->step()) return std::nullopt;
   return q->text(0);
+}
+
+std::optional<std::int64_t> store_reader::oldest_outbox_millis() {
+  std::lock_guard lock(m_);
+  use q(st_->oldest_outbox);
+  if (!q->step()) return std::nullopt;
+  return q->i64(0);
 }
 
 }  // namespace sb

@@ -35,6 +35,10 @@ class store_reader {
   std::optional<std::string> customer_id_by_identity(std::string_view type,
                                                      std::string_view value);
 
+  // When the oldest unpublished message was committed (the outbox's head), nullopt when the
+  // outbox is empty. For the outbox-age metric.
+  std::optional<std::int64_t> oldest_outbox_millis();
+
  private:
   store_reader() = default;
   struct statements;

@@ -102,7 +102,12 @@ void group_writer::run() {
     if (batch.empty() && confirmed.empty()) continue;
     requests.clear();
     for (auto& p : batch) requests.push_back(&p.req);
+    const auto started = std::chrono::steady_clock::now();
     auto res = store_.commit(requests, confirmed);
+    commit_seconds_.observe(
+        "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!batch.empty()) batch_sizes_.observe("", static_cast<double>(batch.size()));
+    if (res.failed) failed_commits_.fetch_add(1, std::memory_order_relaxed);
     backlog_.fetch_add(res.outbox_added - res.outbox_removed, std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
     failed_last_ = res.failed;
@@ -125,6 +130,24 @@ void group_writer::run() {
     batch.clear();
     if (res.outbox_added > 0 && on_commit_) on_commit_();
   }
+}
+
+void group_writer::render_metrics(std::string& out) const {
+  metrics::header(out, "switchboard_outbox_backlog", "gauge",
+                  "Messages committed and not yet confirmed by the broker (the outbox).");
+  metrics::sample(out, "switchboard_outbox_backlog", "", static_cast<double>(backlog()));
+  metrics::header(out, "switchboard_store_writable", "gauge",
+                  "0 while the last store transaction failed (disk full, I/O error).");
+  metrics::sample(out, "switchboard_store_writable", "", store_writable() ? 1 : 0);
+  metrics::header(out, "switchboard_store_commits_total", "counter",
+                  "Group-commit transactions (each one fsync).");
+  metrics::sample(out, "switchboard_store_commits_total", "", static_cast<double>(commits()));
+  metrics::header(out, "switchboard_store_commit_failures_total", "counter",
+                  "Group-commit transactions that failed; their requests were answered 503.");
+  metrics::sample(out, "switchboard_store_commit_failures_total", "",
+                  static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
+  batch_sizes_.render(out);
+  commit_seconds_.render(out);
 }
 
 }  // namespace sb

@@ -5,6 +5,7 @@
 // Confirmed outbox rows are deleted by the same thread, in the same transactions.
 #pragma once
 
+#include "core/metrics.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -49,6 +50,8 @@ class group_writer {
   }
   // False while the last transaction failed (disk full, I/O error): nothing can be promised.
   bool store_writable() const noexcept { return !failed_last_.load(std::memory_order_relaxed); }
+  // Prometheus text: backlog, writability, commits, batch sizes, commit durations.
+  void render_metrics(std::string& out) const;
 
  private:
   struct pending {
@@ -76,6 +79,13 @@ class group_writer {
   std::atomic<std::int64_t> backlog_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> last_batch_{0};
+  std::atomic<std::uint64_t> failed_commits_{0};
+  metrics::histogram_family batch_sizes_{
+      "switchboard_store_batch_size", "Webhook requests committed together in one transaction.",
+      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+  metrics::histogram_family commit_seconds_{
+      "switchboard_store_commit_seconds",
+      "Duration of one group-commit transaction, fsync included.", metrics::latency_buckets()};
 };
 
 }  // namespace sb

@@ -287,6 +287,8 @@ class Daemon:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.exit_codes: list[int] = []
+        self.extra_args: list[str] = []       # e.g. ["--log-format", "json"]
+        self.extra_env: dict[str, str] = {}   # e.g. NOTIFY_SOCKET
 
     def start(self, timeout: float = 90) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -298,11 +300,11 @@ class Daemon:
         with open(self.log_path, "ab") as f:
             f.write(f"==== e2e harness: start #{self.starts} at {rfc3339()} ====\n".encode())
             # setpriv --pdeathsig: the daemon dies with this test process, however it ends.
-            cmd = [daemon_binary(), "--config", self.config_path]
+            cmd = [daemon_binary(), "--config", self.config_path] + self.extra_args
             if shutil.which("setpriv"):
                 cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd
             self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
-                                            cwd=self.cwd)
+                                            cwd=self.cwd, env={**os.environ, **self.extra_env})
         self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 90) -> None:

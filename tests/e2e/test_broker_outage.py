@@ -31,10 +31,15 @@ MIN_TOTAL = 1600
 DRAIN_DEADLINE = 150.0   # the daemon's reconnect backoff is at most 30 s
 
 
+BOUND = 40  # store.max_backlog of the second daemon, which checks /readyz past its bound
+
+
 def main(ck: h.Checks) -> None:
     node = h.broker_node()
     env = h.Env(threads=2)
     d = env.start()
+    bounded = h.Env(max_backlog=BOUND)
+    bounded.start()
     ledger = h.Ledger()
     stop_load = threading.Event()
     phase = ["pre"]
@@ -109,6 +114,7 @@ def main(ck: h.Checks) -> None:
     ck.require(r.returncode == 0, f"rabbitmqctl -n {node} stop_app", f"{r.stdout} {r.stderr}")
     h.log(f"broker application stopped (stop_app took {time.monotonic() - t_stop:.1f}s)")
     t_down = time.monotonic()
+    bounded_acked = check_bound_during_outage(ck, bounded)
     while time.monotonic() - t_down < OUTAGE_SECONDS:
         try:
             hr = health.get("/healthz")
@@ -144,6 +150,18 @@ def main(ck: h.Checks) -> None:
     ck.check(not any(t.is_alive() for t in threads), "all clients stopped")
     snapshot("post")
     h.log(f"load stopped: {len(ledger.sent)} sent, {ledger.acked_count} acknowledged")
+
+    # ---- the bounded daemon is ready again and delivers what it acknowledged ----
+    bc = bounded.client()
+    deadline = time.monotonic() + 60
+    while bc.get("/readyz").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    ck.equal(bc.get("/readyz").status, 200, "/readyz is 200 again once the backlog drains")
+    got_b = h.Consumer(bounded.amqp_url, list(bounded.queues.values())).drain(
+        until=lambda ms: len(ms) >= len(bounded_acked), idle=1.0)
+    ck.equal(sorted(m.provider_id for m in got_b), sorted(bounded_acked),
+             "the bounded daemon's acknowledged messages are all consumed")
+    ck.equal(bounded.daemon.stop(), 0, "the bounded daemon stops with exit 0")
 
     # ---- drain ----
     agent = h.Consumer(env.amqp_url, list(env.queues.values()))
@@ -212,6 +230,34 @@ def main(ck: h.Checks) -> None:
     ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
     ck.equal(integrity, "ok", "PRAGMA integrity_check")
     ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
+
+
+def check_bound_during_outage(ck: h.Checks, env: h.Env) -> list[str]:
+    """With the broker down, a daemon whose outbox reaches store.max_backlog stops promising:
+    webhooks get 503 + Retry-After and /readyz turns 503 saying why; /metrics agrees."""
+    c = env.client()
+    acked: list[str] = []
+    statuses: collections.Counter[int] = collections.Counter()
+    for n in range(BOUND + 10):
+        pid = f"bound-{n}"
+        r = env.post(c, h.chat_message(pid, f"v-bound-{n}", f"bounded {n}"))
+        statuses[r.status] += 1
+        if r.status == 202:
+            acked.append(pid)
+        elif r.status == 503:
+            ck.check(r.headers.get("retry-after"), "503 past the bound has Retry-After")
+    ck.equal(dict(statuses), {202: BOUND, 503: 10},
+             f"broker down: {BOUND} accepted up to max_backlog, then 503")
+    r = c.get("/readyz")
+    ck.equal(r.status, 503, "/readyz is 503 past the bound while the broker is down")
+    detail = (r.json or {}).get("detail", "")
+    ck.check("max_backlog" in detail and "disconnected" in detail,
+             "/readyz says why: the backlog bound and the broker state", detail)
+    m = c.get("/metrics").body.decode()
+    ck.check("\nswitchboard_ready 0\n" in m and "\nswitchboard_broker_connected 0\n" in m,
+             "/metrics: switchboard_ready 0 and switchboard_broker_connected 0")
+    ck.check(f"\nswitchboard_outbox_backlog {BOUND}\n" in m, f"/metrics: backlog {BOUND}")
+    return acked
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 #include "core/error.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/time.hpp"
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 using namespace sb;
 
@@ -60,4 +64,62 @@ TEST_CASE("every error code maps to one HTTP status and name in the single table
     CHECK(e.http_status != 403);
     CHECK(e.http_status != 406);
   }
+}
+
+TEST_CASE("metrics: labels are escaped, counters and histograms render the text format") {
+  using namespace sb::metrics;
+  CHECK(labels({{"channel", "web-chat"}, {"code", "202"}}) == R"(channel="web-chat",code="202")");
+  CHECK(labels({{"v", "a\"b\\c\nd"}}) == R"(v="a\"b\\c\nd")");
+
+  counter_family c("test_requests_total", "Requests.");
+  c.add(labels({{"code", "200"}}));
+  c.add(labels({{"code", "200"}}), 2);
+  c.add(labels({{"code", "500"}}));
+  CHECK(c.value(labels({{"code", "200"}})) == 3);
+  std::string out;
+  c.render(out);
+  CHECK(out ==
+        "# HELP test_requests_total Requests.\n# TYPE test_requests_total counter\n"
+        "test_requests_total{code=\"200\"} 3\ntest_requests_total{code=\"500\"} 1\n");
+
+  histogram_family h("test_seconds", "Latency.", {0.1, 1});
+  h.observe("", 0.05);
+  h.observe("", 0.5);
+  h.observe("", 0.5);
+  h.observe("", 7);
+  out.clear();
+  h.render(out);
+  CHECK(out ==
+        "# HELP test_seconds Latency.\n# TYPE test_seconds histogram\n"
+        "test_seconds_bucket{le=\"0.1\"} 1\ntest_seconds_bucket{le=\"1\"} 3\n"
+        "test_seconds_bucket{le=\"+Inf\"} 4\ntest_seconds_sum 8.05\ntest_seconds_count 4\n");
+  CHECK(h.count_sum("").first == 4);
+}
+
+TEST_CASE("metrics: process metrics come from /proc/self") {
+  std::string out;
+  sb::metrics::render_process_metrics(out);
+  CHECK(out.find("\nprocess_resident_memory_bytes ") != std::string::npos);
+  CHECK(out.find("\nprocess_cpu_seconds_total ") != std::string::npos);
+  CHECK(out.find("\nprocess_open_fds ") != std::string::npos);
+}
+
+TEST_CASE("log limiter: a burst per key and window, then a count of what was left out") {
+  sb::log::limiter lim(std::chrono::milliseconds(200), 2);
+  CHECK(lim.allow("a") == std::optional<std::uint64_t>(0));
+  CHECK(lim.allow("a") == std::optional<std::uint64_t>(0));
+  CHECK_FALSE(lim.allow("a"));
+  CHECK_FALSE(lim.allow("a"));
+  CHECK(lim.allow("b") == std::optional<std::uint64_t>(0));  // keys are independent
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  CHECK(lim.allow("a") == std::optional<std::uint64_t>(2));  // the next window reports them
+  CHECK(lim.allow("a") == std::optional<std::uint64_t>(0));
+}
+
+TEST_CASE("log formats and levels parse from the command line's words") {
+  CHECK(sb::log::parse_format("json") == sb::log::format::json);
+  CHECK(sb::log::parse_format("journal") == sb::log::format::journal);
+  CHECK_FALSE(sb::log::parse_format("xml"));
+  CHECK(sb::log::parse_level("warn") == sb::log::level::warning);
+  CHECK_FALSE(sb::log::parse_level("verbose"));
 }
