@@ -31,6 +31,7 @@ struct request_view {
   std::span<const header_field> headers;
   std::string_view body;
   millis now = 0;  // the clock, injected so adapters stay pure and testable
+  std::string_view peer;  // the client's address as the socket sees it ("127.0.0.1")
 
   // Case-insensitive header lookup; the first occurrence wins.
   std::optional<std::string_view> header(std::string_view name) const noexcept;

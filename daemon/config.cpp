@@ -700,6 +700,23 @@ class loader {
           rd_.error(*v, problem);
         s.api_tokens_file = std::move(*text);
       }
+    if (auto v = m.take("rate_limit")) load_rate_limit(*v, s.rate_limit);
+    m.finish();
+  }
+
+  void load_rate_limit(const field& f, rate_limit_config& r) {
+    mapping m(diag_, f);
+    if (!m.ok()) return;
+    const auto rate = [&](const char* key, std::uint32_t& out) {
+      if (auto v = m.take(key))
+        if (auto n = rd_.integer(*v, 0, 1'000'000)) out = static_cast<std::uint32_t>(*n);
+    };
+    rate("per_client", r.per_client);
+    rate("per_client_burst", r.per_client_burst);
+    rate("per_channel", r.per_channel);
+    rate("per_channel_burst", r.per_channel_burst);
+    if (auto v = m.take("trust_forwarded_for"))
+      if (auto b = rd_.boolean(*v)) r.trust_forwarded_for = *b;
     m.finish();
   }
 

@@ -17,6 +17,19 @@
 
 namespace sb {
 
+// Token buckets in front of the webhook pipeline, checked before any parsing or signature
+// work: one noisy sender or one misbehaving adapter cannot starve the others. 429 +
+// Retry-After past the limit. A rate of 0 turns that limit off.
+struct rate_limit_config {
+  std::uint32_t per_client = 0;        // requests a second from one client address
+  std::uint32_t per_client_burst = 0;  // 0: twice the rate
+  std::uint32_t per_channel = 1000;    // requests a second to one channel
+  std::uint32_t per_channel_burst = 0;
+  // Behind a reverse proxy every request comes from the proxy: take the client address from
+  // the last X-Forwarded-For entry instead (only when the peer is a loopback address).
+  bool trust_forwarded_for = false;
+};
+
 struct server_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -27,6 +40,7 @@ struct server_config {
   std::chrono::milliseconds read_timeout{10000};
   std::optional<std::string> api_tokens_file;
   std::vector<std::string> api_tokens;  // read from api_tokens_file; empty: read API closed
+  rate_limit_config rate_limit;
 };
 
 struct channel {

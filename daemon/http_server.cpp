@@ -176,7 +176,13 @@ class session : public std::enable_shared_from_this<session> {
     keep_alive_ = keep_alive_ && req.keep_alive();
     fields_.clear();
     for (const auto& f : req) fields_.push_back({f.name_string(), f.value()});
-    const request_view view{req.method_string(), req.target(), fields_, req.body(), now_ms()};
+    request_view view{req.method_string(), req.target(), fields_, req.body(), now_ms()};
+    if (peer_.empty()) {
+      beast::error_code ec;
+      const auto ep = stream_.socket().remote_endpoint(ec);
+      if (!ec) peer_ = ep.address().to_string();
+    }
+    view.peer = peer_;
     srv_->pipe.handle(view, [self = shared_from_this()](http_reply r) {
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->reply(std::move(r), self->version_); });
@@ -234,6 +240,7 @@ class session : public std::enable_shared_from_this<session> {
   std::vector<header_field> fields_;
   std::optional<std::list<std::weak_ptr<session>>::iterator> entry_;
   unsigned version_ = 11;
+  std::string peer_;  // the remote address, read once per connection
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool keep_alive_ = true;
   bool busy_ = false;

@@ -145,8 +145,41 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
   return done(error_reply({errc::method_not_allowed}));
 }
 
+// The client a request counts against: the socket's peer, or behind a trusted local proxy
+// the last address in X-Forwarded-For (the one the proxy itself added).
+std::string client_address(const request_view& req, bool trust_forwarded_for) {
+  if (trust_forwarded_for && (req.peer == "127.0.0.1" || req.peer == "::1"))
+    if (auto xff = req.header("X-Forwarded-For")) {
+      auto last = xff->substr(xff->rfind(',') == std::string_view::npos ? 0 : xff->rfind(',') + 1);
+      while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+      while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+      if (!last.empty() && last.size() <= 64) return std::string(last);
+    }
+  return std::string(req.peer);
+}
+
 void pipeline::webhook(const config& cfg, const channel& ch, const request_view& req,
                        std::function<void(http_reply)> done) {
+  // 0. Rate limits, before any parsing or signature work.
+  const auto& rl = cfg.server.rate_limit;
+  const auto now = std::chrono::steady_clock::now();
+  // The client's bucket first: a client over its own limit must not use up the channel's.
+  std::chrono::milliseconds wait{0};
+  if (rl.per_client > 0)
+    wait = limits_.take("client/" + client_address(req, rl.trust_forwarded_for), rl.per_client,
+                        rl.per_client_burst ? rl.per_client_burst : 2.0 * rl.per_client, now);
+  if (wait.count() == 0)
+    wait = limits_.take("channel/" + ch.config.name, rl.per_channel,
+                        rl.per_channel_burst ? rl.per_channel_burst : 2.0 * rl.per_channel, now);
+  if (wait.count() > 0) {
+    count(ch.config.name, "rejected", "rate_limited", 1);
+    if (auto skipped = refusal_log.allow(ch.config.name + "/rate_limited"))
+      log::warn("ingress", "rate limited channel={} peer={}{}", ch.config.name, req.peer,
+                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
+    auto r = error_reply({errc::rate_limited, "too many requests; retry later"});
+    r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
+    return done(std::move(r));
+  }
   // 1. Verify and parse: the adapter checks the signature over the raw bytes before it
   //    trusts anything in the body, then normalizes the provider's format.
   auto parsed = ch.handler->receive(req);

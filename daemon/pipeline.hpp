@@ -3,6 +3,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "core/rate_limit.hpp"
 #include "daemon/config.hpp"
 
 #include <atomic>
@@ -80,6 +81,7 @@ class pipeline {
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
   daemon_metrics* metrics_ = nullptr;
+  rate_limiter limits_;  // kept across reloads; the rates come from each request's config
   std::function<std::string()> metrics_page_;
   std::function<std::optional<std::string>()> not_ready_;
 };

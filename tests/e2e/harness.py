@@ -408,13 +408,15 @@ class Env:
                  max_backlog: int = 1000000, confirm_window: int = 512,
                  extra_channels: str = "", api_tokens: list[str] | None = None,
                  reopen_after: str = "7d", skills: dict[str, str] | None = None,
-                 routes: str | None = None, extra_config: str = "") -> None:
+                 routes: str | None = None, extra_config: str = "",
+                 server_extra: str = "") -> None:
         """extra_channels: more YAML items for the `channels:` list, each starting with
         "  - name: ...", indented like the generated chat channel.
         skills: skill name -> its extra YAML keys ("    max_priority: 10\n"), replacing the
         default general + billing; each gets the queue "<prefix>.<name>" (self.queues).
         routes: the `routes:` items, replacing the default keyword + general routes.
-        extra_config: more top-level YAML (e.g. `schedules:`)."""
+        extra_config: more top-level YAML (e.g. `schedules:`).
+        server_extra: more keys of `server:`, indented two spaces."""
         self.amqp_url = amqp_url()
         self.prefix = unique_prefix()
         self.exchange = self.prefix
@@ -454,7 +456,7 @@ server:
   max_header_bytes: {max_header_bytes}
   max_connections: {max_connections}
   read_timeout: {read_timeout}{tokens_line}
-store:
+{server_extra}store:
   path: {yq(self.store_path)}
   reopen_after: {reopen_after}
   thread_limit: {thread_limit}

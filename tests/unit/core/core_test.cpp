@@ -2,6 +2,7 @@
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/rate_limit.hpp"
 #include "core/time.hpp"
 
 #include <doctest/doctest.h>
@@ -122,4 +123,22 @@ TEST_CASE("log formats and levels parse from the command line's words") {
   CHECK_FALSE(sb::log::parse_format("xml"));
   CHECK(sb::log::parse_level("warn") == sb::log::level::warning);
   CHECK_FALSE(sb::log::parse_level("verbose"));
+}
+
+TEST_CASE("rate limiter: a burst, then the rate; keys are independent; memory is bounded") {
+  using namespace std::chrono_literals;
+  sb::rate_limiter lim(4);
+  const auto t0 = sb::rate_limiter::clock::time_point{} + 1h;
+  for (int i = 0; i < 3; ++i) CHECK(lim.take("a", 10, 3, t0) == 0ms);  // the burst
+  CHECK(lim.take("a", 10, 3, t0) == 100ms);                            // next token in 1/rate
+  CHECK(lim.take("a", 10, 3, t0 + 50ms) == 50ms);
+  CHECK(lim.take("a", 10, 3, t0 + 100ms) == 0ms);
+  CHECK(lim.take("b", 10, 3, t0 + 100ms) == 0ms);
+  CHECK(lim.take("a", 0, 0, t0) == 0ms);  // rate 0: no limit
+  // A long pause refills to the burst, not beyond.
+  for (int i = 0; i < 3; ++i) CHECK(lim.take("a", 10, 3, t0 + 1h) == 0ms);
+  CHECK(lim.take("a", 10, 3, t0 + 1h) > 0ms);
+  // Many distinct keys: refilled ones are forgotten, the count stays bounded.
+  for (int i = 0; i < 100; ++i) lim.take("k" + std::to_string(i), 10, 3, t0 + 2h + i * 1s);
+  CHECK(lim.keys() <= 4);
 }

@@ -1,0 +1,41 @@
+// Token buckets by key (a client address, a channel): each key earns `rate` tokens a second up
+// to `burst`, and a request takes one. Pure apart from its mutex; the clock is passed in.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace sb {
+
+class rate_limiter {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // Keys kept at most; past it, keys whose bucket has refilled are forgotten (they would
+  // start full anyway), so a flood of distinct addresses cannot grow memory without bound.
+  explicit rate_limiter(std::size_t max_keys = 100'000) : max_keys_(max_keys) {}
+
+  // Takes a token for `key`: zero when there was one, else how long until there will be
+  // (the request is refused and takes nothing). rate <= 0 means no limit.
+  std::chrono::milliseconds take(std::string_view key, double rate, double burst,
+                                 clock::time_point now);
+
+  std::size_t keys() const;
+
+ private:
+  struct bucket {
+    double tokens = 0;
+    clock::time_point last{};
+  };
+  void evict(clock::time_point now, double rate, double burst);
+
+  const std::size_t max_keys_;
+  mutable std::mutex m_;
+  std::unordered_map<std::string, bucket> buckets_;
+};
+
+}  // namespace sb
