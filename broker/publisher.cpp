@@ -259,6 +259,7 @@ struct publisher::impl {
   clock::time_point last_nack_log_{};
   std::uint64_t unlogged_nacks_ = 0;
   std::uint64_t unlogged_overflows_ = 0;
+  std::string last_nacked_skill_, last_overflowed_skill_;  // examples for those log lines
 
   confirm_window window_;
   recent_confirms confirms_{confirm_memory};
@@ -626,9 +627,11 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
     if (o.reply_code == AMQP_PRECONDITION_FAILED) {
       const auto arg = amqp::inequivalent_argument(o.text);
       log::error(component,
-                 "skill={} queue={} already exists with different arguments{}{} ({}). Its "
-                 "messages stay in the outbox until you delete the queue (rabbitmqctl "
-                 "delete_queue {}) or change the skill's config to match it",
+                 "skill={} queue={} already exists with different arguments{}{} ({}). It "
+                 "keeps its old arguments (and, if it was bound before, gets the skill's "
+                 "messages with them; if not, they wait in the outbox). Change the skill's "
+                 "config to match, or drain and delete the queue (rabbitmqctl delete_queue "
+                 "{}) so it is declared again",
                  skill.name, queue, arg.empty() ? "" : ": argument=", arg, o.text, queue);
     } else if (o.lost == amqp::loss::channel) {
       log::error(component, "skill={} queue={} cannot be declared: {}", skill.name, queue, o.text);
@@ -955,7 +958,6 @@ void publisher::impl::on_settled(settlement& s) {
     // queue's overflow skill when it has one. Otherwise it is back-pressure: retry with a
     // growing delay instead of at once.
     std::optional<clock::time_point> retry_at;
-    std::string retried_skill, overflowed_skill;
     std::size_t retried = 0, overflowed = 0;
     for (auto& row : s.nacked) {
       if (auto it = health_.find(row.skill); it != health_.end() && it->second.probe == row.seq)
@@ -965,7 +967,7 @@ void publisher::impl::on_settled(settlement& s) {
       if (const auto* next = overflow_skill(refused_by)) {
         overflowed_by_skill_.add(metrics::labels({{"skill", refused_by}}));
         ++overflowed;
-        overflowed_skill = refused_by;
+        last_overflowed_skill_ = refused_by;
         row.overflow_to = *next;
         const auto seq = row.seq;
         overflow_.emplace(seq, std::move(row));
@@ -973,7 +975,7 @@ void publisher::impl::on_settled(settlement& s) {
       }
       if (!retry_at) retry_at = now + backoff(nack_rounds_++);
       ++retried;
-      retried_skill = refused_by;
+      last_nacked_skill_ = refused_by;
       reschedule(row.seq, *retry_at);
     }
     overflowed_total_ += overflowed;
@@ -984,11 +986,12 @@ void publisher::impl::on_settled(settlement& s) {
         log::warn(component,
                   "broker nacked {} message(s) (e.g. skill={}: its queue is full or the broker "
                   "refused them); they stay in the outbox and will be published again",
-                  unlogged_nacks_, retried_skill.empty() ? s.nacked.front().skill : retried_skill);
+                  unlogged_nacks_, last_nacked_skill_);
       if (unlogged_overflows_)
-        log::warn(component, "{} message(s) overflowed from full queue(s) (e.g. skill={}) to "
-                  "their overflow_to skill", unlogged_overflows_, overflowed_skill.empty() ?
-                  s.nacked.front().skill : overflowed_skill);
+        log::warn(component,
+                  "{} message(s) overflowed from full queue(s) (e.g. skill={}) to their "
+                  "overflow_to skill",
+                  unlogged_overflows_, last_overflowed_skill_);
       last_nack_log_ = now;
       unlogged_nacks_ = 0;
       unlogged_overflows_ = 0;

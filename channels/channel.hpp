@@ -71,6 +71,8 @@ class adapter {
   virtual result<parse_result> receive(const request_view& req) const = 0;
   // GET: provider handshakes. The default refuses with 405.
   virtual result<http_answer> handshake(const request_view& req) const;
+  // True for the types whose provider sends a GET handshake (the Allow header of a 405).
+  virtual bool has_handshake() const noexcept { return false; }
 };
 
 // One row of the channel-type registry (channels/registry.cpp).

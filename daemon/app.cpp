@@ -168,12 +168,9 @@ int run_daemon(const std::string& config_path) {
     metrics::header(out, "switchboard_build_info", "gauge", "Always 1; the version as a label.");
     metrics::sample(out, "switchboard_build_info", metrics::labels({{"version", SB_VERSION}}), 1);
     metrics::header(out, "switchboard_ready", "gauge",
-                    "1 when /readyz answers 200 (store writable, backlog under its bound).");
-    metrics::sample(out, "switchboard_ready", "", writer.store_writable() &&
-                                                      writer.backlog() < static_cast<std::int64_t>(
-                                                                             holder.get()->store.max_backlog)
-                                                  ? 1
-                                                  : 0);
+                    "1 when /readyz answers 200 (not draining, store writable, backlog under "
+                    "its bound).");
+    metrics::sample(out, "switchboard_ready", "", pipe.not_ready() ? 0 : 1);
     metrics.render(out);
     writer.render_metrics(out);
     double age = 0;
@@ -242,9 +239,11 @@ int run_daemon(const std::string& config_path) {
   // Whatever is unpublished stays in the outbox for the next start.
   log::info("main", "{} received; draining", strsignal(sig));
   sd_notify(0, "STOPPING=1");
-  // For a moment the listener stays open and every request is answered 503 (Retry-After) on a
-  // closing connection: a client or load balancer learns the daemon is going away from an
-  // answer, instead of finding its connection reset in the listen backlog.
+  // For a moment the listener stays open: webhooks carrying messages are answered 503
+  // (Retry-After), /readyz 503, everything on a closing connection, so a client or load
+  // balancer learns the daemon is going away from an answer instead of finding its connection
+  // reset in the listen backlog. Then the listener closes; requests already being received
+  // finish (within read_timeout and the drain deadline) and are answered.
   pipe.set_draining(true);
   server.stop_keep_alive();
   std::this_thread::sleep_for(drain_grace);

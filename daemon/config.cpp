@@ -731,6 +731,9 @@ class loader {
       if (auto n = rd_.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.thread_limit = *n;
     if (auto v = m.take("max_backlog"))
       if (auto n = rd_.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.max_backlog = *n;
+    if (auto v = m.take("max_page_count"))
+      if (auto n = rd_.integer(*v, 0, std::numeric_limits<std::int64_t>::max()))
+        s.max_page_count = *n;
     m.finish();
   }
 

@@ -82,11 +82,13 @@ class session : public std::enable_shared_from_this<session> {
     });
   }
 
-  // Drain: an idle connection is closed now; a busy one closes after its reply.
+  // Drain: an idle connection is closed now; one whose request is being received or answered
+  // closes after its reply (a slow one is cut by its read deadline).
   void drain() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
-      if (!self->busy_) self->close();
+      const bool receiving = self->parser_ && self->parser_->got_some();
+      if (!self->busy_ && !receiving) self->close();
     });
   }
 
@@ -122,6 +124,18 @@ class session : public std::enable_shared_from_this<session> {
     started_ = std::chrono::steady_clock::now();  // latency counts from complete headers
     auto& req = parser_->get();
     version_ = req.version();
+    // RFC 9112: a request whose Transfer-Encoding does not end in chunked has no knowable
+    // length (answering it as empty would let its body pass as a second request), and an
+    // HTTP/1.1 request must name its Host.
+    if (req.find(http::field::transfer_encoding) != req.end() && !parser_->chunked()) {
+      keep_alive_ = false;
+      return reply(error_reply({errc::malformed, "Transfer-Encoding must end in chunked"}),
+                   version_);
+    }
+    if (version_ >= 11 && req.find(http::field::host) == req.end()) {
+      keep_alive_ = false;
+      return reply(error_reply({errc::malformed, "the Host header is required"}), version_);
+    }
     const std::size_t limit = srv_->pipe.body_limit(req.target());
     if (const auto len = parser_->content_length(); len && *len > limit) {
       keep_alive_ = false;  // the unread body makes the connection unusable

@@ -74,11 +74,16 @@ http_reply error_reply(const error& e) {
   http_reply r = json_reply(
       d.http_status, {{"error", d.name}, {"detail", e.detail.empty() ? d.detail : e.detail}});
   if (e.code == errc::unavailable) r.headers.emplace_back("Retry-After", "5");
-  if (e.code == errc::method_not_allowed) r.headers.emplace_back("Allow", "GET, POST");
   // Basic too: some HTTP clients send URL credentials (SendGrid, Postmark) only when challenged.
   if (e.code == errc::unauthorized)
     r.headers.emplace_back("WWW-Authenticate",
                            R"(Basic realm="switchboard", Bearer realm="switchboard")");
+  return r;
+}
+
+http_reply not_allowed(std::string_view allow) {
+  http_reply r = error_reply({errc::method_not_allowed});
+  r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }
 
@@ -100,14 +105,12 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
   const std::string path = path_of(req.target);
 
   if (path == "/healthz") {
-    if (req.method != "GET" && req.method != "HEAD")
-      return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
     return done(json_reply(200, {{"status", "ok"}}));
   }
   if (read_api_ && read_api::owns(path)) return read_api_->handle(req, std::move(done));
   if (path == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD")
-      return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
     if (!metrics_page_) return done(error_reply({errc::not_found}));
     http_reply r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -115,14 +118,8 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
     return done(std::move(r));
   }
   if (path == "/readyz") {
-    if (req.method != "GET" && req.method != "HEAD")
-      return done(error_reply({errc::method_not_allowed}));
-    std::optional<std::string> why;
-    if (draining_)
-      why = "shutting down";
-    else if (not_ready_)
-      why = not_ready_();
-    if (why) return done(error_reply({errc::unavailable, *why}));
+    if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
+    if (auto why = not_ready()) return done(error_reply({errc::unavailable, *why}));
     return done(json_reply(200, {{"status", "ready"}}));
   }
   if (!path.starts_with(webhook_prefix)) return done(error_reply({errc::not_found}));
@@ -132,7 +129,7 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
   if (!ch) return done(error_reply({errc::unknown_channel}));
 
   if (req.method == "POST") return webhook(*cfg, *ch, req, std::move(done));
-  if (req.method == "GET") {
+  if (req.method == "GET" && ch->handler->has_handshake()) {
     // Provider handshakes (Meta hub.challenge, X CRC): answered by the adapter, nothing stored.
     auto answer = ch->handler->handshake(req);
     if (!answer) {
@@ -142,7 +139,7 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
     }
     return done(answer_reply(*answer));
   }
-  return done(error_reply({errc::method_not_allowed}));
+  return done(not_allowed(ch->handler->has_handshake() ? "GET, POST" : "POST"));
 }
 
 // The client a request counts against: the socket's peer, or behind a trusted local proxy
@@ -242,6 +239,11 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     count(channel, "ignored", "", r->ignored);
     done(ack ? answer_reply(*ack) : outcome_reply(*r));
   });
+}
+
+std::optional<std::string> pipeline::not_ready() const {
+  if (draining_) return "shutting down";
+  return not_ready_ ? not_ready_() : std::nullopt;
 }
 
 void pipeline::count(std::string_view channel, std::string_view outcome, std::string_view reason,

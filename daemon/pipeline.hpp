@@ -29,6 +29,8 @@ struct http_reply {
 
 // A JSON error reply {"error","detail"} from the single status table in core/error.hpp.
 http_reply error_reply(const error& e);
+// 405 with the Allow header naming the methods the resource takes, e.g. "GET, HEAD".
+http_reply not_allowed(std::string_view allow);
 
 // The configuration in force; a SIGHUP reload swaps it atomically.
 class config_holder {
@@ -56,6 +58,8 @@ class pipeline {
 
   // Why the daemon is not ready (GET /readyz answers 503 with it), or nullopt when it is.
   void set_readiness(std::function<std::optional<std::string>()> f) { not_ready_ = std::move(f); }
+  // What GET /readyz answers: nullopt when ready, else why not (draining included).
+  std::optional<std::string> not_ready() const;
 
   // The bearer-token read API (/v1/conversations, /v1/customers), when the daemon has one.
   void set_read_api(read_api* api) noexcept { read_api_ = api; }

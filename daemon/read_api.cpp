@@ -72,7 +72,7 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
 
   // /v1/customers?identity=type:value
   if (segs.size() == 2 && segs[1] == "customers") {
-    if (req.method != "GET") return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "GET") return done(not_allowed("GET"));
     auto it = u->params().find("identity");
     if (it == u->params().end() || !(*it).has_value)
       return done(error_reply({errc::malformed, "give ?identity=type:value"}));
@@ -85,21 +85,21 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
   }
   // /v1/customers/{id}
   if (segs.size() == 3 && segs[1] == "customers") {
-    if (req.method != "GET") return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "GET") return done(not_allowed("GET"));
     auto body = reader_.customer(segs[2]);
     if (!body) return done(error_reply({errc::not_found, "no customer with that id"}));
     return done(json_text(std::move(*body)));
   }
   // /v1/conversations/{id}
   if (segs.size() == 3 && segs[1] == "conversations") {
-    if (req.method != "GET") return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "GET") return done(not_allowed("GET"));
     auto body = reader_.conversation(segs[2]);
     if (!body) return done(error_reply({errc::not_found, "no conversation with that id"}));
     return done(json_text(std::move(*body)));
   }
   // /v1/conversations/{id}/close: a write, so it runs on the writer thread.
   if (segs.size() == 4 && segs[1] == "conversations" && segs[3] == "close") {
-    if (req.method != "POST") return done(error_reply({errc::method_not_allowed}));
+    if (req.method != "POST") return done(not_allowed("POST"));
     auto shared_done = std::make_shared<std::function<void(http_reply)>>(std::move(done));
     writer_.run(
         [id = segs[2], at = req.now, shared_done](sqlite_store& store) {

@@ -87,6 +87,14 @@ CREATE TABLE skill_changes (
 );
 CREATE INDEX skill_changes_by_conversation ON skill_changes (conversation_id, changed_at);
 )sql",
+    // 4: one row the writer rewrites to learn whether the disk takes writes again after a
+    // failed commit, while no request is there to try.
+    R"sql(
+CREATE TABLE write_probe (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  written_at INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace sb::schema

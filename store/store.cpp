@@ -101,7 +101,8 @@ struct sqlite_store::statements {
                             "skill, previous_skill, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         move_skill_changes(db,
                            "UPDATE skill_changes SET conversation_id = ?2 "
-                           "WHERE conversation_id = ?1") {}
+                           "WHERE conversation_id = ?1"),
+        write_probe(db, "INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, ?1)") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
@@ -110,7 +111,7 @@ struct sqlite_store::statements {
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
   stmt insert_message, recent_messages, insert_outbox, delete_outbox, count_outbox;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
-  stmt reopen_conversation, insert_skill_change, move_skill_changes;
+  stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
 };
 
 namespace {
@@ -600,6 +601,26 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
     fail_all(e.what());
   }
   return out;
+}
+
+bool sqlite_store::probe_write(millis at) {
+  try {
+    use(st_->begin)->run();
+    try {
+      {
+        use q(st_->write_probe);
+        q->bind(1, at);
+        q->run();
+      }
+      use(st_->commit)->run();
+      return true;
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  } catch (const sql::sqlite_failure&) {
+    return false;
+  }
 }
 
 result<std::string> sqlite_store::close_conversation(std::string_view id, millis at) {

@@ -77,6 +77,9 @@ class sqlite_store {
   // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own
   // small transaction. Writer thread only.
   result<std::string> close_conversation(std::string_view id, millis at);
+  // A one-row write transaction: true when the store takes writes (after a failed commit,
+  // this is how the writer learns the disk has room again). Writer thread only.
+  bool probe_write(millis at);
   const store_options& options() const noexcept { return opts_; }
 
  private:

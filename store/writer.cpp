@@ -1,6 +1,7 @@
 #include "store/writer.hpp"
 
 #include "core/log.hpp"
+#include "core/time.hpp"
 
 namespace sb {
 
@@ -78,9 +79,22 @@ void group_writer::run() {
   for (;;) {
     {
       std::unique_lock lock(m_);
-      cv_.wait(lock, [&] {
+      const auto has_work = [&] {
         return stopping_ || !queue_.empty() || !confirmed_.empty() || !tasks_.empty();
-      });
+      };
+      // After a failed commit, nothing may come to prove the disk has room again (a load
+      // balancer stops sending when /readyz says 503): probe with a tiny write each second.
+      while (failed_last_ && !has_work()) {
+        if (cv_.wait_for(lock, std::chrono::seconds(1), has_work)) break;
+        lock.unlock();
+        const bool ok = store_.probe_write(now_ms());
+        lock.lock();
+        if (ok) {
+          failed_last_ = false;
+          log::info("store", "the store takes writes again");
+        }
+      }
+      cv_.wait(lock, has_work);
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
           (confirmed_.empty() || (stopping_ && failed_last_)))
@@ -140,7 +154,8 @@ void group_writer::render_metrics(std::string& out) const {
                   "0 while the last store transaction failed (disk full, I/O error).");
   metrics::sample(out, "switchboard_store_writable", "", store_writable() ? 1 : 0);
   metrics::header(out, "switchboard_store_commits_total", "counter",
-                  "Group-commit transactions (each one fsync).");
+                  "Group-commit transactions tried, failed ones included (a success is one "
+                  "fsync).");
   metrics::sample(out, "switchboard_store_commits_total", "", static_cast<double>(commits()));
   metrics::header(out, "switchboard_store_commit_failures_total", "counter",
                   "Group-commit transactions that failed; their requests were answered 503.");

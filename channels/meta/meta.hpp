@@ -56,6 +56,7 @@ class webhook_adapter : public adapter {
   explicit webhook_adapter(settings s) : settings_(std::move(s)) {}
 
   result<http_answer> handshake(const request_view& req) const final;
+  bool has_handshake() const noexcept final { return true; }
   result<parse_result> receive(const request_view& req) const final;
 
  protected:

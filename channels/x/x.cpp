@@ -113,6 +113,7 @@ class x_adapter final : public adapter {
  public:
   explicit x_adapter(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
 
+  bool has_handshake() const noexcept override { return true; }
   result<http_answer> handshake(const request_view& req) const override {
     auto url = boost::urls::parse_origin_form(req.target);
     if (!url) return malformed("the request target cannot be parsed");
