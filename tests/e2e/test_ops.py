@@ -226,6 +226,8 @@ def main(ck: h.Checks) -> None:
     text = d.log_text()
     ck.check(PII_EMAIL not in text and "CANARY-BODY" not in text,
              "no customer address or message text in the log")
+    secret_b64 = env.secret.removeprefix("whsec_")
+    ck.check(env.secret not in text and secret_b64 not in text, "the channel secret is not logged")
     refusals = [l for l in lines if "rejected channel=web-chat" in l]
     ck.check(1 <= len(refusals) <= 5, f"{n_bad} refusals logged at most 5 times",
              len(refusals))
