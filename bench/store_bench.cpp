@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <string_view>
 
 #include <sys/resource.h>
 
@@ -59,7 +60,8 @@ struct cost {
 
 // Commits `reqs` in batches, each batch also deleting the outbox rows of the one before (as
 // the publisher's confirms do in production, so the outbox stays small).
-cost commit_all(sqlite_store& s, outbox_reader& outbox, std::vector<ingest_request>& reqs) {
+cost commit_all(sqlite_store& s, outbox_reader& outbox, std::vector<ingest_request>& reqs,
+                std::size_t batch = ::batch) {
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = cpu_seconds();
   std::vector<std::int64_t> confirmed;
@@ -78,7 +80,36 @@ cost commit_all(sqlite_store& s, outbox_reader& outbox, std::vector<ingest_reque
 
 }  // namespace
 
+// `store_bench --prefill PATH N`: a store at PATH holding N messages (three per conversation,
+// empty outbox), for the end-to-end benchmark's "large store" run (scripts/bench.sh).
+int prefill(const std::string& path, std::size_t messages) {
+  store_options o;
+  o.path = path;
+  auto opened = sqlite_store::open(o);
+  if (!opened) {
+    fmt::print(stderr, "cannot open {}: {}\n", path, opened.error().detail);
+    return 1;
+  }
+  auto reader = outbox_reader::open(o.path);
+  if (!reader) return 1;
+  const auto t = table();
+  millis now = 1'790'000'000'000;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t done = 0; done < messages;) {
+    std::vector<ingest_request> fill;
+    for (; fill.size() < 3000 && done < messages; ++done)
+      fill.push_back(make(t, now++, fmt::format("p-{}", done), fmt::format("p{}", done / 3)));
+    commit_all(**opened, **reader, fill, 1000);
+  }
+  fmt::print("prefilled {} messages into {} in {:.0f} s ({:.0f} MB)\n", messages, path,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+             static_cast<double>(fs::file_size(path)) / 1e6);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "--prefill")
+    return prefill(argv[2], std::stoul(argv[3]));
   const fs::path dir = argc > 1 ? fs::path(argv[1]) : fs::temp_directory_path() / "sb-store-bench";
   fs::remove_all(dir);
   fs::create_directories(dir);

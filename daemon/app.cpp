@@ -24,6 +24,7 @@
 #include <cstring>
 #include <future>
 #include <optional>
+#include <pthread.h>
 #include <thread>
 
 #ifndef SB_VERSION
@@ -228,7 +229,11 @@ int run_daemon(const std::string& config_path) {
   std::vector<std::thread> threads;
   watchdog dog(ioc, writer, *pub);
   boost::asio::post(ioc, [&dog] { dog.start(); });
-  for (unsigned i = 0; i < n; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 0; i < n; ++i)
+    threads.emplace_back([&ioc, i] {
+      pthread_setname_np(pthread_self(), fmt::format("sb-http-{}", i).c_str());
+      ioc.run();
+    });
   // Ready: the listener is bound, the store open and migrated, the publisher started (it
   // tries the broker at once and keeps retrying; a 2xx does not need the broker).
   sd_notify(0, "READY=1");

@@ -3,6 +3,8 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 
+#include <pthread.h>
+
 namespace sb {
 
 group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
@@ -17,7 +19,10 @@ void group_writer::start() {
   std::lock_guard lock(m_);
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sb-writer");  // top -H, perf, gdb show it
+    run();
+  });
 }
 
 void group_writer::stop() {

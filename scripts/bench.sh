@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark (docs/performance.md): on this machine, a private RabbitMQ, the
+# Release daemon and the load generator side by side.
+#   1. the broker ceiling: bench/broker_ceiling publishes persistent messages of the daemon's
+#      payload size with confirms (the daemon's window) to one durable queue, consumed meanwhile;
+#   2. closed loop: bench/loadgen sends the signed webhooks of bench/gen_requests.py (web chat,
+#      WhatsApp, Mailgun, Twilio, Messenger) as fast as the daemon answers; bench/consumer
+#      drains the skill queues and counts what arrived;
+#   3. open loop at half the closed-loop throughput: the 2xx latency there;
+#   4. the same closed loop on a store pre-filled with PREFILL messages, and the time from
+#      start to READY with that store.
+# Prints one table. Run as root on Debian 12:
+#   scripts/bench.sh [COUNT] [CUSTOMERS] [PREFILL]     # defaults 60000 10000 1000000
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+count=${1:-60000}
+customers=${2:-10000}
+prefill=${3:-1000000}
+py=/usr/bin/python3
+build=$root/build/release
+
+scripts/deps.sh
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target switchboard loadgen consumer broker_ceiling store_bench
+
+# shellcheck source=scripts/broker.sh
+source scripts/broker.sh
+work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
+chmod 755 "$work"
+daemon_pid=""
+cleanup() {
+  [[ -z $daemon_pid ]] || kill "$daemon_pid" 2>/dev/null || true
+  sb_broker_stop "$work/broker" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$work/broker"
+sb_broker_start "$work/broker" >/dev/null
+url=$SB_TEST_AMQP_URL
+port=$(sb_pick_port 38000)
+
+gen() {  # gen COUNT: requests and config for a store at $work/store/switchboard.db
+  $py bench/gen_requests.py --out "$work/gen" --port "$port" --amqp "$url" \
+    --exchange bench --store "$work/store/switchboard.db" --count "$1" --customers "$customers" \
+    >/dev/null
+}
+
+start_daemon() {  # sets daemon_pid, and startup: the seconds from exec to /healthz answering
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$build/switchboard" --config "$work/gen/switchboard.yaml" --log-level warn \
+    >>"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+    kill -0 "$daemon_pid" 2>/dev/null || { tail "$work/daemon.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  t1=$(date +%s.%N)
+  startup=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')
+}
+
+stop_daemon() {
+  kill -TERM "$daemon_pid"
+  wait "$daemon_pid" || true
+  daemon_pid=""
+}
+
+proc_stat() {  # CPU seconds (user+system) and RSS MB of the daemon
+  awk -v hz="$(getconf CLK_TCK)" -v pg="$(getconf PAGESIZE)" \
+    '{printf "%.2f %.1f", ($14 + $15) / hz, $24 * pg / 1048576}' "/proc/$daemon_pid/stat"
+}
+
+json() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+
+# run NAME LOADGEN_ARGS...: a fresh consumer, the load, the consumer's count; saves JSON files.
+run() {
+  local name=$1
+  shift
+  "$build/consumer" --url "$url" --queue bench.general --queue bench.billing \
+    --expect "$count" --idle 20 >"$work/$name.consumer.json" &
+  local consumer=$!
+  local before
+  before=$(proc_stat)
+  "$build/loadgen" --port "$port" --requests "$work/gen/requests.bin" "$@" >"$work/$name.load.json"
+  local after
+  after=$(proc_stat)
+  wait "$consumer"
+  echo "$before $after" >"$work/$name.proc"
+}
+
+rm -rf "$work/store" && mkdir -p "$work/store"
+gen "$count"
+
+# ---- 0. the payload size the daemon produces (a short calibration run) ----
+start_daemon
+"$build/consumer" --url "$url" --queue bench.general --queue bench.billing --expect 2000 \
+  --idle 10 >"$work/calib.json" &
+calib=$!
+"$build/loadgen" --port "$port" --requests "$work/gen/requests.bin" --count 2000 >/dev/null
+wait "$calib"
+stop_daemon
+size=$(json "$work/calib.json" mean_body_bytes | cut -d. -f1)
+
+# ---- 1. broker ceiling ----
+"$build/consumer" --url "$url" --queue bench.ceiling --declare yes --expect 30000 --idle 20 \
+  >"$work/ceiling.consumer.json" &
+cons=$!
+sleep 0.5
+"$build/broker_ceiling" --url "$url" --queue bench.ceiling --count 30000 --size "$size" \
+  --window 512 >"$work/ceiling.json"
+wait "$cons"
+ceiling=$(json "$work/ceiling.json" rate)
+
+# ---- 2. closed loop, empty store ----
+rm -rf "$work/store" && mkdir -p "$work/store"
+start_daemon
+run closed --connections 64
+stop_daemon
+closed=$(json "$work/closed.load.json" throughput)
+
+# ---- 3. open loop at half that ----
+rm -rf "$work/store" && mkdir -p "$work/store"
+half=$(awk -v t="$closed" 'BEGIN{printf "%d", t / 2}')
+start_daemon
+run open --connections 256 --rate "$half"
+stop_daemon
+
+# ---- 4. a store with $prefill messages ----
+rm -rf "$work/store" && mkdir -p "$work/store"
+"$build/store_bench" --prefill "$work/store/switchboard.db" "$prefill" >"$work/prefill.txt"
+start_daemon
+ready=$startup
+run large --connections 64
+stop_daemon
+
+# ---- the table ----
+$py - "$work" "$ceiling" "$size" "$count" "$customers" "$prefill" "$ready" <<'EOF'
+import json, sys
+work, ceiling, size, count, customers, prefill, ready = sys.argv[1:]
+ceiling = float(ceiling)
+rows = []
+for name, title in (("closed", "closed loop, empty store"), ("open", "open loop at 1/2"),
+                    ("large", f"closed loop, {int(prefill):,} stored")):
+    load = json.load(open(f"{work}/{name}.load.json"))
+    cons = json.load(open(f"{work}/{name}.consumer.json"))
+    b_cpu, b_rss, a_cpu, a_rss = map(float, open(f"{work}/{name}.proc").read().split())
+    cpu = (a_cpu - b_cpu) / load["seconds"] * 100
+    ok = load["ok"]
+    rows.append((title, f"{load['throughput']:.0f}", f"{cons['rate']:.0f}",
+                 f"{ok}/{load['requests']}", f"{cons['distinct']}",
+                 f"{load['p50_ms']:.1f}", f"{load['p99_ms']:.1f}", f"{load['p999_ms']:.1f}",
+                 f"{cons['latency_p50_ms']:.0f}", f"{cons['latency_p99_ms']:.0f}",
+                 f"{a_rss:.0f}", f"{cpu:.0f}%", f"{load['throughput'] / ceiling:.2f}"))
+head = ("run", "accepted/s", "consumed/s", "2xx", "consumed", "2xx p50 ms", "p99", "p99.9",
+        "webhook→agent p50 ms", "p99", "RSS MB", "daemon CPU", "÷ ceiling")
+w = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+print(f"broker ceiling: {ceiling:.0f} msg/s ({int(size)}-byte persistent messages, confirm "
+      f"window 512, one durable queue, consumed meanwhile)")
+print(f"{int(count):,} webhooks per run over {int(customers):,} customers per channel type; "
+      f"start to /healthz with {int(prefill):,} stored messages: {ready} s")
+print(" | ".join(h.ljust(w[i]) for i, h in enumerate(head)))
+print("-|-".join("-" * x for x in w))
+for r in rows:
+    print(" | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
+EOF
