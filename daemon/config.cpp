@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fmt/core.h>
 #include <re2/re2.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -25,6 +26,9 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <utility>
 
 namespace sb {
@@ -596,6 +600,32 @@ std::string known_channel_types() {
   return join(names);
 }
 
+// The 1-based line where a second YAML document starts, if the text has one. Throws
+// YAML::Exception on a syntax error in the first two documents.
+std::optional<int> second_document_line(std::string_view yaml) {
+  struct ignore_events : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark& m) override { start = m; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+    YAML::Mark start;
+  };
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  ignore_events events;
+  if (!parser.HandleNextDocument(events)) return std::nullopt;
+  if (!parser.HandleNextDocument(events)) return std::nullopt;
+  return events.start.line + 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The loader: one section at a time, in dependency order (routes refer to channels and skills).
 
@@ -604,18 +634,22 @@ class loader {
   explicit loader(const std::string& file) : diag_(file), rd_(diag_) { cfg_.file = file; }
 
   config_load run(std::string_view yaml) {
-    std::vector<YAML::Node> docs;
+    YAML::Node doc;
     try {
-      docs = YAML::LoadAll(std::string(yaml));
+      // Not YAML::LoadAll: yaml-cpp 0.7 (Debian 12) loops for ever, allocating, on inputs as
+      // small as "," (jbeder/yaml-cpp#1040; found by fuzz_config). Count the documents with
+      // the event parser, which stops, then load the one there is.
+      if (const auto second = second_document_line(yaml)) {
+        diag_.add(*second, "", "only one YAML document is allowed (remove \"---\")");
+        return finish();
+      }
+      doc = YAML::Load(std::string(yaml));
     } catch (const YAML::Exception& e) {
       diag_.add(e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
                 fmt::format("YAML syntax error: {} (column {})", e.msg, e.mark.column + 1));
       return finish();
     }
-    if (docs.size() > 1) {
-      diag_.add(line_of(docs[1], 1), "", "only one YAML document is allowed (remove \"---\")");
-      return finish();
-    }
+    std::vector<YAML::Node> docs{doc};
     if (docs.empty() || docs[0].IsNull()) {
       diag_.add(1, "", "the file is empty; expected a mapping with channels, skills and routes");
       return finish();

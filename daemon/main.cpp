@@ -2,6 +2,10 @@
 
 #include <malloc.h>
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#error "a fuzzing build accepts forged signatures (channels/crypto.cpp): never build the daemon so"
+#endif
+
 int main(int argc, char** argv) {
   // glibc returns freed memory to the kernel eagerly (128 KiB thresholds): with several
   // threads freeing request buffers, madvise() and the TLB flushes it causes took 20% of the

@@ -596,6 +596,14 @@ TEST_CASE("errors: file, line and key") {
     r = sb::parse_config(rest_ok + "---\n" + rest_ok, "e.yaml");
     REQUIRE_FALSE(r.errors.empty());
     CHECK(r.errors[0].find("only one YAML document") != std::string::npos);
+    // yaml-cpp 0.7's LoadAll never returns on these (fuzz_config found it): each must be a
+    // plain error, at once.
+    for (const char* hang : {",", "\n,", "- a\n,", "server:\n, x\n"}) {
+      INFO(hang);
+      r = sb::parse_config(hang, "h.yaml");
+      CHECK_FALSE(r.cfg);
+      CHECK_FALSE(r.errors.empty());
+    }
     expect_error("server:\n  threads: 1\n  threads: 2\n" + rest_ok, 3, "server.threads",
                  "duplicate key (first given at line 2)");
   }
