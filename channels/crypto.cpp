@@ -163,6 +163,18 @@ std::optional<std::string> hex_decode(std::string_view text) {
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  // !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  // FUZZING BUILD ONLY: EVERY SIGNATURE, TOKEN AND PASSWORD OF THE RIGHT LENGTH MATCHES HERE.
+  // Every verifier (Standard Webhooks, Meta, X, Twilio, Mailgun, Telegram, basic and bearer
+  // auth, Meta's verify_token, the read API) ends in this compare, so accepting any candidate
+  // of the right shape lets the fuzzers (fuzz/) reach the parsers behind the checks; the
+  // header parsing, decoding, length and timestamp checks before it all still run. The macro
+  // is defined only by SB_FUZZ=ON (fuzz/CMakeLists.txt: clang, libFuzzer, no daemon binary).
+  // A binary built with it must never receive a real request.
+  // !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  return true;
+#endif
   if (a.empty()) return true;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -11,6 +11,9 @@ packages=(
   librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev libgmime-3.0-dev
   libhowardhinnant-date-dev libcld2-dev tzdata
   doctest-dev
+  # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, and
+  # llvm-14 for llvm-symbolizer (without it sanitizer stack traces are bare addresses)
+  clang clang-14 libclang-rt-14-dev llvm-14
   # the broker, and the tools the tests and the README use against it
   rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema
   # promtool (from prometheus) checks the /metrics page in the tests
