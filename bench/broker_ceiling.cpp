@@ -14,6 +14,8 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <set>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
   props.content_type = amqp_cstring_bytes("application/json");
   std::size_t published = 0, confirmed = 0;
+  std::set<std::uint64_t> unconfirmed;  // delivery tags awaiting the broker's ack
   const auto t0 = std::chrono::steady_clock::now();
   while (confirmed < count) {
     while (published < count && published - confirmed < window) {
@@ -51,15 +54,19 @@ int main(int argc, char** argv) {
           amqp_basic_publish(conn, 1, amqp_empty_bytes, sb::amqp::bytes(queue), 1, 0, &props,
                              sb::amqp::bytes(body)),
           "publish"));
-      ++published;
+      unconfirmed.insert(++published);
     }
     amqp_frame_t frame;
     sb::bench::die_unless(sb::amqp::check(amqp_simple_wait_frame(conn, &frame), "wait"));
     if (frame.frame_type != AMQP_FRAME_METHOD) continue;
     if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
       const auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-      // Tags are 1, 2, 3, ...: `multiple` confirms everything up to the tag.
-      confirmed = ack->multiple ? ack->delivery_tag : confirmed + 1;
+      // Tags are 1, 2, 3, ... in publish order; `multiple` settles every tag up to this one.
+      if (ack->multiple)
+        unconfirmed.erase(unconfirmed.begin(), unconfirmed.upper_bound(ack->delivery_tag));
+      else
+        unconfirmed.erase(ack->delivery_tag);
+      confirmed = published - unconfirmed.size();
     } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
       std::fprintf(stderr, "broker_ceiling: nack\n");
       return 1;
