@@ -131,7 +131,7 @@ stop_daemon
 
 # ---- 4. a store with $prefill messages ----
 rm -rf "$work/store" && mkdir -p "$work/store"
-"$build/store_bench" --prefill "$work/store/switchboard.db" "$prefill" >"$work/prefill.txt"
+"$build/store_bench" --prefill "$work/store/switchboard.db" "$prefill"
 start_daemon
 ready=$startup
 run large --connections 64
