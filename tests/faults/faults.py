@@ -129,10 +129,12 @@ class Load:
 
     def __init__(self, env: h.Env, ledger: h.Ledger, name: str, clients: int = 8,
                  rate: float | None = None, count: int | None = None,
-                 text: Callable[[int, int], str] | None = None) -> None:
+                 text: Callable[[int, int], str] | None = None, visitors: int = 25) -> None:
+        """visitors: how many visitors each client writes as, in turn (their conversations
+        grow); 0 gives every message a visitor of its own (no stickiness between them)."""
         self.env, self.ledger, self.name = env, ledger, name
         self.stop_event = threading.Event()
-        self.rate, self.count = rate, count
+        self.rate, self.count, self.visitors = rate, count, visitors
         self.text = text or (lambda i, n: f"{name} client {i} message {n}"
                              + (" about my invoice" if n % 7 == 0 else ""))
         self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True)
@@ -145,8 +147,9 @@ class Load:
         try:
             while not self.stop_event.is_set() and (self.count is None or n < self.count):
                 pid = f"{self.name}-c{i}-{n:06d}"
-                body = h.chat_message(pid, f"v-{self.name}-{i}-{n % 25}", self.text(i, n),
-                                      name=f"Visitor {i}-{n % 25}", session=f"s-{i}-{n % 25}")
+                v = n % self.visitors if self.visitors else n
+                body = h.chat_message(pid, f"v-{self.name}-{i}-{v}", self.text(i, n),
+                                      name=f"Visitor {i}-{v}", session=f"s-{i}-{v}")
                 h.deliver(c, self.env, pid, body, self.ledger, give_up_after=150,
                           stop=self.stop_event)
                 n += 1
@@ -452,7 +455,9 @@ def full_queue(ck: h.Checks, scale: float) -> None:
     env.start()
     ledger = h.Ledger()
     n = int(150 * scale)
-    load = Load(env, ledger, "fullq", clients=4, count=n // 4,
+    # A visitor per message: a conversation keeps its skill (stickiness), which would send a
+    # visitor's later "capped-of" message to capped.
+    load = Load(env, ledger, "fullq", clients=4, count=n // 4, visitors=0,
                 text=lambda i, k: "capped-of" if k % 2 else "capped-only").start()
     load.wait(120)
     q = env.queues
@@ -461,6 +466,11 @@ def full_queue(ck: h.Checks, scale: float) -> None:
              lambda: h.queue_depths(env.amqp_url, [q["spill"]])[q["spill"]] == spill_want, 30)
     depth = h.queue_depths(env.amqp_url, [q["capped"], q["capped_of"], q["spill"]])
     h.log(f"depths with no consumer: {depth}")
+    if depth[q["spill"]] != spill_want:  # what the publisher did, for the report
+        page = env.client(timeout=5).get("/metrics").body.decode()
+        h.log("\n".join(l for l in page.splitlines() if l.startswith(
+            ("switchboard_nacked", "switchboard_overflowed", "switchboard_returned",
+             "switchboard_published", "switchboard_confirmed", "switchboard_outbox"))))
     ck.equal(depth[q["capped"]], 30, "full_queue: capped holds its max_length")
     ck.equal(depth[q["capped_of"]], 30, "full_queue: capped_of holds its max_length")
     ck.equal(depth[q["spill"]], spill_want, "full_queue: the surplus of capped_of is in spill")
