@@ -123,6 +123,12 @@ void configure_connection(sqlite3* db) {
   // 2xx promises. WAL also lets the publisher read the outbox while the writer commits.
   sql::exec(db, "PRAGMA journal_mode = WAL");
   sql::exec(db, "PRAGMA synchronous = FULL");
+  // Each request of a group commit runs in a savepoint, whose statement journal keeps the
+  // pages it changes. On disk (the default) that journal spills to a temp file past 64 KiB,
+  // i.e. after a request or two of a batch, and then every page touched costs a pwrite():
+  // 86% of the writer's writes. It only serves ROLLBACK TO within the open transaction, so
+  // memory is where it belongs; a crash loses nothing it holds.
+  sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
 void migrate(sqlite3* db) {
