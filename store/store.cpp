@@ -233,7 +233,8 @@ struct store_tx {
       q->bind(1, req.channel).bind(2, provider_id);
       if (q->step()) return std::nullopt;
     }
-    const std::string customer_id = resolve_customer(m);
+    const customer_ref customer = resolve_customer(m);
+    const std::string& customer_id = customer.id;
     open_conv conv = conversation_for(customer_id, m);
 
     stored_message_meta meta{new_id(req.received_at), req.channel, req.channel_type,
@@ -282,42 +283,58 @@ struct store_tx {
     accepted_message a{meta.id, conv.view.id, customer_id, {}};
     if (inbound && conv.view.skill) {
       a.skill = *conv.view.skill;
-      enqueue(m, meta, body, conv.view, customer_id);
+      enqueue(meta, body, conv.view, customer);
     }
     return a;
   }
 
+  struct customer_ref {
+    std::string id;
+    std::string name;  // as stored after this message (a first name given is kept)
+  };
+
   // Every identity the message carries ends up on one customer. When they already belong to
   // several customers, the message proves those are one person: the oldest survives.
-  std::string resolve_customer(const inbound_message& m) {
+  // A follow-up from a known customer only reads: its identities are already stored.
+  customer_ref resolve_customer(const inbound_message& m) {
     std::set<std::string> owners;
+    std::vector<const identity*> unknown;  // identities no customer has yet
     for (const auto& id : m.identities) {
       use q(st.find_identity);
       q->bind(1, id.type).bind(2, id.value);
-      if (q->step()) owners.insert(q->text(0));
+      if (q->step())
+        owners.insert(q->text(0));
+      else
+        unknown.push_back(&id);
     }
-    std::string customer_id;
+    customer_ref c;
     if (owners.empty()) {
-      customer_id = new_id(req.received_at);
+      c = {new_id(req.received_at), m.sender_name};
       use q(st.insert_customer);
-      q->bind(1, customer_id).bind(2, m.sender_name).bind(3, req.received_at);
+      q->bind(1, c.id).bind(2, c.name).bind(3, req.received_at);
       q->run();
     } else {
-      customer_id = oldest(owners);
+      c.id = owners.size() == 1 ? *owners.begin() : oldest(owners);
       for (const auto& other : owners)
-        if (other != customer_id) merge(other, customer_id);
-      if (!m.sender_name.empty()) {
+        if (other != c.id) merge(other, c.id);
+      {
+        use q(st.customer_info);
+        q->bind(1, c.id);
+        if (q->step()) c.name = q->text(0);
+      }
+      if (c.name.empty() && !m.sender_name.empty()) {
         use q(st.set_customer_name);
-        q->bind(1, customer_id).bind(2, m.sender_name);
+        q->bind(1, c.id).bind(2, m.sender_name);
         q->run();
+        c.name = m.sender_name;
       }
     }
-    for (const auto& id : m.identities) {
-      use q(st.insert_identity);
-      q->bind(1, id.type).bind(2, id.value).bind(3, customer_id).bind(4, req.received_at);
+    for (const identity* id : unknown) {
+      use q(st.insert_identity);  // OR IGNORE: a message may carry one identity twice
+      q->bind(1, id->type).bind(2, id->value).bind(3, c.id).bind(4, req.received_at);
       q->run();
     }
-    return customer_id;
+    return c;
   }
 
   std::string oldest(const std::set<std::string>& ids) {
@@ -494,18 +511,14 @@ struct store_tx {
     return c;
   }
 
-  void enqueue(const inbound_message&, const stored_message_meta& meta, const std::string& body,
-               const conversation_view& conv, const std::string& customer_id) {
+  void enqueue(const stored_message_meta& meta, const std::string& body,
+               const conversation_view& conv, const customer_ref& customer) {
     customer_view cu;
-    cu.id = customer_id;
-    {
-      use q(st.customer_info);
-      q->bind(1, customer_id);
-      if (q->step()) cu.name = q->text(0);
-    }
+    cu.id = customer.id;
+    cu.name = customer.name;
     {
       use q(st.customer_identities);
-      q->bind(1, customer_id);
+      q->bind(1, customer.id);
       while (q->step()) cu.identities.push_back({q->text(0), q->text(1)});
     }
     std::vector<std::string> thread;

@@ -197,6 +197,37 @@ TEST_CASE("identities of one message are linked to one customer") {
   CHECK(ids.size() == 4);
 }
 
+TEST_CASE("a customer keeps the first name given; identities are stored once") {
+  fixture f;
+  const auto customer_of = [&](const std::string& body) {
+    return boost::json::parse(body).at("customer").as_object();
+  };
+  auto nameless = chat_message("m-1", "v-7", "hi");
+  nameless.sender_name.clear();
+  nameless.identities.push_back(nameless.identities.front());  // the same identity twice
+  f.ingest(request(t0, {nameless}));
+  CHECK(customer_of(f.outbox().back().body).at("name").is_null());
+  CHECK(customer_of(f.outbox().back().body).at("identities").as_array().size() == 1);
+
+  auto named = chat_message("m-2", "v-7", "I'm Ann");  // a follow-up gives the name
+  f.ingest(request(t0 + minute, {named}));
+  CHECK(customer_of(f.outbox().back().body).at("name") == "Ann Lee");
+
+  auto renamed = chat_message("m-3", "v-7", "call me Annie");  // a later name does not replace it
+  renamed.sender_name = "Annie";
+  renamed.identities.push_back({"email", "ann@example.com"});
+  f.ingest(request(t0 + 2 * minute, {renamed}));
+  const auto c = customer_of(f.outbox().back().body);
+  CHECK(c.at("name") == "Ann Lee");
+  CHECK(c.at("identities").as_array().size() == 2);
+
+  auto again = chat_message("m-4", "v-7", "still me");  // no name: the stored one stays
+  again.sender_name.clear();
+  f.ingest(request(t0 + 3 * minute, {again}));
+  CHECK(customer_of(f.outbox().back().body).at("name") == "Ann Lee");
+  CHECK(customer_of(f.outbox().back().body).at("identities").as_array().size() == 2);
+}
+
 TEST_CASE("a message proving two customers are one merges them into the older") {
   fixture f;
   auto email_only = chat_message("m-1", "v-1", "from visitor one");
