@@ -11,10 +11,21 @@
 #      start to READY with that store.
 # Prints one table. Run as root on Debian 12:
 #   scripts/bench.sh [COUNT] [CUSTOMERS] [PREFILL]     # defaults 60000 10000 1000000
+# Or the steady run instead: the open loop at RATE webhooks/s for SECONDS (default 600), the
+# daemon's RSS and CPU sampled every 10 s, to show memory does not grow at a fixed rate:
+#   scripts/bench.sh --steady RATE [SECONDS]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+steady_rate=""
+if [[ ${1:-} == --steady ]]; then
+  steady_rate=${2:?usage: scripts/bench.sh --steady RATE [SECONDS]}
+  steady_seconds=${3:-600}
+  [[ $steady_rate =~ ^[0-9]+$ && $steady_seconds =~ ^[0-9]+$ ]] ||
+    { echo "usage: scripts/bench.sh --steady RATE [SECONDS]" >&2; exit 2; }
+  set -- $((steady_rate * steady_seconds)) 10000 0
+fi
 count=${1:-60000}
 customers=${2:-10000}
 prefill=${3:-1000000}
@@ -94,6 +105,45 @@ run() {
 
 rm -rf "$work/store" && mkdir -p "$work/store"
 gen "$count"
+
+# ---- the steady run (--steady): one open loop, RSS sampled as it goes ----
+if [[ -n $steady_rate ]]; then
+  start_daemon
+  (
+    t0=$SECONDS
+    while kill -0 "$daemon_pid" 2>/dev/null; do
+      echo "$((SECONDS - t0)) $(proc_stat)" >>"$work/steady.samples"
+      sleep 10
+    done
+  ) &
+  sampler=$!
+  run steady --connections 256 --rate "$steady_rate"
+  stop_daemon
+  wait "$sampler" || true
+  $py - "$work" "$steady_rate" "$steady_seconds" <<'EOF'
+import json, sys
+work, rate, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+load = json.load(open(f"{work}/steady.load.json"))
+cons = json.load(open(f"{work}/steady.consumer.json"))
+samples = [tuple(map(float, l.split())) for l in open(f"{work}/steady.samples")
+           if len(l.split()) == 3]
+print(f"steady run: {rate}/s offered for {seconds} s; {load['ok']}/{load['requests']} 2xx, "
+      f"{cons['distinct']} consumed; accepted {load['throughput']:.0f}/s; 2xx p50 "
+      f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, p99.9 {load['p999_ms']:.1f} ms; "
+      f"webhook→agent p50 {cons['latency_p50_ms']:.0f} ms, p99 {cons['latency_p99_ms']:.0f} ms")
+print("t s  | RSS MB | daemon CPU since last sample")
+prev = None
+for t, cpu, rss in samples:
+    share = "" if prev is None else f"{(cpu - prev[1]) / max(t - prev[0], 1) * 100:.0f}%"
+    print(f"{t:<4.0f} | {rss:<6.1f} | {share}")
+    prev = (t, cpu)
+late = [rss for t, _, rss in samples if t >= 60]
+if late:
+    print(f"RSS after the first minute: {late[0]:.1f} MB; at the end: {late[-1]:.1f} MB; "
+          f"max {max(late):.1f} MB")
+EOF
+  exit 0
+fi
 
 # ---- 0. the payload size the daemon produces (a short calibration run) ----
 start_daemon
