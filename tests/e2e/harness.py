@@ -49,6 +49,7 @@ import json
 import logging
 import os
 import random
+import re
 import secrets as pysecrets
 import shutil
 import signal
@@ -633,6 +634,77 @@ def chat_message(mid: str, visitor: str, text: str, *, name: str | None = "Ann L
     return m
 
 
+# ---- the other providers' signing and forms (chat's Standard Webhooks is `sign` above) ----
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An Authorization header value for HTTP Basic (postmark, sendgrid)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def meta_signature(secret: str, body: bytes) -> str:
+    """Meta (WhatsApp, Messenger, Instagram) X-Hub-Signature-256:
+    sha256=<hex(HMAC-SHA256(app secret, body))>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def x_signature(secret: str, body: bytes) -> str:
+    """X x-twitter-webhooks-signature: sha256=<base64(HMAC-SHA256(consumer secret, body))>."""
+    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body,
+                                                 hashlib.sha256).digest()).decode()
+
+
+def _b(v: Any) -> bytes:
+    return v if isinstance(v, bytes) else str(v).encode()
+
+
+def twilio_signature(token: str, url: str, params: list[tuple[Any, Any]]) -> str:
+    """Twilio X-Twilio-Signature: base64(HMAC-SHA1(token, url + name + value for params
+    sorted by name, then value))."""
+    data = url.encode() + b"".join(k + v for k, v in sorted((_b(k), _b(v)) for k, v in params))
+    return base64.b64encode(hmac.new(token.encode(), data, hashlib.sha1).digest()).decode()
+
+
+def mailgun_signature(key: str, *, ts: int | str | None = None, token: str | None = None,
+                      sig: str | None = None) -> dict[str, str]:
+    """Mailgun's signature fields: timestamp (now unless given), token (random unless given)
+    and signature = hex(HMAC-SHA256(key, timestamp + token)), or `sig` instead when given."""
+    ts = str(int(time.time()) if ts is None else ts)
+    token = token or pysecrets.token_hex(25)
+    if sig is None:
+        sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    return {"timestamp": ts, "token": token, "signature": sig}
+
+
+def mailgun_form(fields: list[tuple[Any, ...]], key: str, *,
+                 attachments: Iterable[tuple[Any, ...]] = (), omit: tuple[str, ...] = (),
+                 **signature: Any) -> list[tuple[Any, ...]]:
+    """The form fields of a Mailgun route post, as Mailgun orders them: `fields`, then the
+    signature fields (`signature`: ts, token or sig for mailgun_signature), then the
+    attachments; fields named in `omit` are left out."""
+    signed = [*fields, *mailgun_signature(key, **signature).items(), *attachments]
+    return [f for f in signed if f[0] not in omit]
+
+
+def multipart_form(fields: list[tuple[Any, ...]], boundary: str = "",
+                   close: bool = True) -> tuple[bytes, dict[str, str]]:
+    """multipart/form-data as providers write it, and its Content-Type header. A field is
+    (name, value) or (name, bytes, filename, type); the boundary is random unless given;
+    close=False leaves out the closing boundary."""
+    boundary = boundary or "mg" + pysecrets.token_hex(8)
+    out = b""
+    for f in fields:
+        out += f"--{boundary}\r\n".encode()
+        if len(f) == 4:
+            out += (f'Content-Disposition: form-data; name="{f[0]}"; filename="{f[2]}"\r\n'
+                    f"Content-Type: {f[3]}\r\n").encode()
+        else:
+            out += f'Content-Disposition: form-data; name="{f[0]}"\r\n'.encode()
+        out += b"\r\n" + _b(f[1]) + b"\r\n"
+    out += f"--{boundary}--\r\n".encode() if close else b""
+    return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 @dataclasses.dataclass
 class RawResponse:
     status: int | None          # None: the connection closed (or timed out) without an answer
@@ -730,6 +802,39 @@ def signed_raw_request(port: int, channel: str, secret: str, body: bytes,
         lines.append(f"Content-Length: {len(body)}")
         payload = body
     return raw_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode() + payload, wait)
+
+
+# ---- /metrics (Prometheus text) ------------------------------------------------------------
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """'name{labels} value' lines → {'name{labels}': value} (labels as written)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        out[key] = float(value)
+    return out
+
+
+def scrape_metrics(client: Client) -> dict[str, float]:
+    """GET /metrics, parsed."""
+    return parse_metrics(client.get("/metrics").body.decode())
+
+
+def metric(m: dict[str, float], name: str, **labels: str) -> float | None:
+    """The sample whose labels include all of `labels` (sum over the others); None when
+    there is none."""
+    total = None
+    for key, v in m.items():
+        base, _, rest = key.partition("{")
+        if base != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+        if all(have.get(k) == val for k, val in labels.items()):
+            total = (total or 0) + v
+    return total
 
 
 # ---- the broker side (pika, as an agent's tool) --------------------------------------------
@@ -1100,6 +1205,32 @@ def deliver(client: Client, env: Env, pid: str, body: Any, ledger: Ledger, *,
         time.sleep(min(1.0, 0.05 * 2 ** min(attempt, 5)) * random.uniform(0.5, 1.0))
     ledger.record_gave_up(pid, f"after {attempt} attempts: {why}")
     return False
+
+
+def drain_acked(agent: Consumer, ledger: Ledger,
+                deadline: float) -> tuple[list[Consumed], float | None]:
+    """Consumes until every id the ledger saw acknowledged was consumed and nothing came for
+    3 s, or `deadline` seconds pass, and records the deliveries in the ledger. Returns them
+    and the seconds until the first batch of them (None: nothing came)."""
+    want = set(ledger.acked)
+    seen: set[str] = set()
+    got: list[Consumed] = []
+    first_after = None
+    t0 = time.monotonic()
+    while True:
+        batch = agent.drain(idle=3.0 if want <= seen else 0.5,
+                            deadline=max(0.0, min(5.0, deadline - (time.monotonic() - t0))))
+        if batch and first_after is None:
+            first_after = time.monotonic() - t0
+        got += batch
+        seen.update(m.provider_id for m in batch if m.provider_id)
+        if want <= seen and not batch:
+            break
+        if time.monotonic() - t0 > deadline:
+            log("drain deadline passed")
+            break
+    ledger.record_consumed(got)
+    return got, first_after
 
 
 # ---- the store -----------------------------------------------------------------------------

@@ -203,10 +203,6 @@ def cb_req(body: Any, **kw: Any) -> bytes:
     return chat_req(body, channel=CH["callback"], **kw)
 
 
-def meta_sig(secret: str, data: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
-
-
 def meta_req(kind: str, body: Any, *, secret: str | None = META_SECRET, sig: str | None = None,
              ct: str | None = "application/json", signed_body: bytes | None = None,
              **kw: Any) -> bytes:
@@ -215,15 +211,10 @@ def meta_req(kind: str, body: Any, *, secret: str | None = META_SECRET, sig: str
     if ct is not None:
         hs.append(("Content-Type", ct))
     if sig is None and secret is not None:
-        sig = meta_sig(secret, data if signed_body is None else signed_body)
+        sig = h.meta_signature(secret, data if signed_body is None else signed_body)
     if sig is not None:
         hs.append(("X-Hub-Signature-256", sig))
     return http("POST", f"/v1/webhooks/{CH[kind]}", data, hs, **kw)
-
-
-def x_sig(secret: str, data: bytes) -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), data,
-                                                 hashlib.sha256).digest()).decode()
 
 
 def x_req(body: Any, *, secret: str | None = X_SECRET, sig: str | None = None,
@@ -234,7 +225,7 @@ def x_req(body: Any, *, secret: str | None = X_SECRET, sig: str | None = None,
     if ct is not None:
         hs.append(("Content-Type", ct))
     if sig is None and secret is not None:
-        sig = x_sig(secret, data if signed_body is None else signed_body)
+        sig = h.x_signature(secret, data if signed_body is None else signed_body)
     if sig is not None:
         hs.append(("x-twitter-webhooks-signature", sig))
     return http("POST", f"/v1/webhooks/{CH['x']}", data, hs, **kw)
@@ -247,13 +238,6 @@ def _b(v: Any) -> bytes:
     return v if isinstance(v, bytes) else str(v).encode()
 
 
-def twilio_sig(token: str, url: str, params: Params) -> str:
-    """base64(HMAC-SHA1(token, url + name + value for params sorted by name, then value))."""
-    data = url.encode() + b"".join(_b(k) + _b(v) for k, v in sorted((_b(k), _b(v))
-                                                                      for k, v in params))
-    return base64.b64encode(hmac.new(token.encode(), data, hashlib.sha1).digest()).decode()
-
-
 TWILIO_URL = ""  # set in main once the port is known
 
 
@@ -264,8 +248,8 @@ def twilio_req(params: Params, *, token: str | None = TWILIO_TOKEN, url: str | N
     url = TWILIO_URL if url is None else url
     sq = query if signed_query is None else signed_query
     if sig is None and token is not None:
-        sig = twilio_sig(token, url + (f"?{sq}" if sq else ""),
-                         params if signed_params is None else signed_params)
+        sig = h.twilio_signature(token, url + (f"?{sq}" if sq else ""),
+                                 params if signed_params is None else signed_params)
     data = body if body is not None else urllib.parse.urlencode(
         [(_b(k), _b(v)) for k, v in params]).encode()
     hs: Headers = []
@@ -277,61 +261,35 @@ def twilio_req(params: Params, *, token: str | None = TWILIO_TOKEN, url: str | N
                 hs, **kw)
 
 
-def multipart(fields: list[tuple[Any, ...]], boundary: str, close: bool = True) -> bytes:
-    out = b""
-    for f in fields:
-        out += f"--{boundary}\r\n".encode()
-        if len(f) == 4:
-            out += (f'Content-Disposition: form-data; name="{f[0]}"; filename="{f[2]}"\r\n'
-                    f"Content-Type: {f[3]}\r\n").encode()
-        else:
-            out += f'Content-Disposition: form-data; name="{f[0]}"\r\n'.encode()
-        out += b"\r\n" + _b(f[1]) + b"\r\n"
-    return out + (f"--{boundary}--\r\n".encode() if close else b"")
-
-
-def mailgun_sig(key: str, ts: str, token: str) -> str:
-    return hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
-
-
 def mailgun_fields(i: str, *, key: str = MAILGUN_KEY, ts: int | str | None = None,
                    token: str | None = None, sig: str | None = None,
                    omit: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    ts = str(now() if ts is None else ts)
-    token = token or pysecrets.token_hex(25)
-    sig = mailgun_sig(key, ts, token) if sig is None else sig
-    fields: list[tuple[Any, ...]] = [
+    return h.mailgun_form([
         ("recipient", "support@acme.example"), ("sender", f"ann.{i}@example.de"),
         ("from", f"Ann Example <ann.{i}@example.de>"), ("subject", f"Question {i}"),
         ("body-plain", f"Hello, this is mail {i}.\r\n"), ("Message-Id", f"<mg-{i}@example.de>"),
-        ("Date", format_datetime(dt.datetime.now(dt.timezone.utc))),
-        ("timestamp", ts), ("token", token), ("signature", sig),
-        ("attachment-1", b"\x89PNG\r\n\x1a\n" + b"\x00" * 24, "a.png", "image/png")]
-    return [f for f in fields if f[0] not in omit]
+        ("Date", format_datetime(dt.datetime.now(dt.timezone.utc)))], key,
+        attachments=[("attachment-1", b"\x89PNG\r\n\x1a\n" + b"\x00" * 24, "a.png", "image/png")],
+        omit=omit, ts=ts, token=token, sig=sig)
 
 
 def mailgun_req(fields: list[tuple[Any, ...]], *, boundary: str = "", ct: str | None = None,
                 close: bool = True, body: bytes | None = None, **kw: Any) -> bytes:
-    boundary = boundary or "mg" + pysecrets.token_hex(8)
-    data = multipart(fields, boundary, close) if body is None else body
-    ct = f"multipart/form-data; boundary={boundary}" if ct is None else ct
+    data, headers = h.multipart_form(fields, boundary, close)
+    data = data if body is None else body
+    ct = headers["Content-Type"] if ct is None else ct
     hs: Headers = [("Content-Type", ct)] if ct != "-" else []
     return http("POST", f"/v1/webhooks/{CH['mailgun']}", data, hs, **kw)
 
 
 def mailgun_event(*, key: str = MAILGUN_KEY, ts: int | None = None) -> dict[str, Any]:
-    t, token = str(now() if ts is None else ts), pysecrets.token_hex(25)
-    return {"signature": {"timestamp": t, "token": token, "signature": mailgun_sig(key, t, token)},
+    return {"signature": h.mailgun_signature(key, ts=ts),
             "event-data": {"event": "delivered", "recipient": "ann@example.de"}}
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def pm_req(body: Any, *, auth: str | None = None, ct: str | None = "application/json",
            **kw: Any) -> bytes:
-    auth = basic(PM_USER, PM_PASSWORD) if auth is None else auth
+    auth = h.basic_auth(PM_USER, PM_PASSWORD) if auth is None else auth
     hs: Headers = []
     if ct is not None:
         hs.append(("Content-Type", ct))
@@ -659,7 +617,8 @@ def build_cases(port: int) -> list[Case]:
     add("mailgun: multipart whose boundary differs from the header's",
         lambda: mailgun_req(mailgun_fields("bb"), boundary="AAAA",
                             ct="multipart/form-data; boundary=BBBB",
-                            body=multipart(mailgun_fields("bb"), "AAAA")), 400, "malformed")
+                            body=h.multipart_form(mailgun_fields("bb"), "AAAA")[0]), 400,
+        "malformed")
     add("mailgun: multipart without its closing boundary",
         lambda: mailgun_req(mailgun_fields("nc"), close=False), 400, "malformed")
     add("mailgun: multipart/form-data without a boundary parameter",
@@ -679,8 +638,8 @@ def build_cases(port: int) -> list[Case]:
         lambda: mailgun_req([], body=b"from=a%ZZb&timestamp=1",
                             ct="application/x-www-form-urlencoded"), 400, "malformed")
     add("twilio: body that is not a form (bad %-escape)",
-        lambda: twilio_req([], body=b"Body=%zz&From=%", sig=twilio_sig(TWILIO_TOKEN, TWILIO_URL,
-                                                                        [])), 401,
+        lambda: twilio_req([], body=b"Body=%zz&From=%",
+                           sig=h.twilio_signature(TWILIO_TOKEN, TWILIO_URL, [])), 401,
         "bad_signature")
 
     # ---- wrong and missing Content-Type, per channel type (all validly signed) ----
@@ -1004,7 +963,8 @@ def build_cases(port: int) -> list[Case]:
     add("whatsapp: signed with the X channel's secret",
         lambda: meta_req("whatsapp", good_wa, secret=X_SECRET), 401, "bad_signature")
     add("whatsapp: truncated signature (63 hex digits)",
-        lambda: meta_req("whatsapp", good_wa, sig=meta_sig(META_SECRET, jbytes(good_wa))[:-1]),
+        lambda: meta_req("whatsapp", good_wa,
+                         sig=h.meta_signature(META_SECRET, jbytes(good_wa))[:-1]),
         401, "bad_signature")
     add("whatsapp: empty signature 'sha256='", lambda: meta_req("whatsapp", good_wa,
                                                                 sig="sha256="), 401,
@@ -1037,7 +997,8 @@ def build_cases(port: int) -> list[Case]:
     add("twilio: signed with the mailgun key", lambda: twilio_req(sms("wk"), token=MAILGUN_KEY),
         401, "bad_signature")
     add("twilio: truncated signature",
-        lambda: twilio_req(sms("ts"), sig=twilio_sig(TWILIO_TOKEN, TWILIO_URL, sms("ts"))[:-4]),
+        lambda: twilio_req(sms("ts"),
+                           sig=h.twilio_signature(TWILIO_TOKEN, TWILIO_URL, sms("ts"))[:-4]),
         401, "bad_signature")
     add("twilio: empty X-Twilio-Signature", lambda: twilio_req(sms("es"), sig=""), 401,
         "bad_signature")
@@ -1049,9 +1010,8 @@ def build_cases(port: int) -> list[Case]:
         lambda: mailgun_req(mailgun_fields("wk", key="key-" + pysecrets.token_hex(16))), 401,
         "bad_signature")
     add("mailgun: signature over another token",
-        lambda: mailgun_req(mailgun_fields("wt", sig=mailgun_sig(MAILGUN_KEY, str(now()),
-                                                                 "another-token"))), 401,
-        "bad_signature")
+        lambda: mailgun_req(mailgun_fields("wt", sig=h.mailgun_signature(
+            MAILGUN_KEY, token="another-token")["signature"])), 401, "bad_signature")
     add("mailgun: signed with the twilio token",
         lambda: mailgun_req(mailgun_fields("tt", key=TWILIO_TOKEN)), 401, "bad_signature")
     add("mailgun: replayed, timestamp now-600 s",
@@ -1061,9 +1021,8 @@ def build_cases(port: int) -> list[Case]:
     add("mailgun: timestamp 1e400", lambda: mailgun_req(mailgun_fields("1e", ts="1e400")), 401,
         "bad_signature")
     add("mailgun: truncated signature (63 hex digits)",
-        lambda: mailgun_req(mailgun_fields("tr", sig=mailgun_sig(MAILGUN_KEY, str(now()),
-                                                                 "tok")[:-1])), 401,
-        "bad_signature")
+        lambda: mailgun_req(mailgun_fields("tr", sig=h.mailgun_signature(
+            MAILGUN_KEY, token="tok")["signature"][:-1])), 401, "bad_signature")
     add("mailgun: empty signature field",
         lambda: mailgun_req(mailgun_fields("es", sig="")), 401, "bad_signature")
     add("mailgun: no signature field",
@@ -1073,11 +1032,12 @@ def build_cases(port: int) -> list[Case]:
                             ct="application/json"), 401, "bad_signature")
 
     # ---- basic auth (postmark) and bearer (mime) ----
-    add("postmark: wrong password", lambda: pm_req(pm_body("wp"),
-                                                   auth=basic(PM_USER, "wrong-password-123456")),
+    add("postmark: wrong password",
+        lambda: pm_req(pm_body("wp"), auth=h.basic_auth(PM_USER, "wrong-password-123456")),
         401, "unauthorized", check=challenge_header("Basic"))
     add("postmark: right password, wrong user",
-        lambda: pm_req(pm_body("wu"), auth=basic("postmark", PM_PASSWORD)), 401, "unauthorized")
+        lambda: pm_req(pm_body("wu"), auth=h.basic_auth("postmark", PM_PASSWORD)), 401,
+        "unauthorized")
     add("postmark: credentials not base64", lambda: pm_req(pm_body("nb"),
                                                            auth="Basic !!!not*base64!!!"), 401,
         "unauthorized")
@@ -1094,7 +1054,8 @@ def build_cases(port: int) -> list[Case]:
     add("mime: no Authorization", lambda: mime_req(mime_raw("na"), auth="-"), 401,
         "unauthorized")
     add("mime: the postmark password as Basic auth",
-        lambda: mime_req(mime_raw("ba"), auth=basic(PM_USER, PM_PASSWORD)), 401, "unauthorized")
+        lambda: mime_req(mime_raw("ba"), auth=h.basic_auth(PM_USER, PM_PASSWORD)), 401,
+        "unauthorized")
 
     # ---- Telegram secret token ----
     add("telegram: wrong secret token", lambda: tg_req(good_tg, token=pysecrets.token_hex(32)),
@@ -1117,7 +1078,8 @@ def build_cases(port: int) -> list[Case]:
         lambda: x_req(good_x, sig="sha256=" + hmac.new(X_SECRET.encode(), jbytes(good_x),
                                                         hashlib.sha256).hexdigest()), 401,
         "bad_signature")
-    add("x: truncated signature", lambda: x_req(good_x, sig=x_sig(X_SECRET, jbytes(good_x))[:-8]),
+    add("x: truncated signature",
+        lambda: x_req(good_x, sig=h.x_signature(X_SECRET, jbytes(good_x))[:-8]),
         401, "bad_signature")
     add("x: empty signature 'sha256='", lambda: x_req(good_x, sig="sha256="), 401,
         "bad_signature")

@@ -166,25 +166,8 @@ def main(ck: h.Checks) -> None:
     # ---- drain ----
     agent = h.Consumer(env.amqp_url, list(env.queues.values()))
     t_drain = time.monotonic()
-    want = set(ledger.acked)
-    seen: set[str] = set()
-    got: list[h.Consumed] = []
-    first_after = None
-    while True:
-        batch = agent.drain(idle=3.0 if want <= seen else 0.5,
-                            deadline=max(0.0, min(5.0, DRAIN_DEADLINE
-                                                  - (time.monotonic() - t_drain))))
-        if batch and first_after is None:
-            first_after = time.monotonic() - t_drain
-        got += batch
-        seen.update(m.provider_id for m in batch if m.provider_id)
-        if want <= seen and not batch:
-            break
-        if time.monotonic() - t_drain > DRAIN_DEADLINE:
-            h.log("drain deadline passed")
-            break
+    _, first_after = h.drain_acked(agent, ledger, DRAIN_DEADLINE)
     drain_s = time.monotonic() - t_drain
-    ledger.record_consumed(got)
 
     rc = d.stop(signal.SIGTERM)
     integrity = h.integrity_check(env.store_path)
@@ -253,10 +236,11 @@ def check_bound_during_outage(ck: h.Checks, env: h.Env) -> list[str]:
     detail = (r.json or {}).get("detail", "")
     ck.check("max_backlog" in detail and "disconnected" in detail,
              "/readyz says why: the backlog bound and the broker state", detail)
-    m = c.get("/metrics").body.decode()
-    ck.check("\nswitchboard_ready 0\n" in m and "\nswitchboard_broker_connected 0\n" in m,
+    m = h.scrape_metrics(c)
+    ck.check(h.metric(m, "switchboard_ready") == 0
+             and h.metric(m, "switchboard_broker_connected") == 0,
              "/metrics: switchboard_ready 0 and switchboard_broker_connected 0")
-    ck.check(f"\nswitchboard_outbox_backlog {BOUND}\n" in m, f"/metrics: backlog {BOUND}")
+    ck.check(h.metric(m, "switchboard_outbox_backlog") == BOUND, f"/metrics: backlog {BOUND}")
     return acked
 
 

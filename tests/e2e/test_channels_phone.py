@@ -8,9 +8,6 @@ id, update_id) is a 200 that queues nothing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import secrets as pysecrets
 import signal
@@ -31,13 +28,6 @@ OUR_NUMBER = "+14155550100"
 # ---- what each provider sends --------------------------------------------------------------
 
 
-def twilio_signature(token: str, url: str, params: list[tuple[str, str]]) -> str:
-    """Twilio's scheme: base64(HMAC-SHA1(token, url + name + value for params sorted by name,
-    then value))."""
-    data = url + "".join(k + v for k, v in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-
-
 def twilio_post(c: h.Client, channel: str, token: str, public_url: str,
                 params: list[tuple[str, str]], query: str = "") -> h.Response:
     path = f"/v1/webhooks/{channel}" + (f"?{query}" if query else "")
@@ -45,7 +35,7 @@ def twilio_post(c: h.Client, channel: str, token: str, public_url: str,
     body = urllib.parse.urlencode(params).encode()
     return c.request("POST", path, body, {
         "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": twilio_signature(token, url, params),
+        "X-Twilio-Signature": h.twilio_signature(token, url, params),
         "I-Twilio-Idempotency-Token": pysecrets.token_hex(16)})
 
 

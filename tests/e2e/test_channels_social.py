@@ -10,7 +10,6 @@ duplicate is a 200; WhatsApp's 3 MiB body limit holds."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -50,40 +49,28 @@ def extra_channels() -> str:
     return out
 
 
-# ---- the providers' signing -------------------------------------------------------------------
-
-
-def meta_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def x_signature(secret: str, data: bytes) -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), data, hashlib.sha256).digest()).decode()
-
-
-def to_bytes(body: Any) -> bytes:
-    return body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+# ---- the providers' signed posts --------------------------------------------------------------
 
 
 def post_meta(c: h.Client, kind: str, body: Any, secret: str | None = META_SECRET,
               signature: str | None = None, content_type: str = "application/json") -> h.Response:
-    data = to_bytes(body)
+    data = h.to_bytes(body)
     headers = {"Content-Type": content_type}
     if signature is not None:
         headers["X-Hub-Signature-256"] = signature
     elif secret is not None:
-        headers["X-Hub-Signature-256"] = meta_signature(secret, data)
+        headers["X-Hub-Signature-256"] = h.meta_signature(secret, data)
     return c.request("POST", f"/v1/webhooks/{CHANNELS[kind]}", data, headers)
 
 
 def post_x(c: h.Client, body: Any, secret: str | None = X_SECRET,
            signature: str | None = None) -> h.Response:
-    data = to_bytes(body)
+    data = h.to_bytes(body)
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if signature is not None:
         headers["x-twitter-webhooks-signature"] = signature
     elif secret is not None:
-        headers["x-twitter-webhooks-signature"] = x_signature(secret, data)
+        headers["x-twitter-webhooks-signature"] = h.x_signature(secret, data)
     return c.request("POST", f"/v1/webhooks/{CHANNELS['x']}", data, headers)
 
 
@@ -261,10 +248,10 @@ def handshakes(ck: h.Checks, c: h.Client) -> None:
     ck.equal(r.status, 200, "X CRC: status")
     ck.check(r.headers.get("content-type", "").startswith("application/json"),
              "X CRC: Content-Type application/json", r.headers.get("content-type"))
-    ck.equal(r.json, {"response_token": x_signature(X_SECRET, token.encode())},
+    ck.equal(r.json, {"response_token": h.x_signature(X_SECRET, token.encode())},
              "X CRC: response_token = sha256=base64(HMAC-SHA256(consumer secret, crc_token))")
     r = c.get(f"{path}?crc_token={urllib.parse.quote('YWJj+ZGVm/=')}")
-    ck.equal(r.json, {"response_token": x_signature(X_SECRET, b"YWJj+ZGVm/=")},
+    ck.equal(r.json, {"response_token": h.x_signature(X_SECRET, b"YWJj+ZGVm/=")},
              "X CRC: a percent-encoded token is decoded before signing")
     r = c.get(path)
     expect_error(ck, r, 400, "X CRC without crc_token")
@@ -281,14 +268,14 @@ def refusals(ck: h.Checks, c: h.Client, agent: h.Consumer) -> None:
     expect_error(ck, r, 401, "messenger signed by another app")
     r = post_meta(c, "messenger", fb, secret=None)
     expect_error(ck, r, 401, "messenger without X-Hub-Signature-256")
-    data = to_bytes(fb)
+    data = h.to_bytes(fb)
     r = post_meta(c, "messenger", data.replace(b"never", b"NEVER"),
-                  signature=meta_signature(META_SECRET, data))
+                  signature=h.meta_signature(META_SECRET, data))
     expect_error(ck, r, 401, "messenger body changed after signing")
 
     ig = instagram_dm("1130945826719384", "never queue this", "ig_bad_1", t)
     r = post_meta(c, "instagram", ig, signature="sha1=" + hmac.new(
-        META_SECRET.encode(), to_bytes(ig), hashlib.sha1).hexdigest())
+        META_SECRET.encode(), h.to_bytes(ig), hashlib.sha1).hexdigest())
     expect_error(ck, r, 401, "instagram with a sha1= signature")
     r = post_meta(c, "instagram", ig, secret=OTHER_META_SECRET)
     expect_error(ck, r, 401, "instagram signed by another app")
@@ -304,7 +291,7 @@ def refusals(ck: h.Checks, c: h.Client, agent: h.Consumer) -> None:
     expect_error(ck, r, 401, "x signed with another consumer secret")
     r = post_x(c, xd, secret=None)
     expect_error(ck, r, 401, "x without x-twitter-webhooks-signature")
-    r = post_x(c, xd, signature="sha256=" + hmac.new(X_SECRET.encode(), to_bytes(xd),
+    r = post_x(c, xd, signature="sha256=" + hmac.new(X_SECRET.encode(), h.to_bytes(xd),
                                                       hashlib.sha256).hexdigest())
     expect_error(ck, r, 401, "x with a hex signature instead of base64")
 
@@ -421,7 +408,7 @@ def main(ck: h.Checks) -> None:
     wa = whatsapp_batch(wa_id, "Ann Lee", wa_text,
                         "wamid.HBgLMTU1NTAxMDIwMDAVAgASGBQzRUIwQjJFOUMyRDdBNjE4QjQ4RgA=", t_s,
                         context="wamid.HBgLMTU1NTAxMDIwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA")
-    wa_bytes = to_bytes(wa)
+    wa_bytes = h.to_bytes(wa)
     r = post_meta(c, "whatsapp", wa_bytes)
     acc = accepted(ck, r, 1, "whatsapp message + status", ignored=1)
     m = one("whatsapp message (routed to billing by its text)", billing)
@@ -446,7 +433,7 @@ def main(ck: h.Checks) -> None:
     t = now_ms() - 3000
     x_text = "Sveiki! Mans pasūtījums #4471 nav piegādāts 😟"
     users = {"3001969357": ("Līga Ozola", "liga_ozola"), X_ACCOUNT: ("Zilais Veikals", "zilaisveikals")}
-    xd_bytes = to_bytes(x_dm("3001969357", X_ACCOUNT, x_text, "1859613472905728001", t, users))
+    xd_bytes = h.to_bytes(x_dm("3001969357", X_ACCOUNT, x_text, "1859613472905728001", t, users))
     r = post_x(c, xd_bytes)
     acc = accepted(ck, r, 1, "x DM (+ a typing event)", ignored=1)
     m = one("x DM")
@@ -491,7 +478,7 @@ def main(ck: h.Checks) -> None:
     # ---- WhatsApp bodies: up to 3 MiB by default, over the server's 1 MiB ----
     h.log("whatsapp body limit")
     big_text = "Skat. pielikumā: " + "a" * 1_500_000
-    big = to_bytes(whatsapp_batch("15550107777", "Big Sender", big_text, "wamid.BIG1",
+    big = h.to_bytes(whatsapp_batch("15550107777", "Big Sender", big_text, "wamid.BIG1",
                                   int(time.time()), None))
     r = post_meta(c, "whatsapp", big)
     accepted(ck, r, 1, f"whatsapp body of {len(big)} bytes (over 1 MiB, under 3 MiB)", ignored=1)
@@ -499,10 +486,10 @@ def main(ck: h.Checks) -> None:
     if m:
         ck.equal(len((m.body.get("message") or {}).get("text", "")), len(big_text),
                  "the large whatsapp text arrives whole")
-    huge = to_bytes(whatsapp_batch("15550107777", "Big Sender", "a" * (3 * 1024 * 1024),
+    huge = h.to_bytes(whatsapp_batch("15550107777", "Big Sender", "a" * (3 * 1024 * 1024),
                                    "wamid.HUGE1", int(time.time()), None))
     head = (f"POST /v1/webhooks/{CHANNELS['whatsapp']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nX-Hub-Signature-256: {meta_signature(META_SECRET, huge)}\r\n"
+            f"Content-Type: application/json\r\nX-Hub-Signature-256: {h.meta_signature(META_SECRET, huge)}\r\n"
             f"Content-Length: {len(huge)}\r\n\r\n").encode()
     rr = h.raw_exchange(env.port, head + huge)
     ck.equal(rr.status, 413, f"whatsapp body of {len(huge)} bytes (over 3 MiB): 413")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -80,30 +79,6 @@ class Notifications:
         self.sock.close()
 
 
-def parse_metrics(text: str) -> dict[str, float]:
-    """'name{labels} value' lines → {'name{labels}': value} (labels as written)."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        out[key] = float(value)
-    return out
-
-
-def metric(m: dict[str, float], name: str, **labels: str) -> float | None:
-    """The sample whose labels include all of `labels` (sum over the others)."""
-    total = None
-    for key, v in m.items():
-        base, _, rest = key.partition("{")
-        if base != name:
-            continue
-        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
-        if all(have.get(k) == val for k, val in labels.items()):
-            total = (total or 0) + v
-    return total
-
-
 def main(ck: h.Checks) -> None:
     env = h.Env()
     notify_path = os.path.join(env.workdir, "notify.sock")
@@ -126,7 +101,7 @@ def main(ck: h.Checks) -> None:
              "STATUS= lines tell the backlog and the broker's state", status[-1:])
 
     # ---- traffic: accepted, a duplicate, refusals, an unknown channel ----
-    before = parse_metrics(c.get("/metrics").body.decode())
+    before = h.scrape_metrics(c)
     n_ok = 12
     for i in range(n_ok):
         text = PII_TEXT if i == 0 else f"metrics message {i}"
@@ -150,8 +125,8 @@ def main(ck: h.Checks) -> None:
     deadline = time.monotonic() + 10
     while True:
         r = c.get("/metrics")
-        m = parse_metrics(r.body.decode())
-        if metric(m, "switchboard_outbox_backlog") == 0 or time.monotonic() > deadline:
+        m = h.parse_metrics(r.body.decode())
+        if h.metric(m, "switchboard_outbox_backlog") == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     ck.equal(r.status, 200, "GET /metrics: 200")
@@ -165,7 +140,7 @@ def main(ck: h.Checks) -> None:
              (p.stdout + p.stderr).decode()[:2000])
 
     def delta(name: str, **labels: str) -> float:
-        return (metric(m, name, **labels) or 0) - (metric(before, name, **labels) or 0)
+        return (h.metric(m, name, **labels) or 0) - (h.metric(before, name, **labels) or 0)
 
     ck.equal(delta("switchboard_http_requests_total", handler="webhook", channel="web-chat",
                    code="202"), n_ok, "requests_total{web-chat, 202}")
@@ -188,11 +163,11 @@ def main(ck: h.Checks) -> None:
     ck.check(delta("switchboard_http_request_duration_seconds_count", handler="webhook")
              >= n_ok + n_bad + 1, "HTTP latency histogram counts each webhook request")
     ck.check(delta("switchboard_store_batch_size_count") >= 1, "batch size histogram moves")
-    ck.equal(metric(m, "switchboard_outbox_backlog"), 0.0, "backlog back to 0")
-    ck.equal(metric(m, "switchboard_outbox_oldest_age_seconds"), 0.0, "oldest age 0 when empty")
-    ck.equal(metric(m, "switchboard_broker_connected"), 1.0, "broker_connected 1")
-    ck.equal(metric(m, "switchboard_ready"), 1.0, "ready 1")
-    ck.check((metric(m, "process_resident_memory_bytes") or 0) > 1e6, "process RSS reported")
+    ck.equal(h.metric(m, "switchboard_outbox_backlog"), 0.0, "backlog back to 0")
+    ck.equal(h.metric(m, "switchboard_outbox_oldest_age_seconds"), 0.0, "oldest age 0 when empty")
+    ck.equal(h.metric(m, "switchboard_broker_connected"), 1.0, "broker_connected 1")
+    ck.equal(h.metric(m, "switchboard_ready"), 1.0, "ready 1")
+    ck.check((h.metric(m, "process_resident_memory_bytes") or 0) > 1e6, "process RSS reported")
 
     # ---- SIGHUP: RELOADING=1 then READY=1, counted ----
     mark = len(notes.lines())
@@ -201,8 +176,8 @@ def main(ck: h.Checks) -> None:
     i_ready = notes.wait_for("READY=1", max(i_reloading, mark))
     ck.check(0 <= i_reloading < i_ready, "SIGHUP: RELOADING=1 then READY=1",
              notes.lines()[mark:mark + 10])
-    m = parse_metrics(c.get("/metrics").body.decode())
-    ck.equal(metric(m, "switchboard_config_reloads_total", result="ok"), 1.0,
+    m = h.scrape_metrics(c)
+    ck.equal(h.metric(m, "switchboard_config_reloads_total", result="ok"), 1.0,
              "config_reloads_total{ok} 1")
 
     # ---- SIGTERM: STOPPING=1, exit 0 ----

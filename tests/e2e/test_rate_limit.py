@@ -72,8 +72,9 @@ def main(ck: h.Checks) -> None:
     agent = h.Consumer(env.amqp_url, list(env.queues.values()))
     got_msgs = agent.drain(idle=1.5, until=lambda ms: len(ms) >= accepted)
     ck.equal(len(got_msgs), accepted, "only the accepted requests were queued")
-    m = c.get("/metrics").body.decode()
-    ck.check('outcome="rejected",reason="rate_limited"' in m, "/metrics counts rate_limited")
+    m = h.scrape_metrics(c)
+    ck.check(h.metric(m, "switchboard_messages_total", outcome="rejected", reason="rate_limited"),
+             "/metrics counts rate_limited")
 
 
 if __name__ == "__main__":

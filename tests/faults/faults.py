@@ -179,34 +179,17 @@ class Load:
 def drain(env: h.Env, ledger: h.Ledger, queues: list[str] | None = None) -> list[h.Consumed]:
     """Consumes every queue until each acknowledged id was seen and nothing came for 3 s."""
     agent = h.Consumer(env.amqp_url, queues or list(env.queues.values()))
-    want = set(ledger.acked)
-    seen: set[str] = set()
-    got: list[h.Consumed] = []
-    t0 = time.monotonic()
-    while True:
-        batch = agent.drain(idle=3.0 if want <= seen else 0.5,
-                            deadline=max(0.0, min(5.0, DRAIN_DEADLINE - (time.monotonic() - t0))))
-        got += batch
-        seen.update(m.provider_id for m in batch if m.provider_id)
-        if want <= seen and not batch:
-            break
-        if time.monotonic() - t0 > DRAIN_DEADLINE:
-            h.log("drain deadline passed")
-            break
+    got, _ = h.drain_acked(agent, ledger, DRAIN_DEADLINE)
     agent.close()
-    ledger.record_consumed(got)
     return got
 
 
 def metric(env: h.Env, name: str) -> float | None:
+    """A sample of the daemon's /metrics; None when the daemon does not answer."""
     try:
-        text = env.client(timeout=5).get("/metrics").body.decode()
+        return h.metric(h.scrape_metrics(env.client(timeout=5)), name)
     except OSError:
         return None
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 def wait_for(what: str, cond: Callable[[], bool], timeout: float) -> bool:
