@@ -15,8 +15,6 @@ end-to-end tests' own (tests/e2e).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -29,7 +27,6 @@ sys.dont_write_bytecode = True
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import harness as h  # noqa: E402
-import test_channels_email as email  # noqa: E402
 import test_channels_phone as phone  # noqa: E402
 import test_channels_social as social  # noqa: E402
 
@@ -59,7 +56,7 @@ def whatsapp(i: int, c: int, text: str) -> bytes:
     body = json.dumps(social.whatsapp_batch(f"1555{c:07d}", f"Customer {c}", text,
                                             f"wamid.bench{i}", int(time.time()))).encode()
     return http_request("wa", body, {"Content-Type": "application/json",
-                                     "X-Hub-Signature-256": social.meta_signature(META_SECRET,
+                                     "X-Hub-Signature-256": h.meta_signature(META_SECRET,
                                                                                   body)})
 
 
@@ -67,7 +64,7 @@ def messenger(i: int, c: int, text: str) -> bytes:
     body = json.dumps(social.messenger_message(f"{7000000000000000 + c}", text, f"m_bench{i}",
                                                int(time.time() * 1000))).encode()
     return http_request("fb", body, {"Content-Type": "application/json",
-                                     "X-Hub-Signature-256": social.meta_signature(META_SECRET,
+                                     "X-Hub-Signature-256": h.meta_signature(META_SECRET,
                                                                                   body)})
 
 
@@ -76,21 +73,17 @@ def sms(i: int, c: int, text: str, port: int) -> bytes:
     body = urllib.parse.urlencode(params).encode()
     url = f"http://127.0.0.1:{port}/v1/webhooks/sms"
     return http_request("sms", body, {"Content-Type": "application/x-www-form-urlencoded",
-                                      "X-Twilio-Signature": phone.twilio_signature(
+                                      "X-Twilio-Signature": h.twilio_signature(
                                           TWILIO_TOKEN, url, params)})
 
 
 def mailgun(i: int, c: int, text: str) -> bytes:
-    ts, token = str(int(time.time())), secrets.token_hex(25)
     fields = [("recipient", "support@acme.example"), ("sender", f"customer{c}@example.org"),
               ("from", f"Customer {c} <customer{c}@example.org>"), ("subject", f"Order {i}"),
               ("body-plain", text + "\r\n"), ("stripped-text", text),
-              ("Message-Id", f"<bench-{i}@example.org>"), ("timestamp", ts), ("token", token),
-              ("signature", hmac.new(MAILGUN_KEY.encode(), (ts + token).encode(),
-                                     hashlib.sha256).hexdigest())]
-    boundary = "bench" + secrets.token_hex(6)
-    return http_request("mail", email.multipart(fields, boundary),
-                        {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+              ("Message-Id", f"<bench-{i}@example.org>")]
+    body, headers = h.multipart_form(h.mailgun_form(fields, MAILGUN_KEY))
+    return http_request("mail", body, headers)
 
 
 def config(a: argparse.Namespace) -> str:
