@@ -1,5 +1,7 @@
 #include "channels/normalize.hpp"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <array>
 
@@ -168,6 +170,21 @@ const country_info* find_country(std::string_view iso2) noexcept {
         ascii_lower(c.iso2[1]) == ascii_lower(iso2[1]))
       return &c;
   return nullptr;
+}
+
+result<std::string> default_country_option(const channel_config& cfg) {
+  const auto it = cfg.options.find("default_country");
+  if (it == cfg.options.end() || it->second.empty()) return std::string{};
+  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
+  std::string supported;
+  for (const auto& c : supported_countries()) {
+    if (!supported.empty()) supported += ' ';
+    supported += c.iso2;
+  }
+  return error{errc::malformed,
+               fmt::format("default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code "
+                           "(supported: {})",
+                           it->second, supported)};
 }
 
 std::optional<std::string> normalize_phone(std::string_view raw, std::string_view default_country) {

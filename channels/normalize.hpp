@@ -4,6 +4,9 @@
 //   phone: E.164, "+" and 8..15 digits
 #pragma once
 
+#include "channels/channel.hpp"
+#include "core/error.hpp"
+
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +34,10 @@ std::span<const country_info> supported_countries() noexcept;
 // Case-insensitive ("lv" and "LV"); nullptr when not in the table. Use it to validate the
 // `default_country` option at config load.
 const country_info* find_country(std::string_view iso2) noexcept;
+
+// Config load: the `default_country` option of cfg as its upper-case ISO code, or empty when
+// unset; an error listing the supported codes when find_country does not know it.
+result<std::string> default_country_option(const channel_config& cfg);
 
 // "+1 (555) 010-2000" → "+15550102000". Spaces, tabs, "-", ".", "/", "(", ")" and a "(0)"
 // trunk hint are dropped; a leading "00" (or the country's own international prefix, e.g. 011

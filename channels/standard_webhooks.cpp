@@ -1,6 +1,10 @@
 #include "channels/standard_webhooks.hpp"
 
 #include "channels/crypto.hpp"
+#include "channels/json_body.hpp"
+#include "channels/normalize.hpp"
+
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +18,8 @@ constexpr std::string_view secret_prefix = "whsec_";
 constexpr std::string_view id_header = "webhook-id";
 constexpr std::string_view timestamp_header = "webhook-timestamp";
 constexpr std::string_view signature_header = "webhook-signature";
+// HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
+constexpr std::size_t min_secret_bytes = 16;
 
 // Bounds both sides of the window so `now ± tolerance` cannot overflow whatever the config
 // says; a century is far beyond any sensible tolerance.
@@ -75,6 +81,8 @@ error missing(std::string_view name) {
   return {errc::bad_signature, "missing header " + std::string(name)};
 }
 
+error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
+
 }  // namespace
 
 std::optional<std::string> decode_standard_webhooks_secret(std::string_view configured) {
@@ -117,6 +125,49 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
       if (constant_time_equal(expected, candidate)) return {};
   }
   return {errc::bad_signature, "signature does not match"};
+}
+
+result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured,
+                                                std::string_view type) {
+  if (configured.empty())
+    return malformed(fmt::format("a {} channel needs a secret (secret or secret_file)", type));
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < configured.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = configured.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, configured.size());
+    auto key = decode_standard_webhooks_secret(configured[i]);
+    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
+    if (key->size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
+          key->size(), min_secret_bytes));
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+result<standard_webhooks_settings> read_standard_webhooks_settings(const channel_config& cfg,
+                                                                   std::string_view type) {
+  auto keys = decode_secrets(cfg.secrets, type);
+  if (!keys) return keys.error();
+  auto country = default_country_option(cfg);
+  if (!country) return country.error();
+  return standard_webhooks_settings{cfg.name, std::move(*keys), std::move(*country),
+                                    cfg.tolerance};
+}
+
+result<parse_result> standard_webhooks_adapter::receive(const request_view& req) const {
+  if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
+  if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
+  auto body = parse_json_object(req.body);
+  if (!body) return body.error();
+  auto msg = to_message(*body);
+  if (!msg) return msg.error();
+  parse_result out;
+  out.messages.push_back(std::move(*msg));
+  return out;
 }
 
 }  // namespace sb

@@ -6,17 +6,25 @@
 //   webhook-signature: space-separated "v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>"
 //
 // The secret is configured as "whsec_<base64>" (the prefix is optional) and used decoded.
+//
+// Below the scheme, the adapter skeleton both formats share, so that what they have in common
+// (secrets, signature, JSON body, error answers) is written once.
 #pragma once
 
 #include "channels/channel.hpp"
 #include "core/error.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sb {
 
@@ -34,5 +42,64 @@ std::string sign_standard_webhook(std::string_view secret_bytes, std::string_vie
 // Returns errc::ok, or errc::bad_signature with a detail that is safe to show to the caller.
 error verify_standard_webhook(const request_view& req, std::span<const std::string> decoded_secrets,
                               std::chrono::seconds tolerance);
+
+// Config load: every configured secret decoded and at least 16 bytes long (shorter HMAC keys
+// are guessable). Errors name a secret by its position, never by its value (they are logged);
+// `type` names the channel type when there is no secret at all.
+result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured,
+                                                std::string_view type);
+
+// ---- the adapter skeleton of our own signed JSON formats (`chat`, `callback`) ----------------
+
+// What each of those formats configures, read and checked once at config load.
+struct standard_webhooks_settings {
+  std::string channel;              // the channel's name: the messages' recipient
+  std::vector<std::string> keys;    // decoded secrets, any of which may sign
+  std::string default_country;      // ISO alpha-2 or empty
+  std::chrono::seconds tolerance{};
+};
+
+// The secrets (decode_secrets) and the default_country option of cfg.
+result<standard_webhooks_settings> read_standard_webhooks_settings(const channel_config& cfg,
+                                                                   std::string_view type);
+
+// One JSON object per request, one message from it. receive() is the request pipeline, in
+// order, and why each step sits where it does:
+//   1. signature over the raw bytes: nothing in the request is trusted or even looked at
+//      before it is authenticated, so an unauthenticated caller learns nothing (not even
+//      which Content-Type or fields we would accept): 401;
+//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
+//   3. JSON parse with a depth bound and UTF-8 validation: 400;
+//   4. to_message, the format's own field mapping with type checks, each error naming the
+//      field: 400.
+class standard_webhooks_adapter : public adapter {
+ public:
+  explicit standard_webhooks_adapter(standard_webhooks_settings settings)
+      : channel_(std::move(settings.channel)),
+        default_country_(std::move(settings.default_country)),
+        keys_(std::move(settings.keys)),
+        tolerance_(settings.tolerance) {}
+
+  result<parse_result> receive(const request_view& req) const final;
+
+ protected:
+  virtual result<inbound_message> to_message(const boost::json::object& body) const = 0;
+
+  std::string channel_;
+  std::string default_country_;  // ISO alpha-2 or empty
+
+ private:
+  std::vector<std::string> keys_;  // decoded secrets, any of which may sign
+  std::chrono::seconds tolerance_;
+};
+
+// make_<type>_adapter for a format built on standard_webhooks_adapter.
+template <class Adapter>
+result<std::unique_ptr<adapter>> make_standard_webhooks_adapter(const channel_config& cfg,
+                                                                std::string_view type) {
+  auto settings = read_standard_webhooks_settings(cfg, type);
+  if (!settings) return settings.error();
+  return std::unique_ptr<adapter>(std::make_unique<Adapter>(std::move(*settings)));
+}
 
 }  // namespace sb

@@ -1,14 +1,10 @@
 // `callback`: one callback request per request, signed with Standard Webhooks.
-// The request pipeline, in order (the same as `chat`, for the same reasons):
-//   1. signature over the raw bytes, before anything in the request is looked at: 401;
-//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
-//   3. JSON parse with a depth bound and UTF-8 validation: 400;
-//   4. field mapping with type checks, each error naming the field: 400.
+// The request pipeline is standard_webhooks_adapter's, as for `chat`; this file is its last
+// step, the field mapping with type checks, each error naming the field: 400.
 // The customer is known only by the phone number to call, so a number that cannot be read is
 // refused (400) rather than kept: a callback request nobody can call back is a sender bug.
 #include "channels/callback/callback.hpp"
 
-#include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 
@@ -30,8 +26,6 @@ namespace json = boost::json;
 // Ids become dedupe keys in the store: keep them short enough to index.
 constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_digits = 64;
-// HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
-constexpr std::size_t min_secret_bytes = 16;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
@@ -41,44 +35,6 @@ std::string_view trim(std::string_view s) noexcept {
   if (first == std::string_view::npos) return {};
   return s.substr(first, s.find_last_not_of(space) - first + 1);
 }
-
-// ---- config (as for chat) -------------------------------------------------------------------
-
-result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured) {
-  if (configured.empty())
-    return malformed("a callback channel needs a secret (secret or secret_file)");
-  std::vector<std::string> keys;
-  for (std::size_t i = 0; i < configured.size(); ++i) {
-    // Never echo the secret: this text ends up in logs.
-    const std::string which = configured.size() == 1
-                                  ? "secret"
-                                  : fmt::format("secret {} of {}", i + 1, configured.size());
-    auto key = decode_standard_webhooks_secret(configured[i]);
-    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
-    if (key->size() < min_secret_bytes)
-      return malformed(fmt::format(
-          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
-          key->size(), min_secret_bytes));
-    keys.push_back(std::move(*key));
-  }
-  return keys;
-}
-
-result<std::string> default_country_option(const channel_config& cfg) {
-  const auto it = cfg.options.find("default_country");
-  if (it == cfg.options.end() || it->second.empty()) return std::string{};
-  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
-  std::string supported;
-  for (const auto& c : supported_countries()) {
-    if (!supported.empty()) supported += ' ';
-    supported += c.iso2;
-  }
-  return malformed(fmt::format(
-      "default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code (supported: {})",
-      it->second, supported));
-}
-
-// ---- transport checks ---------------------------------------------------------------------
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -125,35 +81,13 @@ json::value string_or_null(const std::optional<std::string>& s) {
 
 // ---- mapping -------------------------------------------------------------------------------
 
-class callback_adapter final : public adapter {
+class callback_adapter final : public standard_webhooks_adapter {
  public:
-  callback_adapter(std::string channel, std::vector<std::string> keys, std::string default_country,
-                   std::chrono::seconds tolerance)
-      : channel_(std::move(channel)),
-        keys_(std::move(keys)),
-        default_country_(std::move(default_country)),
-        tolerance_(tolerance) {}
-
-  result<parse_result> receive(const request_view& req) const override {
-    if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
-    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_json_object(req.body);
-    if (!body) return body.error();
-    auto msg = to_message(*body);
-    if (!msg) return msg.error();
-    parse_result out;
-    out.messages.push_back(std::move(*msg));
-    return out;
-  }
+  using standard_webhooks_adapter::standard_webhooks_adapter;
 
  private:
-  result<inbound_message> to_message(const json::object& body) const;
+  result<inbound_message> to_message(const json::object& body) const override;
   result<json::value> read_window(const json::object& body) const;
-
-  std::string channel_;
-  std::vector<std::string> keys_;  // decoded secrets, any of which may sign
-  std::string default_country_;    // ISO alpha-2 or empty
-  std::chrono::seconds tolerance_;
 };
 
 // {"start","end"} in our own RFC 3339 spelling, or null when the customer gave no window.
@@ -248,12 +182,7 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_callback_adapter(const channel_config& cfg) {
-  auto keys = decode_secrets(cfg.secrets);
-  if (!keys) return keys.error();
-  auto country = default_country_option(cfg);
-  if (!country) return country.error();
-  return std::unique_ptr<adapter>(std::make_unique<callback_adapter>(
-      cfg.name, std::move(*keys), std::move(*country), cfg.tolerance));
+  return make_standard_webhooks_adapter<callback_adapter>(cfg, "callback");
 }
 
 }  // namespace sb

@@ -1,14 +1,9 @@
 // `chat`: one message per request from a web-chat backend, signed with Standard Webhooks.
-// The request pipeline, in order, and why each step sits where it does:
-//   1. signature over the raw bytes: nothing in the request is trusted or even looked at
-//      before it is authenticated, so an unauthenticated caller learns nothing (not even
-//      which Content-Type or fields we would accept): 401;
-//   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
-//   3. JSON parse with a depth bound and UTF-8 validation: 400;
-//   4. field mapping with type checks, each error naming the field: 400.
+// The request pipeline (signature: 401, Content-Type: 415, JSON parse: 400) is
+// standard_webhooks_adapter's; this file is its last step, the field mapping with type checks,
+// each error naming the field: 400.
 #include "channels/chat/chat.hpp"
 
-#include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 
@@ -30,8 +25,6 @@ namespace json = boost::json;
 // Ids become dedupe and identity keys in the store: keep them short enough to index.
 constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_attachments = 100;
-// HMAC keys shorter than this are guessable; Standard Webhooks senders generate 24..64 bytes.
-constexpr std::size_t min_secret_bytes = 16;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
@@ -41,43 +34,6 @@ std::string_view trim(std::string_view s) noexcept {
   if (first == std::string_view::npos) return {};
   return s.substr(first, s.find_last_not_of(space) - first + 1);
 }
-
-// ---- config -------------------------------------------------------------------------------
-
-result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured) {
-  if (configured.empty()) return malformed("a chat channel needs a secret (secret or secret_file)");
-  std::vector<std::string> keys;
-  for (std::size_t i = 0; i < configured.size(); ++i) {
-    // Never echo the secret: this text ends up in logs.
-    const std::string which = configured.size() == 1
-                                  ? "secret"
-                                  : fmt::format("secret {} of {}", i + 1, configured.size());
-    auto key = decode_standard_webhooks_secret(configured[i]);
-    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
-    if (key->size() < min_secret_bytes)
-      return malformed(fmt::format(
-          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
-          key->size(), min_secret_bytes));
-    keys.push_back(std::move(*key));
-  }
-  return keys;
-}
-
-result<std::string> default_country_option(const channel_config& cfg) {
-  const auto it = cfg.options.find("default_country");
-  if (it == cfg.options.end() || it->second.empty()) return std::string{};
-  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
-  std::string supported;
-  for (const auto& c : supported_countries()) {
-    if (!supported.empty()) supported += ' ';
-    supported += c.iso2;
-  }
-  return malformed(fmt::format(
-      "default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code (supported: {})",
-      it->second, supported));
-}
-
-// ---- transport checks ---------------------------------------------------------------------
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -133,38 +89,16 @@ std::optional<std::string> language_code(std::string_view hint) {
 
 // ---- mapping -------------------------------------------------------------------------------
 
-class chat_adapter final : public adapter {
+class chat_adapter final : public standard_webhooks_adapter {
  public:
-  chat_adapter(std::string channel, std::vector<std::string> keys, std::string default_country,
-               std::chrono::seconds tolerance)
-      : channel_(std::move(channel)),
-        keys_(std::move(keys)),
-        default_country_(std::move(default_country)),
-        tolerance_(tolerance) {}
-
-  result<parse_result> receive(const request_view& req) const override {
-    if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
-    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_json_object(req.body);
-    if (!body) return body.error();
-    auto msg = to_message(*body);
-    if (!msg) return msg.error();
-    parse_result out;
-    out.messages.push_back(std::move(*msg));
-    return out;
-  }
+  using standard_webhooks_adapter::standard_webhooks_adapter;
 
  private:
-  result<inbound_message> to_message(const json::object& body) const;
+  result<inbound_message> to_message(const json::object& body) const override;
   error read_header_fields(const json::object& body, inbound_message& msg) const;
   error read_visitor(const json::object& body, inbound_message& msg) const;
   error read_contact(const json::object& visitor, inbound_message& msg) const;
   error read_content(const json::object& body, inbound_message& msg) const;
-
-  std::string channel_;
-  std::vector<std::string> keys_;  // decoded secrets, any of which may sign
-  std::string default_country_;    // ISO alpha-2 or empty
-  std::chrono::seconds tolerance_;
 };
 
 result<inbound_message> chat_adapter::to_message(const json::object& body) const {
@@ -283,12 +217,7 @@ error chat_adapter::read_content(const json::object& body, inbound_message& msg)
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg) {
-  auto keys = decode_secrets(cfg.secrets);
-  if (!keys) return keys.error();
-  auto country = default_country_option(cfg);
-  if (!country) return country.error();
-  return std::unique_ptr<adapter>(std::make_unique<chat_adapter>(
-      cfg.name, std::move(*keys), std::move(*country), cfg.tolerance));
+  return make_standard_webhooks_adapter<chat_adapter>(cfg, "chat");
 }
 
 }  // namespace sb

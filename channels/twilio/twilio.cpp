@@ -109,20 +109,6 @@ result<std::vector<std::string>> auth_tokens(const std::vector<std::string>& con
   return tokens;
 }
 
-result<std::string> default_country_option(const channel_config& cfg) {
-  const auto it = cfg.options.find("default_country");
-  if (it == cfg.options.end() || it->second.empty()) return std::string{};
-  if (const country_info* c = find_country(it->second)) return std::string(c->iso2);
-  std::string supported;
-  for (const auto& c : supported_countries()) {
-    if (!supported.empty()) supported += ' ';
-    supported += c.iso2;
-  }
-  return malformed(fmt::format(
-      "default_country \"{}\" is not a supported ISO 3166-1 alpha-2 code (supported: {})",
-      it->second, supported));
-}
-
 // The URL as configured, and the same URL with its port added (the scheme's default) or
 // removed: the two spellings Twilio may have signed.
 result<std::vector<std::string>> public_urls(const channel_config& cfg) {

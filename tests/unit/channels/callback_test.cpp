@@ -2,11 +2,10 @@
 
 #include "channels/crypto.hpp"
 #include "channels/standard_webhooks.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +15,8 @@ using namespace std::string_literals;
 namespace sb {
 namespace {
 
+using namespace fixtures;
+
 // 2026-11-22T10:05:30Z: every request is judged at this instant.
 constexpr millis test_now = 1'795'341'930'000;
 constexpr std::int64_t test_now_s = test_now / 1000;
@@ -23,8 +24,6 @@ constexpr std::int64_t test_now_s = test_now / 1000;
 const std::string key_a = "callback-secret-A: 32 bytes key!";
 const std::string key_b = "callback-secret-B: 32 bytes key!";
 const std::string other_key = "the web-chat channel's own key!!";
-
-std::string whsec(std::string_view key) { return "whsec_" + base64_encode(key); }
 
 channel_config callback_config(std::vector<std::string> secrets = {whsec(key_a)},
                                std::string default_country = {}) {
@@ -36,74 +35,29 @@ channel_config callback_config(std::vector<std::string> secrets = {whsec(key_a)}
   return cfg;
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/callbacks", views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
 request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
                     const std::string& id = "msg_cb9_attempt1") {
-  request r;
-  r.body = std::move(body);
-  r.fields = {{"Content-Type", "application/json"},
-              {"webhook-id", id},
-              {"webhook-timestamp", std::to_string(ts)},
-              {"webhook-signature", sign_standard_webhook(key, id, ts, r.body)}};
-  return r;
+  return standard_webhooks_post({.target = "/v1/webhooks/callbacks", .now = test_now},
+                                std::move(body), key, ts, id);
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/callback/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("callback", name); }
 
 result<parse_result> receive(request& r, const channel_config& cfg = callback_config()) {
-  auto adapter = make_callback_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_callback_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = callback_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  CHECK_FALSE(res->ack.has_value());
-  return res->messages.front();
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK_FALSE(res.ack.has_value());
+  return only_message(res);
 }
 
 error refused(request& r, const channel_config& cfg = callback_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
-const boost::json::object& callback_of(const inbound_message& m) {
-  const boost::json::value* v = m.extra.if_contains("callback");
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_object());
-  return v->as_object();
-}
+const boost::json::object& callback_of(const inbound_message& m) { return object_at(m, "callback"); }
 
 const std::string minimal = R"({"id":"cb-1","phone":"+15550102000"})";
 

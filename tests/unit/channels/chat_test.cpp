@@ -2,11 +2,10 @@
 
 #include "channels/crypto.hpp"
 #include "channels/standard_webhooks.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <utility>
@@ -17,6 +16,8 @@ using namespace std::string_literals;
 namespace sb {
 namespace {
 
+using namespace fixtures;
+
 // 2026-11-22T10:00:30Z: every request is judged at this instant.
 constexpr millis test_now = 1'795'341'630'000;
 constexpr std::int64_t test_now_s = test_now / 1000;
@@ -24,8 +25,6 @@ constexpr std::int64_t test_now_s = test_now / 1000;
 const std::string key_a = "chat-secret-A: 32 bytes of key!!";
 const std::string key_b = "chat-secret-B: 32 bytes of key!!";
 const std::string other_channel_key = "the callback channel's own key!!";
-
-std::string whsec(std::string_view key) { return "whsec_" + base64_encode(key); }
 
 channel_config chat_config(std::vector<std::string> secrets = {whsec(key_a)},
                            std::string default_country = {}) {
@@ -37,67 +36,24 @@ channel_config chat_config(std::vector<std::string> secrets = {whsec(key_a)},
   return cfg;
 }
 
-// Owns the header strings so the request_view's spans stay valid.
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  millis now = test_now;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/web-chat", views, body, now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
 request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
                     const std::string& id = "msg_2bXyZ7") {
-  request r;
-  r.body = std::move(body);
-  r.fields = {{"Content-Type", "application/json"},
-              {"webhook-id", id},
-              {"webhook-timestamp", std::to_string(ts)},
-              {"webhook-signature", sign_standard_webhook(key, id, ts, r.body)}};
-  return r;
+  return standard_webhooks_post({.target = "/v1/webhooks/web-chat", .now = test_now},
+                                std::move(body), key, ts, id);
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/chat/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("chat", name); }
 
 result<parse_result> receive(request& r, const channel_config& cfg = chat_config()) {
-  auto adapter = make_chat_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_chat_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = chat_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  return res->messages.front();
+  return only_message(accepted_result(receive(r, cfg)));
 }
 
 error refused(request& r, const channel_config& cfg = chat_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
 // A valid minimal body with `fields` spliced in after the id, for type-check cases.

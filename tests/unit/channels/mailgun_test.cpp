@@ -1,11 +1,10 @@
 #include "channels/mailgun/mailgun.hpp"
 
 #include "channels/crypto.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +13,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 const std::string fixture_ts = "1795341600";    // the fixtures were signed 30 s earlier
@@ -44,29 +45,7 @@ struct request {
   }
 };
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/mailgun/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string url_encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+std::string fixture(const std::string& name) { return read_fixture("mailgun", name); }
 
 using field_list = std::vector<std::pair<std::string, std::string>>;
 
@@ -84,10 +63,7 @@ request form_post(field_list fields, std::string_view k = key, std::string ts = 
   fields.emplace_back("signature", sign(k, ts, token));
   request r;
   r.content_type = "application/x-www-form-urlencoded";
-  for (const auto& [n, v] : fields) {
-    if (!r.body.empty()) r.body += '&';
-    r.body += url_encode(n) + "=" + url_encode(v);
-  }
+  r.body = form_body(fields);
   return r;
 }
 
@@ -106,42 +82,25 @@ request multipart_fixture() {
 }
 
 result<parse_result> receive(request& r, const channel_config& cfg = mailgun_config()) {
-  auto adapter = make_mailgun_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_mailgun_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = mailgun_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  return res->messages.front();
+  return only_message(accepted_result(receive(r, cfg)));
 }
 
 error refused(request& r, const channel_config& cfg = mailgun_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
 std::size_t ignored(request& r, const channel_config& cfg = mailgun_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  CHECK(res->messages.empty());
-  return res->ignored;
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK(res.messages.empty());
+  return res.ignored;
 }
 
 const boost::json::object& mail(const inbound_message& m) {
   return m.extra.at("email").as_object();
-}
-
-std::vector<std::string> strings(const boost::json::value& v) {
-  std::vector<std::string> out;
-  for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
-  return out;
 }
 
 // Replaces the first occurrence of `what` in the body.

@@ -3,6 +3,7 @@
 #include "channels/crypto.hpp"
 #include "channels/messenger/messenger.hpp"
 #include "channels/meta/json_reader.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +15,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 // 2026-11-22T10:00:30Z
 constexpr millis test_now = 1'795'341'630'000;
@@ -33,44 +36,14 @@ channel_config config(std::vector<std::string> secrets = {app_secret},
   return cfg;
 }
 
-struct request {
-  std::string method = "POST";
-  std::string target = "/v1/webhooks/fb-page";
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {method, target, views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
+const std::string path = "/v1/webhooks/fb-page";
 
 request get(std::string query) {
-  request r;
-  r.method = "GET";
-  r.target = "/v1/webhooks/fb-page" + query;
-  return r;
+  return {.method = "GET", .target = path + query, .now = test_now};
 }
 
 request signed_post(std::string body, const std::string& secret = app_secret) {
-  request r;
-  r.body = std::move(body);
-  r.fields = {{"Content-Type", "application/json"},
-              {"X-Hub-Signature-256", meta::sign(secret, r.body)}};
-  return r;
+  return meta_post({.target = path, .now = test_now}, std::move(body), secret);
 }
 
 const std::string empty_batch = R"({"object":"page","entry":[]})";

@@ -1,12 +1,12 @@
 #include "channels/mime/mime.hpp"
 
+#include "tests/unit/channels/fixtures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/json/serialize.hpp>
 
-#include <fstream>
 #include <future>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +15,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 
@@ -29,73 +31,32 @@ channel_config mime_config(std::vector<std::string> secrets = {token_a}) {
   return cfg;
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/support-mail", views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/mime/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("mime", name); }
 
 request post(std::string body, const std::string& token = token_a) {
-  request r;
+  request r{.target = "/v1/webhooks/support-mail", .now = test_now};
   r.body = std::move(body);
   r.fields = {{"Content-Type", "message/rfc822"}, {"Authorization", "Bearer " + token}};
   return r;
 }
 
 result<parse_result> receive(request& r, const channel_config& cfg = mime_config()) {
-  auto adapter = make_mime_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_mime_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = mime_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  CHECK_FALSE(res->ack.has_value());
-  return res->messages.front();
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK_FALSE(res.ack.has_value());
+  return only_message(res);
 }
 
 error refused(request& r, const channel_config& cfg = mime_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
 const boost::json::object& mail(const inbound_message& m) {
   REQUIRE(m.extra.contains("email"));
   return m.extra.at("email").as_object();
-}
-
-std::vector<std::string> strings(const boost::json::value& v) {
-  std::vector<std::string> out;
-  for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
-  return out;
 }
 
 const std::string minimal =

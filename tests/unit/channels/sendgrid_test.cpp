@@ -1,11 +1,10 @@
 #include "channels/sendgrid/sendgrid.hpp"
 
 #include "channels/crypto.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +13,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 
@@ -31,34 +32,7 @@ channel_config sendgrid_config(std::vector<std::string> secrets = {password},
   return cfg;
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/support-sendgrid", views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/sendgrid/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("sendgrid", name); }
 
 std::string basic(std::string_view user, std::string_view pass) {
   return "Basic " + base64_encode(std::string(user) + ":" + std::string(pass));
@@ -66,7 +40,7 @@ std::string basic(std::string_view user, std::string_view pass) {
 
 request post(std::string body, std::string content_type = boundary_ct,
              const std::string& pass = password, const std::string& user = "parse") {
-  request r;
+  request r{.target = "/v1/webhooks/support-sendgrid", .now = test_now};
   r.body = std::move(body);
   r.fields = {{"Content-Type", std::move(content_type)},
               {"Authorization", basic(user, pass)},
@@ -86,34 +60,19 @@ std::string form(const std::vector<std::string>& parts) {
 }
 
 result<parse_result> receive(request& r, const channel_config& cfg = sendgrid_config()) {
-  auto adapter = make_sendgrid_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_sendgrid_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = sendgrid_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  return res->messages.front();
+  return only_message(accepted_result(receive(r, cfg)));
 }
 
 error refused(request& r, const channel_config& cfg = sendgrid_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
 const boost::json::object& mail(const inbound_message& m) {
   return m.extra.at("email").as_object();
-}
-
-std::vector<std::string> strings(const boost::json::value& v) {
-  std::vector<std::string> out;
-  for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
-  return out;
 }
 
 // ---- construction ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "channels/standard_webhooks.hpp"
 
 #include "channels/crypto.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +15,8 @@ using namespace std::string_literals;
 namespace sb {
 namespace {
 
+using namespace fixtures;
+
 // The Standard Webhooks specification's published test vector.
 constexpr std::string_view vector_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 constexpr std::string_view vector_id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -23,33 +26,11 @@ constexpr std::string_view vector_signature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uF
 
 constexpr std::chrono::seconds tolerance{300};
 
-// Owns the header strings so the request_view's spans stay valid.
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  millis now = vector_ts * 1000;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/test", views, body, now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](auto& f) { return f.first == name; });
-  }
-};
+// A request at the vector's own instant.
+request at_vector_time() { return {.target = "/v1/webhooks/test", .now = vector_ts * 1000}; }
 
 request vector_request() {
-  request r;
+  request r = at_vector_time();
   r.fields = {{"webhook-id", std::string(vector_id)},
               {"webhook-timestamp", std::to_string(vector_ts)},
               {"webhook-signature", std::string(vector_signature)}};
@@ -261,7 +242,7 @@ TEST_CASE("the timestamp is checked before the signature") {
 
 TEST_CASE("sign and verify round-trip over arbitrary bytes") {
   const std::string key = "\x00\x01\x02 binary key with a NUL and more bytes"s;
-  request r;
+  request r = at_vector_time();
   r.body = "\x00\xff binary \xc3\xa9 body"s;
   r.now = 1'800'000'000'000;
   r.fields = {{"webhook-id", "msg_1"},

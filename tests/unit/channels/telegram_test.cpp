@@ -1,11 +1,11 @@
 #include "channels/telegram/telegram.hpp"
 
+#include "tests/unit/channels/fixtures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +14,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;
 
@@ -31,32 +33,9 @@ channel_config telegram_config(std::vector<std::string> secrets = {token_a},
   return cfg;
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/telegram", views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
 // As Telegram's servers send it.
 request post(std::string body, std::string token = token_a) {
-  request r;
+  request r{.target = "/v1/webhooks/telegram", .now = test_now};
   r.body = std::move(body);
   r.fields = {{"Host", "support.example.com"},
               {"Content-Type", "application/json"},
@@ -64,48 +43,29 @@ request post(std::string body, std::string token = token_a) {
   return r;
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/telegram/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("telegram", name); }
 
 result<parse_result> receive(request& r, const channel_config& cfg = telegram_config()) {
-  auto adapter = make_telegram_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_telegram_adapter, r.view(), cfg);
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = telegram_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  CHECK_FALSE(res->ack.has_value());
-  return res->messages.front();
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK_FALSE(res.ack.has_value());
+  return only_message(res);
 }
 
 void ignored(request& r, const channel_config& cfg = telegram_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  CHECK(res->messages.empty());
-  CHECK(res->ignored == 1);
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK(res.messages.empty());
+  CHECK(res.ignored == 1);
 }
 
 error refused(request& r, const channel_config& cfg = telegram_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
+  return refusal(receive(r, cfg));
 }
 
-const boost::json::object& telegram_of(const inbound_message& m) {
-  const boost::json::value* v = m.extra.if_contains("telegram");
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_object());
-  return v->as_object();
-}
+const boost::json::object& telegram_of(const inbound_message& m) { return object_at(m, "telegram"); }
 
 // A message update with `fields` spliced into the message object.
 std::string update(std::string_view fields, std::int64_t update_id = 1000) {

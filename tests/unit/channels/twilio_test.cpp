@@ -2,12 +2,11 @@
 
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -17,6 +16,8 @@ using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 
@@ -37,36 +38,6 @@ channel_config twilio_config(std::vector<std::string> secrets = {token_a},
   return cfg;
 }
 
-// Percent-encodes as Twilio does: unreserved characters kept, space as '+'.
-std::string encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0x0f];
-    }
-  }
-  return out;
-}
-
-using pairs = std::vector<std::pair<std::string, std::string>>;
-
-std::string form_body(const pairs& fields) {
-  std::string out;
-  for (const auto& [name, value] : fields) {
-    if (!out.empty()) out += '&';
-    out += encode(name) + "=" + encode(value);
-  }
-  return out;
-}
-
 // The signature as Twilio computes it, written out independently of the adapter: the URL,
 // then every parameter sorted by name (and by value for a repeated name), name then value.
 std::string twilio_signature(std::string_view token, std::string url, std::string_view body) {
@@ -79,36 +50,11 @@ std::string twilio_signature(std::string_view token, std::string url, std::strin
   return base64_encode(hmac_sha1(token, url));
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string target = path;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", target, views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
 // A request as Twilio sends it to public_url (+ the target's query), signed with `token`.
 request signed_post(std::string body, std::string_view token = token_a, std::string target = path,
                     std::string url = public_url) {
-  request r;
+  request r{.target = std::move(target), .now = test_now};
   r.body = std::move(body);
-  r.target = std::move(target);
   const auto q = r.target.find('?');
   if (q != std::string::npos) url += r.target.substr(q);
   r.fields = {{"Host", "support.example.com"},
@@ -119,18 +65,14 @@ request signed_post(std::string body, std::string_view token = token_a, std::str
 }
 
 std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/twilio/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  std::string s{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string s = read_fixture("twilio", name);
   // The files end with a newline for editors; the body Twilio sends does not.
   if (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
 }
 
 result<parse_result> receive(request& r, const channel_config& cfg = twilio_config()) {
-  auto adapter = make_twilio_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_twilio_adapter, r.view(), cfg);
 }
 
 void check_ack(const parse_result& res) {
@@ -141,35 +83,20 @@ void check_ack(const parse_result& res) {
 }
 
 inbound_message accepted(request& r, const channel_config& cfg = twilio_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  REQUIRE(res->messages.size() == 1);
-  CHECK(res->ignored == 0);
-  check_ack(*res);
-  return res->messages.front();
+  const parse_result res = accepted_result(receive(r, cfg));
+  check_ack(res);
+  return only_message(res);
 }
 
 void ignored(request& r, const channel_config& cfg = twilio_config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  CHECK(res->messages.empty());
-  CHECK(res->ignored == 1);
-  check_ack(*res);
+  const parse_result res = accepted_result(receive(r, cfg));
+  CHECK(res.messages.empty());
+  CHECK(res.ignored == 1);
+  check_ack(res);
 }
 
 error refused(request& r, const channel_config& cfg = twilio_config()) {
-  auto res = receive(r, cfg);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
-}
-
-const boost::json::object& object_at(const inbound_message& m, std::string_view key) {
-  const boost::json::value* v = m.extra.if_contains(key);
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_object());
-  return v->as_object();
+  return refusal(receive(r, cfg));
 }
 
 // A minimal inbound SMS.
@@ -281,8 +208,7 @@ TEST_CASE("Twilio's documented signature vector") {
           "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
   }
   SUBCASE("the adapter accepts it: public_url plus the request's query string") {
-    request r;
-    r.target = "/myapp.php?foo=1&bar=2";
+    request r{.target = "/myapp.php?foo=1&bar=2", .now = test_now};
     r.body = body;
     r.fields = {{"Content-Type", "application/x-www-form-urlencoded"},
                 {"X-Twilio-Signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="}};

@@ -1,17 +1,18 @@
 #include "channels/whatsapp/whatsapp.hpp"
 
 #include "channels/meta/meta.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;
 
@@ -27,50 +28,21 @@ channel_config config(std::vector<std::string> secrets = {app_secret}) {
   return cfg;
 }
 
-struct request {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {"POST", "/v1/webhooks/wa-support", views, body, test_now};
-  }
-};
-
 request signed_post(std::string body, const std::string& secret = app_secret) {
-  request r;
-  r.body = std::move(body);
-  r.fields = {{"Content-Type", "application/json"},
-              {"X-Hub-Signature-256", meta::sign(secret, r.body)}};
-  return r;
+  return meta_post({.target = "/v1/webhooks/wa-support", .now = test_now}, std::move(body), secret);
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/whatsapp/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("whatsapp", name); }
 
 result<parse_result> receive(request& r, const channel_config& cfg = config()) {
-  auto adapter = make_whatsapp_adapter(cfg);
-  REQUIRE(adapter.has_value());
-  return (*adapter)->receive(r.view());
+  return receive_with(make_whatsapp_adapter, r.view(), cfg);
 }
 
 parse_result accepted(request& r, const channel_config& cfg = config()) {
-  auto res = receive(r, cfg);
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  return std::move(*res);
+  return accepted_result(receive(r, cfg));
 }
 
-error refused(request& r) {
-  auto res = receive(r);
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
-}
+error refused(request& r) { return refusal(receive(r)); }
 
 // One message in one change of one entry.
 std::string one(const std::string& message, const std::string& field = "messages",

@@ -1,18 +1,19 @@
 #include "channels/x/x.hpp"
 
 #include "channels/crypto.hpp"
+#include "tests/unit/channels/fixtures.hpp"
 
 #include <doctest/doctest.h>
 #include <boost/json/parse.hpp>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sb {
 namespace {
+
+using namespace fixtures;
 
 constexpr millis test_now = 1'795'341'630'000;
 
@@ -28,44 +29,15 @@ channel_config config(std::vector<std::string> secrets = {consumer_secret}) {
   return cfg;
 }
 
-struct request {
-  std::string method = "POST";
-  std::string target = "/v1/webhooks/x-support";
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string body;
-  std::vector<header_field> views;
-
-  request_view view() {
-    views.clear();
-    for (const auto& [name, value] : fields) views.push_back({name, value});
-    return {method, target, views, body, test_now};
-  }
-  void set(const std::string& name, std::string value) {
-    for (auto& f : fields)
-      if (f.first == name) {
-        f.second = std::move(value);
-        return;
-      }
-    fields.emplace_back(name, std::move(value));
-  }
-  void remove(const std::string& name) {
-    std::erase_if(fields, [&](const auto& f) { return f.first == name; });
-  }
-};
-
 request signed_post(std::string body, const std::string& secret = consumer_secret) {
-  request r;
+  request r{.target = "/v1/webhooks/x-support", .now = test_now};
   r.body = std::move(body);
   r.fields = {{"Content-Type", "application/json; charset=utf-8"},
               {"x-twitter-webhooks-signature", x_signature(secret, r.body)}};
   return r;
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(SB_TEST_DATA_DIR "/x/" + name, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string fixture(const std::string& name) { return read_fixture("x", name); }
 
 std::unique_ptr<adapter> make(const channel_config& cfg = config()) {
   auto a = make_x_adapter(cfg);
@@ -74,17 +46,10 @@ std::unique_ptr<adapter> make(const channel_config& cfg = config()) {
 }
 
 parse_result accepted(request& r, const channel_config& cfg = config()) {
-  auto res = make(cfg)->receive(r.view());
-  if (!res) FAIL_CHECK("refused: " << res.error().detail);
-  REQUIRE(res.has_value());
-  return std::move(*res);
+  return accepted_result(make(cfg)->receive(r.view()));
 }
 
-error refused(request& r) {
-  auto res = make()->receive(r.view());
-  REQUIRE_FALSE(res.has_value());
-  return res.error();
-}
+error refused(request& r) { return refusal(make()->receive(r.view())); }
 
 std::string dm(const std::string& sender, const std::string& recipient, const std::string& text) {
   return R"({"for_user_id":")" + account +
@@ -119,10 +84,7 @@ TEST_CASE("make_x_adapter checks the consumer secret") {
 // ---- the CRC handshake ---------------------------------------------------------------------
 
 request crc(const std::string& query) {
-  request r;
-  r.method = "GET";
-  r.target = "/v1/webhooks/x-support" + query;
-  return r;
+  return {.method = "GET", .target = "/v1/webhooks/x-support" + query, .now = test_now};
 }
 
 TEST_CASE("the CRC answer matches an independent HMAC (openssl dgst -sha256 -hmac | base64)") {
