@@ -567,10 +567,25 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
       sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
     migrate(s->db_);
     s->st_ = std::make_unique<statements>(s->db_);
+    sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
   } catch (const sql::sqlite_failure& e) {
     return error{errc::unavailable, e.what()};
   }
   return s;
+}
+
+int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int frames) {
+  auto* s = static_cast<sqlite_store*>(self);
+  if (frames >= wal_hard_frames) {
+    // PASSIVE: copies what no reader still needs; the frames the checkpoint thread already
+    // copied are skipped, so this is short unless that thread is far behind.
+    const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                             nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      log::warn("store", "checkpoint in the writer failed: {}", sqlite3_errstr(rc));
+  }
+  if (s->wal_listener_) s->wal_listener_(frames);
+  return SQLITE_OK;  // the commit itself succeeded whatever the checkpoint did
 }
 
 sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
@@ -677,6 +692,33 @@ result<std::string> sqlite_store::close_conversation(std::string_view id, millis
 std::int64_t sqlite_store::outbox_size() {
   use q(st_->count_outbox);
   return q->step() ? q->i64(0) : 0;
+}
+
+wal_checkpointer::~wal_checkpointer() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+result<std::unique_ptr<wal_checkpointer>> wal_checkpointer::open(const std::string& path) {
+  std::unique_ptr<wal_checkpointer> c(new wal_checkpointer());
+  const int rc = sqlite3_open_v2(path.c_str(), &c->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  try {
+    sql::check(c->db_, rc, fmt::format("open {}", path));
+    sql::check(c->db_, sqlite3_busy_timeout(c->db_, 5000), "busy_timeout");
+    sql::exec(c->db_, "PRAGMA synchronous = FULL");  // the checkpoint fsyncs what it copied
+    sqlite3_wal_autocheckpoint(c->db_, 0);
+  } catch (const sql::sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return c;
+}
+
+bool wal_checkpointer::run() {
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return true;  // BUSY: another checkpoint ran
+  log::warn("store", "checkpoint failed: {}", sqlite3_errmsg(db_));
+  return false;
 }
 
 outbox_reader::~outbox_reader() {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -82,13 +83,39 @@ class sqlite_store {
   bool probe_write(millis at);
   const store_options& options() const noexcept { return opts_; }
 
+  // Checkpoints. SQLite's automatic checkpoint (1,000 WAL pages) would run inside the writer's
+  // COMMIT, stalling every request of the batch for the page copies and the database fsync.
+  // Instead the writer's commits report the WAL's size to `listener` (the group writer wakes
+  // a checkpoint thread on a connection of its own). Only when the WAL reaches
+  // wal_hard_frames, i.e. the checkpoint thread cannot keep up or is not running, does the
+  // writer checkpoint itself, which is what lets SQLite restart the WAL from its beginning
+  // and keeps it bounded. Writer thread only (the listener runs on it).
+  static constexpr int wal_hard_frames = 8000;  // ~32 MiB of WAL
+  void on_wal_frames(std::function<void(int frames)> listener) { wal_listener_ = std::move(listener); }
+
  private:
   explicit sqlite_store(store_options opts);
   struct statements;
   store_options opts_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<statements> st_;
+  std::function<void(int)> wal_listener_;
+  static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
   friend struct store_tx;
+};
+
+// The checkpoint thread's own connection (see sqlite_store::on_wal_frames).
+class wal_checkpointer {
+ public:
+  static result<std::unique_ptr<wal_checkpointer>> open(const std::string& path);
+  ~wal_checkpointer();
+  // A PASSIVE checkpoint: copies the committed WAL pages no reader still needs into the
+  // database file and fsyncs it, without blocking the writer. False on an error (logged).
+  bool run();
+
+ private:
+  wal_checkpointer() = default;
+  sqlite3* db_ = nullptr;
 };
 
 // A read-only connection for the publisher thread (WAL readers never block the writer).

@@ -11,9 +11,20 @@ group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
                            std::size_t max_batch)
     : store_(store), on_commit_(std::move(on_commit)), max_batch_(max_batch) {
   backlog_ = store_.outbox_size();
+  store_.on_wal_frames([this](int frames) {
+    if (frames < checkpoint_frames) return;
+    {
+      std::lock_guard lock(checkpoint_m_);
+      checkpoint_due_ = true;
+    }
+    checkpoint_cv_.notify_one();
+  });
 }
 
-group_writer::~group_writer() { stop(); }
+group_writer::~group_writer() {
+  stop();
+  store_.on_wal_frames({});  // the listener points here
+}
 
 void group_writer::start() {
   std::lock_guard lock(m_);
@@ -23,6 +34,31 @@ void group_writer::start() {
     pthread_setname_np(pthread_self(), "sb-writer");  // top -H, perf, gdb show it
     run();
   });
+  if (auto c = wal_checkpointer::open(store_.options().path)) {
+    checkpointer_ = std::move(*c);
+    checkpoint_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "sb-checkpoint");
+      checkpoint_loop();
+    });
+  } else {
+    log::warn("store", "no checkpoint thread ({}); the writer checkpoints at {} WAL pages",
+              c.error().detail, sqlite_store::wal_hard_frames);
+  }
+}
+
+void group_writer::checkpoint_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_m_);
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_due_ || checkpoint_stop_; });
+      if (checkpoint_stop_) return;
+      checkpoint_due_ = false;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    checkpointer_->run();
+    checkpoint_seconds_.observe(
+        "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
 }
 
 void group_writer::stop() {
@@ -32,6 +68,12 @@ void group_writer::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(checkpoint_m_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   // Nothing may be left without an answer: anything submitted after the thread ended (or when
   // it never started) is refused, and the provider retries.
   std::deque<pending> left;
@@ -168,6 +210,7 @@ void group_writer::render_metrics(std::string& out) const {
                   static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
   batch_sizes_.render(out);
   commit_seconds_.render(out);
+  checkpoint_seconds_.render(out);
 }
 
 }  // namespace sb

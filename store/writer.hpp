@@ -59,6 +59,7 @@ class group_writer {
     callback done;
   };
   void run();
+  void checkpoint_loop();
 
   sqlite_store& store_;
   std::function<void()> on_commit_;
@@ -76,6 +77,15 @@ class group_writer {
   bool started_ = false;
   std::atomic<bool> failed_last_{false};
   std::thread thread_;
+  // The checkpoint thread (see sqlite_store::on_wal_frames): woken when a commit leaves at
+  // least checkpoint_frames pages in the WAL.
+  static constexpr int checkpoint_frames = 1000;
+  std::unique_ptr<wal_checkpointer> checkpointer_;
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_m_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_due_ = false;
+  bool checkpoint_stop_ = false;
   std::atomic<std::int64_t> backlog_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> last_batch_{0};
@@ -86,6 +96,11 @@ class group_writer {
   metrics::histogram_family commit_seconds_{
       "switchboard_store_commit_seconds",
       "Duration of one group-commit transaction, fsync included.", metrics::latency_buckets()};
+  metrics::histogram_family checkpoint_seconds_{
+      "switchboard_store_checkpoint_seconds",
+      "Duration of one WAL checkpoint on the checkpoint thread (pages copied into the database "
+      "file, fsync included).",
+      metrics::latency_buckets()};
 };
 
 }  // namespace sb

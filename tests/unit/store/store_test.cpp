@@ -373,6 +373,62 @@ TEST_CASE("the group writer commits concurrent requests in batches and answers e
   CHECK(lr.error().code == errc::unavailable);
 }
 
+TEST_CASE("WAL checkpoints run on the checkpoint thread, not inside the writer's commits") {
+  fixture f;
+  group_writer w(*f.store, {});
+  w.start();
+  // One request per commit: well over 1,000 WAL pages.
+  for (int i = 0; i < 400; ++i) {
+    std::promise<result<ingest_outcome>> done;
+    w.submit(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i),
+                                           "hello")}),
+             [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
+    REQUIRE(done.get_future().get().has_value());
+  }
+  const auto checkpoints = [&] {
+    std::string text;
+    w.render_metrics(text);
+    const std::string key = "switchboard_store_checkpoint_seconds_count ";
+    const auto at = text.find(key);
+    REQUIRE(at != std::string::npos);
+    return std::stoul(text.substr(at + key.size()));
+  };
+  for (int i = 0; i < 100 && checkpoints() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(checkpoints() >= 1);
+  w.stop();
+  // The pages reached the database file itself: another connection reading it without the
+  // WAL (the file alone, copied) sees the customers.
+  const auto copy = f.db.dir / "copy.db";
+  fs::copy_file(f.db.path(), copy);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM customers", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(q, 0) > 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
+  fixture f;  // no group writer, so no checkpoint thread
+  std::vector<ingest_request> reqs;
+  for (int i = 0; i < 3000; ++i)
+    reqs.push_back(request(t0 + i, {chat_message("m-" + std::to_string(i),
+                                                 "v-" + std::to_string(i), "hello")}));
+  std::vector<ingest_request*> one(1);
+  for (auto& r : reqs) {
+    one[0] = &r;
+    REQUIRE_FALSE(f.store->commit(one, {}).failed);
+  }
+  // Without a checkpoint the WAL would hold every page written (several per commit); bounded,
+  // it restarts from its beginning once it reaches wal_hard_frames pages.
+  const auto wal_frames = (fs::file_size(f.db.path() + "-wal") - 32) / (24 + 4096);
+  CHECK(wal_frames <= static_cast<std::uintmax_t>(sqlite_store::wal_hard_frames) + 64);
+  CHECK(fs::file_size(f.db.path()) > 100 * 4096);
+}
+
 TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
   store_options o;
   o.max_page_count = 40;  // a few dozen 4 KiB pages: full after some messages
