@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -138,6 +139,18 @@ def main(ck: h.Checks) -> None:
                        timeout=30)
     ck.check(p.returncode == 0, "promtool check metrics accepts the page",
              (p.stdout + p.stderr).decode()[:2000])
+
+    # The runbook's metric table names exactly the families the page has: no metric an
+    # operator cannot find there, none documented that does not exist.
+    page_families = set(re.findall(r"^# TYPE (\S+) ", r.body.decode(), re.M))
+    src = os.environ.get("SB_SOURCE_DIR") or os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(src, "docs", "operations.md")) as f:
+        documented = set(re.findall(r"^\| `((?:switchboard|process)_\w+)` \|", f.read(), re.M))
+    ck.check(page_families and page_families == documented,
+             f"docs/operations.md documents the {len(page_families)} metric families of /metrics",
+             f"undocumented: {sorted(page_families - documented)}; "
+             f"documented, absent: {sorted(documented - page_families)}")
 
     def delta(name: str, **labels: str) -> float:
         return (h.metric(m, name, **labels) or 0) - (h.metric(before, name, **labels) or 0)
