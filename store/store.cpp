@@ -123,11 +123,15 @@ void configure_connection(sqlite3* db) {
   // 2xx promises. WAL also lets the publisher read the outbox while the writer commits.
   sql::exec(db, "PRAGMA journal_mode = WAL");
   sql::exec(db, "PRAGMA synchronous = FULL");
+}
+
+void keep_statement_journal_in_memory(sqlite3* db) {
   // Each request of a group commit runs in a savepoint, whose statement journal keeps the
   // pages it changes. On disk (the default) that journal spills to a temp file past 64 KiB,
   // i.e. after a request or two of a batch, and then every page touched costs a pwrite():
   // 86% of the writer's writes. It only serves ROLLBACK TO within the open transaction, so
-  // memory is where it belongs; a crash loses nothing it holds.
+  // memory is where it belongs; a crash loses nothing it holds. Set after the migrations,
+  // whose sorts (an index built on a large table) may need temp files.
   sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
@@ -566,6 +570,7 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     if (opts.max_page_count > 0)
       sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
     migrate(s->db_);
+    keep_statement_journal_in_memory(s->db_);
     s->st_ = std::make_unique<statements>(s->db_);
     sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
   } catch (const sql::sqlite_failure& e) {

@@ -12,7 +12,9 @@ group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
     : store_(store), on_commit_(std::move(on_commit)), max_batch_(max_batch) {
   backlog_ = store_.outbox_size();
   store_.on_wal_frames([this](int frames) {
-    if (frames < checkpoint_frames) return;
+    // At the hard bound the writer checkpoints itself (sqlite_store::wal_hook); a checkpoint
+    // started here would make it lose that race (SQLITE_BUSY) and the WAL grow past the bound.
+    if (frames < checkpoint_frames || frames >= sqlite_store::wal_hard_frames) return;
     {
       std::lock_guard lock(checkpoint_m_);
       checkpoint_due_ = true;
@@ -55,9 +57,9 @@ void group_writer::checkpoint_loop() {
       checkpoint_due_ = false;
     }
     const auto started = std::chrono::steady_clock::now();
-    checkpointer_->run();
-    checkpoint_seconds_.observe(
-        "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (checkpointer_->run())
+      checkpoint_seconds_.observe(
+          "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 }
 
