@@ -13,18 +13,19 @@
 #   scripts/bench.sh [COUNT] [CUSTOMERS] [PREFILL]     # defaults 60000 10000 1000000
 # Or the steady run instead: the open loop at RATE webhooks/s for SECONDS (default 600), the
 # daemon's RSS and CPU sampled every 10 s, to show memory does not grow at a fixed rate:
-#   scripts/bench.sh --steady RATE [SECONDS]
+#   scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS]     # defaults 600 10000
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 steady_rate=""
 if [[ ${1:-} == --steady ]]; then
-  steady_rate=${2:?usage: scripts/bench.sh --steady RATE [SECONDS]}
+  usage="usage: scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS]"
+  steady_rate=${2:?$usage}
   steady_seconds=${3:-600}
-  [[ $steady_rate =~ ^[0-9]+$ && $steady_seconds =~ ^[0-9]+$ ]] ||
-    { echo "usage: scripts/bench.sh --steady RATE [SECONDS]" >&2; exit 2; }
-  set -- $((steady_rate * steady_seconds)) 10000 0
+  [[ $steady_rate =~ ^[0-9]+$ && $steady_seconds =~ ^[0-9]+$ && ${4:-1} =~ ^[0-9]+$ ]] ||
+    { echo "$usage" >&2; exit 2; }
+  set -- $((steady_rate * steady_seconds)) "${4:-10000}" 0
 fi
 count=${1:-60000}
 customers=${2:-10000}
