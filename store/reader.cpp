@@ -5,7 +5,6 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <fmt/core.h>
 
 namespace sb {
 
@@ -68,11 +67,7 @@ store_reader::~store_reader() {
 result<std::unique_ptr<store_reader>> store_reader::open(const std::string& path) {
   std::unique_ptr<store_reader> r(new store_reader());
   try {
-    sql::check(r->db_,
-               sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                               nullptr),
-               fmt::format("open {}", path));
-    sql::check(r->db_, sqlite3_busy_timeout(r->db_, 5000), "busy_timeout");
+    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
     r->st_ = std::make_unique<statements>(r->db_);
   } catch (const sql::sqlite_failure& e) {
     return error{errc::unavailable, e.what()};

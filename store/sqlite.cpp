@@ -10,6 +10,12 @@ void check(sqlite3* db, int rc, std::string_view what) {
       rc, fmt::format("{}: {} ({})", what, db ? sqlite3_errmsg(db) : "no db", sqlite3_errstr(rc)));
 }
 
+void open(sqlite3*& db, const std::string& path, int flags) {
+  check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr),
+        "open " + path);
+  check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
+}
+
 void exec(sqlite3* db, const char* sql) {
   char* msg = nullptr;
   const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);

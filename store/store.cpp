@@ -118,7 +118,6 @@ namespace {
 
 void configure_connection(sqlite3* db) {
   sqlite3_extended_result_codes(db, 1);
-  sql::check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
   // WAL + synchronous=FULL: a COMMIT returns only after the WAL is fsynced, which is what a
   // 2xx promises. WAL also lets the publisher read the outbox while the writer commits.
   sql::exec(db, "PRAGMA journal_mode = WAL");
@@ -561,11 +560,8 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
       return error{errc::unavailable,
                    fmt::format("cannot create {}: {}", dir.string(), ec.message())};
   }
-  const int rc =
-      sqlite3_open_v2(opts.path.c_str(), &s->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   try {
-    sql::check(s->db_, rc, fmt::format("open {}", opts.path));
+    sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     configure_connection(s->db_);
     if (opts.max_page_count > 0)
       sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
@@ -705,11 +701,8 @@ wal_checkpointer::~wal_checkpointer() {
 
 result<std::unique_ptr<wal_checkpointer>> wal_checkpointer::open(const std::string& path) {
   std::unique_ptr<wal_checkpointer> c(new wal_checkpointer());
-  const int rc = sqlite3_open_v2(path.c_str(), &c->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
   try {
-    sql::check(c->db_, rc, fmt::format("open {}", path));
-    sql::check(c->db_, sqlite3_busy_timeout(c->db_, 5000), "busy_timeout");
+    sql::open(c->db_, path, SQLITE_OPEN_READWRITE);
     sql::exec(c->db_, "PRAGMA synchronous = FULL");  // the checkpoint fsyncs what it copied
     sqlite3_wal_autocheckpoint(c->db_, 0);
   } catch (const sql::sqlite_failure& e) {
@@ -733,11 +726,8 @@ outbox_reader::~outbox_reader() {
 
 result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path) {
   std::unique_ptr<outbox_reader> r(new outbox_reader());
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   try {
-    sql::check(r->db_, rc, fmt::format("open {}", path));
-    sql::check(r->db_, sqlite3_busy_timeout(r->db_, 5000), "busy_timeout");
+    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
     sql::check(r->db_,
                sqlite3_prepare_v3(r->db_,
                                   "SELECT seq, message_id, conversation_id, skill, channel, "

@@ -45,6 +45,8 @@ class group_writer {
   // Unpublished messages: outbox rows not yet confirmed and deleted.
   std::int64_t backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
+  // WAL checkpoints the checkpoint thread completed.
+  std::uint64_t checkpoints() const { return checkpoint_seconds_.count_sum("").first; }
   std::uint64_t last_batch_size() const noexcept {
     return last_batch_.load(std::memory_order_relaxed);
   }

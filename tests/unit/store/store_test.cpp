@@ -385,17 +385,9 @@ TEST_CASE("the checkpoint thread copies committed WAL pages into the database fi
              [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().has_value());
   }
-  const auto checkpoints = [&] {
-    std::string text;
-    w.render_metrics(text);
-    const std::string key = "switchboard_store_checkpoint_seconds_count ";
-    const auto at = text.find(key);
-    REQUIRE(at != std::string::npos);
-    return std::stoul(text.substr(at + key.size()));
-  };
-  for (int i = 0; i < 500 && checkpoints() == 0; ++i)
+  for (int i = 0; i < 500 && w.checkpoints() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(checkpoints() >= 1);
+  CHECK(w.checkpoints() >= 1);
   w.stop();
   // The pages reached the database file itself: another connection reading it without the
   // WAL (the file alone, copied) sees the customers.
