@@ -83,6 +83,30 @@ error missing(std::string_view name) {
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
+// Config load: every configured secret decoded and at least 16 bytes long (shorter HMAC keys
+// are guessable). Errors name a secret by its position, never by its value (they are logged);
+// `type` names the channel type when there is no secret at all.
+result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured,
+                                                std::string_view type) {
+  if (configured.empty())
+    return malformed(fmt::format("a {} channel needs a secret (secret or secret_file)", type));
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < configured.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = configured.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, configured.size());
+    auto key = decode_standard_webhooks_secret(configured[i]);
+    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
+    if (key->size() < min_secret_bytes)
+      return malformed(fmt::format(
+          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
+          key->size(), min_secret_bytes));
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
 }  // namespace
 
 std::optional<std::string> decode_standard_webhooks_secret(std::string_view configured) {
@@ -127,26 +151,6 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
   return {errc::bad_signature, "signature does not match"};
 }
 
-result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured,
-                                                std::string_view type) {
-  if (configured.empty())
-    return malformed(fmt::format("a {} channel needs a secret (secret or secret_file)", type));
-  std::vector<std::string> keys;
-  for (std::size_t i = 0; i < configured.size(); ++i) {
-    // Never echo the secret: this text ends up in logs.
-    const std::string which = configured.size() == 1
-                                  ? "secret"
-                                  : fmt::format("secret {} of {}", i + 1, configured.size());
-    auto key = decode_standard_webhooks_secret(configured[i]);
-    if (!key) return malformed(which + " is not valid base64 (expected whsec_<base64>)");
-    if (key->size() < min_secret_bytes)
-      return malformed(fmt::format(
-          "{} is too short ({} bytes after base64 decoding; use at least {} random bytes)", which,
-          key->size(), min_secret_bytes));
-    keys.push_back(std::move(*key));
-  }
-  return keys;
-}
 
 result<standard_webhooks_settings> read_standard_webhooks_settings(const channel_config& cfg,
                                                                    std::string_view type) {

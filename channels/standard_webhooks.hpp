@@ -43,12 +43,6 @@ std::string sign_standard_webhook(std::string_view secret_bytes, std::string_vie
 error verify_standard_webhook(const request_view& req, std::span<const std::string> decoded_secrets,
                               std::chrono::seconds tolerance);
 
-// Config load: every configured secret decoded and at least 16 bytes long (shorter HMAC keys
-// are guessable). Errors name a secret by its position, never by its value (they are logged);
-// `type` names the channel type when there is no secret at all.
-result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& configured,
-                                                std::string_view type);
-
 // ---- the adapter skeleton of our own signed JSON formats (`chat`, `callback`) ----------------
 
 // What each of those formats configures, read and checked once at config load.

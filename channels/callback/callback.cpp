@@ -9,7 +9,6 @@
 #include "channels/standard_webhooks.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <fmt/core.h>

@@ -394,6 +394,12 @@ def run_binary(args: list[str], timeout: float = 60) -> subprocess.CompletedProc
 # ---- config and environment of one test ----------------------------------------------------
 
 
+def source_dir() -> str:
+    """The source tree: SB_SOURCE_DIR (ctest sets it), else the one this file is in."""
+    return os.environ.get("SB_SOURCE_DIR") or os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+
+
 def yq(s: str) -> str:
     """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
     return json.dumps(s)
@@ -654,14 +660,16 @@ def x_signature(secret: str, body: bytes) -> str:
                                                  hashlib.sha256).digest()).decode()
 
 
-def _b(v: Any) -> bytes:
+def to_bytes_value(v: Any) -> bytes:
+    """bytes as they are; anything else as its str(), UTF-8."""
     return v if isinstance(v, bytes) else str(v).encode()
 
 
 def twilio_signature(token: str, url: str, params: list[tuple[Any, Any]]) -> str:
     """Twilio X-Twilio-Signature: base64(HMAC-SHA1(token, url + name + value for params
     sorted by name, then value))."""
-    data = url.encode() + b"".join(k + v for k, v in sorted((_b(k), _b(v)) for k, v in params))
+    pairs = sorted((to_bytes_value(k), to_bytes_value(v)) for k, v in params)
+    data = url.encode() + b"".join(k + v for k, v in pairs)
     return base64.b64encode(hmac.new(token.encode(), data, hashlib.sha1).digest()).decode()
 
 
@@ -700,7 +708,7 @@ def multipart_form(fields: list[tuple[Any, ...]], boundary: str = "",
                     f"Content-Type: {f[3]}\r\n").encode()
         else:
             out += f'Content-Disposition: form-data; name="{f[0]}"\r\n'.encode()
-        out += b"\r\n" + _b(f[1]) + b"\r\n"
+        out += b"\r\n" + to_bytes_value(f[1]) + b"\r\n"
     out += f"--{boundary}--\r\n".encode() if close else b""
     return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
@@ -961,9 +969,7 @@ def check_payload(body: Any, where: str) -> None:
     global _schema_validator
     if _schema_validator is None:
         import jsonschema  # Debian's python3-jsonschema
-        src = os.environ.get("SB_SOURCE_DIR") or os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(src, "docs", "payload.schema.json")) as f:
+        with open(os.path.join(source_dir(), "docs", "payload.schema.json")) as f:
             schema = json.load(f)
         _schema_validator = jsonschema.Draft202012Validator(
             schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

@@ -234,10 +234,6 @@ def x_req(body: Any, *, secret: str | None = X_SECRET, sig: str | None = None,
 Params = list[tuple[str, Any]]
 
 
-def _b(v: Any) -> bytes:
-    return v if isinstance(v, bytes) else str(v).encode()
-
-
 TWILIO_URL = ""  # set in main once the port is known
 
 
@@ -251,7 +247,7 @@ def twilio_req(params: Params, *, token: str | None = TWILIO_TOKEN, url: str | N
         sig = h.twilio_signature(token, url + (f"?{sq}" if sq else ""),
                                  params if signed_params is None else signed_params)
     data = body if body is not None else urllib.parse.urlencode(
-        [(_b(k), _b(v)) for k, v in params]).encode()
+        [(h.to_bytes_value(k), h.to_bytes_value(v)) for k, v in params]).encode()
     hs: Headers = []
     if ct is not None:
         hs.append(("Content-Type", ct))

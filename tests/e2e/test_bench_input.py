@@ -30,8 +30,7 @@ def records(path: str) -> list[bytes]:
 
 
 def main(ck: h.Checks) -> None:
-    src = os.environ.get("SB_SOURCE_DIR") or os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__))))
+    src = h.source_dir()
     work = tempfile.mkdtemp(prefix="sb-bench-input-")
     h.on_cleanup("remove temp dir", lambda: shutil.rmtree(work, ignore_errors=True))
     port, exchange = h.free_port(), h.unique_prefix()

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -143,8 +142,7 @@ def main(ck: h.Checks) -> None:
     # The runbook's metric table names exactly the families the page has: no metric an
     # operator cannot find there, none documented that does not exist.
     page_families = set(re.findall(r"^# TYPE (\S+) ", r.body.decode(), re.M))
-    src = os.environ.get("SB_SOURCE_DIR") or os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__))))
+    src = h.source_dir()
     with open(os.path.join(src, "docs", "operations.md")) as f:
         documented = set(re.findall(r"^\| `((?:switchboard|process)_\w+)` \|", f.read(), re.M))
     ck.check(page_families and page_families == documented,

@@ -218,8 +218,7 @@ TEST_CASE("Twilio's documented signature vector") {
     CHECK(object_at(m, "callback").at("ivr_digits").as_string() == "1234");
   }
   SUBCASE("the same request without the query string does not verify") {
-    request r;
-    r.target = "/myapp.php";
+    request r{.target = "/myapp.php", .now = test_now};
     r.body = body;
     r.fields = {{"Content-Type", "application/x-www-form-urlencoded"},
                 {"X-Twilio-Signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="}};
@@ -593,7 +592,7 @@ TEST_CASE("bodies that are not Twilio's form cannot carry its signature: 401") {
     CHECK(e.detail == "signature does not match");
   }
   SUBCASE("JSON") {
-    request r;
+    request r{.target = path, .now = test_now};
     r.body = R"({"MessageSid":"SM1","From":"+15550102000","Body":"hi"})";
     r.fields = {{"Content-Type", "application/json"},
                 {"X-Twilio-Signature", base64_encode(hmac_sha1(token_a, public_url + r.body))}};
