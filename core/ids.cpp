@@ -4,14 +4,33 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 namespace sb {
 
+namespace {
+
+// Random bytes drawn from OpenSSL's CSPRNG in blocks: each RAND_bytes call costs a getpid()
+// system call (its fork check) and a lock, three times per stored message otherwise. Every
+// byte handed out is used once. Per thread, so no lock; the daemon never forks.
+void random_bytes(unsigned char* out, std::size_t n) {
+  thread_local std::array<unsigned char, 1024> pool;
+  thread_local std::size_t used = pool.size();
+  if (pool.size() - used < n) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1)
+      throw std::runtime_error("RAND_bytes failed");
+    used = 0;
+  }
+  std::memcpy(out, pool.data() + used, n);
+  used += n;
+}
+
+}  // namespace
+
 std::string new_id(millis at) {
   std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  random_bytes(b.data() + 6, b.size() - 6);  // the first 6 bytes are the timestamp
   const auto ts = static_cast<std::uint64_t>(at);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ts >> (40 - 8 * i));
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x70);  // version 7

@@ -44,6 +44,20 @@ TEST_CASE("ids are UUIDv7: unique, time-ordered, well-formed") {
   CHECK(seen.size() == 1000);
 }
 
+TEST_CASE("ids made in the same millisecond differ, across threads and random-pool refills") {
+  // 74 random bits per id; the pool is drawn in blocks, so thousands of ids cross refills.
+  constexpr int per_thread = 5000;
+  std::vector<std::string> a, b;
+  std::thread other([&] {
+    for (int i = 0; i < per_thread; ++i) b.push_back(new_id(1795341600000));
+  });
+  for (int i = 0; i < per_thread; ++i) a.push_back(new_id(1795341600000));
+  other.join();
+  std::set<std::string> seen(a.begin(), a.end());
+  seen.insert(b.begin(), b.end());
+  CHECK(seen.size() == 2 * per_thread);
+}
+
 TEST_CASE("every error code maps to one HTTP status and name in the single table") {
   CHECK(describe(errc::malformed).http_status == 400);
   CHECK(describe(errc::bad_signature).http_status == 401);
