@@ -221,6 +221,7 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ir.messages = std::move(parsed->messages);
   ir.ignored = parsed->ignored;
   ir.routing = cfg.routing;
+  prepare(ir);  // ids and message JSON here too, off the writer thread
   const std::size_t n = ir.messages.size();
   writer_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
                                  ack = std::move(parsed->ack)](result<ingest_outcome> r) {

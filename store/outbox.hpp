@@ -1,12 +1,20 @@
-// An outbox row: a payload committed in the same transaction as its message, waiting for the
-// broker's confirm. Rows are deleted only after the confirm (see store/writer.hpp).
+// The outbox: a row per routed message, committed in the same transaction as the message and
+// deleted only after the broker's confirm (see store/writer.hpp). A row names the message and
+// the routing decision; the payload is assembled when the publisher reads the row, from the
+// committed message, its thread, conversation and customer, so the single writer thread never
+// reads the thread back nor writes the payload only to delete it on the confirm.
 #pragma once
 
+#include "core/error.hpp"
 #include "core/time.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+struct sqlite3;
 
 namespace sb {
 
@@ -24,6 +32,32 @@ struct outbox_row {
   int priority = 0;
   millis created_at = 0;  // AMQP timestamp
   std::string body;       // switchboard.conversation/v1 JSON
+};
+
+// A read-only connection for the publisher thread (WAL readers never block the writer).
+class outbox_reader {
+ public:
+  // `thread_limit`: the newest messages a payload's thread carries (store.thread_limit).
+  static result<std::unique_ptr<outbox_reader>> open(const std::string& path,
+                                                     std::size_t thread_limit);
+  ~outbox_reader();
+  outbox_reader(const outbox_reader&) = delete;
+  outbox_reader& operator=(const outbox_reader&) = delete;
+
+  // Up to `limit` rows with seq > `after`, in seq order, each with its payload: the
+  // conversation as of that message (its skill and priority are the row's routing decision,
+  // message_count its position, the thread ends with it) and the customer as stored now. One
+  // read transaction, so the rows and their payloads come from one snapshot. Empty on a read
+  // error (logged); the publisher tries again.
+  std::vector<outbox_row> fetch(std::int64_t after, std::size_t limit);
+
+ private:
+  outbox_reader() = default;
+  struct statements;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<statements> st_;
+  std::size_t thread_limit_ = 50;
+  void assemble(outbox_row& row, std::int64_t position);
 };
 
 }  // namespace sb

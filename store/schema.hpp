@@ -95,6 +95,12 @@ CREATE TABLE write_probe (
   written_at INTEGER NOT NULL
 );
 )sql",
+    // 5: outbox rows no longer carry the payload: the publisher assembles it from the stored
+    // message, its conversation and customer when it publishes (store/outbox.hpp). Rows waiting
+    // at the upgrade are assembled the same way.
+    R"sql(
+ALTER TABLE outbox DROP COLUMN body;
+)sql",
 };
 
 }  // namespace sb::schema

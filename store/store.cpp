@@ -35,9 +35,6 @@ struct sqlite_store::statements {
         insert_identity(db,
                         "INSERT OR IGNORE INTO identities (type, value, customer_id, created_at) "
                         "VALUES (?1, ?2, ?3, ?4)"),
-        customer_identities(db,
-                            "SELECT type, value FROM identities WHERE customer_id = ?1 "
-                            "ORDER BY created_at, type, value"),
         move_identities(db, "UPDATE identities SET customer_id = ?2 WHERE customer_id = ?1"),
         mark_merged(db, "UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
         record_merge(db,
@@ -73,13 +70,9 @@ struct sqlite_store::statements {
                        "INSERT INTO messages (id, conversation_id, seq, channel, provider_id, "
                        "direction, received_at, sent_at, body) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        recent_messages(db,
-                        "SELECT body FROM messages WHERE conversation_id = ?1 "
-                        "ORDER BY seq DESC LIMIT ?2"),
         insert_outbox(db,
                       "INSERT INTO outbox (message_id, conversation_id, skill, channel, "
-                      "channel_type, priority, created_at, body) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                      "channel_type, priority, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         delete_outbox(db, "DELETE FROM outbox WHERE seq = ?1"),
         count_outbox(db, "SELECT count(*) FROM outbox"),
         find_email_id(db, "SELECT conversation_id FROM email_ids WHERE message_id = ?1"),
@@ -106,10 +99,10 @@ struct sqlite_store::statements {
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
-  stmt insert_identity, customer_identities, move_identities, mark_merged, record_merge;
+  stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
-  stmt insert_message, recent_messages, insert_outbox, delete_outbox, count_outbox;
+  stmt insert_message, insert_outbox, delete_outbox, count_outbox;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
   stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
 };
@@ -203,6 +196,18 @@ bool transient(int rc) {
 
 }  // namespace
 
+void prepare(ingest_request& r) {
+  r.prepared.clear();
+  r.prepared.reserve(r.messages.size());
+  for (const auto& m : r.messages) {
+    prepared_message p;
+    p.id = new_id(r.received_at);
+    p.provider_id = m.provider_id.empty() ? derived_provider_id(r.channel, m) : m.provider_id;
+    p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at});
+    r.prepared.push_back(std::move(p));
+  }
+}
+
 // The work of one request inside the batch transaction.
 struct store_tx {
   sqlite_store& s;
@@ -217,8 +222,8 @@ struct store_tx {
   ingest_outcome run() {
     ingest_outcome out;
     out.ignored = req.ignored;
-    for (const auto& m : req.messages) {
-      if (auto a = one(m)) {
+    for (std::size_t i = 0; i < req.messages.size(); ++i) {
+      if (auto a = one(req.messages[i], req.prepared[i])) {
         out.accepted.push_back(std::move(*a));
       } else {
         ++out.duplicates;
@@ -228,20 +233,15 @@ struct store_tx {
   }
 
   // Returns nothing for a duplicate.
-  std::optional<accepted_message> one(const inbound_message& m) {
-    const std::string provider_id =
-        m.provider_id.empty() ? derived_provider_id(req.channel, m) : m.provider_id;
+  std::optional<accepted_message> one(const inbound_message& m, const prepared_message& p) {
     {
       use q(st.find_duplicate);
-      q->bind(1, req.channel).bind(2, provider_id);
+      q->bind(1, req.channel).bind(2, p.provider_id);
       if (q->step()) return std::nullopt;
     }
-    const customer_ref customer = resolve_customer(m);
-    const std::string& customer_id = customer.id;
+    const std::string customer_id = resolve_customer(m);
     open_conv conv = conversation_for(customer_id, m);
 
-    stored_message_meta meta{new_id(req.received_at), req.channel, req.channel_type,
-                             req.received_at};
     const bool inbound = m.direction != "outbound";
     if (inbound && req.routing) {
       const conversation_state state{conv.is_new, conv.view.skill, conv.view.priority};
@@ -255,20 +255,19 @@ struct store_tx {
       }
       if (d.skill_changed) {
         use q(st.insert_skill_change);
-        q->bind(1, conv.view.id).bind(2, meta.id).bind(3, req.received_at).bind(4, d.skill);
+        q->bind(1, conv.view.id).bind(2, p.id).bind(3, req.received_at).bind(4, d.skill);
         q->bind(5, d.previous_skill).bind(6, d.reason);
         q->run();
       }
     }
 
-    const std::string body = message_json(m, meta);
     conv.view.message_count += 1;
     conv.view.last_message_at = std::max(conv.view.last_message_at, req.received_at);
     {
       use q(st.insert_message);
-      q->bind(1, meta.id).bind(2, conv.view.id).bind(3, conv.view.message_count);
-      q->bind(4, req.channel).bind(5, provider_id).bind(6, m.direction);
-      q->bind(7, req.received_at).bind(8, m.sent_at).bind(9, body);
+      q->bind(1, p.id).bind(2, conv.view.id).bind(3, conv.view.message_count);
+      q->bind(4, req.channel).bind(5, p.provider_id).bind(6, m.direction);
+      q->bind(7, req.received_at).bind(8, m.sent_at).bind(9, p.body);
       q->run();
     }
     {
@@ -283,23 +282,19 @@ struct store_tx {
       q->run();
     }
 
-    accepted_message a{meta.id, conv.view.id, customer_id, {}};
+    accepted_message a{p.id, conv.view.id, customer_id, {}};
     if (inbound && conv.view.skill) {
       a.skill = *conv.view.skill;
-      enqueue(meta, body, conv.view, customer);
+      enqueue(p.id, conv.view);
     }
     return a;
   }
 
-  struct customer_ref {
-    std::string id;
-    std::string name;  // as stored after this message (a first name given is kept)
-  };
-
   // Every identity the message carries ends up on one customer. When they already belong to
   // several customers, the message proves those are one person: the oldest survives.
-  // A follow-up from a known customer only reads: its identities are already stored.
-  customer_ref resolve_customer(const inbound_message& m) {
+  // A follow-up from a known customer only reads: its identities are already stored, and a
+  // name it gives is kept only when the customer had none (the UPDATE's own condition).
+  std::string resolve_customer(const inbound_message& m) {
     std::set<std::string> owners;
     std::vector<const identity*> unknown;  // identities no customer has yet
     for (const auto& id : m.identities) {
@@ -310,34 +305,28 @@ struct store_tx {
       else
         unknown.push_back(&id);
     }
-    customer_ref c;
+    std::string customer;
     if (owners.empty()) {
-      c = {new_id(req.received_at), m.sender_name};
+      customer = new_id(req.received_at);
       use q(st.insert_customer);
-      q->bind(1, c.id).bind(2, c.name).bind(3, req.received_at);
+      q->bind(1, customer).bind(2, m.sender_name).bind(3, req.received_at);
       q->run();
     } else {
-      c.id = owners.size() == 1 ? *owners.begin() : oldest(owners);
+      customer = owners.size() == 1 ? *owners.begin() : oldest(owners);
       for (const auto& other : owners)
-        if (other != c.id) merge(other, c.id);
-      {
-        use q(st.customer_info);
-        q->bind(1, c.id);
-        if (q->step()) c.name = q->text(0);
-      }
-      if (c.name.empty() && !m.sender_name.empty()) {
+        if (other != customer) merge(other, customer);
+      if (!m.sender_name.empty()) {
         use q(st.set_customer_name);
-        q->bind(1, c.id).bind(2, m.sender_name);
+        q->bind(1, customer).bind(2, m.sender_name);
         q->run();
-        c.name = m.sender_name;
       }
     }
     for (const identity* id : unknown) {
       use q(st.insert_identity);  // OR IGNORE: a message may carry one identity twice
-      q->bind(1, id->type).bind(2, id->value).bind(3, c.id).bind(4, req.received_at);
+      q->bind(1, id->type).bind(2, id->value).bind(3, customer).bind(4, req.received_at);
       q->run();
     }
-    return c;
+    return customer;
   }
 
   std::string oldest(const std::set<std::string>& ids) {
@@ -514,28 +503,13 @@ struct store_tx {
     return c;
   }
 
-  void enqueue(const stored_message_meta& meta, const std::string& body,
-               const conversation_view& conv, const customer_ref& customer) {
-    customer_view cu;
-    cu.id = customer.id;
-    cu.name = customer.name;
-    {
-      use q(st.customer_identities);
-      q->bind(1, customer.id);
-      while (q->step()) cu.identities.push_back({q->text(0), q->text(1)});
-    }
-    std::vector<std::string> thread;
-    {
-      use q(st.recent_messages);
-      q->bind(1, conv.id).bind(2, static_cast<std::int64_t>(s.options().thread_limit));
-      while (q->step()) thread.push_back(q->text(0));
-    }
-    std::reverse(thread.begin(), thread.end());
-    const bool truncated = conv.message_count > static_cast<std::int64_t>(thread.size());
-    const std::string payload = build_payload(conv, cu, body, thread, truncated);
+  // The outbox row names the message and its routing; the publisher assembles the payload from
+  // the committed rows (store/outbox.hpp), so the single writer thread neither reads the thread
+  // back nor writes the payload, the biggest row of a message, only to delete it on confirm.
+  void enqueue(const std::string& message_id, const conversation_view& conv) {
     use q(st.insert_outbox);
-    q->bind(1, meta.id).bind(2, conv.id).bind(3, *conv.skill).bind(4, req.channel);
-    q->bind(5, req.channel_type).bind(6, conv.priority).bind(7, meta.received_at).bind(8, payload);
+    q->bind(1, message_id).bind(2, conv.id).bind(3, *conv.skill).bind(4, req.channel);
+    q->bind(5, req.channel_type).bind(6, conv.priority).bind(7, req.received_at);
     q->run();
     ++added;
   }
@@ -608,6 +582,7 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
   }
   try {
     for (ingest_request* r : requests) {
+      if (r->prepared.size() != r->messages.size()) prepare(*r);
       store_tx tx{*this, *st_, *r};
       use(st_->savepoint)->run();
       try {
@@ -717,57 +692,6 @@ bool wal_checkpointer::run() {
   if (rc == SQLITE_OK || rc == SQLITE_BUSY) return true;  // BUSY: another checkpoint ran
   log::warn("store", "checkpoint failed: {}", sqlite3_errmsg(db_));
   return false;
-}
-
-outbox_reader::~outbox_reader() {
-  sqlite3_finalize(fetch_);
-  if (db_) sqlite3_close_v2(db_);
-}
-
-result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path) {
-  std::unique_ptr<outbox_reader> r(new outbox_reader());
-  try {
-    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
-    sql::check(r->db_,
-               sqlite3_prepare_v3(r->db_,
-                                  "SELECT seq, message_id, conversation_id, skill, channel, "
-                                  "channel_type, priority, created_at, body FROM outbox "
-                                  "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                                  -1, SQLITE_PREPARE_PERSISTENT, &r->fetch_, nullptr),
-               "prepare outbox fetch");
-  } catch (const sql::sqlite_failure& e) {
-    return error{errc::unavailable, e.what()};
-  }
-  return r;
-}
-
-std::vector<outbox_row> outbox_reader::fetch(std::int64_t after, std::size_t limit) {
-  std::vector<outbox_row> rows;
-  sqlite3_bind_int64(fetch_, 1, after);
-  sqlite3_bind_int64(fetch_, 2, static_cast<std::int64_t>(limit));
-  const auto text = [&](int col) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(fetch_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(fetch_, col)))
-             : std::string();
-  };
-  int rc;
-  while ((rc = sqlite3_step(fetch_)) == SQLITE_ROW) {
-    outbox_row r;
-    r.seq = sqlite3_column_int64(fetch_, 0);
-    r.message_id = text(1);
-    r.conversation_id = text(2);
-    r.skill = text(3);
-    r.channel = text(4);
-    r.channel_type = text(5);
-    r.priority = sqlite3_column_int(fetch_, 6);
-    r.created_at = sqlite3_column_int64(fetch_, 7);
-    r.body = text(8);
-    rows.push_back(std::move(r));
-  }
-  if (rc != SQLITE_DONE)
-    log::warn("store", "outbox read failed: {}; will retry", sqlite3_errmsg(db_));
-  sqlite3_reset(fetch_);
-  return rows;
 }
 
 }  // namespace sb

@@ -30,6 +30,13 @@ struct store_options {
   std::int64_t max_page_count = 0;      // 0: SQLite's default; tests set it to make the store full
 };
 
+// What the store writes of one message that does not depend on what is stored already.
+struct prepared_message {
+  std::string id;           // the message's id, a UUIDv7 of received_at
+  std::string provider_id;  // the dedupe key: the provider's id, else a hash of the content
+  std::string body;         // the message's JSON as stored and as payloads carry it
+};
+
 struct ingest_request {
   std::string channel;
   std::string channel_type;
@@ -37,7 +44,12 @@ struct ingest_request {
   std::vector<inbound_message> messages;
   std::size_t ignored = 0;
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
+  std::vector<prepared_message> prepared;        // one per message once prepare() ran
 };
+
+// Fills `r.prepared`. The pipeline calls it on an HTTP thread, so that the single writer thread
+// spends its time on the transaction only; commit() prepares a request that was not.
+void prepare(ingest_request& r);
 
 struct accepted_message {
   std::string message_id;
@@ -116,19 +128,6 @@ class wal_checkpointer {
  private:
   wal_checkpointer() = default;
   sqlite3* db_ = nullptr;
-};
-
-// A read-only connection for the publisher thread (WAL readers never block the writer).
-class outbox_reader {
- public:
-  static result<std::unique_ptr<outbox_reader>> open(const std::string& path);
-  ~outbox_reader();
-  std::vector<outbox_row> fetch(std::int64_t after, std::size_t limit);
-
- private:
-  outbox_reader() = default;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* fetch_ = nullptr;
 };
 
 }  // namespace sb

@@ -1,6 +1,7 @@
 #include "store/store.hpp"
 
 #include "store/reader.hpp"
+#include "store/schema.hpp"
 #include "store/writer.hpp"
 
 #include <doctest/doctest.h>
@@ -70,7 +71,7 @@ struct fixture {
     return *res.outcomes[0];
   }
   std::vector<outbox_row> outbox() {
-    auto r = outbox_reader::open(opts.path);
+    auto r = outbox_reader::open(opts.path, opts.thread_limit);
     REQUIRE(r.has_value());
     return (*r)->fetch(0, 100000);
   }
@@ -328,6 +329,68 @@ TEST_CASE("the schema is versioned and reopening an existing store keeps its dat
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
   sqlite3_finalize(st);
   sqlite3_close(db_handle);
+}
+
+TEST_CASE("a payload is assembled as of its message, whatever was committed after it") {
+  // Three messages of one conversation in one commit, read by the publisher afterwards: each
+  // payload still shows the conversation as it was when that message arrived.
+  fixture f;
+  f.ingest(request(t0, {chat_message("m-1", "v-1", "one"), chat_message("m-2", "v-1", "two"),
+                        chat_message("m-3", "v-1", "three")}));
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 3);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto p = boost::json::parse(rows[i].body).as_object();
+    CHECK(p.at("conversation").at("message_count") == i + 1);
+    CHECK(p.at("message").at("id").as_string() == rows[i].message_id);
+    const auto& thread = p.at("thread").as_array();
+    REQUIRE(thread.size() == i + 1);
+    CHECK(thread.back() == p.at("message"));
+  }
+}
+
+TEST_CASE("an upgrade keeps the rows waiting in the outbox and publishes them assembled") {
+  // A store written by a release at schema 4, whose outbox rows carried their payload.
+  temp_db db;
+  {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &h) == SQLITE_OK);
+    for (std::size_t v = 0; v < 4; ++v)
+      REQUIRE(sqlite3_exec(h, schema::migrations[v], nullptr, nullptr, nullptr) == SQLITE_OK);
+    const char* rows = R"sql(
+PRAGMA user_version = 4;
+INSERT INTO customers (id, name, created_at) VALUES ('cu-1', 'Ann Lee', 1000);
+INSERT INTO identities (type, value, customer_id, created_at) VALUES ('chat', 'web-chat:v-1', 'cu-1', 1000);
+INSERT INTO conversations (id, customer_id, status, skill, priority, opened_at, last_message_at, message_count)
+  VALUES ('co-1', 'cu-1', 'open', 'general', 0, 1000, 2000, 2);
+INSERT INTO messages (id, conversation_id, seq, channel, provider_id, direction, received_at, body)
+  VALUES ('me-1', 'co-1', 1, 'web-chat', 'p-1', 'inbound', 1000, '{"id":"me-1","text":"first"}'),
+         ('me-2', 'co-1', 2, 'web-chat', 'p-2', 'inbound', 2000, '{"id":"me-2","text":"second"}');
+INSERT INTO outbox (message_id, conversation_id, skill, channel, channel_type, priority, created_at, body)
+  VALUES ('me-2', 'co-1', 'general', 'web-chat', 'chat', 0, 2000, '{"old":"payload"}');
+)sql";
+    REQUIRE(sqlite3_exec(h, rows, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  store_options o;
+  o.path = db.path();
+  auto s = sqlite_store::open(o);
+  REQUIRE(s.has_value());
+  CHECK((*s)->outbox_size() == 1);
+  auto r = outbox_reader::open(o.path, o.thread_limit);
+  REQUIRE(r.has_value());
+  auto rows = (*r)->fetch(0, 10);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].message_id == "me-2");
+  auto p = boost::json::parse(rows[0].body).as_object();
+  CHECK(p.at("schema") == "switchboard.conversation/v1");
+  CHECK(p.at("message").at("text") == "second");
+  CHECK(p.at("conversation").at("message_count") == 2);
+  CHECK(p.at("conversation").at("skill") == "general");
+  CHECK(p.at("customer").at("name") == "Ann Lee");
+  CHECK(p.at("customer").at("identities").as_array().size() == 1);
+  REQUIRE(p.at("thread").as_array().size() == 2);
+  CHECK(p.at("thread").as_array()[0].at("text") == "first");
 }
 
 TEST_CASE("the group writer commits concurrent requests in batches and answers each") {

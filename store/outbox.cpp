@@ -1,0 +1,132 @@
+#include "store/outbox.hpp"
+
+#include "core/log.hpp"
+#include "store/payload.hpp"
+#include "store/sqlite.hpp"
+
+#include <algorithm>
+
+namespace sb {
+
+using sql::stmt;
+using sql::use;
+
+struct outbox_reader::statements {
+  explicit statements(sqlite3* db)
+      : begin(db, "BEGIN"),
+        commit(db, "COMMIT"),
+        // The message's conversation now, not the row's: a merge may have moved it since.
+        rows(db,
+             "SELECT o.seq, o.message_id, m.conversation_id, o.skill, o.channel, "
+             "o.channel_type, o.priority, o.created_at, m.seq "
+             "FROM outbox o JOIN messages m ON m.id = o.message_id "
+             "WHERE o.seq > ?1 ORDER BY o.seq LIMIT ?2"),
+        conversation(db,
+                     "SELECT status, opened_at, customer_id FROM conversations WHERE id = ?1"),
+        customer(db, "SELECT name FROM customers WHERE id = ?1"),
+        identities(db,
+                   "SELECT type, value FROM identities WHERE customer_id = ?1 "
+                   "ORDER BY created_at, type, value"),
+        thread(db,
+               "SELECT body, received_at FROM messages WHERE conversation_id = ?1 AND seq <= ?2 "
+               "ORDER BY seq DESC LIMIT ?3") {}
+  stmt begin, commit, rows, conversation, customer, identities, thread;
+};
+
+outbox_reader::~outbox_reader() {
+  st_.reset();  // finalize statements before closing
+  if (db_) sqlite3_close_v2(db_);
+}
+
+result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path,
+                                                           std::size_t thread_limit) {
+  std::unique_ptr<outbox_reader> r(new outbox_reader());
+  r->thread_limit_ = thread_limit;
+  try {
+    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
+    r->st_ = std::make_unique<statements>(r->db_);
+  } catch (const sql::sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return r;
+}
+
+std::vector<outbox_row> outbox_reader::fetch(std::int64_t after, std::size_t limit) {
+  std::vector<outbox_row> rows;
+  try {
+    use(st_->begin)->run();
+    try {
+      std::vector<std::int64_t> positions;
+      {
+        use q(st_->rows);
+        q->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+        while (q->step()) {
+          outbox_row r;
+          r.seq = q->i64(0);
+          r.message_id = q->text(1);
+          r.conversation_id = q->text(2);
+          r.skill = q->text(3);
+          r.channel = q->text(4);
+          r.channel_type = q->text(5);
+          r.priority = static_cast<int>(q->i64(6));
+          r.created_at = q->i64(7);
+          positions.push_back(q->i64(8));
+          rows.push_back(std::move(r));
+        }
+      }
+      for (std::size_t i = 0; i < rows.size(); ++i) assemble(rows[i], positions[i]);
+      use(st_->commit)->run();
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  } catch (const sql::sqlite_failure& e) {
+    log::warn("store", "outbox read failed: {}; will retry", e.what());
+    rows.clear();
+  }
+  return rows;
+}
+
+// The payload of the message at `position` (its seq) in the row's conversation.
+void outbox_reader::assemble(outbox_row& row, std::int64_t position) {
+  conversation_view conv;
+  conv.id = row.conversation_id;
+  conv.skill = row.skill;
+  conv.priority = row.priority;
+  conv.message_count = position;
+  customer_view customer;
+  {
+    use q(st_->conversation);
+    q->bind(1, conv.id);
+    if (q->step()) {
+      conv.status = q->text(0);
+      conv.opened_at = q->i64(1);
+      customer.id = q->text(2);
+    }
+  }
+  {
+    use q(st_->customer);
+    q->bind(1, customer.id);
+    if (q->step()) customer.name = q->text(0);
+  }
+  {
+    use q(st_->identities);
+    q->bind(1, customer.id);
+    while (q->step()) customer.identities.push_back({q->text(0), q->text(1)});
+  }
+  std::vector<std::string> thread;
+  {
+    use q(st_->thread);
+    q->bind(1, conv.id).bind(2, position).bind(3, static_cast<std::int64_t>(thread_limit_));
+    while (q->step()) {
+      thread.push_back(q->text(0));
+      conv.last_message_at = std::max(conv.last_message_at, q->i64(1));
+    }
+  }
+  std::reverse(thread.begin(), thread.end());
+  const bool truncated = position > static_cast<std::int64_t>(thread.size());
+  const std::string_view message = thread.empty() ? std::string_view() : thread.back();
+  row.body = build_payload(conv, customer, message, thread, truncated);
+}
+
+}  // namespace sb
