@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <mutex>
+
 namespace sb::sql {
 
 void check(sqlite3* db, int rc, std::string_view what) {
@@ -10,7 +12,22 @@ void check(sqlite3* db, int rc, std::string_view what) {
       rc, fmt::format("{}: {} ({})", what, db ? sqlite3_errmsg(db) : "no db", sqlite3_errstr(rc)));
 }
 
+namespace {
+
+// Process-wide settings, which SQLite takes only before its first use. Memory statistics
+// (on in Debian's build) put one global mutex around every sqlite3_malloc and free: the
+// writer, the publisher's reader and the checkpoint thread contend on it for nothing, as
+// nothing here reads those statistics. Best effort: when something used SQLite before
+// (a test opening a file by hand), the setting is refused and everything works as before.
+void configure_library() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
+
 void open(sqlite3*& db, const std::string& path, int flags) {
+  configure_library();
   check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr),
         "open " + path);
   check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
