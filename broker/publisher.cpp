@@ -24,6 +24,8 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -678,13 +680,47 @@ void publisher::impl::apply_skill_update() {
 // ---------------------------------------------------------------------------------------------
 // Publishing.
 
+namespace {
+
+// The publishes of one batch leave in as few TCP segments as fit. Each publish is three
+// writes (method, header and body frames), and without a cork each body write pushes a
+// segment through the stack to the broker on its own: the kernel's send path was half the
+// publisher thread's time. Corked on the first publish, uncorked (which sends what is left)
+// when the batch ends, however it ends, so nothing waits for the kernel's 200 ms cork limit.
+class tcp_cork {
+ public:
+  explicit tcp_cork(const amqp_connection_state_t& conn) : conn_(conn) {}
+  ~tcp_cork() {
+    // Only the socket that was corked: after a connection loss the number may be reused.
+    if (fd_ >= 0 && conn_ && amqp_get_sockfd(conn_) == fd_) set(0);
+  }
+  tcp_cork(const tcp_cork&) = delete;
+  tcp_cork& operator=(const tcp_cork&) = delete;
+  void engage() {
+    if (fd_ >= 0 || !conn_) return;
+    fd_ = amqp_get_sockfd(conn_);
+    set(1);
+  }
+
+ private:
+  void set(int on) const {
+    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  }
+  const amqp_connection_state_t& conn_;  // the publisher's, reset on a connection loss
+  int fd_ = -1;
+};
+
+}  // namespace
+
 // Fills the confirm window from the outbox, lowest seq first.
 void publisher::impl::publish_batch() {
   if (!channel_ready_ || blocked_) return;  // blocked: publishes would only stall the socket
   const std::size_t window = std::max(1u, opts_.confirm_window);
+  tcp_cork cork(conn_);
   // Rows a full queue refused, on their way to its overflow skill, go before anything new.
   while (!overflow_.empty() && window_.size() < window) {
     auto node = overflow_.extract(overflow_.begin());
+    cork.engage();
     if (!publish(std::move(node.mapped()))) return;  // connection lost: everything was reset
   }
   auto now = clock::now();
@@ -700,6 +736,7 @@ void publisher::impl::publish_batch() {
     cursor_ = rows.back().seq;
     for (auto& row : rows) {
       if (should_skip(row, now)) continue;
+      cork.engage();
       if (!publish(std::move(row))) return;  // connection lost: everything was reset
     }
     now = clock::now();
