@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Builds the end-to-end benchmark's input: a daemon config and a file of signed webhook
 requests in the providers' real formats, mixed over five channel types (web chat, WhatsApp,
-Mailgun, Twilio SMS, Messenger), each message with a unique provider id, spread over
---customers distinct customers per type. bench/loadgen replays the file.
+Mailgun, Twilio SMS, Messenger; one Mailgun mail in five has an attachment), each message
+with a unique provider id, spread over --customers distinct customers per type.
+bench/loadgen replays the file.
 
     bench/gen_requests.py --out DIR --port P --amqp URL --exchange X --count N --customers C
 
@@ -77,13 +78,24 @@ def sms(i: int, c: int, text: str, port: int) -> bytes:
                                           TWILIO_TOKEN, url, params)})
 
 
+# A small image, as a customer's screenshot would be attached (the bytes are not decoded).
+SCREENSHOT = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(2040)
+
+
 def mailgun(i: int, c: int, text: str) -> bytes:
+    """A Mailgun route post as Mailgun sends it: form-urlencoded, or multipart/form-data when
+    the mail has attachments, which one in five of these has."""
     fields = [("recipient", "support@acme.example"), ("sender", f"customer{c}@example.org"),
               ("from", f"Customer {c} <customer{c}@example.org>"), ("subject", f"Order {i}"),
               ("body-plain", text + "\r\n"), ("stripped-text", text),
               ("Message-Id", f"<bench-{i}@example.org>")]
-    body, headers = h.multipart_form(h.mailgun_form(fields, MAILGUN_KEY))
-    return http_request("mail", body, headers)
+    if (i // 5) % 5 == 0:
+        body, headers = h.multipart_form(h.mailgun_form(
+            fields + [("attachment-count", "1")], MAILGUN_KEY,
+            attachments=[("attachment-1", SCREENSHOT, "screenshot.png", "image/png")]))
+        return http_request("mail", body, headers)
+    body = urllib.parse.urlencode(h.mailgun_form(fields, MAILGUN_KEY)).encode()
+    return http_request("mail", body, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def config(a: argparse.Namespace) -> str:
