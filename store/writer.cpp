@@ -4,6 +4,8 @@
 #include "core/time.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace sb {
 
@@ -40,6 +42,10 @@ void group_writer::start() {
     checkpointer_ = std::move(*c);
     checkpoint_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "sb-checkpoint");
+      // Background work: the requests waiting on the writer and the HTTP threads come first
+      // when the cores are busy. If this thread falls behind, the writer checkpoints itself at
+      // wal_hard_frames, so the WAL stays bounded whatever the share it gets.
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
       checkpoint_loop();
     });
   } else {
