@@ -42,12 +42,8 @@ result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& pa
                                                            std::size_t thread_limit) {
   std::unique_ptr<outbox_reader> r(new outbox_reader());
   r->thread_limit_ = thread_limit;
-  try {
-    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
-    r->st_ = std::make_unique<statements>(r->db_);
-  } catch (const sql::sqlite_failure& e) {
-    return error{errc::unavailable, e.what()};
-  }
+  const auto prepare = [&] { r->st_ = std::make_unique<statements>(r->db_); };
+  if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
   return r;
 }
 

@@ -66,12 +66,8 @@ store_reader::~store_reader() {
 
 result<std::unique_ptr<store_reader>> store_reader::open(const std::string& path) {
   std::unique_ptr<store_reader> r(new store_reader());
-  try {
-    sql::open(r->db_, path, SQLITE_OPEN_READONLY);
-    r->st_ = std::make_unique<statements>(r->db_);
-  } catch (const sql::sqlite_failure& e) {
-    return error{errc::unavailable, e.what()};
-  }
+  const auto prepare = [&] { r->st_ = std::make_unique<statements>(r->db_); };
+  if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
   return r;
 }
 

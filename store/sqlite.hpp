@@ -3,6 +3,8 @@
 // turns it into an error value. The exception never leaves store/.
 #pragma once
 
+#include "core/error.hpp"
+
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -23,6 +25,19 @@ void check(sqlite3* db, int rc, std::string_view what);
 // timeout. `db` is set even on failure; the caller closes it.
 void open(sqlite3*& db, const std::string& path, int flags);
 void exec(sqlite3* db, const char* sql);
+
+// A read-only connection: opens `path` into `db`, then `prepare()` builds its statements.
+// errc::unavailable with SQLite's message when either fails (the caller closes `db`).
+template <class Prepare>
+std::optional<error> open_reader(sqlite3*& db, const std::string& path, Prepare&& prepare) {
+  try {
+    open(db, path, SQLITE_OPEN_READONLY);
+    prepare();
+  } catch (const sqlite_failure& e) {
+    return error{errc::unavailable, e.what()};
+  }
+  return std::nullopt;
+}
 
 class stmt {
  public:
