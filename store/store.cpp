@@ -686,12 +686,13 @@ result<std::unique_ptr<wal_checkpointer>> wal_checkpointer::open(const std::stri
   return c;
 }
 
-bool wal_checkpointer::run() {
-  const int rc =
-      sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc == SQLITE_OK || rc == SQLITE_BUSY) return true;  // BUSY: another checkpoint ran
+std::optional<int> wal_checkpointer::run() {
+  int log = 0, copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if (rc == SQLITE_OK) return copied;
+  if (rc == SQLITE_BUSY) return 0;  // another checkpoint ran: nothing known to be copied
   log::warn("store", "checkpoint failed: {}", sqlite3_errmsg(db_));
-  return false;
+  return std::nullopt;
 }
 
 }  // namespace sb

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -122,8 +123,9 @@ class wal_checkpointer {
   static result<std::unique_ptr<wal_checkpointer>> open(const std::string& path);
   ~wal_checkpointer();
   // A PASSIVE checkpoint: copies the committed WAL pages no reader still needs into the
-  // database file and fsyncs it, without blocking the writer. False on an error (logged).
-  bool run();
+  // database file and fsyncs it, without blocking the writer. Returns how many of the WAL's
+  // frames are now in the database file; nullopt on an error (logged).
+  std::optional<int> run();
 
  private:
   wal_checkpointer() = default;

@@ -16,7 +16,10 @@ group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
   store_.on_wal_frames([this](int frames) {
     // At the hard bound the writer checkpoints itself (sqlite_store::wal_hook); a checkpoint
     // started here would make it lose that race (SQLITE_BUSY) and the WAL grow past the bound.
-    if (frames < checkpoint_frames || frames >= sqlite_store::wal_hard_frames) return;
+    if (frames >= sqlite_store::wal_hard_frames) return;
+    // Fewer frames than were checkpointed: the WAL restarted from its beginning since.
+    const int copied = checkpointed_frames_.load(std::memory_order_relaxed);
+    if ((frames >= copied ? frames - copied : frames) < checkpoint_frames) return;
     {
       std::lock_guard lock(checkpoint_m_);
       checkpoint_due_ = true;
@@ -63,9 +66,11 @@ void group_writer::checkpoint_loop() {
       checkpoint_due_ = false;
     }
     const auto started = std::chrono::steady_clock::now();
-    if (checkpointer_->run())
+    if (const auto copied = checkpointer_->run()) {
+      checkpointed_frames_.store(*copied, std::memory_order_relaxed);
       checkpoint_seconds_.observe(
           "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
   }
 }
 

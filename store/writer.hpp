@@ -80,8 +80,12 @@ class group_writer {
   std::atomic<bool> failed_last_{false};
   std::thread thread_;
   // The checkpoint thread (see sqlite_store::on_wal_frames): woken when a commit leaves at
-  // least checkpoint_frames pages in the WAL.
+  // least checkpoint_frames pages in the WAL that the last checkpoint did not copy. (Not the
+  // WAL's whole length: SQLite restarts the WAL only when no reader is using it, and with the
+  // publisher reading all the time it can stay long, which woke a checkpoint, and its fsync
+  // of the database file, after every commit.)
   static constexpr int checkpoint_frames = 1000;
+  std::atomic<int> checkpointed_frames_{0};  // WAL frames in the database file, last we know
   std::unique_ptr<wal_checkpointer> checkpointer_;
   std::thread checkpoint_thread_;
   std::mutex checkpoint_m_;

@@ -466,6 +466,33 @@ TEST_CASE("the checkpoint thread copies committed WAL pages into the database fi
   sqlite3_close(db);
 }
 
+TEST_CASE("a WAL that cannot restart is checkpointed per 1,000 new pages, not per commit") {
+  // A reader in a transaction whenever the writer begins one (as the publisher often is)
+  // keeps SQLite from restarting the WAL, which then only grows. Waking the checkpoint
+  // thread on the WAL's length ran a checkpoint, and its fsync, after every commit.
+  fixture f;
+  group_writer w(*f.store, {});
+  w.start();
+  sqlite3* reader = nullptr;
+  REQUIRE(sqlite3_open_v2(f.opts.path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK);
+  constexpr int commits = 300;  // about 15 WAL pages each: past 1,000 pages after ~70
+  for (int i = 0; i < commits; ++i) {
+    REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM messages;", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    std::promise<result<ingest_outcome>> done;
+    w.submit(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i),
+                                           "hello")}),
+             [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
+    REQUIRE(done.get_future().get().has_value());
+    REQUIRE(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  w.stop();
+  sqlite3_close(reader);
+  CHECK(w.checkpoints() >= 1);
+  CHECK(w.checkpoints() < commits / 10);
+}
+
 TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
   fixture f;  // no group writer, so no checkpoint thread
   std::vector<ingest_request> reqs;
