@@ -26,9 +26,9 @@ void configure_library() {
 
 }  // namespace
 
-void open(sqlite3*& db, const std::string& path, int flags) {
+void open(sqlite3*& db, const std::string& path, int flags, const char* vfs) {
   configure_library();
-  check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr),
+  check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs),
         "open " + path);
   check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
 }

@@ -21,9 +21,9 @@ struct sqlite_failure : std::runtime_error {
 };
 
 void check(sqlite3* db, int rc, std::string_view what);
-// sqlite3_open_v2 with `flags` (plus NOMUTEX: one thread per connection) and a 5 s busy
-// timeout. `db` is set even on failure; the caller closes it.
-void open(sqlite3*& db, const std::string& path, int flags);
+// sqlite3_open_v2 with `flags` (plus NOMUTEX: one thread per connection), the named VFS (the
+// default when null) and a 5 s busy timeout. `db` is set even on failure; the caller closes it.
+void open(sqlite3*& db, const std::string& path, int flags, const char* vfs = nullptr);
 void exec(sqlite3* db, const char* sql);
 
 // A read-only connection: opens `path` into `db`, then `prepare()` builds its statements.

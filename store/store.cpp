@@ -5,6 +5,7 @@
 #include "store/payload.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/wal_vfs.hpp"
 
 #include <fmt/core.h>
 #include <openssl/evp.h>
@@ -535,7 +536,9 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
                    fmt::format("cannot create {}: {}", dir.string(), ec.message())};
   }
   try {
-    sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    // The only connection that writes the WAL: a commit's frames in a few writes (wal_vfs.hpp).
+    sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+              sql::coalescing_wal_vfs());
     configure_connection(s->db_);
     if (opts.max_page_count > 0)
       sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
