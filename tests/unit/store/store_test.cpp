@@ -3,6 +3,7 @@
 #include "store/reader.hpp"
 #include "store/schema.hpp"
 #include "store/writer.hpp"
+#include "temp_db.hpp"
 
 #include <doctest/doctest.h>
 #include <re2/re2.h>
@@ -11,23 +12,13 @@
 
 #include <filesystem>
 #include <future>
-#include <random>
 
 namespace fs = std::filesystem;
 using namespace sb;
 
 namespace {
 
-struct temp_db {
-  temp_db() {
-    std::random_device rd;
-    dir = fs::temp_directory_path() / ("sb-store-test-" + std::to_string(rd()));
-    fs::create_directories(dir);
-  }
-  ~temp_db() { fs::remove_all(dir); }
-  std::string path() const { return (dir / "store.db").string(); }
-  fs::path dir;
-};
+using test::temp_db;
 
 std::shared_ptr<const routing_table> general_only() {
   auto t = std::make_shared<routing_table>();

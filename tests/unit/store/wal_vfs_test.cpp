@@ -1,29 +1,17 @@
 #include "store/wal_vfs.hpp"
 
 #include "store/store.hpp"
+#include "temp_db.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
-#include <filesystem>
-#include <random>
 #include <string>
 
-namespace fs = std::filesystem;
 using namespace sb;
+using test::temp_db;
 
 namespace {
-
-struct temp_dir {
-  temp_dir() {
-    std::random_device rd;
-    dir = fs::temp_directory_path() / ("sb-wal-vfs-test-" + std::to_string(rd()));
-    fs::create_directories(dir);
-  }
-  ~temp_dir() { fs::remove_all(dir); }
-  std::string path(const char* name) const { return (dir / name).string(); }
-  fs::path dir;
-};
 
 struct connection {
   connection(const std::string& path, const char* vfs) {
@@ -52,7 +40,7 @@ struct connection {
 }  // namespace
 
 TEST_CASE("a WAL written through the coalescing VFS reads back what was written") {
-  temp_dir d;
+  temp_db d;
   const auto path = d.path("t.db");
   const auto before = sql::coalesced_wal_writes();
   {
@@ -97,7 +85,7 @@ TEST_CASE("a WAL written through the coalescing VFS reads back what was written"
 }
 
 TEST_CASE("the store's commits write their WAL frames in a few writes") {
-  temp_dir d;
+  temp_db d;
   store_options o;
   o.path = d.path("store.db");
   auto s = sqlite_store::open(o);
