@@ -116,6 +116,11 @@ void configure_connection(sqlite3* db) {
   // 2xx promises. WAL also lets the publisher read the outbox while the writer commits.
   sql::exec(db, "PRAGMA journal_mode = WAL");
   sql::exec(db, "PRAGMA synchronous = FULL");
+  // The WAL of this connection is written through coalescing_wal_vfs(), which is safe only
+  // when every commit syncs the WAL before SQLite shows its frames to readers.
+  stmt q(db, "PRAGMA synchronous");
+  if (!q.step() || q.i64(0) < 2)
+    throw sql::sqlite_failure(SQLITE_MISUSE, "the store's connection needs synchronous = FULL");
 }
 
 void keep_statement_journal_in_memory(sqlite3* db) {

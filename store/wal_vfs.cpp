@@ -29,6 +29,7 @@ struct wal_file {
   char* buf;            // flush_bytes, gathering one run of consecutive writes
   sqlite3_int64 start;  // the run's offset in the file
   int len;              // bytes gathered
+  int failed;           // an error met where SQLite ignores it, for the next xSync
 };
 constexpr std::size_t real_offset = (sizeof(wal_file) + 15) & ~std::size_t{15};
 
@@ -39,14 +40,19 @@ sqlite3_io_methods methods;
 wal_file* self(sqlite3_file* p) { return reinterpret_cast<wal_file*>(p); }
 const sqlite3_io_methods& real(wal_file* f) { return *f->real->pMethods; }
 
-// Writes what was gathered. The run is dropped whatever happens: a failure is returned once,
-// to the call that flushed (a sync, for a commit), and SQLite abandons that transaction.
-int flush(wal_file* f) {
+// Writes what was gathered; the run is dropped whatever happens. A failure is returned to the
+// caller. SQLite abandons the transaction when a write, read or sync fails, but it ignores
+// some calls' errors (sizing the WAL down after a commit): a failure met there is kept and
+// returned by the next xSync, so no commit syncs a WAL with a hole in it.
+enum class on_failure { report, keep_for_sync };
+int flush(wal_file* f, on_failure keep = on_failure::report) {
   if (f->len == 0) return SQLITE_OK;
   const int len = f->len;
   f->len = 0;
   writes_made.fetch_add(1, std::memory_order_relaxed);
-  return real(f).xWrite(f->real, f->buf, len, f->start);
+  const int rc = real(f).xWrite(f->real, f->buf, len, f->start);
+  if (rc != SQLITE_OK && keep == on_failure::keep_for_sync) f->failed = rc;
+  return rc;
 }
 
 int wal_close(sqlite3_file* p) {
@@ -85,23 +91,25 @@ int wal_read(sqlite3_file* p, void* out, int amt, sqlite3_int64 off) {
 }
 int wal_truncate(sqlite3_file* p, sqlite3_int64 size) {
   auto* f = self(p);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+  if (const int rc = flush(f, on_failure::keep_for_sync); rc != SQLITE_OK) return rc;
   return real(f).xTruncate(f->real, size);
 }
 int wal_sync(sqlite3_file* p, int flags) {
   auto* f = self(p);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return real(f).xSync(f->real, flags);
+  int rc = flush(f);
+  if (rc == SQLITE_OK) rc = f->failed;
+  f->failed = SQLITE_OK;  // reported: the commit fails, the next one writes its frames anew
+  return rc != SQLITE_OK ? rc : real(f).xSync(f->real, flags);
 }
 int wal_file_size(sqlite3_file* p, sqlite3_int64* size) {
   auto* f = self(p);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
+  if (const int rc = flush(f, on_failure::keep_for_sync); rc != SQLITE_OK) return rc;
   return real(f).xFileSize(f->real, size);
 }
+// File controls neither read the frames nor make them durable (a size hint only extends the
+// file, and what was gathered is written over it later): passed on as they are.
 int wal_file_control(sqlite3_file* p, int op, void* arg) {
-  auto* f = self(p);
-  if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-  return real(f).xFileControl(f->real, op, arg);
+  return real(self(p)).xFileControl(self(p)->real, op, arg);
 }
 int wal_fetch(sqlite3_file* p, sqlite3_int64 off, int amt, void** out) {
   auto* f = self(p);
@@ -139,6 +147,7 @@ int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* p, int flags, i
   f->buf = nullptr;
   f->start = 0;
   f->len = 0;
+  f->failed = SQLITE_OK;
   if (const int rc = unix_vfs->xOpen(unix_vfs, name, f->real, flags, out_flags); rc != SQLITE_OK)
     return rc;
   f->buf = static_cast<char*>(sqlite3_malloc(flush_bytes));

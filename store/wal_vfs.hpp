@@ -5,14 +5,16 @@
 // system call is what costs, and those writes were a fifth of the writer thread's CPU. This
 // VFS is the default one ("unix") in every respect but one: writes to a WAL file that
 // continue the previous one are gathered in memory and reach the file as one write when
-// SQLite next syncs, reads, sizes, truncates, controls or closes that file, or when
+// SQLite next syncs, reads, sizes, truncates or closes that file, or when
 // `flush_bytes` (128 KiB) have gathered.
 //
-// Nothing is promised earlier than before: a commit's frames become visible to other
-// connections only once the WAL-index header is written, which SQLite does after xSync
-// (synchronous = FULL), and xSync writes what was gathered before it syncs. A failed
-// gathered write is returned by the call that flushed it (the commit's sync), so the commit
-// fails as it would have. Other files (the database, the WAL-index) are the unix VFS's own.
+// Nothing is promised earlier than before: with synchronous = FULL, which it requires (the
+// store sets it on the writer's connection and refuses to open otherwise), a commit's frames
+// become visible to other connections only once the WAL-index header is written, which
+// SQLite does after xSync, and xSync writes what was gathered before it syncs. A gathered
+// write that fails is returned by the call that flushed it and again by the next xSync, so
+// the commit it belongs to fails as it would have. Other files (the database, the WAL-index)
+// are the unix VFS's own.
 #pragma once
 
 #include <cstdint>

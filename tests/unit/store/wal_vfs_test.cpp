@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <string>
 
 using namespace sb;
@@ -124,4 +127,40 @@ TEST_CASE("the store's commits write their WAL frames in a few writes") {
   connection r(o.path, nullptr);
   CHECK(r.text("SELECT count(*) FROM messages") == "64");
   CHECK(r.text("SELECT count(*) FROM outbox") == "64");
+}
+
+TEST_CASE("a WAL write that fails fails its commit, and the store takes writes again after") {
+  temp_db d;
+  const auto path = d.path("t.db");
+  connection w(path, sql::coalescing_wal_vfs());
+  w.exec("PRAGMA journal_mode = WAL");
+  w.exec("PRAGMA synchronous = FULL");
+  w.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+  w.exec("INSERT INTO t VALUES (1, randomblob(100))");
+
+  // Files may not grow past 256 KiB from here on: the next commit's gathered frames (about
+  // 2 MB) cannot all be written, and only the flush at its sync finds out.
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 256 * 1024;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const int rc = sqlite3_exec(w.db,
+                              "WITH RECURSIVE n(x) AS (SELECT 2 UNION ALL SELECT x + 1 FROM n "
+                              "WHERE x < 2000) INSERT INTO t SELECT x, randomblob(1000) FROM n",
+                              nullptr, nullptr, nullptr);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(rc != SQLITE_OK);  // not committed, so no 2xx would have been sent
+
+  connection r(path, nullptr);
+  CHECK(r.text("SELECT count(*) FROM t") == "1");
+  CHECK(r.text("PRAGMA integrity_check") == "ok");
+
+  // Room again: the same writes commit on the same connection.
+  w.exec("WITH RECURSIVE n(x) AS (SELECT 2 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) "
+         "INSERT INTO t SELECT x, randomblob(1000) FROM n");
+  CHECK(r.text("SELECT count(*) FROM t") == "2000");
+  CHECK(r.text("PRAGMA integrity_check") == "ok");
 }
