@@ -7,6 +7,7 @@
 #endif
 
 int main(int argc, char** argv) {
+  // For builds on glibc's malloc (SB_TCMALLOC=OFF; tcmalloc ignores these):
   // glibc returns freed memory to the kernel eagerly (128 KiB thresholds): with several
   // threads freeing request buffers, madvise() and the TLB flushes it causes took 20% of the
   // daemon's CPU under load (perf, scripts/bench.sh). Keep up to 32 MiB of free heap instead,

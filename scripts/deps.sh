@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ccache pkg-config git clang-format
   # libraries (Boost 1.81 from its versioned packages: never libboost-dev, which is 1.74)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  # the daemon's allocator (CMakeLists.txt, SB_TCMALLOC)
+  libtcmalloc-minimal4
   librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev libgmime-3.0-dev
   libhowardhinnant-date-dev libcld2-dev tzdata
   doctest-dev
