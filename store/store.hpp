@@ -73,8 +73,9 @@ class sqlite_store {
   sqlite_store(const sqlite_store&) = delete;
   sqlite_store& operator=(const sqlite_store&) = delete;
 
-  // One transaction for the whole batch: each request in its own savepoint, so one request's
-  // failure does not poison the others; then the confirmed outbox rows are deleted. If the
+  // One transaction for the whole batch, then the confirmed outbox rows are deleted. One
+  // request's failure does not poison the others: the batch then runs again with each
+  // request in a savepoint of its own. If the
   // commit fails every request fails with errc::unavailable. Writer thread only.
   struct commit_result {
     std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
@@ -114,6 +115,10 @@ class sqlite_store {
   std::unique_ptr<statements> st_;
   std::function<void(int)> wal_listener_;
   static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
+  // One try at commit(): `isolate` runs each request in a savepoint of its own. Without it,
+  // nullopt when a request failed (the transaction is then rolled back).
+  std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,
+                                         std::span<const std::int64_t> confirmed, bool isolate);
   friend struct store_tx;
 };
 

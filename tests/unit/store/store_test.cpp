@@ -502,6 +502,59 @@ TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
   CHECK(fs::file_size(f.db.path()) > 100 * 4096);
 }
 
+TEST_CASE("a request that fails leaves no trace; the others of its batch are stored") {
+  // The batch runs without a savepoint per request until one fails; then it runs again with
+  // them, so that request alone is refused and its half-done writes (here its customer,
+  // identity and conversation, written before its message) are rolled back.
+  fixture f;
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open(f.opts.path.c_str(), &h) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h,
+                       "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.provider_id = "
+                       "'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto count = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const auto n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  };
+  auto a = request(t0, {chat_message("m-a", "v-a", "first")});
+  auto b = request(t0, {chat_message("boom", "v-b", "second")});
+  auto c = request(t0, {chat_message("m-c", "v-c", "third"), chat_message("m-c2", "v-a", "x")});
+  std::vector<ingest_request*> batch{&a, &b, &c};
+  auto res = f.store->commit(batch, {});
+  REQUIRE(res.outcomes.size() == 3);
+  REQUIRE(res.outcomes[0].has_value());
+  CHECK(res.outcomes[0]->accepted.size() == 1);
+  REQUIRE_FALSE(res.outcomes[1].has_value());
+  CHECK(res.outcomes[1].error().code == errc::internal);
+  REQUIRE(res.outcomes[2].has_value());
+  CHECK(res.outcomes[2]->accepted.size() == 2);
+  CHECK_FALSE(res.failed);
+  CHECK(res.outbox_added == 3);
+  CHECK(f.store->outbox_size() == 3);
+  CHECK(count("SELECT count(*) FROM messages") == 3);
+  CHECK(count("SELECT count(*) FROM customers") == 2);
+  CHECK(count("SELECT count(*) FROM conversations") == 2);
+  CHECK(count("SELECT count(*) FROM identities WHERE value = 'web-chat:v-b'") == 0);
+  // v-a's follow-up in the third request joined the first request's conversation.
+  CHECK(res.outcomes[2]->accepted[1].conversation_id == res.outcomes[0]->accepted[0].conversation_id);
+
+  // A batch where every request goes through is committed in one go, as before.
+  auto d = request(t0 + minute, {chat_message("m-d", "v-d", "fourth")});
+  auto e = request(t0 + minute, {chat_message("m-e", "v-a", "fifth")});
+  std::vector<ingest_request*> next{&d, &e};
+  auto ok = f.store->commit(next, {});
+  REQUIRE(ok.outcomes.size() == 2);
+  CHECK(ok.outcomes[0].has_value());
+  CHECK(ok.outcomes[1].has_value());
+  CHECK(count("SELECT count(*) FROM messages") == 5);
+  sqlite3_close(h);
+}
+
 TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
   store_options o;
   o.max_page_count = 40;  // a few dozen 4 KiB pages: full after some messages
