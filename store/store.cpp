@@ -45,8 +45,9 @@ struct sqlite_store::statements {
                           "SELECT id, skill, priority, opened_at, last_message_at, message_count "
                           "FROM conversations WHERE customer_id = ?1 AND status = 'open'"),
         insert_conversation(db,
-                            "INSERT INTO conversations (id, customer_id, status, opened_at, "
-                            "last_message_at, message_count) VALUES (?1, ?2, 'open', ?3, ?3, 0)"),
+                            "INSERT INTO conversations (id, customer_id, status, skill, priority, "
+                            "opened_at, last_message_at, message_count) "
+                            "VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7)"),
         close_conversation(db,
                            "UPDATE conversations SET status = 'closed', closed_at = ?2 "
                            "WHERE id = ?1"),
@@ -277,7 +278,15 @@ struct store_tx {
       q->bind(7, req.received_at).bind(8, m.sent_at).bind(9, p.body);
       q->run();
     }
-    {
+    if (conv.is_new) {
+      // Written once, with its first message and routing, rather than inserted empty and
+      // updated a moment later.
+      use q(st.insert_conversation);
+      q->bind(1, conv.view.id).bind(2, customer_id).bind(3, conv.view.skill);
+      q->bind(4, conv.view.priority).bind(5, conv.view.opened_at);
+      q->bind(6, conv.view.last_message_at).bind(7, conv.view.message_count);
+      q->run();
+    } else {
       use q(st.update_conversation);
       q->bind(1, conv.view.id).bind(2, conv.view.skill).bind(3, conv.view.priority);
       q->bind(4, req.received_at).bind(5, conv.view.message_count);
@@ -472,7 +481,7 @@ struct store_tx {
 
   // The conversation a message joins: the one a reply names (even past the reopen window,
   // reopening it if it was closed), else the customer's open conversation unless its last
-  // message is older than reopen_after, else a new one.
+  // message is older than reopen_after, else a new one (is_new: not yet in the table).
   open_conv conversation_for(const std::string& customer_id, const inbound_message& m) {
     if (const auto ref = referenced_conversation(m))
       if (auto c = load(*ref); c && c->customer_id == customer_id) {
@@ -504,10 +513,7 @@ struct store_tx {
     c.view.status = "open";
     c.view.opened_at = req.received_at;
     c.view.last_message_at = req.received_at;
-    use q(st.insert_conversation);
-    q->bind(1, c.view.id).bind(2, customer_id).bind(3, req.received_at);
-    q->run();
-    return c;
+    return c;  // one() inserts it with its first message
   }
 
   // The outbox row names the message and its routing; the publisher assembles the payload from
