@@ -10,8 +10,11 @@
 namespace sb {
 
 group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
-                           std::size_t max_batch)
-    : store_(store), on_commit_(std::move(on_commit)), max_batch_(max_batch) {
+                           std::size_t max_batch, std::chrono::milliseconds confirm_linger)
+    : store_(store),
+      on_commit_(std::move(on_commit)),
+      max_batch_(max_batch),
+      confirm_linger_(confirm_linger) {
   backlog_ = store_.outbox_size();
   store_.on_wal_frames([this](int frames) {
     // At the hard bound the writer checkpoints itself (sqlite_store::wal_hook); a checkpoint
@@ -155,6 +158,16 @@ void group_writer::run() {
         }
       }
       cv_.wait(lock, has_work);
+      // Deleting confirmed rows promises nothing (a row that outlives a crash is published
+      // again, and consumers dedupe), so it needs no fsync of its own: the deletes ride with
+      // the next batch of requests. Alone, they wait up to confirm_linger_, or until
+      // confirm_batch of them are there. At 2,000 webhooks/s, 15% of the commits were
+      // these deletes alone.
+      if (queue_.empty() && tasks_.empty() && !stopping_ && confirmed_.size() < confirm_batch)
+        cv_.wait_for(lock, confirm_linger_, [&] {
+          return stopping_ || !queue_.empty() || !tasks_.empty() ||
+                 confirmed_.size() >= confirm_batch;
+        });
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
           (confirmed_.empty() || (stopping_ && failed_last_)))
@@ -208,7 +221,8 @@ void group_writer::run() {
 
 void group_writer::render_metrics(std::string& out) const {
   metrics::header(out, "switchboard_outbox_backlog", "gauge",
-                  "Messages committed and not yet confirmed by the broker (the outbox).");
+                  "Messages committed and not yet confirmed by the broker (the outbox; a "
+                  "confirmed row counts until its delete commits, within 100 ms).");
   metrics::sample(out, "switchboard_outbox_backlog", "", static_cast<double>(backlog()));
   metrics::header(out, "switchboard_store_writable", "gauge",
                   "0 while the last store transaction failed (disk full, I/O error).");

@@ -2,13 +2,15 @@
 // waiting (up to max_batch), commits them in one SQLite transaction — one fsync for the batch —
 // and only then runs their callbacks, which send the HTTP replies. Per-request fsync would cap
 // ingest near 1,000 requests/s; this is how the daemon keeps up with the broker.
-// Confirmed outbox rows are deleted by the same thread, in the same transactions.
+// Confirmed outbox rows are deleted by the same thread, in the transaction of the next batch
+// (or, when no request comes, on their own shortly after).
 #pragma once
 
 #include "core/metrics.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -24,7 +26,10 @@ class group_writer {
   using callback = std::function<void(result<ingest_outcome>)>;
 
   // `on_commit` runs on the writer thread after each commit that added outbox rows.
-  group_writer(sqlite_store& store, std::function<void()> on_commit, std::size_t max_batch = 1024);
+  // `confirm_linger`: how long the deletes of confirmed rows wait for a batch of requests to
+  // be committed with, rather than have a transaction (and an fsync) of their own.
+  group_writer(sqlite_store& store, std::function<void()> on_commit, std::size_t max_batch = 1024,
+               std::chrono::milliseconds confirm_linger = std::chrono::milliseconds(100));
   ~group_writer();
   group_writer(const group_writer&) = delete;
   group_writer& operator=(const group_writer&) = delete;
@@ -62,10 +67,13 @@ class group_writer {
   };
   void run();
   void checkpoint_loop();
+  // Confirmed rows waiting for their delete wait no longer than this many (see run()).
+  static constexpr std::size_t confirm_batch = 4096;
 
   sqlite_store& store_;
   std::function<void()> on_commit_;
   const std::size_t max_batch_;
+  const std::chrono::milliseconds confirm_linger_;
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<pending> queue_;

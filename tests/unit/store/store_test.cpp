@@ -431,6 +431,51 @@ TEST_CASE("the group writer commits concurrent requests in batches and answers e
   CHECK(lr.error().code == errc::unavailable);
 }
 
+TEST_CASE("confirmed rows are deleted with the next batch, or alone once the linger is over") {
+  fixture f;
+  const auto ingest = [&](group_writer& w, const std::string& id) {
+    std::promise<result<ingest_outcome>> answer;
+    w.submit(request(t0, {chat_message(id, "v-" + id, "hello")}),
+             [&](result<ingest_outcome> r) { answer.set_value(std::move(r)); });
+    auto r = answer.get_future().get();
+    REQUIRE(r.has_value());
+  };
+  const auto confirm_all = [&](group_writer& w) {
+    std::vector<std::int64_t> seqs;
+    for (const auto& r : f.outbox()) seqs.push_back(r.seq);
+    w.confirmed(seqs);
+  };
+
+  SUBCASE("deletes ride with the next batch of requests: no fsync of their own") {
+    group_writer w(*f.store, {}, 1024, std::chrono::seconds(10));
+    w.start();
+    for (const char* id : {"a", "b", "c"}) ingest(w, id);
+    const auto commits = w.commits();
+    confirm_all(w);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(w.commits() == commits);  // still waiting for company
+    CHECK(w.backlog() == 3);
+    ingest(w, "d");
+    CHECK(w.commits() == commits + 1);  // the request and the three deletes, one transaction
+    CHECK(w.backlog() == 1);
+    CHECK(f.store->outbox_size() == 1);
+    w.stop();
+  }
+  SUBCASE("without requests, the deletes commit on their own after the linger") {
+    group_writer w(*f.store, {}, 1024, std::chrono::milliseconds(50));
+    w.start();
+    for (const char* id : {"a", "b"}) ingest(w, id);
+    const auto commits = w.commits();
+    confirm_all(w);
+    for (int i = 0; i < 500 && w.backlog() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(w.backlog() == 0);
+    CHECK(w.commits() == commits + 1);
+    CHECK(f.store->outbox_size() == 0);
+    w.stop();
+  }
+}
+
 TEST_CASE("the checkpoint thread copies committed WAL pages into the database file") {
   fixture f;
   group_writer w(*f.store, {});
