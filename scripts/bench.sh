@@ -5,8 +5,8 @@
 #      daemon's payload size with confirms (the daemon's window) to one durable queue, consumed
 #      meanwhile; measured again after the runs (5.), and the ratios use the higher of the two;
 #   2. closed loop: bench/loadgen sends the signed webhooks of bench/gen_requests.py (web chat,
-#      WhatsApp, Mailgun, Twilio, Messenger) as fast as the daemon answers, over 64 and then
-#      128 connections; bench/consumer drains the skill queues and counts what arrived;
+#      WhatsApp, Mailgun, Twilio, Messenger) as fast as the daemon answers, over 64, 128 and
+#      256 connections; bench/consumer drains the skill queues and counts what arrived;
 #   3. open loop at half the higher closed-loop throughput (the maximum): the 2xx latency;
 #   4. the closed loop of the maximum on a store pre-filled with PREFILL messages, and the
 #      time from start to READY with that store.
@@ -170,17 +170,20 @@ ceiling_run() {  # ceiling_run NAME: COUNT messages, consumed meanwhile; prints 
 }
 ceiling_first=$(ceiling_run ceiling1)
 
-# ---- 2. closed loop, empty store, at 64 and at 128 connections ----
+# ---- 2. closed loop, empty store, at 64, 128 and 256 connections ----
 # Group commit batches what is waiting: the more requests in flight, the bigger the batches,
-# so the maximum is taken over both; the table shows each.
-for conns in 64 128; do
+# so the maximum is taken over all three; the table shows each.
+best=""
+for conns in 64 128 256; do
   rm -rf "$work/store" && mkdir -p "$work/store"
   start_daemon
   run "closed$conns" --connections "$conns"
   stop_daemon
+  if [[ -z $best ]] || awk -v a="$(json "$work/closed$best.load.json" throughput)" \
+    -v b="$(json "$work/closed$conns.load.json" throughput)" 'BEGIN{exit !(b > a)}'; then
+    best=$conns
+  fi
 done
-best=64
-awk -v a="$(json "$work/closed64.load.json" throughput)"   -v b="$(json "$work/closed128.load.json" throughput)" 'BEGIN{exit !(b > a)}' && best=128
 closed=$(json "$work/closed$best.load.json" throughput)
 
 # ---- 3. open loop at half the maximum ----
@@ -211,6 +214,7 @@ ceiling, first, last = float(ceiling), float(first), float(last)
 rows = []
 for name, title in (("closed64", "closed loop, 64 conns, empty store"),
                     ("closed128", "closed loop, 128 conns, empty store"),
+                    ("closed256", "closed loop, 256 conns, empty store"),
                     ("open", "open loop at 1/2 of the maximum"),
                     ("large", f"closed loop, {best} conns, {int(prefill):,} stored")):
     load = json.load(open(f"{work}/{name}.load.json"))
