@@ -127,8 +127,8 @@ void configure_connection(sqlite3* db) {
 void keep_statement_journal_in_memory(sqlite3* db) {
   // A request of a group commit that runs in a savepoint (sqlite_store::commit, after a
   // request failed) and each statement that may fail halfway have a statement journal,
-  // which keeps the pages they change. On disk (the default) that journal spills to a temp file past 64 KiB,
-  // i.e. after a request or two of a batch, and then every page touched costs a pwrite():
+  // which keeps the pages they change. On disk (the default) that journal spills to a temp
+  // file past 64 KiB, i.e. after a request or two of a batch, and then every page touched costs a pwrite():
   // 86% of the writer's writes. It only serves ROLLBACK TO within the open transaction, so
   // memory is where it belongs; a crash loses nothing it holds. Set after the migrations,
   // whose sorts (an index built on a large table) may need temp files.
@@ -613,29 +613,22 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     for (ingest_request* r : requests) {
       if (r->prepared.size() != r->messages.size()) prepare(*r);
       store_tx tx{*this, *st_, *r};
-      if (!isolate) {
-        try {
-          out.outcomes.emplace_back(tx.run());
-          out.outbox_added += tx.added;
-        } catch (const sql::sqlite_failure& e) {
-          // SQLite rolls the whole transaction back by itself on some errors (disk full,
-          // I/O): then every request of the batch is lost, not only this one.
-          if (sqlite3_get_autocommit(db_)) throw;
+      if (isolate) use(st_->savepoint)->run();
+      try {
+        out.outcomes.emplace_back(tx.run());
+        if (isolate) use(st_->release)->run();
+        out.outbox_added += tx.added;
+      } catch (const sql::sqlite_failure& e) {
+        // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O):
+        // then every request of the batch is lost, not only this one.
+        if (sqlite3_get_autocommit(db_)) throw;
+        if (!isolate) {
           log::warn("store", "request on channel {} failed in a batch of {}: {}; the batch "
                     "runs again with each request on its own", r->channel, requests.size(),
                     e.what());
           use(st_->rollback)->run();
           return std::nullopt;
         }
-        continue;
-      }
-      use(st_->savepoint)->run();
-      try {
-        out.outcomes.emplace_back(tx.run());
-        use(st_->release)->run();
-        out.outbox_added += tx.added;
-      } catch (const sql::sqlite_failure& e) {
-        if (sqlite3_get_autocommit(db_)) throw;
         use(st_->rollback_to)->run();
         use(st_->release)->run();
         log::error("store", "request on channel {} not stored: {}", r->channel, e.what());

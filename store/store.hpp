@@ -75,8 +75,8 @@ class sqlite_store {
 
   // One transaction for the whole batch, then the confirmed outbox rows are deleted. One
   // request's failure does not poison the others: the batch then runs again with each
-  // request in a savepoint of its own. If the
-  // commit fails every request fails with errc::unavailable. Writer thread only.
+  // request in a savepoint of its own. If the commit fails every request fails with
+  // errc::unavailable. Writer thread only.
   struct commit_result {
     std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
     std::int64_t outbox_added = 0;                 // rows written for the publisher

@@ -2,6 +2,7 @@
 
 #include "store/reader.hpp"
 #include "store/schema.hpp"
+#include "store/sqlite.hpp"
 #include "store/writer.hpp"
 #include "temp_db.hpp"
 
@@ -563,12 +564,9 @@ TEST_CASE("a request that fails leaves no trace; the others of its batch are sto
                        "'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   const auto count = [&](const char* sql) {
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    const auto n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    sql::stmt q(h, sql);
+    REQUIRE(q.step());
+    return q.i64(0);
   };
   auto a = request(t0, {chat_message("m-a", "v-a", "first")});
   auto b = request(t0, {chat_message("boom", "v-b", "second")});
@@ -590,7 +588,8 @@ TEST_CASE("a request that fails leaves no trace; the others of its batch are sto
   CHECK(count("SELECT count(*) FROM conversations") == 2);
   CHECK(count("SELECT count(*) FROM identities WHERE value = 'web-chat:v-b'") == 0);
   // v-a's follow-up in the third request joined the first request's conversation.
-  CHECK(res.outcomes[2]->accepted[1].conversation_id == res.outcomes[0]->accepted[0].conversation_id);
+  CHECK(res.outcomes[2]->accepted[1].conversation_id ==
+        res.outcomes[0]->accepted[0].conversation_id);
 
   // A batch where every request goes through is committed in one go, as before.
   auto d = request(t0 + minute, {chat_message("m-d", "v-d", "fourth")});
