@@ -552,6 +552,8 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
               sql::coalescing_wal_vfs());
     configure_connection(s->db_);
+    const auto cache_kib = std::max<std::size_t>(opts.cache_bytes / 1024, 1);
+    sql::exec(s->db_, fmt::format("PRAGMA cache_size = -{}", cache_kib).c_str());
     if (opts.max_page_count > 0)
       sql::exec(s->db_, fmt::format("PRAGMA max_page_count = {}", opts.max_page_count).c_str());
     migrate(s->db_);
@@ -704,6 +706,13 @@ result<std::string> sqlite_store::close_conversation(std::string_view id, millis
 std::int64_t sqlite_store::outbox_size() {
   use q(st_->count_outbox);
   return q->step() ? q->i64(0) : 0;
+}
+
+std::int64_t sqlite_store::cache_used_bytes() {
+  int used = 0;
+  int highwater = 0;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0);
+  return used;
 }
 
 wal_checkpointer::~wal_checkpointer() {

@@ -29,6 +29,11 @@ struct store_options {
   std::size_t thread_limit = 50;
   std::size_t max_backlog = 1'000'000;  // unpublished messages before ingress answers 503
   std::int64_t max_page_count = 0;      // 0: SQLite's default; tests set it to make the store full
+  // The writer connection's page cache (SQLite's own, in the daemon's heap). Every message
+  // inserts into a handful of indexes at random places (UUID keys, provider ids); SQLite's
+  // default 2 MiB holds few of their pages once the store is large, and a page not held is
+  // read from the OS, or from the disk when the OS has let it go.
+  std::size_t cache_bytes = 64 << 20;
 };
 
 // What the store writes of one message that does not depend on what is stored already.
@@ -87,6 +92,9 @@ class sqlite_store {
                        std::span<const std::int64_t> confirmed);
 
   std::int64_t outbox_size();  // rows waiting for a confirm
+  // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
+  // Writer thread only.
+  std::int64_t cache_used_bytes();
 
   // Closes an open conversation; the customer's next message opens a new one. Returns the
   // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own

@@ -196,6 +196,7 @@ void group_writer::run() {
     if (res.failed) failed_commits_.fetch_add(1, std::memory_order_relaxed);
     backlog_.fetch_add(res.outbox_added - res.outbox_removed, std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
+    cache_used_.store(store_.cache_used_bytes(), std::memory_order_relaxed);
     failed_last_ = res.failed;
     if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
     last_batch_.store(batch.size(), std::memory_order_relaxed);
@@ -234,6 +235,10 @@ void group_writer::render_metrics(std::string& out) const {
                   "Group-commit transactions that failed; their requests were answered 503.");
   metrics::sample(out, "switchboard_store_commit_failures_total", "",
                   static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
+  metrics::header(out, "switchboard_store_cache_bytes", "gauge",
+                  "Bytes in the writer's SQLite page cache (at most about store.cache_bytes).");
+  metrics::sample(out, "switchboard_store_cache_bytes", "",
+                  static_cast<double>(cache_used_bytes()));
   batch_sizes_.render(out);
   commit_seconds_.render(out);
   checkpoint_seconds_.render(out);

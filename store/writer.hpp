@@ -57,7 +57,11 @@ class group_writer {
   }
   // False while the last transaction failed (disk full, I/O error): nothing can be promised.
   bool store_writable() const noexcept { return !failed_last_.load(std::memory_order_relaxed); }
-  // Prometheus text: backlog, writability, commits, batch sizes, commit durations.
+  // Bytes in the writer's page cache after its last commit (store.cache_bytes bounds it).
+  std::int64_t cache_used_bytes() const noexcept {
+    return cache_used_.load(std::memory_order_relaxed);
+  }
+  // Prometheus text: backlog, writability, commits, batch sizes, commit durations, page cache.
   void render_metrics(std::string& out) const;
 
  private:
@@ -104,6 +108,7 @@ class group_writer {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> failed_commits_{0};
+  std::atomic<std::int64_t> cache_used_{0};  // the writer's page cache after its last commit
   metrics::histogram_family batch_sizes_{
       "switchboard_store_batch_size", "Webhook requests committed together in one transaction.",
       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};

@@ -148,6 +148,7 @@ store:
   reopen_after: 3d
   thread_limit: 20
   max_backlog: 5000
+  cache_bytes: 16777216
 broker:
   url: "amqps://user:pw@rabbit.example:5671/prod"
   exchange: sb.events
@@ -203,6 +204,7 @@ routes:
   CHECK(c.store.reopen_after == std::chrono::seconds{3 * 24 * 3600});
   CHECK(c.store.thread_limit == 20);
   CHECK(c.store.max_backlog == 5000);
+  CHECK(c.store.cache_bytes == 16777216);
   CHECK(c.broker.url == "amqps://user:pw@rabbit.example:5671/prod");
   CHECK(c.broker.exchange == "sb.events");
   CHECK(c.broker.confirm_window == 128);
@@ -269,6 +271,7 @@ TEST_CASE("defaults when sections are left out") {
   CHECK_FALSE(r.cfg->server.api_tokens_file);
   CHECK(r.cfg->store.reopen_after == std::chrono::seconds{7 * 24 * 3600});
   CHECK(r.cfg->store.thread_limit == 50);
+  CHECK(r.cfg->store.cache_bytes == 64u << 20);
   CHECK(r.cfg->broker.exchange == "switchboard");
   CHECK(r.cfg->broker.confirm_window == 512);
 }
@@ -425,6 +428,8 @@ TEST_CASE("errors: file, line and key") {
     expect_error("server: 8080\n" + rest_ok, 1, "server", "expected a mapping");
     expect_error("server:\n  - listen: x\n" + rest_ok, 1, "server", "expected a mapping");
     expect_error("store:\n  thread_limit: 0\n" + rest_ok, 2, "store.thread_limit", "at least 1");
+    expect_error("store:\n  cache_bytes: 65536\n" + rest_ok, 2, "store.cache_bytes",
+                 "between 1048576 and 1099511627776, found 65536");
     expect_error("store:\n  max_backlog: lots\n" + rest_ok, 2, "store.max_backlog",
                  "expected a whole number");
     expect_error("store:\n  path: {a: 1}\n" + rest_ok, 2, "store.path",

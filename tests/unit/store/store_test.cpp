@@ -603,6 +603,33 @@ TEST_CASE("a request that fails leaves no trace; the others of its batch are sto
   sqlite3_close(h);
 }
 
+TEST_CASE("the writer's page cache holds up to store.cache_bytes, not SQLite's default 2 MiB") {
+  // 4,000 new customers with a 1 KB message each: about 10 MB of table and index pages.
+  const auto cache_after_load = [](std::size_t cache_bytes) {
+    store_options o;
+    o.cache_bytes = cache_bytes;
+    fixture f(o);
+    const std::string text(1000, 'x');
+    for (int b = 0; b < 40; ++b) {
+      std::vector<ingest_request> reqs;
+      for (int i = 0; i < 100; ++i) {
+        const auto n = std::to_string(b * 100 + i);
+        reqs.push_back(request(t0 + b, {chat_message("m-" + n, "v-" + n, text + n)}));
+      }
+      std::vector<ingest_request*> batch;
+      for (auto& r : reqs) batch.push_back(&r);
+      REQUIRE_FALSE(f.store->commit(batch, {}).failed);
+    }
+    return f.store->cache_used_bytes();
+  };
+  const auto small = cache_after_load(1 << 20);
+  const auto large = cache_after_load(32 << 20);
+  INFO("cache used: " << small << " bytes with 1 MiB, " << large << " with 32 MiB");
+  CHECK(small > 0);
+  CHECK(small <= (1 << 20) * 5 / 4);  // SQLite's bound counts pages; their headers come on top
+  CHECK(large > 4 << 20);            // beyond what SQLite's default would keep
+}
+
 TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
   store_options o;
   o.max_page_count = 40;  // a few dozen 4 KiB pages: full after some messages
