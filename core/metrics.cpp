@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -10,8 +11,27 @@
 #include <fstream>
 #include <sstream>
 
+// What tcmalloc (gperftools' malloc_extension_c.h; Debian ships only the library) and the
+// sanitizers' allocator (sanitizer/allocator_interface.h) say of their heap. Weak: null unless
+// the process runs on that allocator.
+extern "C" int MallocExtension_GetNumericProperty(const char* property, std::size_t* value)
+    __attribute__((weak));
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes() __attribute__((weak));
+
 namespace sb::metrics {
 namespace {
+
+// Bytes allocated and not yet freed, whichever malloc the process runs on.
+double heap_in_use() {
+  std::size_t bytes = 0;
+  if (MallocExtension_GetNumericProperty &&
+      MallocExtension_GetNumericProperty("generic.current_allocated_bytes", &bytes))
+    return static_cast<double>(bytes);
+  if (__sanitizer_get_current_allocated_bytes)
+    return static_cast<double>(__sanitizer_get_current_allocated_bytes());
+  const auto m = ::mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd);
+}
 
 void append_escaped(std::string& out, std::string_view v) {
   for (char c : v) {
@@ -179,6 +199,10 @@ void render_process_metrics(std::string& out) {
       }
     }
   }
+  header(out, "switchboard_heap_bytes", "gauge",
+         "Memory the daemon allocated and has not freed (malloc's heap in use). Resident memory "
+         "beyond it is the allocator's free lists, the program and its libraries.");
+  sample(out, "switchboard_heap_bytes", "", heap_in_use());
   std::error_code ec;
   std::size_t fds = 0;
   for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);

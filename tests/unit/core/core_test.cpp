@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -117,6 +118,24 @@ TEST_CASE("metrics: process metrics come from /proc/self") {
   CHECK(out.find("\nprocess_resident_memory_bytes ") != std::string::npos);
   CHECK(out.find("\nprocess_cpu_seconds_total ") != std::string::npos);
   CHECK(out.find("\nprocess_open_fds ") != std::string::npos);
+}
+
+TEST_CASE("metrics: the heap in use follows what is allocated and freed") {
+  const auto heap = [] {
+    std::string out;
+    sb::metrics::render_process_metrics(out);
+    const auto at = out.find("\nswitchboard_heap_bytes ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(out.substr(at + std::string_view("\nswitchboard_heap_bytes ").size()));
+  };
+  const double before = heap();
+  auto block = std::make_unique<char[]>(64 << 20);
+  asm volatile("" : : "r"(block.get()) : "memory");  // the allocation may not be elided
+  const double during = heap();
+  block.reset();
+  const double after = heap();
+  CHECK(during - before >= 64 << 20);
+  CHECK(during - after >= 64 << 20);
 }
 
 TEST_CASE("log limiter: a burst per key and window, then a count of what was left out") {
