@@ -766,7 +766,7 @@ class loader {
     if (auto v = m.take("max_backlog"))
       if (auto n = rd_.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.max_backlog = *n;
     if (auto v = m.take("cache_bytes"))
-      if (auto n = rd_.integer(*v, 1 << 20, std::uint64_t{1} << 40)) s.cache_bytes = *n;
+      if (auto n = rd_.integer(*v, 1 << 20, 1 << 30)) s.cache_bytes = *n;
     if (auto v = m.take("max_page_count"))
       if (auto n = rd_.integer(*v, 0, std::numeric_limits<std::int64_t>::max()))
         s.max_page_count = *n;

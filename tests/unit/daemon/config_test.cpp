@@ -429,7 +429,7 @@ TEST_CASE("errors: file, line and key") {
     expect_error("server:\n  - listen: x\n" + rest_ok, 1, "server", "expected a mapping");
     expect_error("store:\n  thread_limit: 0\n" + rest_ok, 2, "store.thread_limit", "at least 1");
     expect_error("store:\n  cache_bytes: 65536\n" + rest_ok, 2, "store.cache_bytes",
-                 "between 1048576 and 1099511627776, found 65536");
+                 "between 1048576 and 1073741824, found 65536");
     expect_error("store:\n  max_backlog: lots\n" + rest_ok, 2, "store.max_backlog",
                  "expected a whole number");
     expect_error("store:\n  path: {a: 1}\n" + rest_ok, 2, "store.path",
