@@ -87,6 +87,14 @@ proc_stat() {  # CPU seconds (user+system) and RSS MB of the daemon
     '{printf "%.2f %.1f", ($14 + $15) / hz, $24 * pg / 1048576}' "/proc/$daemon_pid/stat"
 }
 
+rss_parts() {  # MB: anonymous memory, mapped files; the heap in use, the writer's page cache
+  awk '/^Rss(Anon|File):/ {printf "%.1f ", $2 / 1024}' "/proc/$daemon_pid/status"
+  curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk '
+    /^switchboard_heap_bytes / {heap = $2 / 1048576}
+    /^switchboard_store_cache_bytes / {cache = $2 / 1048576}
+    END {if (heap == "" || cache == "") exit 1; printf "%.1f %.1f", heap, cache}'
+}
+
 json() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 
 # run NAME LOADGEN_ARGS...: a fresh consumer, the load, the consumer's count; saves JSON files.
@@ -114,7 +122,7 @@ if [[ -n $steady_rate ]]; then
   (
     t0=$SECONDS
     while kill -0 "$daemon_pid" 2>/dev/null; do
-      echo "$((SECONDS - t0)) $(proc_stat)" >>"$work/steady.samples"
+      echo "$((SECONDS - t0)) $(proc_stat) $(rss_parts)" >>"$work/steady.samples"
       sleep 10
     done
   ) &
@@ -128,21 +136,24 @@ work, rate, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 load = json.load(open(f"{work}/steady.load.json"))
 cons = json.load(open(f"{work}/steady.consumer.json"))
 samples = [tuple(map(float, l.split())) for l in open(f"{work}/steady.samples")
-           if len(l.split()) == 3]
+           if len(l.split()) == 7]
 print(f"steady run: {rate}/s offered for {seconds} s; {load['ok']}/{load['requests']} 2xx, "
       f"{cons['distinct']} consumed; accepted {load['throughput']:.0f}/s; 2xx p50 "
       f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, p99.9 {load['p999_ms']:.1f} ms; "
       f"webhook→agent p50 {cons['latency_p50_ms']:.0f} ms, p99 {cons['latency_p99_ms']:.0f} ms")
-print("t s  | RSS MB | daemon CPU since last sample")
+print("t s  | RSS MB | anonymous | files | heap in use | of it, page cache | daemon CPU since last sample")
 prev = None
-for t, cpu, rss in samples:
+for t, cpu, rss, anon, files, heap, cache in samples:
     share = "" if prev is None else f"{(cpu - prev[1]) / max(t - prev[0], 1) * 100:.0f}%"
-    print(f"{t:<4.0f} | {rss:<6.1f} | {share}")
+    print(f"{t:<4.0f} | {rss:<6.1f} | {anon:<9.1f} | {files:<5.1f} | {heap:<11.1f} | "
+          f"{cache:<17.1f} | {share}")
     prev = (t, cpu)
-late = [rss for t, _, rss in samples if t >= 60]
+late = [s[2] for s in samples if s[0] >= 60]
+heap = [s[5] for s in samples if s[0] >= 60]
 if late:
     print(f"RSS after the first minute: {late[0]:.1f} MB; at the end: {late[-1]:.1f} MB; "
-          f"max {max(late):.1f} MB")
+          f"max {max(late):.1f} MB; heap in use after the first minute: {heap[0]:.1f} MB; at "
+          f"the end: {heap[-1]:.1f} MB; max {max(heap):.1f} MB")
 EOF
   exit 0
 fi
