@@ -128,10 +128,10 @@ void keep_statement_journal_in_memory(sqlite3* db) {
   // A request of a group commit that runs in a savepoint (sqlite_store::commit, after a
   // request failed) and each statement that may fail halfway have a statement journal,
   // which keeps the pages they change. On disk (the default) that journal spills to a temp
-  // file past 64 KiB, i.e. after a request or two of a batch, and then every page touched costs a pwrite():
-  // 86% of the writer's writes. It only serves ROLLBACK TO within the open transaction, so
-  // memory is where it belongs; a crash loses nothing it holds. Set after the migrations,
-  // whose sorts (an index built on a large table) may need temp files.
+  // file past 64 KiB, i.e. after a request or two of a batch, and then every page touched
+  // costs a pwrite(): 86% of the writer's writes. It only serves ROLLBACK TO within the open
+  // transaction, so memory is where it belongs; a crash loses nothing it holds. Set after the
+  // migrations, whose sorts (an index built on a large table) may need temp files.
   sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
