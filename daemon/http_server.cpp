@@ -14,6 +14,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
 
 #include <atomic>
 #include <list>
@@ -142,7 +143,7 @@ class session : public std::enable_shared_from_this<session> {
       keep_alive_ = false;
       return reply(error_reply({errc::malformed, "the Host header is required"}), version_);
     }
-    const std::size_t limit = srv_->pipe.body_limit(req.target());
+    const std::size_t limit = srv_->pipe.body_limit(origin_form(req.target()));
     if (const auto len = parser_->content_length(); len && *len > limit) {
       keep_alive_ = false;  // the unread body makes the connection unusable
       return reply(error_reply({errc::too_large, fmt::format("the body limit for this "
@@ -196,7 +197,8 @@ class session : public std::enable_shared_from_this<session> {
     keep_alive_ = keep_alive_ && req.keep_alive();
     fields_.clear();
     for (const auto& f : req) fields_.push_back({f.name_string(), f.value()});
-    request_view view{req.method_string(), req.target(), fields_, req.body(), now_ms()};
+    request_view view{req.method_string(), origin_form(req.target()), fields_, req.body(),
+                      now_ms()};
     if (peer_.empty()) {
       beast::error_code ec;
       const auto ep = stream_.socket().remote_endpoint(ec);
@@ -216,7 +218,7 @@ class session : public std::enable_shared_from_this<session> {
       const bool have_header = parser_ && parser_->is_header_done();
       const auto& req = have_header ? parser_->get() : empty_request();
       srv_->pipe.observe_reply(
-          req.method_string(), req.target(), r.status,
+          req.method_string(), origin_form(req.target()), r.status,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     }
     res_ = {};
@@ -269,6 +271,19 @@ class session : public std::enable_shared_from_this<session> {
 };
 
 }  // namespace
+
+std::string_view origin_form(std::string_view target) {
+  if (target.starts_with('/')) return target;  // what nearly every client sends
+  const auto u = boost::urls::parse_absolute_uri(target);
+  if (!u ||
+      (u->scheme_id() != boost::urls::scheme::http && u->scheme_id() != boost::urls::scheme::https))
+    return target;
+  if (!u->has_authority() || u->has_userinfo()) return target;
+  // "http://host" and "http://host?q" name no path to route; the view below needs one.
+  const std::string_view path = u->encoded_path();
+  if (!path.starts_with('/')) return target;
+  return target.substr(static_cast<std::size_t>(path.data() - target.data()));
+}
 
 void http_server::impl::do_accept() {
   acceptor.async_accept(asio::make_strand(ioc),

@@ -338,6 +338,29 @@ def main(ck: h.Checks) -> None:
     if got:
         ck.equal(got[0].message_id, a4.get("message_id"), "rotated-key message: message_id")
 
+    # ---- through a forward proxy: the absolute-form target (RFC 9112 3.2.2) is served as
+    # its path and query; other schemes and userinfo are not a resource here ----
+    h.log("absolute-form target")
+    m5 = h.chat_message("m-4001", "v-45", "hello through a proxy", name="Di Ek")
+    d5 = h.to_bytes(m5)
+    r5 = c.request("POST", f"http://127.0.0.1:{env.port}{path}", d5,
+                   h.webhook_headers(env.secret, d5))
+    a5 = check_accepted(ck, r5, "general", "absolute-form POST")
+    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
+    q5 = only(got, env.queues["general"], "absolute-form POST")
+    if q5:
+        ck.equal(q5.message_id, a5.get("message_id"), "absolute-form POST: message_id")
+    r = c.request("GET", "HTTP://switchboard.example/healthz?probe=1")
+    ck.equal(r.status, 200, "absolute-form GET /healthz (scheme in upper case, query): status")
+    r = c.request("POST", f"ftp://127.0.0.1{path}", d5, h.webhook_headers(env.secret, d5))
+    expect_error(ck, r, 404, "absolute-form target with scheme ftp")
+    r = c.request("POST", f"http://user:pw@127.0.0.1{path}", d5,
+                  h.webhook_headers(env.secret, d5))
+    expect_error(ck, r, 404, "absolute-form target with userinfo")
+    got = agent.drain(idle=1.0, deadline=10)
+    ck.equal([(m.queue, m.provider_id) for m in got], [],
+             "the refused absolute-form requests queued nothing")
+
     # ---- slow clients: 408 after read_timeout ----
     h.log("slow clients")
     partial_head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
