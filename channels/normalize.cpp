@@ -199,4 +199,23 @@ std::optional<std::string> normalize_phone(std::string_view raw, std::string_vie
   return "+" + *digits;
 }
 
+bool has_control_character(std::string_view s) noexcept {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+}
+
+error check_keys(std::span<const inbound_message> messages) {
+  for (const inbound_message& m : messages) {
+    if (has_control_character(m.provider_id))
+      return {errc::malformed, "the message id contains a control character"};
+    for (const identity& id : m.identities)
+      if (has_control_character(id.value))
+        return {errc::malformed,
+                fmt::format("the sender's {} id contains a control character", id.type)};
+  }
+  return {};
+}
+
 }  // namespace sb

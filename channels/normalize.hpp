@@ -5,6 +5,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/message.hpp"
 #include "core/error.hpp"
 
 #include <optional>
@@ -48,5 +49,14 @@ result<std::string> default_country_option(const channel_config& cfg);
 // non-zero first digit. `default_country` must be empty or found by find_country.
 std::optional<std::string> normalize_phone(std::string_view raw,
                                            std::string_view default_country = {});
+
+// True when `s` holds a C0 control character or DEL.
+bool has_control_character(std::string_view s) noexcept;
+
+// Provider ids and identity values become the store's dedupe and identity keys. Whatever the
+// channel, a key with a control character (C0 or DEL) is refused: a NUL truncates it in C
+// tools, a line feed splits a log line, and no provider issues such ids. errc::ok when every
+// key of every message is clean, else errc::malformed naming the field (never its value).
+error check_keys(std::span<const inbound_message> messages);
 
 }  // namespace sb

@@ -1,5 +1,6 @@
 #include "daemon/pipeline.hpp"
 
+#include "channels/normalize.hpp"
 #include "core/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
@@ -178,8 +179,11 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     return done(std::move(r));
   }
   // 1. Verify and parse: the adapter checks the signature over the raw bytes before it
-  //    trusts anything in the body, then normalizes the provider's format.
+  //    trusts anything in the body, then normalizes the provider's format; whatever the
+  //    channel, the ids that become store keys must be free of control characters.
   auto parsed = ch.handler->receive(req);
+  if (parsed)
+    if (error e = check_keys(parsed->messages); e.code != errc::ok) parsed = std::move(e);
   if (!parsed) {
     const auto& d = describe(parsed.error().code);
     count(ch.config.name, "rejected", d.name, 1);

@@ -221,19 +221,22 @@ std::vector<mailbox> parse_addresses(std::string_view value, std::size_t max) {
   return out;
 }
 
+// A NUL would cut the value short for GMime ("<a\0b@x>" and "<a\0c@x>" both read as "a", so
+// the second mail would be dropped as a duplicate of the first), and an id with a control
+// character is refused as a store key (check_keys): such a header counts as absent.
 std::string message_id(std::string_view value) {
-  if (is_blank(value)) return {};
+  if (is_blank(value) || value.find('\0') != std::string_view::npos) return {};
   init_gmime();
   const std::string v = c_string(value);
   gchar_ptr id{g_mime_utils_decode_message_id(v.c_str())};
   const std::string_view s = trim(view(id.get()));
-  if (s.empty() || s.size() > max_message_id_bytes) return {};
+  if (s.empty() || s.size() > max_message_id_bytes || has_control_character(s)) return {};
   return valid_utf8(s);
 }
 
 std::vector<std::string> message_ids(std::string_view value, std::size_t max) {
   std::vector<std::string> out;
-  if (is_blank(value) || max == 0) return out;
+  if (is_blank(value) || max == 0 || value.find('\0') != std::string_view::npos) return out;
   init_gmime();
   const std::string v = c_string(value);
   references_ptr refs{g_mime_references_parse(parser_options(), v.c_str())};
@@ -241,7 +244,7 @@ std::vector<std::string> message_ids(std::string_view value, std::size_t max) {
   const int n = g_mime_references_length(refs.get());
   for (int i = 0; i < n; ++i) {
     const std::string_view id = trim(view(g_mime_references_get_message_id(refs.get(), i)));
-    if (id.empty() || id.size() > max_message_id_bytes) continue;
+    if (id.empty() || id.size() > max_message_id_bytes || has_control_character(id)) continue;
     out.push_back(valid_utf8(id));
   }
   if (out.size() > max) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(max));

@@ -361,10 +361,11 @@ def wa_statuses() -> dict[str, Any]:
                           "recipient_id": "15550102000"}]}}]}]}
 
 
-def fb_msg(i: str, *, timestamp: Any = None) -> dict[str, Any]:
+def fb_msg(i: str, *, timestamp: Any = None, sender: str = "7034519946284417"
+           ) -> dict[str, Any]:
     t = now() * 1000 if timestamp is None else timestamp
     return {"object": "page", "entry": [{"id": PAGE, "time": now() * 1000, "messaging": [
-        {"sender": {"id": "7034519946284417"}, "recipient": {"id": PAGE}, "timestamp": t,
+        {"sender": {"id": sender}, "recipient": {"id": PAGE}, "timestamp": t,
          "message": {"mid": f"m_{i}", "text": f"Labdien! ({i})"}}]}]}
 
 
@@ -572,6 +573,19 @@ def build_cases(port: int) -> list[Case]:
     add("chat: 101 attachments (limit 100)",
         lambda: chat_req({"id": "m-att", "visitor": {"id": "v"}, "text": "x",
                           "attachments": [{"name": "a.png"}] * 101}), 400, "malformed")
+    # Ids are dedupe and identity keys: a control character in one is refused, whichever
+    # channel it comes from (a NUL would truncate it in C tools and SQLite's text functions).
+    add("chat: visitor.id with a NUL (\\u0000)",
+        lambda: chat_req({"id": "m-nul", "visitor": {"id": "v\u0000x"}, "text": "x"}), 400,
+        "malformed")
+    add("chat: id with a line feed",
+        lambda: chat_req({"id": "m-\nlf", "visitor": {"id": "v"}, "text": "x"}), 400,
+        "malformed")
+    add("callback: id with an escape (\\u001b)",
+        lambda: cb_req({**cb_msg("esc"), "id": "cb-\u001b[2J"}), 400, "malformed")
+    add("messenger: sender id with a DEL (\\u007f)",
+        lambda: meta_req("messenger", fb_msg("del", sender="70345\x7f19946284417")), 400,
+        "malformed")
     add("chat: valid JSON without the required visitor",
         lambda: chat_req({"id": "m-nv", "text": "no visitor"}), 400, "malformed")
     add("chat: visitor.id of the wrong type",

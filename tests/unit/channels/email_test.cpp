@@ -1,6 +1,7 @@
 #include "channels/email/email.hpp"
 
 #include "channels/crypto.hpp"
+#include "channels/normalize.hpp"
 
 #include <doctest/doctest.h>
 
@@ -114,6 +115,13 @@ TEST_CASE("message ids") {
   CHECK(message_id("  <abc@example.com>  ") == "abc@example.com");
   CHECK(message_id("") == "");
   CHECK(message_id("<" + std::string(300, 'a') + "@x>") == "");
+  // A control character would make the mail's dedupe key refused (check_keys) and the mail
+  // lost; a mail with such an id is stored as one without, deduped by its hash.
+  CHECK(message_id("<a\001b@x>") == "");
+  CHECK(message_id("<a\177b@x>") == "");
+  CHECK(message_id(std::string("<a\0b@x>", 7)) == "");
+  CHECK(message_ids(std::string("<a\0b@x> <c@x>", 13)).empty());
+  for (const auto& id : message_ids("<a\001b@x> <c@x>")) CHECK_FALSE(sb::has_control_character(id));
   CHECK(message_ids("<a@x> <b@x>\r\n\t<c@x>") == std::vector<std::string>{"a@x", "b@x", "c@x"});
   CHECK(message_ids("<a@x> <b@x> <c@x>", 2) == std::vector<std::string>{"b@x", "c@x"});
   CHECK(message_ids("").empty());

@@ -4,11 +4,41 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 using namespace std::string_literals;
 
 namespace sb {
 namespace {
+
+TEST_CASE("check_keys refuses a control character in any message's id or identity") {
+  inbound_message a;
+  a.provider_id = "m-1";
+  a.identities = {{"chat", "web-chat:v-1"}, {"email", "ann@example.com"}};
+  inbound_message b = a;
+  b.provider_id = "m-2";
+  std::vector<inbound_message> batch{a, b};
+  CHECK(check_keys(batch).code == errc::ok);
+  b.provider_id = "";                                  // the store hashes the message instead
+  b.identities = {{"chat", "web-chat:vīzītājs-ü 😀"}};  // any printable UTF-8 is fine
+  batch = {a, b};
+  CHECK(check_keys(batch).code == errc::ok);
+
+  for (const std::string& bad : {"a\0b"s, "\n"s, "x\ty"s, "\x1b[2J"s, "del\x7f"s}) {
+    CAPTURE(bad);
+    batch = {a, b};
+    batch[1].provider_id = bad;
+    error e = check_keys(batch);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "the message id contains a control character");
+    batch = {a, b};
+    batch[1].identities.push_back({"phone", "+1555" + bad});
+    e = check_keys(batch);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == "the sender's phone id contains a control character");
+    CHECK(e.detail.find(bad) == std::string::npos);  // the value is never echoed
+  }
+}
 
 TEST_CASE("normalize_email trims and lower-cases the whole address") {
   const std::pair<std::string_view, std::string_view> cases[] = {
