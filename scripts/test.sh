@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Switchboard with AddressSanitizer + UndefinedBehaviorSanitizer in build/test, starts a
 # private RabbitMQ node, and runs every test against it with ctest. Extra arguments go to ctest:
-#   scripts/test.sh                 # everything (unit, integration, e2e)
+#   scripts/test.sh                 # everything (unit, integration, e2e, faults, package, fuzz)
 #   scripts/test.sh -L unit         # one label
 #   scripts/test.sh -R e2e.test_x -V
 # Run as root on Debian 12 (deps.sh installs what is missing; the broker runs as rabbitmq).
