@@ -191,6 +191,39 @@ for page in $(sed -n 's|^Documentation=||p' systemd/switchboard.service); do
   esac
 done
 
+# ---- the packaged binary serving: the allocator production runs on
+# Every other test runs the sanitized build, on ASan's allocator: only here does the daemon run
+# on tcmalloc, whose heap count switchboard_heap_bytes must read. (Were it to fall back to
+# glibc's mallinfo2(), it would report about 0: glibc's arenas are unused under tcmalloc.)
+# The packaged config with a private port and store, and a broker port where nothing listens:
+# the daemon serves HTTP while it retries the broker.
+if ldd "$bin" | grep -q 'libtcmalloc_minimal'; then
+  pass "the binary is linked with tcmalloc"
+else
+  fail "the binary is not linked with tcmalloc: $(ldd "$bin" | tr '\n' ' ')"
+fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir "$tmp/run"
+sed -e "s|^  listen: .*|  listen: \"127.0.0.1:$port\"|" -e "s|^  path: .*|  path: $tmp/run/switchboard.db|" \
+  -e 's|^  url: .*|  url: "amqp://guest:guest@127.0.0.1:9/%2f"|' "$conf" >"$tmp/run/switchboard.yaml"
+(cd "$tmp/run" && exec env -i PATH=/usr/bin:/bin timeout 60 "$bin" --config "$tmp/run/switchboard.yaml") \
+  >"$tmp/run/log" 2>&1 &
+daemon=$!
+metrics=""
+for _ in $(seq 100); do
+  metrics=$(curl -sf --max-time 2 "http://127.0.0.1:$port/metrics") && break
+  sleep 0.1
+done
+heap=$(awk '$1 == "switchboard_heap_bytes" { print $2 }' <<<"$metrics")
+rss=$(awk '$1 == "process_resident_memory_bytes" { print $2 }' <<<"$metrics")
+if [[ -n $heap && -n $rss ]] && awk -v h="$heap" -v r="$rss" 'BEGIN { exit !(h >= 262144 && h < r) }'; then
+  pass "the running binary reports its heap in use from tcmalloc: $heap bytes of $rss resident"
+else
+  fail "switchboard_heap_bytes '${heap:-}' is not between 256 KiB and RSS '${rss:-}'; log: $(tail -3 "$tmp/run/log")"
+fi
+kill -TERM "$daemon" 2>/dev/null || true
+wait "$daemon" || true
+
 if ((failures > 0)); then
   echo "test_package.sh: $failures check(s) failed" >&2
   exit 1
