@@ -2,7 +2,8 @@
 # ctest package.deb (label `package`): builds the Debian package with scripts/package.sh (an
 # incremental Release build in build/package, then cpack) and checks it without installing
 # it: control fields and maintainer scripts, the file list, the conffile, the extracted
-# binary and config, and the systemd unit (systemd-analyze verify and security).
+# binary and config, and the systemd unit (systemd-analyze verify and security); then runs the
+# extracted binary for a moment on loopback (a free port, a store in its temporary directory).
 #   tests/package/test_package.sh                    # build, then check
 #   SB_DEB=path/to/switchboard_X_amd64.deb tests/package/test_package.sh   # check that one
 # Every failed check is reported; the exit status is 1 when any failed. Run as root on
