@@ -36,7 +36,8 @@ for tool in dpkg-deb systemd-analyze; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-package-test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+daemon=""  # the binary started near the end, stopped however this ends
+trap '[[ -z $daemon ]] || kill -TERM "$daemon" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 if [[ -n ${SB_DEB:-} ]]; then
   deb=$SB_DEB
@@ -198,10 +199,11 @@ done
 # glibc's mallinfo2(), it would report about 0: glibc's arenas are unused under tcmalloc.)
 # The packaged config with a private port and store, and a broker port where nothing listens:
 # the daemon serves HTTP while it retries the broker.
-if ldd "$bin" | grep -q 'libtcmalloc_minimal'; then
+libs=$(ldd "$bin")
+if grep -q 'libtcmalloc_minimal' <<<"$libs"; then
   pass "the binary is linked with tcmalloc"
 else
-  fail "the binary is not linked with tcmalloc: $(ldd "$bin" | tr '\n' ' ')"
+  fail "the binary is not linked with tcmalloc: $(tr '\n' ' ' <<<"$libs")"
 fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir "$tmp/run"
@@ -213,6 +215,7 @@ daemon=$!
 metrics=""
 for _ in $(seq 100); do
   metrics=$(curl -sf --max-time 2 "http://127.0.0.1:$port/metrics") && break
+  kill -0 "$daemon" 2>/dev/null || break  # it exited: the log below says why
   sleep 0.1
 done
 heap=$(awk '$1 == "switchboard_heap_bytes" { print $2 }' <<<"$metrics")
@@ -224,6 +227,7 @@ else
 fi
 kill -TERM "$daemon" 2>/dev/null || true
 wait "$daemon" || true
+daemon=""
 
 if ((failures > 0)); then
   echo "test_package.sh: $failures check(s) failed" >&2

@@ -28,6 +28,7 @@ TEST_CASE("other targets are left as they are and match no resource") {
         "http://user:pw@h/v1/webhooks/web-chat",  // userinfo: an error (RFC 9110 4.2.4)
         "http://h", "http://h?x=1",               // no path to route
         "http:/v1/webhooks/web-chat",             // no authority
+        "http:///v1/webhooks/web-chat",           // an empty host (RFC 9110 4.2.1)
         "http://h/v1/webhooks/web-chat#frag",     // a fragment is not part of a target
         "*", "h:443", "v1/webhooks/web-chat", ""}) {
     CAPTURE(t);
