@@ -398,8 +398,7 @@ result<std::string> username_option(const channel_config& cfg) {
     return malformed(
         "username must not contain ':' (basic auth separates user and password "
         "with it)");
-  if (std::any_of(it->second.begin(), it->second.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+  if (has_control_character(it->second))
     return malformed("username must not contain control characters");
   return it->second;
 }

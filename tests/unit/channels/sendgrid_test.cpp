@@ -87,6 +87,12 @@ TEST_CASE("make_sendgrid_adapter") {
   REQUIRE_FALSE(colon.has_value());
   CHECK(colon.error().detail ==
         "username must not contain ':' (basic auth separates user and password with it)");
+  for (const char* bad : {"par\tse", "parse\x7f"}) {
+    auto control = make_sendgrid_adapter(sendgrid_config({password}, bad));
+    REQUIRE_FALSE(control.has_value());
+    CHECK(control.error().detail == "username must not contain control characters");
+  }
+  CHECK(make_sendgrid_adapter(sendgrid_config({password}, "parse inbound")).has_value());
   const channel_type_info* info = find_channel_type("sendgrid");
   REQUIRE(info != nullptr);
   CHECK((info->make == &make_sendgrid_adapter));
