@@ -56,9 +56,22 @@ struct http_answer {
   std::string body;
 };
 
+// An event of an authenticated delivery that could not be read (a required field missing, a
+// field of the wrong type). It never refuses the delivery: what can be read is stored, and the
+// delivery is kept whole with the list of its unreadable events, for ops to see and replay
+// (docs/operations.md, "Unreadable events").
+struct unreadable_event {
+  std::string path;    // where it sits in the body: "entry[0].changes[0].value.messages[1]",
+                       // "message" (a Telegram update's); "body" when the request is the one
+                       // event (a mail, a Twilio webhook)
+  std::string reason;  // why: the refusal's detail, which names fields, never their values
+  std::string event;   // the event's JSON (re-serialized), empty when the body is not JSON
+};
+
 struct parse_result {
   std::vector<inbound_message> messages;
   std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
+  std::vector<unreadable_event> unreadable;
   // When set, sent (with status 200) instead of the JSON summary once the messages are
   // committed, or at once when there are none. Never sent when the commit fails.
   std::optional<http_answer> ack;
@@ -69,6 +82,14 @@ class adapter {
   virtual ~adapter() = default;
   // POST: verify, then parse.
   virtual result<parse_result> receive(const request_view& req) const = 0;
+  // The parse half of receive(), for a body whose signature was verified when it arrived: an
+  // operator replays a kept delivery (POST /v1/unreadable/{id}/replay) once this version can
+  // read it. Only the content type and the body of `req` are looked at. Types that never keep
+  // deliveries (keeps_unreadable() false) refuse with errc::not_found.
+  virtual result<parse_result> parse_verified(const request_view& req) const;
+  // True for the types whose deliveries come from a provider that cannot be told what is
+  // wrong with one event: an unreadable event is kept rather than the delivery refused.
+  virtual bool keeps_unreadable() const noexcept { return false; }
   // GET: provider handshakes. The default refuses with 405.
   virtual result<http_answer> handshake(const request_view& req) const;
   // True for the types whose provider sends a GET handshake (the Allow header of a 405).

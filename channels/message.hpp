@@ -7,6 +7,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +43,10 @@ struct inbound_message {
   std::string text;
   std::vector<attachment> attachments;
   std::optional<std::string> language;  // ISO 639-1 hint from the provider
+  // Where `text` stops being the customer's own words: what follows is Switchboard's wording of
+  // something else (a missed call, a shared location, an order's items), which no language is
+  // detected from. npos: all of it is the customer's.
+  std::size_t generated_text_from = std::string::npos;
   boost::json::object extra;            // type-specific fields merged into the payload's message
 };
 

@@ -206,15 +206,19 @@ bool has_control_character(std::string_view s) noexcept {
   });
 }
 
+error check_keys(const inbound_message& m) {
+  if (has_control_character(m.provider_id))
+    return {errc::malformed, "the message id contains a control character"};
+  for (const identity& id : m.identities)
+    if (has_control_character(id.value))
+      return {errc::malformed,
+              fmt::format("the sender's {} id contains a control character", id.type)};
+  return {};
+}
+
 error check_keys(std::span<const inbound_message> messages) {
-  for (const inbound_message& m : messages) {
-    if (has_control_character(m.provider_id))
-      return {errc::malformed, "the message id contains a control character"};
-    for (const identity& id : m.identities)
-      if (has_control_character(id.value))
-        return {errc::malformed,
-                fmt::format("the sender's {} id contains a control character", id.type)};
-  }
+  for (const inbound_message& m : messages)
+    if (error e = check_keys(m); e.code != errc::ok) return e;
   return {};
 }
 

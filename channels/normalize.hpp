@@ -58,5 +58,7 @@ bool has_control_character(std::string_view s) noexcept;
 // tools, a line feed splits a log line, and no provider issues such ids. errc::ok when every
 // key of every message is clean, else errc::malformed naming the field (never its value).
 error check_keys(std::span<const inbound_message> messages);
+// The same for one message.
+error check_keys(const inbound_message& message);
 
 }  // namespace sb

@@ -149,7 +149,7 @@ int run_daemon(const std::string& config_path) {
   // 3. HTTP ingress.
   boost::asio::io_context ioc;
   pipeline pipe(holder, writer);
-  read_api api(holder, **api_reader, writer);
+  read_api api(holder, **api_reader, writer, pipe);
   pipe.set_read_api(&api);
   // Ready means a webhook would get a 2xx now: the store commits, and the backlog is under
   // its bound (a broker outage alone does not stop ingress; the outbox holds the messages).
@@ -184,6 +184,16 @@ int run_daemon(const std::string& config_path) {
     metrics::header(out, "switchboard_outbox_oldest_age_seconds", "gauge",
                     "Age of the oldest unpublished message (0 when the outbox is empty).");
     metrics::sample(out, "switchboard_outbox_oldest_age_seconds", "", age);
+    std::int64_t kept = 0;
+    try {
+      kept = (*api_reader)->kept_pending();
+    } catch (const std::exception& e) {
+      log::warn("metrics", "unreadable deliveries unavailable: {}", e.what());
+    }
+    metrics::header(out, "switchboard_unreadable_pending", "gauge",
+                    "Deliveries kept because some of their events could not be read, not yet "
+                    "replayed or deleted (GET /v1/unreadable).");
+    metrics::sample(out, "switchboard_unreadable_pending", "", static_cast<double>(kept));
     pub->render_metrics(out);
     metrics::render_process_metrics(out);
     return out;

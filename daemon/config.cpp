@@ -1441,6 +1441,8 @@ class loader {
     if (auto v = take("outside")) c.outside = schedule_named(*v);
     if (auto v = take("first_message"))
       if (auto b = rd_.boolean(*v)) c.first_message = *b;
+    if (auto v = take("auto_reply"))
+      if (auto b = rd_.boolean(*v)) c.auto_reply = *b;
     if (!any) rd_.error(f, "has no condition; remove \"when\" for a route that matches everything");
     m.finish();
     return c;

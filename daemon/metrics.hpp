@@ -18,8 +18,9 @@ class daemon_metrics {
   // number of series stays bounded).
   void request(std::string_view handler, std::string_view channel, unsigned status,
                double seconds);
-  // Messages of one webhook request by outcome: accepted, duplicate, ignored, or rejected
-  // with the error's name as reason (bad_signature, malformed, unavailable, ...).
+  // Messages of one webhook request by outcome: accepted, duplicate, ignored, unreadable (an
+  // event kept with its delivery, not read), or rejected with the error's name as reason
+  // (bad_signature, malformed, unavailable, ...).
   void messages(std::string_view channel, std::string_view outcome, std::string_view reason,
                 std::uint64_t n);
   void reload(bool ok);
@@ -42,8 +43,8 @@ class daemon_metrics {
       metrics::latency_buckets()};
   metrics::counter_family messages_{
       "switchboard_messages_total",
-      "Webhook messages by channel and outcome (accepted, duplicate, ignored, rejected with "
-      "a reason)."};
+      "Webhook messages by channel and outcome (accepted, duplicate, ignored, unreadable: kept "
+      "with their delivery for ops, rejected with a reason)."};
   metrics::counter_family reloads_{"switchboard_config_reloads_total",
                                    "SIGHUP reloads, by result (ok, failed)."};
 };

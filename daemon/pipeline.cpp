@@ -5,6 +5,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
 #include "routing/language.hpp"
+#include "store/reader.hpp"
 #include "store/writer.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -50,10 +51,13 @@ http_reply outcome_reply(const ingest_outcome& o) {
     j["skill"] = a.skill.empty() ? boost::json::value(nullptr) : boost::json::value(a.skill);
     accepted.push_back(std::move(j));
   }
-  const unsigned status = o.accepted.empty() ? 200 : 202;
-  return json_reply(
-      status,
-      {{"accepted", std::move(accepted)}, {"duplicates", o.duplicates}, {"ignored", o.ignored}});
+  // 202: something new was stored (messages, or a delivery kept for its unreadable events);
+  // 200: nothing new (duplicates, receipts, a redelivery of a delivery already kept).
+  const unsigned status = o.accepted.empty() && !o.kept_new ? 200 : 202;
+  return json_reply(status, {{"accepted", std::move(accepted)},
+                             {"duplicates", o.duplicates},
+                             {"ignored", o.ignored},
+                             {"unreadable", o.unreadable}});
 }
 
 // Refusals are logged once per channel and reason at most this often (a sender with a wrong
@@ -179,11 +183,10 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     return done(std::move(r));
   }
   // 1. Verify and parse: the adapter checks the signature over the raw bytes before it
-  //    trusts anything in the body, then normalizes the provider's format; whatever the
-  //    channel, the ids that become store keys must be free of control characters.
+  //    trusts anything in the body, then normalizes the provider's format. An event it cannot
+  //    read is kept as unreadable rather than the delivery refused, for the types whose
+  //    providers can only retry (channel.hpp, keeps_unreadable).
   auto parsed = ch.handler->receive(req);
-  if (parsed)
-    if (error e = check_keys(parsed->messages); e.code != errc::ok) parsed = std::move(e);
   if (!parsed) {
     const auto& d = describe(parsed.error().code);
     count(ch.config.name, "rejected", d.name, 1);
@@ -194,41 +197,90 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply(parsed.error()));
   }
-  // 2. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
-  if (parsed->messages.empty()) {
-    log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed->ignored);
-    count(ch.config.name, "ignored", "", parsed->ignored);
-    if (parsed->ack) return done(answer_reply(*parsed->ack));
-    return done(outcome_reply({{}, 0, parsed->ignored}));
+  // 2. Whatever the channel, the ids that become store keys must be free of control
+  //    characters: such a message is refused, or kept unreadable.
+  if (error e = set_aside_bad_keys(*ch.handler, *parsed); e.code != errc::ok) {
+    count(ch.config.name, "rejected", describe(e.code).name, 1);
+    return done(error_reply(e));
   }
-  // 3. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
+  std::optional<kept_delivery> kept;
+  if (!parsed->unreadable.empty()) {
+    kept.emplace();
+    kept->events = std::move(parsed->unreadable);
+    kept->content_type = std::string(req.header("content-type").value_or(""));
+    kept->body = std::string(req.body);
+  }
+  ingest(cfg, ch, std::move(*parsed), std::move(kept), req.now, std::move(done));
+}
+
+error pipeline::set_aside_bad_keys(const adapter& handler, parse_result& parsed) {
+  for (std::size_t i = 0; i < parsed.messages.size();) {
+    error e = check_keys(parsed.messages[i]);
+    if (e.code == errc::ok) {
+      ++i;
+      continue;
+    }
+    if (!handler.keeps_unreadable()) return e;
+    // A mail or a Twilio webhook is one message: the body is the event. (The JSON readers
+    // refuse such ids themselves, naming the event's path.)
+    const std::string path = parsed.messages.size() == 1 && parsed.unreadable.empty()
+                                 ? std::string("body")
+                                 : fmt::format("message {}", i + 1);
+    parsed.unreadable.push_back({path, e.detail, {}});
+    parsed.messages.erase(parsed.messages.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  return {};
+}
+
+void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
+                      std::optional<kept_delivery> kept, millis now,
+                      std::function<void(http_reply)> done) {
+  if (kept && !kept->events.empty()) {
+    count(ch.config.name, "unreadable", "", kept->events.size());
+    const auto& first = kept->events.front();
+    if (auto skipped = refusal_log.allow(ch.config.name + "/unreadable"))
+      log::warn("ingress",
+                "kept {} unreadable event(s) channel={} first path={} reason=\"{}\"; see GET "
+                "/v1/unreadable{}",
+                kept->events.size(), ch.config.name, first.path, first.reason,
+                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
+  }
+  // 3. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
+  if (parsed.messages.empty() && !kept) {
+    log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed.ignored);
+    count(ch.config.name, "ignored", "", parsed.ignored);
+    if (parsed.ack) return done(answer_reply(*parsed.ack));
+    return done(outcome_reply({{}, 0, parsed.ignored, 0, false}));
+  }
+  const std::size_t n = std::max<std::size_t>(parsed.messages.size(), 1);
+  // 4. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
   if (draining_) {
-    count(ch.config.name, "rejected", "unavailable", parsed->messages.size());
+    count(ch.config.name, "rejected", "unavailable", n);
     return done(error_reply({errc::unavailable, "shutting down; retry later"}));
   }
   if (writer_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
-    count(ch.config.name, "rejected", "unavailable", parsed->messages.size());
+    count(ch.config.name, "rejected", "unavailable", n);
     if (auto skipped = refusal_log.allow(ch.config.name + "/backlog"))
       log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}",
                 writer_.backlog(), ch.config.name,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
-  // 4. Store, route and enqueue in one group-committed transaction; reply only once durable.
+  // 5. Store, route and enqueue in one group-committed transaction; reply only once durable.
   ingest_request ir;
   ir.channel = ch.config.name;
   ir.channel_type = ch.config.type;
-  ir.received_at = req.now;
+  ir.received_at = now;
   // Every message gets a language: the provider's hint, else CLD2 on its text (null when the
   // detector is unsure). Done here, on the HTTP threads, not on the single writer thread.
-  for (auto& m : parsed->messages) m.language = message_language(m);
-  ir.messages = std::move(parsed->messages);
-  ir.ignored = parsed->ignored;
+  for (auto& m : parsed.messages) m.language = message_language(m);
+  ir.messages = std::move(parsed.messages);
+  ir.ignored = parsed.ignored;
+  ir.kept = std::move(kept);
   ir.routing = cfg.routing;
   prepare(ir);  // ids and message JSON here too, off the writer thread
-  const std::size_t n = ir.messages.size();
   writer_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
-                                 ack = std::move(parsed->ack)](result<ingest_outcome> r) {
+                                 ack = std::move(parsed.ack)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);
       return done(error_reply(r.error()));
@@ -244,6 +296,41 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     count(channel, "ignored", "", r->ignored);
     done(ack ? answer_reply(*ack) : outcome_reply(*r));
   });
+}
+
+void pipeline::replay(const kept_row& row, millis now, std::function<void(http_reply)> done) {
+  const auto cfg = cfg_.get();
+  const channel* ch = cfg->find_channel(row.channel);
+  if (ch == nullptr)
+    return done(error_reply({errc::not_found, fmt::format("channel {} is no longer configured; "
+                                                          "add it back to replay this delivery",
+                                                          row.channel)}));
+  if (ch->config.type != row.channel_type)
+    return done(error_reply(
+        {errc::malformed, fmt::format("channel {} is now of type {}, the delivery was {}",
+                                      row.channel, ch->config.type, row.channel_type)}));
+  const header_field headers[] = {{"Content-Type", row.content_type}};
+  request_view req;
+  req.method = "POST";
+  req.target = "/";
+  req.headers = headers;
+  req.body = row.body;
+  req.now = now;
+  auto parsed = ch->handler->parse_verified(req);
+  if (!parsed) {
+    // The delivery as a whole still cannot be read (it could when it arrived, or it would not
+    // have been kept): nothing changes.
+    return done(error_reply(
+        {errc::malformed, "the kept delivery cannot be read: " + parsed.error().detail}));
+  }
+  if (error e = set_aside_bad_keys(*ch->handler, *parsed); e.code != errc::ok)
+    return done(error_reply(e));
+  kept_delivery kept;
+  kept.events = std::move(parsed->unreadable);
+  kept.replay_of = row.id;
+  log::info("api", "replaying kept delivery {} channel={}", row.id, row.channel);
+  parsed->ack.reset();  // the answer goes to the operator, as JSON
+  ingest(*cfg, *ch, std::move(*parsed), std::move(kept), now, std::move(done));
 }
 
 std::optional<std::string> pipeline::not_ready() const {

@@ -19,6 +19,8 @@ namespace sb {
 class daemon_metrics;
 class group_writer;
 class read_api;
+struct kept_delivery;
+struct kept_row;
 
 struct http_reply {
   unsigned status = 200;
@@ -53,6 +55,12 @@ class pipeline {
   // `done` may run on this thread or on the writer thread, exactly once.
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
+  // An operator's replay of a kept delivery (POST /v1/unreadable/{id}/replay): its body read
+  // again by its channel's current adapter, without the signature check it passed when it
+  // arrived, and committed as a webhook would be; the kept row is marked replayed in the same
+  // transaction when nothing is left unreadable. `done` as for handle().
+  void replay(const kept_row& row, millis now, std::function<void(http_reply)> done);
+
   // While draining, ingress refuses new work with 503 (the provider retries elsewhere/later).
   void set_draining(bool d) noexcept { draining_ = d; }
 
@@ -77,6 +85,12 @@ class pipeline {
  private:
   void webhook(const config& cfg, const channel& ch, const request_view& req,
                std::function<void(http_reply)> done);
+  // Steps 3 to 5 of a webhook (pipeline.cpp), shared with replay().
+  void ingest(const config& cfg, const channel& ch, parse_result parsed,
+              std::optional<kept_delivery> kept, millis now, std::function<void(http_reply)> done);
+  // Messages whose store keys hold control characters: kept as unreadable for the types that
+  // keep such events, else the refusal to answer.
+  static error set_aside_bad_keys(const adapter& handler, parse_result& parsed);
   void count(std::string_view channel, std::string_view outcome, std::string_view reason,
              std::size_t n) const;
 

@@ -7,10 +7,13 @@
 #include "store/writer.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 
+#include <charconv>
+#include <memory>
 #include <vector>
 
 namespace sb {
@@ -55,7 +58,8 @@ std::optional<std::pair<std::string, std::string>> parse_identity(std::string_vi
 
 bool read_api::owns(std::string_view path) noexcept {
   return path == "/v1/customers" || path.starts_with("/v1/customers/") ||
-         path.starts_with("/v1/conversations/");
+         path.starts_with("/v1/conversations/") || path == "/v1/unreadable" ||
+         path.starts_with("/v1/unreadable/");
 }
 
 void read_api::handle(const request_view& req, std::function<void(http_reply)> done) {
@@ -70,6 +74,7 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
   std::vector<std::string> segs;
   for (auto s : u->segments()) segs.emplace_back(s);
 
+  if (segs.size() >= 2 && segs[1] == "unreadable") return unreadable(req, segs, std::move(done));
   // /v1/customers?identity=type:value
   if (segs.size() == 2 && segs[1] == "customers") {
     if (req.method != "GET") return done(not_allowed("GET"));
@@ -111,6 +116,92 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
         },
         [shared_done] { (*shared_done)(error_reply({errc::unavailable, "shutting down"})); });
     return;
+  }
+  done(error_reply({errc::not_found}));
+}
+
+// Kept deliveries: what could not be read, for ops to see, replay and forget
+// (docs/operations.md, "Unreadable events").
+void read_api::unreadable(const request_view& req, const std::vector<std::string>& segs,
+                          std::function<void(http_reply)> done) {
+  auto u = boost::urls::parse_origin_form(req.target);
+  if (segs.size() == 2) {
+    if (req.method != "GET") return done(not_allowed("GET"));
+    std::string status = "pending";
+    std::string channel;
+    std::size_t limit = 100;
+    for (auto p : u->params()) {
+      if (p.key == "status") {
+        status = p.value;
+        if (status != "pending" && status != "replayed" && status != "all")
+          return done(error_reply({errc::malformed, "status must be pending, replayed or all"}));
+      } else if (p.key == "channel") {
+        channel = p.value;
+      } else if (p.key == "limit") {
+        const std::string& v = p.value;
+        std::size_t n = 0;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 1000)
+          return done(error_reply({errc::malformed, "limit must be 1 to 1000"}));
+        limit = n;
+      } else {
+        return done(error_reply(
+            {errc::malformed, "unknown query parameter; use status, channel or limit"}));
+      }
+    }
+    return done(json_text(reader_.kept_list(status, channel, limit)));
+  }
+  const std::string& id = segs[2];
+  // GET /v1/unreadable/{id}, DELETE /v1/unreadable/{id}
+  if (segs.size() == 3) {
+    if (req.method == "DELETE") {
+      auto shared_done = std::make_shared<std::function<void(http_reply)>>(std::move(done));
+      writer_.run(
+          [id, shared_done](sqlite_store& store) {
+            auto r = store.delete_unreadable(id);
+            if (!r) return (*shared_done)(error_reply(r.error()));
+            log::info("api", "kept delivery {} deleted", id);
+            (*shared_done)(json_text(
+                boost::json::serialize(boost::json::object{{"id", id}, {"status", "deleted"}})));
+          },
+          [shared_done] {
+            (*shared_done)(error_reply({errc::unavailable, "shutting down"}));
+          });
+      return;
+    }
+    if (req.method != "GET") return done(not_allowed("GET, DELETE"));
+    auto row = reader_.kept(id);
+    if (!row) return done(error_reply({errc::not_found, "no kept delivery with that id"}));
+    boost::system::error_code ec;
+    boost::json::value events = boost::json::parse(row->events_json, ec);
+    if (ec) events = boost::json::array{};
+    return done(json_text(boost::json::serialize(boost::json::object{
+        {"id", row->id},
+        {"channel", row->channel},
+        {"channel_type", row->channel_type},
+        {"received_at", format_time(row->received_at)},
+        {"status", row->status},
+        {"replayed_at", row->replayed_at ? boost::json::value(format_time(*row->replayed_at))
+                                         : boost::json::value(nullptr)},
+        {"event_count", row->event_count},
+        {"content_type", row->content_type},
+        {"body_bytes", row->body.size()},
+        {"events", std::move(events)}})));
+  }
+  if (segs.size() == 4 && segs[3] == "body") {
+    if (req.method != "GET") return done(not_allowed("GET"));
+    auto row = reader_.kept(id);
+    if (!row) return done(error_reply({errc::not_found, "no kept delivery with that id"}));
+    http_reply r;
+    r.content_type = row->content_type.empty() ? "application/octet-stream" : row->content_type;
+    r.body = std::move(row->body);
+    return done(std::move(r));
+  }
+  if (segs.size() == 4 && segs[3] == "replay") {
+    if (req.method != "POST") return done(not_allowed("POST"));
+    auto row = reader_.kept(id);
+    if (!row) return done(error_reply({errc::not_found, "no kept delivery with that id"}));
+    return pipe_.replay(*row, req.now, std::move(done));
   }
   done(error_reply({errc::not_found}));
 }

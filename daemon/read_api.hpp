@@ -3,13 +3,20 @@
 //   POST /v1/conversations/{id}/close    close it; the customer's next message opens a new one
 //   GET  /v1/customers/{id}              the customer, identities, conversations
 //   GET  /v1/customers?identity=type:value
+//   GET  /v1/unreadable[?status=pending|replayed|all&channel=&limit=]   kept deliveries
+//   GET  /v1/unreadable/{id}             one, with its events' JSON
+//   GET  /v1/unreadable/{id}/body        its body, exactly as received
+//   POST /v1/unreadable/{id}/replay      read it again with the channel's current adapter
+//   DELETE /v1/unreadable/{id}           forget it
 #pragma once
 
 #include "channels/channel.hpp"
 #include "daemon/pipeline.hpp"
 
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb {
 
@@ -18,17 +25,21 @@ class store_reader;
 
 class read_api {
  public:
-  read_api(const config_holder& cfg, store_reader& reader, group_writer& writer)
-      : cfg_(cfg), reader_(reader), writer_(writer) {}
+  read_api(const config_holder& cfg, store_reader& reader, group_writer& writer, pipeline& pipe)
+      : cfg_(cfg), reader_(reader), writer_(writer), pipe_(pipe) {}
 
   // Whether `path` belongs to the read API (then handle() answers it).
   static bool owns(std::string_view path) noexcept;
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
  private:
+  void unreadable(const request_view& req, const std::vector<std::string>& segs,
+                  std::function<void(http_reply)> done);
+
   const config_holder& cfg_;
   store_reader& reader_;
   group_writer& writer_;
+  pipeline& pipe_;
 };
 
 }  // namespace sb

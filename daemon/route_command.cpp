@@ -97,10 +97,10 @@ result<route_input> parse_route_input(const json::value& input, const config& cf
     auto ids = identities_field(json::array{*from}, where + "from");
     if (ids) m.identities = std::move(*ids);
   }
-  // The extras (callback, call, email, ...) as the payload has them; ivr_digits at the top of
-  // a hand-written input is the callback's.
+  // The extras (callback, call, email, auto_reply, ...) as the payload has them; ivr_digits at
+  // the top of a hand-written input is the callback's.
   for (const auto& kv : *msg)
-    if (kv.value().is_object()) m.extra[kv.key()] = kv.value();
+    if (kv.value().is_object() || kv.value().is_bool()) m.extra[kv.key()] = kv.value();
   if (auto digits = string_field(*msg, "ivr_digits", where); !digits) {
     return digits.error();
   } else if (!digits->empty()) {

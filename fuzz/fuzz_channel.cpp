@@ -25,9 +25,13 @@ const sb::adapter& channel() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const sb::fuzz::text_request req({reinterpret_cast<const char*>(data), size});
-  if (req.view().method == "POST")
-    sb::fuzz::check(channel().receive(req.view()), SB_FUZZ_TYPE " receive");
-  else if (req.view().method == "GET" && channel().has_handshake())
+  if (req.view().method == "POST") {
+    const auto received = channel().receive(req.view());
+    sb::fuzz::check(received, SB_FUZZ_TYPE " receive");
+    // A kept delivery is replayed with parse_verified(): it must read what receive() read.
+    if (received && !received->unreadable.empty())
+      sb::fuzz::check_replay(*received, channel().parse_verified(req.view()), SB_FUZZ_TYPE);
+  } else if (req.view().method == "GET" && channel().has_handshake())
     sb::fuzz::check(channel().handshake(req.view()), SB_FUZZ_TYPE " handshake");
   return 0;
 }

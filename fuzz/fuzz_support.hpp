@@ -115,6 +115,24 @@ inline void check(const result<parse_result>& r, std::string_view what) {
                  what.data(), r->messages.size(), r->ignored, r->ack ? ", with an ack" : "");
 }
 
+// The replay of a kept delivery (adapter::parse_verified) reads exactly what its arrival did.
+inline void check_replay(const parse_result& received, const result<parse_result>& replayed,
+                         std::string_view what) {
+  for (const auto& u : received.unreadable)
+    if (u.path.empty() || u.reason.empty()) {
+      std::fprintf(stderr, "fuzz: %.*s kept an unreadable event without a path or reason\n",
+                   static_cast<int>(what.size()), what.data());
+      std::abort();
+    }
+  if (!replayed || replayed->messages.size() != received.messages.size() ||
+      replayed->unreadable.size() != received.unreadable.size() ||
+      replayed->ignored != received.ignored) {
+    std::fprintf(stderr, "fuzz: %.*s parse_verified() read the kept delivery differently\n",
+                 static_cast<int>(what.size()), what.data());
+    std::abort();
+  }
+}
+
 inline void check(const result<http_answer>& r, std::string_view what) {
   if (!r) return check_error(r.error(), what);
   if (verbose())

@@ -10,8 +10,9 @@ namespace sb {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> identity_types = {
-    "email", "phone", "whatsapp", "messenger", "instagram", "telegram", "x", "chat"};
+constexpr std::array<std::string_view, 9> identity_types = {
+    "email",    "phone", "whatsapp", "whatsapp_bsuid", "messenger", "instagram",
+    "telegram", "x",     "chat"};
 
 constexpr std::size_t max_errors = 20;  // a wrong file would otherwise flood the log
 

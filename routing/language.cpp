@@ -72,13 +72,15 @@ std::optional<std::string> detect_language(std::string_view text) {
 std::optional<std::string> message_language(const inbound_message& m) {
   if (m.language)
     if (auto hint = normalize_language_tag(*m.language)) return hint;
-  if (m.subject.empty()) return detect_language(m.text);
-  if (m.text.empty()) return detect_language(m.subject);
+  // Switchboard's own wording (a missed call, a location) is not the customer's language.
+  const std::string_view text = std::string_view(m.text).substr(0, m.generated_text_from);
+  if (m.subject.empty()) return detect_language(text);
+  if (text.empty()) return detect_language(m.subject);
   std::string both;
-  both.reserve(m.subject.size() + 1 + std::min(m.text.size(), max_input_bytes));
+  both.reserve(m.subject.size() + 1 + std::min(text.size(), max_input_bytes));
   both += m.subject;
   both += '\n';
-  both += utf8_prefix(m.text, max_input_bytes);
+  both += utf8_prefix(text, max_input_bytes);
   return detect_language(both);
 }
 

@@ -16,7 +16,8 @@ namespace sb {
 std::optional<std::string> detect_language(std::string_view text);
 
 // inbound_message.language when the provider gave one (normalised: "en-US" → "en"), otherwise
-// detect_language(subject + "\n" + text). Pure; the ingest path calls it once per message and
+// detect_language(subject + "\n" + text), where text is only the customer's own words (the part
+// before inbound_message::generated_text_from). Pure; the ingest path calls it once per message and
 // puts the result in the payload and in message_context::language.
 std::optional<std::string> message_language(const inbound_message& m);
 

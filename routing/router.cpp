@@ -25,6 +25,11 @@ const schedule* routing_table::find_schedule(std::string_view name) const noexce
   return nullptr;
 }
 
+bool is_auto_reply(const inbound_message& m) noexcept {
+  const auto* v = m.extra.if_contains("auto_reply");
+  return v != nullptr && v->is_bool() && v->get_bool();
+}
+
 std::string_view ivr_digits_of(const inbound_message& m) noexcept {
   const auto string_at = [&](std::string_view object, std::string_view key) -> std::string_view {
     const auto* o = m.extra.if_contains(object);
@@ -88,6 +93,7 @@ bool matches(const route& r, facts& f) {
   if (c.channel_type && *c.channel_type != f.msg().channel_type) return false;
   if (c.channel_kind && *c.channel_kind != f.kind()) return false;
   if (c.first_message && *c.first_message != f.conv().is_new) return false;
+  if (c.auto_reply && *c.auto_reply != is_auto_reply(m)) return false;
   if (!c.recipient.empty() &&
       std::none_of(c.recipient.begin(), c.recipient.end(),
                    [&](const std::string& r) { return ascii_iequal(r, m.recipient); }))
@@ -150,6 +156,7 @@ std::string describe(const route& r, std::size_t index, facts& f) {
   if (c.during) add(fmt::format("during {}", c.during->name));
   if (c.outside) add(fmt::format("outside {}", c.outside->name));
   if (c.first_message) add(fmt::format("first_message {}", *c.first_message));
+  if (c.auto_reply) add(fmt::format("auto_reply {}", *c.auto_reply));
   return out + conds;
 }
 

@@ -53,6 +53,7 @@ struct route_condition {
   std::shared_ptr<const schedule> during;            // open at the clock's time
   std::shared_ptr<const schedule> outside;           // closed at the clock's time
   std::optional<bool> first_message;                 // the message opens a new conversation
+  std::optional<bool> auto_reply;                    // extra["auto_reply"]: a machine wrote it
 };
 
 struct route {
@@ -101,6 +102,10 @@ struct routing_decision {
 // received, so a replay decides as the original did.
 routing_decision decide(const message_context& msg, const conversation_state& conv, millis now,
                         const routing_table& table);
+
+// True when the message says a machine wrote it (extra["auto_reply"]: an e-mail out-of-office or
+// autoresponder, channels/email/email.hpp).
+bool is_auto_reply(const inbound_message& m) noexcept;
 
 // The digits a phone message's caller pressed: extra.callback.ivr_digits (callback, twilio),
 // else extra.call.digits; empty when there are none.

@@ -46,7 +46,7 @@ std::string message_json(const inbound_message& m, const stored_message_meta& me
     atts.push_back(std::move(j));
   }
   o["attachments"] = std::move(atts);
-  o["provider_id"] = m.provider_id;
+  o["provider_id"] = meta.provider_id.empty() ? m.provider_id : meta.provider_id;
   o["visibility"] = m.visibility;
   o["language"] = m.language ? boost::json::value(*m.language) : boost::json::value(nullptr);
   o["callback"] = nullptr;

@@ -19,6 +19,7 @@ struct stored_message_meta {
   std::string channel;
   std::string channel_type;
   millis received_at = 0;
+  std::string provider_id;  // the dedupe key: the provider's id, or the store's hash of the message
 };
 
 // The JSON object of one message as it appears in `message` and in `thread`.

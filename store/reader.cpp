@@ -3,6 +3,7 @@
 #include "core/time.hpp"
 #include "store/sqlite.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -22,7 +23,8 @@ struct store_reader::statements {
         identities(db,
                    "SELECT type, value FROM identities WHERE customer_id = ?1 "
                    "ORDER BY created_at, type, value"),
-        merged(db, "SELECT merged_id FROM customer_merges WHERE survivor_id = ?1 ORDER BY merged_at"),
+        merged(db,
+               "SELECT merged_id FROM customer_merges WHERE survivor_id = ?1 ORDER BY merged_at"),
         conversations(db,
                       "SELECT id, status, skill, priority, opened_at, last_message_at, "
                       "message_count, closed_at FROM conversations "
@@ -31,9 +33,18 @@ struct store_reader::statements {
         skill_changes(db,
                       "SELECT changed_at, skill, previous_skill, message_id, reason "
                       "FROM skill_changes WHERE conversation_id = ?1 ORDER BY changed_at, rowid"),
-        oldest_outbox(db, "SELECT created_at FROM outbox ORDER BY seq LIMIT 1") {}
+        oldest_outbox(db, "SELECT created_at FROM outbox ORDER BY seq LIMIT 1"),
+        kept(db,
+             "SELECT id, channel, channel_type, received_at, content_type, body, events, "
+             "event_count, status, replayed_at FROM unreadable WHERE id = ?1"),
+        kept_list(db,
+                  "SELECT id, channel, channel_type, received_at, length(body), events, "
+                  "event_count, status, replayed_at FROM unreadable "
+                  "WHERE (?1 = 'all' OR status = ?1) AND (?2 = '' OR channel = ?2) "
+                  "ORDER BY received_at DESC, id DESC LIMIT ?3"),
+        kept_pending(db, "SELECT count(*) FROM unreadable WHERE status = 'pending'") {}
   stmt conversation, messages, customer, identities, merged, conversations, identity;
-  stmt skill_changes, oldest_outbox;
+  stmt skill_changes, oldest_outbox, kept, kept_list, kept_pending;
 };
 
 namespace {
@@ -192,6 +203,62 @@ std::optional<std::int64_t> store_reader::oldest_outbox_millis() {
   use q(st_->oldest_outbox);
   if (!q->step()) return std::nullopt;
   return q->i64(0);
+}
+
+std::optional<kept_row> store_reader::kept(std::string_view id) {
+  std::lock_guard lock(m_);
+  use q(st_->kept);
+  q->bind(1, id);
+  if (!q->step()) return std::nullopt;
+  kept_row r;
+  r.id = q->text(0);
+  r.channel = q->text(1);
+  r.channel_type = q->text(2);
+  r.received_at = q->i64(3);
+  r.content_type = q->text(4);
+  r.body = q->blob(5);
+  r.events_json = q->text(6);
+  r.event_count = q->i64(7);
+  r.status = q->text(8);
+  if (!q->is_null(9)) r.replayed_at = q->i64(9);
+  return r;
+}
+
+std::string store_reader::kept_list(std::string_view status, std::string_view channel,
+                                    std::size_t limit) {
+  std::lock_guard lock(m_);
+  boost::json::array list;
+  use q(st_->kept_list);
+  q->bind(1, status).bind(2, channel).bind(3, static_cast<std::int64_t>(limit));
+  while (q->step()) {
+    // The listing names each event by its path and reason; GET /v1/unreadable/{id} has the
+    // events' JSON and the body.
+    boost::json::array events;
+    boost::system::error_code ec;
+    const boost::json::value stored = boost::json::parse(q->text(5), ec);
+    if (!ec && stored.is_array())
+      for (const auto& e : stored.get_array())
+        if (e.is_object())
+          events.push_back(
+              {{"path", e.get_object().contains("path") ? e.at("path") : nullptr},
+               {"reason", e.get_object().contains("reason") ? e.at("reason") : nullptr}});
+    list.push_back({{"id", q->text(0)},
+                    {"channel", q->text(1)},
+                    {"channel_type", q->text(2)},
+                    {"received_at", format_time(q->i64(3))},
+                    {"status", q->text(7)},
+                    {"replayed_at", time_or_null(*q, 8)},
+                    {"event_count", q->i64(6)},
+                    {"body_bytes", q->i64(4)},
+                    {"events", std::move(events)}});
+  }
+  return boost::json::serialize(boost::json::object{{"unreadable", std::move(list)}});
+}
+
+std::int64_t store_reader::kept_pending() {
+  std::lock_guard lock(m_);
+  use q(st_->kept_pending);
+  return q->step() ? q->i64(0) : 0;
 }
 
 }  // namespace sb

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/time.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,20 @@
 struct sqlite3;
 
 namespace sb {
+
+// A delivery kept because some of its events could not be read (store.hpp, kept_delivery).
+struct kept_row {
+  std::string id;
+  std::string channel;
+  std::string channel_type;
+  millis received_at = 0;
+  std::string content_type;
+  std::string body;         // exactly as received
+  std::string events_json;  // [{"path", "reason", "event"}]
+  std::int64_t event_count = 0;
+  std::string status;  // pending | replayed
+  std::optional<millis> replayed_at;
+};
 
 class store_reader {
  public:
@@ -34,6 +50,15 @@ class store_reader {
   // The customer owning an identity, e.g. ("email", "ann@example.com").
   std::optional<std::string> customer_id_by_identity(std::string_view type,
                                                      std::string_view value);
+
+  // A kept delivery with its body; nullopt: no such id.
+  std::optional<kept_row> kept(std::string_view id);
+  // {"unreadable": [{"id", "channel", "channel_type", "received_at", "status", "replayed_at",
+  // "event_count", "body_bytes", "events": [{"path", "reason"}]}]}, newest first: those of
+  // `status` ("pending", "replayed" or "all"), of `channel` unless it is empty, at most `limit`.
+  std::string kept_list(std::string_view status, std::string_view channel, std::size_t limit);
+  // Kept deliveries not replayed yet (a gauge on /metrics).
+  std::int64_t kept_pending();
 
   // When the oldest unpublished message was committed (the outbox's head), nullopt when the
   // outbox is empty. For the outbox-age metric.

@@ -101,6 +101,26 @@ CREATE TABLE write_probe (
     R"sql(
 ALTER TABLE outbox DROP COLUMN body;
 )sql",
+    // 6: deliveries with events that could not be read, kept whole (the body exactly as it was
+    // received and verified) for ops to see and replay (docs/operations.md, "Unreadable
+    // events"). A provider's redelivery of the same body is kept once.
+    R"sql(
+CREATE TABLE unreadable (
+  id           TEXT PRIMARY KEY,        -- UUIDv7 of received_at
+  channel      TEXT NOT NULL,
+  channel_type TEXT NOT NULL,
+  received_at  INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  body_sha256  TEXT NOT NULL,
+  events       TEXT NOT NULL,           -- JSON [{"path", "reason", "event"}]
+  event_count  INTEGER NOT NULL,
+  status       TEXT NOT NULL,           -- pending | replayed
+  replayed_at  INTEGER
+);
+CREATE UNIQUE INDEX unreadable_by_body ON unreadable (channel, body_sha256);
+CREATE INDEX unreadable_by_status ON unreadable (status, received_at);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -54,6 +54,11 @@ stmt& stmt::bind(int i, std::string_view v) {
   return *this;
 }
 
+stmt& stmt::bind_blob(int i, std::string_view bytes) {
+  check(db_, sqlite3_bind_blob64(s_, i, bytes.data(), bytes.size(), SQLITE_TRANSIENT), "bind");
+  return *this;
+}
+
 stmt& stmt::bind(int i, std::int64_t v) {
   check(db_, sqlite3_bind_int64(s_, i, v), "bind");
   return *this;
@@ -83,6 +88,12 @@ void stmt::reset() noexcept {
 bool stmt::is_null(int col) const noexcept { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
 std::int64_t stmt::i64(int col) const noexcept { return sqlite3_column_int64(s_, col); }
+
+std::string stmt::blob(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+           : std::string();
+}
 
 std::string stmt::text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));

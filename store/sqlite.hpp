@@ -50,6 +50,7 @@ class stmt {
   stmt& bind(int i, std::int64_t v);
   stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
   stmt& bind(int i, std::nullopt_t);
+  stmt& bind_blob(int i, std::string_view bytes);
   template <class T>
   stmt& bind(int i, const std::optional<T>& v) {
     return v ? bind(i, *v) : bind(i, std::nullopt);
@@ -62,6 +63,7 @@ class stmt {
   bool is_null(int col) const noexcept;
   std::int64_t i64(int col) const noexcept;
   std::string text(int col) const;
+  std::string blob(int col) const;
 
  private:
   sqlite3* db_;

@@ -7,6 +7,9 @@
 #include "store/sqlite.hpp"
 #include "store/wal_vfs.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <fmt/core.h>
 #include <openssl/evp.h>
 
@@ -97,7 +100,16 @@ struct sqlite_store::statements {
         move_skill_changes(db,
                            "UPDATE skill_changes SET conversation_id = ?2 "
                            "WHERE conversation_id = ?1"),
-        write_probe(db, "INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, ?1)") {}
+        write_probe(db, "INSERT OR REPLACE INTO write_probe (id, written_at) VALUES (1, ?1)"),
+        insert_unreadable(db,
+                          "INSERT OR IGNORE INTO unreadable (id, channel, channel_type, "
+                          "received_at, content_type, body, body_sha256, events, event_count, "
+                          "status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending')"),
+        replay_unreadable(db,
+                          "UPDATE unreadable SET events = ?2, event_count = ?3, status = CASE "
+                          "WHEN ?3 = 0 THEN 'replayed' ELSE 'pending' END, replayed_at = ?4 "
+                          "WHERE id = ?1"),
+        delete_unreadable(db, "DELETE FROM unreadable WHERE id = ?1") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
@@ -107,6 +119,7 @@ struct sqlite_store::statements {
   stmt insert_message, insert_outbox, delete_outbox, count_outbox;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
   stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
+  stmt insert_unreadable, replay_unreadable, delete_unreadable;
 };
 
 namespace {
@@ -161,6 +174,34 @@ void migrate(sqlite3* db) {
   }
 }
 
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 0xF];
+  }
+  return out;
+}
+
+// The unreadable events as the kept row stores them; an event's JSON is embedded as JSON.
+std::string events_json(const std::vector<unreadable_event>& events) {
+  boost::json::array out;
+  for (const auto& e : events) {
+    boost::json::object o{{"path", e.path}, {"reason", e.reason}};
+    boost::system::error_code ec;
+    boost::json::value event =
+        e.event.empty() ? boost::json::value(nullptr) : boost::json::parse(e.event, ec);
+    o["event"] = ec ? boost::json::value(nullptr) : std::move(event);
+    out.push_back(std::move(o));
+  }
+  return boost::json::serialize(out);
+}
+
 // Providers that give no message id get a stable one: a hash of what identifies the message,
 // so their retries still dedupe.
 std::string derived_provider_id(const std::string& channel, const inbound_message& m) {
@@ -174,16 +215,7 @@ std::string derived_provider_id(const std::string& channel, const inbound_messag
   material += m.subject;
   material += '\0';
   material += m.text;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(material.data(), material.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out = "sha256:";
-  static constexpr char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xF];
-  }
-  return out;
+  return "sha256:" + sha256_hex(material);
 }
 
 bool transient(int rc) {
@@ -211,8 +243,14 @@ void prepare(ingest_request& r) {
     prepared_message p;
     p.id = new_id(r.received_at);
     p.provider_id = m.provider_id.empty() ? derived_provider_id(r.channel, m) : m.provider_id;
-    p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at});
+    // The payload shows the dedupe key, also when it is the store's own hash.
+    p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at, p.provider_id});
     r.prepared.push_back(std::move(p));
+  }
+  if (r.kept) {
+    r.kept->id = new_id(r.received_at);
+    r.kept->body_sha256 = sha256_hex(r.kept->body);
+    r.kept->events_json = events_json(r.kept->events);
   }
 }
 
@@ -237,7 +275,33 @@ struct store_tx {
         ++out.duplicates;
       }
     }
+    if (req.kept) {
+      out.unreadable = req.kept->events.size();
+      out.kept_new = keep(*req.kept);
+    }
     return out;
+  }
+
+  // The delivery kept whole with its unreadable events, in the transaction of what could be
+  // read of it: a 2xx promises both. A provider's redelivery of the same body finds its row
+  // (INSERT OR IGNORE). A replay updates the row it replays: done when nothing is left
+  // unreadable.
+  // Returns whether a new row was written.
+  bool keep(const kept_delivery& k) {
+    const auto count = static_cast<std::int64_t>(k.events.size());
+    if (!k.replay_of.empty()) {
+      use q(st.replay_unreadable);
+      q->bind(1, k.replay_of).bind(2, k.events_json).bind(3, count).bind(4, req.received_at);
+      q->run();
+      return false;
+    }
+    if (count == 0) return false;
+    use q(st.insert_unreadable);
+    q->bind(1, k.id).bind(2, req.channel).bind(3, req.channel_type).bind(4, req.received_at);
+    q->bind(5, k.content_type).bind_blob(6, k.body).bind(7, k.body_sha256);
+    q->bind(8, k.events_json).bind(9, count);
+    q->run();
+    return sqlite3_changes(s.db_) > 0;
   }
 
   // Returns nothing for a duplicate.
@@ -649,6 +713,19 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     fail_all(e.what());
   }
   return out;
+}
+
+result<void> sqlite_store::delete_unreadable(std::string_view id) {
+  try {
+    use q(st_->delete_unreadable);
+    q->bind(1, id);
+    q->run();
+    if (sqlite3_changes(db_) == 0) return error{errc::not_found, "no kept delivery with that id"};
+    return {};
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "deleting kept delivery {} failed: {}", id, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
 }
 
 bool sqlite_store::probe_write(millis at) {

@@ -4,6 +4,7 @@
 // sent only after the commit is durable (WAL, synchronous=FULL).
 #pragma once
 
+#include "channels/channel.hpp"
 #include "channels/message.hpp"
 #include "core/error.hpp"
 #include "routing/rules.hpp"
@@ -43,12 +44,26 @@ struct prepared_message {
   std::string body;         // the message's JSON as stored and as payloads carry it
 };
 
+// A delivery with unreadable events, kept whole beside what could be read of it.
+struct kept_delivery {
+  std::vector<unreadable_event> events;
+  std::string content_type;
+  std::string body;
+  std::string replay_of;  // set when an operator replays an earlier kept delivery: that row is
+                          // updated (replayed, or its events refreshed) instead of a new one kept
+  // Filled by prepare(), off the writer thread:
+  std::string id;           // the kept row's id, a UUIDv7 of received_at
+  std::string body_sha256;  // hex; with the channel, what recognises a redelivery
+  std::string events_json;  // the events as stored: [{"path","reason","event"}]
+};
+
 struct ingest_request {
   std::string channel;
   std::string channel_type;
   millis received_at = 0;
   std::vector<inbound_message> messages;
   std::size_t ignored = 0;
+  std::optional<kept_delivery> kept;  // unreadable events, when there are any (or a replay)
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
   std::vector<prepared_message> prepared;        // one per message once prepare() ran
 };
@@ -68,6 +83,8 @@ struct ingest_outcome {
   std::vector<accepted_message> accepted;
   std::size_t duplicates = 0;
   std::size_t ignored = 0;
+  std::size_t unreadable = 0;  // events kept unreadable (also when kept by an earlier delivery)
+  bool kept_new = false;       // this request kept a delivery no earlier one had kept
 };
 
 class sqlite_store {
@@ -95,6 +112,10 @@ class sqlite_store {
   // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
   // Writer thread only.
   std::int64_t cache_used_bytes();
+
+  // Deletes a kept delivery (an operator is done with it). errc::not_found for an unknown id.
+  // Its own small transaction. Writer thread only.
+  result<void> delete_unreadable(std::string_view id);
 
   // Closes an open conversation; the customer's next message opens a new one. Returns the
   // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own

@@ -57,7 +57,7 @@ void add_mailboxes(InternetAddressList* list, std::vector<mailbox>& out) {
 }
 
 // The From header (or Sender) as sender candidates: a header that is present but holds no
-// readable mailbox is still a candidate, so the 400 names it.
+// readable mailbox is still a candidate, so the reason the mail is kept unreadable names it.
 void add_sender(GMimeObject* obj, const char* header, InternetAddressList* parsed,
                 parsed_email& e) {
   const char* raw = g_mime_object_get_header(obj, header);
@@ -114,6 +114,11 @@ class walker {
     if (!attached && (type == "text/plain" || type == "text/html")) {
       const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
       std::string text = to_utf8(part_bytes(part), view(charset));
+      const auto param = [obj](const char* name) {
+        return lower(view(g_mime_object_get_content_type_parameter(obj, name)));
+      };
+      if (type == "text/plain" && param("format") == "flowed")
+        text = unflow(text, param("delsp") == "yes");
       std::string& bucket = type == "text/plain" ? plain_ : html_;
       if (!bucket.empty() && !text.empty()) bucket += '\n';
       bucket += text;
@@ -177,6 +182,11 @@ result<parsed_email> parse_mime_message(std::string_view raw, std::string_view w
   e.references = message_ids(view(g_mime_object_get_header(obj, "References")));
   if (GDateTime* date = g_mime_message_get_date(msg.get()))
     e.sent_at = static_cast<millis>(g_date_time_to_unix(date)) * 1000;
+
+  e.auto_reply_reason = auto_reply_reason([obj](std::string_view name) {
+    const char* v = g_mime_object_get_header(obj, std::string(name).c_str());
+    return v ? std::optional<std::string_view>(v) : std::nullopt;
+  });
 
   GMimeObject* body = g_mime_message_get_mime_part(msg.get());
   if (body != nullptr && mime_type_of(body) == "multipart/report") e.is_report = true;

@@ -111,26 +111,36 @@ class instagram_adapter final : public meta::webhook_adapter {
 
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
-    if (*changes == nullptr) return {};
-    for (std::size_t i = 0; i < (*changes)->size(); ++i) {
-      auto change = entry.element(**changes, "changes", i);
-      if (!change) return change.error();
-      auto field = change->string("field");
-      if (!field) return field.error();
-      auto value = change->object("value");
-      if (!value) return value.error();
-      error e;
-      if (*value == nullptr) {
-        ++out.ignored;
-      } else if (*field == "comments" || *field == "live_comments") {
-        e = read_comment(change->child(**value, "value"), scope, *field == "live_comments", out);
-      } else if (*field == "mentions") {
-        e = read_mention(change->child(**value, "value"), scope, out);
-      } else {
-        ++out.ignored;  // story_insights and other fields the app may be subscribed to
-      }
-      if (e.code != errc::ok) return e;
+    if (*changes != nullptr)
+      social::for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
+        return read_change(change, scope, out);
+      });
+    // Instagram API with Instagram Login documents its comment notifications with the change's
+    // "field" and "value" directly on the entry, without changes[].
+    if (entry.get("field") != nullptr || entry.get("value") != nullptr)
+      read_or_keep(out, entry.path(), nullptr, [&] { return read_change(entry, scope, out); });
+    return {};
+  }
+
+  // {"field", "value"}: one change, inside changes[] or (Instagram Login) the entry itself.
+  static error read_change(const object_reader& change, const meta::messaging_scope& scope,
+                           parse_result& out) {
+    auto field = change.string("field");
+    if (!field) return field.error();
+    auto value = change.object("value");
+    if (!value) return value.error();
+    if (*value == nullptr) {
+      ++out.ignored;
+      return {};
     }
+    if (*field == "comments" || *field == "live_comments")
+      return read_comment(change.child(**value, "value"), scope, *field == "live_comments", out);
+    if (*field == "mentions") return read_mention(change.child(**value, "value"), scope, out);
+    // The app dashboard's test of the messages field: one messaging event (real deliveries
+    // come in entry.messaging[]).
+    if (*field == "messages")
+      return meta::read_messaging_event(change.child(**value, "value"), scope, out);
+    ++out.ignored;  // story_insights and other fields the app may be subscribed to
     return {};
   }
 };

@@ -8,7 +8,8 @@
 //   3. signature: `timestamp` within ±tolerance of now, then hex HMAC-SHA256(signing key,
 //      timestamp + token) equal to `signature` for any configured key: 401;
 //   4. event webhooks and signed posts without any message field: counted as ignored, 200;
-//   5. field mapping, the sender's address validated: 400 naming the field.
+//   5. field mapping, the sender's address validated; a mail that cannot be read is kept as
+//      unreadable and answered 202 (email::to_result).
 // Mailgun stops retrying on 406, so no refusal here is ever a 406 (none is in errc anyway).
 #include "channels/mailgun/mailgun.hpp"
 
@@ -146,54 +147,34 @@ class mailgun_adapter final : public adapter {
       : keys_(std::move(keys)), tolerance_(tolerance) {}
 
   result<parse_result> receive(const request_view& req) const override {
-    const auto content_type = req.header("content-type");
-    const email::content_type ct = email::parse_content_type(content_type);
+    const email::content_type ct = email::parse_content_type(req.header("content-type"));
     if (ct.media_type == "application/json") return receive_event(req);
-    fields f;
-    if (ct.media_type == "application/x-www-form-urlencoded") {
-      auto form = parse_form(req.body);
-      if (!form) return malformed("body is not valid application/x-www-form-urlencoded");
-      for (auto& field : *form)
-        f.values.emplace_back(std::move(field.name), std::move(field.value));
-    } else if (ct.media_type == "multipart/form-data") {
-      auto parts = email::parse_form_data(*content_type, req.body);
-      if (!parts) return parts.error();
-      for (auto& p : *parts) {
-        if (p.is_file) {
-          f.files.push_back(std::move(p));
-        } else {
-          f.values.emplace_back(std::move(p.name), std::move(p.value));
-        }
-      }
-    } else {
-      return error{errc::unsupported_media_type,
-                   "Content-Type must be application/x-www-form-urlencoded or "
-                   "multipart/form-data"};
-    }
-    if (error e = verify(f.exact("timestamp"), f.exact("token"), f.exact("signature"), req.now);
+    auto f = read_fields(req);
+    if (!f) return f.error();
+    if (error e = verify(f->exact("timestamp"), f->exact("token"), f->exact("signature"), req.now);
         e.code != errc::ok)
       return e;
+    return to_result(*f);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
 
-    parse_result out;
-    if (!is_message(f)) {
-      out.ignored = 1;
-      return out;
-    }
-    auto parsed = to_email(f);
-    if (!parsed) return parsed.error();
-    if (parsed->is_report) {
-      out.ignored = 1;
-      return out;
-    }
-    std::string provider_id = parsed->message_id;
-    auto msg = email::to_inbound(std::move(*parsed));
-    if (!msg) return msg.error();
-    msg->provider_id = std::move(provider_id);
-    out.messages.push_back(std::move(*msg));
-    return out;
+  // A kept route post, replayed: its signature (and timestamp) were checked when it arrived.
+  result<parse_result> parse_verified(const request_view& req) const override {
+    auto f = read_fields(req);
+    if (!f) return f.error();
+    return to_result(*f);
   }
 
  private:
+  static result<fields> read_fields(const request_view& req);
+  result<parse_result> to_result(const fields& f) const {
+    if (!is_message(f)) {
+      parse_result out;
+      out.ignored = 1;
+      return out;
+    }
+    return email::to_result(to_email(f));
+  }
   error verify(const std::string* timestamp, const std::string* token, const std::string* signature,
                millis now) const;
   result<parse_result> receive_event(const request_view& req) const;
@@ -211,6 +192,33 @@ class mailgun_adapter final : public adapter {
   std::vector<std::string> keys_;  // webhook signing keys, any of which may sign
   std::chrono::seconds tolerance_;
 };
+
+// Either body encoding: urlencoded, or multipart when the mail has attachments.
+result<fields> mailgun_adapter::read_fields(const request_view& req) {
+  const auto content_type = req.header("content-type");
+  const email::content_type ct = email::parse_content_type(content_type);
+  fields f;
+  if (ct.media_type == "application/x-www-form-urlencoded") {
+    auto form = parse_form(req.body);
+    if (!form) return malformed("body is not valid application/x-www-form-urlencoded");
+    for (auto& field : *form) f.values.emplace_back(std::move(field.name), std::move(field.value));
+  } else if (ct.media_type == "multipart/form-data") {
+    auto parts = email::parse_form_data(*content_type, req.body);
+    if (!parts) return parts.error();
+    for (auto& p : *parts) {
+      if (p.is_file) {
+        f.files.push_back(std::move(p));
+      } else {
+        f.values.emplace_back(std::move(p.name), std::move(p.value));
+      }
+    }
+  } else {
+    return error{errc::unsupported_media_type,
+                 "Content-Type must be application/x-www-form-urlencoded or "
+                 "multipart/form-data"};
+  }
+  return f;
+}
 
 error mailgun_adapter::verify(const std::string* timestamp, const std::string* token,
                               const std::string* signature, millis now) const {
@@ -270,18 +278,24 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
 
   parsed_email e;
   e.primary_sender_field = "field from";
-  add_sender(e, "from", f.exact("from"));
-  add_sender(e, "sender", f.exact("sender"));  // the envelope sender, when From is unusable
   e.recipient = first_address(f.exact("recipient"));
 
   auto headers = parse_message_headers(f.exact("message-headers"));
   if (!headers) return headers.error();
+  // A header field as posted, else from message-headers; a blank one counts as absent.
   const auto header = [&](std::string_view name) -> const std::string* {
-    if (const std::string* v = f.header(name)) return v;
+    if (const std::string* v = f.header(name); v != nullptr && !blank(*v)) return v;
     for (const auto& [n, v] : *headers)
-      if (boost::algorithm::iequals(n, name)) return &v;
+      if (boost::algorithm::iequals(n, name) && !blank(v)) return &v;
     return nullptr;
   };
+  // The author is the From header: Mailgun's `from` field, else the From among the mail's
+  // headers. `sender` is the envelope's MAIL FROM (a bounce address, a mailing service): the
+  // sender only when the mail names no author at all.
+  const std::string* from = f.exact("from");
+  add_sender(e, "from", from);
+  if (from == nullptr || blank(*from)) add_sender(e, "message-headers From", header("From"));
+  add_sender(e, "sender", f.exact("sender"));
 
   if (const std::string* v = header("To")) e.to = email::parse_addresses(*v);
   if (const std::string* v = header("Cc")) e.cc = email::parse_addresses(*v);
@@ -296,6 +310,8 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   // The separate fields first, message-headers (the same headers, raw) as the fallback.
   header_list threading;
   for (const char* name : {"Message-Id", "In-Reply-To", "References", "Date", "Content-Type"})
+    if (const std::string* v = header(name)) threading.emplace_back(name, *v);
+  for (const std::string_view name : email::auto_reply_headers)
     if (const std::string* v = header(name)) threading.emplace_back(name, *v);
   email::apply_headers(e, threading);
 

@@ -113,20 +113,17 @@ class messenger_adapter final : public meta::webhook_adapter {
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
     if (*changes == nullptr) return {};
-    for (std::size_t i = 0; i < (*changes)->size(); ++i) {
-      auto change = entry.element(**changes, "changes", i);
-      if (!change) return change.error();
-      auto field = change->string("field");
+    social::for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
+      auto field = change.string("field");
       if (!field) return field.error();
-      auto value = change->object("value");
+      auto value = change.object("value");
       if (!value) return value.error();
       if (*field != "feed" || *value == nullptr) {
         ++out.ignored;  // other page fields the app may be subscribed to
-        continue;
+        return error{};
       }
-      if (error e = read_feed(change->child(**value, "value"), scope, out); e.code != errc::ok)
-        return e;
-    }
+      return read_feed(change.child(**value, "value"), scope, out);
+    });
     return {};
   }
 };

@@ -1,6 +1,7 @@
 #include "channels/meta/json_reader.hpp"
 
 #include "channels/crypto.hpp"
+#include "channels/normalize.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/parse.hpp>
@@ -58,6 +59,8 @@ result<std::optional<std::string>> object_reader::id(std::string_view key) const
     if (s->size() > max_id_bytes)
       return malformed(
           fmt::format("field {} must be at most {} bytes", path_of(key), max_id_bytes));
+    if (has_control_character(*s))
+      return malformed(fmt::format("field {} contains a control character", path_of(key)));
     return std::optional<std::string>{std::string(*s)};
   }
   if (const std::uint64_t* u = v->if_uint64())

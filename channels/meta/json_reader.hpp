@@ -1,6 +1,7 @@
 // Reading the providers' own JSON payloads (Meta's webhooks, X's Account Activity events) with
-// every refusal naming the field by its full path ("entry[0].messaging[2].sender.id"), so a 400
-// tells the operator exactly what the provider sent that we could not read.
+// every refusal naming the field by its full path ("entry[0].messaging[2].sender.id"), so the
+// operator learns exactly what the provider sent that we could not read (the reason of an event
+// kept unreadable, or a 400 when the envelope itself cannot be read).
 //
 // Used by channels/meta/ and channels/x/. It lives in sb::social so that it never collides with
 // helpers other channel folders define for themselves; it could move to channels/ if other
@@ -9,12 +10,15 @@
 
 #include "channels/channel.hpp"
 #include "channels/json_body.hpp"
+#include "channels/unreadable.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+
+#include <fmt/core.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -61,8 +65,9 @@ class object_reader {
   const json::value* get(std::string_view key) const noexcept;
 
   result<std::optional<std::string>> string(std::string_view key) const;
-  // An identifier: a non-empty string of at most max_id_bytes, or a non-negative integer
-  // (written as decimal; Meta has sent numeric ids in some payloads).
+  // An identifier: a non-empty string of at most max_id_bytes without control characters (ids
+  // become store keys), or a non-negative integer (written as decimal; Meta has sent numeric
+  // ids in some payloads).
   result<std::optional<std::string>> id(std::string_view key) const;
   result<std::string> required_id(std::string_view key) const;
   result<std::optional<bool>> boolean(std::string_view key) const;
@@ -84,6 +89,20 @@ class object_reader {
   const json::object* obj_;
   std::string path_;
 };
+
+// Reads each element of `list` (the array at parent.path_of(key)) as one event of a batch:
+// `read(const object_reader&)` returns sb::error; an element that is not an object, or whose
+// reader fails, is kept as unreadable (channels/unreadable.hpp) and the next one is read.
+template <class Read>
+void for_each_event(parse_result& out, const object_reader& parent, const json::array& list,
+                    std::string_view key, Read&& read) {
+  for (std::size_t i = 0; i < list.size(); ++i)
+    read_or_keep(out, fmt::format("{}[{}]", parent.path_of(key), i), &list[i], [&]() -> error {
+      auto element = parent.element(list, key, i);
+      if (!element) return element.error();
+      return read(*element);
+    });
+}
 
 // Attachment metadata from a URL only (Messenger, Instagram, X give no name or type): the last
 // path segment when it looks like a file name, and a content type from its extension.

@@ -1,5 +1,7 @@
 #include "channels/meta/messaging.hpp"
 
+#include "channels/content.hpp"
+
 #include <fmt/core.h>
 
 #include <string>
@@ -44,6 +46,39 @@ result<attachment> read_attachment(const object_reader& a) {
   return out;
 }
 
+// A shared location (Messenger's legacy "location" attachment): {"type":"location","title",
+// "url","payload":{"coordinates":{"lat","long"}}}. Not a file: kept as the message's location.
+error read_location(const object_reader& a, inbound_message& msg) {
+  auto payload = a.required_object("payload");
+  if (!payload) return payload.error();
+  const object_reader p = a.child(**payload, "payload");
+  auto coords = p.required_object("coordinates");
+  if (!coords) return coords.error();
+  const object_reader c = p.child(**coords, "coordinates");
+  double coordinate[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string_view key = i == 0 ? "lat" : "long";
+    const boost::json::value* v = c.get(key);
+    if (v == nullptr || !v->is_number())
+      return malformed(fmt::format("field {} must be a number", c.path_of(key)));
+    coordinate[i] = v->to_number<double>();
+  }
+  if (!valid_coordinates(coordinate[0], coordinate[1]))
+    return malformed(fmt::format("field {} holds coordinates out of range", c.path()));
+  place pl{coordinate[0], coordinate[1], {}, {}, {}};
+  auto title = a.string("title");
+  if (!title) return title.error();
+  // Messenger names an unnamed pin "Pinned Location" or "<sender>'s Location": no place name.
+  if (*title && **title != "Pinned Location" && !(*title)->ends_with("'s Location") &&
+      !(*title)->ends_with("’s Location"))
+    pl.name = **title;
+  auto url = a.string("url");
+  if (!url) return url.error();
+  if (*url) pl.url = **url;
+  add_place(msg, pl);
+  return {};
+}
+
 error read_attachments(const object_reader& message, inbound_message& msg) {
   auto list = message.array("attachments");
   if (!list) return list.error();
@@ -54,6 +89,10 @@ error read_attachments(const object_reader& message, inbound_message& msg) {
   for (std::size_t i = 0; i < (*list)->size(); ++i) {
     auto a = message.element(**list, "attachments", i);
     if (!a) return a.error();
+    if (auto type = a->string("type"); type && *type == "location") {
+      if (error e = read_location(*a, msg); e.code != errc::ok) return e;
+      continue;
+    }
     auto att = read_attachment(*a);
     if (!att) return att.error();
     msg.attachments.push_back(std::move(*att));
@@ -61,16 +100,27 @@ error read_attachments(const object_reader& message, inbound_message& msg) {
   return {};
 }
 
+// Meta's flags are JSON booleans, but its older documentation (and some deliveries) wrote
+// "true" / "false" as strings: both are read.
+result<bool> flag(const object_reader& o, std::string_view key) {
+  const boost::json::value* v = o.get(key);
+  if (v == nullptr) return false;
+  if (v->is_bool()) return v->get_bool();
+  if (v->is_string() && (v->get_string() == "true" || v->get_string() == "false"))
+    return v->get_string() == "true";
+  return malformed(fmt::format("field {} must be true or false", o.path_of(key)));
+}
+
 // message: {"mid","text","attachments","reply_to":{"mid"|"story"},"quick_reply":{"payload"},
 // "is_echo","is_deleted","is_unsupported"}. Returns false when the event is not a message.
 result<bool> read_message(const object_reader& m, inbound_message& msg) {
-  auto deleted = m.boolean("is_deleted");
+  auto deleted = flag(m, "is_deleted");
   if (!deleted) return deleted.error();
-  if (deleted->value_or(false)) return false;  // the customer unsent an earlier message
+  if (*deleted) return false;  // the customer (or the business) unsent an earlier message
 
-  auto echo = m.boolean("is_echo");
+  auto echo = flag(m, "is_echo");
   if (!echo) return echo.error();
-  if (echo->value_or(false)) msg.direction = "outbound";
+  if (*echo) msg.direction = "outbound";
 
   auto mid = m.id("mid");
   if (!mid) return mid.error();
@@ -112,17 +162,22 @@ result<bool> read_message(const object_reader& m, inbound_message& msg) {
     if (*payload) msg.extra["quick_reply"] = **payload;
   }
 
-  auto unsupported = m.boolean("is_unsupported");
+  auto unsupported = flag(m, "is_unsupported");
   if (!unsupported) return unsupported.error();
-  if (unsupported->value_or(false)) msg.extra["unsupported"] = true;
+  if (*unsupported) msg.extra["unsupported"] = true;
   return true;
 }
 
-// postback: {"mid","title","payload"}: the customer tapped a button or a menu item.
+// postback: {"mid","title","payload","referral"}: the customer tapped a button, a menu item,
+// "Get Started" or an Instagram ice breaker. `mid`, when there is one, is the id of the message
+// that holds the button, the same for every tap on it: the provider id is derived from the event
+// (read_event), never taken from it.
 error read_postback(const object_reader& p, inbound_message& msg) {
   auto mid = p.id("mid");
   if (!mid) return mid.error();
-  if (*mid) msg.provider_id = std::move(**mid);
+  auto referral = p.object("referral");
+  if (!referral) return referral.error();
+  if (*referral != nullptr) msg.extra["referral"] = **referral;  // an m.me link, an ad, a QR code
   auto title = p.string("title");
   if (!title) return title.error();
   auto payload = p.string("payload");
@@ -133,6 +188,7 @@ error read_postback(const object_reader& p, inbound_message& msg) {
     pb["title"] = **title;
   }
   if (*payload) pb["payload"] = **payload;
+  if (*mid) pb["mid"] = **mid;
   msg.extra["postback"] = std::move(pb);
   return {};
 }
@@ -203,6 +259,20 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
   auto timestamp = event.epoch("timestamp", epoch_unit::guess);
   if (!timestamp) return timestamp.error();
   msg.sent_at = *timestamp;
+  if (const auto* pb_value = msg.extra.if_contains("postback"); pb_value != nullptr) {
+    // One tap is one event: who tapped, when, what, on which message. Meta's retries of the
+    // delivery repeat all four; another tap, even on the same button, differs in the time.
+    const auto& pb = pb_value->as_object();
+    const auto text_of = [&pb](std::string_view key) {
+      const auto* v = pb.if_contains(key);
+      return v != nullptr && v->is_string() ? std::string_view(v->get_string())
+                                            : std::string_view();
+    };
+    msg.provider_id = fmt::format(
+        "postback:{}",
+        social::short_digest(fmt::format("{}\n{}\n{}\n{}\n{}", *sender, msg.sent_at.value_or(0),
+                                         text_of("mid"), text_of("payload"), text_of("title"))));
+  }
 
   // An echo is the business writing to the customer: the customer is the recipient.
   const std::string& customer = msg.direction == "outbound" ? *recipient : *sender;
@@ -221,14 +291,16 @@ error read_messaging(const object_reader& entry, const messaging_scope& scope, p
     auto list = entry.array(list_name);
     if (!list) return list.error();
     if (*list == nullptr) continue;
-    for (std::size_t i = 0; i < (*list)->size(); ++i) {
-      auto event = entry.element(**list, list_name, i);
-      if (!event) return event.error();
-      if (error e = read_event(*event, scope, list_name == "standby", out); e.code != errc::ok)
-        return e;
-    }
+    social::for_each_event(out, entry, **list, list_name, [&](const object_reader& event) {
+      return read_event(event, scope, list_name == "standby", out);
+    });
   }
   return {};
+}
+
+error read_messaging_event(const object_reader& event, const messaging_scope& scope,
+                           parse_result& out) {
+  return read_event(event, scope, false, out);
 }
 
 void attribute_comment(const std::optional<comment_author>& author, const messaging_scope& scope,

@@ -28,6 +28,10 @@ struct messaging_scope {
 // Reads entry.messaging[] and entry.standby[] into `out`.
 error read_messaging(const social::object_reader& entry, const messaging_scope& scope,
                      parse_result& out);
+// One messaging event ({"sender","recipient","timestamp","message"|...}) found elsewhere: the
+// app dashboard's "Test" button wraps one in changes[{"field":"messages","value":{...}}].
+error read_messaging_event(const social::object_reader& event, const messaging_scope& scope,
+                           parse_result& out);
 
 // A public post's author. The business's own comments are outbound.
 struct comment_author {

@@ -114,6 +114,10 @@ result<http_answer> webhook_adapter::handshake(const request_view& req) const {
 
 result<parse_result> webhook_adapter::receive(const request_view& req) const {
   if (error e = verify_signature(req, settings_.secrets); e.code != errc::ok) return e;
+  return parse_verified(req);
+}
+
+result<parse_result> webhook_adapter::parse_verified(const request_view& req) const {
   if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
     return e;
   auto body = parse_json_object(req.body);
@@ -131,11 +135,9 @@ result<parse_result> webhook_adapter::receive(const request_view& req) const {
   if (!entries) return entries.error();
   if (*entries == nullptr) return malformed("field entry is required");
   parse_result out;
-  for (std::size_t i = 0; i < (*entries)->size(); ++i) {
-    auto entry = top.element(**entries, "entry", i);
-    if (!entry) return entry.error();
-    if (error e = read_entry(*entry, out); e.code != errc::ok) return e;
-  }
+  social::for_each_event(out, top, **entries, "entry", [&](const social::object_reader& entry) {
+    return read_entry(entry, out);
+  });
   return out;
 }
 

@@ -50,7 +50,9 @@ std::string sign(std::string_view app_secret, std::string_view body);
 //   3. JSON parse with a depth bound and UTF-8 validation: 400;
 //   4. "object" must be the type's own (a page payload posted to an instagram channel is a
 //      misconfiguration that would otherwise drop messages silently): 400;
-//   5. each entry[] handed to read_entry; an event that is not a message is counted as ignored.
+//   5. each entry[] handed to read_entry; an event that is not a message is counted as ignored,
+//      one that cannot be read is kept as unreadable (channels/unreadable.hpp): Meta retries a
+//      refused delivery with all of its events, then drops them all.
 class webhook_adapter : public adapter {
  public:
   explicit webhook_adapter(settings s) : settings_(std::move(s)) {}
@@ -58,6 +60,8 @@ class webhook_adapter : public adapter {
   result<http_answer> handshake(const request_view& req) const final;
   bool has_handshake() const noexcept final { return true; }
   result<parse_result> receive(const request_view& req) const final;
+  result<parse_result> parse_verified(const request_view& req) const final;
+  bool keeps_unreadable() const noexcept final { return true; }
 
  protected:
   // One element of entry[]; `entry.path()` is "entry[i]".

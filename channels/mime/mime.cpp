@@ -3,10 +3,11 @@
 //   1. `Authorization: Bearer <secret>` against every configured secret: nothing in the
 //      request is looked at before it is authenticated: 401;
 //   2. Content-Type: message/rfc822 (parameters allowed): 415;
-//   3. GMime parse, bounded in parts, depth and headers: 400;
-//   4. delivery and read reports (multipart/report) are not customer messages: counted as
-//      ignored, 200;
-//   5. the sender's address validated: 400 naming the header.
+//   3. an empty body: 400;
+//   4. GMime parse, bounded in parts, depth and headers; delivery and read reports
+//      (multipart/report) are not customer messages: counted as ignored, 200;
+//   5. the sender's address validated. A mail that cannot be read (step 4 or 5) is kept as
+//      unreadable (answered 202): an MTA would bounce a refused mail, often to nobody.
 // The provider id is the Message-ID (without angle brackets); without one it stays empty and
 // the store dedupes on a hash of the message.
 #include "channels/mime/mime.hpp"
@@ -28,21 +29,16 @@ class mime_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = email::check_bearer(req, secrets_); e.code != errc::ok) return e;
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     if (email::parse_content_type(req.header("content-type")).media_type != "message/rfc822")
       return error{errc::unsupported_media_type, "Content-Type must be message/rfc822"};
-    auto parsed = email::parse_mime_message(req.body);
-    if (!parsed) return parsed.error();
-    parse_result out;
-    if (parsed->is_report) {
-      out.ignored = 1;
-      return out;
-    }
-    std::string provider_id = parsed->message_id;
-    auto msg = email::to_inbound(std::move(*parsed));
-    if (!msg) return msg.error();
-    msg->provider_id = std::move(provider_id);
-    out.messages.push_back(std::move(*msg));
-    return out;
+    if (req.body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return error{errc::malformed, "the body is empty: it must be the mail (RFC 5322)"};
+    return email::to_result(email::parse_mime_message(req.body));
   }
 
  private:

@@ -7,7 +7,8 @@
 //   3. JSON parse with a depth bound and UTF-8 validation: 400;
 //   4. a RecordType other than "Inbound" (Postmark's delivery, bounce, open... webhooks) is
 //      not a customer message: counted as ignored, 200;
-//   5. field mapping with type checks, each error naming the field: 400.
+//   5. field mapping with type checks; a mail that cannot be read (a field of the wrong type,
+//      no usable sender) is kept as unreadable, answered 202 (email::to_result).
 // Attachment contents (base64 in the JSON) are never decoded or kept: only name, type, size.
 #include "channels/postmark/postmark.hpp"
 
@@ -168,29 +169,29 @@ class postmark_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
     auto body = parse_body(req.body);
     if (!body) return body.error();
 
-    parse_result out;
     auto record_type = string_field(*body, "RecordType", "RecordType");
-    if (!record_type) return record_type.error();
-    if (!record_type->empty() && *record_type != "Inbound") {
+    if (record_type && !record_type->empty() && *record_type != "Inbound") {
+      parse_result out;
       out.ignored = 1;
       return out;
     }
-    auto parsed = to_email(*body);
-    if (!parsed) return parsed.error();
+    // Postmark's own id of the mail (its retries repeat it), else the Message-ID.
     auto provider_id = string_field(*body, "MessageID", "MessageID");
-    if (!provider_id) return provider_id.error();
-    if (provider_id->size() > max_id_bytes)
-      return malformed(fmt::format("field MessageID must be at most {} bytes", max_id_bytes));
-    if (provider_id->empty()) *provider_id = parsed->message_id;
-    auto msg = email::to_inbound(std::move(*parsed));
-    if (!msg) return msg.error();
-    msg->provider_id = std::move(*provider_id);
-    out.messages.push_back(std::move(*msg));
-    return out;
+    if (provider_id && provider_id->size() > max_id_bytes)
+      provider_id =
+          malformed(fmt::format("field MessageID must be at most {} bytes", max_id_bytes));
+    if (!record_type) return email::to_result(record_type.error());
+    if (!provider_id) return email::to_result(provider_id.error());
+    return email::to_result(to_email(*body), std::move(*provider_id));
   }
 
  private:

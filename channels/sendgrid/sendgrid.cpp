@@ -7,8 +7,10 @@
 //   3. multipart parse with GMime: 400;
 //   4. raw mode (`email` holds the MIME message): parsed like the `mime` type; parsed mode:
 //      fields converted from their `charsets` to UTF-8, threading headers read from the raw
-//      `headers` block, attachments from the file parts and `attachment-info`: 400 naming
-//      the field.
+//      `headers` block, attachments from the file parts and `attachment-info`. The JSON side
+//      fields (`charsets`, `envelope`, `attachment-info`) only help: one that cannot be read is
+//      left out. A mail that cannot be read is kept as unreadable, answered 202
+//      (email::to_result): SendGrid retries a refused post for three days, then drops it.
 #include "channels/sendgrid/sendgrid.hpp"
 
 #include "channels/email/email.hpp"
@@ -45,13 +47,14 @@ result<json::value> parse_json(std::string_view text, std::string_view what) {
   return v;
 }
 
-// An optional JSON object field ("charsets", "envelope", "attachment-info").
-result<json::object> json_object_field(const email::form_part* f, std::string_view name) {
+// An optional JSON object field ("charsets", "envelope", "attachment-info"); empty when absent
+// or not a JSON object (the mail is read without it).
+json::object json_object_field(const email::form_part* f) {
   if (f == nullptr || blank(f->value)) return json::object{};
-  auto doc = parse_json(f->value, fmt::format("field {}", name));
-  if (!doc) return doc.error();
+  auto doc = parse_json(f->value, "field");
+  if (!doc) return json::object{};
   if (json::object* o = doc->if_object()) return std::move(*o);
-  return malformed(fmt::format("field {} must be a JSON object", name));
+  return json::object{};
 }
 
 std::string string_member(const json::object& o, std::string_view key) {
@@ -110,6 +113,11 @@ class sendgrid_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     const auto content_type = req.header("content-type");
     const email::content_type ct = email::parse_content_type(content_type);
     parse_result out;
@@ -129,20 +137,7 @@ class sendgrid_adapter final : public adapter {
       return error{errc::unsupported_media_type, "Content-Type must be multipart/form-data"};
     auto parts = email::parse_form_data(*content_type, req.body);
     if (!parts) return parts.error();
-    const form_fields f(std::move(*parts));
-
-    auto parsed = to_email(f);
-    if (!parsed) return parsed.error();
-    if (parsed->is_report) {
-      out.ignored = 1;
-      return out;
-    }
-    std::string provider_id = parsed->message_id;
-    auto msg = email::to_inbound(std::move(*parsed));
-    if (!msg) return msg.error();
-    msg->provider_id = std::move(provider_id);
-    out.messages.push_back(std::move(*msg));
-    return out;
+    return email::to_result(to_email(form_fields(std::move(*parts))));
   }
 
  private:
@@ -153,17 +148,16 @@ class sendgrid_adapter final : public adapter {
 };
 
 result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
-  auto envelope = json_object_field(f.get("envelope"), "envelope");
-  if (!envelope) return envelope.error();
+  const json::object envelope = json_object_field(f.get("envelope"));
   std::string envelope_to;
-  if (const json::value* to = envelope->if_contains("to")) {
+  if (const json::value* to = envelope.if_contains("to")) {
     if (const json::array* list = to->if_array();
         list != nullptr && !list->empty() && (*list)[0].is_string())
       envelope_to = std::string((*list)[0].get_string());
     else if (to->is_string())
       envelope_to = std::string(to->get_string());
   }
-  const std::string envelope_from = string_member(*envelope, "from");
+  const std::string envelope_from = string_member(envelope, "from");
 
   // Raw mode: the whole message, parsed like the `mime` type.
   if (const email::form_part* raw = f.get("email")) {
@@ -174,52 +168,51 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
     return e;
   }
 
-  auto charsets = json_object_field(f.get("charsets"), "charsets");
-  if (!charsets) return charsets.error();
+  const json::object charsets = json_object_field(f.get("charsets"));
 
   // The raw header block carries what the parsed fields leave out: Message-ID, In-Reply-To,
   // References, Date, and the From/To/Cc headers as a fallback.
   parsed_email headers;
   if (const email::form_part* h = f.get("headers"); h != nullptr && !blank(h->value)) {
-    auto parsed = email::parse_mime_message(h->value + "\r\n\r\n", "field headers");
-    if (!parsed) return parsed.error();
-    headers = std::move(*parsed);
+    // Only a help as well: the parsed fields still make a mail without it.
+    if (auto parsed = email::parse_mime_message(h->value + "\r\n\r\n", "field headers"))
+      headers = std::move(*parsed);
   }
 
   parsed_email e;
   e.primary_sender_field = "field from";
-  add_sender(e, "field from", f.text("from", *charsets));
+  add_sender(e, "field from", f.text("from", charsets));
   for (auto& c : headers.senders) e.senders.push_back({"field headers (" + c.field + ")", c.from});
   add_sender(e, "field envelope.from", envelope_from);
 
-  const std::string to = f.text("to", *charsets);
+  const std::string to = f.text("to", charsets);
   e.to = blank(to) ? std::move(headers.to) : email::parse_addresses(to);
-  const std::string cc = f.text("cc", *charsets);
+  const std::string cc = f.text("cc", charsets);
   e.cc = blank(cc) ? std::move(headers.cc) : email::parse_addresses(cc);
   e.recipient = envelope_to;
 
   if (f.get("subject") != nullptr) {
     // SendGrid passes the subject as written in the header: encoded words may remain.
-    e.subject = email::decode_header_text(f.text("subject", *charsets));
+    e.subject = email::decode_header_text(f.text("subject", charsets));
   } else {
     e.subject = std::move(headers.subject);
   }
-  e.text = f.text("text", *charsets);
-  e.html = f.text("html", *charsets);
+  e.text = f.text("text", charsets);
+  e.html = f.text("html", charsets);
   e.message_id = std::move(headers.message_id);
   e.in_reply_to = std::move(headers.in_reply_to);
   e.references = std::move(headers.references);
   e.sent_at = headers.sent_at;
   e.is_report = headers.is_report;
+  e.auto_reply_reason = std::move(headers.auto_reply_reason);
 
-  auto info = json_object_field(f.get("attachment-info"), "attachment-info");
-  if (!info) return info.error();
+  const json::object info = json_object_field(f.get("attachment-info"));
   for (const auto& file : f.files()) {
     attachment a;
     a.name = file.filename;
     a.content_type = file.content_type;
     a.size = file.size;
-    if (const json::value* v = info->if_contains(file.name); v != nullptr && v->is_object()) {
+    if (const json::value* v = info.if_contains(file.name); v != nullptr && v->is_object()) {
       const json::object& meta = v->get_object();
       if (a.name.empty()) a.name = string_member(meta, "filename");
       if (a.name.empty()) a.name = string_member(meta, "name");

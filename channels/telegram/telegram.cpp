@@ -4,15 +4,18 @@
 //      nothing; this token, sent only over TLS, is all that authenticates the request;
 //   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
 //   3. JSON parse with a depth bound and UTF-8 validation: 400;
-//   4. update_id, then the update's kind: message / edited_message are mapped (errors name the
-//      field: 400), every other kind is ignored (200).
+//   4. update_id (400 without it), then the update's kind: message / edited_message are mapped,
+//      every other kind is ignored (200). A message that cannot be read (a field of the wrong
+//      type) is kept as unreadable (channels/unreadable.hpp) and answered 202: Telegram sends
+//      nothing after an update it could not deliver, so a refusal would stop the whole bot.
 // update_id is the provider id: Telegram redelivers an update with the same id until it gets a
 // 2xx, so a redelivery is a duplicate.
 #include "channels/telegram/telegram.hpp"
 
-#include "channels/json_body.hpp"
-
+#include "channels/content.hpp"
 #include "channels/crypto.hpp"
+#include "channels/json_body.hpp"
+#include "channels/unreadable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/parse.hpp>
@@ -271,6 +274,80 @@ result<std::vector<file_ref>> read_files(const json::object& msg, std::string_vi
   return files;
 }
 
+// ---- shared places and contacts -----------------------------------------------------------
+
+result<double> required_number(const json::object& obj, std::string_view key,
+                               std::string_view path) {
+  const json::value* v = field(obj, key);
+  if (v == nullptr) return malformed(fmt::format("field {} is required", path));
+  if (!v->is_number()) return malformed(fmt::format("field {} must be a number", path));
+  return v->to_number<double>();
+}
+
+// location: {"latitude","longitude","horizontal_accuracy","live_period",...}
+result<place> read_location(const json::object& obj, std::string_view path) {
+  auto lat = required_number(obj, "latitude", path_of(path, "latitude"));
+  if (!lat) return lat.error();
+  auto lon = required_number(obj, "longitude", path_of(path, "longitude"));
+  if (!lon) return lon.error();
+  if (!valid_coordinates(*lat, *lon))
+    return malformed(fmt::format("field {} holds coordinates out of range", path));
+  return place{*lat, *lon, {}, {}, {}};
+}
+
+// A venue (a named place, with its own location; Telegram also sends the location beside it),
+// a location (a pin, or a live location whose moves arrive as edits), a contact card:
+// kept as extra["location"] / extra["contacts"] and as text.
+error read_shared(const json::object& message, std::string_view kind, inbound_message& msg) {
+  const std::string venue_path = path_of(kind, "venue");
+  auto venue = optional_object(message, "venue", venue_path);
+  if (!venue) return venue.error();
+  const std::string location_path = path_of(kind, "location");
+  auto location = optional_object(message, "location", location_path);
+  if (!location) return location.error();
+  if (*venue != nullptr) {
+    auto where = optional_object(**venue, "location", path_of(venue_path, "location"));
+    if (!where) return where.error();
+    if (*where == nullptr)
+      return malformed(fmt::format("field {}.location is required", venue_path));
+    auto p = read_location(**where, path_of(venue_path, "location"));
+    if (!p) return p.error();
+    auto title = optional_string(**venue, "title", path_of(venue_path, "title"));
+    if (!title) return title.error();
+    auto address = optional_string(**venue, "address", path_of(venue_path, "address"));
+    if (!address) return address.error();
+    p->name = title->value_or("");
+    p->address = address->value_or("");
+    add_place(msg, *p);
+  } else if (*location != nullptr) {
+    auto p = read_location(**location, location_path);
+    if (!p) return p.error();
+    add_place(msg, *p);
+    if (const json::value* live = field(**location, "live_period"); live && live->is_int64())
+      msg.extra["live_location"] = true;
+  }
+
+  const std::string contact_path = path_of(kind, "contact");
+  auto contact = optional_object(message, "contact", contact_path);
+  if (!contact) return contact.error();
+  if (*contact != nullptr) {
+    std::optional<std::string> phone, first, last;
+    for (auto [key, out] : {std::pair{"phone_number", &phone}, std::pair{"first_name", &first},
+                            std::pair{"last_name", &last}}) {
+      auto s = optional_string(**contact, key, path_of(contact_path, key));
+      if (!s) return s.error();
+      *out = std::move(*s);
+    }
+    auto user_id = optional_int(**contact, "user_id", path_of(contact_path, "user_id"));
+    if (!user_id) return user_id.error();
+    std::string name = first.value_or("");
+    if (last) name += (name.empty() ? "" : " ") + *last;
+    append_generated_line(msg, contact_text(name, phone.value_or("")));
+    msg.extra["contacts"] = json::array{**contact};
+  }
+  return {};
+}
+
 // ---- the adapter -------------------------------------------------------------------------
 
 using maybe_message = std::optional<inbound_message>;  // nullopt: nothing for an agent
@@ -285,6 +362,11 @@ class telegram_adapter final : public adapter {
     if (!token || token->empty())
       return error{errc::bad_signature, "missing header X-Telegram-Bot-Api-Secret-Token"};
     if (!token_matches(*token)) return error{errc::bad_signature, "secret token does not match"};
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
     auto body = parse_json_object(req.body);
     if (!body) return body.error();
@@ -293,22 +375,29 @@ class telegram_adapter final : public adapter {
     if (!update_id) return update_id.error();
     if (*update_id < 0) return malformed("field update_id must not be negative");
 
-    result<maybe_message> msg = maybe_message{};
-    if (field(*body, "message") != nullptr)
-      msg = read_message(*body, "message", false);
-    else if (field(*body, "edited_message") != nullptr)
-      msg = read_message(*body, "edited_message", true);
-    // Any other kind (channel_post, callback_query, my_chat_member, ...) is not a customer
+    // Any kind but these (channel_post, callback_query, my_chat_member, ...) is not a customer
     // writing to the business.
-    if (!msg) return msg.error();
-
+    std::string_view kind;
+    if (field(*body, "message") != nullptr)
+      kind = "message";
+    else if (field(*body, "edited_message") != nullptr)
+      kind = "edited_message";
     parse_result out;
-    if (*msg) {
-      (*msg)->provider_id = std::to_string(*update_id);
-      out.messages.push_back(std::move(**msg));
-    } else {
+    if (kind.empty()) {
       out.ignored = 1;
+      return out;
     }
+    read_or_keep(out, std::string(kind), field(*body, kind), [&]() -> error {
+      auto msg = read_message(*body, kind, kind == "edited_message");
+      if (!msg) return msg.error();
+      if (*msg) {
+        (*msg)->provider_id = std::to_string(*update_id);
+        out.messages.push_back(std::move(**msg));
+      } else {
+        out.ignored = 1;
+      }
+      return {};
+    });
     return out;
   }
 
@@ -335,10 +424,15 @@ result<maybe_message> telegram_adapter::read_message(const json::object& update,
   if (!m) return m.error();
   const json::object& message = **m;
 
-  // A message without a sender (sent on behalf of a channel) has nobody to answer.
+  // A message without a sender (a channel's post) or sent on behalf of a chat (an anonymous
+  // group admin, a channel post forwarded into its discussion group: `from` is then one of
+  // Telegram's placeholder bots, the same for every such chat) has no customer to answer.
   auto from_obj = optional_object(message, "from", path_of(kind, "from"));
   if (!from_obj) return from_obj.error();
   if (*from_obj == nullptr) return maybe_message{};
+  auto sender_chat = optional_object(message, "sender_chat", path_of(kind, "sender_chat"));
+  if (!sender_chat) return sender_chat.error();
+  if (*sender_chat != nullptr) return maybe_message{};
   const json::object& from = **from_obj;
   const std::string from_path = path_of(kind, "from");
 
@@ -369,6 +463,10 @@ result<maybe_message> telegram_adapter::read_message(const json::object& update,
   if (!chat_id) return chat_id.error();
   auto chat_type = optional_string(**chat, "type", path_of(chat_path, "type"));
   if (!chat_type) return chat_type.error();
+  auto chat_title = optional_string(**chat, "title", path_of(chat_path, "title"));
+  if (!chat_title) return chat_title.error();
+  // In a group every member reads the message, and the bot's answer.
+  if (*chat_type == "group" || *chat_type == "supergroup") msg.visibility = "public";
 
   auto message_id = optional_int(message, "message_id", path_of(kind, "message_id"));
   if (!message_id) return message_id.error();
@@ -397,17 +495,34 @@ result<maybe_message> telegram_adapter::read_message(const json::object& update,
     file_ids.emplace_back(f.file_id);
     msg.attachments.push_back(std::move(f.meta));
   }
-  // Locations, contacts, polls, service messages (members joining, pins): nothing to read.
+  // A live location's moves arrive as edits of its message, every few seconds for up to eight
+  // hours: the location was stored when it was shared; its moves are not messages.
+  if (edited && field(message, "location") != nullptr && field(message, "venue") == nullptr &&
+      msg.text.empty())
+    return maybe_message{};
+  if (error e = read_shared(message, kind, msg); e.code != errc::ok) return e;
+  // Polls, dice, games, service messages (members joining, pins): nothing to read.
   if (msg.text.empty() && msg.attachments.empty()) return maybe_message{};
 
   json::object telegram;
   telegram["chat_id"] = *chat_id;
   if (*chat_type) telegram["chat_type"] = **chat_type;
+  if (*chat_title) telegram["chat_title"] = **chat_title;
   if (*message_id) telegram["message_id"] = **message_id;
   if (username) telegram["username"] = *username;
   if (!file_ids.empty()) telegram["file_ids"] = std::move(file_ids);
   msg.extra["telegram"] = std::move(telegram);
   if (edited) msg.extra["edited"] = true;
+  // Forwarded from someone else (forward_origin; the legacy forward_* fields older servers and
+  // clients still send): the words are not the sender's own.
+  for (const std::string_view key :
+       {std::string_view("forward_origin"), std::string_view("forward_from"),
+        std::string_view("forward_from_chat"), std::string_view("forward_sender_name"),
+        std::string_view("forward_date")})
+    if (field(message, key) != nullptr) {
+      msg.extra["forwarded"] = true;
+      break;
+    }
   return maybe_message{std::move(msg)};
 }
 

@@ -8,14 +8,18 @@
 //      validators accept both, since its signing side is not consistent about the port): 401;
 //   4. Content-Type: application/x-www-form-urlencoded (charset, if any, utf-8): 415;
 //   5. every parameter valid UTF-8 (text goes to agents verbatim): 400;
-//   6. classification (SMS, voice, status callbacks) and mapping, errors naming the field: 400.
+//   6. classification (SMS, voice, status callbacks) and mapping; a request that cannot be read
+//      (a field missing or out of range) is kept as unreadable, answered with TwiML: Twilio
+//      does not retry a refused webhook, so a 400 would lose the message.
 // Every success, ignored events included, is answered with an empty TwiML <Response/>: Twilio
 // logs an error for a voice or SMS webhook that answers anything else.
 #include "channels/twilio/twilio.hpp"
 
+#include "channels/content.hpp"
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
 #include "channels/normalize.hpp"
+#include "channels/unreadable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/value.hpp>
@@ -248,20 +252,30 @@ class twilio_adapter final : public adapter {
     const std::optional<form> params = parse_form(req.body);
     if (!params || !signature_matches(*signature, *params, req.target))
       return error{errc::bad_signature, "signature does not match"};
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    const std::optional<form> params = parse_form(req.body);
+    if (!params) return malformed("body is not valid application/x-www-form-urlencoded");
     for (const form_field& f : *params) {
       if (!valid_utf8(f.name)) return malformed("a field name is not valid UTF-8");
       if (!valid_utf8(f.value))
         return malformed(fmt::format("field {} is not valid UTF-8", f.name));
     }
 
-    auto msg = classify(*params);
-    if (!msg) return msg.error();
     parse_result out;
-    if (*msg)
-      out.messages.push_back(std::move(**msg));
-    else
-      out.ignored = 1;
+    read_or_keep(out, "body", nullptr, [&]() -> error {
+      auto msg = classify(*params);
+      if (!msg) return msg.error();
+      if (*msg)
+        out.messages.push_back(std::move(**msg));
+      else
+        out.ignored = 1;
+      return {};
+    });
     out.ack = http_answer{200, "text/xml", std::string(twiml_empty)};
     return out;
   }
@@ -339,6 +353,16 @@ result<maybe_message> twilio_adapter::classify(const form& f) const {
 // "whatsapp:+15550102000") is also recorded as a whatsapp identity, as the WhatsApp channel
 // records it. A caller that is not a phone number (anonymous, a SIP or client address) is kept
 // for the agent as invalid_phone and gives no identity.
+// Before May 2023 Twilio spelled a withheld caller id as keypad digits of the word: ANONYMOUS,
+// RESTRICTED, UNAVAILABLE, BLOCKED. They pass as phone numbers, and every such caller would be
+// one customer nobody can call back.
+bool withheld_caller(std::string_view number) noexcept {
+  for (const std::string_view placeholder :
+       {"+266696687", "+7378742833", "+86282452253", "+2562533"})
+    if (number == placeholder) return true;
+  return false;
+}
+
 std::optional<std::string> twilio_adapter::add_caller(const std::string& from,
                                                       inbound_message& msg) const {
   std::string_view number = from;
@@ -346,13 +370,60 @@ std::optional<std::string> twilio_adapter::add_caller(const std::string& from,
   const bool is_whatsapp = number.starts_with(whatsapp);
   if (is_whatsapp) number.remove_prefix(whatsapp.size());
   auto e164 = normalize_phone(number, default_country_);
-  if (!e164) {
+  if (!e164 || withheld_caller(*e164)) {
     msg.extra["invalid_phone"] = from;
     return std::nullopt;
   }
   if (is_whatsapp) msg.identities.push_back({"whatsapp", e164->substr(1)});
   msg.identities.push_back({"phone", *e164});
   return e164;
+}
+
+// A coordinate Twilio sends as text ("56.9496"): nullopt when it is not a number.
+std::optional<double> coordinate(const std::string* text) {
+  if (text == nullptr) return std::nullopt;
+  double v = 0;
+  const char* first = text->data();
+  const char* last = first + text->size();
+  auto [ptr, ec] = std::from_chars(first, last, v);
+  if (ec != std::errc() || ptr != last) return std::nullopt;
+  return v;
+}
+
+// What WhatsApp messages carry through Twilio besides Body and media: a shared location
+// (Latitude, Longitude, Address, Label), the button the customer tapped (ButtonText,
+// ButtonPayload), the message replied to (OriginalRepliedMessageSid).
+error whatsapp_extras(const form& f, inbound_message& msg) {
+  const std::string* lat_text = value(f, "Latitude");
+  const std::string* lon_text = value(f, "Longitude");
+  if (lat_text != nullptr || lon_text != nullptr) {
+    const auto lat = coordinate(lat_text);
+    const auto lon = coordinate(lon_text);
+    if (!lat || !lon || !valid_coordinates(*lat, *lon))
+      return malformed("fields Latitude and Longitude must be coordinates");
+    place p{*lat, *lon, {}, {}, {}};
+    if (const std::string* label = value(f, "Label")) p.name = *label;
+    if (const std::string* address = value(f, "Address")) p.address = *address;
+    add_place(msg, p);
+  }
+  if (const std::string* payload = value(f, "ButtonPayload")) {
+    json::object button{{"type", "button"}, {"id", *payload}};
+    if (const std::string* text = value(f, "ButtonText")) {
+      button["title"] = *text;
+      if (msg.text.empty()) msg.text = *text;
+    }
+    msg.extra["interactive"] = std::move(button);
+  }
+  if (const std::string* replied = value(f, "OriginalRepliedMessageSid"))
+    msg.extra["reply_to"] = *replied;
+  return {};
+}
+
+// Twilio writes a WhatsApp address as "whatsapp:+14155238886": the number is the recipient.
+std::string without_whatsapp_prefix(std::string_view address) {
+  constexpr std::string_view prefix = "whatsapp:";
+  if (address.starts_with(prefix)) address.remove_prefix(prefix.size());
+  return std::string(address);
 }
 
 result<maybe_message> twilio_adapter::sms(const form& f, const std::string& sid) const {
@@ -371,8 +442,11 @@ result<maybe_message> twilio_adapter::sms(const form& f, const std::string& sid)
   inbound_message msg;
   msg.provider_id = sid;
   add_caller(*from, msg);
-  if (const std::string* to = value(f, "To")) msg.recipient = *to;
+  if (const std::string* to = value(f, "To")) msg.recipient = without_whatsapp_prefix(*to);
   if (body != nullptr) msg.text = *body;
+  // WhatsApp through Twilio: the sender's WhatsApp profile name, and what else WhatsApp carries.
+  if (const std::string* name = value(f, "ProfileName")) msg.sender_name = *name;
+  if (error e = whatsapp_extras(f, msg); e.code != errc::ok) return e;
 
   if (num_media != nullptr) {
     const auto n = whole_number(*num_media);
@@ -391,10 +465,12 @@ result<maybe_message> twilio_adapter::sms(const form& f, const std::string& sid)
     }
   }
   // An empty SMS tells an agent nothing.
-  if (msg.text.empty() && msg.attachments.empty()) return maybe_message{};
+  if (msg.text.empty() && msg.attachments.empty() && !msg.extra.contains("location"))
+    return maybe_message{};
 
   json::object twilio;
   twilio["message_sid"] = sid;
+  if (const std::string* type = value(f, "MessageType")) twilio["message_type"] = *type;
   if (const std::string* account = value(f, "AccountSid")) twilio["account_sid"] = *account;
   msg.extra["twilio"] = std::move(twilio);
   return maybe_message{std::move(msg)};
@@ -440,6 +516,8 @@ result<maybe_message> twilio_adapter::voice(const form& f, const std::string& ca
   const std::optional<std::string> phone = add_caller(*from, msg);
   if (const std::string* to = value(f, "To")) msg.recipient = *to;
   msg.text = transcript != nullptr ? *transcript : std::string(info.reason);
+  // "missed call", "voicemail": Switchboard's words, not the caller's language.
+  if (transcript == nullptr) msg.generated_text_from = 0;
 
   const std::string* recording = value(f, "RecordingUrl");
   if (recording != nullptr) {

@@ -2,8 +2,14 @@
 // business phone number's batch: metadata (the number written to), contacts (the senders'
 // profile names), messages[] and statuses[]. Field "smb_message_echoes" (WhatsApp Business app
 // coexistence) carries what the business sent from the app: stored as outbound.
+//
+// A sender is named by `from` (the wa_id, a phone number) and/or `from_user_id` (a
+// business-scoped user id, BSUID, "US.13491208655302741918"): Meta leaves `from` out for users
+// who adopted a username and hid their number. Each message of a batch is read on its own: one
+// that cannot be read is kept as unreadable (channels/unreadable.hpp), never the batch refused.
 #include "channels/whatsapp/whatsapp.hpp"
 
+#include "channels/content.hpp"
 #include "channels/normalize.hpp"
 
 #include <fmt/core.h>
@@ -20,11 +26,19 @@ using social::epoch_unit;
 using social::malformed;
 using social::object_reader;
 
+// One entry of value.contacts[]: the profile of a sender, found by its wa_id or BSUID.
+struct contact {
+  std::string wa_id;    // empty when Meta withholds the number
+  std::string user_id;  // the BSUID, empty in payloads from before BSUIDs
+  std::string name;
+  std::string username;
+};
+
 // What one change's value says about all of its messages.
 struct batch {
   std::string display_phone_number;
   std::string phone_number_id;
-  std::vector<std::pair<std::string, std::string>> names;  // wa_id → profile name
+  std::vector<contact> contacts;
   bool echoes = false;
 };
 
@@ -42,33 +56,40 @@ result<batch> read_batch(const object_reader& value, bool echoes) {
     if (!number_id) return number_id.error();
     if (*number_id) b.phone_number_id = std::move(**number_id);
   }
+  // Profiles only name the senders: one that cannot be read costs its name, not the batch.
   auto contacts = value.array("contacts");
-  if (!contacts) return contacts.error();
-  if (*contacts != nullptr) {
+  if (contacts && *contacts != nullptr) {
     for (std::size_t i = 0; i < (*contacts)->size(); ++i) {
       auto c = value.element(**contacts, "contacts", i);
-      if (!c) return c.error();
+      if (!c) continue;
+      contact k;
       auto wa_id = c->id("wa_id");
-      if (!wa_id) return wa_id.error();
-      auto profile = c->object("profile");
-      if (!profile) return profile.error();
-      if (!*wa_id || *profile == nullptr) continue;
-      auto name = c->child(**profile, "profile").string("name");
-      if (!name) return name.error();
-      if (*name) b.names.emplace_back(std::move(**wa_id), std::move(**name));
+      auto user_id = c->id("user_id");
+      if (!wa_id || !user_id) continue;
+      k.wa_id = wa_id->value_or("");
+      k.user_id = user_id->value_or("");
+      if (auto profile = c->object("profile"); profile && *profile != nullptr) {
+        const object_reader p = c->child(**profile, "profile");
+        if (auto name = p.string("name"); name && *name) k.name = std::move(**name);
+        if (auto username = p.string("username"); username && *username)
+          k.username = std::move(**username);
+      }
+      if (!k.wa_id.empty() || !k.user_id.empty()) b.contacts.push_back(std::move(k));
     }
   }
   return b;
 }
 
-std::string profile_name(const batch& b, std::string_view wa_id) {
-  for (const auto& [id, name] : b.names)
-    if (id == wa_id) return name;
-  return {};
+const contact* find_contact(const batch& b, std::string_view wa_id, std::string_view user_id) {
+  for (const auto& c : b.contacts)
+    if ((!wa_id.empty() && c.wa_id == wa_id) || (!user_id.empty() && c.user_id == user_id))
+      return &c;
+  return nullptr;
 }
 
-// image / audio / video / document / sticker: {"id","mime_type","sha256","caption","filename"}.
-// The bytes stay at Meta: the media id is what the agent's tool downloads them with.
+// image / audio / video / document / sticker: {"id","mime_type","sha256","caption","filename",
+// "url"}. The bytes stay at Meta: the media id is what the agent's tool downloads them with;
+// since November 2025 Meta also sends a URL to fetch them from (with the channel's token).
 error read_media(const object_reader& m, const std::string& type, inbound_message& msg,
                  json::array& media_ids) {
   auto obj = m.required_object(type);
@@ -82,7 +103,10 @@ error read_media(const object_reader& m, const std::string& type, inbound_messag
   if (!caption) return caption.error();
   auto filename = media.string("filename");
   if (!filename) return filename.error();
+  auto url = media.string("url");
+  if (!url) return url.error();
   attachment a;
+  if (*url) a.url = std::move(**url);
   a.name = *filename && !(*filename)->empty() ? std::move(**filename) : type;
   a.content_type = mime->value_or("");
   msg.attachments.push_back(std::move(a));
@@ -95,26 +119,86 @@ error read_location(const object_reader& m, inbound_message& msg) {
   auto obj = m.required_object("location");
   if (!obj) return obj.error();
   const object_reader loc = m.child(**obj, "location");
-  json::object out;
-  for (const std::string_view key : {std::string_view("latitude"), std::string_view("longitude")}) {
+  double coordinate[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string_view key = i == 0 ? "latitude" : "longitude";
     const json::value* v = loc.get(key);
     if (v == nullptr) return malformed(fmt::format("field {} is required", loc.path_of(key)));
     if (!v->is_number())
       return malformed(fmt::format("field {} must be a number", loc.path_of(key)));
-    out[key] = *v;
+    coordinate[i] = v->to_number<double>();
   }
-  std::vector<std::string> lines;
-  for (const std::string_view key :
-       {std::string_view("name"), std::string_view("address"), std::string_view("url")}) {
+  if (!valid_coordinates(coordinate[0], coordinate[1]))
+    return malformed(fmt::format("field {} holds coordinates out of range", loc.path()));
+  place p{coordinate[0], coordinate[1], {}, {}, {}};
+  for (auto [key, out] :
+       {std::pair{"name", &p.name}, std::pair{"address", &p.address}, std::pair{"url", &p.url}}) {
     auto s = loc.string(key);
     if (!s) return s.error();
-    if (!*s) continue;
-    if (key != "url" && !(*s)->empty()) lines.push_back(**s);
-    out[key] = std::move(**s);
+    if (*s) *out = std::move(**s);
   }
-  // The place's name and address are what an agent reads; coordinates travel in extra.
-  for (std::size_t i = 0; i < lines.size(); ++i) msg.text += (i ? "\n" : "") + lines[i];
-  msg.extra["location"] = std::move(out);
+  add_place(msg, p);
+  return {};
+}
+
+// contacts: [{"name":{"formatted_name","first_name",..},"phones":[{"phone","wa_id","type"}],..}]:
+// passed to the agent as WhatsApp wrote them, and one line of text per card.
+error read_contacts(const object_reader& m, inbound_message& msg) {
+  auto cards = m.array("contacts");
+  if (!cards) return cards.error();
+  if (*cards == nullptr)
+    return malformed(fmt::format("field {} is required", m.path_of("contacts")));
+  for (std::size_t i = 0; i < (*cards)->size(); ++i) {
+    auto card = m.element(**cards, "contacts", i);
+    if (!card) return card.error();
+    std::string name;
+    if (auto n = card->object("name"); n && *n != nullptr)
+      if (auto f = card->child(**n, "name").string("formatted_name"); f && *f) name = **f;
+    std::string phone;
+    if (auto phones = card->array("phones"); phones && *phones != nullptr && !(*phones)->empty())
+      if (auto first = card->element(**phones, "phones", 0); first)
+        if (auto ph = first->string("phone"); ph && *ph) phone = **ph;
+    append_generated_line(msg, contact_text(name, phone));
+  }
+  msg.extra["contacts"] = **cards;
+  return {};
+}
+
+// A number WhatsApp wrote as a JSON number ("quantity": 3, "item_price": 30.5), as text.
+std::string number_text(const json::value* v) {
+  if (v == nullptr) return {};
+  if (v->is_int64()) return std::to_string(v->get_int64());
+  if (v->is_uint64()) return std::to_string(v->get_uint64());
+  if (v->is_double()) return fmt::format("{}", v->get_double());
+  if (v->is_string()) return std::string(v->get_string());
+  return {};
+}
+
+// order: {"catalog_id","text","product_items":[{"product_retailer_id","quantity","item_price",
+// "currency"}]}: a cart the customer sent from the business's catalog.
+error read_order(const object_reader& m, inbound_message& msg) {
+  auto obj = m.required_object("order");
+  if (!obj) return obj.error();
+  const object_reader order = m.child(**obj, "order");
+  auto text = order.string("text");
+  if (!text) return text.error();
+  if (*text && !(*text)->empty()) msg.text = **text;
+  auto items = order.array("product_items");
+  if (!items) return items.error();
+  for (std::size_t i = 0; *items != nullptr && i < (*items)->size(); ++i) {
+    auto item = order.element(**items, "product_items", i);
+    if (!item) return item.error();
+    auto product = item->id("product_retailer_id");
+    if (!product) return product.error();
+    auto currency = item->string("currency");
+    if (!currency) return currency.error();
+    std::string line =
+        fmt::format("{} × {}", number_text(item->get("quantity")), product->value_or("?"));
+    if (const std::string price = number_text(item->get("item_price")); !price.empty())
+      line += fmt::format(" ({} {})", price, currency->value_or(""));
+    append_generated_line(msg, line);
+  }
+  msg.extra["order"] = **obj;
   return {};
 }
 
@@ -191,13 +275,76 @@ error read_context(const object_reader& m, inbound_message& msg) {
   return {};
 }
 
+// The content of a message of type `t` (also the new content of an edit): text, media,
+// location, ... into msg; media ids into media_ids.
+error read_content(const object_reader& m, const std::string& t, inbound_message& msg,
+                   json::array& media_ids) {
+  if (t == "text") {
+    auto text = m.required_object("text");
+    if (!text) return text.error();
+    auto body = m.child(**text, "text").string("body");
+    if (!body) return body.error();
+    if (*body) msg.text = std::move(**body);
+    return {};
+  }
+  if (t == "image" || t == "audio" || t == "video" || t == "document" || t == "sticker")
+    return read_media(m, t, msg, media_ids);
+  if (t == "location") return read_location(m, msg);
+  if (t == "interactive") return read_interactive(m, msg);
+  if (t == "button") return read_button(m, msg);
+  if (t == "contacts") return read_contacts(m, msg);
+  if (t == "order") return read_order(m, msg);
+  if (t == "unsupported" || t == "unknown") {
+    // Something WhatsApp cannot show the business (a poll, a view-once message, ...).
+    json::object what;
+    if (auto u = m.object("unsupported"); u && *u != nullptr)
+      if (auto type = m.child(**u, "unsupported").string("type"); type && *type)
+        what["type"] = **type;
+    msg.extra["unsupported"] = true;
+    if (!what.empty()) msg.extra["unsupported_content"] = std::move(what);
+    return {};
+  }
+  // Types added after this was written: kept with their type for the agent.
+  return {};
+}
+
+// The customer of a message: `from` / `from_user_id`, or for the business's own echoes the one
+// it wrote to (`to` / `to_user_id`). Identities: whatsapp <wa_id> and phone +<wa_id> when the
+// number is given, whatsapp_bsuid <BSUID> when the BSUID is; the first of them is the sender.
+error read_customer(const object_reader& m, const batch& b, inbound_message& msg,
+                    json::object& wa) {
+  const std::string_view number_key = b.echoes ? "to" : "from";
+  const std::string_view bsuid_key = b.echoes ? "to_user_id" : "from_user_id";
+  auto wa_id = m.id(number_key);
+  if (!wa_id) return wa_id.error();
+  auto bsuid = m.id(bsuid_key);
+  if (!bsuid) return bsuid.error();
+  if (!*wa_id && !*bsuid)
+    return malformed(
+        fmt::format("field {} (or {}) is required", m.path_of(number_key), m.path_of(bsuid_key)));
+  if (*wa_id) {
+    msg.identities.push_back({"whatsapp", **wa_id});
+    // A wa_id is the number in international form without "+"; anything else is not a phone
+    // number and stays a whatsapp identity only.
+    if (auto phone = normalize_phone("+" + **wa_id)) msg.identities.push_back({"phone", *phone});
+  }
+  if (*bsuid) msg.identities.push_back({"whatsapp_bsuid", **bsuid});
+  const contact* c = find_contact(b, wa_id->value_or(""), bsuid->value_or(""));
+  if (c != nullptr) {
+    if (!b.echoes) msg.sender_name = c->name;
+    if (!c->username.empty()) wa["username"] = c->username;
+  }
+  return {};
+}
+
 error read_message(const object_reader& m, const batch& b, parse_result& out) {
   auto type = m.string("type");
   if (!type) return type.error();
   if (!*type || (*type)->empty())
     return malformed(fmt::format("field {} is required", m.path_of("type")));
-  // Reactions, "customer changed number" notices and welcome requests are not messages.
-  if (*type == "reaction" || *type == "system" || *type == "request_welcome") {
+  // Reactions, deletions ("revoke"), "customer changed number" notices and welcome requests
+  // are not messages: what was stored stays as it was.
+  if (*type == "reaction" || *type == "revoke" || *type == "system" || *type == "request_welcome") {
     ++out.ignored;
     return {};
   }
@@ -206,52 +353,45 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
   auto id = m.required_id("id");
   if (!id) return id.error();
   msg.provider_id = std::move(*id);
-  // The customer: the sender, or for the business's own echoes the one it wrote to.
-  auto customer = m.required_id(b.echoes ? "to" : "from");
-  if (!customer) return customer.error();
+  json::object wa{{"type", **type}};
+  if (error e = read_customer(m, b, msg, wa); e.code != errc::ok) return e;
   auto timestamp = m.epoch("timestamp", epoch_unit::seconds);
   if (!timestamp) return timestamp.error();
   msg.sent_at = *timestamp;
   msg.recipient = b.display_phone_number;
-  if (b.echoes)
-    msg.direction = "outbound";
-  else
-    msg.sender_name = profile_name(b, *customer);
+  if (b.echoes) msg.direction = "outbound";
+  // A message in a group: every member sees it, and an answer goes to the group.
+  auto group = m.id("group_id");
+  if (!group) return group.error();
+  if (*group) {
+    msg.visibility = "public";
+    wa["group_id"] = **group;
+  }
 
-  msg.identities.push_back({"whatsapp", *customer});
-  // A wa_id is the number in international form without "+"; anything else (a username-based
-  // id) is not a phone number and stays a whatsapp identity only.
-  if (auto phone = normalize_phone("+" + *customer)) msg.identities.push_back({"phone", *phone});
-
-  json::object wa{{"type", **type}};
   if (!b.phone_number_id.empty()) wa["phone_number_id"] = b.phone_number_id;
   json::array media_ids;
-  const std::string& t = **type;
-  error e;
-  if (t == "text") {
-    auto text = m.required_object("text");
-    if (!text) return text.error();
-    auto body = m.child(**text, "text").string("body");
-    if (!body) return body.error();
-    if (*body) msg.text = std::move(**body);
-  } else if (t == "image" || t == "audio" || t == "video" || t == "document" || t == "sticker") {
-    e = read_media(m, t, msg, media_ids);
-  } else if (t == "location") {
-    e = read_location(m, msg);
-  } else if (t == "interactive") {
-    e = read_interactive(m, msg);
-  } else if (t == "button") {
-    e = read_button(m, msg);
-  } else if (t == "contacts") {
-    // Shared contact cards: passed to the agent as WhatsApp wrote them.
-    auto cards = m.array("contacts");
-    if (!cards) return cards.error();
-    if (*cards != nullptr) msg.extra["contacts"] = **cards;
-  } else if (t == "unsupported" || t == "unknown") {
-    msg.extra["unsupported"] = true;
+  if (**type == "edit") {
+    // edit: {"original_message_id", "message": {"type", "<type>": {...}}}: the customer (or,
+    // among echoes, the business) changed a message; kept beside the original, as on Messenger.
+    auto edit_obj = m.required_object("edit");
+    if (!edit_obj) return edit_obj.error();
+    const object_reader edit = m.child(**edit_obj, "edit");
+    auto original = edit.required_id("original_message_id");
+    if (!original) return original.error();
+    auto inner_obj = edit.required_object("message");
+    if (!inner_obj) return inner_obj.error();
+    const object_reader inner = edit.child(**inner_obj, "message");
+    auto inner_type = inner.string("type");
+    if (!inner_type) return inner_type.error();
+    if (!*inner_type || (*inner_type)->empty())
+      return malformed(fmt::format("field {} is required", inner.path_of("type")));
+    if (error e = read_content(inner, **inner_type, msg, media_ids); e.code != errc::ok) return e;
+    wa["edited_type"] = **inner_type;
+    msg.extra["edited"] = true;
+    msg.extra["original_id"] = *original;
+  } else if (error e = read_content(m, **type, msg, media_ids); e.code != errc::ok) {
+    return e;
   }
-  // order, and types added after this was written: kept with their type for the agent.
-  if (e.code != errc::ok) return e;
   if (error ce = read_context(m, msg); ce.code != errc::ok) return ce;
   auto referral = m.object("referral");
   if (!referral) return referral.error();
@@ -269,13 +409,9 @@ error read_value(const object_reader& value, bool echoes, parse_result& out) {
   const std::string_view list_name = echoes ? "message_echoes" : "messages";
   auto messages = value.array(list_name);
   if (!messages) return messages.error();
-  if (*messages != nullptr) {
-    for (std::size_t i = 0; i < (*messages)->size(); ++i) {
-      auto m = value.element(**messages, list_name, i);
-      if (!m) return m.error();
-      if (error e = read_message(*m, *b, out); e.code != errc::ok) return e;
-    }
-  }
+  if (*messages != nullptr)
+    social::for_each_event(out, value, **messages, list_name,
+                           [&](const object_reader& m) { return read_message(m, *b, out); });
   // Receipts (sent, delivered, read, failed) and errors about the business's own messages.
   for (const std::string_view key : {std::string_view("statuses"), std::string_view("errors")}) {
     auto list = value.array(key);
@@ -294,23 +430,23 @@ class whatsapp_adapter final : public meta::webhook_adapter {
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
     if (*changes == nullptr) return {};
-    for (std::size_t i = 0; i < (*changes)->size(); ++i) {
-      auto change = entry.element(**changes, "changes", i);
-      if (!change) return change.error();
-      auto field = change->string("field");
-      if (!field) return field.error();
-      auto value = change->object("value");
-      if (!value) return value.error();
-      const bool messages = *field == "messages";
-      const bool echoes = *field == "smb_message_echoes";
-      if (*value == nullptr || !(messages || echoes)) {
-        ++out.ignored;  // template status, quality and account updates, ...
-        continue;
-      }
-      if (error e = read_value(change->child(**value, "value"), echoes, out); e.code != errc::ok)
-        return e;
-    }
+    social::for_each_event(out, entry, **changes, "changes",
+                           [&](const object_reader& change) { return read_change(change, out); });
     return {};
+  }
+
+  static error read_change(const object_reader& change, parse_result& out) {
+    auto field = change.string("field");
+    if (!field) return field.error();
+    auto value = change.object("value");
+    if (!value) return value.error();
+    const bool messages = *field == "messages";
+    const bool echoes = *field == "smb_message_echoes";
+    if (*value == nullptr || !(messages || echoes)) {
+      ++out.ignored;  // template status, quality and account updates, ...
+      return {};
+    }
+    return read_value(change.child(**value, "value"), echoes, out);
   }
 };
 

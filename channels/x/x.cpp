@@ -3,7 +3,10 @@
 //   2. Content-Type application/json: 415;
 //   3. JSON parse with a depth bound and UTF-8 validation: 400;
 //   4. for_user_id (the subscribed account) is required: it decides every event's direction;
-//   5. direct messages, then tweets; other events are counted as ignored.
+//   5. direct messages, then tweets; other events are counted as ignored, and an event that
+//      cannot be read is kept as unreadable (channels/unreadable.hpp), never the batch refused.
+// X writes tweet text (and, in the old DM API, DM text) with &, < and > escaped as HTML
+// entities; agents and routes get the text as the customer typed it.
 #include "channels/x/x.hpp"
 
 #include "channels/crypto.hpp"
@@ -50,25 +53,53 @@ bool plausible_crc_token(std::string_view token) noexcept {
   return true;
 }
 
+// "&amp;" → "&", "&lt;" → "<", "&gt;" → ">": the only entities X writes into text. A text
+// with other ampersands (a customer's literal "&quot;") keeps them.
+std::string unescape_x(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '&') {
+      const std::string_view rest = text.substr(i);
+      if (rest.starts_with("&amp;")) {
+        out += '&';
+        i += 4;
+        continue;
+      }
+      if (rest.starts_with("&lt;")) {
+        out += '<';
+        i += 3;
+        continue;
+      }
+      if (rest.starts_with("&gt;")) {
+        out += '>';
+        i += 3;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
 // users: {"<id>": {"id","name","screen_name",...}}: names for the ids the events use.
 struct user_names {
   std::string name;
   std::string screen_name;
 };
 
-result<user_names> lookup_user(const json::object* users, std::string_view id) {
+// Names only help: an entry that cannot be read gives none.
+user_names lookup_user(const json::object* users, std::string_view id) {
   if (users == nullptr) return user_names{};
   const json::value* v = users->if_contains(id);
-  if (v == nullptr || v->is_null()) return user_names{};
-  const std::string path = fmt::format("users.{}", id);
-  const json::object* obj = v->if_object();
-  if (obj == nullptr) return malformed(fmt::format("field {} must be an object", path));
-  const object_reader u{*obj, path};
-  auto name = u.string("name");
-  if (!name) return name.error();
-  auto screen = u.string("screen_name");
-  if (!screen) return screen.error();
-  return user_names{name->value_or(""), screen->value_or("")};
+  const json::object* obj = v != nullptr ? v->if_object() : nullptr;
+  if (obj == nullptr) return user_names{};
+  const object_reader u{*obj, fmt::format("users.{}", id)};
+  user_names out;
+  if (auto name = u.string("name"); name && *name) out.name = std::move(**name);
+  if (auto screen = u.string("screen_name"); screen && *screen)
+    out.screen_name = std::move(**screen);
+  return out;
 }
 
 // media: {"media_url_https","type":"photo|video|animated_gif","video_info":{"variants":[
@@ -136,19 +167,30 @@ class x_adapter final : public adapter {
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = verify(req); e.code != errc::ok) return e;
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+  result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
       return e;
     auto body = parse_json_object(req.body);
     if (!body) return body.error();
     const object_reader top{*body, ""};
-    auto account = top.required_id("for_user_id");
-    if (!account) return account.error();
-    auto users = top.object("users");
-    if (!users) return users.error();
-
     parse_result out;
-    if (error e = read_direct_messages(top, *account, *users, out); e.code != errc::ok) return e;
-    if (error e = read_tweets(top, *account, out); e.code != errc::ok) return e;
+    // for_user_id decides each message's direction. X's one event without it, a user_event
+    // (an app's access revoked), carries no message.
+    const bool messages =
+        top.get("direct_message_events") != nullptr || top.get("tweet_create_events") != nullptr;
+    if (messages || top.get("for_user_id") != nullptr) {
+      auto account = top.required_id("for_user_id");
+      if (!account) return account.error();
+      // Names only: a users map that cannot be read costs the messages their names.
+      auto users = top.object("users");
+      const json::object* names = users ? *users : nullptr;
+      if (error e = read_direct_messages(top, *account, names, out); e.code != errc::ok) return e;
+      if (error e = read_tweets(top, *account, out); e.code != errc::ok) return e;
+    }
     for (const auto& kv : *body) {
       const std::string_view key = kv.key();
       if (key == "direct_message_events" || key == "tweet_create_events") continue;
@@ -164,7 +206,10 @@ class x_adapter final : public adapter {
   error verify(const request_view& req) const;
   error read_direct_messages(const object_reader& top, const std::string& account,
                              const json::object* users, parse_result& out) const;
+  error read_direct_message(const object_reader& ev, const std::string& account,
+                            const json::object* users, parse_result& out) const;
   error read_tweets(const object_reader& top, const std::string& account, parse_result& out) const;
+  error read_tweet(const object_reader& tw, const std::string& account, parse_result& out) const;
 
   std::vector<std::string> secrets_;  // consumer secrets; the first answers CRCs
 };
@@ -195,72 +240,75 @@ error x_adapter::read_direct_messages(const object_reader& top, const std::strin
   auto events = top.array("direct_message_events");
   if (!events) return events.error();
   if (*events == nullptr) return {};
-  for (std::size_t i = 0; i < (*events)->size(); ++i) {
-    auto ev = top.element(**events, "direct_message_events", i);
-    if (!ev) return ev.error();
-    auto type = ev->string("type");
-    if (!type) return type.error();
-    if (*type != "message_create") {
-      ++out.ignored;
-      continue;
-    }
-    inbound_message msg;
-    msg.recipient = account;
-    auto id = ev->required_id("id");
-    if (!id) return id.error();
-    msg.provider_id = std::move(*id);
-    auto created = ev->epoch("created_timestamp", epoch_unit::milliseconds);
-    if (!created) return created.error();
-    msg.sent_at = *created;
+  social::for_each_event(out, top, **events, "direct_message_events", [&](const object_reader& ev) {
+    return read_direct_message(ev, account, users, out);
+  });
+  return {};
+}
 
-    auto mc_obj = ev->required_object("message_create");
-    if (!mc_obj) return mc_obj.error();
-    const object_reader mc = ev->child(**mc_obj, "message_create");
-    auto sender = mc.required_id("sender_id");
-    if (!sender) return sender.error();
-    auto target = mc.required_object("target");
-    if (!target) return target.error();
-    auto recipient = mc.child(**target, "target").required_id("recipient_id");
-    if (!recipient) return recipient.error();
-
-    const bool outbound = *sender == account;
-    const std::string& customer = outbound ? *recipient : *sender;
-    if (outbound) msg.direction = "outbound";
-    msg.identities.push_back({"x", customer});
-    auto names = lookup_user(users, customer);
-    if (!names) return names.error();
-    if (!outbound) msg.sender_name = names->name;
-    if (!names->screen_name.empty()) msg.extra["screen_name"] = names->screen_name;
-
-    auto data_obj = mc.object("message_data");
-    if (!data_obj) return data_obj.error();
-    if (*data_obj != nullptr) {
-      const object_reader data = mc.child(**data_obj, "message_data");
-      auto text = data.string("text");
-      if (!text) return text.error();
-      if (*text) msg.text = std::move(**text);
-      auto att = data.object("attachment");
-      if (!att) return att.error();
-      if (*att != nullptr) {
-        const object_reader a = data.child(**att, "attachment");
-        auto media = a.object("media");
-        if (!media) return media.error();
-        if (*media != nullptr) {
-          auto m = read_media(a.child(**media, "media"));
-          if (!m) return m.error();
-          msg.attachments.push_back(std::move(*m));
-        }
-      }
-      auto quick = data.object("quick_reply_response");
-      if (!quick) return quick.error();
-      if (*quick != nullptr) {
-        auto meta = data.child(**quick, "quick_reply_response").string("metadata");
-        if (!meta) return meta.error();
-        if (*meta) msg.extra["quick_reply"] = **meta;
-      }
-    }
-    out.messages.push_back(std::move(msg));
+error x_adapter::read_direct_message(const object_reader& ev, const std::string& account,
+                                     const json::object* users, parse_result& out) const {
+  auto type = ev.string("type");
+  if (!type) return type.error();
+  if (*type != "message_create") {
+    ++out.ignored;
+    return {};
   }
+  inbound_message msg;
+  msg.recipient = account;
+  auto id = ev.required_id("id");
+  if (!id) return id.error();
+  msg.provider_id = std::move(*id);
+  auto created = ev.epoch("created_timestamp", epoch_unit::milliseconds);
+  if (!created) return created.error();
+  msg.sent_at = *created;
+
+  auto mc_obj = ev.required_object("message_create");
+  if (!mc_obj) return mc_obj.error();
+  const object_reader mc = ev.child(**mc_obj, "message_create");
+  auto sender = mc.required_id("sender_id");
+  if (!sender) return sender.error();
+  auto target = mc.required_object("target");
+  if (!target) return target.error();
+  auto recipient = mc.child(**target, "target").required_id("recipient_id");
+  if (!recipient) return recipient.error();
+
+  const bool outbound = *sender == account;
+  const std::string& customer = outbound ? *recipient : *sender;
+  if (outbound) msg.direction = "outbound";
+  msg.identities.push_back({"x", customer});
+  const user_names names = lookup_user(users, customer);
+  if (!outbound) msg.sender_name = names.name;
+  if (!names.screen_name.empty()) msg.extra["screen_name"] = names.screen_name;
+
+  auto data_obj = mc.object("message_data");
+  if (!data_obj) return data_obj.error();
+  if (*data_obj != nullptr) {
+    const object_reader data = mc.child(**data_obj, "message_data");
+    auto text = data.string("text");
+    if (!text) return text.error();
+    if (*text) msg.text = unescape_x(**text);
+    auto att = data.object("attachment");
+    if (!att) return att.error();
+    if (*att != nullptr) {
+      const object_reader a = data.child(**att, "attachment");
+      auto media = a.object("media");
+      if (!media) return media.error();
+      if (*media != nullptr) {
+        auto m = read_media(a.child(**media, "media"));
+        if (!m) return m.error();
+        msg.attachments.push_back(std::move(*m));
+      }
+    }
+    auto quick = data.object("quick_reply_response");
+    if (!quick) return quick.error();
+    if (*quick != nullptr) {
+      auto meta = data.child(**quick, "quick_reply_response").string("metadata");
+      if (!meta) return meta.error();
+      if (*meta) msg.extra["quick_reply"] = **meta;
+    }
+  }
+  out.messages.push_back(std::move(msg));
   return {};
 }
 
@@ -272,122 +320,144 @@ error x_adapter::read_tweets(const object_reader& top, const std::string& accoun
   auto events = top.array("tweet_create_events");
   if (!events) return events.error();
   if (*events == nullptr) return {};
-  for (std::size_t i = 0; i < (*events)->size(); ++i) {
-    auto tw = top.element(**events, "tweet_create_events", i);
-    if (!tw) return tw.error();
-    // A retweet repeats someone's words; it is not written to the business.
-    if (tw->get("retweeted_status") != nullptr) {
-      ++out.ignored;
-      continue;
-    }
-    auto user_obj = tw->required_object("user");
-    if (!user_obj) return user_obj.error();
-    const object_reader user = tw->child(**user_obj, "user");
-    auto author = user.required_id("id_str");
-    if (!author) return author.error();
-    auto reply_user = tw->id("in_reply_to_user_id_str");
-    if (!reply_user) return reply_user.error();
+  social::for_each_event(out, top, **events, "tweet_create_events",
+                         [&](const object_reader& tw) { return read_tweet(tw, account, out); });
+  return {};
+}
 
-    bool mentions_account = false;
-    auto entities = tw->object("entities");
-    if (!entities) return entities.error();
-    if (*entities != nullptr) {
-      const object_reader ent = tw->child(**entities, "entities");
-      auto mentions = ent.array("user_mentions");
-      if (!mentions) return mentions.error();
-      for (std::size_t j = 0; *mentions != nullptr && j < (*mentions)->size(); ++j) {
-        auto m = ent.element(**mentions, "user_mentions", j);
-        if (!m) return m.error();
-        auto id = m->id("id_str");
-        if (!id) return id.error();
-        mentions_account |= *id == account;
-      }
-    }
-
-    inbound_message msg;
-    msg.visibility = "public";
-    msg.recipient = account;
-    if (*author == account) {
-      // The account's own tweet: a public answer to a customer when it replies to one.
-      if (!*reply_user || **reply_user == account) {
-        ++out.ignored;
-        continue;
-      }
-      msg.direction = "outbound";
-      msg.identities.push_back({"x", **reply_user});
-      auto screen = tw->string("in_reply_to_screen_name");
-      if (!screen) return screen.error();
-      if (*screen) msg.extra["screen_name"] = **screen;
-    } else if (mentions_account || *reply_user == account) {
-      msg.identities.push_back({"x", *author});
-      auto name = user.string("name");
-      if (!name) return name.error();
-      msg.sender_name = name->value_or("");
-      auto screen = user.string("screen_name");
-      if (!screen) return screen.error();
-      if (*screen) msg.extra["screen_name"] = **screen;
-    } else {
-      ++out.ignored;  // a tweet that does not name the account
-      continue;
-    }
-
-    auto id = tw->id("id_str");
-    if (!id) return id.error();
-    if (!*id) {
-      auto numeric = tw->required_id("id");
-      if (!numeric) return numeric.error();
-      *id = std::move(*numeric);
-    }
-    msg.provider_id = **id;
-    msg.extra["post"] = json::object{{"tweet_id", **id}};
-    auto reply_status = tw->id("in_reply_to_status_id_str");
-    if (!reply_status) return reply_status.error();
-    if (*reply_status) msg.extra["reply_to"] = **reply_status;
-    auto sent = tw->epoch("timestamp_ms", epoch_unit::milliseconds);
-    if (!sent) return sent.error();
-    msg.sent_at = *sent;
-
-    // Tweets over 140 characters carry their whole text in extended_tweet.
-    const object_reader* source = &*tw;
-    std::optional<object_reader> extended;
-    auto ext = tw->object("extended_tweet");
-    if (!ext) return ext.error();
-    if (*ext != nullptr) {
-      extended.emplace(tw->child(**ext, "extended_tweet"));
-      source = &*extended;
-    }
-    for (const std::string_view key : {std::string_view("full_text"), std::string_view("text")}) {
-      auto text = source->string(key);
-      if (!text) return text.error();
-      if (*text) {
-        msg.text = std::move(**text);
-        break;
-      }
-    }
-    if (msg.text.empty() && source != &*tw) {
-      auto text = tw->string("text");
-      if (!text) return text.error();
-      msg.text = text->value_or("");
-    }
-    auto media_parent = source->object("extended_entities");
-    if (!media_parent) return media_parent.error();
-    if (*media_parent != nullptr) {
-      const object_reader ee = source->child(**media_parent, "extended_entities");
-      auto media = ee.array("media");
-      if (!media) return media.error();
-      if (*media != nullptr && (*media)->size() > social::max_attachments)
-        return malformed(fmt::format("field {} has more than {} entries", ee.path_of("media"),
-                                     social::max_attachments));
-      for (std::size_t j = 0; *media != nullptr && j < (*media)->size(); ++j) {
-        auto m = ee.element(**media, "media", j);
-        if (!m) return m.error();
-        auto a = read_media(*m);
-        if (!a) return a.error();
-        msg.attachments.push_back(std::move(*a));
-      }
-    }
-    out.messages.push_back(std::move(msg));
+error x_adapter::read_tweet(const object_reader& tw, const std::string& account,
+                            parse_result& out) const {
+  // A retweet repeats someone's words; it is not written to the business.
+  if (tw.get("retweeted_status") != nullptr) {
+    ++out.ignored;
+    return {};
   }
+  auto user_obj = tw.required_object("user");
+  if (!user_obj) return user_obj.error();
+  const object_reader user = tw.child(**user_obj, "user");
+  auto author = user.required_id("id_str");
+  if (!author) return author.error();
+  auto reply_user = tw.id("in_reply_to_user_id_str");
+  if (!reply_user) return reply_user.error();
+
+  // The account is @mentioned in the tweet's entities, or (a tweet over 140 characters) only in
+  // extended_tweet's; or the tweet quotes one of the account's own.
+  bool mentions_account = false;
+  const auto mentions_in = [&](const object_reader& parent) -> error {
+    auto entities = parent.object("entities");
+    if (!entities) return entities.error();
+    if (*entities == nullptr) return {};
+    const object_reader ent = parent.child(**entities, "entities");
+    auto mentions = ent.array("user_mentions");
+    if (!mentions) return mentions.error();
+    for (std::size_t j = 0; *mentions != nullptr && j < (*mentions)->size(); ++j) {
+      auto m = ent.element(**mentions, "user_mentions", j);
+      if (!m) return m.error();
+      auto id = m->id("id_str");
+      if (!id) return id.error();
+      mentions_account |= *id == account;
+    }
+    return {};
+  };
+  if (error e = mentions_in(tw); e.code != errc::ok) return e;
+  auto extended_obj = tw.object("extended_tweet");
+  if (!extended_obj) return extended_obj.error();
+  if (*extended_obj != nullptr)
+    if (error e = mentions_in(tw.child(**extended_obj, "extended_tweet")); e.code != errc::ok)
+      return e;
+  bool quotes_account = false;
+  auto quoted = tw.object("quoted_status");
+  if (!quoted) return quoted.error();
+  if (*quoted != nullptr) {
+    const object_reader q = tw.child(**quoted, "quoted_status");
+    if (auto quser = q.object("user"); quser && *quser != nullptr)
+      if (auto qid = q.child(**quser, "user").id("id_str"); qid && *qid == account)
+        quotes_account = true;
+  }
+
+  inbound_message msg;
+  msg.visibility = "public";
+  msg.recipient = account;
+  if (*author == account) {
+    // The account's own tweet: a public answer to a customer when it replies to one.
+    if (!*reply_user || **reply_user == account) {
+      ++out.ignored;
+      return {};
+    }
+    msg.direction = "outbound";
+    msg.identities.push_back({"x", **reply_user});
+    auto screen = tw.string("in_reply_to_screen_name");
+    if (!screen) return screen.error();
+    if (*screen) msg.extra["screen_name"] = **screen;
+  } else if (mentions_account || quotes_account || *reply_user == account) {
+    msg.identities.push_back({"x", *author});
+    auto name = user.string("name");
+    if (!name) return name.error();
+    msg.sender_name = name->value_or("");
+    auto screen = user.string("screen_name");
+    if (!screen) return screen.error();
+    if (*screen) msg.extra["screen_name"] = **screen;
+  } else {
+    ++out.ignored;  // a tweet that does not name the account
+    return {};
+  }
+
+  auto id = tw.id("id_str");
+  if (!id) return id.error();
+  if (!*id) {
+    auto numeric = tw.required_id("id");
+    if (!numeric) return numeric.error();
+    *id = std::move(*numeric);
+  }
+  msg.provider_id = **id;
+  msg.extra["post"] = json::object{{"tweet_id", **id}};
+  auto reply_status = tw.id("in_reply_to_status_id_str");
+  if (!reply_status) return reply_status.error();
+  if (*reply_status) msg.extra["reply_to"] = **reply_status;
+  auto sent = tw.epoch("timestamp_ms", epoch_unit::milliseconds);
+  if (!sent) return sent.error();
+  msg.sent_at = *sent;
+
+  // Tweets over 140 characters carry their whole text in extended_tweet.
+  const object_reader* source = &tw;
+  std::optional<object_reader> extended;
+  auto ext = tw.object("extended_tweet");
+  if (!ext) return ext.error();
+  if (*ext != nullptr) {
+    extended.emplace(tw.child(**ext, "extended_tweet"));
+    source = &*extended;
+  }
+  for (const std::string_view key : {std::string_view("full_text"), std::string_view("text")}) {
+    auto text = source->string(key);
+    if (!text) return text.error();
+    if (*text) {
+      msg.text = unescape_x(**text);
+      break;
+    }
+  }
+  if (msg.text.empty() && source != &tw) {
+    auto text = tw.string("text");
+    if (!text) return text.error();
+    msg.text = unescape_x(text->value_or(""));
+  }
+  auto media_parent = source->object("extended_entities");
+  if (!media_parent) return media_parent.error();
+  if (*media_parent != nullptr) {
+    const object_reader ee = source->child(**media_parent, "extended_entities");
+    auto media = ee.array("media");
+    if (!media) return media.error();
+    if (*media != nullptr && (*media)->size() > social::max_attachments)
+      return malformed(fmt::format("field {} has more than {} entries", ee.path_of("media"),
+                                   social::max_attachments));
+    for (std::size_t j = 0; *media != nullptr && j < (*media)->size(); ++j) {
+      auto m = ee.element(**media, "media", j);
+      if (!m) return m.error();
+      auto a = read_media(*m);
+      if (!a) return a.error();
+      msg.attachments.push_back(std::move(*a));
+    }
+  }
+  out.messages.push_back(std::move(msg));
   return {};
 }
 

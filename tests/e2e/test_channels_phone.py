@@ -281,7 +281,7 @@ def main(ck: h.Checks) -> None:
                            "from": {"id": 5512398841, "is_bot": False, "first_name": "Jānis"},
                            "chat_instance": "-4398712385547741923"}})
     ck.equal(r.status, 200, "telegram callback_query: status")
-    ck.equal(r.json, {"accepted": [], "duplicates": 0, "ignored": 1},
+    ck.equal(r.json, {"accepted": [], "duplicates": 0, "ignored": 1, "unreadable": 0},
              "telegram callback_query: counted as ignored")
 
     # ---- duplicates: 200 and nothing queued ----
@@ -292,10 +292,10 @@ def main(ck: h.Checks) -> None:
     expect_twiml(ck, r, "twilio: the same call's missed-call webhook again")
     r = h.post_webhook(c, "callbacks", cb, callback_secret)  # fresh webhook-id and timestamp
     ck.equal(r.status, 200, "callback: the same id again: status")
-    ck.equal(r.json, {"accepted": [], "duplicates": 1, "ignored": 0}, "callback: duplicate body")
+    ck.equal(r.json, {"accepted": [], "duplicates": 1, "ignored": 0, "unreadable": 0}, "callback: duplicate body")
     r = telegram_post(c, "tg", telegram_token, telegram_text(732104519, tg_text))
     ck.equal(r.status, 200, "telegram: the same update_id again: status")
-    ck.equal(r.json, {"accepted": [], "duplicates": 1, "ignored": 0}, "telegram: duplicate body")
+    ck.equal(r.json, {"accepted": [], "duplicates": 1, "ignored": 0, "unreadable": 0}, "telegram: duplicate body")
 
     got = agent.drain(idle=3.0, deadline=20)
     ck.equal([(m.queue, m.provider_id) for m in got], [],

@@ -319,7 +319,7 @@ def main(ck: h.Checks) -> None:
     h.log("duplicate")
     rd = env.post(c, m1)  # same id, fresh webhook-id, timestamp and signature
     ck.equal(rd.status, 200, "repeated message: status 200")
-    ck.equal(rd.json, {"accepted": [], "duplicates": 1, "ignored": 0},
+    ck.equal(rd.json, {"accepted": [], "duplicates": 1, "ignored": 0, "unreadable": 0},
              "repeated message: body")
     rd = env.post(c, m1, webhook_id="msg_retry_same", timestamp=int(time.time()))
     ck.equal(rd.status, 200, "repeated message (second retry): status 200")

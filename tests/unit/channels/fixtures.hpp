@@ -145,6 +145,16 @@ inline error refusal(const result<parse_result>& res) {
   return res.error();
 }
 
+// The one event an accepted request kept as unreadable (channels/unreadable.hpp): the request
+// must not have been refused, and nothing else of it may have been read.
+inline unreadable_event kept_unreadable(const result<parse_result>& res) {
+  if (!res) FAIL_CHECK("refused: " << res.error().detail);
+  REQUIRE(res.has_value());
+  CHECK(res->messages.empty());
+  REQUIRE(res->unreadable.size() == 1);
+  return res->unreadable.front();
+}
+
 // ---- reading what came out ------------------------------------------------------------------
 
 // The object a channel puts in the message's extra under key.

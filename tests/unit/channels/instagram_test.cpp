@@ -150,7 +150,7 @@ TEST_CASE("a mention that names its author and text keeps them") {
   CHECK(m.sender_name == "peteris");
 }
 
-TEST_CASE("malformed instagram changes are refused, naming the field") {
+TEST_CASE("an instagram change that cannot be read is kept, naming the field") {
   const std::pair<std::string, std::string_view> cases[] = {
       {changes("comments", R"({"text":"hi"})"), "field entry[0].changes[0].value.id is required"},
       {changes("comments", R"({"id":"1","text":["hi"]})"),
@@ -164,16 +164,39 @@ TEST_CASE("malformed instagram changes are refused, naming the field") {
       {changes("mentions", "[]"), "field entry[0].changes[0].value must be an object"},
       {R"({"object":"instagram","entry":[{"id":"1","changes":[{"field":7,"value":{}}]}]})",
        "field entry[0].changes[0].field must be a string"},
-      {R"({"object":"page","entry":[]})",
-       "field object is \"page\"; channel type instagram takes \"instagram\""},
   };
   for (const auto& [body, detail] : cases) {
     CAPTURE(body);
     request r = signed_post(body);
-    const error e = refused(r);
-    CHECK(e.code == errc::malformed);
-    CHECK(e.detail == detail);
+    const unreadable_event u = kept_unreadable(receive(r));
+    CHECK(u.path == "entry[0].changes[0]");
+    CHECK(u.reason == detail);
   }
+  request r = signed_post(R"({"object":"page","entry":[]})");
+  CHECK(refused(r).detail ==
+        "field object is \"page\"; channel type instagram takes \"instagram\"");
+}
+
+// Meta's "Instagram Platform Webhook Notification Examples" documents the comments of apps
+// using Instagram Login with field and value directly on the entry.
+TEST_CASE("Instagram Login comments with field and value on the entry") {
+  request r = signed_post(
+      R"({"object":"instagram","entry":[{"id":"17841405726653026","time":1795341600,"field":"comments","value":{"id":"17865799348089039","from":{"id":"1183917212738432","username":"jane.doe"},"text":"Love this! 😍","media":{"id":"18034567890123456","media_product_type":"FEED"}}}]})");
+  const inbound_message m = only_message(accepted(r));
+  CHECK(m.provider_id == "17865799348089039");
+  CHECK(m.visibility == "public");
+  CHECK(m.text == "Love this! 😍");
+  CHECK(m.identities == std::vector<identity>{{"instagram", "17841405726653026:1183917212738432"}});
+
+  // A flat change that cannot be read is kept; the entry's messaging events are still read.
+  request bad = signed_post(
+      R"({"object":"instagram","entry":[{"id":"17841405726653026","time":1795341600,"messaging":[{"sender":{"id":"1183917212738432"},"recipient":{"id":"17841405726653026"},"timestamp":1795341600000,"message":{"mid":"aWdfZAG1-flat","text":"hello"}}],"field":"comments","value":{"text":"no id"}}]})");
+  const parse_result res = accepted(bad);
+  REQUIRE(res.messages.size() == 1);
+  CHECK(res.messages[0].text == "hello");
+  REQUIRE(res.unreadable.size() == 1);
+  CHECK(res.unreadable[0].path == "entry[0]");
+  CHECK(res.unreadable[0].reason == "field entry[0].value.id is required");
 }
 
 TEST_CASE("unknown change fields are ignored, not refused") {

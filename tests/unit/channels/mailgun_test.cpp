@@ -243,15 +243,35 @@ TEST_CASE("the sender: From first, the envelope sender when From is unusable") {
     request r = form_post({{"from", "Mail Robot"}, {"sender", "robot@shop.example"}});
     CHECK(accepted(r).identities == std::vector<identity>{{"email", "robot@shop.example"}});
   }
-  SUBCASE("neither is") {
+  SUBCASE("neither is: the mail is kept unreadable") {
     request r = form_post({{"from", "Mail Robot"}, {"sender", "nobody"}, {"body-plain", "x"}});
-    const error e = refused(r);
-    CHECK(e.code == errc::malformed);
-    CHECK(e.detail == "field from is not a valid email address");
+    const unreadable_event u = kept_unreadable(receive(r));
+    CHECK(u.path == "body");
+    CHECK(u.reason == "field from is not a valid email address");
   }
   SUBCASE("none given") {
     request r = form_post({{"recipient", "support@acme.example"}, {"body-plain", "x"}});
-    CHECK(refused(r).detail == "field from is required");
+    CHECK(kept_unreadable(receive(r)).reason == "field from is required");
+  }
+  // A post without the from field still carries the mail's From among its headers; the
+  // envelope sender (an SRS or bounce address) is not the author.
+  SUBCASE("a blank from field: the From of message-headers") {
+    request r = form_post({{"from", " "},
+                           {"sender", "bounces@mg.example.net"},
+                           {"message-headers", R"([["From","ann@example.com"]])"},
+                           {"body-plain", "x"}});
+    CHECK(accepted(r).identities == std::vector<identity>{{"email", "ann@example.com"}});
+  }
+  SUBCASE("no from field: the From of message-headers, not the envelope sender") {
+    request r =
+        form_post({{"sender", "bounces+srs=abc=example.com@mg.example.net"},
+                   {"message-headers",
+                    R"([["From","Ann Lee <ann@example.com>"],["Auto-Submitted","auto-replied"]])"},
+                   {"body-plain", "x"}});
+    const inbound_message m = accepted(r);
+    CHECK(m.identities == std::vector<identity>{{"email", "ann@example.com"}});
+    CHECK(m.sender_name == "Ann Lee");
+    CHECK(m.extra.at("auto_reply_reason").as_string() == "Auto-Submitted: auto-replied");
   }
 }
 
@@ -398,11 +418,14 @@ TEST_CASE("malformed bodies are 400") {
     r.content_type = "multipart/form-data";
     CHECK(refused(r).detail == "Content-Type multipart/form-data has no boundary");
   }
-  SUBCASE("message-headers that are not a list of pairs") {
+  // Signed, so it is Mailgun's: a mail it posts that cannot be read is kept, never refused
+  // (Mailgun drops a mail after its retries).
+  SUBCASE("message-headers that are not a list of pairs: the mail is kept") {
     request r = form_post({{"from", "ann@example.com"}, {"message-headers", "[[\"To\"]]"}});
-    CHECK(refused(r).detail == "field message-headers must be a JSON list of [name, value] pairs");
+    CHECK(kept_unreadable(receive(r)).reason ==
+          "field message-headers must be a JSON list of [name, value] pairs");
     request r2 = form_post({{"from", "ann@example.com"}, {"message-headers", "[[\"To\","}});
-    CHECK(refused(r2).detail == "field message-headers is not valid JSON");
+    CHECK(kept_unreadable(receive(r2)).reason == "field message-headers is not valid JSON");
   }
   SUBCASE("a JSON event that is not JSON") {
     request r;

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -326,11 +327,6 @@ TEST_CASE("envelopes that are not Meta's are refused, naming what is wrong") {
        "field object is \"whatsapp_business_account\"; channel type messenger takes \"page\""},
       {R"({"object":"page"})", "field entry is required"},
       {R"({"object":"page","entry":{}})", "field entry must be an array"},
-      {R"({"object":"page","entry":["x"]})", "field entry[0] must be an object"},
-      {R"({"object":"page","entry":[{"id":"1","messaging":[]},{"messaging":[]}]})",
-       "field entry[1].id is required"},
-      {R"({"object":"page","entry":[{"id":"1","messaging":{}}]})",
-       "field entry[0].messaging must be an array"},
       {"{\"object\":\"page\",\"entry\":[],\"x\":\"\xff\"}", "body is not valid JSON (UTF-8)"},
       {std::string(100'000, '[') + std::string(100'000, ']'), "body is nested too deeply"},
   };
@@ -340,6 +336,23 @@ TEST_CASE("envelopes that are not Meta's are refused, naming what is wrong") {
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("an entry that cannot be read is kept; the other entries are read") {
+  const std::tuple<std::string, std::string, std::string> cases[] = {
+      {R"({"object":"page","entry":["x"]})", "entry[0]", "field entry[0] must be an object"},
+      {R"({"object":"page","entry":[{"id":"1","messaging":[]},{"messaging":[]}]})", "entry[1]",
+       "field entry[1].id is required"},
+      {R"({"object":"page","entry":[{"id":"1","messaging":{}}]})", "entry[0]",
+       "field entry[0].messaging must be an array"},
+  };
+  for (const auto& [body, path, reason] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const unreadable_event u = kept_unreadable(receive(r));
+    CHECK(u.path == path);
+    CHECK(u.reason == reason);
   }
 }
 

@@ -126,7 +126,8 @@ TEST_CASE("multipart/alternative, quoted-printable UTF-8, encoded-word subject a
         std::vector<std::string>{"liga.ozolina@example.lv", "billing@acme.example"});
   CHECK(e.at("stripped_text").is_null());
   CHECK_FALSE(e.contains("attachments_omitted"));
-  CHECK(m.extra.size() == 1);
+  CHECK(m.extra.size() == 2);
+  CHECK_FALSE(m.extra.at("auto_reply").as_bool());
 }
 
 TEST_CASE("multipart/mixed: nested alternative, latin-1 text, attachments of every kind") {
@@ -210,6 +211,17 @@ TEST_CASE("no Message-ID: the provider id stays empty (the store hashes)") {
   CHECK(e.at("in_reply_to").is_null());
   CHECK(e.at("references").as_array().empty());
   CHECK(e.at("cc").as_array().empty());
+}
+
+// An out-of-office as Gmail's vacation responder sends it (RFC 3834 Auto-Submitted).
+TEST_CASE("an auto-reply is stored, flagged with the header that says so") {
+  request r = post(
+      "From: Ann Lee <ann@example.com>\r\nTo: support@acme.example\r\nSubject: Out of office\r\n"
+      "Message-ID: <vacation-1@mail.example.com>\r\nAuto-Submitted: auto-replied\r\n"
+      "Precedence: bulk\r\n\r\nI am away until Monday.\r\n");
+  const inbound_message m = accepted(r);
+  CHECK(m.extra.at("auto_reply").as_bool());
+  CHECK(m.extra.at("auto_reply_reason").as_string() == "Auto-Submitted: auto-replied");
 }
 
 TEST_CASE("a delivery report is counted as ignored") {
@@ -342,30 +354,34 @@ TEST_CASE("Content-Type must be message/rfc822") {
 
 // ---- malformed and hostile bodies ---------------------------------------------------------
 
-TEST_CASE("bodies that are not a usable message") {
-  SUBCASE("empty") {
+// An MTA bounces a refused mail, often to nobody: a mail that cannot be read is kept.
+TEST_CASE("bodies that are not a usable message are kept, not refused") {
+  SUBCASE("empty: there is nothing to keep") {
     request r = post("\r\n");
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
-    CHECK(e.detail == "body is empty");
+    CHECK(e.detail == "the body is empty: it must be the mail (RFC 5322)");
   }
   SUBCASE("no From") {
     request r = post("To: support@acme.example\r\nSubject: x\r\n\r\nbody\r\n");
-    CHECK(refused(r).detail == "header From is required");
+    const unreadable_event u = kept_unreadable(receive(r));
+    CHECK(u.path == "body");
+    CHECK(u.reason == "header From is required");
+    CHECK(u.event.empty());  // not JSON: the kept body is the mail itself
   }
   SUBCASE("a From that is not an address") {
     request r = post("From: Ann Lee\r\nSubject: x\r\n\r\nbody\r\n");
-    CHECK(refused(r).detail == "header From is not a valid email address");
+    CHECK(kept_unreadable(receive(r)).reason == "header From is not a valid email address");
   }
   SUBCASE("plain text, no header at all") {
     request r = post("just some words, no headers\r\nand a second line\r\n");
-    CHECK(refused(r).code == errc::malformed);
+    CHECK(kept_unreadable(receive(r)).path == "body");
   }
   SUBCASE("binary garbage") {
     std::string junk;
     for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 131 + 7) % 256);
     request r = post(junk);
-    CHECK(refused(r).code == errc::malformed);
+    CHECK(kept_unreadable(receive(r)).path == "body");
   }
 }
 
@@ -413,7 +429,7 @@ TEST_CASE("limits: attachments kept, parts, depth and headers") {
   }
   SUBCASE("more than 1000 MIME parts") {
     request r = post(with_attachments(1000));
-    CHECK(refused(r).detail == "the message has more than 1000 MIME parts");
+    CHECK(kept_unreadable(receive(r)).reason == "the message has more than 1000 MIME parts");
   }
   SUBCASE("nested more than 64 deep") {
     std::string m = "From: a@example.com\r\n";
@@ -422,13 +438,13 @@ TEST_CASE("limits: attachments kept, parts, depth and headers") {
            std::to_string(i) + "\r\n";
     m += "Content-Type: text/plain\r\n\r\ndeep\r\n";
     request r = post(m);
-    CHECK(refused(r).detail == "MIME parts are nested more than 64 deep");
+    CHECK(kept_unreadable(receive(r)).reason == "MIME parts are nested more than 64 deep");
   }
   SUBCASE("more than 1000 header fields") {
     std::string m = "From: a@example.com\r\n";
     for (int i = 0; i < 1001; ++i) m += "X-Trace: " + std::to_string(i) + "\r\n";
     request r = post(m + "\r\nbody\r\n");
-    CHECK(refused(r).detail == "body has more than 1000 header fields");
+    CHECK(kept_unreadable(receive(r)).reason == "body has more than 1000 header fields");
   }
 }
 

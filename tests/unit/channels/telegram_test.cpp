@@ -247,7 +247,13 @@ TEST_CASE("senders, chats and languages") {
     CHECK(m.sender_name == "Ann Lee");
     CHECK(telegram_of(m).at("chat_id").as_int64() == -1001234567890);
     CHECK(telegram_of(m).at("chat_type").as_string() == "supergroup");
+    CHECK(telegram_of(m).at("chat_title").as_string() == "Customers");
+    CHECK(m.visibility == "public");  // every member of the group reads it
     CHECK_FALSE(m.language.has_value());
+  }
+  SUBCASE("a private chat is private") {
+    request r = post(update(R"("text":"hi")"));
+    CHECK(accepted(r).visibility == "private");
   }
   SUBCASE("without bot_username the recipient is the channel") {
     request r = post(update(R"("text":"hi")"));
@@ -281,11 +287,10 @@ TEST_CASE("updates that are not a customer writing are ignored") {
     request r = post(R"({"update_id":9})");
     ignored(r);
   }
-  SUBCASE("a location, a contact, a member joining: nothing to read") {
+  SUBCASE("a member joining, a poll, dice: nothing to read") {
     for (const std::string& fields :
-         {R"("location":{"latitude":56.95,"longitude":24.1})"s,
-          R"("contact":{"phone_number":"+37126123456","first_name":"Ann","user_id":42})"s,
-          R"("new_chat_members":[{"id":99,"is_bot":false,"first_name":"Bo"}])"s}) {
+         {R"("new_chat_members":[{"id":99,"is_bot":false,"first_name":"Bo"}])"s,
+          R"("dice":{"emoji":"🎲","value":4})"s}) {
       CAPTURE(fields);
       request r = post(update(fields));
       ignored(r);
@@ -296,17 +301,84 @@ TEST_CASE("updates that are not a customer writing are ignored") {
         R"({"update_id":9,"message":{"message_id":1,"sender_chat":{"id":-100,"type":"channel"},"chat":{"id":-100,"type":"channel"},"date":1795341600,"text":"hi"}})");
     ignored(r);
   }
+  // Telegram's placeholder senders (Bot API: "from ... for messages sent on behalf of a chat,
+  // the field contains a fake sender user"): GroupAnonymousBot, Channel_Bot, "Telegram".
+  SUBCASE("a message on behalf of a chat, under a placeholder sender") {
+    request r = post(
+        R"({"update_id":10,"message":{"message_id":2,"from":{"id":1087968824,"is_bot":true,"first_name":"Group","username":"GroupAnonymousBot"},"sender_chat":{"id":-1001234567890,"title":"Customers","type":"supergroup"},"chat":{"id":-1001234567890,"title":"Customers","type":"supergroup"},"date":1795341600,"text":"admins here"}})");
+    ignored(r);
+  }
+}
+
+// Bot API "Location", "Venue" and "Contact" objects (core.telegram.org/bots/api).
+TEST_CASE("locations, venues and contacts are kept, as data and as text") {
+  SUBCASE("a location pin") {
+    request r = post(update(R"("location":{"latitude":56.949649,"longitude":24.105186})"));
+    const inbound_message m = accepted(r);
+    CHECK(m.text == "Location: 56.949649, 24.105186");
+    CHECK(m.generated_text_from == 0);
+    CHECK(m.extra.at("location").as_object().at("latitude").as_double() ==
+          doctest::Approx(56.949649));
+  }
+  SUBCASE("a live location; its moves, which arrive as edits, are not messages") {
+    request r = post(update(
+        R"("location":{"latitude":56.9,"longitude":24.1,"live_period":900,"horizontal_accuracy":12.5})"));
+    const inbound_message m = accepted(r);
+    CHECK(m.extra.at("live_location").as_bool());
+    request move = post(
+        R"({"update_id":1001,"edited_message":{"message_id":7,"from":{"id":42,"is_bot":false,"first_name":"Ann"},)"
+        R"("chat":{"id":42,"type":"private"},"date":1795341600,"edit_date":1795341660,)"
+        R"("location":{"latitude":56.91,"longitude":24.11,"live_period":900,"heading":90}}})");
+    ignored(move);
+  }
+  SUBCASE("a venue, with its location beside it") {
+    request r = post(update(
+        R"("location":{"latitude":56.944328,"longitude":24.114316},"venue":{"location":{"latitude":56.944328,"longitude":24.114316},"title":"Rīgas Centrāltirgus","address":"Nēģu iela 7, Rīga","foursquare_id":"4b5b1f2bf964a520f5e428e3"})"));
+    const inbound_message m = accepted(r);
+    CHECK(m.text == "Location: Rīgas Centrāltirgus, Nēģu iela 7, Rīga (56.944328, 24.114316)");
+    CHECK(m.extra.at("location").as_object().at("name").as_string() == "Rīgas Centrāltirgus");
+  }
+  SUBCASE("a contact card") {
+    request r = post(update(
+        R"("contact":{"phone_number":"+37126123456","first_name":"Ann","last_name":"Lee","user_id":42})"));
+    const inbound_message m = accepted(r);
+    CHECK(m.text == "Contact: Ann Lee, +37126123456");
+    REQUIRE(m.extra.at("contacts").as_array().size() == 1);
+    CHECK(m.identities ==
+          std::vector<identity>{{"telegram", "42"}});  // the sender's, not the card's
+  }
+  SUBCASE("a caption with a location keeps the caption first") {
+    request r =
+        post(update(R"("caption":"mēs esam šeit","location":{"latitude":56.9,"longitude":24.1})"));
+    const inbound_message m = accepted(r);
+    CHECK(m.text == "mēs esam šeit\nLocation: 56.900000, 24.100000");
+    CHECK(m.generated_text_from == std::string("mēs esam šeit\n").size());
+  }
 }
 
 // ---- malformed bodies --------------------------------------------------------------------
 
-TEST_CASE("missing fields and wrong types are refused, naming the field") {
+TEST_CASE("an update without a usable update_id is refused") {
   const std::pair<std::string, std::string_view> cases[] = {
       {R"({"message":{}})", "field update_id is required"},
       {R"({"update_id":"732104519","message":{}})", "field update_id must be an integer"},
       {R"({"update_id":1.5})", "field update_id must be an integer"},
       {R"({"update_id":-1})", "field update_id must not be negative"},
       {R"({"update_id":18446744073709551615})", "field update_id is out of range"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+// Telegram delivers nothing more to a bot until an update is acknowledged: a message that
+// cannot be read is kept, and answered 2xx.
+TEST_CASE("a message with missing fields or wrong types is kept, naming the field") {
+  const std::pair<std::string, std::string_view> cases[] = {
       {R"({"update_id":1,"message":"hi"})", "field message must be an object"},
       {R"({"update_id":1,"edited_message":[]})", "field edited_message must be an object"},
       {R"({"update_id":1,"message":{"from":"Ann","chat":{"id":1},"text":"hi"}})",
@@ -357,13 +429,18 @@ TEST_CASE("missing fields and wrong types are refused, naming the field") {
        "field message.voice.file_id is required"},
       {R"({"update_id":1,"message":{"from":{"id":42},"chat":{"id":1},"sticker":{"file_id":7}}})",
        "field message.sticker.file_id must be a string"},
+      {R"({"update_id":1,"message":{"from":{"id":42},"chat":{"id":1},"location":{"latitude":"56.9","longitude":24.1}}})",
+       "field message.location.latitude must be a number"},
+      {R"({"update_id":1,"message":{"from":{"id":42},"chat":{"id":1},"venue":{"title":"x"}}})",
+       "field message.venue.location is required"},
   };
   for (const auto& [body, detail] : cases) {
     CAPTURE(body);
     request r = post(body);
-    const error e = refused(r);
-    CHECK(e.code == errc::malformed);
-    CHECK(e.detail == detail);
+    const unreadable_event u = kept_unreadable(receive(r));
+    CHECK(u.reason == detail);
+    CHECK(u.path ==
+          (body.find("edited_message") != std::string::npos ? "edited_message" : "message"));
   }
 }
 

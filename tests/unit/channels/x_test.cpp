@@ -271,7 +271,6 @@ TEST_CASE("non-message DM events are ignored") {
 // ---- malformed bodies ----------------------------------------------------------------------
 
 TEST_CASE("malformed X bodies are refused, naming the field") {
-  const std::string dm0 = "field direct_message_events[0].";
   const std::pair<std::string, std::string> cases[] = {
       {"", "body is not valid JSON (UTF-8)"},
       {R"({"for_user_id":"1","direct_message_events":[)", "body is not valid JSON (UTF-8)"},
@@ -280,6 +279,20 @@ TEST_CASE("malformed X bodies are refused, naming the field") {
       {R"({"for_user_id":["1"]})", "field for_user_id must be a string"},
       {R"({"for_user_id":"1","direct_message_events":{}})",
        "field direct_message_events must be an array"},
+  };
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = signed_post(body);
+    const error e = refused(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
+TEST_CASE("an X event that cannot be read is kept, naming the field") {
+  const std::string dm0 = "field direct_message_events[0].";
+  const std::string tw0 = "field tweet_create_events[0].";
+  const std::pair<std::string, std::string> cases[] = {
       {R"({"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"9"}]})",
        dm0 + "message_create is required"},
       {R"({"for_user_id":"1","direct_message_events":[{"type":"message_create","message_create":{}}]})",
@@ -292,24 +305,48 @@ TEST_CASE("malformed X bodies are refused, naming the field") {
        dm0 + "created_timestamp must be a unix time (an integer)"},
       {R"({"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"9","message_create":{"sender_id":"2","target":{"recipient_id":"1"},"message_data":{"text":{}}}}]})",
        dm0 + "message_create.message_data.text must be a string"},
-      {R"({"for_user_id":"1","users":{"2":"Ann"},"direct_message_events":[{"type":"message_create","id":"9","message_create":{"sender_id":"2","target":{"recipient_id":"1"}}}]})",
-       "field users.2 must be an object"},
       {R"({"for_user_id":"1","tweet_create_events":[{"id_str":"5","text":"@x"}]})",
-       "field tweet_create_events[0].user is required"},
+       tw0 + "user is required"},
       {R"({"for_user_id":"1","tweet_create_events":[{"id_str":"5","user":{"id_str":"2"},"entities":{"user_mentions":[{"id_str":"1"}]},"timestamp_ms":"Sun Nov 22"}]})",
-       "field tweet_create_events[0].timestamp_ms must be a unix time (an integer)"},
+       tw0 + "timestamp_ms must be a unix time (an integer)"},
       {R"({"for_user_id":"1","tweet_create_events":[{"user":{"id_str":"2"},"in_reply_to_user_id_str":"1"}]})",
-       "field tweet_create_events[0].id is required"},
+       tw0 + "id is required"},
       {R"({"for_user_id":"1","tweet_create_events":[{"id_str":"5","user":{"id_str":"2"},"entities":{"user_mentions":"1"}}]})",
-       "field tweet_create_events[0].entities.user_mentions must be an array"},
+       tw0 + "entities.user_mentions must be an array"},
   };
   for (const auto& [body, detail] : cases) {
     CAPTURE(body);
     request r = signed_post(body);
-    const error e = refused(r);
-    CHECK(e.code == errc::malformed);
-    CHECK(e.detail == detail);
+    const unreadable_event u = kept_unreadable(make()->receive(r.view()));
+    CHECK(u.reason == detail);
+    CHECK(u.path == detail.substr(6, detail.find(']') - 5));
   }
+
+  SUBCASE("a users entry that cannot be read costs only the name") {
+    request r = signed_post(
+        R"({"for_user_id":"1","users":{"2":"Ann"},"direct_message_events":[{"type":"message_create","id":"9","message_create":{"sender_id":"2","target":{"recipient_id":"1"},"message_data":{"text":"hi"}}}]})");
+    const parse_result res = accepted_result(make()->receive(r.view()));
+    REQUIRE(res.messages.size() == 1);
+    CHECK(res.messages[0].sender_name.empty());
+  }
+  SUBCASE("X's user_event (access revoked) names no account and carries no message") {
+    request r = signed_post(
+        R"({"user_event":{"revoke":{"date_time":"2026-11-22T10:00:00.000Z","target":{"app_id":"13090192"},"source":{"user_id":"63046977"}}}})");
+    const parse_result res = accepted_result(make()->receive(r.view()));
+    CHECK(res.messages.empty());
+    CHECK(res.ignored == 1);
+  }
+}
+
+// X writes &, < and > in tweet text as HTML entities (developer.x.com, "Tweet object").
+TEST_CASE("X's HTML escaping is undone in tweets and direct messages") {
+  request r = signed_post(
+      R"({"for_user_id":"1","tweet_create_events":[{"id_str":"55","text":"@acme Q&amp;A: 2 &lt; 3 &gt; 1 &amp;amp; &quot;hi&quot;","user":{"id_str":"2","name":"Ann"},"entities":{"user_mentions":[{"id_str":"1"}]},"timestamp_ms":"1795341600000"}],)"
+      R"("direct_message_events":[{"type":"message_create","id":"9","created_timestamp":"1795341600000","message_create":{"sender_id":"2","target":{"recipient_id":"1"},"message_data":{"text":"fish &amp; chips"}}}]})");
+  const parse_result res = accepted_result(make()->receive(r.view()));
+  REQUIRE(res.messages.size() == 2);
+  CHECK(res.messages[0].text == "fish & chips");
+  CHECK(res.messages[1].text == "@acme Q&A: 2 < 3 > 1 &amp; &quot;hi&quot;");
 }
 
 TEST_CASE("truncated bodies are malformed") {

@@ -711,7 +711,7 @@ routes:
     skill: billing
     priority: 9
     reroute: true
-  - when: {outside: business_hours, first_message: true}
+  - when: {outside: business_hours, first_message: true, auto_reply: false}
     skill: managers
   - when: {channel_kind: phone, ivr_digits: ["1", "*9#"]}
     skill: billing
@@ -769,6 +769,7 @@ routes:
   const auto& c1 = *t.routes[1].when;
   CHECK(c1.outside.get() == bh);
   CHECK(c1.first_message == true);
+  CHECK(c1.auto_reply == false);
   const auto& c2 = *t.routes[2].when;
   CHECK(c2.channel_kind == "phone");
   CHECK(c2.ivr_digits == std::vector<std::string>{"1", "*9#"});
@@ -831,6 +832,8 @@ TEST_CASE("routing: config errors, each with its line and key") {
     expect_error(route_with("{recipient: {a: b}}"), 10, "routes[0].when.recipient",
                  "found a mapping");
     expect_error(route_with("{first_message: yes}"), 10, "routes[0].when.first_message",
+                 "expected true or false");
+    expect_error(route_with("{auto_reply: 1}"), 10, "routes[0].when.auto_reply",
                  "expected true or false");
     expect_error(route_with("{during: office}"), 10, "routes[0].when.during",
                  "unknown schedule \"office\"; add it under schedules:");

@@ -21,6 +21,9 @@ const char* const config_yaml = R"(channels:
   - name: ivr
     type: callback
     secret: "whsec_c2VjcmV0LWZvci1sb2NhbC10ZXN0aW5nLW9ubHk="
+  - name: mail
+    type: mime
+    secret: "a-mime-secret-of-enough-length"
 schedules:
   office:
     timezone: Europe/Riga
@@ -32,7 +35,10 @@ skills:
     queue: billing.q
     max_priority: 10
   - name: night
+  - name: robots
 routes:
+  - when: {auto_reply: true}
+    skill: robots
   - when: {channel_type: callback, ivr_digits: "1"}
     skill: billing
     priority: 7
@@ -83,13 +89,13 @@ TEST_CASE("route command: a hand-written message, each route in turn") {
   CHECK(o.decision.skill == "billing");
   CHECK(o.decision.priority == 7);
   CHECK(o.explained.find("queue:    billing.q") != std::string::npos);
-  CHECK(o.explained.find("route #1 (line 20)") != std::string::npos);
+  CHECK(o.explained.find("route #2 (line 26)") != std::string::npos);
   CHECK(o.explained.find("ivr_digits \"1\"") != std::string::npos);
 
   o = route(cfg, R"({"channel":"web-chat","text":"my INVOICE is wrong","language":"en"})",
             monday_noon_riga);
   CHECK(o.decision.skill == "billing");
-  CHECK(o.decision.route_index == 1);
+  CHECK(o.decision.route_index == 2);
   CHECK(o.explained.find("language: en (from the input)") != std::string::npos);
 
   // Sunday is outside the office's hours; received_at in the input sets the clock.
@@ -102,6 +108,12 @@ TEST_CASE("route command: a hand-written message, each route in turn") {
         "night");
   CHECK(route(cfg, R"({"channel":"web-chat","text":"hello"})", monday_noon_riga).decision.skill ==
         "general");
+  // A consumed out-of-office: the payload's auto_reply flag decides.
+  o = route(cfg, R"({"channel":"mail","text":"away","auto_reply":true})", monday_noon_riga);
+  CHECK(o.decision.skill == "robots");
+  CHECK(o.explained.find("auto_reply true") != std::string::npos);
+  CHECK(route(cfg, R"({"channel":"mail","text":"away","auto_reply":false})", monday_noon_riga)
+            .decision.skill == "general");
 }
 
 TEST_CASE("route command: a conversation with a skill keeps it (stickiness is shown)") {
@@ -144,7 +156,7 @@ TEST_CASE("route command: bad input names the field") {
   CHECK(error_of(cfg, "[1,2]") == "the input must be a JSON object");
   CHECK(error_of(cfg, R"({"text":"x"})") == "channel is required");
   CHECK(error_of(cfg, R"({"channel":"sms","text":"x"})") ==
-        "channel \"sms\" is not in the config; channels: web-chat, ivr");
+        "channel \"sms\" is not in the config; channels: web-chat, ivr, mail");
   CHECK(error_of(cfg, R"({"message":{"channel":"web-chat","text":7}})") ==
         "message.text must be a string");
   CHECK(error_of(cfg, R"({"channel":"web-chat","received_at":"yesterday"})") ==

@@ -73,6 +73,7 @@ TEST_CASE("parse_identity_list: a wrong file reports a bounded number of errors"
 TEST_CASE("is_identity_type") {
   CHECK(sb::is_identity_type("email"));
   CHECK(sb::is_identity_type("x"));
+  CHECK(sb::is_identity_type("whatsapp_bsuid"));
   CHECK_FALSE(sb::is_identity_type("fax"));
   CHECK(sb::known_identity_types().find("whatsapp") != std::string::npos);
 }

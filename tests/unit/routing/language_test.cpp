@@ -69,3 +69,18 @@ TEST_CASE("message_language: the provider's hint first, else subject and text") 
   m.text.clear();
   CHECK(sb::message_language(m) == "de");
 }
+
+// A Twilio missed call's text is "missed call": CLD2 calls that English (issue #17).
+TEST_CASE("message_language: Switchboard's own wording is not the customer's language") {
+  sb::inbound_message m;
+  m.text = "missed call from the customer, please call them back";
+  CHECK(sb::message_language(m) == "en");  // detection would say English...
+  m.generated_text_from = 0;
+  CHECK_FALSE(sb::message_language(m).has_value());  // ...but it is not the customer's
+  // A Latvian caption before a shared location: the caption alone decides.
+  m.text =
+      "Mēs gaidīsim jūs pie ieejas tirgū, lūdzu, atnāciet laicīgi\nLocation: Rīgas Centrāltirgus "
+      "(56.944328, 24.114316)";
+  m.generated_text_from = m.text.find('\n') + 1;
+  CHECK(sb::message_language(m) == "lv");
+}

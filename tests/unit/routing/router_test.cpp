@@ -416,6 +416,28 @@ TEST_CASE("conditions: first_message") {
   CHECK(decide({m, "c", "chat"}, follow_up, 0, t2).skill == "vip");
 }
 
+// An out-of-office answered by an agent starts an autoresponder loop: routes send them apart.
+TEST_CASE("conditions: auto_reply") {
+  route_condition c;
+  c.auto_reply = true;
+  const auto t = one_condition(c);
+  auto oof = text_message("I am away until Monday");
+  oof.extra["auto_reply"] = true;
+  oof.extra["auto_reply_reason"] = "Auto-Submitted: auto-replied";
+  auto person = text_message("where is my order?");
+  person.extra["auto_reply"] = false;
+  const auto chat = text_message("hi");  // no flag at all: not a machine's
+  CHECK(decide({oof, "c", "mime"}, {}, 0, t).skill == "vip");
+  CHECK(decide({person, "c", "mime"}, {}, 0, t).skill == "general");
+  CHECK(decide({chat, "c", "chat"}, {}, 0, t).skill == "general");
+  route_condition not_auto;
+  not_auto.auto_reply = false;
+  const auto t2 = one_condition(not_auto);
+  CHECK(decide({chat, "c", "chat"}, {}, 0, t2).skill == "vip");
+  CHECK(decide({oof, "c", "mime"}, {}, 0, t2).skill == "general");
+  CHECK(decide({oof, "c", "mime"}, {}, 0, t).reason.ends_with("auto_reply true"));
+}
+
 TEST_CASE("conditions: all given must hold, with a description of each") {
   auto parsed = parse_identity_list("email:boss@example.com\n", "/etc/sb/vip");
   REQUIRE(parsed.list.has_value());

@@ -133,6 +133,12 @@ TEST_CASE("messages without a provider id dedupe on a hash of their content") {
   fixture f;
   auto m = chat_message("", "v-1", "same words");
   m.sent_at = t0;
+  // The payload shows the key it was deduped on, never "" (issue #17: the schema requires one).
+  ingest_request first = request(t0, {m});
+  prepare(first);
+  const auto body = boost::json::parse(first.prepared.at(0).body);
+  CHECK(body.at("provider_id").as_string().starts_with("sha256:"));
+  CHECK(body.at("provider_id").as_string() == first.prepared.at(0).provider_id);
   CHECK(f.ingest(request(t0, {m})).accepted.size() == 1);
   CHECK(f.ingest(request(t0 + 5, {m})).duplicates == 1);
   m.text = "other words";
@@ -754,6 +760,78 @@ TEST_CASE("closing a conversation makes the next message open a new one") {
   auto b = f.ingest(request(t0 + minute, {chat_message("m-2", "v-1", "hello again")}));
   CHECK(b.accepted[0].conversation_id != a.accepted[0].conversation_id);
   CHECK(b.accepted[0].customer_id == a.accepted[0].customer_id);
+}
+
+// A delivery with events that could not be read is kept whole in the transaction of what could
+// be read of it; a provider's redelivery of it is kept once; a replay marks it done.
+TEST_CASE("kept deliveries: stored with the batch, once per body, replayed, deleted") {
+  fixture f;
+  const auto with_kept = [](millis at, std::vector<inbound_message> msgs, std::string body,
+                            std::vector<unreadable_event> events, std::string replay_of = {}) {
+    ingest_request r = request(at, std::move(msgs));
+    r.kept.emplace();
+    r.kept->events = std::move(events);
+    r.kept->content_type = "application/json";
+    r.kept->body = std::move(body);
+    r.kept->replay_of = std::move(replay_of);
+    return r;
+  };
+  const std::string body = std::string("{\"entry\":[\x01 binary \xff bytes]}") + '\0' + "tail";
+  const unreadable_event bad{"entry[0].messaging[1]",
+                             "field entry[0].messaging[1].sender is required",
+                             R"({"recipient":{"id":"1"}})"};
+  auto out = f.ingest(with_kept(t0, {chat_message("m-ok", "v-1", "readable")}, body, {bad}));
+  CHECK(out.accepted.size() == 1);
+  CHECK(out.unreadable == 1);
+  CHECK(out.kept_new);
+  // The redelivery: the message is a duplicate, the kept row is not written twice.
+  out = f.ingest(with_kept(t0 + minute, {chat_message("m-ok", "v-1", "readable")}, body, {bad}));
+  CHECK(out.duplicates == 1);
+  CHECK(out.unreadable == 1);
+  CHECK_FALSE(out.kept_new);
+
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  CHECK((*reader)->kept_pending() == 1);
+  auto list = boost::json::parse((*reader)->kept_list("pending", "", 100));
+  REQUIRE(list.at("unreadable").as_array().size() == 1);
+  const auto& item = list.at("unreadable").as_array()[0].as_object();
+  CHECK(item.at("channel").as_string() == "web-chat");
+  CHECK(item.at("event_count").as_int64() == 1);
+  CHECK(item.at("body_bytes").as_int64() == static_cast<std::int64_t>(body.size()));
+  CHECK(item.at("events").as_array()[0].at("path").as_string() == "entry[0].messaging[1]");
+  CHECK_FALSE(item.at("events").as_array()[0].as_object().contains("event"));
+  CHECK(boost::json::parse((*reader)->kept_list("pending", "other-channel", 100))
+            .at("unreadable")
+            .as_array()
+            .empty());
+  const std::string id(item.at("id").as_string());
+  auto row = (*reader)->kept(id);
+  REQUIRE(row);
+  CHECK(row->body == body);  // byte for byte, NUL and all
+  CHECK(row->status == "pending");
+  CHECK(boost::json::parse(row->events_json).as_array()[0].at("event").at("recipient").at("id") ==
+        "1");
+
+  // A replay that still cannot read the event refreshes the row; one that can marks it done.
+  out = f.ingest(with_kept(t0 + 2 * minute, {}, {}, {bad}, id));
+  CHECK((*reader)->kept(id)->status == "pending");
+  out = f.ingest(
+      with_kept(t0 + 3 * minute, {chat_message("m-late", "v-1", "read at last")}, {}, {}, id));
+  CHECK(out.accepted.size() == 1);
+  CHECK(out.unreadable == 0);
+  row = (*reader)->kept(id);
+  CHECK(row->status == "replayed");
+  CHECK(row->replayed_at == t0 + 3 * minute);
+  CHECK((*reader)->kept_pending() == 0);
+  CHECK(boost::json::parse((*reader)->kept_list("replayed", "", 100))
+            .at("unreadable")
+            .as_array()
+            .size() == 1);
+
+  CHECK(f.store->delete_unreadable(id).has_value());
+  CHECK_FALSE((*reader)->kept(id));
+  CHECK(f.store->delete_unreadable(id).error().code == errc::not_found);
 }
 
 TEST_CASE("the reader answers conversations and customers, following merges") {
