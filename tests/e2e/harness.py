@@ -226,6 +226,7 @@ def run(main: Callable[[Checks], None], timeout: float) -> None:
         amqp_url()
         daemon_binary()
         main(ck)
+        sweep_queues()
         for f in schema_failures:
             ck.check(False, "payload matches docs/payload.schema.json", f)
         ok = not ck.failures
@@ -405,9 +406,28 @@ def yq(s: str) -> str:
     return json.dumps(s)
 
 
+_envs: list["Env"] = []  # every Env of this test, for sweep_queues()
+
+
+def sweep_queues() -> None:
+    """Takes what is left in every Env's skill queues when a test ends and validates each payload
+    against docs/payload.schema.json: every message the suite makes the daemon publish is
+    checked, also those no test consumed. A broker a test left unreachable is only logged."""
+    for env in _envs:
+        try:
+            agent = Consumer(env.amqp_url, list(env.queues.values()))
+            left = agent.drain(idle=0.5, deadline=60.0)
+            agent.close()
+            if left:
+                log(f"validated {len(left)} payload(s) left in the queues of {env.prefix}")
+        except Exception as e:  # noqa: BLE001 - a broken broker is the test's own business
+            log(f"could not sweep the queues of {env.prefix}: {e!r}")
+
+
 class Env:
     """A temp dir, a generated config on a free port, unique broker names, and the daemon.
-    Everything is cleaned up at the end of the test (registered with on_cleanup)."""
+    Everything is cleaned up at the end of the test (registered with on_cleanup); what is left
+    in its queues is validated against the payload schema (sweep_queues)."""
 
     def __init__(self, *, threads: int = 2, max_body_bytes: int = 1048576,
                  max_header_bytes: int = 16384, max_connections: int = 1024,
@@ -485,6 +505,7 @@ channels:
         self.daemon = Daemon(self.config_path, self.port, os.path.join(self.workdir, "daemon.log"),
                              self.workdir)
         on_cleanup("kill the daemon", self._kill_daemon)
+        _envs.append(self)
 
     def start(self, wait_queues: bool = True) -> Daemon:
         """Starts the daemon and waits for /healthz (and, by default, for its queues to be
