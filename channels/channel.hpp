@@ -68,10 +68,21 @@ struct unreadable_event {
   std::string event;   // the event's JSON (re-serialized), empty when the body is not JSON
 };
 
+// One use of a signature, for the replay guard (daemon/replay_guard.hpp): the provider's name for
+// the signed delivery (Mailgun's token, Standard Webhooks' webhook-id), a digest of what it
+// carried, and when the signature stops being accepted anyway.
+struct signature_use {
+  std::string key;
+  std::string digest;
+  millis expires_at = 0;
+};
+
 struct parse_result {
   std::vector<inbound_message> messages;
   std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
   std::vector<unreadable_event> unreadable;
+  // Set by the types whose signature could be captured and sent again with other content.
+  std::optional<signature_use> signature;
   // When set, sent (with status 200) instead of the JSON summary once the messages are
   // committed, or at once when there are none. Never sent when the commit fails.
   std::optional<http_answer> ack;

@@ -179,4 +179,21 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+namespace {
+// The same domain-separation key for every comparison: the digests only hide lengths and
+// timing, they are not secret themselves.
+constexpr std::string_view compare_key = "switchboard/shared-secret-compare/v1";
+}  // namespace
+
+secret_set::secret_set(std::span<const std::string> secrets) {
+  for (const auto& s : secrets) digests_.push_back(hmac_sha256(compare_key, s));
+}
+
+bool secret_set::matches(std::string_view candidate) const {
+  const std::string d = hmac_sha256(compare_key, candidate);
+  bool any = false;
+  for (const auto& digest : digests_) any |= constant_time_equal(d, digest);  // no early exit
+  return any && !d.empty();
+}
+
 }  // namespace sb

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb {
 
@@ -36,5 +37,20 @@ std::optional<std::string> hex_decode(std::string_view text);
 // CRYPTO_memcmp over equal lengths. Different lengths are false without looking at the content;
 // lengths of MACs are public, so that leaks nothing.
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+// Secrets a caller presents as they are (a basic-auth password, a bearer token, Meta's verify
+// token, the read API's tokens), kept and compared as HMAC digests: every comparison is of
+// 32 bytes against 32 bytes, so its time says nothing of the candidate's length or content, and
+// every configured secret is tried, so it says nothing of which one matched.
+class secret_set {
+ public:
+  secret_set() = default;
+  explicit secret_set(std::span<const std::string> secrets);
+  bool matches(std::string_view candidate) const;
+  bool empty() const noexcept { return digests_.empty(); }
+
+ private:
+  std::vector<std::string> digests_;
+};
 
 }  // namespace sb

@@ -16,11 +16,18 @@
 namespace sb {
 
 // Identity types: email (lower-cased addr-spec), phone (E.164), whatsapp (wa_id, also recorded
-// as phone), messenger / instagram ("<page id>:<sender id>"), telegram, x, chat
+// as phone), whatsapp_bsuid, messenger / instagram ("<page id>:<sender id>"), telegram, x, chat
 // ("<channel name>:<visitor id>").
+//
+// An identity is verified when the channel proves the sender controls it (a provider's user id,
+// a WhatsApp or Twilio number, a chat visitor id within its channel, an e-mail From that passed
+// DMARC or aligned DKIM, an address the chat backend signs as verified), and claimed otherwise
+// (typed by the customer, mail whose authentication failed or is unknown). Only verified
+// identities link a message to a customer or merge customers (store/store.cpp).
 struct identity {
   std::string type;
   std::string value;
+  bool verified = true;
   bool operator==(const identity&) const = default;
 };
 
@@ -37,7 +44,10 @@ struct inbound_message {
   std::string visibility = "private";  // "private" | "public" (comments, mentions)
   std::optional<millis> sent_at;       // when the customer sent it, per the provider
   std::string sender_name;             // display name, may be empty
-  std::vector<identity> identities;    // every identity this message proves is the sender's
+  std::vector<identity> identities;    // the sender's identities, verified and claimed
+  // The sender's authentication failed (a mail whose DMARC failed): its claims link it to no
+  // existing customer at all, not even to one known by the same claims alone.
+  bool authentication_failed = false;
   std::string recipient;               // address, page, bot or number written to
   std::string subject;
   std::string text;

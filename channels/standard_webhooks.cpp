@@ -4,6 +4,8 @@
 #include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
 
+#include <boost/algorithm/string/predicate.hpp>
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -158,12 +160,49 @@ result<standard_webhooks_settings> read_standard_webhooks_settings(const channel
   if (!keys) return keys.error();
   auto country = default_country_option(cfg);
   if (!country) return country.error();
-  return standard_webhooks_settings{cfg.name, std::move(*keys), std::move(*country),
-                                    cfg.tolerance};
+  standard_webhooks_settings s{cfg.name, std::move(*keys), std::move(*country), cfg.tolerance};
+  if (const auto it = cfg.options.find("identities_verified"); it != cfg.options.end()) {
+    const bool yes = boost::algorithm::iequals(it->second, "true");
+    if (!yes && !boost::algorithm::iequals(it->second, "false"))
+      return error{
+          errc::malformed,
+          fmt::format("identities_verified must be true or false, found \"{}\"", it->second)};
+    s.identities_verified = yes;
+  }
+  return s;
+}
+
+result<std::vector<std::string>> verified_fields(const boost::json::object& obj,
+                                                 std::string_view path,
+                                                 std::span<const std::string_view> allowed) {
+  const std::string_view key = path.substr(path.rfind('.') + 1);
+  std::string names;
+  for (const auto a : allowed) names += fmt::format("{}\"{}\"", names.empty() ? "" : " or ", a);
+  const error wrong{errc::malformed, fmt::format("field {} must be a list of {}", path, names)};
+  const boost::json::value* v = obj.if_contains(key);
+  std::vector<std::string> out;
+  if (v == nullptr || v->is_null()) return out;
+  const boost::json::array* list = v->if_array();
+  if (list == nullptr) return wrong;
+  for (const auto& item : *list) {
+    const boost::json::string* s = item.if_string();
+    if (s == nullptr ||
+        std::find(allowed.begin(), allowed.end(), std::string_view(*s)) == allowed.end())
+      return wrong;
+    out.emplace_back(*s);
+  }
+  return out;
 }
 
 result<parse_result> standard_webhooks_adapter::receive(const request_view& req) const {
   if (error e = verify_standard_webhook(req, keys_, tolerance_); e.code != errc::ok) return e;
+  // The webhook-id names one delivery: the same id with another body is a replay.
+  signature_use use;
+  use.key = std::string(*non_empty_header(req, id_header));
+  use.digest = hex_encode(hmac_sha256("switchboard/replay-digest/v1", req.body));
+  use.expires_at = (parse_unix_seconds(*non_empty_header(req, timestamp_header)).value_or(0) +
+                    2 * tolerance_.count()) *
+                   1000;
   if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
   auto body = parse_json_object(req.body);
   if (!body) return body.error();
@@ -171,6 +210,7 @@ result<parse_result> standard_webhooks_adapter::receive(const request_view& req)
   if (!msg) return msg.error();
   parse_result out;
   out.messages.push_back(std::move(*msg));
+  out.signature = std::move(use);
   return out;
 }
 

@@ -51,6 +51,9 @@ struct standard_webhooks_settings {
   std::vector<std::string> keys;    // decoded secrets, any of which may sign
   std::string default_country;      // ISO alpha-2 or empty
   std::chrono::seconds tolerance{};
+  // identities_verified: true: the sender (a backend with its own login) vouches for every
+  // email and phone it sends; off by default, as a visitor's typed address proves nothing.
+  bool identities_verified = false;
 };
 
 // The secrets (decode_secrets) and the default_country option of cfg.
@@ -71,6 +74,7 @@ class standard_webhooks_adapter : public adapter {
   explicit standard_webhooks_adapter(standard_webhooks_settings settings)
       : channel_(std::move(settings.channel)),
         default_country_(std::move(settings.default_country)),
+        identities_verified_(settings.identities_verified),
         keys_(std::move(settings.keys)),
         tolerance_(settings.tolerance) {}
 
@@ -81,11 +85,19 @@ class standard_webhooks_adapter : public adapter {
 
   std::string channel_;
   std::string default_country_;  // ISO alpha-2 or empty
+  bool identities_verified_ = false;
 
  private:
   std::vector<std::string> keys_;  // decoded secrets, any of which may sign
   std::chrono::seconds tolerance_;
 };
+
+// The identities the sender vouches for, inside the signed body: `path` names a list field of
+// `obj` ("visitor.verified": its key is the last segment), each entry one of `allowed`
+// ("email", "phone"). Absent or null: none. Anything else is the sender's bug: 400.
+result<std::vector<std::string>> verified_fields(const boost::json::object& obj,
+                                                 std::string_view path,
+                                                 std::span<const std::string_view> allowed);
 
 // make_<type>_adapter for a format built on standard_webhooks_adapter.
 template <class Adapter>

@@ -149,6 +149,7 @@ int run_daemon(const std::string& config_path) {
   // 3. HTTP ingress.
   boost::asio::io_context ioc;
   pipeline pipe(holder, writer);
+  for (auto& s : (*store)->load_signatures(now_ms())) pipe.signatures().load(s.channel, s.use);
   read_api api(holder, **api_reader, writer, pipe);
   pipe.set_read_api(&api);
   // Ready means a webhook would get a 2xx now: the store commits, and the backlog is under

@@ -524,6 +524,9 @@ std::optional<std::string> parse_listen(std::string_view s, server_config& out) 
 
 // Each non-empty line is one secret (several during a key rotation). Trailing whitespace is
 // dropped because editors and `echo` add a newline that is never part of the secret.
+// Read API tokens guard every customer's thread: at least this long.
+constexpr std::size_t min_api_token_chars = 16;
+
 std::optional<std::vector<std::string>> read_secret_file(const std::string& path,
                                                          std::string& problem) {
   constexpr std::size_t max_size = 1 << 20;  // a secrets file is a few lines; refuse a wrong path
@@ -728,10 +731,18 @@ class loader {
       if (auto text = rd_.non_empty_text(*v)) {
         // One token a line, like a secret file; read at load so a reload picks up changes.
         std::string problem;
-        if (auto tokens = read_secret_file(*text, problem))
-          s.api_tokens = std::move(*tokens);
-        else
+        if (auto tokens = read_secret_file(*text, problem)) {
+          // A short token can be guessed over the network; the token itself is never echoed.
+          for (std::size_t i = 0; i < tokens->size(); ++i)
+            if ((*tokens)[i].size() < min_api_token_chars)
+              rd_.error(*v, fmt::format("\"{}\": token {} of {} is too short ({} characters; "
+                                        "at least {}: openssl rand -hex 32 makes one)",
+                                        *text, i + 1, tokens->size(), (*tokens)[i].size(),
+                                        min_api_token_chars));
+          s.api_tokens = secret_set(*tokens);
+        } else {
           rd_.error(*v, problem);
+        }
         s.api_tokens_file = std::move(*text);
       }
     if (auto v = m.take("rate_limit")) load_rate_limit(*v, s.rate_limit);

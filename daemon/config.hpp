@@ -4,6 +4,7 @@
 
 #include "broker/publisher.hpp"
 #include "channels/channel.hpp"
+#include "channels/crypto.hpp"
 #include "routing/rules.hpp"
 #include "store/store.hpp"
 
@@ -39,7 +40,9 @@ struct server_config {
   std::size_t max_connections = 1024;
   std::chrono::milliseconds read_timeout{10000};
   std::optional<std::string> api_tokens_file;
-  std::vector<std::string> api_tokens;  // read from api_tokens_file; empty: read API closed
+  // Read from api_tokens_file, kept as digests (channels/crypto.hpp): a wrong token's time says
+  // nothing of a right one. Empty: the read API is closed.
+  secret_set api_tokens;
   rate_limit_config rate_limit;
 };
 

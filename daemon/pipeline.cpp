@@ -197,7 +197,25 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply(parsed.error()));
   }
-  // 2. Whatever the channel, the ids that become store keys must be free of control
+  // 2. No signature is good twice: the same signed id (Mailgun's token, a webhook-id) with
+  //    other content is a captured signature replayed; with the same content, the provider's
+  //    retry, which the store's dedupe answers.
+  const auto use = parsed->signature
+                       ? signatures_.check(ch.config.name, *parsed->signature, req.now)
+                       : replay_guard::verdict::retry;
+  if (use == replay_guard::verdict::retry) parsed->signature.reset();  // remembered already
+  if (use == replay_guard::verdict::replay) {
+    count(ch.config.name, "rejected", "bad_signature", 1);
+    if (auto skipped = refusal_log.allow(ch.config.name + "/replay"))
+      log::warn("ingress",
+                "a signature already used came back with other content channel={} "
+                "peer={} (a replay){}",
+                ch.config.name, req.peer,
+                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
+    return done(
+        error_reply({errc::bad_signature, "this signature was already used for another request"}));
+  }
+  // 3. Whatever the channel, the ids that become store keys must be free of control
   //    characters: such a message is refused, or kept unreadable.
   if (error e = set_aside_bad_keys(*ch.handler, *parsed); e.code != errc::ok) {
     count(ch.config.name, "rejected", describe(e.code).name, 1);
@@ -245,20 +263,30 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
                 kept->events.size(), ch.config.name, first.path, first.reason,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
   }
-  // 3. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
+  // A signature's first use is remembered across a restart: with the commit, or, when nothing
+  // is stored, with the writer's next transaction.
+  std::optional<signature_use> first_use = std::move(parsed.signature);
+  // 4. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
   if (parsed.messages.empty() && !kept) {
+    if (first_use) writer_.remember({ch.config.name, std::move(*first_use)});
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed.ignored);
     count(ch.config.name, "ignored", "", parsed.ignored);
     if (parsed.ack) return done(answer_reply(*parsed.ack));
     return done(outcome_reply({{}, 0, parsed.ignored, 0, false}));
   }
   const std::size_t n = std::max<std::size_t>(parsed.messages.size(), 1);
-  // 4. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
+  // 5. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
+  // Refused for now, the signature is still remembered: its retry must find it after a restart.
+  const auto remember_apart = [&] {
+    if (first_use) writer_.remember({ch.config.name, std::move(*first_use)});
+  };
   if (draining_) {
     count(ch.config.name, "rejected", "unavailable", n);
+    remember_apart();
     return done(error_reply({errc::unavailable, "shutting down; retry later"}));
   }
   if (writer_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
+    remember_apart();
     count(ch.config.name, "rejected", "unavailable", n);
     if (auto skipped = refusal_log.allow(ch.config.name + "/backlog"))
       log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}",
@@ -266,7 +294,7 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
-  // 5. Store, route and enqueue in one group-committed transaction; reply only once durable.
+  // 6. Store, route and enqueue in one group-committed transaction; reply only once durable.
   ingest_request ir;
   ir.channel = ch.config.name;
   ir.channel_type = ch.config.type;
@@ -277,12 +305,16 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   ir.messages = std::move(parsed.messages);
   ir.ignored = parsed.ignored;
   ir.kept = std::move(kept);
+  ir.seen = std::move(first_use);
   ir.routing = cfg.routing;
   prepare(ir);  // ids and message JSON here too, off the writer thread
+  std::optional<signature_use> seen_copy = ir.seen;
   writer_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
-                                 ack = std::move(parsed.ack)](result<ingest_outcome> r) {
+                                 ack = std::move(parsed.ack),
+                                 seen = std::move(seen_copy)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);
+      if (seen) writer_.remember({channel, *seen});  // rolled back with the batch
       return done(error_reply(r.error()));
     }
     // Per message at debug: at thousands a second, info would flood the journal.

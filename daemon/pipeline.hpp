@@ -5,6 +5,7 @@
 #include "channels/channel.hpp"
 #include "core/rate_limit.hpp"
 #include "daemon/config.hpp"
+#include "daemon/replay_guard.hpp"
 
 #include <atomic>
 #include <functional>
@@ -61,6 +62,9 @@ class pipeline {
   // transaction when nothing is left unreadable. `done` as for handle().
   void replay(const kept_row& row, millis now, std::function<void(http_reply)> done);
 
+  // The signatures already used, which the store kept across a restart.
+  replay_guard& signatures() noexcept { return signatures_; }
+
   // While draining, ingress refuses new work with 503 (the provider retries elsewhere/later).
   void set_draining(bool d) noexcept { draining_ = d; }
 
@@ -100,6 +104,7 @@ class pipeline {
   read_api* read_api_ = nullptr;
   daemon_metrics* metrics_ = nullptr;
   rate_limiter limits_;  // kept across reloads; the rates come from each request's config
+  replay_guard signatures_;
   std::function<std::string()> metrics_page_;
   std::function<std::optional<std::string>()> not_ready_;
 };

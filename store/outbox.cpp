@@ -21,12 +21,16 @@ struct outbox_reader::statements {
              "o.channel_type, o.priority, o.created_at, m.seq "
              "FROM outbox o JOIN messages m ON m.id = o.message_id "
              "WHERE o.seq > ?1 ORDER BY o.seq LIMIT ?2"),
-        conversation(db,
-                     "SELECT status, opened_at, customer_id FROM conversations WHERE id = ?1"),
+        conversation(db, "SELECT status, opened_at, customer_id FROM conversations WHERE id = ?1"),
         customer(db, "SELECT name FROM customers WHERE id = ?1"),
+        // Verified identities first, then the customer's claims (a claim the customer later
+        // proved shows once, verified).
         identities(db,
-                   "SELECT type, value FROM identities WHERE customer_id = ?1 "
-                   "ORDER BY created_at, type, value"),
+                   "SELECT type, value, 1, created_at FROM identities WHERE customer_id = ?1 "
+                   "UNION ALL SELECT type, value, 0, created_at FROM claims c WHERE "
+                   "c.customer_id = ?1 AND NOT EXISTS (SELECT 1 FROM identities i WHERE "
+                   "i.customer_id = ?1 AND i.type = c.type AND i.value = c.value) "
+                   "ORDER BY 3 DESC, 4, 1, 2"),
         thread(db,
                "SELECT body, received_at FROM messages WHERE conversation_id = ?1 AND seq <= ?2 "
                "ORDER BY seq DESC LIMIT ?3") {}
@@ -108,7 +112,7 @@ void outbox_reader::assemble(outbox_row& row, std::int64_t position) {
   {
     use q(st_->identities);
     q->bind(1, customer.id);
-    while (q->step()) customer.identities.push_back({q->text(0), q->text(1)});
+    while (q->step()) customer.identities.push_back({q->text(0), q->text(1), q->i64(2) != 0});
   }
   std::vector<std::string> thread;
   {

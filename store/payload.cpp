@@ -75,7 +75,8 @@ std::string build_payload(const conversation_view& conv, const customer_view& cu
   cu["id"] = customer.id;
   cu["name"] = string_or_null(customer.name);
   boost::json::array ids;
-  for (const auto& i : customer.identities) ids.push_back({{"type", i.type}, {"value", i.value}});
+  for (const auto& i : customer.identities)
+    ids.push_back({{"type", i.type}, {"value", i.value}, {"verified", i.verified}});
   cu["identities"] = std::move(ids);
 
   std::string out;

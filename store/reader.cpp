@@ -21,10 +21,14 @@ struct store_reader::statements {
         messages(db, "SELECT body FROM messages WHERE conversation_id = ?1 ORDER BY seq"),
         customer(db, "SELECT id, name, created_at, merged_into FROM customers WHERE id = ?1"),
         identities(db,
-                   "SELECT type, value FROM identities WHERE customer_id = ?1 "
-                   "ORDER BY created_at, type, value"),
+                   "SELECT type, value, 1, created_at FROM identities WHERE customer_id = ?1 "
+                   "UNION ALL SELECT type, value, 0, created_at FROM claims c WHERE "
+                   "c.customer_id = ?1 AND NOT EXISTS (SELECT 1 FROM identities i WHERE "
+                   "i.customer_id = ?1 AND i.type = c.type AND i.value = c.value) "
+                   "ORDER BY 3 DESC, 4, 1, 2"),
         merged(db,
-               "SELECT merged_id FROM customer_merges WHERE survivor_id = ?1 ORDER BY merged_at"),
+               "SELECT merged_id, merged_at, message_id, identity_type, identity_value "
+               "FROM customer_merges WHERE survivor_id = ?1 ORDER BY merged_at, rowid"),
         conversations(db,
                       "SELECT id, status, skill, priority, opened_at, last_message_at, "
                       "message_count, closed_at FROM conversations "
@@ -124,7 +128,8 @@ std::optional<std::string> store_reader::conversation(std::string_view id_in) {
   {
     use q(st_->identities);
     q->bind(1, customer_id);
-    while (q->step()) ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}});
+    while (q->step())
+      ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}, {"verified", q->i64(2) != 0}});
   }
   cu["identities"] = std::move(ids);
 
@@ -169,16 +174,31 @@ std::optional<std::string> store_reader::customer(std::string_view id_in) {
   {
     use q(st_->identities);
     q->bind(1, id);
-    while (q->step()) ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}});
+    while (q->step())
+      ids.push_back({{"type", q->text(0)}, {"value", q->text(1)}, {"verified", q->i64(2) != 0}});
   }
   cu["identities"] = std::move(ids);
+  // What this customer absorbed, and why: the message that proved two customers one person
+  // and the verified identity it shared with the one merged (null for merges made before
+  // merges recorded their cause).
   boost::json::array merged;
+  boost::json::array merges;
   {
     use q(st_->merged);
     q->bind(1, id);
-    while (q->step()) merged.push_back(boost::json::string(q->text(0)));
+    while (q->step()) {
+      merged.push_back(boost::json::string(q->text(0)));
+      boost::json::object m{{"merged_id", q->text(0)}, {"at", format_time(q->i64(1))}};
+      m["message_id"] =
+          q->is_null(2) ? boost::json::value(nullptr) : boost::json::value(q->text(2));
+      m["identity"] = q->is_null(3) ? boost::json::value(nullptr)
+                                    : boost::json::value(boost::json::object{
+                                          {"type", q->text(3)}, {"value", q->text(4)}});
+      merges.push_back(std::move(m));
+    }
   }
   cu["merged_ids"] = std::move(merged);
+  cu["merges"] = std::move(merges);
   boost::json::array convs;
   {
     use q(st_->conversations);

@@ -121,6 +121,37 @@ CREATE TABLE unreadable (
 CREATE UNIQUE INDEX unreadable_by_body ON unreadable (channel, body_sha256);
 CREATE INDEX unreadable_by_status ON unreadable (status, received_at);
 )sql",
+    // 7: claimed identities (typed by the customer, mail whose authentication failed or is
+    // unknown) apart from the verified ones in `identities`: a claim is shown with its customer
+    // and never links a message to another customer (store.cpp, resolve_customer). Identities
+    // stored before this migration stay in `identities`, verified (docs/operations.md). Every
+    // merge records the message and the verified identity that proved it.
+    R"sql(
+CREATE TABLE claims (
+  customer_id TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  refuted     INTEGER NOT NULL DEFAULT 0,  -- made by a mail whose authentication failed
+  PRIMARY KEY (customer_id, type, value)
+) WITHOUT ROWID;
+CREATE INDEX claims_by_value ON claims (type, value);
+ALTER TABLE customer_merges ADD COLUMN message_id TEXT;
+ALTER TABLE customer_merges ADD COLUMN identity_type TEXT;
+ALTER TABLE customer_merges ADD COLUMN identity_value TEXT;
+)sql",
+    // 8: signatures already used (daemon/replay_guard.hpp), until they expire, so that a
+    // restart does not make a captured one good again.
+    R"sql(
+CREATE TABLE signatures_seen (
+  channel    TEXT NOT NULL,
+  key        TEXT NOT NULL,      -- Mailgun's token, the Standard Webhooks webhook-id
+  digest     TEXT NOT NULL,      -- of what the signed request carried
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (channel, key)
+) WITHOUT ROWID;
+CREATE INDEX signatures_seen_by_expiry ON signatures_seen (expires_at);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -42,8 +42,25 @@ struct sqlite_store::statements {
         move_identities(db, "UPDATE identities SET customer_id = ?2 WHERE customer_id = ?1"),
         mark_merged(db, "UPDATE customers SET merged_into = ?2 WHERE id = ?1"),
         record_merge(db,
-                     "INSERT INTO customer_merges (merged_id, survivor_id, merged_at) "
-                     "VALUES (?1, ?2, ?3)"),
+                     "INSERT INTO customer_merges (merged_id, survivor_id, merged_at, "
+                     "message_id, identity_type, identity_value) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        insert_claim(db,
+                     "INSERT OR IGNORE INTO claims (customer_id, type, value, created_at, "
+                     "refuted) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        // A customer known by claims alone (no verified identity: nobody proved anything
+        // about them), the oldest first. The only customers a claim may lead to.
+        find_claim_only(db,
+                        "SELECT c.customer_id FROM claims c JOIN customers u ON u.id = "
+                        "c.customer_id WHERE c.type = ?1 AND c.value = ?2 AND c.refuted = 0 AND "
+                        "u.merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM identities i "
+                        "WHERE i.customer_id = c.customer_id) ORDER BY u.created_at, u.id "
+                        "LIMIT 1"),
+        move_claims(
+            db,
+            "INSERT OR IGNORE INTO claims (customer_id, type, value, created_at, refuted) "
+            "SELECT ?2, type, value, created_at, refuted FROM claims WHERE customer_id = ?1"),
+        drop_claims(db, "DELETE FROM claims WHERE customer_id = ?1"),
         open_conversation(db,
                           "SELECT id, skill, priority, opened_at, last_message_at, message_count "
                           "FROM conversations WHERE customer_id = ?1 AND status = 'open'"),
@@ -109,17 +126,26 @@ struct sqlite_store::statements {
                           "UPDATE unreadable SET events = ?2, event_count = ?3, status = CASE "
                           "WHEN ?3 = 0 THEN 'replayed' ELSE 'pending' END, replayed_at = ?4 "
                           "WHERE id = ?1"),
-        delete_unreadable(db, "DELETE FROM unreadable WHERE id = ?1") {}
+        delete_unreadable(db, "DELETE FROM unreadable WHERE id = ?1"),
+        remember_signature(db,
+                           "INSERT OR REPLACE INTO signatures_seen (channel, key, digest, "
+                           "expires_at) VALUES (?1, ?2, ?3, ?4)"),
+        forget_signatures(db, "DELETE FROM signatures_seen WHERE expires_at < ?1"),
+        load_signatures(db,
+                        "SELECT channel, key, digest, expires_at FROM signatures_seen "
+                        "WHERE expires_at >= ?1") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
   stmt insert_identity, move_identities, mark_merged, record_merge;
+  stmt insert_claim, find_claim_only, move_claims, drop_claims;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
   stmt insert_message, insert_outbox, delete_outbox, count_outbox;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
   stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
   stmt insert_unreadable, replay_unreadable, delete_unreadable;
+  stmt remember_signature, forget_signatures, load_signatures;
 };
 
 namespace {
@@ -279,7 +305,18 @@ struct store_tx {
       out.unreadable = req.kept->events.size();
       out.kept_new = keep(*req.kept);
     }
+    if (req.seen) remember(req.channel, *req.seen);
     return out;
+  }
+
+  void remember(const std::string& channel, const signature_use& sig) {
+    remember(st.remember_signature, channel, sig);
+  }
+
+  static void remember(sql::stmt& s, const std::string& channel, const signature_use& sig) {
+    use q(s);
+    q->bind(1, channel).bind(2, sig.key).bind(3, sig.digest).bind(4, sig.expires_at);
+    q->run();
   }
 
   // The delivery kept whole with its unreadable events, in the transaction of what could be
@@ -311,7 +348,7 @@ struct store_tx {
       q->bind(1, req.channel).bind(2, p.provider_id);
       if (q->step()) return std::nullopt;
     }
-    const std::string customer_id = resolve_customer(m);
+    const std::string customer_id = resolve_customer(m, p.id);
     open_conv conv = conversation_for(customer_id, m);
 
     const bool inbound = m.direction != "outbound";
@@ -370,21 +407,37 @@ struct store_tx {
     return a;
   }
 
-  // Every identity the message carries ends up on one customer. When they already belong to
-  // several customers, the message proves those are one person: the oldest survives.
+  // The customer a message belongs to. Only verified identities say who that is (channel.hpp,
+  // identity): the customers owning any of them are one person, the oldest survives and the
+  // others are merged into it. A message with no verified identity at all (a mail whose
+  // authentication is unknown, a callback request) may join a customer known by the same
+  // claim alone, never one a provider proved anything about; one whose authentication failed
+  // joins nobody. Claims are stored with the customer, for agents and routes to see.
   // A follow-up from a known customer only reads: its identities are already stored, and a
   // name it gives is kept only when the customer had none (the UPDATE's own condition).
-  std::string resolve_customer(const inbound_message& m) {
-    std::set<std::string> owners;
-    std::vector<const identity*> unknown;  // identities no customer has yet
+  std::string resolve_customer(const inbound_message& m, const std::string& message_id) {
+    std::map<std::string, const identity*> owners;  // customer → the identity it owns
+    std::vector<const identity*> unknown;           // verified identities no customer has yet
+    bool any_verified = false;
     for (const auto& id : m.identities) {
+      if (!id.verified) continue;
+      any_verified = true;
       use q(st.find_identity);
       q->bind(1, id.type).bind(2, id.value);
       if (q->step())
-        owners.insert(q->text(0));
+        owners.emplace(q->text(0), &id);
       else
         unknown.push_back(&id);
     }
+    if (!any_verified && !m.authentication_failed)
+      for (const auto& id : m.identities) {
+        use q(st.find_claim_only);
+        q->bind(1, id.type).bind(2, id.value);
+        if (q->step()) {
+          owners.emplace(q->text(0), nullptr);
+          break;
+        }
+      }
     std::string customer;
     if (owners.empty()) {
       customer = new_id(req.received_at);
@@ -392,9 +445,11 @@ struct store_tx {
       q->bind(1, customer).bind(2, m.sender_name).bind(3, req.received_at);
       q->run();
     } else {
-      customer = owners.size() == 1 ? *owners.begin() : oldest(owners);
-      for (const auto& other : owners)
-        if (other != customer) merge(other, customer);
+      std::set<std::string> ids;
+      for (const auto& [owner, _] : owners) ids.insert(owner);
+      customer = ids.size() == 1 ? *ids.begin() : oldest(ids);
+      for (const auto& [other, proof] : owners)
+        if (other != customer) merge(other, customer, message_id, *proof);
       if (!m.sender_name.empty()) {
         use q(st.set_customer_name);
         q->bind(1, customer).bind(2, m.sender_name);
@@ -404,6 +459,14 @@ struct store_tx {
     for (const identity* id : unknown) {
       use q(st.insert_identity);  // OR IGNORE: a message may carry one identity twice
       q->bind(1, id->type).bind(2, id->value).bind(3, customer).bind(4, req.received_at);
+      q->run();
+    }
+    for (const auto& id : m.identities) {
+      if (id.verified) continue;
+      use q(st.insert_claim);  // OR IGNORE: the customer may have made this claim before
+      q->bind(1, customer).bind(2, id.type).bind(3, id.value).bind(4, req.received_at);
+      // A spoofed mail's claim leads no later message to the customer it made.
+      q->bind(5, m.authentication_failed ? 1 : 0);
       q->run();
     }
     return customer;
@@ -436,8 +499,10 @@ struct store_tx {
   }
 
   // Moves everything of `from` to `to`. Two open conversations become one thread, in time order,
-  // in the survivor's conversation.
-  void merge(const std::string& from, const std::string& to) {
+  // in the survivor's conversation. `message_id` and `proof` (the verified identity `from`
+  // owned that the message carries) are recorded as the merge's cause.
+  void merge(const std::string& from, const std::string& to, const std::string& message_id,
+             const identity& proof) {
     const auto from_open = find_open(from);
     const auto to_open = find_open(to);
     if (from_open && to_open) {
@@ -467,9 +532,14 @@ struct store_tx {
       q->bind(1, from).bind(2, to);
       q->run();
     }
-    {
-      use q(st.move_identities);
+    for (stmt* moved : {&st.move_identities, &st.move_claims}) {
+      use q(*moved);
       q->bind(1, from).bind(2, to);
+      q->run();
+    }
+    {
+      use q(st.drop_claims);
+      q->bind(1, from);
       q->run();
     }
     {
@@ -479,10 +549,14 @@ struct store_tx {
     }
     {
       use q(st.record_merge);
-      q->bind(1, from).bind(2, to).bind(3, req.received_at);
+      q->bind(1, from).bind(2, to).bind(3, req.received_at).bind(4, message_id);
+      q->bind(5, proof.type).bind(6, proof.value);
       q->run();
     }
-    log::info("store", "merged customer {} into {}", from, to);
+    // The identity's type only: its value is a customer's address (the store and GET
+    // /v1/customers/{id} have it).
+    log::info("store", "merged customer {} into {}: message {} proves both are one by their {}",
+              from, to, message_id, proof.type);
   }
 
   static std::string email_field(const inbound_message& m, std::string_view key) {
@@ -645,7 +719,8 @@ int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int fram
 }
 
 sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
-                                                 std::span<const std::int64_t> confirmed) {
+                                                 std::span<const std::int64_t> confirmed,
+                                                 std::span<const seen_signature> seen) {
   // Optimistically first: the whole batch in one transaction, no savepoint per request. A
   // savepoint makes SQLite copy every page a request changes into the statement journal
   // before changing it (a fifth of the writer's CPU, perf: memcpy under sqlite3BtreeInsert),
@@ -653,13 +728,13 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
   // transaction is rolled back and the batch run again with a savepoint per request, so that
   // request alone fails, as before. A failed first try leaves nothing behind; what it
   // logged (a merge, say) is logged again by the second.
-  if (auto out = run_batch(requests, confirmed, false)) return std::move(*out);
-  return std::move(*run_batch(requests, confirmed, true));
+  if (auto out = run_batch(requests, confirmed, seen, false)) return std::move(*out);
+  return std::move(*run_batch(requests, confirmed, seen, true));
 }
 
 std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     std::span<ingest_request* const> requests, std::span<const std::int64_t> confirmed,
-    bool isolate) {
+    std::span<const seen_signature> seen, bool isolate) {
   commit_result out;
   out.outcomes.reserve(requests.size());
   const auto fail_all = [&](const std::string& why) {
@@ -707,10 +782,34 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
       q->run();
       out.outbox_removed += sqlite3_changes(db_);
     }
+    if (!seen.empty()) {
+      for (const auto& s : seen) store_tx::remember(st_->remember_signature, s.channel, s.use);
+      // Those past their time, now and then: an indexed range, a few rows.
+      use q(st_->forget_signatures);
+      q->bind(1, now_ms());
+      q->run();
+    }
     use(st_->commit)->run();
   } catch (const sql::sqlite_failure& e) {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     fail_all(e.what());
+  }
+  return out;
+}
+
+std::vector<seen_signature> sqlite_store::load_signatures(millis now) {
+  std::vector<seen_signature> out;
+  try {
+    {
+      use q(st_->forget_signatures);
+      q->bind(1, now);
+      q->run();
+    }
+    use q(st_->load_signatures);
+    q->bind(1, now);
+    while (q->step()) out.push_back({q->text(0), {q->text(1), q->text(2), q->i64(3)}});
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "reading the signatures already used failed: {}", e.what());
   }
   return out;
 }

@@ -57,6 +57,12 @@ struct kept_delivery {
   std::string events_json;  // the events as stored: [{"path","reason","event"}]
 };
 
+// A signature use remembered apart from a request (one that stored nothing: an event webhook).
+struct seen_signature {
+  std::string channel;
+  signature_use use;
+};
+
 struct ingest_request {
   std::string channel;
   std::string channel_type;
@@ -64,6 +70,7 @@ struct ingest_request {
   std::vector<inbound_message> messages;
   std::size_t ignored = 0;
   std::optional<kept_delivery> kept;  // unreadable events, when there are any (or a replay)
+  std::optional<signature_use> seen;  // a signature used for the first time, to remember
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
   std::vector<prepared_message> prepared;        // one per message once prepare() ran
 };
@@ -106,7 +113,12 @@ class sqlite_store {
     bool failed = false;                           // the transaction did not commit
   };
   commit_result commit(std::span<ingest_request* const> requests,
-                       std::span<const std::int64_t> confirmed);
+                       std::span<const std::int64_t> confirmed,
+                       std::span<const seen_signature> seen = {});
+
+  // The signatures remembered and not expired at `now` (the replay guard's memory, at start).
+  // Expired ones are deleted. Writer thread only, before it runs.
+  std::vector<seen_signature> load_signatures(millis now);
 
   std::int64_t outbox_size();  // rows waiting for a confirm
   // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
@@ -147,7 +159,8 @@ class sqlite_store {
   // One try at commit(): `isolate` runs each request in a savepoint of its own. Without it,
   // nullopt when a request failed (the transaction is then rolled back).
   std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,
-                                         std::span<const std::int64_t> confirmed, bool isolate);
+                                         std::span<const std::int64_t> confirmed,
+                                         std::span<const seen_signature> seen, bool isolate);
   friend struct store_tx;
 };
 

@@ -134,10 +134,17 @@ void group_writer::confirmed(std::vector<std::int64_t> seqs) {
   cv_.notify_one();
 }
 
+void group_writer::remember(seen_signature s) {
+  std::lock_guard lock(m_);
+  remembered_.push_back(std::move(s));
+  cv_.notify_one();
+}
+
 void group_writer::run() {
   std::vector<pending> batch;
   std::vector<ingest_request*> requests;
   std::vector<std::int64_t> confirmed;
+  std::vector<seen_signature> remembered;
   std::deque<task_item> tasks;
   for (;;) {
     {
@@ -147,7 +154,9 @@ void group_writer::run() {
         return stopping_ || !queue_.empty() || !tasks_.empty() ||
                confirmed_.size() >= confirm_batch;
       };
-      const auto has_work = [&] { return has_urgent_work() || !confirmed_.empty(); };
+      const auto has_work = [&] {
+        return has_urgent_work() || !confirmed_.empty() || !remembered_.empty();
+      };
       // After a failed commit, nothing may come to prove the disk has room again (a load
       // balancer stops sending when /readyz says 503): probe with a tiny write each second.
       while (failed_last_ && !has_work()) {
@@ -169,13 +178,14 @@ void group_writer::run() {
       if (!has_urgent_work()) cv_.wait_for(lock, confirm_linger_, has_urgent_work);
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
-          (confirmed_.empty() || (stopping_ && failed_last_)))
+          ((confirmed_.empty() && remembered_.empty()) || (stopping_ && failed_last_)))
         return;
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       confirmed.swap(confirmed_);
+      remembered.swap(remembered_);
     }
     for (auto& t : tasks) {
       try {
@@ -185,11 +195,11 @@ void group_writer::run() {
       }
     }
     tasks.clear();
-    if (batch.empty() && confirmed.empty()) continue;
+    if (batch.empty() && confirmed.empty() && remembered.empty()) continue;
     requests.clear();
     for (auto& p : batch) requests.push_back(&p.req);
     const auto started = std::chrono::steady_clock::now();
-    auto res = store_.commit(requests, confirmed);
+    auto res = store_.commit(requests, confirmed, remembered);
     commit_seconds_.observe(
         "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!batch.empty()) batch_sizes_.observe("", static_cast<double>(batch.size()));
@@ -200,13 +210,17 @@ void group_writer::run() {
     failed_last_ = res.failed;
     if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
     last_batch_.store(batch.size(), std::memory_order_relaxed);
-    if (res.failed && !confirmed.empty()) {
+    if (res.failed && (!confirmed.empty() || !remembered.empty())) {
       // The deletes were rolled back with the batch: keep them for the next transaction, or
-      // the publisher (which skips rows it saw confirmed) would leave them in the outbox.
+      // the publisher (which skips rows it saw confirmed) would leave them in the outbox. The
+      // same for the signatures to remember.
       std::lock_guard lock(m_);
       confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
+      remembered_.insert(remembered_.end(), std::make_move_iterator(remembered.begin()),
+                         std::make_move_iterator(remembered.end()));
     }
     confirmed.clear();
+    remembered.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
         batch[i].done(std::move(res.outcomes[i]));

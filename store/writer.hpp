@@ -46,6 +46,9 @@ class group_writer {
 
   // Outbox rows the broker confirmed; deleted in the next transaction.
   void confirmed(std::vector<std::int64_t> seqs);
+  // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
+  // the next transaction, like the deletes of confirmed rows (no fsync of its own).
+  void remember(seen_signature s);
 
   // Unpublished messages: outbox rows not yet confirmed and deleted.
   std::int64_t backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
@@ -87,6 +90,7 @@ class group_writer {
   };
   std::deque<task_item> tasks_;
   std::vector<std::int64_t> confirmed_;
+  std::vector<seen_signature> remembered_;
   bool stopping_ = false;
   bool started_ = false;
   std::atomic<bool> failed_last_{false};

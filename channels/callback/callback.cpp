@@ -3,6 +3,7 @@
 // step, the field mapping with type checks, each error naming the field: 400.
 // The customer is known only by the phone number to call, so a number that cannot be read is
 // refused (400) rather than kept: a callback request nobody can call back is a sender bug.
+// The number is a claim (typed into a form) unless the signed body lists it in `verified`.
 #include "channels/callback/callback.hpp"
 
 #include "channels/normalize.hpp"
@@ -124,7 +125,12 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
             ? "field phone must be a phone number in international form (+...)"
             : "field phone must be a phone number, international (+...) or national for " +
                   default_country_);
-  msg.identities.push_back({"phone", *e164});
+  // A number typed into a form proves nothing; one the sender vouches for (verified: ["phone"]
+  // in the signed body: caller ID it trusts, a logged-in user's number) is verified.
+  static constexpr std::string_view kinds[] = {"phone"};
+  auto vouched = verified_fields(body, "verified", kinds);
+  if (!vouched) return vouched.error();
+  msg.identities.push_back({"phone", *e164, identities_verified_ || !vouched->empty()});
 
   auto name = optional_string(body, "name", "name");
   if (!name) return name.error();

@@ -12,7 +12,8 @@
 
 namespace sb {
 
-inline constexpr std::string_view callback_option_keys_storage[] = {"default_country"};
+inline constexpr std::string_view callback_option_keys_storage[] = {"default_country",
+                                                                    "identities_verified"};
 inline constexpr std::span<const std::string_view> callback_option_keys{
     callback_option_keys_storage};
 

@@ -8,6 +8,8 @@
 #include "channels/standard_webhooks.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
+
+#include <algorithm>
 #include <boost/json/value.hpp>
 
 #include <fmt/core.h>
@@ -152,12 +154,21 @@ error chat_adapter::read_visitor(const json::object& body, inbound_message& msg)
 // Email and phone are typed by the visitor: a typo must not cost the message, so an unusable
 // value is kept verbatim in extra (invalid_email / invalid_phone) for the agent instead of
 // becoming an identity. A value of the wrong JSON type is the sender's bug, and refused.
+// Typed, they are claims: anyone can type ann@example.com. The backend vouches for those it
+// checked (a logged-in user) in visitor.verified, inside the signed body.
 error chat_adapter::read_contact(const json::object& visitor, inbound_message& msg) const {
+  static constexpr std::string_view kinds[] = {"email", "phone"};
+  auto vouched = verified_fields(visitor, "visitor.verified", kinds);
+  if (!vouched) return vouched.error();
+  const auto verified = [&](std::string_view kind) {
+    return identities_verified_ ||
+           std::find(vouched->begin(), vouched->end(), kind) != vouched->end();
+  };
   auto email = optional_string(visitor, "email", "visitor.email");
   if (!email) return email.error();
   if (*email && !trim(**email).empty()) {
     if (auto addr = normalize_email(**email))
-      msg.identities.push_back({"email", std::move(*addr)});
+      msg.identities.push_back({"email", std::move(*addr), verified("email")});
     else
       msg.extra["invalid_email"] = **email;
   }
@@ -166,7 +177,7 @@ error chat_adapter::read_contact(const json::object& visitor, inbound_message& m
   if (!phone) return phone.error();
   if (*phone && !trim(**phone).empty()) {
     if (auto e164 = normalize_phone(**phone, default_country_))
-      msg.identities.push_back({"phone", std::move(*e164)});
+      msg.identities.push_back({"phone", std::move(*e164), verified("phone")});
     else
       msg.extra["invalid_phone"] = **phone;
   }

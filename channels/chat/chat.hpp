@@ -1,6 +1,9 @@
 // `chat`: our own web-chat webhook, signed with the Standard Webhooks scheme.
 // Body: {"id","session_id","sent_at","visitor":{"id","name","email","phone"},"text","attachments"}.
-// Identities: chat "<channel>:<visitor id>", plus email and phone when the visitor gave them.
+// Identities: chat "<channel>:<visitor id>" (verified: the backend's own visitor), plus email and
+// phone when the visitor gave them: claimed, unless the signed body lists them in
+// visitor.verified (the backend checked them, a logged-in user) or the channel's
+// identities_verified option vouches for every one.
 // The sender's contract (headers, fields, signing, answers) is docs/channels/chat.md.
 #pragma once
 
@@ -11,7 +14,8 @@
 
 namespace sb {
 
-inline constexpr std::string_view chat_option_keys_storage[] = {"default_country"};
+inline constexpr std::string_view chat_option_keys_storage[] = {"default_country",
+                                                                "identities_verified"};
 inline constexpr std::span<const std::string_view> chat_option_keys{chat_option_keys_storage};
 
 result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg);

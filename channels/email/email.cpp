@@ -105,10 +105,6 @@ void collect(InternetAddressList* list, std::vector<mailbox>& out, std::size_t m
   }
 }
 
-// The same domain-separation key for every comparison: the digests only hide lengths and
-// timing, they are not secret themselves.
-constexpr std::string_view compare_key = "switchboard/shared-secret-compare/v1";
-
 std::optional<std::string_view> credentials(const request_view& req, std::string_view scheme) {
   const auto h = req.header("authorization");
   if (!h) return std::nullopt;
@@ -358,17 +354,6 @@ content_type parse_content_type(std::optional<std::string_view> header) {
   return out;
 }
 
-secret_set::secret_set(std::span<const std::string> secrets) {
-  for (const auto& s : secrets) digests_.push_back(hmac_sha256(compare_key, s));
-}
-
-bool secret_set::matches(std::string_view candidate) const {
-  const std::string d = hmac_sha256(compare_key, candidate);
-  bool any = false;
-  for (const auto& digest : digests_) any |= constant_time_equal(d, digest);  // no early exit
-  return any && !d.empty();
-}
-
 error check_shared_secrets(std::span<const std::string> secrets, std::string_view what,
                            std::size_t min_bytes) {
   if (secrets.empty())
@@ -471,6 +456,19 @@ void apply_headers(parsed_email& e, std::span<const std::pair<std::string, std::
     });
 }
 
+bool is_trace_header(std::string_view name) noexcept {
+  for (const std::string_view t :
+       {"Authentication-Results", "Received", "DKIM-Signature", "X-Mailgun-Dkim-Check-Result",
+        "X-Mailgun-Spf", "X-Spam-Tests", "Received-SPF"})
+    if (boost::algorithm::iequals(name, t)) return true;
+  return false;
+}
+
+std::vector<std::string> trusted_authserv_id_option(const channel_config& cfg) {
+  const auto it = cfg.options.find("trusted_authserv_id");
+  return it == cfg.options.end() ? std::vector<std::string>{} : trusted_authserv_ids(it->second);
+}
+
 std::string unflow(std::string_view text, bool delsp) {
   std::string out;
   out.reserve(text.size());
@@ -555,9 +553,15 @@ result<inbound_message> to_inbound(parsed_email e) {
   inbound_message m;
 
   const sender_candidate* chosen = nullptr;
+  sender_auth auth;
   for (const auto& c : e.senders) {
     if (auto addr = normalize_email(c.from.address)) {
-      m.identities.push_back({"email", std::move(*addr)});
+      // The From is the customer's only when something the sender cannot forge says so; the
+      // verdicts are about the From header, so a fallback (Sender, the envelope) gets none.
+      if (e.auth && &c == &e.senders.front())
+        auth = verdict_for(*e.auth, addr->substr(addr->rfind('@') + 1));
+      m.identities.push_back({"email", std::move(*addr), auth.verdict == auth_verdict::pass});
+      m.authentication_failed = auth.verdict == auth_verdict::fail;
       chosen = &c;
       break;
     }
@@ -605,6 +609,8 @@ result<inbound_message> to_inbound(parsed_email e) {
   if (e.attachments_omitted > 0)
     mail["attachments_omitted"] = static_cast<std::uint64_t>(e.attachments_omitted);
   m.extra["email"] = std::move(mail);
+  m.extra["sender_authenticated"] = name_of(auth.verdict);
+  if (!auth.reason.empty()) m.extra["sender_authentication"] = auth.reason;
   m.extra["auto_reply"] = !e.auto_reply_reason.empty();
   if (!e.auto_reply_reason.empty()) m.extra["auto_reply_reason"] = e.auto_reply_reason;
   return m;

@@ -14,6 +14,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/crypto.hpp"
+#include "channels/email/auth.hpp"
 #include "channels/message.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
@@ -120,21 +122,16 @@ result<std::vector<form_part>> parse_form_data(std::string_view content_type_hea
                                                std::string_view body);
 
 // The configured secrets of a channel that authenticates with a shared secret (a basic-auth
-// password or a bearer token). Compared through HMAC digests, so the comparison takes the same
-// time whatever the candidate's length or content.
-class secret_set {
- public:
-  explicit secret_set(std::span<const std::string> secrets);
-  bool matches(std::string_view candidate) const;
-
- private:
-  std::vector<std::string> digests_;
-};
+// password or a bearer token): channels/crypto.hpp.
+using sb::secret_set;
 
 // Config load: every secret must be at least `min_bytes` long and hold no control characters
 // or spaces. `what` names the channel type in the message; the secret itself is never echoed.
 error check_shared_secrets(std::span<const std::string> secrets, std::string_view what,
                            std::size_t min_bytes);
+
+// The `trusted_authserv_id` option (auth.hpp, trusted_authserv_ids): empty when not set.
+std::vector<std::string> trusted_authserv_id_option(const channel_config& cfg);
 
 // The `username` option of the basic-auth channel types: empty when not set; refused when it
 // holds ':' (basic auth separates user and password with it) or control characters.
@@ -179,7 +176,16 @@ struct parsed_email {
   // header and its value, "Auto-Submitted: auto-replied". Such mail is stored and routed as any
   // other, flagged, so that routes and agents do not answer it into a loop.
   std::string auto_reply_reason;
+  // The headers that carry authentication results, in the mail's order (parse_mime_message
+  // collects them: Authentication-Results, Received, DKIM-Signature, X-Mailgun-*, X-Spam-Tests,
+  // Received-SPF), for the adapter to read with what it trusts.
+  std::vector<std::pair<std::string, std::string>> trace_headers;
+  // What proves (or refutes) the From, read by the adapter; to_inbound() decides the verdict.
+  std::optional<auth_evidence> auth;
 };
+
+// The header names parse_mime_message keeps in parsed_email::trace_headers.
+bool is_trace_header(std::string_view name) noexcept;
 
 // The headers auto_reply_reason() reads, for providers that pass headers one by one.
 inline constexpr std::string_view auto_reply_headers[] = {
@@ -211,7 +217,9 @@ result<parsed_email> parse_mime_message(std::string_view raw, std::string_view w
 void apply_headers(parsed_email& e, std::span<const std::pair<std::string, std::string>> headers);
 
 // The normalized message: the first valid sender candidate as the email identity (an error
-// naming the field when there is none), text (or the HTML's text), newlines normalized,
+// naming the field when there is none), verified when `auth` proves its domain (auth.hpp;
+// extra["sender_authenticated"] = "pass" | "fail" | "none", and the reason in
+// extra["sender_authentication"]), text (or the HTML's text), newlines normalized,
 // extra["email"] = {message_id, in_reply_to, references, to, cc, stripped_text} (ids without
 // angle brackets; addresses lower-cased; null where absent), extra["auto_reply"] and, when
 // set, extra["auto_reply_reason"]. The recipient keeps its local part's case. provider_id is

@@ -183,6 +183,16 @@ result<parsed_email> parse_mime_message(std::string_view raw, std::string_view w
   if (GDateTime* date = g_mime_message_get_date(msg.get()))
     e.sent_at = static_cast<millis>(g_date_time_to_unix(date)) * 1000;
 
+  {
+    GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+    for (int i = 0; i < header_count; ++i) {
+      GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+      const std::string_view name = view(g_mime_header_get_name(h));
+      if (is_trace_header(name))
+        e.trace_headers.emplace_back(std::string(name),
+                                     valid_utf8(view(g_mime_header_get_value(h))));
+    }
+  }
   e.auto_reply_reason = auto_reply_reason([obj](std::string_view name) {
     const char* v = g_mime_object_get_header(obj, std::string(name).c_str());
     return v ? std::optional<std::string_view>(v) : std::nullopt;

@@ -143,8 +143,9 @@ error add_stored_attachments(parsed_email& e, const std::string* text) {
 
 class mailgun_adapter final : public adapter {
  public:
-  mailgun_adapter(std::vector<std::string> keys, std::chrono::seconds tolerance)
-      : keys_(std::move(keys)), tolerance_(tolerance) {}
+  mailgun_adapter(std::vector<std::string> keys, std::chrono::seconds tolerance,
+                  std::vector<std::string> trusted)
+      : keys_(std::move(keys)), tolerance_(tolerance), trusted_(std::move(trusted)) {}
 
   result<parse_result> receive(const request_view& req) const override {
     const email::content_type ct = email::parse_content_type(req.header("content-type"));
@@ -154,7 +155,9 @@ class mailgun_adapter final : public adapter {
     if (error e = verify(f->exact("timestamp"), f->exact("token"), f->exact("signature"), req.now);
         e.code != errc::ok)
       return e;
-    return to_result(*f);
+    auto out = to_result(*f);
+    if (out) out->signature = signature_of(*f);
+    return out;
   }
   bool keeps_unreadable() const noexcept override { return true; }
 
@@ -179,6 +182,31 @@ class mailgun_adapter final : public adapter {
                millis now) const;
   result<parse_result> receive_event(const request_view& req) const;
   result<parsed_email> to_email(const fields& f) const;
+  // A trusted Authentication-Results header, else what Mailgun's spam filter added.
+  std::optional<email::auth_evidence> evidence(email::header_list headers) const {
+    if (auto e = email::from_authentication_results(headers, trusted_)) return e;
+    return email::from_mailgun(headers);
+  }
+
+  // Mailgun's signature covers its timestamp and token, not the mail: the token is the key,
+  // the fields (file parts by name, type and size: a retry's multipart boundary may differ)
+  // are what a replay would change.
+  signature_use signature_of(const fields& f) const {
+    std::vector<std::string> parts;
+    for (const auto& [n, v] : f.values)
+      if (n != "timestamp" && n != "token" && n != "signature") parts.push_back(n + '=' + v);
+    for (const auto& file : f.files)
+      parts.push_back(
+          fmt::format("{}/{}/{}/{}", file.name, file.filename, file.content_type, file.size));
+    std::sort(parts.begin(), parts.end());
+    std::vector<std::string_view> views(parts.begin(), parts.end());
+    signature_use use;
+    use.key = *f.exact("token");
+    use.digest = hex_encode(hmac_sha256_concat("switchboard/replay-digest/v1", views));
+    use.expires_at =
+        (std::strtoll(f.exact("timestamp")->c_str(), nullptr, 10) + 2 * tolerance_.count()) * 1000;
+    return use;
+  }
 
   // A route post always has at least one of these; a signed post without any is one of
   // Mailgun's legacy event notifications (delivered, opened, ...) or something newer.
@@ -191,6 +219,7 @@ class mailgun_adapter final : public adapter {
 
   std::vector<std::string> keys_;  // webhook signing keys, any of which may sign
   std::chrono::seconds tolerance_;
+  std::vector<std::string> trusted_;  // authserv-ids whose Authentication-Results are believed
 };
 
 // Either body encoding: urlencoded, or multipart when the mail has attachments.
@@ -260,6 +289,12 @@ result<parse_result> mailgun_adapter::receive_event(const request_view& req) con
   if (error e = verify(&timestamp, &token, &signature, req.now); e.code != errc::ok) return e;
   parse_result out;
   out.ignored = 1;
+  // Remembered like a route post's: a captured event triple must not sign a forged mail.
+  signature_use use;
+  use.key = token;
+  use.digest = hex_encode(hmac_sha256("switchboard/replay-digest/v1", req.body));
+  use.expires_at = (std::strtoll(timestamp.c_str(), nullptr, 10) + 2 * tolerance_.count()) * 1000;
+  out.signature = std::move(use);
   return out;
 }
 
@@ -273,6 +308,7 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
       add_sender(*e, "sender", f.exact("sender"));
     }
     e->recipient = first_address(f.exact("recipient"));
+    e->auth = evidence(e->trace_headers);
     return e;
   }
 
@@ -282,6 +318,8 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
 
   auto headers = parse_message_headers(f.exact("message-headers"));
   if (!headers) return headers.error();
+  // Only message-headers keeps the order that tells Mailgun's verdict from a copy in the mail.
+  e.auth = evidence(*headers);
   // A header field as posted, else from message-headers; a blank one counts as absent.
   const auto header = [&](std::string_view name) -> const std::string* {
     if (const std::string* v = f.header(name); v != nullptr && !blank(*v)) return v;
@@ -336,7 +374,8 @@ result<std::unique_ptr<adapter>> make_mailgun_adapter(const channel_config& cfg)
   for (const auto& s : cfg.secrets)
     if (s.empty()) return error{errc::malformed, "a mailgun signing key must not be empty"};
   email::init_gmime();
-  return std::unique_ptr<adapter>(std::make_unique<mailgun_adapter>(cfg.secrets, cfg.tolerance));
+  return std::unique_ptr<adapter>(std::make_unique<mailgun_adapter>(
+      cfg.secrets, cfg.tolerance, email::trusted_authserv_id_option(cfg)));
 }
 
 }  // namespace sb

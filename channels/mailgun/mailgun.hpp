@@ -14,7 +14,8 @@
 
 namespace sb {
 
-inline constexpr std::span<const std::string_view> mailgun_option_keys{};
+inline constexpr std::string_view mailgun_option_keys_storage[] = {"trusted_authserv_id"};
+inline constexpr std::span<const std::string_view> mailgun_option_keys{mailgun_option_keys_storage};
 
 // Mail with attachments: larger than the server's default body limit.
 inline constexpr std::size_t mailgun_default_max_body = email::default_max_body;

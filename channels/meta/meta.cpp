@@ -57,11 +57,11 @@ result<settings> read_settings(const channel_config& cfg, std::string_view objec
         "channel type {} needs verify_token: the token you enter with the callback URL in the "
         "Meta app dashboard",
         cfg.type));
-  s.verify_token = token->second;
+  s.verify_token = secret_set(std::span<const std::string>(&token->second, 1));
   return s;
 }
 
-result<http_answer> verify_handshake(const request_view& req, std::string_view verify_token) {
+result<http_answer> verify_handshake(const request_view& req, const secret_set& verify_token) {
   auto url = boost::urls::parse_origin_form(req.target);
   if (!url) return malformed("the request target cannot be parsed");
   // A copy, not a view into the request: Boost.URL 1.81's parse_query reads its input up to
@@ -72,8 +72,7 @@ result<http_answer> verify_handshake(const request_view& req, std::string_view v
   const std::string* mode = form_value(*query, "hub.mode");
   const std::string* token = form_value(*query, "hub.verify_token");
   // The token is the only proof the caller is Meta: settle it before looking at the rest.
-  if (mode == nullptr || *mode != "subscribe" || token == nullptr ||
-      !constant_time_equal(*token, verify_token))
+  if (mode == nullptr || *mode != "subscribe" || token == nullptr || !verify_token.matches(*token))
     return refused_verification();
   const std::string* challenge = form_value(*query, "hub.challenge");
   if (challenge == nullptr || challenge->empty())

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/crypto.hpp"
 #include "channels/meta/json_reader.hpp"
 
 #include <span>
@@ -28,7 +29,7 @@ struct settings {
   std::string type;                  // messenger | instagram | whatsapp (for messages)
   std::string object;                // the payload's "object" this type takes
   std::vector<std::string> secrets;  // app secrets, any of which may sign (rotation)
-  std::string verify_token;          // the hub.verify_token the app dashboard was given
+  secret_set verify_token;           // the hub.verify_token the app dashboard was given
 };
 
 // Config load: the app secret(s) and the required verify_token option.
@@ -36,7 +37,7 @@ result<settings> read_settings(const channel_config& cfg, std::string_view objec
 
 // The GET handshake. Refusals are answers (403), not errors: Meta only needs "not 200", and
 // our error table has no 403 on purpose (Postmark reads 403 as final).
-result<http_answer> verify_handshake(const request_view& req, std::string_view verify_token);
+result<http_answer> verify_handshake(const request_view& req, const secret_set& verify_token);
 
 // errc::ok or errc::bad_signature with a detail safe to show to the caller.
 error verify_signature(const request_view& req, std::span<const std::string> app_secrets);

@@ -25,7 +25,8 @@ constexpr std::size_t min_secret_bytes = 16;
 
 class mime_adapter final : public adapter {
  public:
-  explicit mime_adapter(const std::vector<std::string>& secrets) : secrets_(secrets) {}
+  mime_adapter(const std::vector<std::string>& secrets, std::vector<std::string> trusted)
+      : secrets_(secrets), trusted_(std::move(trusted)) {}
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = email::check_bearer(req, secrets_); e.code != errc::ok) return e;
@@ -38,11 +39,16 @@ class mime_adapter final : public adapter {
       return error{errc::unsupported_media_type, "Content-Type must be message/rfc822"};
     if (req.body.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return error{errc::malformed, "the body is empty: it must be the mail (RFC 5322)"};
-    return email::to_result(email::parse_mime_message(req.body));
+    auto parsed = email::parse_mime_message(req.body);
+    // The MTA that posts the mail says whether its From passed DMARC or aligned DKIM, in an
+    // Authentication-Results header of its own authserv-id (trusted_authserv_id).
+    if (parsed) parsed->auth = email::from_authentication_results(parsed->trace_headers, trusted_);
+    return email::to_result(std::move(parsed));
   }
 
  private:
   email::secret_set secrets_;
+  std::vector<std::string> trusted_;  // authserv-ids whose Authentication-Results are believed
 };
 
 }  // namespace
@@ -52,7 +58,8 @@ result<std::unique_ptr<adapter>> make_mime_adapter(const channel_config& cfg) {
       e.code != errc::ok)
     return e;
   email::init_gmime();
-  return std::unique_ptr<adapter>(std::make_unique<mime_adapter>(cfg.secrets));
+  return std::unique_ptr<adapter>(
+      std::make_unique<mime_adapter>(cfg.secrets, email::trusted_authserv_id_option(cfg)));
 }
 
 }  // namespace sb

@@ -164,8 +164,9 @@ result<json::object> parse_body(std::string_view body) {
 
 class postmark_adapter final : public adapter {
  public:
-  postmark_adapter(const std::vector<std::string>& secrets, std::string username)
-      : secrets_(secrets), username_(std::move(username)) {}
+  postmark_adapter(const std::vector<std::string>& secrets, std::string username,
+                   std::vector<std::string> trusted)
+      : secrets_(secrets), username_(std::move(username)), trusted_(std::move(trusted)) {}
 
   result<parse_result> receive(const request_view& req) const override {
     if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
@@ -195,13 +196,14 @@ class postmark_adapter final : public adapter {
   }
 
  private:
-  static result<parsed_email> to_email(const json::object& body);
+  result<parsed_email> to_email(const json::object& body) const;
 
   email::secret_set secrets_;
   std::string username_;
+  std::vector<std::string> trusted_;  // authserv-ids whose Authentication-Results are believed
 };
 
-result<parsed_email> postmark_adapter::to_email(const json::object& body) {
+result<parsed_email> postmark_adapter::to_email(const json::object& body) const {
   parsed_email e;
   e.primary_sender_field = "field FromFull.Email";
   std::string from_name;
@@ -251,6 +253,9 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) {
   auto headers = read_headers(body);
   if (!headers) return headers.error();
   email::apply_headers(e, *headers);
+  // A trusted Authentication-Results header, else what Postmark's own checks added on top.
+  e.auth = email::from_authentication_results(*headers, trusted_);
+  if (!e.auth) e.auth = email::from_postmark(*headers);
 
   auto attachments = array_field(body, "Attachments");
   if (!attachments) return attachments.error();
@@ -272,8 +277,8 @@ result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg
   auto username = email::username_option(cfg);
   if (!username) return username.error();
   email::init_gmime();
-  return std::unique_ptr<adapter>(
-      std::make_unique<postmark_adapter>(cfg.secrets, std::move(*username)));
+  return std::unique_ptr<adapter>(std::make_unique<postmark_adapter>(
+      cfg.secrets, std::move(*username), email::trusted_authserv_id_option(cfg)));
 }
 
 }  // namespace sb

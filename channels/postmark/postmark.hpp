@@ -16,7 +16,8 @@
 
 namespace sb {
 
-inline constexpr std::string_view postmark_option_keys_storage[] = {"username"};
+inline constexpr std::string_view postmark_option_keys_storage[] = {"username",
+                                                                    "trusted_authserv_id"};
 inline constexpr std::span<const std::string_view> postmark_option_keys{
     postmark_option_keys_storage};
 

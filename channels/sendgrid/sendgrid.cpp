@@ -159,12 +159,22 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
   }
   const std::string envelope_from = string_member(envelope, "from");
 
+  // SendGrid's own SPF and DKIM results, in fields of the post (both modes): the headers it
+  // passes on are sorted by name, so no Authentication-Results among them can be told from one
+  // the sender wrote.
+  const auto field_text = [&f](std::string_view name) {
+    const email::form_part* p = f.get(name);
+    return p == nullptr ? std::string_view() : std::string_view(p->value);
+  };
+  auto auth = email::from_sendgrid(field_text("SPF"), field_text("dkim"));
+
   // Raw mode: the whole message, parsed like the `mime` type.
   if (const email::form_part* raw = f.get("email")) {
     auto e = email::parse_mime_message(raw->value, "field email");
     if (!e) return e.error();
     add_sender(*e, "field envelope.from", envelope_from);
     e->recipient = envelope_to;
+    e->auth = std::move(auth);
     return e;
   }
 
@@ -205,6 +215,7 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
   e.sent_at = headers.sent_at;
   e.is_report = headers.is_report;
   e.auto_reply_reason = std::move(headers.auto_reply_reason);
+  e.auth = std::move(auth);
 
   const json::object info = json_object_field(f.get("attachment-info"));
   for (const auto& file : f.files()) {

@@ -646,7 +646,9 @@ def post_webhook(client: Client, channel: str, body: Any, secret: str | None,
 def chat_message(mid: str, visitor: str, text: str, *, name: str | None = "Ann Lee",
                  email: str | None = None, phone: str | None = None,
                  attachments: list[dict[str, Any]] | None = None, session: str = "s-77",
-                 sent_at: str | None = None) -> dict[str, Any]:
+                 sent_at: str | None = None, verified: list[str] | None = None) -> dict[str, Any]:
+    """verified: what the chat backend vouches for ("email", "phone"); without it the email and
+    phone are the visitor's claims."""
     v: dict[str, Any] = {"id": visitor}
     if name is not None:
         v["name"] = name
@@ -654,6 +656,8 @@ def chat_message(mid: str, visitor: str, text: str, *, name: str | None = "Ann L
         v["email"] = email
     if phone is not None:
         v["phone"] = phone
+    if verified is not None:
+        v["verified"] = verified
     m: dict[str, Any] = {"id": mid, "session_id": session, "sent_at": sent_at or rfc3339(),
                          "visitor": v, "text": text}
     if attachments is not None:

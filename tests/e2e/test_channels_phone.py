@@ -219,7 +219,9 @@ def main(ck: h.Checks) -> None:
           "window": {"start": "2026-11-22T16:00:00+02:00", "end": "2026-11-22T18:00:00+02:00"},
           "reason": "konta jautājums", "ivr_digits": "2", "language": "lv",
           "recording_url": "https://ivr.example.lv/rec/cb-9.mp3",
-          "transcript": "Labdien, lūdzu, piezvaniet man par manu kontu 📞"}
+          "transcript": "Labdien, lūdzu, piezvaniet man par manu kontu 📞",
+          # The IVR took the number from the call's caller ID and vouches for it.
+          "verified": ["phone"]}
     r = h.post_webhook(c, "callbacks", cb, callback_secret)
     expect_accepted(ck, r, "general", "callback")
     got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)

@@ -1,19 +1,25 @@
 #!/usr/bin/python3
 """One customer, one thread, across channels (issue #4's scenario), through HTTP and the real
-broker:
+broker, joined only by what is proven (issue #18: claims never link, merge or open a thread):
 
-1. Ann writes on web chat as visitor v-ann, giving her email;
-2. she emails from that address (raw MIME, mixed case);
-3. a callback request, under another name, gives "+1 (555) 010-2000";
-4. WhatsApp messages arrive from wa_id 15550102000 (the same number);
-5. Ann, still chat visitor v-ann, gives that phone as "+1 555 010 2000".
+1. Ann writes on web chat as visitor v-ann; the chat backend, where she is logged in, vouches
+   for her email (visitor.verified);
+2. she emails from that address (raw MIME, mixed case); the MTA's Authentication-Results
+   (trusted_authserv_id mx.acme.example) says DMARC passed: the From is proven, the mail joins;
+3. a callback request, under another name, types "+1 (555) 010-2000": a claim, so a customer
+   of its own, known by that claim alone;
+4. WhatsApp messages arrive from wa_id 15550102000: the number is proven, but the callback's
+   customer only claimed it, so WhatsApp is another customer still;
+5. Ann, still chat visitor v-ann, gives that phone, vouched for by the backend: the WhatsApp
+   customer and Ann's are one person and merge, the phone recorded as the cause;
+6. an impostor on web chat types Ann's email: a customer of their own, Ann's thread unseen;
+7. a mail from Ann's address whose DMARC failed ("new bank details"): joins nobody.
 
-Steps 1-2 make one customer, steps 3-4 another (the number was not yet known to be Ann's); step 5
-proves they are one person and merges them. At the end there is one customer holding every
-identity the five messages claimed (chat visitor, email, WhatsApp wa_id, and the callback's and
-the chat's phone, which are one E.164 number), one open conversation whose thread holds the five
-messages in the order they were written, the last consumed payload shows exactly that, and
-GET /v1/conversations/{id} and GET /v1/customers agree with it."""
+At the end Ann is one customer holding the chat visitor, the email, the WhatsApp wa_id and the
+phone (all verified), one open conversation whose thread holds steps 1, 2, 4 and 5 in the order
+they were written; the callback, the impostor and the spoofed mail each stand alone, their
+claims shown to the agent as claims ("verified": false); the last consumed payloads and
+GET /v1/conversations/{id} and GET /v1/customers agree."""
 
 from __future__ import annotations
 
@@ -46,6 +52,7 @@ CHANNELS = f"""\
   - name: mail
     type: mime
     secret: {h.yq(MIME_TOKEN)}
+    trusted_authserv_id: mx.acme.example
   - name: callbacks
     type: callback
     secret: {h.yq(CALLBACK_SECRET)}
@@ -60,14 +67,20 @@ def iso(t: float) -> str:
     return h.rfc3339(t)
 
 
-def mime_mail(t: float) -> bytes:
+def mime_mail(t: float, dmarc: str = "pass",
+              text: str = "Hello, following up on my chat: order 4471 has not arrived.\n"
+              ) -> bytes:
     msg = EmailMessage(policy=policy.SMTP)
+    # What the business's own MTA adds on top (RFC 8601); a copy the sender wrote is below it.
+    msg["Authentication-Results"] = (f"mx.acme.example; spf=pass smtp.mailfrom=example.com; "
+                                     f"dkim=pass header.d=example.com; dmarc={dmarc} "
+                                     f"header.from=example.com")
     msg["From"] = "Ann Lee <Ann.Lee@Example.COM>"  # the store lower-cases it
     msg["To"] = "support@acme.example"
     msg["Subject"] = "Order 4471"
     msg["Date"] = format_datetime(dt.datetime.fromtimestamp(int(t), dt.timezone.utc))
     msg["Message-ID"] = make_msgid(idstring="scenario", domain="example.com")
-    msg.set_content("Hello, following up on my chat: order 4471 has not arrived.\n")
+    msg.set_content(text)
     return bytes(msg)
 
 
@@ -110,13 +123,13 @@ def main(ck: h.Checks) -> None:
         ck.require(len(got) == 1, f"{what}: consumed once", [m.provider_id for m in got])
         return got[0].body
 
-    # 1. web chat, giving an email
+    # 1. web chat, giving an email the backend vouches for
     a1 = accepted("chat", env.post(c, h.chat_message(
         "chat-1", "v-ann", "Hi, where is my order 4471?", name="Ann Lee", email="Ann.Lee@Example.com",
-        sent_at=iso(t0))))
+        sent_at=iso(t0), verified=["email"])))
     p1 = consume("chat")
 
-    # 2. an email from that address (the MTA pipes the raw message)
+    # 2. an email from that address, DMARC passed per the business's MTA
     a2 = accepted("email", c.request("POST", "/v1/webhooks/mail", mime_mail(t0 + 60), {
         "Content-Type": "message/rfc822", "Authorization": f"Bearer {MIME_TOKEN}"}))
     p2 = consume("email")
@@ -124,42 +137,41 @@ def main(ck: h.Checks) -> None:
     ck.equal(a2.get("conversation_id"), a1.get("conversation_id"),
              "the email joins the chat's conversation")
     ck.equal(len(p2.get("thread", [])), 2, "the email's payload holds the chat and the email")
+    ck.equal((p2["message"].get("sender_authenticated"), p2["message"].get("sender_authentication")),
+             ("pass", "dmarc=pass (mx.acme.example)"), "the email's proof is in the payload")
 
-    # 3. a callback request under another name, the number written the way people write it
+    # 3. a callback request under another name, the number typed into a form: a claim
     cb = {"id": "cb-scenario-1", "phone": "+1 (555) 010-2000", "name": "Bob Lee",
           "requested_at": iso(t0 + 120), "reason": "order 4471 not delivered", "ivr_digits": "2"}
     a3 = accepted("callback", h.post_webhook(c, "callbacks", cb, CALLBACK_SECRET))
     p3 = consume("callback")
-    ck.check(a3.get("customer_id") != a1.get("customer_id"),
-             "the callback's number is not yet known to be Ann's: another customer")
-    ck.equal(ident_set(p3.get("customer", {})), {f"phone:{PHONE}"},
-             "the callback's phone is stored in E.164")
+    ck.check(a3.get("customer_id") != a1.get("customer_id"), "the callback is another customer")
+    ck.equal(p3.get("customer", {}).get("identities"),
+             [{"type": "phone", "value": PHONE, "verified": False}],
+             "the callback's phone, in E.164, shown as a claim")
 
-    # 4. WhatsApp from that number
+    # 4. WhatsApp from that number: proven, but nobody proved the callback's claim
     wa = whatsapp("Any news on 4471?", "wamid.scenario-1", t0 + 180)
     a4 = accepted("whatsapp", c.request("POST", "/v1/webhooks/wa", wa, {
         "Content-Type": "application/json",
         "X-Hub-Signature-256": "sha256=" + hmac.new(META_SECRET.encode(), wa, hashlib.sha256).hexdigest()}))
     p4 = consume("whatsapp")
-    ck.equal(a4.get("customer_id"), a3.get("customer_id"),
-             "WhatsApp from the callback's number: the callback's customer")
-    ck.equal(a4.get("conversation_id"), a3.get("conversation_id"),
-             "WhatsApp joins the callback's conversation")
-    ck.equal(len(p4.get("thread", [])), 2, "the WhatsApp payload holds the callback and itself")
+    ck.check(a4.get("customer_id") not in (a1.get("customer_id"), a3.get("customer_id")),
+             "WhatsApp from the callback's number: a claim does not make it the callback's customer")
+    ck.equal(len(p4.get("thread", [])), 1, "the WhatsApp payload holds only itself")
 
-    # 5. the chat visitor gives that phone: the two customers are one person
+    # 5. the chat visitor gives that phone, vouched for: the two are one person
     a5 = accepted("chat with phone", env.post(c, h.chat_message(
         "chat-2", "v-ann", "You can also reach me on +1 555 010 2000", name="Ann Lee",
-        phone="+1 555 010 2000", sent_at=iso(t0 + 240))))
+        phone="+1 555 010 2000", sent_at=iso(t0 + 240), verified=["phone"])))
     last = consume("chat with phone")
 
     want_idents = {"chat:web-chat:v-ann", f"email:{EMAIL}", f"phone:{PHONE}", f"whatsapp:{WA_ID}"}
     want_texts = ["Hi, where is my order 4471?",
                   "Hello, following up on my chat: order 4471 has not arrived.",
-                  "order 4471 not delivered",
                   "Any news on 4471?",
                   "You can also reach me on +1 555 010 2000"]
-    want_channels = ["web-chat", "mail", "callbacks", "wa", "web-chat"]
+    want_channels = ["web-chat", "mail", "wa", "web-chat"]
     survivor = a1.get("customer_id")
     ck.equal(a5.get("customer_id"), survivor, "the linking message resolves to the older customer")
 
@@ -167,21 +179,47 @@ def main(ck: h.Checks) -> None:
     cust = last.get("customer", {})
     ck.equal(cust.get("id"), survivor, "payload: the survivor customer")
     ck.equal(ident_set(cust), want_idents, "payload: the customer has every identity")
+    ck.check(all(i.get("verified") is True for i in cust.get("identities", [])),
+             "payload: every identity of Ann's is verified", cust.get("identities"))
     thread = last.get("thread", [])
     ck.equal([(m.get("text") or "").strip() for m in thread], want_texts,
-             "payload: the thread holds the five messages in the order they were written")
+             "payload: the thread holds the four messages in the order they were written")
     ck.equal([m.get("channel") for m in thread], want_channels,
-             "payload: the thread spans chat, email, callback and WhatsApp")
+             "payload: the thread spans chat, email and WhatsApp")
     sent = [h.parse_time(m.get("sent_at")) for m in thread]
     ck.check(all(sent) and sent == sorted(sent), "payload: thread sorted by sent_at",
              [m.get("sent_at") for m in thread])
     ck.equal(last.get("thread_truncated"), False, "payload: the thread is not truncated")
     conv = last.get("conversation", {})
-    ck.equal(conv.get("message_count"), 5, "payload: message_count 5")
+    ck.equal(conv.get("message_count"), 4, "payload: message_count 4")
     ck.equal(thread[-1] if thread else None, last.get("message"),
              "payload: the thread ends with the new message")
-    ck.equal(sorted(x["id"] for x in (m for m in thread)), sorted(a["message_id"] for _, a in posted),
-             "payload: the thread's message ids are the five accepted ones")
+    ck.equal(sorted(x["id"] for x in thread),
+             sorted(a["message_id"] for what, a in posted if what != "callback"),
+             "payload: the thread's message ids are the four accepted ones")
+
+    # ---- 6. an impostor types Ann's email ----
+    a6 = accepted("impostor", env.post(c, h.chat_message(
+        "chat-imp", "v-imp", "What did I write you last week?", name="Ann Lee",
+        email="ann.lee@example.com", sent_at=iso(t0 + 300))))
+    p6 = consume("impostor")
+    ck.check(a6.get("customer_id") != survivor, "the impostor is not Ann")
+    ck.equal([m.get("id") for m in p6.get("thread", [])], [a6.get("message_id")],
+             "the impostor's payload holds none of Ann's messages")
+    ck.equal(p6.get("customer", {}).get("identities"),
+             [{"type": "chat", "value": "web-chat:v-imp", "verified": True},
+              {"type": "email", "value": EMAIL, "verified": False}],
+             "the typed email is shown to the agent as a claim")
+
+    # ---- 7. a spoofed mail from Ann's address ----
+    a7 = accepted("spoofed mail", c.request("POST", "/v1/webhooks/mail", mime_mail(
+        t0 + 360, dmarc="fail", text="Please pay to our new bank account.\n"), {
+        "Content-Type": "message/rfc822", "Authorization": f"Bearer {MIME_TOKEN}"}))
+    p7 = consume("spoofed mail")
+    ck.check(a7.get("customer_id") not in (survivor, a6.get("customer_id")),
+             "a mail whose DMARC failed joins nobody")
+    ck.equal(len(p7.get("thread", [])), 1, "its payload holds only itself")
+    ck.equal(p7["message"].get("sender_authenticated"), "fail", "flagged: authentication failed")
 
     # ---- the read API agrees ----
     r = api(env, f"/v1/conversations/{conv.get('id')}")
@@ -193,13 +231,16 @@ def main(ck: h.Checks) -> None:
              "GET conversation: the customer's identities")
     ck.equal(full.get("conversation", {}).get("status"), "open", "GET conversation: open")
 
-    for old in (a1.get("customer_id"), a3.get("customer_id")):
-        r = api(env, f"/v1/customers/{old}")
-        ck.equal((r.status, (r.json or {}).get("id")), (200, survivor),
-                 f"GET /v1/customers/{old}: the survivor")
+    r = api(env, f"/v1/customers/{a4.get('customer_id')}")
+    ck.equal((r.status, (r.json or {}).get("id")), (200, survivor),
+             "GET /v1/customers/{the WhatsApp customer}: the survivor")
     r = api(env, f"/v1/customers/{survivor}")
     whole = r.json or {}
-    ck.equal(whole.get("merged_ids"), [a3.get("customer_id")], "the merge is recorded")
+    ck.equal(whole.get("merged_ids"), [a4.get("customer_id")], "the merge is recorded")
+    merges = whole.get("merges", [])
+    ck.equal([(m.get("merged_id"), m.get("message_id"), m.get("identity")) for m in merges],
+             [(a4.get("customer_id"), a5.get("message_id"), {"type": "phone", "value": PHONE})],
+             "with its cause: the message and the identity that proved it")
     ck.equal(ident_set(whole), want_idents, "GET customer: every identity")
     ck.equal([x.get("status") for x in whole.get("conversations", [])], ["open"],
              "GET customer: exactly one conversation, open")
@@ -207,13 +248,16 @@ def main(ck: h.Checks) -> None:
               "chat:web-chat:v-ann"):
         r = api(env, f"/v1/customers?identity={q}")
         ck.equal((r.status, (r.json or {}).get("id")), (200, survivor),
-                 f"GET /v1/customers?identity={q}: the survivor")
+                 f"GET /v1/customers?identity={q}: the survivor (claims are not looked up)")
+    r = api(env, f"/v1/customers/{a3.get('customer_id')}")
+    ck.equal(((r.json or {}).get("id"), len((r.json or {}).get("conversations", []))),
+             (a3.get("customer_id"), 1), "the callback's customer stands alone")
 
     # Every message was consumed exactly once, and nothing else arrived.
     ck.equal(agent.drain(idle=1.5, deadline=5), [], "nothing more queued")
     h.log(json.dumps({"customer": survivor, "conversation": conv.get("id"),
                       "identities": sorted(want_idents), "messages": len(thread)}))
-    for p in (p1, p2, p3, p4):
+    for p in (p1, p2, p3, p4, p6, p7):
         ck.check(p.get("message", {}).get("id") in {a["message_id"] for _, a in posted},
                  "every consumed payload is one of the accepted messages")
 

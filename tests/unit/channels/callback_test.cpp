@@ -99,8 +99,9 @@ TEST_CASE("make_callback_adapter validates secrets and options") {
     CHECK((info->make == &make_callback_adapter));
     CHECK(info->kind == "phone");
     CHECK(info->needs_secret);
-    REQUIRE(info->option_keys.size() == 1);
+    REQUIRE(info->option_keys.size() == 2);
     CHECK(info->option_keys[0] == "default_country");
+    CHECK(info->option_keys[1] == "identities_verified");
   }
 }
 
@@ -117,7 +118,7 @@ TEST_CASE("a full callback request is mapped field by field") {
   CHECK(m.sent_at == parse_time("2026-11-22T10:05:00Z"));
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.recipient == "callbacks");
-  CHECK(m.identities == std::vector<identity>{{"phone", "+37126123456"}});
+  CHECK(m.identities == std::vector<identity>{{"phone", "+37126123456", false}});  // a claim
   const std::string transcript =
       "Labdien, man divreiz noņēma naudu par novembra rēķinu 💳. Lūdzu, piezvaniet!";
   CHECK(m.text == transcript);  // the customer's words win over the reason
@@ -141,11 +142,20 @@ TEST_CASE("a full callback request is mapped field by field") {
         "https://ivr.example.lv/recordings/2026/11/22/cb-9.mp3");
 }
 
+// A number typed into a web form proves nothing; caller ID the IVR trusts, or a logged-in user's
+// number, is vouched for in the signed body.
+TEST_CASE("the phone number is a claim unless the sender vouches for it") {
+  request r = signed_post(R"({"id":"cb-v","phone":"+15550102000","verified":["phone"]})");
+  CHECK(accepted(r).identities == std::vector<identity>{{"phone", "+15550102000", true}});
+  request bad = signed_post(R"({"id":"cb-b","phone":"+15550102000","verified":["email"]})");
+  CHECK(refusal(receive(bad)).detail == "field verified must be a list of \"phone\"");
+}
+
 TEST_CASE("a minimal callback request: an id and a phone number") {
   request r = signed_post(fixture("request_minimal.json"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "cb-10");
-  CHECK(m.identities == std::vector<identity>{{"phone", "+15550102000"}});
+  CHECK(m.identities == std::vector<identity>{{"phone", "+15550102000", false}});
   CHECK_FALSE(m.sent_at.has_value());
   CHECK(m.sender_name.empty());
   CHECK(m.text.empty());
@@ -194,7 +204,7 @@ TEST_CASE("phone numbers") {
   SUBCASE("national with default_country") {
     request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
     const inbound_message m = accepted(r, callback_config({whsec(key_a)}, "GB"));
-    CHECK(m.identities == std::vector<identity>{{"phone", "+442079460018"}});
+    CHECK(m.identities == std::vector<identity>{{"phone", "+442079460018", false}});
   }
   SUBCASE("national without default_country: nobody could call it back") {
     request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");

@@ -125,8 +125,10 @@ TEST_CASE("a full chat message is mapped field by field") {
   CHECK(m.subject.empty());
   CHECK(m.text == "Labdien, mans rēķins ir nepareizs 🧾😕 — lūdzu, palīdziet!");
   CHECK(m.language == "lv");
-  const std::vector<identity> ids{
-      {"chat", "web-chat:v-42"}, {"email", "janis.berzins@example.lv"}, {"phone", "+37126123456"}};
+  // The visitor id is the backend's own: verified. The addresses were typed: claims.
+  const std::vector<identity> ids{{"chat", "web-chat:v-42"},
+                                  {"email", "janis.berzins@example.lv", false},
+                                  {"phone", "+37126123456", false}};
   CHECK(m.identities == ids);
   REQUIRE(m.attachments.size() == 2);
   CHECK(m.attachments[0].name == "rēķins-2026-11.pdf");
@@ -212,10 +214,48 @@ std::string with_contact(std::string_view email, std::string_view phone) {
 TEST_CASE("email and phone become normalized identities") {
   request r = signed_post(with_contact(" Ann.Lee@Example.COM ", "+1 (555) 010-2000"));
   const inbound_message m = accepted(r);
-  const std::vector<identity> ids{
-      {"chat", "web-chat:v-1"}, {"email", "ann.lee@example.com"}, {"phone", "+15550102000"}};
+  const std::vector<identity> ids{{"chat", "web-chat:v-1"},
+                                  {"email", "ann.lee@example.com", false},
+                                  {"phone", "+15550102000", false}};
   CHECK(m.identities == ids);
   CHECK(m.extra.empty());
+}
+
+// Identity verification as Intercom's and Chatwoot's widgets do it: the backend, which knows its
+// logged-in user, says which of the addresses it checked, inside the signed body.
+TEST_CASE("typed addresses are claims unless the backend vouches for them") {
+  SUBCASE("visitor.verified lists what the backend checked") {
+    request r = signed_post(
+        R"({"id":"m-v","visitor":{"id":"v-1","email":"ann@example.com","phone":"+15550102000","verified":["email"]},"text":"hi"})");
+    const std::vector<identity> ids{{"chat", "web-chat:v-1"},
+                                    {"email", "ann@example.com", true},
+                                    {"phone", "+15550102000", false}};
+    CHECK(accepted(r).identities == ids);
+  }
+  SUBCASE("identities_verified: true vouches for every one") {
+    channel_config cfg = chat_config();
+    cfg.options["identities_verified"] = "true";
+    request r = signed_post(with_contact("ann@example.com", "+15550102000"));
+    for (const auto& id : accepted(r, cfg).identities) CHECK(id.verified);
+  }
+  SUBCASE("a bad verified list is the sender's bug: refused") {
+    for (const std::string list : {R"("email")", R"(["email","passport"])", R"([1])"}) {
+      CAPTURE(list);
+      request r =
+          signed_post(R"({"id":"m-b","visitor":{"id":"v-1","email":"a@example.com","verified":)" +
+                      list + R"(},"text":"hi"})");
+      const error e = refusal(receive(r));
+      CHECK(e.code == errc::malformed);
+      CHECK(e.detail == "field visitor.verified must be a list of \"email\" or \"phone\"");
+    }
+  }
+  SUBCASE("identities_verified must be true or false") {
+    channel_config cfg = chat_config();
+    cfg.options["identities_verified"] = "yes";
+    auto a = make_chat_adapter(cfg);
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().detail == "identities_verified must be true or false, found \"yes\"");
+  }
 }
 
 TEST_CASE("national phone numbers use the channel's default_country") {
@@ -223,7 +263,7 @@ TEST_CASE("national phone numbers use the channel's default_country") {
   SUBCASE("GB") {
     const inbound_message m = accepted(r, chat_config({whsec(key_a)}, "GB"));
     REQUIRE(m.identities.size() == 3);
-    CHECK(m.identities[2] == identity{"phone", "+442079460018"});
+    CHECK(m.identities[2] == identity{"phone", "+442079460018", false});
   }
   SUBCASE("no default: kept for the agent, not an identity") {
     const inbound_message m = accepted(r);

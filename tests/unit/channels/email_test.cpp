@@ -324,7 +324,7 @@ TEST_CASE("to_inbound") {
     e.sent_at = 1000;
     auto m = to_inbound(e);
     REQUIRE(m.has_value());
-    CHECK(m->identities == std::vector<identity>{{"email", "ann.lee@example.com"}});
+    CHECK(m->identities == std::vector<identity>{{"email", "ann.lee@example.com", false}});
     CHECK(m->sender_name == "Ann Lee");
     CHECK(m->recipient == "Support@acme.example");  // the local part as written
     CHECK(m->sent_at == 1000);
@@ -376,7 +376,7 @@ TEST_CASE("to_inbound") {
     e.senders = {{"field from", {"Ann Lee", "not-an-address"}},
                  {"field sender", {"", "a@x.example"}}};
     auto m = to_inbound(e);
-    CHECK(m->identities == std::vector<identity>{{"email", "a@x.example"}});
+    CHECK(m->identities == std::vector<identity>{{"email", "a@x.example", false}});
     CHECK(m->sender_name == "Ann Lee");
   }
   SUBCASE("no valid sender: 400 naming the field") {

@@ -122,7 +122,8 @@ TEST_CASE("make_mailgun_adapter") {
   REQUIRE(info != nullptr);
   CHECK((info->make == &make_mailgun_adapter));
   CHECK(info->kind == "email");
-  CHECK(info->option_keys.empty());
+  REQUIRE(info->option_keys.size() == 1);
+  CHECK(info->option_keys[0] == "trusted_authserv_id");
   CHECK(info->default_max_body == 25u * 1024 * 1024);
 }
 
@@ -132,7 +133,7 @@ TEST_CASE("a urlencoded route post is mapped field by field") {
   request r = urlencoded_fixture();
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "CAF7k2pQ.20261122.1159@mail.example.lv");
-  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", false}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.recipient == "support@acme.example");
   CHECK(m.subject == "Re: Rēķins Nr. 2026-118");
@@ -158,7 +159,7 @@ TEST_CASE("a multipart route post with attachments") {
   request r = multipart_fixture();
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "a1b2c3d4-5e6f@mail.example.de");
-  CHECK(m.identities == std::vector<identity>{{"email", "juergen.mueller@example.de"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "juergen.mueller@example.de", false}});
   CHECK(m.sender_name == "Müller, Jürgen");
   CHECK(m.subject == "Schadensmeldung – Fotos anbei");
   CHECK(m.text ==
@@ -241,7 +242,7 @@ TEST_CASE("stored-message notifications carry attachment URLs") {
 TEST_CASE("the sender: From first, the envelope sender when From is unusable") {
   SUBCASE("From is not an address") {
     request r = form_post({{"from", "Mail Robot"}, {"sender", "robot@shop.example"}});
-    CHECK(accepted(r).identities == std::vector<identity>{{"email", "robot@shop.example"}});
+    CHECK(accepted(r).identities == std::vector<identity>{{"email", "robot@shop.example", false}});
   }
   SUBCASE("neither is: the mail is kept unreadable") {
     request r = form_post({{"from", "Mail Robot"}, {"sender", "nobody"}, {"body-plain", "x"}});
@@ -260,7 +261,7 @@ TEST_CASE("the sender: From first, the envelope sender when From is unusable") {
                            {"sender", "bounces@mg.example.net"},
                            {"message-headers", R"([["From","ann@example.com"]])"},
                            {"body-plain", "x"}});
-    CHECK(accepted(r).identities == std::vector<identity>{{"email", "ann@example.com"}});
+    CHECK(accepted(r).identities == std::vector<identity>{{"email", "ann@example.com", false}});
   }
   SUBCASE("no from field: the From of message-headers, not the envelope sender") {
     request r =
@@ -269,7 +270,7 @@ TEST_CASE("the sender: From first, the envelope sender when From is unusable") {
                     R"([["From","Ann Lee <ann@example.com>"],["Auto-Submitted","auto-replied"]])"},
                    {"body-plain", "x"}});
     const inbound_message m = accepted(r);
-    CHECK(m.identities == std::vector<identity>{{"email", "ann@example.com"}});
+    CHECK(m.identities == std::vector<identity>{{"email", "ann@example.com", false}});
     CHECK(m.sender_name == "Ann Lee");
     CHECK(m.extra.at("auto_reply_reason").as_string() == "Auto-Submitted: auto-replied");
   }

@@ -26,6 +26,7 @@ const std::string app_secret = "6f1d3b2a9c8e7f6a5b4c3d2e1f0a9b8c";
 const std::string old_secret = "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d";
 const std::string other_secret = "ffeeddccbbaa99887766554433221100";
 const std::string verify_token = "sb-verify-Zq81kPw";
+const secret_set verify_tokens(std::span<const std::string>(&verify_token, 1));
 
 channel_config config(std::vector<std::string> secrets = {app_secret},
                       std::string token = verify_token) {
@@ -58,7 +59,8 @@ TEST_CASE("meta::read_settings checks the app secret and the verify token") {
     CHECK(s->object == "page");
     CHECK(s->type == "messenger");
     CHECK(s->channel == "fb-page");
-    CHECK(s->verify_token == verify_token);
+    CHECK(s->verify_token.matches(verify_token));
+    CHECK_FALSE(s->verify_token.matches(verify_token + "x"));
     CHECK(s->secrets == std::vector<std::string>{app_secret});
   }
   SUBCASE("a secret file's trailing newline is not part of the secret") {
@@ -89,7 +91,7 @@ TEST_CASE("meta::read_settings checks the app secret and the verify token") {
 // ---- the GET verification handshake -------------------------------------------------------
 
 http_answer answer(request& r) {
-  auto a = meta::verify_handshake(r.view(), verify_token);
+  auto a = meta::verify_handshake(r.view(), verify_tokens);
   if (!a) FAIL_CHECK("error: " << a.error().detail);
   REQUIRE(a.has_value());
   return *a;
@@ -120,7 +122,7 @@ TEST_CASE("the challenge ends where the target ends, in a buffer that goes on") 
       "&hub.challenge=42 HTTP/1.1\r\nHost: x\r\n\r\n";
   const std::string_view target = std::string_view(buffer).substr(4, buffer.find(" HTTP/1.1") - 4);
   const request_view req{"GET", target, {}, {}, test_now};
-  auto a = meta::verify_handshake(req, verify_token);
+  auto a = meta::verify_handshake(req, verify_tokens);
   REQUIRE(a.has_value());
   CHECK(a->status == 200);
   CHECK(a->body == "42");
@@ -151,24 +153,24 @@ TEST_CASE("the verify handshake refuses with a 403 answer, not an error") {
 TEST_CASE("a verified handshake without a usable challenge is a 400") {
   SUBCASE("missing") {
     request r = get("?hub.mode=subscribe&hub.verify_token=" + verify_token);
-    auto a = meta::verify_handshake(r.view(), verify_token);
+    auto a = meta::verify_handshake(r.view(), verify_tokens);
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail == "query parameter hub.challenge is required");
   }
   SUBCASE("empty") {
     request r = get("?hub.mode=subscribe&hub.challenge=&hub.verify_token=" + verify_token);
-    CHECK(meta::verify_handshake(r.view(), verify_token).error().code == errc::malformed);
+    CHECK(meta::verify_handshake(r.view(), verify_tokens).error().code == errc::malformed);
   }
   SUBCASE("too long") {
     request r = get("?hub.mode=subscribe&hub.challenge=" + std::string(1025, '7') +
                     "&hub.verify_token=" + verify_token);
-    CHECK(meta::verify_handshake(r.view(), verify_token).error().detail ==
+    CHECK(meta::verify_handshake(r.view(), verify_tokens).error().detail ==
           "query parameter hub.challenge must be at most 1024 bytes");
   }
   SUBCASE("a bad percent-escape in the query") {
     request r = get("?hub.mode=subscribe&hub.challenge=%zz&hub.verify_token=" + verify_token);
-    auto a = meta::verify_handshake(r.view(), verify_token);
+    auto a = meta::verify_handshake(r.view(), verify_tokens);
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
   }

@@ -91,7 +91,8 @@ TEST_CASE("make_mime_adapter validates the bearer secrets") {
     CHECK((info->make == &make_mime_adapter));
     CHECK(info->kind == "email");
     CHECK(info->needs_secret);
-    CHECK(info->option_keys.empty());
+    REQUIRE(info->option_keys.size() == 1);
+    CHECK(info->option_keys[0] == "trusted_authserv_id");
     CHECK(info->default_max_body == 25u * 1024 * 1024);
   }
 }
@@ -104,7 +105,7 @@ TEST_CASE("multipart/alternative, quoted-printable UTF-8, encoded-word subject a
   CHECK(m.provider_id == "CAF7k2pQ.20261122.1159@mail.example.lv");
   CHECK(m.direction == "inbound");
   CHECK(m.visibility == "private");
-  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", false}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.recipient == "support@acme.example");
   CHECK(m.subject == "Re: Rēķins Nr. 2026-118 — jautājums");
@@ -126,7 +127,8 @@ TEST_CASE("multipart/alternative, quoted-printable UTF-8, encoded-word subject a
         std::vector<std::string>{"liga.ozolina@example.lv", "billing@acme.example"});
   CHECK(e.at("stripped_text").is_null());
   CHECK_FALSE(e.contains("attachments_omitted"));
-  CHECK(m.extra.size() == 2);
+  CHECK(m.extra.size() == 3);
+  CHECK(m.extra.at("sender_authenticated").as_string() == "none");  // nothing trusted says
   CHECK_FALSE(m.extra.at("auto_reply").as_bool());
 }
 
@@ -135,7 +137,7 @@ TEST_CASE("multipart/mixed: nested alternative, latin-1 text, attachments of eve
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "20261122120500.GA4411@example.lv");
   CHECK(m.sender_name == "Ozoliņa, Līga");  // raw UTF-8 in a header, quoted display name
-  CHECK(m.identities == std::vector<identity>{{"email", "liga.ozolina@example.lv"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "liga.ozolina@example.lv", false}});
   CHECK(m.subject == "Faktura för november");
   CHECK(m.text == "Hej! Bifogar fakturan och en skärmbild.\nHälsningar, Lîga");
   REQUIRE(m.attachments.size() == 3);
@@ -202,7 +204,7 @@ TEST_CASE("no Message-ID: the provider id stays empty (the store hashes)") {
   request r = post(fixture("no_message_id.eml"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id.empty());
-  CHECK(m.identities == std::vector<identity>{{"email", "kiosk@shop.example"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "kiosk@shop.example", false}});
   CHECK(m.sender_name.empty());
   CHECK_FALSE(m.sent_at.has_value());
   CHECK(m.text == "Kiosk 4 in Riga is out of paper again.");
@@ -236,7 +238,7 @@ TEST_CASE("the Sender header stands in for an unusable From") {
   request r =
       post("From: undisclosed-recipients:;\r\nSender: Ops Desk <ops@shop.example>\r\n\r\nhi\r\n");
   const inbound_message m = accepted(r);
-  CHECK(m.identities == std::vector<identity>{{"email", "ops@shop.example"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "ops@shop.example", false}});
   CHECK(m.sender_name == "Ops Desk");
 }
 

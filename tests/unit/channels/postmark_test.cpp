@@ -74,8 +74,9 @@ TEST_CASE("make_postmark_adapter") {
   REQUIRE(info != nullptr);
   CHECK((info->make == &make_postmark_adapter));
   CHECK(info->kind == "email");
-  REQUIRE(info->option_keys.size() == 1);
+  REQUIRE(info->option_keys.size() == 2);
   CHECK(info->option_keys[0] == "username");
+  CHECK(info->option_keys[1] == "trusted_authserv_id");
   CHECK(info->default_max_body == 25u * 1024 * 1024);
 }
 
@@ -85,7 +86,7 @@ TEST_CASE("a full inbound message is mapped field by field") {
   request r = post(fixture("inbound.json"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "73e6d360-66eb-11e1-8e72-a8904824019b");
-  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", false}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.recipient == "support@acme.example");
   CHECK(m.subject == "Re: Rēķins Nr. 2026-118 — kvīts");
@@ -114,7 +115,7 @@ TEST_CASE("a minimal inbound message") {
   request r = post(fixture("inbound_minimal.json"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "0f3c7a8e-1b2d-4e5f-9a6b-7c8d9e0f1a2b");
-  CHECK(m.identities == std::vector<identity>{{"email", "kiosk@shop.example"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "kiosk@shop.example", false}});
   CHECK(m.sender_name.empty());
   CHECK(m.text == "Kiosk 4 is out of paper.");
   CHECK(m.attachments.empty());
@@ -127,7 +128,7 @@ TEST_CASE("fallbacks: From text, HTML body, OriginalRecipient, the header Messag
       R"({"From":"\"Bo Berg\" <Bo@Example.SE>","OriginalRecipient":"hash+x@inbound.postmarkapp.com",)"
       R"("HtmlBody":"<p>Hej&nbsp;d&auml;r!</p><p>Mvh Bo</p>","Headers":[{"Name":"Message-ID","Value":"<hdr-1@example.se>"}]})");
   const inbound_message m = accepted(r);
-  CHECK(m.identities == std::vector<identity>{{"email", "bo@example.se"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "bo@example.se", false}});
   CHECK(m.sender_name == "Bo Berg");
   CHECK(m.text == "Hej där!\n\nMvh Bo");
   CHECK(m.recipient == "hash+x@inbound.postmarkapp.com");

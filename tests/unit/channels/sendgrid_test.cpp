@@ -108,7 +108,8 @@ TEST_CASE("parsed mode: fields, charsets, the header block and attachments") {
   request r = post(fixture("parsed.txt"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "0a1b2c3d.4471@example.fr");
-  CHECK(m.identities == std::vector<identity>{{"email", "renee.lefevre@example.fr"}});
+  // SendGrid's dkim field: {@example.fr : pass}, the From's domain.
+  CHECK(m.identities == std::vector<identity>{{"email", "renee.lefevre@example.fr", true}});
   CHECK(m.sender_name == "Renée Lefèvre");
   CHECK(m.recipient == "support@acme.example");
   CHECK(m.subject == "Re: Commande n°4471");
@@ -133,7 +134,7 @@ TEST_CASE("raw mode: the MIME message in `email` is parsed with GMime") {
   request r = post(fixture("raw.txt"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "raw-sg-0001@mail.example.lv");
-  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", true}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.subject == "Paroles atjaunošana");
   CHECK(m.text == "Nevaru atjaunot paroli — saite nedarbojas.");
@@ -167,7 +168,7 @@ TEST_CASE("the header block fills in for missing fields; attachment-info for fil
        part("attachment-info", R"({"attachment1":{"filename":"scan.tiff","type":"image/tiff"}})"),
        part("attachment1", "II*\x00"s, "; filename=\"\"")}));
   const inbound_message m = accepted(r);
-  CHECK(m.identities == std::vector<identity>{{"email", "zoe@example.com"}});
+  CHECK(m.identities == std::vector<identity>{{"email", "zoe@example.com", false}});
   CHECK(m.sender_name == "Zoë");
   CHECK(m.subject == "Grüße");
   CHECK(m.provider_id == "hb-1@example.com");
@@ -183,7 +184,7 @@ TEST_CASE("the envelope sender is the last resort") {
       post(form({part("from", "Support Robot"),
                  part("envelope", R"({"to":["support@acme.example"],"from":"bot@example.com"})"),
                  part("text", "x")}));
-  CHECK(accepted(r).identities == std::vector<identity>{{"email", "bot@example.com"}});
+  CHECK(accepted(r).identities == std::vector<identity>{{"email", "bot@example.com", false}});
 }
 
 TEST_CASE("Event Webhook posts (JSON) are counted as ignored") {

@@ -133,7 +133,8 @@ TEST_CASE("a good full file") {
   temp_dir dir;
   const auto secrets = dir.write("web-chat.secret", std::string(secret) + "  \r\n\n   \n" +
                                                         "whsec_b2xkLXNlY3JldC1yb3RhdGVk\n");
-  const auto tokens = dir.write("api-tokens", "token-one\ntoken-two\n");
+  const auto tokens =
+      dir.write("api-tokens", "token-one-0123456789abcdef\ntoken-two-0123456789abcdef\n");
   const auto yaml = std::string(R"(# everything set
 server:
   listen: "[::1]:9090"
@@ -199,7 +200,29 @@ routes:
   CHECK(c.server.max_connections == 64);
   CHECK(c.server.read_timeout == 1500ms);
   CHECK(c.server.api_tokens_file == tokens);
-  CHECK(c.server.api_tokens == std::vector<std::string>{"token-one", "token-two"});
+  CHECK(c.server.api_tokens.matches("token-one-0123456789abcdef"));
+  CHECK(c.server.api_tokens.matches("token-two-0123456789abcdef"));
+  CHECK_FALSE(c.server.api_tokens.matches("token-one"));
+
+  // Issue #18: a short read API token can be guessed; refused at load, never echoed.
+  const auto short_tokens = dir.write("short-tokens", "a-good-long-token-0123456789\nguessable\n");
+  const auto bad = sb::parse_config("server:\n  api_tokens_file: " + short_tokens + "\n" +
+                                        R"(channels:
+  - name: web-chat
+    type: chat
+    secret: "whsec_c2VjcmV0LWZvci1sb2NhbC10ZXN0aW5nLW9ubHk="
+skills:
+  - name: general
+routes:
+  - skill: general
+)",
+                                    "test.yaml");
+  CHECK_FALSE(bad.cfg.has_value());
+  const std::string errors = all_errors(bad);
+  CHECK(errors.find("test.yaml:2: server.api_tokens_file: \"" + short_tokens +
+                    "\": token 2 of 2 is too short (9 characters; at least 16") !=
+        std::string::npos);
+  CHECK(errors.find("guessable") == std::string::npos);
   CHECK(c.store.path == "/var/lib/switchboard/switchboard.db");
   CHECK(c.store.reopen_after == std::chrono::seconds{3 * 24 * 3600});
   CHECK(c.store.thread_limit == 20);

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <future>
+#include <set>
 
 namespace fs = std::filesystem;
 using namespace sb;
@@ -225,6 +226,122 @@ TEST_CASE("a customer keeps the first name given; identities are stored once") {
   f.ingest(request(t0 + 3 * minute, {again}));
   CHECK(customer_of(f.outbox().back().body).at("name") == "Ann Lee");
   CHECK(customer_of(f.outbox().back().body).at("identities").as_array().size() == 2);
+}
+
+// Issue #18: a claimed identity (typed by a visitor, a mail whose authentication failed or is
+// unknown) never links a message to another customer, never merges two, never opens another
+// customer's thread. Each case failed at 9a97f07, where every identity linked.
+TEST_CASE("claims never link, merge or open another customer's thread") {
+  fixture f;
+  // Ann, proven: a mail whose DKIM aligned with her domain.
+  auto ann = chat_message("m-ann", "unused", "my invoice, please");
+  ann.identities = {{"email", "ann@example.com", true}};
+  auto a = f.ingest(request(t0, {ann}));
+  // Bob, proven: his WhatsApp number.
+  auto bob = chat_message("m-bob", "unused", "hello");
+  bob.identities = {{"whatsapp", "15550102000", true}, {"phone", "+15550102000", true}};
+  auto b = f.ingest(request(t0 + minute, {bob}));
+
+  SUBCASE("a visitor typing Ann's email stays a customer of their own") {
+    auto impostor = chat_message("m-imp", "v-imp", "show me my last messages");
+    impostor.identities.push_back({"email", "ann@example.com", false});
+    auto i = f.ingest(request(t0 + 2 * minute, {impostor}));
+    CHECK(i.accepted[0].customer_id != a.accepted[0].customer_id);
+    CHECK(i.accepted[0].conversation_id != a.accepted[0].conversation_id);
+    const auto payload = boost::json::parse(f.outbox().back().body);
+    CHECK(payload.at("thread").as_array().size() == 1);  // none of Ann's messages
+    const auto& ids = payload.at("customer").at("identities").as_array();
+    REQUIRE(ids.size() == 2);
+    CHECK(ids[0].at("type") == "chat");
+    CHECK(ids[0].at("verified") == true);
+    CHECK(ids[1].at("value") == "ann@example.com");
+    CHECK(ids[1].at("verified") == false);                  // shown to the agent as a claim
+    CHECK(payload.at("customer").at("name") == "Ann Lee");  // the name the visitor gave
+  }
+  SUBCASE("one message claiming Ann's email and Bob's phone merges nobody") {
+    auto both = chat_message("m-both", "v-both", "hi");
+    both.identities.push_back({"email", "ann@example.com", false});
+    both.identities.push_back({"phone", "+15550102000", false});
+    auto i = f.ingest(request(t0 + 2 * minute, {both}));
+    CHECK(i.accepted[0].customer_id != a.accepted[0].customer_id);
+    CHECK(i.accepted[0].customer_id != b.accepted[0].customer_id);
+    auto reader = store_reader::open(f.opts.path);
+    REQUIRE(reader.has_value());
+    const auto cu = boost::json::parse(*(*reader)->customer(a.accepted[0].customer_id));
+    CHECK(cu.at("merged_ids").as_array().empty());
+    CHECK(*(*reader)->customer_id_by_identity("phone", "+15550102000") ==
+          b.accepted[0].customer_id);
+  }
+  SUBCASE("a message with claims only joins a customer known by that claim alone") {
+    // Two callback requests typing the same number: one unproven customer, one thread.
+    auto first = chat_message("cb-1", "unused", "call me");
+    first.identities = {{"phone", "+37126000001", false}};
+    auto c1 = f.ingest(request(t0 + 2 * minute, {first}));
+    auto second = chat_message("cb-2", "unused", "call me again");
+    second.identities = {{"phone", "+37126000001", false}};
+    auto c2 = f.ingest(request(t0 + 3 * minute, {second}));
+    CHECK(c2.accepted[0].customer_id == c1.accepted[0].customer_id);
+    CHECK(c2.accepted[0].conversation_id == c1.accepted[0].conversation_id);
+    // ...but never a proven customer: Bob's number typed into the form is not Bob.
+    auto typed = chat_message("cb-3", "unused", "call me");
+    typed.identities = {{"phone", "+15550102000", false}};
+    CHECK(f.ingest(request(t0 + 4 * minute, {typed})).accepted[0].customer_id !=
+          b.accepted[0].customer_id);
+  }
+  SUBCASE("a mail whose authentication failed joins nobody") {
+    auto unknown = chat_message("mail-1", "unused", "from an unknown server");
+    unknown.identities = {{"email", "carol@example.org", false}};
+    auto u = f.ingest(request(t0 + 2 * minute, {unknown}));
+    auto spoofed = chat_message("mail-2", "unused", "new bank details");
+    spoofed.identities = {{"email", "carol@example.org", false}};
+    spoofed.authentication_failed = true;
+    auto s = f.ingest(request(t0 + 3 * minute, {spoofed}));
+    CHECK(s.accepted[0].customer_id != u.accepted[0].customer_id);
+    // ...and the customer it made leads no later message to it.
+    auto spoofed_only = chat_message("mail-3", "unused", "again");
+    spoofed_only.identities = {{"email", "erin@example.org", false}};
+    spoofed_only.authentication_failed = true;
+    auto s1 = f.ingest(request(t0 + 4 * minute, {spoofed_only}));
+    auto later = chat_message("mail-4", "unused", "from an unknown server");
+    later.identities = {{"email", "erin@example.org", false}};
+    CHECK(f.ingest(request(t0 + 5 * minute, {later})).accepted[0].customer_id !=
+          s1.accepted[0].customer_id);
+  }
+  SUBCASE("a claim the customer later proves is shown once, verified") {
+    auto typed = chat_message("m-t", "v-ann", "hi");
+    typed.identities.push_back({"email", "dora@example.com", false});
+    f.ingest(request(t0 + 2 * minute, {typed}));
+    auto proven = chat_message("m-p", "v-ann", "logged in now");
+    proven.identities.push_back({"email", "dora@example.com", true});
+    f.ingest(request(t0 + 3 * minute, {proven}));
+    const auto ids =
+        boost::json::parse(f.outbox().back().body).at("customer").at("identities").as_array();
+    REQUIRE(ids.size() == 2);
+    CHECK(ids[1].at("value") == "dora@example.com");
+    CHECK(ids[1].at("verified") == true);
+  }
+}
+
+TEST_CASE("a merge records the message and the verified identity that proved it") {
+  fixture f;
+  auto email_only = chat_message("m-1", "v-1", "one");
+  email_only.identities = {{"email", "ann@example.com"}};
+  auto a = f.ingest(request(t0, {email_only}));
+  auto phone_only = chat_message("m-2", "v-2", "two");
+  phone_only.identities = {{"phone", "+15550102000"}};
+  auto b = f.ingest(request(t0 + minute, {phone_only}));
+  auto both = chat_message("m-3", "v-3", "both");
+  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
+  auto c = f.ingest(request(t0 + 2 * minute, {both}));
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  const auto cu = boost::json::parse(*(*reader)->customer(a.accepted[0].customer_id));
+  const auto& merges = cu.at("merges").as_array();
+  REQUIRE(merges.size() == 1);
+  CHECK(merges[0].at("merged_id").as_string() == b.accepted[0].customer_id);
+  CHECK(merges[0].at("message_id").as_string() == c.accepted[0].message_id);
+  CHECK(merges[0].at("identity").at("type") == "phone");
+  CHECK(merges[0].at("identity").at("value") == "+15550102000");
 }
 
 TEST_CASE("a message proving two customers are one merges them into the older") {
@@ -832,6 +949,26 @@ TEST_CASE("kept deliveries: stored with the batch, once per body, replayed, dele
   CHECK(f.store->delete_unreadable(id).has_value());
   CHECK_FALSE((*reader)->kept(id));
   CHECK(f.store->delete_unreadable(id).error().code == errc::not_found);
+}
+
+// Issue #18: a signature's first use is remembered across a restart, with the request's commit
+// or apart from any request.
+TEST_CASE("signatures used are kept until they expire") {
+  fixture f;
+  const millis now = now_ms();  // expired ones are forgotten by the clock
+  ingest_request r = request(now, {chat_message("m-sig", "v-1", "hi")});
+  r.seen = signature_use{"msg_abc", "digest-1", now + 10 * minute};
+  f.ingest(std::move(r));
+  const std::vector<seen_signature> apart{{"mailgun", {"token-1", "digest-2", now + 20 * minute}},
+                                          {"mailgun", {"token-old", "digest-3", now - minute}}};
+  auto res = f.store->commit({}, {}, apart);
+  CHECK_FALSE(res.failed);
+  auto kept = f.store->load_signatures(now);
+  REQUIRE(kept.size() == 2);
+  std::set<std::string> keys;
+  for (const auto& s : kept) keys.insert(s.channel + "/" + s.use.key + "/" + s.use.digest);
+  CHECK(keys == std::set<std::string>{"web-chat/msg_abc/digest-1", "mailgun/token-1/digest-2"});
+  CHECK(f.store->load_signatures(now + 15 * minute).size() == 1);  // the first has expired
 }
 
 TEST_CASE("the reader answers conversations and customers, following merges") {
