@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -161,8 +162,12 @@ class renderer {
     }
     if (breaks_ > 0) {
       while (!out_.empty() && out_.back() == ' ') out_.pop_back();
+      // Count the line breaks already there only as far as needed: a <pre> may have left
+      // thousands, and counting them all before every block would make the pass quadratic.
       std::size_t have = 0;
-      for (auto it = out_.rbegin(); it != out_.rend() && *it == '\n'; ++it) ++have;
+      for (auto it = out_.rbegin();
+           it != out_.rend() && *it == '\n' && have < static_cast<std::size_t>(breaks_); ++it)
+        ++have;
       for (; have < static_cast<std::size_t>(breaks_); ++have) out_ += '\n';
     } else if (space_ && out_.back() != '\n' && out_.back() != ' ') {
       out_ += ' ';
@@ -265,17 +270,37 @@ class renderer {
   // Skips to the matching end tag of a hidden element; without one, only the tag is dropped
   // (a stray <head> in a body must not swallow the message).
   void skip_element(const std::string& name) {
+    const std::size_t end = end_tag_after(name, pos_);
+    if (end != std::string_view::npos) {
+      skip_tag(end + 2 + name.size());
+      return;
+    }
+    if (name == "script" || name == "style") pos_ = in_.size();  // raw text to the end
+  }
+
+  // Where the next "</name" (not followed by a name character) starts at or after `from`;
+  // npos when there is none. The answer is remembered per name: the reader only moves forward,
+  // so a later question from further on is answered from it, and a body of ten thousand
+  // unclosed <head> tags is read once, not ten thousand times.
+  std::size_t end_tag_after(const std::string& name, std::size_t from) {
+    constexpr auto none = std::string_view::npos;
+    auto& known = end_tags_.try_emplace(name, none, none).first->second;  // {from, found at}
+    if (known.first != std::string_view::npos && known.first <= from &&
+        (known.second == std::string_view::npos || known.second >= from))
+      return known.second;
     const std::string end = "</" + name;
-    for (std::size_t p = pos_; p < in_.size(); ++p) {
+    std::size_t found = std::string_view::npos;
+    for (std::size_t p = from; p < in_.size(); ++p) {
       if (in_[p] == '<' && iequals_at(in_, p, end)) {
         const std::size_t after = p + end.size();
         if (after >= in_.size() || !is_alnum(in_[after])) {
-          skip_tag(after);
-          return;
+          found = p;
+          break;
         }
       }
     }
-    if (name == "script" || name == "style") pos_ = in_.size();  // raw text to the end
+    known = {from, found};
+    return found;
   }
 
   void reference() {
@@ -336,6 +361,8 @@ class renderer {
 
   std::string_view in_;
   std::size_t pos_ = 0;
+  // Per hidden element name: the end-tag search last made (end_tag_after).
+  std::map<std::string, std::pair<std::size_t, std::size_t>, std::less<>> end_tags_;
   std::string out_;
   int breaks_ = 0;      // line breaks owed before the next text
   bool space_ = false;  // a space owed before the next text

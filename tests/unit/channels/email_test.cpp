@@ -46,12 +46,28 @@ TEST_CASE("html_to_text") {
       {"<p>unterminated <b", "unterminated"},
       {"<head>stray head without end<p>text", "stray head without end\n\ntext"},
       {"<script>never closed", ""},
+      {"<title>a</title>b<title>c</title>d<title>e", "bde"},
+      {"<head>x<head>y</head>z", "z"},
       {"", ""},
   };
   for (const auto& [html, text] : cases) {
     CAPTURE(html);
     CHECK(html_to_text(html) == text);
   }
+}
+
+// The shapes that made the renderer quadratic (issue #18): each unclosed hidden element
+// searched the rest of the body for its end tag, and each block counted every line break a
+// <pre> had left. The answers stay what they were; bench/worst_case.sh times them.
+TEST_CASE("html_to_text: unclosed hidden elements and long <pre> runs") {
+  std::string heads;
+  for (int i = 0; i < 5000; ++i) heads += "<head>";
+  CHECK(html_to_text(heads + "text") == "text");
+  CHECK(html_to_text(heads + "a</head>b") == "b");
+
+  std::string pre = "<pre>x" + std::string(5000, '\n') + "</pre>";
+  for (int i = 0; i < 3; ++i) pre += "<p>p</p>";
+  CHECK(html_to_text(pre) == "x" + std::string(5000, '\n') + "p\n\np\n\np");
 }
 
 // ---- charsets --------------------------------------------------------------------------
