@@ -29,7 +29,8 @@ struct verifiers {
   std::vector<std::string> standard_keys{
       *decode_standard_webhooks_secret(config_for("chat").secrets.front())};
   std::vector<std::string> meta_secrets = config_for("messenger").secrets;
-  std::string verify_token = config_for("messenger").options.at("verify_token");
+  std::vector<std::string> verify_tokens{config_for("messenger").options.at("verify_token")};
+  secret_set verify_token{verify_tokens};
   email::secret_set passwords{config_for("sendgrid").secrets};
   // The adapters whose signature parsing is private to them.
   std::vector<std::pair<std::string, std::unique_ptr<adapter>>> adapters;
