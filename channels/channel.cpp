@@ -14,6 +14,8 @@ result<http_answer> adapter::handshake(const request_view&) const {
   return error{errc::method_not_allowed, "this channel type has no GET handshake; use POST"};
 }
 
+error adapter::check_head(const request_view&) const { return {}; }
+
 result<parse_result> adapter::parse_verified(const request_view&) const {
   return error{errc::not_found, "this channel type keeps no unreadable deliveries"};
 }

@@ -91,7 +91,14 @@ struct parse_result {
 class adapter {
  public:
   virtual ~adapter() = default;
-  // POST: verify, then parse.
+  // A POST's headers, before its body is read (and before 100 Continue): what can be proven
+  // or disproven of the sender without the body. A credential carried whole in the headers (a
+  // password, a bearer or secret token) is checked whole; a signature over the body is
+  // checked for presence and form, and a signed timestamp for the tolerance. A refusal here
+  // is answered at once and the body never read. `head.body` is empty. The default (Mailgun,
+  // whose signature is inside the body) accepts.
+  virtual error check_head(const request_view& head) const;
+  // POST: verify, then parse. Checks again whatever check_head() checks.
   virtual result<parse_result> receive(const request_view& req) const = 0;
   // The parse half of receive(), for a body whose signature was verified when it arrived: an
   // operator replays a kept delivery (POST /v1/unreadable/{id}/replay) once this version can

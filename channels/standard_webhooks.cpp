@@ -125,10 +125,8 @@ std::string sign_standard_webhook(std::string_view secret_bytes, std::string_vie
   return "v1," + base64_encode(signed_content_mac(secret_bytes, id, ts, body));
 }
 
-error verify_standard_webhook(const request_view& req, std::span<const std::string> decoded_secrets,
-                              std::chrono::seconds tolerance) {
-  const auto id = non_empty_header(req, id_header);
-  if (!id) return missing(id_header);
+error check_standard_webhook_head(const request_view& req, std::chrono::seconds tolerance) {
+  if (!non_empty_header(req, id_header)) return missing(id_header);
   const auto ts_text = non_empty_header(req, timestamp_header);
   if (!ts_text) return missing(timestamp_header);
   const auto header = non_empty_header(req, signature_header);
@@ -140,12 +138,19 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
   // request cannot be replayed once the window has passed.
   if (!within_tolerance(*ts, req.now, tolerance))
     return {errc::bad_signature, "timestamp outside the tolerance"};
+  if (v1_signatures(*header).empty())
+    return {errc::bad_signature, "header webhook-signature has no v1 signature"};
+  return {};
+}
 
-  const std::vector<std::string> offered = v1_signatures(*header);
-  if (offered.empty()) return {errc::bad_signature, "header webhook-signature has no v1 signature"};
-
+error verify_standard_webhook(const request_view& req, std::span<const std::string> decoded_secrets,
+                              std::chrono::seconds tolerance) {
+  if (error e = check_standard_webhook_head(req, tolerance); e.code != errc::ok) return e;
+  const std::string_view id = *req.header(id_header);
+  const std::string_view ts_text = *req.header(timestamp_header);
+  const std::vector<std::string> offered = v1_signatures(*req.header(signature_header));
   for (const std::string& key : decoded_secrets) {
-    const std::string expected = signed_content_mac(key, *id, *ts_text, req.body);
+    const std::string expected = signed_content_mac(key, id, ts_text, req.body);
     if (expected.empty()) continue;  // OpenSSL failure: fail closed
     for (const std::string& candidate : offered)
       if (constant_time_equal(expected, candidate)) return {};
@@ -192,6 +197,10 @@ result<std::vector<std::string>> verified_fields(const boost::json::object& obj,
     out.emplace_back(*s);
   }
   return out;
+}
+
+error standard_webhooks_adapter::check_head(const request_view& head) const {
+  return check_standard_webhook_head(head, tolerance_);
 }
 
 result<parse_result> standard_webhooks_adapter::receive(const request_view& req) const {

@@ -36,6 +36,10 @@ std::optional<std::string> decode_standard_webhooks_secret(std::string_view conf
 std::string sign_standard_webhook(std::string_view secret_bytes, std::string_view id,
                                   std::int64_t timestamp, std::string_view body);
 
+// The part of verify_standard_webhook that needs no body: the three headers present, the
+// timestamp within ±tolerance of req.now, at least one v1 signature offered.
+error check_standard_webhook_head(const request_view& req, std::chrono::seconds tolerance);
+
 // Verifies req against every decoded secret (key rotation: any match is accepted) and every v1
 // entry of webhook-signature (the sender's own rotation: any match is accepted). The timestamp
 // must lie within ±tolerance of req.now, which refuses replays and far-future signatures.
@@ -78,6 +82,7 @@ class standard_webhooks_adapter : public adapter {
         keys_(std::move(settings.keys)),
         tolerance_(settings.tolerance) {}
 
+  error check_head(const request_view& head) const final;
   result<parse_result> receive(const request_view& req) const final;
 
  protected:

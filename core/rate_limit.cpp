@@ -29,6 +29,19 @@ std::chrono::milliseconds rate_limiter::take(std::string_view key, double rate, 
       static_cast<std::int64_t>(std::ceil((1 - b.tokens) / rate * 1000))};
 }
 
+std::chrono::milliseconds rate_limiter::wait(std::string_view key, double rate, double burst,
+                                             clock::time_point now) const {
+  if (rate <= 0) return std::chrono::milliseconds{0};
+  burst = std::max(burst, 1.0);
+  std::lock_guard lock(m_);
+  const auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return std::chrono::milliseconds{0};
+  const double elapsed = std::max(0.0, std::chrono::duration<double>(now - it->second.last).count());
+  const double tokens = std::min(burst, it->second.tokens + elapsed * rate);
+  if (tokens >= 1) return std::chrono::milliseconds{0};
+  return std::chrono::milliseconds{static_cast<std::int64_t>(std::ceil((1 - tokens) / rate * 1000))};
+}
+
 void rate_limiter::evict(clock::time_point now, double rate, double burst) {
   std::erase_if(buckets_, [&](const auto& kv) {
     const double elapsed = std::chrono::duration<double>(now - kv.second.last).count();

@@ -24,6 +24,11 @@ class rate_limiter {
   std::chrono::milliseconds take(std::string_view key, double rate, double burst,
                                  clock::time_point now);
 
+  // How long until `key` will have a token, taking nothing: zero when it has one now (a key
+  // never charged has a full bucket).
+  std::chrono::milliseconds wait(std::string_view key, double rate, double burst,
+                                 clock::time_point now) const;
+
   std::size_t keys() const;
 
  private:

@@ -760,6 +760,10 @@ class loader {
     rate("per_client_burst", r.per_client_burst);
     rate("per_channel", r.per_channel);
     rate("per_channel_burst", r.per_channel_burst);
+    rate("refused_per_client", r.refused_per_client);
+    rate("refused_per_client_burst", r.refused_per_client_burst);
+    rate("reads_per_client", r.reads_per_client);
+    rate("reads_per_client_burst", r.reads_per_client_burst);
     if (auto v = m.take("trust_forwarded_for"))
       if (auto b = rd_.boolean(*v)) r.trust_forwarded_for = *b;
     m.finish();

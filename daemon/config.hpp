@@ -18,14 +18,23 @@
 
 namespace sb {
 
-// Token buckets in front of the webhook pipeline, checked before any parsing or signature
-// work: one noisy sender or one misbehaving adapter cannot starve the others. 429 +
-// Retry-After past the limit. A rate of 0 turns that limit off.
+// Token buckets in front of the request pipeline: one noisy sender, one misbehaving adapter
+// or a flood of forged requests cannot starve the others. 429 + Retry-After past a limit. A
+// rate of 0 turns that limit off; a burst of 0 means twice the rate.
 struct rate_limit_config {
-  std::uint32_t per_client = 0;        // requests a second from one client address
-  std::uint32_t per_client_burst = 0;  // 0: twice the rate
-  std::uint32_t per_channel = 1000;    // requests a second to one channel
+  std::uint32_t per_client = 0;  // webhook requests a second from one client address, any
+  std::uint32_t per_client_burst = 0;
+  // Authenticated webhook requests a second to one channel: only a request whose credential
+  // was proven spends the channel's budget, so forged ones cannot use it up.
+  std::uint32_t per_channel = 1000;
   std::uint32_t per_channel_burst = 0;
+  // Refused requests a second from one client address (a bad signature, a malformed body, an
+  // unknown channel): a client with none left is answered 429 as soon as its headers arrive.
+  std::uint32_t refused_per_client = 10;
+  std::uint32_t refused_per_client_burst = 0;
+  // Read API requests and GET handshakes a second from one client address.
+  std::uint32_t reads_per_client = 100;
+  std::uint32_t reads_per_client_burst = 0;
   // Behind a reverse proxy every request comes from the proxy: take the client address from
   // the last X-Forwarded-For entry instead (only when the peer is a loopback address).
   bool trust_forwarded_for = false;

@@ -143,7 +143,15 @@ class session : public std::enable_shared_from_this<session> {
       keep_alive_ = false;
       return reply(error_reply({errc::malformed, "the Host header is required"}), version_);
     }
-    const std::size_t limit = srv_->pipe.body_limit(origin_form(req.target()));
+    // The pipeline's say on the headers alone: the body limit, or a refusal (a forged
+    // credential, a client over its budget) answered before the body is read or 100 Continue
+    // sent; the unread body makes the connection unusable.
+    auto verdict = srv_->pipe.check_head(view_of(req, {}));
+    if (verdict.refusal) {
+      keep_alive_ = false;
+      return reply(std::move(*verdict.refusal), version_);
+    }
+    const std::size_t limit = verdict.body_limit;
     if (const auto len = parser_->content_length(); len && *len > limit) {
       keep_alive_ = false;  // the unread body makes the connection unusable
       return reply(error_reply({errc::too_large, fmt::format("the body limit for this "
@@ -195,20 +203,25 @@ class session : public std::enable_shared_from_this<session> {
     busy_ = true;
     auto& req = parser_->get();
     keep_alive_ = keep_alive_ && req.keep_alive();
+    srv_->pipe.handle(view_of(req, req.body()), [self = shared_from_this()](http_reply r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->reply(std::move(r), self->version_); });
+    });
+  }
+
+  // The request as the pipeline sees it; views into the parser's buffers and fields_.
+  template <class Request>
+  request_view view_of(const Request& req, std::string_view body) {
     fields_.clear();
     for (const auto& f : req) fields_.push_back({f.name_string(), f.value()});
-    request_view view{req.method_string(), origin_form(req.target()), fields_, req.body(),
-                      now_ms()};
     if (peer_.empty()) {
       beast::error_code ec;
       const auto ep = stream_.socket().remote_endpoint(ec);
       if (!ec) peer_ = ep.address().to_string();
     }
+    request_view view{req.method_string(), origin_form(req.target()), fields_, body, now_ms()};
     view.peer = peer_;
-    srv_->pipe.handle(view, [self = shared_from_this()](http_reply r) {
-      asio::post(self->stream_.get_executor(),
-                 [self, r = std::move(r)]() mutable { self->reply(std::move(r), self->version_); });
-    });
+    return view;
   }
 
   void reply(http_reply r, unsigned version) {
@@ -235,9 +248,40 @@ class session : public std::enable_shared_from_this<session> {
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         self->busy_ = false;
                         self->stream_.expires_never();
-                        if (ec || !self->res_.keep_alive()) return self->close();
+                        if (ec) return self->close();
+                        if (!self->res_.keep_alive())
+                          return self->body_unread() ? self->linger() : self->close();
                         self->do_read();
                       });
+  }
+
+  // A reply was sent before the request's body was read (a refusal at the headers, a 413).
+  bool body_unread() const { return parser_ && parser_->is_header_done() && !parser_->is_done(); }
+
+  // The client may still be sending the body: closing now would reset the connection, and the
+  // reset can destroy the reply before the client reads it. So the sending side is shut (the
+  // client reads the reply, then the end) and what still arrives is read and dropped, for at
+  // most linger_time and linger_bytes, then the socket closed (nginx's lingering close).
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    linger_left_ = linger_bytes;
+    linger_buf_ = std::make_unique<char[]>(read_chunk);
+    stream_.expires_after(linger_time);
+    drop_some();
+  }
+
+  void drop_some() {
+    stream_.async_read_some(asio::buffer(linger_buf_.get(), read_chunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->linger_left_) {
+                                self->stream_.expires_never();
+                                return self->close();
+                              }
+                              self->linger_left_ -= n;
+                              self->drop_some();
+                            });
   }
 
   void close() {
@@ -255,6 +299,10 @@ class session : public std::enable_shared_from_this<session> {
   beast::tcp_stream stream_;
   std::shared_ptr<http_server::impl> srv_;
   static constexpr std::size_t read_chunk = 8 * 1024;
+  static constexpr std::size_t linger_bytes = 1 << 20;
+  static constexpr std::chrono::seconds linger_time{1};
+  std::size_t linger_left_ = 0;
+  std::unique_ptr<char[]> linger_buf_;
   beast::flat_buffer buffer_;  // bounded by the parser's header and body limits
   asio::steady_timer read_timer_;
   bool timed_out_ = false;

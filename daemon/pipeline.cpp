@@ -72,6 +72,24 @@ http_reply answer_reply(const http_answer& a) {
   return r;
 }
 
+// The client a request counts against: the socket's peer, or behind a trusted local proxy
+// the last address in X-Forwarded-For (the one the proxy itself added).
+std::string client_address(const request_view& req, bool trust_forwarded_for) {
+  if (trust_forwarded_for && (req.peer == "127.0.0.1" || req.peer == "::1"))
+    if (auto xff = req.header("X-Forwarded-For")) {
+      auto last = xff->substr(xff->rfind(',') == std::string_view::npos ? 0 : xff->rfind(',') + 1);
+      while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+      while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+      if (!last.empty() && last.size() <= 64) return std::string(last);
+    }
+  return std::string(req.peer);
+}
+
+// A configured burst, or twice the rate when it is 0.
+double burst_of(std::uint32_t rate, std::uint32_t burst) {
+  return burst ? burst : 2.0 * rate;
+}
+
 }  // namespace
 
 http_reply error_reply(const error& e) {
@@ -94,14 +112,98 @@ http_reply not_allowed(std::string_view allow) {
 
 pipeline::pipeline(const config_holder& cfg, group_writer& writer) : cfg_(cfg), writer_(writer) {}
 
-std::size_t pipeline::body_limit(std::string_view target) const {
+pipeline::head_verdict pipeline::check_head(const request_view& head) {
   const auto cfg = cfg_.get();
-  const std::size_t server_limit = cfg->server.max_body_bytes;
-  const auto name = webhook_channel(target);
-  const auto* ch = name.empty() ? nullptr : cfg->find_channel(name);
-  if (!ch) return server_limit;
-  if (ch->config.max_body_bytes) return ch->config.max_body_bytes;
-  return std::max(server_limit, ch->type->default_max_body);
+  const auto& rl = cfg->server.rate_limit;
+  head_verdict v;
+  v.body_limit = cfg->server.max_body_bytes;
+  const std::string path = path_of(head.target);
+  const bool reads = read_api_ && read_api::owns(path);
+  if (!reads && !path.starts_with(webhook_prefix)) return v;
+
+  // Refusals are budgeted per client and resource: a provider whose one channel is
+  // misconfigured keeps delivering to the others from the same addresses.
+  const std::string name = reads ? std::string() : webhook_channel(head.target);
+  const channel* ch = name.empty() ? nullptr : cfg->find_channel(name);
+  const std::string client = client_address(head, rl.trust_forwarded_for);
+  const std::string key = refusal_key(client, reads ? nullptr : ch, reads);
+  // A client that had too many requests refused lately is answered before anything else.
+  if ((v.refusal = over_limit(refusals_, key, rl.refused_per_client, rl.refused_per_client_burst,
+                              false))) {
+    if (ch) count(ch->config.name, "rejected", "rate_limited", 1);
+    return v;
+  }
+  if (reads) {
+    if ((v.refusal = over_limit(reads_, client, rl.reads_per_client, rl.reads_per_client_burst)))
+      return v;
+    if (error e = read_api_->authorize(head); e.code != errc::ok) {
+      charge_refusal(rl, key);
+      v.refusal = error_reply(e);
+    }
+    return v;
+  }
+  if (!ch) {
+    charge_refusal(rl, key);
+    v.refusal = error_reply({errc::unknown_channel});
+    return v;
+  }
+  if (ch->config.max_body_bytes)
+    v.body_limit = ch->config.max_body_bytes;
+  else
+    v.body_limit = std::max(v.body_limit, ch->type->default_max_body);
+  if (head.method == "GET" && ch->handler->has_handshake()) {
+    v.refusal = over_limit(reads_, client, rl.reads_per_client, rl.reads_per_client_burst);
+  } else if (head.method == "POST") {
+    // What the headers alone prove or disprove (a password whole, a signature's presence and
+    // form, a signed timestamp): a forged request is refused before its body is read.
+    if (error e = ch->handler->check_head(head); e.code != errc::ok)
+      v.refusal = refuse(*cfg, *ch, head, e);
+  }
+  return v;
+}
+
+std::string pipeline::refusal_key(const std::string& client, const channel* ch, bool reads) {
+  return client + (reads ? std::string(" read API") : " channel " + (ch ? ch->config.name : "?"));
+}
+
+std::optional<http_reply> pipeline::over_limit(rate_limiter& bucket, const std::string& key,
+                                               std::uint32_t rate, std::uint32_t burst,
+                                               bool take) {
+  const double b = burst_of(rate, burst);
+  const auto now = std::chrono::steady_clock::now();
+  const auto wait = take ? bucket.take(key, rate, b, now) : bucket.wait(key, rate, b, now);
+  if (wait.count() == 0) return std::nullopt;
+  const bool refusals = &bucket == &refusals_;
+  if (auto skipped = refusal_log.allow(refusals ? "refused/rate_limited" : "reads/rate_limited"))
+    log::warn("ingress", "rate limited client={} ({}){}", key,
+              refusals ? "too many refused requests" : "too many reads",
+              *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
+  auto r = error_reply(
+      {errc::rate_limited, refusals ? "too many refused requests from this client; retry later"
+                                    : "too many requests; retry later"});
+  r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
+  return r;
+}
+
+void pipeline::charge_refusal(const rate_limit_config& rl, const std::string& key) {
+  refusals_.take(key, rl.refused_per_client,
+                 burst_of(rl.refused_per_client, rl.refused_per_client_burst),
+                 std::chrono::steady_clock::now());
+}
+
+http_reply pipeline::refuse(const config& cfg, const channel& ch, const request_view& req,
+                            const error& e) {
+  charge_refusal(cfg.server.rate_limit,
+                 refusal_key(client_address(req, cfg.server.rate_limit.trust_forwarded_for), &ch,
+                             false));
+  const auto& d = describe(e.code);
+  count(ch.config.name, "rejected", d.name, 1);
+  // The detail names the field or check that failed, never a value from the body.
+  if (auto skipped = refusal_log.allow(ch.config.name + "/" + std::string(d.name)))
+    log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"{}",
+              ch.config.name, d.http_status, d.name, e.detail,
+              *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
+  return error_reply(e);
 }
 
 void pipeline::handle(const request_view& req, std::function<void(http_reply)> done) {
@@ -131,72 +233,59 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
 
   const std::string name = webhook_channel(req.target);
   const channel* ch = name.empty() ? nullptr : cfg->find_channel(name);
-  if (!ch) return done(error_reply({errc::unknown_channel}));
+  if (!ch) return done(error_reply({errc::unknown_channel}));  // (check_head charged it)
 
   if (req.method == "POST") return webhook(*cfg, *ch, req, std::move(done));
   if (req.method == "GET" && ch->handler->has_handshake()) {
     // Provider handshakes (Meta hub.challenge, X CRC): answered by the adapter, nothing stored.
     auto answer = ch->handler->handshake(req);
+    const auto& rl = cfg->server.rate_limit;
+    const auto key = refusal_key(client_address(req, rl.trust_forwarded_for), ch, false);
     if (!answer) {
+      charge_refusal(rl, key);
       log::info("ingress", "handshake refused channel={} reason={}", ch->config.name,
                 describe(answer.error().code).name);
       return done(error_reply(answer.error()));
     }
+    if (answer->status >= 400) charge_refusal(rl, key);
     return done(answer_reply(*answer));
   }
   return done(not_allowed(ch->handler->has_handshake() ? "GET, POST" : "POST"));
 }
 
-// The client a request counts against: the socket's peer, or behind a trusted local proxy
-// the last address in X-Forwarded-For (the one the proxy itself added).
-std::string client_address(const request_view& req, bool trust_forwarded_for) {
-  if (trust_forwarded_for && (req.peer == "127.0.0.1" || req.peer == "::1"))
-    if (auto xff = req.header("X-Forwarded-For")) {
-      auto last = xff->substr(xff->rfind(',') == std::string_view::npos ? 0 : xff->rfind(',') + 1);
-      while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-      while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
-      if (!last.empty() && last.size() <= 64) return std::string(last);
-    }
-  return std::string(req.peer);
-}
-
 void pipeline::webhook(const config& cfg, const channel& ch, const request_view& req,
                        std::function<void(http_reply)> done) {
-  // 0. Rate limits, before any parsing or signature work.
+  // 0. The client's own limit, before any parsing or signature work (off by default).
   const auto& rl = cfg.server.rate_limit;
-  const auto now = std::chrono::steady_clock::now();
-  // The client's bucket first: a client over its own limit must not use up the channel's.
-  std::chrono::milliseconds wait{0};
-  if (rl.per_client > 0)
-    wait = limits_.take("client/" + client_address(req, rl.trust_forwarded_for), rl.per_client,
-                        rl.per_client_burst ? rl.per_client_burst : 2.0 * rl.per_client, now);
-  if (wait.count() == 0)
-    wait = limits_.take("channel/" + ch.config.name, rl.per_channel,
-                        rl.per_channel_burst ? rl.per_channel_burst : 2.0 * rl.per_channel, now);
-  if (wait.count() > 0) {
+  const auto rate_limited = [&](std::chrono::milliseconds wait) {
     count(ch.config.name, "rejected", "rate_limited", 1);
     if (auto skipped = refusal_log.allow(ch.config.name + "/rate_limited"))
       log::warn("ingress", "rate limited channel={} peer={}{}", ch.config.name, req.peer,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     auto r = error_reply({errc::rate_limited, "too many requests; retry later"});
     r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
-    return done(std::move(r));
-  }
+    done(std::move(r));
+  };
+  if (rl.per_client > 0)
+    if (auto wait = limits_.take("client/" + client_address(req, rl.trust_forwarded_for),
+                                 rl.per_client, burst_of(rl.per_client, rl.per_client_burst),
+                                 std::chrono::steady_clock::now());
+        wait.count() > 0)
+      return rate_limited(wait);
   // 1. Verify and parse: the adapter checks the signature over the raw bytes before it
   //    trusts anything in the body, then normalizes the provider's format. An event it cannot
   //    read is kept as unreadable rather than the delivery refused, for the types whose
-  //    providers can only retry (channel.hpp, keeps_unreadable).
+  //    providers can only retry (channel.hpp, keeps_unreadable). A refusal is charged to the
+  //    client's budget of refusals, never to the channel's.
   auto parsed = ch.handler->receive(req);
-  if (!parsed) {
-    const auto& d = describe(parsed.error().code);
-    count(ch.config.name, "rejected", d.name, 1);
-    // The detail names the field or check that failed, never a value from the body.
-    if (auto skipped = refusal_log.allow(ch.config.name + "/" + std::string(d.name)))
-      log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"{}",
-                ch.config.name, d.http_status, d.name, parsed.error().detail,
-                *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
-    return done(error_reply(parsed.error()));
-  }
+  if (!parsed) return done(refuse(cfg, ch, req, parsed.error()));
+  // 1b. The channel's budget, spent only by authenticated requests: a flood of forged ones
+  //     cannot make a provider's genuine deliveries wait.
+  if (auto wait = limits_.take("channel/" + ch.config.name, rl.per_channel,
+                               burst_of(rl.per_channel, rl.per_channel_burst),
+                               std::chrono::steady_clock::now());
+      wait.count() > 0)
+    return rate_limited(wait);
   // 2. No signature is good twice: the same signed id (Mailgun's token, a webhook-id) with
   //    other content is a captured signature replayed; with the same content, the provider's
   //    retry, which the store's dedupe answers.

@@ -50,8 +50,14 @@ class pipeline {
  public:
   pipeline(const config_holder& cfg, group_writer& writer);
 
-  // The body limit for a request, decided from its target before the body is read.
-  std::size_t body_limit(std::string_view target) const;
+  // What is decided when a request's headers have arrived, before its body is read or
+  // 100 Continue sent: the body limit for its target, or a refusal answered at once (the body
+  // is then never read). `head.body` is empty.
+  struct head_verdict {
+    std::size_t body_limit = 0;
+    std::optional<http_reply> refusal;
+  };
+  head_verdict check_head(const request_view& head);
 
   // `done` may run on this thread or on the writer thread, exactly once.
   void handle(const request_view& req, std::function<void(http_reply)> done);
@@ -97,13 +103,28 @@ class pipeline {
   static error set_aside_bad_keys(const adapter& handler, parse_result& parsed);
   void count(std::string_view channel, std::string_view outcome, std::string_view reason,
              std::size_t n) const;
+  // A webhook refused (logged at most so often, counted), charged to its client's budget of
+  // refusals.
+  http_reply refuse(const config& cfg, const channel& ch, const request_view& req,
+                    const error& e);
+  // The refusals budget a request counts against: its client's, for the channel it names
+  // (ch null: no such channel) or for the read API.
+  static std::string refusal_key(const std::string& client, const channel* ch, bool reads);
+  void charge_refusal(const rate_limit_config& rl, const std::string& key);
+  // 429 when `key` has no token left in `bucket` (taking one when `take`); nullopt when it had.
+  std::optional<http_reply> over_limit(rate_limiter& bucket, const std::string& key,
+                                       std::uint32_t rate, std::uint32_t burst,
+                                       bool take = true);
 
   const config_holder& cfg_;
   group_writer& writer_;
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
   daemon_metrics* metrics_ = nullptr;
-  rate_limiter limits_;  // kept across reloads; the rates come from each request's config
+  // Kept across reloads; the rates come from each request's config (server.rate_limit).
+  rate_limiter limits_;    // per client (all webhooks) and per channel (authenticated ones)
+  rate_limiter refusals_;  // refused requests, per client
+  rate_limiter reads_;     // read API requests and GET handshakes, per client
   replay_guard signatures_;
   std::function<std::string()> metrics_page_;
   std::function<std::optional<std::string>()> not_ready_;

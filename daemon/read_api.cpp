@@ -61,12 +61,17 @@ bool read_api::owns(std::string_view path) noexcept {
          path.starts_with("/v1/unreadable/");
 }
 
-void read_api::handle(const request_view& req, std::function<void(http_reply)> done) {
+error read_api::authorize(const request_view& req) const {
   const auto cfg = cfg_.get();
   if (cfg->server.api_tokens.empty())
-    return done(error_reply(
-        {errc::unauthorized, "the read API is closed: set server.api_tokens_file to open it"}));
-  if (!authorized(*cfg, req)) return done(error_reply({errc::unauthorized}));
+    return {errc::unauthorized, "the read API is closed: set server.api_tokens_file to open it"};
+  if (!authorized(*cfg, req)) return {errc::unauthorized};
+  return {};
+}
+
+void read_api::handle(const request_view& req, std::function<void(http_reply)> done) {
+  if (error e = authorize(req); e.code != errc::ok) return done(error_reply(e));
+  const auto cfg = cfg_.get();
 
   auto u = boost::urls::parse_origin_form(req.target);
   if (!u) return done(error_reply({errc::malformed, "bad request target"}));

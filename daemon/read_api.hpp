@@ -30,6 +30,9 @@ class read_api {
 
   // Whether `path` belongs to the read API (then handle() answers it).
   static bool owns(std::string_view path) noexcept;
+  // The bearer token: errc::ok, or errc::unauthorized saying why (checked again by handle(),
+  // first when the request's headers arrive).
+  error authorize(const request_view& req) const;
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
  private:

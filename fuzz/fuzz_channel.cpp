@@ -26,6 +26,9 @@ const sb::adapter& channel() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const sb::fuzz::text_request req({reinterpret_cast<const char*>(data), size});
   if (req.view().method == "POST") {
+    // The headers alone first, as the HTTP server asks when they arrive.
+    if (const sb::error e = channel().check_head(req.view()); e.code != sb::errc::ok)
+      sb::fuzz::check_error(e, SB_FUZZ_TYPE " check_head");
     const auto received = channel().receive(req.view());
     sb::fuzz::check(received, SB_FUZZ_TYPE " receive");
     // A kept delivery is replayed with parse_verified(): it must read what receive() read.

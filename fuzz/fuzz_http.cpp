@@ -71,7 +71,7 @@ std::string webhook_channel(std::string_view target) {
   return *it;
 }
 
-// pipeline::body_limit.
+// pipeline::check_head (its body limit).
 std::size_t body_limit(const daemon_model& d, std::string_view target) {
   const std::string name = webhook_channel(target);
   const configured_channel* ch = name.empty() ? nullptr : d.find(name);

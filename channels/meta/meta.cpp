@@ -83,16 +83,27 @@ result<http_answer> verify_handshake(const request_view& req, const secret_set& 
   return http_answer{200, "text/plain", *challenge};
 }
 
-error verify_signature(const request_view& req, std::span<const std::string> app_secrets) {
+namespace {
+
+// The HMAC that X-Hub-Signature-256 offers, or why there is none to check.
+result<std::string> offered_signature(const request_view& req) {
   const auto header = req.header(signature_header);
-  if (!header) return {errc::bad_signature, fmt::format("missing header {}", signature_header)};
+  if (!header) return error{errc::bad_signature, fmt::format("missing header {}", signature_header)};
   constexpr std::string_view prefix = "sha256=";
   const std::string_view value = trim(*header);
   std::optional<std::string> mac;
   if (value.starts_with(prefix)) mac = hex_decode(value.substr(prefix.size()));
   if (!mac || mac->size() != 32)
-    return {errc::bad_signature,
-            fmt::format("header {} must be sha256=<hex HMAC-SHA256>", signature_header)};
+    return error{errc::bad_signature,
+                 fmt::format("header {} must be sha256=<hex HMAC-SHA256>", signature_header)};
+  return std::move(*mac);
+}
+
+}  // namespace
+
+error verify_signature(const request_view& req, std::span<const std::string> app_secrets) {
+  auto mac = offered_signature(req);
+  if (!mac) return mac.error();
   bool match = false;
   // Every secret is tried, so the time taken does not tell which one matched.
   for (const auto& secret : app_secrets)
@@ -109,6 +120,11 @@ std::string sign(std::string_view app_secret, std::string_view body) {
 
 result<http_answer> webhook_adapter::handshake(const request_view& req) const {
   return verify_handshake(req, settings_.verify_token);
+}
+
+error webhook_adapter::check_head(const request_view& head) const {
+  auto mac = offered_signature(head);
+  return mac ? error{} : mac.error();
 }
 
 result<parse_result> webhook_adapter::receive(const request_view& req) const {

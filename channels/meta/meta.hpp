@@ -60,6 +60,7 @@ class webhook_adapter : public adapter {
 
   result<http_answer> handshake(const request_view& req) const final;
   bool has_handshake() const noexcept final { return true; }
+  error check_head(const request_view& head) const final;
   result<parse_result> receive(const request_view& req) const final;
   result<parse_result> parse_verified(const request_view& req) const final;
   bool keeps_unreadable() const noexcept final { return true; }

@@ -168,8 +168,12 @@ class postmark_adapter final : public adapter {
                    std::vector<std::string> trusted)
       : secrets_(secrets), username_(std::move(username)), trusted_(std::move(trusted)) {}
 
+  // The credential is whole in the headers.
+  error check_head(const request_view& head) const override {
+    return email::check_basic_auth(head, secrets_, username_);
+  }
   result<parse_result> receive(const request_view& req) const override {
-    if (error e = email::check_basic_auth(req, secrets_, username_); e.code != errc::ok) return e;
+    if (error e = check_head(req); e.code != errc::ok) return e;
     return parse_verified(req);
   }
   bool keeps_unreadable() const noexcept override { return true; }

@@ -357,11 +357,16 @@ class telegram_adapter final : public adapter {
   telegram_adapter(std::string channel, std::vector<std::string> digests, std::string bot)
       : channel_(std::move(channel)), digests_(std::move(digests)), bot_(std::move(bot)) {}
 
-  result<parse_result> receive(const request_view& req) const override {
-    const auto token = req.header(token_header);
+  // The secret token is the whole credential, and it is in the headers.
+  error check_head(const request_view& head) const override {
+    const auto token = head.header(token_header);
     if (!token || token->empty())
-      return error{errc::bad_signature, "missing header X-Telegram-Bot-Api-Secret-Token"};
-    if (!token_matches(*token)) return error{errc::bad_signature, "secret token does not match"};
+      return {errc::bad_signature, "missing header X-Telegram-Bot-Api-Secret-Token"};
+    if (!token_matches(*token)) return {errc::bad_signature, "secret token does not match"};
+    return {};
+  }
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = check_head(req); e.code != errc::ok) return e;
     return parse_verified(req);
   }
   bool keeps_unreadable() const noexcept override { return true; }

@@ -245,10 +245,16 @@ class twilio_adapter final : public adapter {
         urls_(std::move(urls)),
         default_country_(std::move(default_country)) {}
 
-  result<parse_result> receive(const request_view& req) const override {
-    const auto signature = req.header(signature_header);
+  // The signature covers the URL and the body's parameters: only its presence is known here.
+  error check_head(const request_view& head) const override {
+    const auto signature = head.header(signature_header);
     if (!signature || trim(*signature).empty())
-      return error{errc::bad_signature, "missing header X-Twilio-Signature"};
+      return {errc::bad_signature, "missing header X-Twilio-Signature"};
+    return {};
+  }
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = check_head(req); e.code != errc::ok) return e;
+    const auto signature = req.header(signature_header);
     const std::optional<form> params = parse_form(req.body);
     if (!params || !signature_matches(*signature, *params, req.target))
       return error{errc::bad_signature, "signature does not match"};

@@ -165,6 +165,10 @@ class x_adapter final : public adapter {
     return http_answer{200, "application/json", json::serialize(body)};
   }
 
+  error check_head(const request_view& head) const override {
+    auto mac = offered_signature(head);
+    return mac ? error{} : mac.error();
+  }
   result<parse_result> receive(const request_view& req) const override {
     if (error e = verify(req); e.code != errc::ok) return e;
     return parse_verified(req);
@@ -203,6 +207,7 @@ class x_adapter final : public adapter {
   }
 
  private:
+  static result<std::string> offered_signature(const request_view& req);
   error verify(const request_view& req) const;
   error read_direct_messages(const object_reader& top, const std::string& account,
                              const json::object* users, parse_result& out) const;
@@ -214,16 +219,24 @@ class x_adapter final : public adapter {
   std::vector<std::string> secrets_;  // consumer secrets; the first answers CRCs
 };
 
-error x_adapter::verify(const request_view& req) const {
+// The HMAC that x-twitter-webhooks-signature offers, or why there is none to check.
+result<std::string> x_adapter::offered_signature(const request_view& req) {
   const auto header = req.header(x_signature_header);
-  if (!header) return {errc::bad_signature, fmt::format("missing header {}", x_signature_header)};
+  if (!header)
+    return error{errc::bad_signature, fmt::format("missing header {}", x_signature_header)};
   constexpr std::string_view prefix = "sha256=";
   const std::string_view value = trim(*header);
   std::optional<std::string> mac;
   if (value.starts_with(prefix)) mac = base64_decode(value.substr(prefix.size()));
   if (!mac || mac->size() != 32)
-    return {errc::bad_signature,
-            fmt::format("header {} must be sha256=<base64 HMAC-SHA256>", x_signature_header)};
+    return error{errc::bad_signature,
+                 fmt::format("header {} must be sha256=<base64 HMAC-SHA256>", x_signature_header)};
+  return std::move(*mac);
+}
+
+error x_adapter::verify(const request_view& req) const {
+  auto mac = offered_signature(req);
+  if (!mac) return mac.error();
   bool match = false;
   // Every secret is tried, so the time taken does not tell which one matched.
   for (const auto& secret : secrets_)

@@ -436,14 +436,19 @@ class Env:
                  extra_channels: str = "", api_tokens: list[str] | None = None,
                  reopen_after: str = "7d", skills: dict[str, str] | None = None,
                  routes: str | None = None, extra_config: str = "",
-                 server_extra: str = "") -> None:
+                 server_extra: str = "", refused_per_client: int | None = 0) -> None:
         """extra_channels: more YAML items for the `channels:` list, each starting with
         "  - name: ...", indented like the generated chat channel.
         skills: skill name -> its extra YAML keys ("    max_priority: 10\n"), replacing the
         default general + billing; each gets the queue "<prefix>.<name>" (self.queues).
         routes: the `routes:` items, replacing the default keyword + general routes.
         extra_config: more top-level YAML (e.g. `schedules:`).
-        server_extra: more keys of `server:`, indented two spaces."""
+        server_extra: more keys of `server:`, indented two spaces.
+        refused_per_client: server.rate_limit.refused_per_client, written when server_extra
+        has no rate_limit of its own; 0 (off) by default, since most tests send refused
+        requests on purpose, one after another from 127.0.0.1. None: the daemon's default."""
+        if refused_per_client is not None and "rate_limit:" not in server_extra:
+            server_extra += f"  rate_limit:\n    refused_per_client: {refused_per_client}\n"
         self.amqp_url = amqp_url()
         self.prefix = unique_prefix()
         self.exchange = self.prefix

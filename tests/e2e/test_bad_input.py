@@ -200,6 +200,13 @@ def chat_req(body: Any, *, channel: str = CH["chat"], secret: str | None = CHAT_
     return http("POST", path or f"/v1/webhooks/{channel}", data, hs, **kw)
 
 
+def signed_chat_headers(body: bytes) -> Headers:
+    """Standard Webhooks headers signing `body` for the chat channel."""
+    wid, ts = f"msg_{pysecrets.token_hex(10)}", now()
+    return [("webhook-id", wid), ("webhook-timestamp", str(ts)),
+            ("webhook-signature", h.sign(CHAT_SECRET, wid, ts, body))]
+
+
 def cb_req(body: Any, **kw: Any) -> bytes:
     kw.setdefault("secret", CB_SECRET)
     return chat_req(body, channel=CH["callback"], **kw)
@@ -815,9 +822,10 @@ def build_cases(port: int) -> list[Case]:
         "too_large")
     add("telegram: Content-Length 10^12, no body sent (answered before the body)",
         lambda: tg_req(b"", length=10**12), 413, "too_large")
-    add("telegram: over the limit with a wrong token (413 before auth)",
+    # The token is whole in the headers: it is checked first, and a forger learns no limit.
+    add("telegram: over the limit with a wrong token (401 at the headers, not 413)",
         lambda: tg_req(jbytes(tg_update(900005, "x" * (TG_MAX_BODY + 10))), token="nope" * 5),
-        413, "too_large")
+        401, "bad_signature")
     add(f"telegram: body of exactly {TG_MAX_BODY} bytes (wrong token: 401, not 413)",
         exact_limit, 401, "bad_signature")
     add("chat: a ~4.6 KB body, over telegram's limit but under chat's (unsigned: 401)",
@@ -840,8 +848,10 @@ def build_cases(port: int) -> list[Case]:
     add("two different Content-Length headers",
         lambda: http("POST", chat_path, b"{}", [("Content-Length", "2"), ("Content-Length", "3")],
                      length=None), 400, "malformed")
+    # Signed headers (checked when the headers arrive) so that the framing is what is refused.
     add("bad chunk size", lambda: http("POST", chat_path, b"", [
-        ("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")], length=None)
+        ("Content-Type", "application/json"), ("Transfer-Encoding", "chunked"),
+        *signed_chat_headers(b"hello")], length=None)
         + b"zz\r\nhello\r\n0\r\n\r\n", 400, "malformed")
     add("Content-Length -1", lambda: chat_req(good_chat, length="-1"), 400, "malformed")
     add("Content-Length and Transfer-Encoding: chunked together",

@@ -365,8 +365,11 @@ def main(ck: h.Checks) -> None:
     h.log("slow clients")
     partial_head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "Content-Type: application/json\r\n").encode()
-    partial_body = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                    f"\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data[:20]
+    # Signed headers: an unsigned request is refused when its headers arrive (401), before any
+    # body could be waited for.
+    signed = "".join(f"{k}: {v}\r\n" for k, v in h.webhook_headers(env.secret, data).items())
+    partial_body = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{signed}"
+                    f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:20]
     for what, raw in (("half the headers", partial_head), ("headers and half the body",
                                                            partial_body)):
         rr = h.raw_exchange(env.port, raw, wait=READ_TIMEOUT + 13)

@@ -175,3 +175,19 @@ TEST_CASE("rate limiter: a burst, then the rate; keys are independent; memory is
   for (int i = 0; i < 100; ++i) lim.take("k" + std::to_string(i), 10, 3, t0 + 2h + i * 1s);
   CHECK(lim.keys() <= 4);
 }
+
+TEST_CASE("rate limiter: wait() tells when a token will be there and takes none") {
+  using namespace std::chrono_literals;
+  sb::rate_limiter lim;
+  const auto t0 = sb::rate_limiter::clock::time_point{} + 1h;
+  CHECK(lim.wait("never-charged", 10, 2, t0) == 0ms);
+  CHECK(lim.keys() == 0);  // asking remembers nothing
+  CHECK(lim.take("a", 10, 2, t0) == 0ms);
+  CHECK(lim.wait("a", 10, 2, t0) == 0ms);  // one token left, still there after asking
+  CHECK(lim.wait("a", 10, 2, t0) == 0ms);
+  CHECK(lim.take("a", 10, 2, t0) == 0ms);
+  CHECK(lim.wait("a", 10, 2, t0) == 100ms);
+  CHECK(lim.wait("a", 10, 2, t0 + 60ms) == 40ms);
+  CHECK(lim.wait("a", 10, 2, t0 + 100ms) == 0ms);
+  CHECK(lim.wait("a", 0, 0, t0) == 0ms);  // rate 0: no limit
+}
