@@ -1,12 +1,12 @@
 #include "channels/channel.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include "core/ascii.hpp"
 
 namespace sb {
 
 std::optional<std::string_view> request_view::header(std::string_view name) const noexcept {
   for (const auto& h : headers)
-    if (boost::algorithm::iequals(h.name, name)) return h.value;
+    if (ascii_iequals(h.name, name)) return h.value;
   return std::nullopt;
 }
 

@@ -1,6 +1,7 @@
 #include "channels/json_body.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include "core/ascii.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -32,16 +33,16 @@ error check_json_content_type(std::optional<std::string_view> header) {
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     return part;
   };
-  if (!boost::algorithm::iequals(next_part(), "application/json")) return wrong;
+  if (!ascii_iequals(next_part(), "application/json")) return wrong;
   while (!rest.empty()) {
     const std::string_view param = next_part();
     const auto eq = param.find('=');
-    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+    if (eq == param.npos || !ascii_iequals(trim(param.substr(0, eq)), "charset"))
       continue;
     std::string_view charset = trim(param.substr(eq + 1));
     if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
       charset = charset.substr(1, charset.size() - 2);
-    if (!boost::algorithm::iequals(charset, "utf-8"))
+    if (!ascii_iequals(charset, "utf-8"))
       return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
   }
   return {};

@@ -3,8 +3,7 @@
 #include "channels/crypto.hpp"
 #include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
-
-#include <boost/algorithm/string/predicate.hpp>
+#include "core/ascii.hpp"
 
 #include <fmt/core.h>
 
@@ -158,7 +157,6 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
   return {errc::bad_signature, "signature does not match"};
 }
 
-
 result<standard_webhooks_settings> read_standard_webhooks_settings(const channel_config& cfg,
                                                                    std::string_view type) {
   auto keys = decode_secrets(cfg.secrets, type);
@@ -167,8 +165,8 @@ result<standard_webhooks_settings> read_standard_webhooks_settings(const channel
   if (!country) return country.error();
   standard_webhooks_settings s{cfg.name, std::move(*keys), std::move(*country), cfg.tolerance};
   if (const auto it = cfg.options.find("identities_verified"); it != cfg.options.end()) {
-    const bool yes = boost::algorithm::iequals(it->second, "true");
-    if (!yes && !boost::algorithm::iequals(it->second, "false"))
+    const bool yes = ascii_iequals(it->second, "true");
+    if (!yes && !ascii_iequals(it->second, "false"))
       return error{
           errc::malformed,
           fmt::format("identities_verified must be true or false, found \"{}\"", it->second)};

@@ -2,11 +2,11 @@
 
 #include "channels/crypto.hpp"
 #include "channels/normalize.hpp"
+#include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "store/reader.hpp"
 #include "store/writer.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -29,7 +29,7 @@ http_reply json_text(std::string body) {
 // the time taken says nothing of the tokens, not even their lengths.
 bool authorized(const config& cfg, const request_view& req) {
   const auto h = req.header("Authorization");
-  if (!h || h->size() < 7 || !boost::algorithm::iequals(h->substr(0, 7), "Bearer ")) return false;
+  if (!h || h->size() < 7 || !ascii_iequals(h->substr(0, 7), "Bearer ")) return false;
   const std::string_view token = h->substr(7);
   return !token.empty() && cfg.server.api_tokens.matches(token);
 }

@@ -16,8 +16,8 @@
 #include "channels/crypto.hpp"
 #include "channels/email/email.hpp"
 #include "channels/form.hpp"
+#include "core/ascii.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -60,7 +60,7 @@ struct fields {
   // ("Message-Id", "In-Reply-To"): looked up case-insensitively.
   const std::string* header(std::string_view name) const {
     for (const auto& [n, v] : values)
-      if (boost::algorithm::iequals(n, name)) return &v;
+      if (ascii_iequals(n, name)) return &v;
     return nullptr;
   }
 };
@@ -324,7 +324,7 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   const auto header = [&](std::string_view name) -> const std::string* {
     if (const std::string* v = f.header(name); v != nullptr && !blank(*v)) return v;
     for (const auto& [n, v] : *headers)
-      if (boost::algorithm::iequals(n, name) && !blank(v)) return &v;
+      if (ascii_iequals(n, name) && !blank(v)) return &v;
     return nullptr;
   };
   // The author is the From header: Mailgun's `from` field, else the From among the mail's

@@ -20,8 +20,8 @@
 #include "channels/form.hpp"
 #include "channels/normalize.hpp"
 #include "channels/unreadable.hpp"
+#include "core/ascii.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/scheme.hpp>
@@ -159,16 +159,16 @@ error check_content_type(std::optional<std::string_view> header) {
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     return part;
   };
-  if (!boost::algorithm::iequals(next_part(), "application/x-www-form-urlencoded")) return wrong;
+  if (!ascii_iequals(next_part(), "application/x-www-form-urlencoded")) return wrong;
   while (!rest.empty()) {
     const std::string_view param = next_part();
     const auto eq = param.find('=');
-    if (eq == param.npos || !boost::algorithm::iequals(trim(param.substr(0, eq)), "charset"))
+    if (eq == param.npos || !ascii_iequals(trim(param.substr(0, eq)), "charset"))
       continue;
     std::string_view charset = trim(param.substr(eq + 1));
     if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
       charset = charset.substr(1, charset.size() - 2);
-    if (!boost::algorithm::iequals(charset, "utf-8"))
+    if (!ascii_iequals(charset, "utf-8"))
       return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
   }
   return {};
@@ -258,7 +258,8 @@ class twilio_adapter final : public adapter {
     const std::optional<form> params = parse_form(req.body);
     if (!params || !signature_matches(*signature, *params, req.target))
       return error{errc::bad_signature, "signature does not match"};
-    return parse_verified(req);
+    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    return read(*params);  // the form is parsed once
   }
   bool keeps_unreadable() const noexcept override { return true; }
 
@@ -266,15 +267,20 @@ class twilio_adapter final : public adapter {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
     const std::optional<form> params = parse_form(req.body);
     if (!params) return malformed("body is not valid application/x-www-form-urlencoded");
-    for (const form_field& f : *params) {
+    return read(*params);
+  }
+
+ private:
+  // The verified form's message, or what cannot be read of it kept.
+  result<parse_result> read(const form& params) const {
+    for (const form_field& f : params) {
       if (!valid_utf8(f.name)) return malformed("a field name is not valid UTF-8");
       if (!valid_utf8(f.value))
         return malformed(fmt::format("field {} is not valid UTF-8", f.name));
     }
-
     parse_result out;
     read_or_keep(out, "body", nullptr, [&]() -> error {
-      auto msg = classify(*params);
+      auto msg = classify(params);
       if (!msg) return msg.error();
       if (*msg)
         out.messages.push_back(std::move(**msg));
@@ -285,8 +291,6 @@ class twilio_adapter final : public adapter {
     out.ack = http_answer{200, "text/xml", std::string(twiml_empty)};
     return out;
   }
-
- private:
   bool signature_matches(std::string_view header, const form& params,
                          std::string_view target) const;
   result<maybe_message> classify(const form& f) const;

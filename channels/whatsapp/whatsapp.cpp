@@ -14,6 +14,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,8 +41,31 @@ struct batch {
   std::string display_phone_number;
   std::string phone_number_id;
   std::vector<contact> contacts;
+  // Positions in contacts sorted by wa_id and by user_id (then position: the first wins), so
+  // that finding each message's sender costs O(log n), not a scan of every profile.
+  std::vector<std::size_t> by_wa_id, by_user_id;
   bool echoes = false;
 };
+
+std::vector<std::size_t> index_by(const std::vector<contact>& contacts,
+                                  std::string contact::*key) {
+  std::vector<std::size_t> order(contacts.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return contacts[a].*key < contacts[b].*key;
+  });
+  return order;
+}
+
+const contact* lookup(const batch& b, const std::vector<std::size_t>& index,
+                      std::string contact::*key, std::string_view value) {
+  if (value.empty()) return nullptr;
+  const auto it = std::lower_bound(index.begin(), index.end(), value,
+                                   [&](std::size_t i, std::string_view v) {
+                                     return b.contacts[i].*key < v;
+                                   });
+  return it != index.end() && b.contacts[*it].*key == value ? &b.contacts[*it] : nullptr;
+}
 
 result<batch> read_batch(const object_reader& value, bool echoes) {
   batch b;
@@ -77,14 +102,17 @@ result<batch> read_batch(const object_reader& value, bool echoes) {
       if (!k.wa_id.empty() || !k.user_id.empty()) b.contacts.push_back(std::move(k));
     }
   }
+  b.by_wa_id = index_by(b.contacts, &contact::wa_id);
+  b.by_user_id = index_by(b.contacts, &contact::user_id);
   return b;
 }
 
+// The first profile whose wa_id or user_id is the sender's.
 const contact* find_contact(const batch& b, std::string_view wa_id, std::string_view user_id) {
-  for (const auto& c : b.contacts)
-    if ((!wa_id.empty() && c.wa_id == wa_id) || (!user_id.empty() && c.user_id == user_id))
-      return &c;
-  return nullptr;
+  const contact* by_number = lookup(b, b.by_wa_id, &contact::wa_id, wa_id);
+  const contact* by_user = lookup(b, b.by_user_id, &contact::user_id, user_id);
+  if (!by_number || !by_user) return by_number ? by_number : by_user;
+  return by_number < by_user ? by_number : by_user;
 }
 
 // image / audio / video / document / sticker: {"id","mime_type","sha256","caption","filename",

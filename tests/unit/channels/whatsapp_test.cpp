@@ -265,6 +265,33 @@ TEST_CASE("business-scoped user ids: with and without the phone number") {
   }
 }
 
+// Issue #18: the senders' profiles are indexed (a batch of thousands of messages and profiles
+// was quadratic): each message still finds the first profile naming its sender.
+TEST_CASE("a batch of many senders: each message gets its own sender's profile, the first one") {
+  std::string contacts, messages;
+  for (int i = 0; i < 300; ++i) {
+    const std::string wa = std::to_string(15550100000 + i);
+    contacts += R"({"profile":{"name":"Sender )" + std::to_string(i) + R"("},"wa_id":")" + wa +
+                R"("},)";
+    messages += R"({"from":")" + wa + R"(","id":"wamid.M)" + std::to_string(i) +
+                R"(","timestamp":"1795341620","type":"text","text":{"body":"hi"}},)";
+  }
+  // A second profile of sender 7 (ignored: the first wins), and one found only by its BSUID,
+  // listed before the profile with its number.
+  contacts += R"({"profile":{"name":"Not this one"},"wa_id":"15550100007"},)";
+  contacts += R"({"profile":{"name":"By BSUID"},"user_id":"US.1"},)";
+  contacts += R"({"profile":{"name":"By number"},"wa_id":"15550999999"})";
+  messages += R"({"from":"15550999999","from_user_id":"US.1","id":"wamid.B","timestamp":"1795341620","type":"text","text":{"body":"hi"}})";
+  request r = signed_post(
+      R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"contacts":[)" +
+      contacts + R"(],"messages":[)" + messages + "]}}]}]}");
+  const parse_result res = accepted(r);
+  REQUIRE(res.messages.size() == 301);
+  for (int i = 0; i < 300; ++i)
+    CHECK(res.messages[i].sender_name == "Sender " + std::to_string(i));
+  CHECK(res.messages[300].sender_name == "By BSUID");
+}
+
 // Meta's webhook reference, messages/edit and messages/revoke (WhatsApp Business app numbers).
 TEST_CASE("edits are stored beside the original; revokes and reactions are not messages") {
   request r = signed_post(one(

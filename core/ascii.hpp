@@ -1,0 +1,32 @@
+// ASCII case-insensitive comparisons for protocol tokens (header and field names, media types,
+// schemes). boost::algorithm::iequals goes through std::locale for every character (a
+// use_facet and a dynamic_cast each): in a loop over the thousands of fields a hostile request
+// can carry, that was most of the time spent (bench/worst_case.sh). Bytes outside A-Z compare
+// as they are, which is what the "C" locale did.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace sb {
+
+constexpr char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+constexpr bool ascii_istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
+}
+
+constexpr bool ascii_iends_with(std::string_view s, std::string_view suffix) noexcept {
+  return s.size() >= suffix.size() && ascii_iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+}  // namespace sb

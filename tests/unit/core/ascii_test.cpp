@@ -1,0 +1,21 @@
+#include "core/ascii.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace sb;
+
+TEST_CASE("ASCII case-insensitive comparisons") {
+  CHECK(ascii_iequals("Content-Type", "content-TYPE"));
+  CHECK(ascii_iequals("", ""));
+  CHECK_FALSE(ascii_iequals("Content-Type", "Content-Typ"));
+  CHECK_FALSE(ascii_iequals("a", "b"));
+  // Bytes outside A-Z are compared as they are, as the "C" locale does.
+  CHECK(ascii_iequals("\xc4\x81-x", "\xc4\x81-X"));
+  CHECK_FALSE(ascii_iequals("\xc4\x81", "\xc4\x80"));
+  CHECK_FALSE(ascii_iequals("[", "{"));  // 0x5B and 0x7B differ by 32 but are not letters
+  CHECK(ascii_istarts_with("Received: from x", "RECEIVED"));
+  CHECK_FALSE(ascii_istarts_with("Rec", "Received"));
+  CHECK(ascii_iends_with("mail.Example.COM", "example.com"));
+  CHECK_FALSE(ascii_iends_with("com", "example.com"));
+  static_assert(ascii_lower('Q') == 'q' && ascii_lower('q') == 'q' && ascii_lower('@') == '@');
+}
