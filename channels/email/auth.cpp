@@ -1,6 +1,7 @@
 #include "channels/email/auth.hpp"
 
-#include <boost/algorithm/string/predicate.hpp>
+#include "core/ascii.hpp"
+
 
 #include <fmt/core.h>
 
@@ -110,10 +111,10 @@ bool aligned(std::string_view signing_domain, std::string_view from_domain) noex
   if (signing_domain.empty() || from_domain.empty()) return false;
   const auto child_of = [](std::string_view child, std::string_view parent) {
     return child.size() > parent.size() + 1 && child[child.size() - parent.size() - 1] == '.' &&
-           boost::algorithm::iends_with(child, parent) &&
+           ascii_iends_with(child, parent) &&
            parent.find('.') != std::string_view::npos;  // never a bare TLD
   };
-  return boost::algorithm::iequals(signing_domain, from_domain) ||
+  return ascii_iequals(signing_domain, from_domain) ||
          child_of(from_domain, signing_domain) || child_of(signing_domain, from_domain);
 }
 
@@ -122,7 +123,7 @@ sender_auth verdict_for(const auth_evidence& e, std::string_view from_domain) {
   // A DMARC result is about the domain it names (header.from): another domain's pass says
   // nothing of this From.
   const bool dmarc_here =
-      e.dmarc_domain.empty() || boost::algorithm::iequals(e.dmarc_domain, from_domain);
+      e.dmarc_domain.empty() || ascii_iequals(e.dmarc_domain, from_domain);
   if (dmarc_here && e.dmarc == "pass") return {auth_verdict::pass, "dmarc=pass" + source};
   if (dmarc_here && e.dmarc == "fail") return {auth_verdict::fail, "dmarc=fail" + source};
   if (e.dkim_from_domain_valid)
@@ -156,7 +157,7 @@ std::optional<auth_evidence> from_authentication_results(header_list headers,
                                                          std::span<const std::string> trusted) {
   if (trusted.empty()) return std::nullopt;
   for (const auto& [name, value] : headers) {
-    if (!boost::algorithm::iequals(name, "Authentication-Results")) continue;
+    if (!ascii_iequals(name, "Authentication-Results")) continue;
     const std::string text = without_comments(value);
     const auto parts = split(text, ';');
     // authserv-id [version]
@@ -209,15 +210,15 @@ std::optional<auth_evidence> from_mailgun(header_list message_headers) {
   std::vector<std::string> signing_domains;
   bool below_received = false;
   for (const auto& [name, value] : message_headers) {
-    if (boost::algorithm::iequals(name, "Received")) below_received = true;
-    if (boost::algorithm::iequals(name, "DKIM-Signature")) {
+    if (ascii_iequals(name, "Received")) below_received = true;
+    if (ascii_iequals(name, "DKIM-Signature")) {
       signing_domains.push_back(dkim_signing_domain(value));
       continue;
     }
     if (below_received) continue;  // the mail's own headers: anyone could have written these
-    if (boost::algorithm::iequals(name, "X-Mailgun-Dkim-Check-Result"))
+    if (ascii_iequals(name, "X-Mailgun-Dkim-Check-Result"))
       dkim_result = lower(trim(value));
-    else if (boost::algorithm::iequals(name, "X-Mailgun-Spf"))
+    else if (ascii_iequals(name, "X-Mailgun-Spf"))
       e.spf = lower(trim(value));
   }
   if (dkim_result && signing_domains.size() == 1 && !signing_domains.front().empty())
@@ -251,14 +252,14 @@ std::optional<auth_evidence> from_postmark(header_list headers) {
   bool found = false;
   for (const auto& [name, value] : headers) {
     // Postmark's headers come first; the mail's own start with its first "Received: from".
-    if (boost::algorithm::iequals(name, "Received") &&
-        boost::algorithm::istarts_with(trim(value), "from "))
+    if (ascii_iequals(name, "Received") &&
+        ascii_istarts_with(trim(value), "from "))
       break;
-    if (boost::algorithm::iequals(name, "X-Spam-Tests")) {
+    if (ascii_iequals(name, "X-Spam-Tests")) {
       found = true;
       for (std::string_view test : split(value, ','))
         if (test == "DKIM_VALID_AU") e.dkim_from_domain_valid = true;
-    } else if (boost::algorithm::iequals(name, "Received-SPF") && !e.spf) {
+    } else if (ascii_iequals(name, "Received-SPF") && !e.spf) {
       found = true;
       const std::string_view v = trim(value);
       e.spf = lower(v.substr(0, v.find_first_of(" \t(")));

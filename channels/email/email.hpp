@@ -10,7 +10,8 @@
 //   to_inbound           the fields above → inbound_message, with extra["email"]
 //
 // MIME is parsed with GMime, in memory, from the request body (already bounded by the
-// channel's body limit); part count, nesting and header count are bounded here as well.
+// channel's body limit); part count, nesting, header count and boundary length are bounded
+// here as well, in one pass over the bytes before GMime reads them (mime_structure.cpp).
 #pragma once
 
 #include "channels/channel.hpp"
@@ -55,8 +56,12 @@ struct mailbox {
   bool operator==(const mailbox&) const = default;
 };
 
+// Address lists are read up to this many bytes (the first hundred mailboxes of any real list).
+inline constexpr std::size_t max_address_list_bytes = 64 * 1024;
+
 // An address-list header value ("Ann Lee <ann@example.com>, =?utf-8?q?B=C3=B8?= <bo@x.dk>")
-// parsed with GMime's InternetAddress: groups are flattened; at most `max` mailboxes.
+// parsed with GMime's InternetAddress: groups are flattened; at most `max` mailboxes, from the
+// first max_address_list_bytes of the value (cut after a comma).
 std::vector<mailbox> parse_addresses(std::string_view value, std::size_t max = max_addresses);
 
 // "<abc@example.com>" → "abc@example.com"; empty when there is none or it is too long.
@@ -116,8 +121,10 @@ struct form_part {
 };
 
 // Parses a multipart/form-data body (the whole Content-Type header value is needed for its
-// boundary). Errors (errc::malformed): no boundary, no closing boundary (a truncated body),
-// more than 1000 parts, a part without a name, a nested multipart.
+// boundary). Errors (errc::malformed): no boundary, a boundary longer than 70 characters (RFC
+// 2046), no closing boundary (a truncated body), more than 1000 parts, parts nested deeper
+// than 32, a part without a name, a nested multipart. The boundary, part count and nesting are
+// checked before the body is parsed.
 result<std::vector<form_part>> parse_form_data(std::string_view content_type_header,
                                                std::string_view body);
 
@@ -207,7 +214,9 @@ void add_attachment(parsed_email& e, attachment a);
 // Parses a raw RFC 5322 message with GMime: headers (RFC 2047 decoded), multipart/alternative,
 // mixed and related at any depth, quoted-printable and base64, charsets converted to UTF-8,
 // attachments (name, content type, decoded size). Errors (errc::malformed): an empty body,
-// more than 1000 MIME parts or headers, parts nested deeper than 64.
+// more than 1000 MIME parts, more than 1000 header fields in one block or 10000 in all, parts
+// (multiparts and attached messages) nested deeper than 32, a multipart boundary longer than
+// 70 characters (RFC 2046). These bounds are checked in one pass before GMime reads the mail.
 // `what` names the input in error details ("body", "field email").
 result<parsed_email> parse_mime_message(std::string_view raw, std::string_view what = "body");
 

@@ -6,6 +6,7 @@
 
 #include <gmime/gmime.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,5 +53,34 @@ std::string stream_bytes(GMimeStream* stream);
 inline std::string c_string(std::string_view s) { return std::string(s); }
 
 inline std::string_view view(const char* s) noexcept { return s ? std::string_view{s} : ""; }
+
+// ---- the structure every parse is bounded to (mime_structure.cpp) ---------------------------
+
+// What a MIME entity may hold. A mail or form beyond any of these is refused (errc::malformed,
+// the detail naming the bound) by one linear pass over its bytes, before GMime reads it.
+struct structure_limits {
+  std::size_t max_depth = 32;        // multiparts and messages inside parts, nested
+  std::size_t max_parts = 1000;      // parts and messages inside parts, in all
+  std::string parts_message;         // the refusal's detail past max_parts
+  std::size_t max_block_fields = 1000;    // header fields of one header block
+  std::size_t max_header_fields = 10000;  // header fields of every block together
+  std::size_t max_boundary_chars = 70;    // RFC 2046 section 5.1.1: 1 to 70 characters
+  // GMime compares every line that starts with "--" with every open boundary: at 32 levels, a
+  // body of such lines is 64 comparisons per line. The comparisons (lines starting with "--",
+  // times the boundaries open) are bounded to this many per byte of the input, and at least
+  // min_boundary_checks: real mail, a few levels deep with a signature's "-- " here and there,
+  // stays far below (even an SQL dump of "-- comment" lines at three levels).
+  std::size_t boundary_checks_per_byte = 1;
+  std::size_t min_boundary_checks = 64 * 1024;
+};
+
+// `raw` is an entity: a header block, an empty line, the body (a mail). `what` names it in the
+// refusal's detail ("body", "field email").
+error check_mime_structure(std::string_view raw, const structure_limits& limits,
+                           std::string_view what);
+// The same for a body whose header block is one Content-Type given apart (multipart/form-data,
+// whose boundary is in the HTTP header).
+error check_mime_body_structure(std::string_view content_type, std::string_view body,
+                                const structure_limits& limits, std::string_view what);
 
 }  // namespace sb::email

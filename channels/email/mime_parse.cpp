@@ -15,7 +15,7 @@ namespace {
 
 constexpr int max_headers = 1000;
 constexpr std::size_t max_parts = 1000;
-constexpr int max_depth = 64;
+constexpr int max_depth = 32;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
@@ -158,6 +158,14 @@ result<parsed_email> parse_mime_message(std::string_view raw, std::string_view w
   if (raw.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return malformed(fmt::format("{} is empty", what));
   init_gmime();
+  // Nesting, part and header counts and boundary lengths, checked before GMime reads a byte:
+  // it would build all of it first, at hundreds of milliseconds per MiB.
+  structure_limits limits;
+  limits.max_depth = max_depth;
+  limits.max_parts = max_parts;
+  limits.parts_message = fmt::format("the message has more than {} MIME parts", max_parts);
+  limits.max_block_fields = max_headers;
+  if (error e = check_mime_structure(raw, limits, what); e.code != errc::ok) return e;
   auto stream = memory_stream(raw);
   gobject_ptr<GMimeParser> parser{g_mime_parser_new_with_stream(stream.get())};
   gobject_ptr<GMimeMessage> msg{g_mime_parser_construct_message(parser.get(), parser_options())};
