@@ -626,6 +626,11 @@ result<inbound_message> to_inbound(parsed_email e) {
   return m;
 }
 
+std::string mail_dedupe_key(std::string_view message_id, const identity& sender) {
+  return fmt::format("{} from {}{}", message_id, sender.value,
+                     sender.verified ? "" : " (unverified)");
+}
+
 parse_result to_result(result<parsed_email> parsed, std::string provider_id) {
   parse_result out;
   const auto keep = [&out](const error& e) { keep_unreadable(out, mark(out), "body", e, nullptr); };
@@ -637,12 +642,14 @@ parse_result to_result(result<parsed_email> parsed, std::string provider_id) {
     out.ignored = 1;
     return out;
   }
-  if (provider_id.empty()) provider_id = parsed->message_id;
+  const std::string message_id = parsed->message_id;
   auto msg = to_inbound(std::move(*parsed));
   if (!msg) {
     keep(msg.error());
     return out;
   }
+  if (provider_id.empty() && !message_id.empty())
+    provider_id = mail_dedupe_key(message_id, msg->identities.front());
   msg->provider_id = std::move(provider_id);
   out.messages.push_back(std::move(*msg));
   return out;

@@ -236,10 +236,17 @@ void apply_headers(parsed_email& e, std::span<const std::pair<std::string, std::
 result<inbound_message> to_inbound(parsed_email e);
 
 // The end of every e-mail adapter once the request is authenticated: a delivery or read report
-// is counted as ignored; a mail becomes one message whose provider id is `provider_id`, or its
-// Message-ID when that is empty. A mail that cannot be read (`parsed` failed, or to_inbound()
+// is counted as ignored; a mail becomes one message whose provider id is `provider_id` (the
+// provider's own id), else mail_dedupe_key() of its Message-ID and sender, else empty (the
+// store derives a hash). A mail that cannot be read (`parsed` failed, or to_inbound()
 // does: no usable sender) is kept as unreadable (path "body"), never refused: the provider
 // would only retry it and drop it.
 parse_result to_result(result<parsed_email> parsed, std::string provider_id = {});
+
+// The dedupe key of a mail without a provider's id: its Message-ID and its sender,
+// "<id> from <address>", with " (unverified)" when the sender is not authenticated. A
+// Message-ID alone can be learned and sent first (from a forged or another address), which
+// would make the real mail a duplicate; a forger cannot make a verified sender's key.
+std::string mail_dedupe_key(std::string_view message_id, const identity& sender);
 
 }  // namespace sb::email

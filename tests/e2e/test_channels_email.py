@@ -253,7 +253,8 @@ def main(ck: h.Checks) -> None:
     m = consume_one("mailgun")
     if m:
         check_message(ck, m, acc, {
-            "channel": "mail-mailgun", "type": "mailgun", "provider_id": mg_id,
+            "channel": "mail-mailgun", "type": "mailgun",
+            "provider_id": f"{mg_id} from juergen.mueller@example.de (unverified)",
             "subject": "Schadensmeldung – Fotos anbei",
             "text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets.",
             "attachments": [{"name": "Paket_beschädigt.png", "content_type": "image/png",
@@ -272,7 +273,8 @@ def main(ck: h.Checks) -> None:
     m = consume_one("sendgrid")
     if m:
         check_message(ck, m, acc, {
-            "channel": "mail-sendgrid", "type": "sendgrid", "provider_id": sg_id,
+            "channel": "mail-sendgrid", "type": "sendgrid",
+            "provider_id": f"{sg_id} from renee.lefevre@example.fr",
             "subject": "Commande n°4471", "text": "Le colis n°4471 n'est pas arrivé.",
             "attachments": [{"name": "bon.pdf", "content_type": "application/pdf",
                              "size": len(PDF)}],
@@ -312,7 +314,8 @@ def main(ck: h.Checks) -> None:
     m = consume_one("mime")
     if m:
         check_message(ck, m, acc, {
-            "channel": "mail-mime", "type": "mime", "provider_id": want["message_id"],
+            "channel": "mail-mime", "type": "mime",
+            "provider_id": f"{want['message_id']} from janis.berzins@example.lv (unverified)",
             "subject": want["subject"], "text": want["text"],
             "attachments": [{"name": "rēķins-2026-118.pdf", "content_type": "application/pdf",
                              "size": len(PDF)}],
@@ -345,8 +348,21 @@ def main(ck: h.Checks) -> None:
     ck.equal((r.status, r.json), (200, {"accepted": [], "duplicates": 0, "ignored": 1, "unreadable": 0}),
              "mailgun event webhook: 200, ignored")
 
+    # A Message-ID is no secret (every reply's In-Reply-To holds it): a mail sent first with it
+    # from another address does not make the real mail a duplicate (issue #18).
+    stolen = f"stolen-{pysecrets.token_hex(6)}@example.lv"
+    for what, sender in (("forged first", "x@attacker.example"),
+                         ("the real mail", "Jānis <janis.berzins@example.lv>")):
+        mail = (f"From: {sender}\r\nTo: support@acme.example\r\nSubject: Bank details\r\n"
+                f"Message-ID: <{stolen}>\r\n\r\nPlease pay to the new account.\r\n")
+        r = post("mail-mime", mail.encode(), mime_headers)
+        ck.equal((r.status, len((r.json or {}).get("accepted", []))), (202, 1),
+                 f"a stolen Message-ID, {what}: 202, stored")
     got = agent.drain(idle=3.0, deadline=15)
-    ck.equal([m.provider_id for m in got], [], "duplicates and events queue nothing")
+    ck.equal(sorted(m.provider_id for m in got),
+             [f"{stolen} from janis.berzins@example.lv (unverified)",
+              f"{stolen} from x@attacker.example (unverified)"],
+             "duplicates and events queue nothing; both mails of the stolen Message-ID are queued")
 
     rc = d.stop(signal.SIGTERM)
     ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")

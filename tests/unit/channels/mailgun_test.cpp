@@ -132,7 +132,8 @@ TEST_CASE("make_mailgun_adapter") {
 TEST_CASE("a urlencoded route post is mapped field by field") {
   request r = urlencoded_fixture();
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "CAF7k2pQ.20261122.1159@mail.example.lv");
+  CHECK(m.provider_id ==
+        "CAF7k2pQ.20261122.1159@mail.example.lv from janis.berzins@example.lv (unverified)");
   CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", false}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.recipient == "support@acme.example");
@@ -158,7 +159,8 @@ TEST_CASE("a urlencoded route post is mapped field by field") {
 TEST_CASE("a multipart route post with attachments") {
   request r = multipart_fixture();
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "a1b2c3d4-5e6f@mail.example.de");
+  CHECK(m.provider_id ==
+        "a1b2c3d4-5e6f@mail.example.de from juergen.mueller@example.de (unverified)");
   CHECK(m.identities == std::vector<identity>{{"email", "juergen.mueller@example.de", false}});
   CHECK(m.sender_name == "Müller, Jürgen");
   CHECK(m.subject == "Schadensmeldung – Fotos anbei");
@@ -187,7 +189,7 @@ TEST_CASE("message-headers stands in for missing header fields") {
         R"(["Date","Sun, 22 Nov 2026 10:00:00 +0000"],["To","a@acme.example, b@acme.example"],)"
         R"(["Subject","=?UTF-8?Q?Sveiki_=F0=9F=91=8B?="]])"}});
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "mh-1@example.com");
+  CHECK(m.provider_id == "mh-1@example.com from ann@example.com (unverified)");
   CHECK(m.subject == "Sveiki 👋");
   CHECK(m.sent_at == parse_time("2026-11-22T10:00:00Z"));
   CHECK(m.recipient == "support@acme.example");
@@ -217,7 +219,7 @@ TEST_CASE("raw MIME posts (body-mime) are parsed with GMime") {
                          {"subject", "Parole"},
                          {"body-mime", mime}});
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "raw-1@example.lv");
+  CHECK(m.provider_id == "raw-1@example.lv from liga@example.lv (unverified)");
   CHECK(m.sender_name == "Līga");
   CHECK(m.subject == "Parole");
   CHECK(m.text == "Rēķins");
@@ -378,7 +380,7 @@ TEST_CASE("signature failures are 401") {
 TEST_CASE("rotated signing keys: either is accepted; upper-case hex too") {
   request r = urlencoded_fixture();
   CHECK(accepted(r, mailgun_config({old_key, key})).provider_id ==
-        "CAF7k2pQ.20261122.1159@mail.example.lv");
+        "CAF7k2pQ.20261122.1159@mail.example.lv from janis.berzins@example.lv (unverified)");
   request r2 = form_post({{"from", "ann@example.com"}}, old_key);
   CHECK(accepted(r2, mailgun_config({key, old_key})).identities.size() == 1);
   request r3 = form_post({{"from", "ann@example.com"}});

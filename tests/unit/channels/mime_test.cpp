@@ -102,7 +102,8 @@ TEST_CASE("make_mime_adapter validates the bearer secrets") {
 TEST_CASE("multipart/alternative, quoted-printable UTF-8, encoded-word subject and names") {
   request r = post(fixture("alternative_qp.eml"));
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "CAF7k2pQ.20261122.1159@mail.example.lv");
+  CHECK(m.provider_id ==
+        "CAF7k2pQ.20261122.1159@mail.example.lv from janis.berzins@example.lv (unverified)");
   CHECK(m.direction == "inbound");
   CHECK(m.visibility == "private");
   CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", false}});
@@ -135,7 +136,8 @@ TEST_CASE("multipart/alternative, quoted-printable UTF-8, encoded-word subject a
 TEST_CASE("multipart/mixed: nested alternative, latin-1 text, attachments of every kind") {
   request r = post(fixture("mixed_attachments.eml"));
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "20261122120500.GA4411@example.lv");
+  CHECK(m.provider_id ==
+        "20261122120500.GA4411@example.lv from liga.ozolina@example.lv (unverified)");
   CHECK(m.sender_name == "Ozoliņa, Līga");  // raw UTF-8 in a header, quoted display name
   CHECK(m.identities == std::vector<identity>{{"email", "liga.ozolina@example.lv", false}});
   CHECK(m.subject == "Faktura för november");
@@ -327,11 +329,35 @@ TEST_CASE("the bearer token is checked before anything else") {
   SUBCASE("rotated secrets: either is accepted; the scheme is case-insensitive") {
     const channel_config cfg = mime_config({token_b, token_a});
     request r = post(minimal, token_a);
-    CHECK(accepted(r, cfg).provider_id == "m1@example.com");
+    CHECK(accepted(r, cfg).provider_id == "m1@example.com from ann@example.com (unverified)");
     request r2 = post(minimal, token_b);
     r2.set("Authorization", "bearer   " + token_b);
-    CHECK(accepted(r2, cfg).provider_id == "m1@example.com");
+    CHECK(accepted(r2, cfg).provider_id == "m1@example.com from ann@example.com (unverified)");
   }
+}
+
+// Issue #18: a Message-ID is no secret (it is in every copy, every reply's In-Reply-To). Keyed
+// by it alone, a mail sent first with the real one's Message-ID made the real one a duplicate.
+TEST_CASE("the dedupe key is the Message-ID with its sender, and whether the sender is proven") {
+  channel_config cfg = mime_config();
+  cfg.options["trusted_authserv_id"] = "mx.acme.example";
+  const auto mail_from = [&](const std::string& from, const std::string& auth) {
+    request r = post(auth + "From: " + from +
+                     "\r\nTo: support@acme.example\r\nSubject: New bank details\r\n"
+                     "Message-ID: <CAF7k2pQ.1159@mail.example.lv>\r\n\r\nPlease pay to ...\r\n");
+    return accepted(r, cfg).provider_id;
+  };
+  const std::string dmarc_pass =
+      "Authentication-Results: mx.acme.example; dmarc=pass header.from=example.lv\r\n";
+  const std::string real = mail_from("Janis <janis@example.lv>", dmarc_pass);
+  CHECK(real == "CAF7k2pQ.1159@mail.example.lv from janis@example.lv");
+  // The same mail again (a provider's retry) has the same key.
+  CHECK(mail_from("Janis <janis@example.lv>", dmarc_pass) == real);
+  // Another sender, or the same address without the proof, cannot take the real mail's key.
+  CHECK(mail_from("x@attacker.example", "") ==
+        "CAF7k2pQ.1159@mail.example.lv from x@attacker.example (unverified)");
+  CHECK(mail_from("Janis <janis@example.lv>", "") ==
+        "CAF7k2pQ.1159@mail.example.lv from janis@example.lv (unverified)");
 }
 
 TEST_CASE("Content-Type must be message/rfc822") {
@@ -570,7 +596,7 @@ TEST_CASE("over-long and odd Message-IDs") {
   }
   SUBCASE("without angle brackets") {
     request r = post("From: a@example.com\r\nMessage-ID: bare-id@example.com\r\n\r\nhi\r\n");
-    CHECK(accepted(r).provider_id == "bare-id@example.com");
+    CHECK(accepted(r).provider_id == "bare-id@example.com from a@example.com (unverified)");
   }
 }
 

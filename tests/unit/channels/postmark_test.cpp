@@ -132,7 +132,7 @@ TEST_CASE("fallbacks: From text, HTML body, OriginalRecipient, the header Messag
   CHECK(m.sender_name == "Bo Berg");
   CHECK(m.text == "Hej där!\n\nMvh Bo");
   CHECK(m.recipient == "hash+x@inbound.postmarkapp.com");
-  CHECK(m.provider_id == "hdr-1@example.se");  // no MessageID field
+  CHECK(m.provider_id == "hdr-1@example.se from bo@example.se (unverified)");  // no MessageID field
 }
 
 TEST_CASE("null fields are absent fields") {

@@ -107,7 +107,7 @@ TEST_CASE("make_sendgrid_adapter") {
 TEST_CASE("parsed mode: fields, charsets, the header block and attachments") {
   request r = post(fixture("parsed.txt"));
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "0a1b2c3d.4471@example.fr");
+  CHECK(m.provider_id == "0a1b2c3d.4471@example.fr from renee.lefevre@example.fr");
   // SendGrid's dkim field: {@example.fr : pass}, the From's domain.
   CHECK(m.identities == std::vector<identity>{{"email", "renee.lefevre@example.fr", true}});
   CHECK(m.sender_name == "Renée Lefèvre");
@@ -133,7 +133,7 @@ TEST_CASE("parsed mode: fields, charsets, the header block and attachments") {
 TEST_CASE("raw mode: the MIME message in `email` is parsed with GMime") {
   request r = post(fixture("raw.txt"));
   const inbound_message m = accepted(r);
-  CHECK(m.provider_id == "raw-sg-0001@mail.example.lv");
+  CHECK(m.provider_id == "raw-sg-0001@mail.example.lv from janis.berzins@example.lv");
   CHECK(m.identities == std::vector<identity>{{"email", "janis.berzins@example.lv", true}});
   CHECK(m.sender_name == "Jānis Bērziņš");
   CHECK(m.subject == "Paroles atjaunošana");
@@ -171,7 +171,7 @@ TEST_CASE("the header block fills in for missing fields; attachment-info for fil
   CHECK(m.identities == std::vector<identity>{{"email", "zoe@example.com", false}});
   CHECK(m.sender_name == "Zoë");
   CHECK(m.subject == "Grüße");
-  CHECK(m.provider_id == "hb-1@example.com");
+  CHECK(m.provider_id == "hb-1@example.com from zoe@example.com (unverified)");
   CHECK(m.recipient == "help@acme.example");
   REQUIRE(m.attachments.size() == 1);
   CHECK(m.attachments[0].name == "scan.tiff");
@@ -222,11 +222,11 @@ TEST_CASE("basic auth: 401 before anything else") {
   }
   SUBCASE("any user name unless `username` is set") {
     request r = post(fixture("parsed.txt"), boundary_ct, password, "someone-else");
-    CHECK(accepted(r).provider_id == "0a1b2c3d.4471@example.fr");
+    CHECK(accepted(r).provider_id == "0a1b2c3d.4471@example.fr from renee.lefevre@example.fr");
     CHECK(refused(r, sendgrid_config({password}, "parse")).code == errc::unauthorized);
     request r2 = post(fixture("parsed.txt"));
     CHECK(accepted(r2, sendgrid_config({password}, "parse")).provider_id ==
-          "0a1b2c3d.4471@example.fr");
+          "0a1b2c3d.4471@example.fr from renee.lefevre@example.fr");
   }
   SUBCASE("rotated secrets") {
     const channel_config cfg = sendgrid_config({new_password, password});
