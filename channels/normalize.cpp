@@ -1,5 +1,7 @@
 #include "channels/normalize.hpp"
 
+#include "channels/unicode.hpp"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -61,6 +63,10 @@ bool forbidden_in_email(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
   if (u <= 0x20 || u == 0x7f) return true;
   return std::string_view{"()<>[]:;,\\\""}.find(c) != std::string_view::npos;
+}
+
+bool is_plain_ascii(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 bool valid_local_part(std::string_view local) noexcept {
@@ -154,11 +160,23 @@ std::optional<std::string> normalize_email(std::string_view raw) {
   const auto at = addr.find('@');
   if (at == std::string_view::npos || addr.find('@', at + 1) != std::string_view::npos)
     return std::nullopt;
-  if (!valid_local_part(addr.substr(0, at)) || !valid_domain(addr.substr(at + 1)))
-    return std::nullopt;
-  std::string out(addr);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
-  return out;
+  // Invisible characters make an address that reads as another's; invalid UTF-8 is no address.
+  if (has_invisible(addr)) return std::nullopt;
+  std::optional<std::string> local = to_nfc(addr.substr(0, at));
+  if (!local || !valid_local_part(*local)) return std::nullopt;
+  std::transform(local->begin(), local->end(), local->begin(), ascii_lower);
+  std::string domain(addr.substr(at + 1));
+  // An internationalized domain (in Unicode or as A-labels, "xn--") is written one way: its
+  // UTS #46 form in Unicode, lower case. An ASCII one only needs lower case.
+  std::transform(domain.begin(), domain.end(), domain.begin(), ascii_lower);
+  if (!is_plain_ascii(domain) || domain.starts_with("xn--") ||
+      domain.find(".xn--") != std::string::npos) {
+    auto idn = idna_domain(domain);
+    if (!idn) return std::nullopt;
+    domain = std::move(*idn);
+  }
+  if (!valid_domain(domain)) return std::nullopt;
+  return *local + '@' + domain;
 }
 
 std::span<const country_info> supported_countries() noexcept { return countries; }
@@ -209,10 +227,16 @@ bool has_control_character(std::string_view s) noexcept {
 error check_keys(const inbound_message& m) {
   if (has_control_character(m.provider_id))
     return {errc::malformed, "the message id contains a control character"};
-  for (const identity& id : m.identities)
+  for (const identity& id : m.identities) {
     if (has_control_character(id.value))
       return {errc::malformed,
               fmt::format("the sender's {} id contains a control character", id.type)};
+    if (has_invisible(id.value))
+      return {errc::malformed,
+              fmt::format("the sender's {} id contains an invisible character (zero-width or "
+                          "bidi control) or is not valid UTF-8",
+                          id.type)};
+  }
   return {};
 }
 

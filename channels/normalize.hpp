@@ -15,11 +15,14 @@
 
 namespace sb {
 
-// "  Ann.Lee@Example.COM " → "ann.lee@example.com". The whole address is lower-cased (ASCII
-// only): local parts are case-sensitive in theory, case-insensitive at every real provider, and
-// linking identities needs one spelling. nullopt unless there is exactly one "@", a non-empty
-// local part, a domain of at least two non-empty labels, and no spaces, control characters or
-// RFC 5322 specials (quoted local parts are not accepted).
+// "  Ann.Lee@Example.COM " → "ann.lee@example.com". The local part is NFC and lower-cased in
+// ASCII only (local parts are case-sensitive in theory, case-insensitive at every real
+// provider, and linking identities needs one spelling); the domain is lower-cased, and an
+// internationalized one (Unicode or "xn--" labels) is written in Unicode by UTS #46
+// ("Ann@BÜCHER.example", "ann@xn--bcher-kva.example" → "ann@bücher.example"). nullopt unless
+// there is exactly one "@", a non-empty local part, a domain of at least two non-empty labels,
+// valid UTF-8, and no spaces, control characters, RFC 5322 specials (quoted local parts are
+// not accepted) or invisible characters (zero-width, bidi controls: channels/unicode.hpp).
 std::optional<std::string> normalize_email(std::string_view raw);
 
 struct country_info {
@@ -55,7 +58,9 @@ bool has_control_character(std::string_view s) noexcept;
 
 // Provider ids and identity values become the store's dedupe and identity keys. Whatever the
 // channel, a key with a control character (C0 or DEL) is refused: a NUL truncates it in C
-// tools, a line feed splits a log line, and no provider issues such ids. errc::ok when every
+// tools, a line feed splits a log line, and no provider issues such ids. An identity value
+// with an invisible character (zero-width, bidi controls) is refused too: it would read as
+// another customer's. errc::ok when every
 // key of every message is clean, else errc::malformed naming the field (never its value).
 error check_keys(std::span<const inbound_message> messages);
 // The same for one message.

@@ -1,6 +1,7 @@
 #include "daemon/pipeline.hpp"
 
 #include "channels/normalize.hpp"
+#include "channels/unicode.hpp"
 #include "core/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
@@ -304,9 +305,9 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     return done(
         error_reply({errc::bad_signature, "this signature was already used for another request"}));
   }
-  // 3. Whatever the channel, the ids that become store keys must be free of control
-  //    characters: such a message is refused, or kept unreadable.
-  if (error e = set_aside_bad_keys(*ch.handler, *parsed); e.code != errc::ok) {
+  // 3. Whatever the channel, the ids that become store keys must be free of control and
+  //    invisible characters: such a message is refused, or kept unreadable. Names are cleaned.
+  if (error e = check_messages(*ch.handler, *parsed); e.code != errc::ok) {
     count(ch.config.name, "rejected", describe(e.code).name, 1);
     return done(error_reply(e));
   }
@@ -320,10 +321,13 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
   ingest(cfg, ch, std::move(*parsed), std::move(kept), req.now, std::move(done));
 }
 
-error pipeline::set_aside_bad_keys(const adapter& handler, parse_result& parsed) {
+error pipeline::check_messages(const adapter& handler, parse_result& parsed) {
   for (std::size_t i = 0; i < parsed.messages.size();) {
     error e = check_keys(parsed.messages[i]);
     if (e.code == errc::ok) {
+      // Names are shown to agents: NFC, no bidi controls or zero-width characters that could
+      // disguise them.
+      parsed.messages[i].sender_name = display_name(parsed.messages[i].sender_name);
       ++i;
       continue;
     }
@@ -444,7 +448,7 @@ void pipeline::replay(const kept_row& row, millis now, std::function<void(http_r
     return done(error_reply(
         {errc::malformed, "the kept delivery cannot be read: " + parsed.error().detail}));
   }
-  if (error e = set_aside_bad_keys(*ch->handler, *parsed); e.code != errc::ok)
+  if (error e = check_messages(*ch->handler, *parsed); e.code != errc::ok)
     return done(error_reply(e));
   kept_delivery kept;
   kept.events = std::move(parsed->unreadable);

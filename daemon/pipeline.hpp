@@ -98,9 +98,9 @@ class pipeline {
   // Steps 3 to 5 of a webhook (pipeline.cpp), shared with replay().
   void ingest(const config& cfg, const channel& ch, parse_result parsed,
               std::optional<kept_delivery> kept, millis now, std::function<void(http_reply)> done);
-  // Messages whose store keys hold control characters: kept as unreadable for the types that
-  // keep such events, else the refusal to answer.
-  static error set_aside_bad_keys(const adapter& handler, parse_result& parsed);
+  // Messages whose store keys hold control or invisible characters: kept as unreadable for
+  // the types that keep such events, else the refusal to answer. The others' names cleaned.
+  static error check_messages(const adapter& handler, parse_result& parsed);
   void count(std::string_view channel, std::string_view outcome, std::string_view reason,
              std::size_t n) const;
   // A webhook refused (logged at most so often, counted), charged to its client's budget of

@@ -1,6 +1,8 @@
 // Identity lists: parsed once at config load, looked up per message.
 #include "routing/identity_list.hpp"
 
+#include "channels/normalize.hpp"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -39,16 +41,16 @@ std::string key(std::string_view type, std::string_view value) {
   return k;
 }
 
-// Channels record emails lower-cased and phones in E.164; accept the spacing people type
+// Channels record emails normalized and phones in E.164; accept the spacing people type
 // ("+371 2000 0000", "+1 (555) 010-0000") and store what channels record.
 std::optional<std::string> normalize(std::string_view type, std::string_view value,
                                      std::string& problem) {
   if (type == "email") {
-    if (value.find('@') == std::string_view::npos) {
-      problem = fmt::format("\"{}\" is not an email address", value);
-      return std::nullopt;
-    }
-    return lower(value);
+    // As channels write them (channels/normalize.hpp): "Ann@BÜCHER.example" and
+    // "ann@xn--bcher-kva.example" are one entry.
+    if (auto address = normalize_email(value)) return address;
+    problem = fmt::format("\"{}\" is not an email address", value);
+    return std::nullopt;
   }
   if (type == "phone" || type == "whatsapp") {
     std::string digits;

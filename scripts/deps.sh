@@ -12,6 +12,8 @@ packages=(
   libtcmalloc-minimal4
   librabbitmq-dev libyaml-cpp-dev libfmt-dev libsqlite3-dev libssl-dev libsystemd-dev libre2-dev libgmime-3.0-dev
   libhowardhinnant-date-dev libcld2-dev tzdata
+  # Unicode: NFC and default-ignorable code points (utf8proc), IDNA UTS #46 (libidn2)
+  libutf8proc-dev libidn2-dev
   doctest-dev
   # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, and
   # llvm-14 for llvm-symbolizer (without it sanitizer stack traces are bare addresses)

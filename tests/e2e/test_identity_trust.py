@@ -102,6 +102,27 @@ def main(ck: h.Checks) -> None:
         ck.equal(((r.json or {}).get("id"), (r.json or {}).get("merged_ids")),
                  (acc["customer_id"], []), f"{who} absorbed nobody")
 
+    # Unicode (issue #18): an address written two ways is one identity; one with a character
+    # nobody sees is none, and invisible characters are stripped from names.
+    carol, _ = one("Carol, her domain in Unicode", env.post(c, h.chat_message(
+        f"carol1-{run}", f"v-carol1-{run}", "hallo", name="Carol",
+        email=f"Carol-{run}@B\u00dcCHER.example", verified=["email"])))
+    carol2, p = one("Carol, her domain as A-labels", env.post(c, h.chat_message(
+        f"carol2-{run}", f"v-carol2-{run}", "again", name="Carol",
+        email=f"carol-{run}@xn--bcher-kva.example", verified=["email"])))
+    ck.equal(carol2["customer_id"], carol["customer_id"],
+             "a domain in Unicode and as A-labels is one identity")
+    ck.check(("email", f"carol-{run}@b\u00fccher.example", True) in ids(p),
+             "the address is written in Unicode, lower case", ids(p))
+    zw, p = one("a zero-width space in a vouched-for address", env.post(c, h.chat_message(
+        f"zw-{run}", f"v-zw-{run}", "hi", name="\u202eBob\u200b Smith",
+        email=f"bob-{run}\u200b@example.com", verified=["email"])))
+    ck.check(zw["customer_id"] != bob["customer_id"], "it does not join Bob")
+    ck.equal([i for i in ids(p) if i[0] == "email"], [],
+             "an address with a zero-width space is no identity")
+    ck.equal(p["message"]["from"]["name"], "Bob Smith",
+             "the name reaches the agent without its bidi override and zero-width space")
+
     # What is proven links: Ann's own chat visitor, her number vouched for by the backend.
     ann_chat, p = one("Ann on chat, logged in", env.post(c, h.chat_message(
         f"annchat-{run}", f"v-ann-{run}", "it is me, Ann", name="Ann Lee", phone=ANN_PHONE,

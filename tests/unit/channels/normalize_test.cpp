@@ -47,7 +47,7 @@ TEST_CASE("normalize_email trims and lower-cases the whole address") {
       {"ANN+billing@Mail.Example.co.uk", "ann+billing@mail.example.co.uk"},
       {"o'brien@example.ie", "o'brien@example.ie"},
       {"x@a-b.example", "x@a-b.example"},
-      {"J\xc4\x81nis@Example.LV", "j\xc4\x81nis@example.lv"},  // non-ASCII kept as typed
+      {"J\xc4\x81nis@Example.LV", "j\xc4\x81nis@example.lv"},  // non-ASCII kept (NFC)
       {"ann@b\xc5\xab\x76\x65.lv", "ann@b\xc5\xab\x76\x65.lv"},
   };
   for (const auto& [raw, expected] : cases) {
@@ -92,6 +92,50 @@ TEST_CASE("normalize_email refuses what is not one plain addr-spec") {
   CHECK_FALSE(normalize_email(std::string(65, 'a') + "@example.com").has_value());
   CHECK(normalize_email(std::string(64, 'a') + "@example.com").has_value());
   CHECK_FALSE(normalize_email("a@" + std::string(250, 'b') + ".com").has_value());
+}
+
+// Issue #18: one address written two ways is one identity; an address with characters nobody
+// sees is none.
+TEST_CASE("normalize_email: NFC local parts, UTS #46 domains, no invisible characters") {
+  // "Jānis" with a precomposed ā and with a + U+0304 (combining macron): one identity.
+  CHECK(normalize_email("J\xc4\x81nis@example.lv") == "j\xc4\x81nis@example.lv");
+  CHECK(normalize_email("Ja\xcc\x84nis@example.lv") == "j\xc4\x81nis@example.lv");
+  // A domain in Unicode, upper-case Unicode, or A-labels: written one way, in Unicode.
+  for (std::string_view raw : {"ann@b\xc3\xbc" "cher.example", "ann@B\xc3\x9c" "CHER.example",
+                               "ann@xn--bcher-kva.example", "ann@XN--BCHER-KVA.example",
+                               "ann@mail.xn--bcher-kva.example"}) {
+    CAPTURE(raw);
+    const auto got = normalize_email(raw);
+    REQUIRE(got.has_value());
+    CHECK(got->ends_with("b\xc3\xbc" "cher.example"));
+  }
+  // Not a domain IDNA accepts: a bad A-label, a symbol (IDNA2008 disallows U+2603).
+  CHECK_FALSE(normalize_email("ann@xn--zz.example").has_value());
+  CHECK_FALSE(normalize_email("ann@exa\xe2\x98\x83mple.com").has_value());  // U+2603
+  CHECK_FALSE(normalize_email("ann@b\xc3\xbc_x.com").has_value());  // not "büx.com"
+  // Zero-width and bidi controls, anywhere: refused, never folded into the visible address.
+  for (std::string_view bad : {"ann\xe2\x80\x8b@example.com",     // U+200B zero-width space
+                               "an\xe2\x80\x8dn@example.com",     // U+200D zero-width joiner
+                               "ann@exam\xe2\x80\x8cple.com",     // U+200C in the domain
+                               "\xe2\x80\xae" "ann@example.com",  // U+202E right-to-left override
+                               "ann\xe2\x81\xa6@example.com",     // U+2066 left-to-right isolate
+                               "ann\xef\xbb\xbf@example.com",     // U+FEFF BOM
+                               "ann\xc2\xad@example.com",          // U+00AD soft hyphen
+                               "ann\xe2\x80\x8f@example.com",     // U+200F right-to-left mark
+                               "ann\xff@example.com"}) {          // not UTF-8
+    CAPTURE(bad);
+    CHECK_FALSE(normalize_email(bad).has_value());
+  }
+}
+
+TEST_CASE("identity values with invisible characters are refused as keys") {
+  inbound_message m;
+  m.identities = {{"chat_visitor", "v-1\xe2\x80\x8b"}};
+  const error e = check_keys(std::span<const inbound_message>(&m, 1));
+  CHECK(e.code == errc::malformed);
+  CHECK(e.detail.find("invisible character") != std::string::npos);
+  m.identities = {{"chat_visitor", "v-1 J\xc4\x81nis"}};
+  CHECK(check_keys(std::span<const inbound_message>(&m, 1)).code == errc::ok);
 }
 
 TEST_CASE("find_country and the calling-code table") {
