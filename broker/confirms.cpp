@@ -8,6 +8,7 @@ namespace sb {
 std::uint64_t confirm_window::add(outbox_row row) {
   const std::uint64_t tag = next_tag_++;
   seqs_.insert(row.seq);
+  bytes_ += row.body.size();
   by_message_id_[row.message_id] = tag;
   by_tag_.emplace(tag, entry{std::move(row), false});
   return tag;
@@ -25,6 +26,7 @@ const std::string* confirm_window::mark_returned(std::string_view message_id) {
 void confirm_window::take(std::map<std::uint64_t, entry>::iterator it, bool ack, settlement& out) {
   entry& e = it->second;
   seqs_.erase(e.row.seq);
+  bytes_ -= e.row.body.size();
   by_message_id_.erase(e.row.message_id);
   // A returned message is acked too ("unroutable messages are confirmed at once"): the ack
   // only says the broker is done with it, not that a queue has it.
@@ -54,6 +56,7 @@ std::int64_t confirm_window::clear() {
   by_tag_.clear();
   by_message_id_.clear();
   seqs_.clear();
+  bytes_ = 0;
   next_tag_ = 1;
   return lowest;
 }

@@ -49,6 +49,8 @@ class confirm_window {
 
   bool holds(std::int64_t seq) const noexcept { return seqs_.contains(seq); }
   std::size_t size() const noexcept { return by_tag_.size(); }
+  // The payload bytes of the rows in flight.
+  std::size_t bytes() const noexcept { return bytes_; }
   bool empty() const noexcept { return by_tag_.empty(); }
 
  private:
@@ -59,6 +61,7 @@ class confirm_window {
   void take(std::map<std::uint64_t, entry>::iterator it, bool ack, settlement& out);
 
   std::uint64_t next_tag_ = 1;
+  std::size_t bytes_ = 0;
   std::map<std::uint64_t, entry> by_tag_;  // ordered: `multiple` settles a prefix
   std::unordered_map<std::string, std::uint64_t> by_message_id_;
   std::unordered_set<std::int64_t> seqs_;

@@ -188,6 +188,11 @@ struct publisher::impl {
 
   void reschedule(std::int64_t seq, clock::time_point at);
   void maybe_rewind(clock::time_point now);
+  // Room for one more publish: under the confirm window's count and its bytes.
+  bool window_has_room() const noexcept {
+    return window_.size() < std::max(1u, opts_.confirm_window) &&
+           (window_.empty() || window_.bytes() < opts_.confirm_window_bytes);
+  }
   milliseconds backoff(unsigned attempt);
   milliseconds next_wakeup(clock::time_point now) const;
   void wait_for_input(milliseconds timeout);
@@ -733,7 +738,7 @@ void publisher::impl::publish_batch() {
   }
   auto now = clock::now();
   maybe_rewind(now);
-  for (std::size_t pass = 0; pass < scan_passes && more_rows_ && window_.size() < window; ++pass) {
+  for (std::size_t pass = 0; pass < scan_passes && more_rows_ && window_has_room(); ++pass) {
     const std::size_t limit = window - window_.size();
     const std::int64_t after = cursor_;
     auto rows = source_.fetch(after, limit);
@@ -743,6 +748,11 @@ void publisher::impl::publish_batch() {
     if (rows.empty()) break;
     cursor_ = rows.back().seq;
     for (auto& row : rows) {
+      if (!window_has_room()) {  // full by bytes: this row and the rest are read again later
+        cursor_ = row.seq - 1;
+        more_rows_ = true;
+        return;
+      }
       if (should_skip(row, now)) continue;
       cork.engage();
       if (!publish(std::move(row))) return;  // connection lost: everything was reset
@@ -1219,8 +1229,7 @@ milliseconds publisher::impl::backoff(unsigned attempt) {
 }
 
 milliseconds publisher::impl::next_wakeup(clock::time_point now) const {
-  const std::size_t window = std::max(1u, opts_.confirm_window);
-  if (!stopping_ && channel_ready_ && !blocked_ && more_rows_ && window_.size() < window)
+  if (!stopping_ && channel_ready_ && !blocked_ && more_rows_ && window_has_room())
     return milliseconds{0};  // rows are waiting and the window has room
   milliseconds t = std::min(idle_tick, until(next_refresh_, now));
   if (rescan_from_ != 0) t = std::min(t, until(rescan_at_, now));

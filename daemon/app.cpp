@@ -127,7 +127,8 @@ int run_daemon(const std::string& config_path) {
                api_reader.error().detail);
     return 1;
   }
-  auto reader = outbox_reader::open(cfg->store.path, cfg->store.thread_limit);
+  auto reader = outbox_reader::open(cfg->store.path, cfg->store.thread_limit,
+                                    cfg->store.max_payload_bytes);
   if (!reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
     return 1;

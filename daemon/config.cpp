@@ -778,6 +778,8 @@ class loader {
       if (auto d = rd_.duration_seconds(*v)) s.reopen_after = *d;
     if (auto v = m.take("thread_limit"))
       if (auto n = rd_.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.thread_limit = *n;
+    if (auto v = m.take("max_payload_bytes"))
+      if (auto n = rd_.integer(*v, 64 << 10, 128 << 20)) s.max_payload_bytes = *n;
     if (auto v = m.take("max_backlog"))
       if (auto n = rd_.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.max_backlog = *n;
     if (auto v = m.take("cache_bytes"))
@@ -807,6 +809,8 @@ class loader {
       }
     if (auto v = m.take("confirm_window"))
       if (auto n = rd_.integer(*v, 1, 65535)) b.confirm_window = static_cast<unsigned>(*n);
+    if (auto v = m.take("confirm_window_bytes"))
+      if (auto n = rd_.integer(*v, 1 << 20, std::int64_t{1} << 34)) b.confirm_window_bytes = *n;
     m.finish();
   }
 

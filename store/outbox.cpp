@@ -43,9 +43,11 @@ outbox_reader::~outbox_reader() {
 }
 
 result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& path,
-                                                           std::size_t thread_limit) {
+                                                           std::size_t thread_limit,
+                                                           std::size_t max_payload_bytes) {
   std::unique_ptr<outbox_reader> r(new outbox_reader());
   r->thread_limit_ = thread_limit;
+  r->max_payload_bytes_ = max_payload_bytes;
   const auto prepare = [&] { r->st_ = std::make_unique<statements>(r->db_); };
   if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
   return r;
@@ -125,8 +127,7 @@ void outbox_reader::assemble(outbox_row& row, std::int64_t position) {
   }
   std::reverse(thread.begin(), thread.end());
   const bool truncated = position > static_cast<std::int64_t>(thread.size());
-  const std::string_view message = thread.empty() ? std::string_view() : thread.back();
-  row.body = build_payload(conv, customer, message, thread, truncated);
+  row.body = build_bounded_payload(conv, customer, thread, truncated, max_payload_bytes_);
 }
 
 }  // namespace sb

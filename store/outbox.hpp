@@ -37,9 +37,11 @@ struct outbox_row {
 // A read-only connection for the publisher thread (WAL readers never block the writer).
 class outbox_reader {
  public:
-  // `thread_limit`: the newest messages a payload's thread carries (store.thread_limit).
+  // `thread_limit`: the newest messages a payload's thread carries (store.thread_limit);
+  // `max_payload_bytes`: the payload's size bound (store.max_payload_bytes).
   static result<std::unique_ptr<outbox_reader>> open(const std::string& path,
-                                                     std::size_t thread_limit);
+                                                     std::size_t thread_limit,
+                                                     std::size_t max_payload_bytes = 4 << 20);
   ~outbox_reader();
   outbox_reader(const outbox_reader&) = delete;
   outbox_reader& operator=(const outbox_reader&) = delete;
@@ -57,6 +59,7 @@ class outbox_reader {
   sqlite3* db_ = nullptr;
   std::unique_ptr<statements> st_;
   std::size_t thread_limit_ = 50;
+  std::size_t max_payload_bytes_ = 4 << 20;
   void assemble(outbox_row& row, std::int64_t position);
 };
 

@@ -1,7 +1,10 @@
 #include "store/payload.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include <algorithm>
 
 namespace sb {
 namespace {
@@ -16,7 +19,96 @@ boost::json::value string_or_null(const std::string& s) {
   return boost::json::value(s);
 }
 
+// The longest string in `v` (values, not keys), or nullptr.
+boost::json::string* longest_string(boost::json::value& v) {
+  boost::json::string* best = nullptr;
+  const auto consider = [&best](boost::json::string* s) {
+    if (s != nullptr && (best == nullptr || s->size() > best->size())) best = s;
+  };
+  if (v.is_string()) return &v.get_string();
+  if (v.is_object())
+    for (auto& kv : v.get_object()) consider(longest_string(kv.value()));
+  if (v.is_array())
+    for (auto& e : v.get_array()) consider(longest_string(e));
+  return best;
+}
+
+// The first `n` bytes of `s`, or fewer: never in the middle of a UTF-8 sequence.
+std::size_t utf8_cut(std::string_view s, std::size_t n) {
+  if (n >= s.size()) return s.size();
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
 }  // namespace
+
+std::string truncation_marker(std::string_view conversation_id) {
+  std::string m = " [... cut by Switchboard: the whole message is in GET /v1/conversations/";
+  m += conversation_id;
+  m += ']';
+  return m;
+}
+
+std::string fit_message(std::string_view message_json, std::size_t max_bytes,
+                        std::string_view marker) {
+  if (message_json.size() <= max_bytes) return std::string(message_json);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(message_json, ec);
+  if (ec || !v.is_object()) return std::string(message_json);
+  v.get_object()["truncated"] = true;
+  constexpr std::size_t smallest_cut = 64;  // strings shorter than this are left whole
+  for (int round = 0; round < 64; ++round) {
+    const std::size_t size = boost::json::serialize(v).size();
+    if (size <= max_bytes) break;
+    boost::json::string* s = longest_string(v);
+    if (s == nullptr || s->size() < smallest_cut + marker.size()) break;
+    // Serialized, a string may be longer than its bytes (escapes): cut in proportion to it.
+    const std::size_t escaped = boost::json::serialize(boost::json::value(*s)).size();
+    const std::size_t excess = size - max_bytes;
+    const std::size_t over = excess >= escaped ? s->size()
+                                               : (excess * s->size() + escaped - 1) / escaped;
+    std::size_t keep = s->size() > over + marker.size()
+                           ? s->size() - over - marker.size()
+                           : 0;
+    const std::string_view text(s->data(), s->size());
+    std::string cut(text.substr(0, utf8_cut(text, keep)));
+    cut += marker;
+    *s = cut;
+  }
+  return boost::json::serialize(v);
+}
+
+std::string build_bounded_payload(const conversation_view& conv, const customer_view& customer,
+                                  std::span<const std::string> thread, bool older_left_out,
+                                  std::size_t max_bytes) {
+  const std::string_view last = thread.empty() ? std::string_view() : thread.back();
+  std::string whole = build_payload(conv, customer, last, thread, older_left_out);
+  if (whole.size() <= max_bytes) return whole;  // nearly always: no cost beyond the build
+  whole.clear();
+  const std::size_t fixed = build_payload(conv, customer, {}, {}, true).size();
+
+  const std::size_t room = max_bytes > fixed ? max_bytes - fixed : 0;
+  const std::string marker = truncation_marker(conv.id);
+  std::vector<std::string> kept;  // newest first
+  std::size_t used = 0;
+  bool left_out = older_left_out;
+  if (!thread.empty()) {
+    kept.push_back(fit_message(last, room / 4, marker));
+    used = 2 * kept.back().size() + 1;
+  }
+  for (std::size_t i = thread.size() > 0 ? thread.size() - 1 : 0; i-- > 0;) {
+    std::string m = fit_message(thread[i], room / 8, marker);
+    if (used + m.size() + 1 > room) {
+      left_out = true;
+      break;
+    }
+    used += m.size() + 1;
+    kept.push_back(std::move(m));
+  }
+  std::reverse(kept.begin(), kept.end());
+  const std::string_view message = kept.empty() ? std::string_view() : std::string_view(kept.back());
+  return build_payload(conv, customer, message, kept, left_out);
+}
 
 std::string message_json(const inbound_message& m, const stored_message_meta& meta) {
   boost::json::object o;

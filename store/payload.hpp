@@ -46,4 +46,26 @@ std::string build_payload(const conversation_view& conv, const customer_view& cu
                           std::string_view message, std::span<const std::string> thread,
                           bool thread_truncated);
 
+// The payload of the last message of `thread` (stored message JSON texts, oldest first) in at
+// most about `max_bytes` (store.max_payload_bytes), so that no payload is more than the broker
+// takes and the publisher holds a known amount:
+// - a message longer than its share (the new message a quarter of what the conversation and
+//   customer leave, as it is sent twice, in `message` and at the end of `thread`; an older one
+//   an eighth) has its longest strings cut (its text first), each ending with
+//   truncation_marker(), and gets "truncated": true; the stored message stays whole (read API);
+// - older messages are taken newest first while they fit; `thread_truncated` is true when any
+//   was left out (or `older_left_out`: beyond store.thread_limit).
+// Below the budget the result is build_payload's, byte for byte.
+std::string build_bounded_payload(const conversation_view& conv, const customer_view& customer,
+                                  std::span<const std::string> thread, bool older_left_out,
+                                  std::size_t max_bytes);
+
+// What ends a string build_bounded_payload cut, in the conversation of that id.
+std::string truncation_marker(std::string_view conversation_id);
+
+// `message_json` (one stored message) fitted into `max_bytes` as above, its cut strings
+// ending with `marker`; unchanged when it fits.
+std::string fit_message(std::string_view message_json, std::size_t max_bytes,
+                        std::string_view marker);
+
 }  // namespace sb

@@ -484,6 +484,7 @@ def main(ck: h.Checks) -> None:
     accepted(ck, r, 1, f"whatsapp body of {len(big)} bytes (over 1 MiB, under 3 MiB)", ignored=1)
     m = one("the large whatsapp message")
     if m:
+        # Twice 1.5 MB (in `message` and in `thread`) is within store.max_payload_bytes (4 MiB).
         ck.equal(len((m.body.get("message") or {}).get("text", "")), len(big_text),
                  "the large whatsapp text arrives whole")
     huge = h.to_bytes(whatsapp_batch("15550107777", "Big Sender", "a" * (3 * 1024 * 1024),

@@ -472,6 +472,51 @@ TEST_CASE("publisher: 1000 rows reach their skill queues with the contract's pro
   pub.stop(2s);  // safe twice
 }
 
+// Issue #18: the confirm window is bounded by bytes too. With payloads of up to
+// store.max_payload_bytes, 512 in flight could be 512 MiB of the daemon's memory.
+TEST_CASE("publisher: the payload bytes in flight stay under confirm_window_bytes") {
+  const std::string exchange = run_prefix() + ".bytes";
+  const std::string queue = exchange + ".general";
+  topology_cleanup cleanup{exchange, {queue}};
+  fake_outbox outbox;
+  constexpr std::size_t payload = 256 << 10;
+  constexpr int rows = 120;
+  for (int n = 0; n < rows; ++n) {
+    auto row = make_row(n, "general");
+    row.body += std::string(payload - row.body.size(), ' ');  // JSON may end with white space
+    outbox.add(std::move(row));
+  }
+  // One row bigger than the whole byte budget still goes out: at least one is in flight.
+  auto big = make_row(rows, "general");
+  big.body += std::string((2 << 20) - big.body.size(), ' ');
+  outbox.add(std::move(big));
+
+  auto o = options(exchange);
+  o.confirm_window_bytes = 1 << 20;  // four of the payloads
+  sb::publisher pub(o, {skill("general", queue)}, outbox.source());
+  std::atomic<bool> done{false};
+  std::size_t most = 0;
+  std::thread sampler([&] {
+    while (!done) {
+      most = std::max<std::size_t>(most, pub.in_flight());
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  pub.start();
+  const bool emptied = wait_until([&] { return outbox.size() == 0; }, 30s);
+  done = true;
+  sampler.join();
+  REQUIRE_MESSAGE(emptied, outbox.size(), " rows still in the outbox");
+  MESSAGE("most rows in flight at once: ", most);
+  CHECK(most >= 1);
+  CHECK(most <= 5);  // 1 MiB / 256 KiB, and the one that crosses the budget
+  CHECK(pub.confirmed_total() == rows + 1);
+  amqp_client agent(broker_url());
+  const auto msgs = agent.drain(queue, rows + 1, 20s);
+  CHECK(msgs.size() == rows + 1);
+  pub.stop(2s);
+}
+
 TEST_CASE("publisher: rows no queue takes stay in the outbox until a queue is bound") {
   const std::string exchange = run_prefix() + ".unroutable";
   const std::string q_a = exchange + ".a", q_b = exchange + ".b";

@@ -1,5 +1,6 @@
 #include "store/store.hpp"
 
+#include "store/payload.hpp"
 #include "store/reader.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -64,7 +65,7 @@ struct fixture {
     return *res.outcomes[0];
   }
   std::vector<outbox_row> outbox() {
-    auto r = outbox_reader::open(opts.path, opts.thread_limit);
+    auto r = outbox_reader::open(opts.path, opts.thread_limit, opts.max_payload_bytes);
     REQUIRE(r.has_value());
     return (*r)->fetch(0, 100000);
   }
@@ -1049,4 +1050,86 @@ TEST_CASE("every skill change is recorded on the conversation, with the route th
   CHECK(history[1].at("previous_skill").as_string() == "general");
   CHECK(history[1].at("message_id").as_string() == moved.message_id);
   CHECK(history[1].at("at").as_string() == format_time(t0 + 2 * minute));
+}
+
+// Issue #18: a payload has a size bound. A mail of megabytes in a thread used to make every
+// later payload of that customer megabytes too, up to what the broker refuses.
+TEST_CASE("payloads stay within store.max_payload_bytes; the stored messages stay whole") {
+  store_options o;
+  o.max_payload_bytes = 64 << 10;
+  fixture f(o);
+  // A text of 1 MiB that escapes heavily in JSON (quotes, a control character) and is
+  // multi-byte UTF-8 (ā) everywhere a cut may fall.
+  std::string huge;
+  while (huge.size() < (1 << 20)) huge += "\xc4\x81\"\x01 ";
+  std::vector<std::string> texts;
+  for (int i = 0; i < 10; ++i) texts.push_back("message " + std::to_string(i) + ": " +
+                                              std::string(12 << 10, 'x'));
+  texts.push_back(huge);
+  texts.push_back("and a short one after it");
+  millis at = t0;
+  std::string conversation;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto out = f.ingest(request(at += minute, {chat_message("big-" + std::to_string(i), "v-big",
+                                                            texts[i])}));
+    conversation = out.accepted.at(0).conversation_id;
+  }
+  const auto rows = f.outbox();
+  REQUIRE(rows.size() == texts.size());
+  const std::string marker = truncation_marker(conversation);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CAPTURE(i);
+    CHECK(rows[i].body.size() <= o.max_payload_bytes);
+    // Valid JSON and valid UTF-8 (Boost.JSON's parser checks both).
+    const auto p = boost::json::parse(rows[i].body).as_object();
+    const auto& message = p.at("message").as_object();
+    const auto& thread = p.at("thread").as_array();
+    REQUIRE(!thread.empty());
+    CHECK(thread.back() == p.at("message"));
+    const std::string text(message.at("text").as_string());
+    if (i == 10) {  // the huge one: cut, marked, and still much of its share
+      CHECK(message.at("truncated") == true);
+      CHECK(text.ends_with(marker));
+      CHECK(text.size() > 4 << 10);
+    } else {
+      CHECK_FALSE(message.contains("truncated"));
+      CHECK(text == texts[i]);
+    }
+  }
+  // The first payloads fit whole; the one after the huge message has it and the older ones
+  // cut in its thread (each to an eighth of the room), and the oldest left out.
+  const auto first = boost::json::parse(rows[1].body).as_object();
+  CHECK(first.at("thread").as_array().size() == 2);
+  CHECK(first.at("thread_truncated") == false);
+  const auto last = boost::json::parse(rows.back().body).as_object();
+  CHECK(last.at("thread_truncated") == true);
+  const auto& last_thread = last.at("thread").as_array();
+  CHECK(last_thread.size() < texts.size());
+  REQUIRE(last_thread.size() >= 2);
+  CHECK(last_thread[last_thread.size() - 2].at("truncated") == true);
+  CHECK(last_thread[0].at("truncated") == true);
+  CHECK(last_thread[0].at("text").as_string().ends_with(marker));
+  // The read API serves every message whole.
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  const auto conv = (*reader)->conversation(conversation);
+  REQUIRE(conv.has_value());
+  CHECK(conv->find(marker) == std::string::npos);
+  CHECK(conv->size() > huge.size());
+}
+
+TEST_CASE("fit_message and build_bounded_payload below the bound change nothing") {
+  const std::string m = R"({"id":"m1","text":"hello","from":{"name":null}})";
+  CHECK(fit_message(m, m.size(), "[cut]") == m);
+  conversation_view conv;
+  conv.id = "c1";
+  customer_view customer;
+  customer.id = "u1";
+  const std::vector<std::string> thread{m, m};
+  CHECK(build_bounded_payload(conv, customer, thread, false, 1 << 20) ==
+        build_payload(conv, customer, m, thread, false));
+  // A string that cannot be cut enough (all of its bytes are short strings): left as it is.
+  const std::string many = R"({"a":"x","b":"y","c":"z"})";
+  CHECK(fit_message(many, 10, "[cut]") ==
+        R"({"a":"x","b":"y","c":"z","truncated":true})");
 }
