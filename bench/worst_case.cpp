@@ -38,6 +38,7 @@
 #include "channels/x/x.hpp"
 #include "fuzz/fuzz_support.hpp"  // config_for / make_adapter: the unit tests' channels
 #include "routing/language.hpp"
+#include "tests/unit/channels/requests.hpp"
 
 #include <fmt/core.h>
 
@@ -72,26 +73,8 @@ constexpr std::int64_t now_s = now / 1000;
 
 // ---- requests -----------------------------------------------------------------------------
 
-// A request that owns its bytes; view() is what an adapter receives.
-struct request {
-  std::string target;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::vector<header_field> fields;
-
-  request_view view() {
-    fields.clear();
-    for (const auto& [name, value] : headers) fields.push_back({name, value});
-    request_view v;
-    v.method = "POST";
-    v.target = target;
-    v.headers = fields;
-    v.body = body;
-    v.now = now;
-    v.peer = "127.0.0.1";
-    return v;
-  }
-};
+using fixtures::pairs;
+using fixtures::request;  // owns its bytes; view() is what an adapter receives
 
 // The adapter of each channel type, configured as the unit tests configure it; the e-mail types
 // also trust an authserv-id, so that Authentication-Results headers are read.
@@ -118,35 +101,32 @@ std::string target_of(const std::string& type) {
   return "/v1/webhooks/" + fuzz::config_for(type).name;
 }
 
+// A request to the channel of that type with `body`, judged at `now`.
+request to(const std::string& type, std::string body = {}) {
+  return request{.target = target_of(type), .body = std::move(body), .now = now};
+}
+
 // chat, callback: Standard Webhooks over id.timestamp.body.
-request standard_webhooks_post(const std::string& type, std::string body) {
+request chat_post(const std::string& type, std::string body) {
   const std::string key = *decode_standard_webhooks_secret(secret_of(type));
-  request r{target_of(type), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", "application/json"},
-               {"webhook-id", "msg_worst_case"},
-               {"webhook-timestamp", std::to_string(now_s)},
-               {"webhook-signature", sign_standard_webhook(key, "msg_worst_case", now_s, r.body)}};
-  return r;
+  return fixtures::standard_webhooks_post(to(type), std::move(body), key, now_s, "msg_worst_case");
 }
 
 // whatsapp, messenger, instagram: X-Hub-Signature-256 over the body.
-request meta_post(const std::string& type, std::string body) {
-  request r{target_of(type), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", "application/json"},
-               {std::string(meta::signature_header), meta::sign(secret_of(type), r.body)}};
-  return r;
+request meta_signed(const std::string& type, std::string body) {
+  return fixtures::meta_post(to(type), std::move(body), secret_of(type));
 }
 
 request x_post(std::string body) {
-  request r{target_of("x"), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", "application/json"},
+  request r = to("x", std::move(body));
+  r.fields = {{"Content-Type", "application/json"},
                {std::string(x_signature_header), x_signature(secret_of("x"), r.body)}};
   return r;
 }
 
 request telegram_post(std::string body) {
-  request r{target_of("telegram"), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", "application/json"},
+  request r = to("telegram", std::move(body));
+  r.fields = {{"Content-Type", "application/json"},
                {"X-Telegram-Bot-Api-Secret-Token", secret_of("telegram")}};
   return r;
 }
@@ -156,52 +136,21 @@ request basic_auth_post(const std::string& type, std::string content_type, std::
   const auto user = fuzz::config_for(type).options;
   const auto it = user.find("username");
   const std::string name = it == user.end() ? "switchboard" : it->second;
-  request r{target_of(type), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", std::move(content_type)},
+  request r = to(type, std::move(body));
+  r.fields = {{"Content-Type", std::move(content_type)},
                {"Authorization", "Basic " + base64_encode(name + ":" + secret_of(type))}};
   return r;
 }
 
 request mime_post(std::string raw) {
-  request r{target_of("mime"), {}, std::move(raw), {}};
-  r.headers = {{"Content-Type", "message/rfc822"},
+  request r = to("mime", std::move(raw));
+  r.fields = {{"Content-Type", "message/rfc822"},
                {"Authorization", "Bearer " + secret_of("mime")}};
   return r;
 }
 
-// application/x-www-form-urlencoded, as form senders encode it.
-std::string form_encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (const unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-using field_list = std::vector<std::pair<std::string, std::string>>;
-
-std::string form_body(const field_list& fields) {
-  std::string out;
-  for (const auto& [name, value] : fields) {
-    if (!out.empty()) out += '&';
-    out += form_encode(name) + '=' + form_encode(value);
-  }
-  return out;
-}
-
 // multipart/form-data of plain fields.
-std::string multipart_body(const field_list& fields, std::string_view boundary) {
+std::string multipart_body(const pairs& fields, std::string_view boundary) {
   std::string out;
   for (const auto& [name, value] : fields)
     out += fmt::format("--{}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{}\r\n",
@@ -211,7 +160,7 @@ std::string multipart_body(const field_list& fields, std::string_view boundary) 
 }
 
 // Mailgun signs timestamp + token inside the body: the signing fields are added to `fields`.
-void mailgun_sign(field_list& fields) {
+void mailgun_sign(pairs& fields) {
   const std::string ts = std::to_string(now_s);
   const std::string token = "5b2f3e8a1c9d4e7f6a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
   const std::string_view parts[] = {ts, token};
@@ -221,8 +170,8 @@ void mailgun_sign(field_list& fields) {
 }
 
 request mailgun_post(std::string content_type, std::string body) {
-  request r{target_of("mailgun"), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", std::move(content_type)}};
+  request r = to("mailgun", std::move(body));
+  r.fields = {{"Content-Type", std::move(content_type)}};
   return r;
 }
 
@@ -240,8 +189,8 @@ request twilio_post(std::string body) {
     parts.push_back(f->name);
     parts.push_back(f->value);
   }
-  request r{target_of("twilio"), {}, std::move(body), {}};
-  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+  request r = to("twilio", std::move(body));
+  r.fields = {{"Content-Type", "application/x-www-form-urlencoded"},
                {"X-Twilio-Signature", base64_encode(hmac_sha1_concat(secret_of("twilio"), parts))}};
   return r;
 }
@@ -686,7 +635,7 @@ std::vector<row> rows() {
 
   // ---- mailgun: urlencoded and multipart route posts, signed inside the body ----
   add(channel_row("mailgun", "urlencoded, thousands of fields", expect::read, [](std::size_t n) {
-    field_list f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
+    pairs f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
                  {"subject", "Worst case"}, {"body-plain", "hello"}};
     std::size_t total = 0;
     for (std::size_t i = 0; total < n; ++i) {
@@ -694,25 +643,25 @@ std::vector<row> rows() {
       total += 22;
     }
     mailgun_sign(f);
-    return mailgun_post("application/x-www-form-urlencoded", form_body(f));
+    return mailgun_post("application/x-www-form-urlencoded", fixtures::form_body(f));
   }));
   add(channel_row("mailgun", "urlencoded, message-headers of thousands", expect::read, [](std::size_t n) {
     const std::string headers = "[" + json_list([](std::size_t i) {
       return fmt::format(R"(["{}", "v=1; d=d{}.example; b=x"])", i % 2 ? "Received" : "DKIM-Signature", i);
     }, n) + "]";
-    field_list f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
+    pairs f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
                  {"body-plain", "hello"}, {"message-headers", headers}};
     mailgun_sign(f);
-    return mailgun_post("application/x-www-form-urlencoded", form_body(f));
+    return mailgun_post("application/x-www-form-urlencoded", fixtures::form_body(f));
   }));
   add(channel_row("mailgun", "urlencoded, body-html of unclosed <head>", expect::read, [](std::size_t n) {
-    field_list f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
+    pairs f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"},
                  {"body-html", unclosed_heads(n)}};
     mailgun_sign(f);
-    return mailgun_post("application/x-www-form-urlencoded", form_body(f));
+    return mailgun_post("application/x-www-form-urlencoded", fixtures::form_body(f));
   }));
   add(channel_row("mailgun", "multipart, thousands of fields", expect::refused, [](std::size_t n) {
-    field_list f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"}};
+    pairs f{{"from", "Ann Lee <ann@example.com>"}, {"recipient", "support@acme.example"}};
     mailgun_sign(f);
     std::size_t total = 0;
     for (std::size_t i = 0; total < n; ++i) {
@@ -723,13 +672,13 @@ std::vector<row> rows() {
   }));
   add(channel_row("mailgun", "multipart, a boundary of 8000 dashes", expect::refused, [](std::size_t n) {
     const std::string b(8000, '-');
-    field_list f{{"from", "Ann Lee <ann@example.com>"}};
+    pairs f{{"from", "Ann Lee <ann@example.com>"}};
     mailgun_sign(f);
     std::string body = fill("", std::string(b.size() + 3, '-') + "\r\n", multipart_body(f, b), n);
     return mailgun_post("multipart/form-data; boundary=\"" + b + "\"", std::move(body));
   }));
   add(channel_row("mailgun", "multipart, body-mime nested deep", expect::kept, [](std::size_t n) {
-    field_list f{{"recipient", "support@acme.example"}, {"body-mime", nested_mail(n)}};
+    pairs f{{"recipient", "support@acme.example"}, {"body-mime", nested_mail(n)}};
     mailgun_sign(f);
     return mailgun_post("multipart/form-data; boundary=mgb", multipart_body(f, "mgb"));
   }));
@@ -767,7 +716,7 @@ std::vector<row> rows() {
 
   // ---- twilio: urlencoded parameters ----
   add(channel_row("twilio", "thousands of parameters, 100 media", expect::read, [](std::size_t n) {
-    field_list f;
+    pairs f;
     std::size_t total = 0;
     for (std::size_t i = 0; total < n; ++i) {
       f.emplace_back(fmt::format("P{}", i), "v");
@@ -782,10 +731,10 @@ std::vector<row> rows() {
                         std::pair{"Body", "hello"}, std::pair{"NumMedia", "100"},
                         std::pair{"SmsStatus", "received"}})
       f.emplace_back(k, v);
-    return twilio_post(form_body(f));
+    return twilio_post(fixtures::form_body(f));
   }));
   add(channel_row("twilio", "one huge Body", expect::read, [](std::size_t n) {
-    return twilio_post(form_body({{"MessageSid", "SM0123456789abcdef0123456789abcdef"},
+    return twilio_post(fixtures::form_body({{"MessageSid", "SM0123456789abcdef0123456789abcdef"},
                                   {"From", "+15550102000"}, {"To", "+15550109999"},
                                   {"Body", fill("", "Hello, my invoice is wrong & I want a refund. ", "", n)}}));
   }));
@@ -796,22 +745,22 @@ std::vector<row> rows() {
            contacts + R"(],"messages":[)" + messages + "]}}]}]}";
   };
   add(channel_row("whatsapp", "thousands of messages and contacts", expect::read, [=](std::size_t n) {
-    return meta_post("whatsapp", wa_value(json_list([](std::size_t i) {
+    return meta_signed("whatsapp", wa_value(json_list([](std::size_t i) {
       return fmt::format(R"({{"profile":{{"name":"Customer {}"}},"wa_id":"3712{:07}"}})", i, i);
     }, n / 2), json_list([](std::size_t i) {
       return fmt::format(R"({{"from":"1555{:07}","id":"wamid.{}","timestamp":"1795341600","type":"text","text":{{"body":"hi"}}}})", i, i);
     }, n / 2)));
   }));
   add(channel_row("whatsapp", "thousands of entries", expect::read, [](std::size_t n) {
-    return meta_post("whatsapp", R"({"object":"whatsapp_business_account","entry":[)" + json_list([](std::size_t i) {
+    return meta_signed("whatsapp", R"({"object":"whatsapp_business_account","entry":[)" + json_list([](std::size_t i) {
       return fmt::format(R"({{"id":"102290129340398","changes":[{{"field":"messages","value":{{"metadata":{{"display_phone_number":"15550783881"}},"contacts":[{{"profile":{{"name":"C"}},"wa_id":"1555{:07}"}}],"messages":[{{"from":"1555{:07}","id":"wamid.{}","timestamp":"1795341600","type":"text","text":{{"body":"hi"}}}}]}}}}]}})", i, i, i);
     }, n) + "]}");
   }));
   add(channel_row("whatsapp", "one huge text", expect::read, [=](std::size_t n) {
-    return meta_post("whatsapp", wa_value("", R"({"from":"15550102000","id":"wamid.1","timestamp":"1795341600","type":"text","text":{"body":)" + json_text(n) + "}}"));
+    return meta_signed("whatsapp", wa_value("", R"({"from":"15550102000","id":"wamid.1","timestamp":"1795341600","type":"text","text":{"body":)" + json_text(n) + "}}"));
   }));
   add(channel_row("whatsapp", "a contacts message of thousands of cards", expect::read, [=](std::size_t n) {
-    return meta_post("whatsapp", wa_value("", R"({"from":"15550102000","id":"wamid.1","timestamp":"1795341600","type":"contacts","contacts":[)" +
+    return meta_signed("whatsapp", wa_value("", R"({"from":"15550102000","id":"wamid.1","timestamp":"1795341600","type":"contacts","contacts":[)" +
                                                   json_list([](std::size_t i) {
                                                     return fmt::format(R"({{"name":{{"formatted_name":"Card {}"}},"phones":[{{"phone":"+1555{:07}"}}]}})", i, i);
                                                   }, n) + "]}"));
@@ -824,17 +773,17 @@ std::vector<row> rows() {
              R"(","time":1795341601204,"messaging":[)" + events + "]}]}";
     };
     add(channel_row(type, "thousands of events", expect::read, [=](std::size_t n) {
-      return meta_post(type, batch(json_list([&](std::size_t i) {
+      return meta_signed(type, batch(json_list([&](std::size_t i) {
         return fmt::format(R"({{"sender":{{"id":"70345{}"}},"recipient":{{"id":"{}"}},"timestamp":1795341600125,"message":{{"mid":"m_{}","text":"hi"}}}})", i, account, i);
       }, n)));
     }));
     add(channel_row(type, "thousands of entries", expect::read, [=](std::size_t n) {
-      return meta_post(type, R"({"object":")" + object + R"(","entry":[)" + json_list([&](std::size_t i) {
+      return meta_signed(type, R"({"object":")" + object + R"(","entry":[)" + json_list([&](std::size_t i) {
         return fmt::format(R"({{"id":"{}","time":1795341601204,"messaging":[{{"sender":{{"id":"70345{}"}},"recipient":{{"id":"{}"}},"timestamp":1795341600125,"message":{{"mid":"m_{}","text":"hi"}}}}]}})", account, i, account, i);
       }, n) + "]}");
     }));
     add(channel_row(type, "one huge text", expect::read, [=](std::size_t n) {
-      return meta_post(type, batch(R"({"sender":{"id":"7034519946284417"},"recipient":{"id":")" + account +
+      return meta_signed(type, batch(R"({"sender":{"id":"7034519946284417"},"recipient":{"id":")" + account +
                                    R"("},"timestamp":1795341600125,"message":{"mid":"m_1","text":)" + json_text(n) + "}}"));
     }));
   }
@@ -877,18 +826,18 @@ std::vector<row> rows() {
 
   // ---- chat, callback: Standard Webhooks JSON ----
   add(channel_row("chat", "one huge text", expect::read, [](std::size_t n) {
-    return standard_webhooks_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"text":)" + json_text(n) + "}");
+    return chat_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"text":)" + json_text(n) + "}");
   }));
   add(channel_row("chat", "JSON nested deep", expect::refused, [](std::size_t n) {
-    return standard_webhooks_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"x":)" +
+    return chat_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"x":)" +
                                               std::string(n / 2, '[') + std::string(n / 2, ']') + "}");
   }));
   add(channel_row("chat", "an object of thousands of keys", expect::read, [](std::size_t n) {
-    return standard_webhooks_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi",)" +
+    return chat_post("chat", R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi",)" +
                                               json_list([](std::size_t i) { return fmt::format(R"("k{}":{})", i, i); }, n) + "}");
   }));
   add(channel_row("callback", "one huge transcript", expect::read, [](std::size_t n) {
-    return standard_webhooks_post("callback", R"({"id":"cb-1","phone":"+15550102000","transcript":)" + json_text(n) + "}");
+    return chat_post("callback", R"({"id":"cb-1","phone":"+15550102000","transcript":)" + json_text(n) + "}");
   }));
   return out;
 }
