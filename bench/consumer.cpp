@@ -15,6 +15,7 @@
 #include <chrono>
 #include <iostream>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -38,15 +39,35 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto conn = sb::bench::connect(url);
-  amqp_basic_qos(conn, 1, 0, 2000, 0);
-  for (const auto& q : queues) {
-    if (declare) {
-      amqp_queue_declare(conn, 1, sb::amqp::bytes(q), 0, 1, 0, 0, amqp_empty_table);
-      sb::bench::die_unless(sb::amqp::check(amqp_get_rpc_reply(conn), "declare " + q));
+  // The daemon answers /healthz before its publisher has declared the queues: a queue not
+  // there yet (404, which closes the channel) is waited for, up to 10 s, on a new channel.
+  for (int attempt = 1;; ++attempt) {
+    amqp_basic_qos(conn, 1, 0, 2000, 0);
+    bool all = true;
+    for (const auto& q : queues) {
+      if (declare) {
+        amqp_queue_declare(conn, 1, sb::amqp::bytes(q), 0, 1, 0, 0, amqp_empty_table);
+        sb::bench::die_unless(sb::amqp::check(amqp_get_rpc_reply(conn), "declare " + q));
+      }
+      amqp_basic_consume(conn, 1, sb::amqp::bytes(q), amqp_empty_bytes, 0, /*no_ack=*/1, 0,
+                         amqp_empty_table);
+      const amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
+      const bool not_yet = reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+                           reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+                           static_cast<const amqp_channel_close_t*>(reply.reply.decoded)
+                                   ->reply_code == AMQP_NOT_FOUND;
+      if (not_yet && attempt < 100) {
+        amqp_channel_close_ok_t ok{};
+        amqp_send_method(conn, 1, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        amqp_channel_open(conn, 1);
+        sb::bench::die_unless(sb::amqp::check(amqp_get_rpc_reply(conn), "channel.open"));
+        all = false;
+        break;
+      }
+      sb::bench::die_unless(sb::amqp::check(reply, "basic.consume " + q));
     }
-    amqp_basic_consume(conn, 1, sb::amqp::bytes(q), amqp_empty_bytes, 0, /*no_ack=*/1, 0,
-                       amqp_empty_table);
-    sb::bench::die_unless(sb::amqp::check(amqp_get_rpc_reply(conn), "basic.consume " + q));
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::size_t count = 0, bytes = 0;
   std::unordered_set<std::string> ids;
