@@ -1,6 +1,7 @@
 #include "channels/normalize.hpp"
 
 #include "channels/unicode.hpp"
+#include "core/ascii.hpp"
 
 #include <fmt/core.h>
 
@@ -49,24 +50,13 @@ constexpr std::size_t max_e164_digits = 15;
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n\f\v";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
+std::string_view trim(std::string_view s) noexcept { return ascii_trim(s, " \t\r\n\f\v"); }
 
 // Controls, space, DEL and the RFC 5322 specials that only appear in quoted or display forms.
 bool forbidden_in_email(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
   if (u <= 0x20 || u == 0x7f) return true;
   return std::string_view{"()<>[]:;,\\\""}.find(c) != std::string_view::npos;
-}
-
-bool is_plain_ascii(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 bool valid_local_part(std::string_view local) noexcept {
@@ -169,7 +159,7 @@ std::optional<std::string> normalize_email(std::string_view raw) {
   // An internationalized domain (in Unicode or as A-labels, "xn--") is written one way: its
   // UTS #46 form in Unicode, lower case. An ASCII one only needs lower case.
   std::transform(domain.begin(), domain.end(), domain.begin(), ascii_lower);
-  if (!is_plain_ascii(domain) || domain.starts_with("xn--") ||
+  if (!is_ascii(domain) || domain.starts_with("xn--") ||
       domain.find(".xn--") != std::string::npos) {
     auto idn = idna_domain(domain);
     if (!idn) return std::nullopt;

@@ -1,5 +1,7 @@
 #include "channels/unicode.hpp"
 
+#include "core/ascii.hpp"
+
 #include <idn2.h>
 #include <utf8proc.h>
 
@@ -18,12 +20,6 @@ using malloced = std::unique_ptr<T, free_deleter>;
 
 const utf8proc_uint8_t* bytes(std::string_view s) noexcept {
   return reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-}
-
-bool is_ascii(std::string_view s) noexcept {
-  for (const char c : s)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  return true;
 }
 
 // Default-ignorable code points a display name keeps: they change how it looks.

@@ -10,20 +10,6 @@
 namespace sb::email {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 // RFC 5322 comments "(...)", nested, left out; a quoted string kept as it is.
 std::string without_comments(std::string_view s) {
   std::string out;
@@ -65,7 +51,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t start = 0;
   while (start <= s.size()) {
     const std::size_t end = std::min(s.find(sep, start), s.size());
-    out.push_back(trim(s.substr(start, end - start)));
+    out.push_back(ascii_trim(s.substr(start, end - start)));
     start = end + 1;
   }
   return out;
@@ -76,17 +62,17 @@ std::string dkim_signing_domain(std::string_view signature) {
   for (std::string_view tag : split(signature, ';')) {
     const auto eq = tag.find('=');
     if (eq == std::string_view::npos) continue;
-    if (trim(tag.substr(0, eq)) == "d") return lower(trim(tag.substr(eq + 1)));
+    if (ascii_trim(tag.substr(0, eq)) == "d") return ascii_lowered(ascii_trim(tag.substr(eq + 1)));
   }
   return {};
 }
 
 // The domain of "user@example.com", "@example.com" or "example.com".
 std::string domain_of(std::string_view s) {
-  s = trim(s);
+  s = ascii_trim(s);
   if (const auto at = s.rfind('@'); at != std::string_view::npos) s = s.substr(at + 1);
   while (!s.empty() && (s.back() == '.' || s.back() == '>')) s.remove_suffix(1);
-  return lower(s);
+  return ascii_lowered(s);
 }
 
 bool is_fail(const std::optional<std::string>& r) {
@@ -143,13 +129,13 @@ std::vector<std::string> trusted_authserv_ids(std::string_view option) {
   std::string current;
   for (const char c : option) {
     if (c == ',' || c == ' ' || c == '\t') {
-      if (!current.empty()) out.push_back(lower(current));
+      if (!current.empty()) out.push_back(ascii_lowered(current));
       current.clear();
     } else {
       current += c;
     }
   }
-  if (!current.empty()) out.push_back(lower(current));
+  if (!current.empty()) out.push_back(ascii_lowered(current));
   return out;
 }
 
@@ -162,7 +148,7 @@ std::optional<auth_evidence> from_authentication_results(header_list headers,
     const auto parts = split(text, ';');
     // authserv-id [version]
     const std::string_view first = parts.front();
-    const std::string id = lower(first.substr(0, first.find_first_of(" \t")));
+    const std::string id = ascii_lowered(first.substr(0, first.find_first_of(" \t")));
     if (std::find(trusted.begin(), trusted.end(), id) == trusted.end()) continue;
     auth_evidence e;
     e.source = id;
@@ -174,19 +160,19 @@ std::optional<auth_evidence> from_authentication_results(header_list headers,
         const auto end = rest.find_first_of(" \t");
         words.push_back(rest.substr(0, end));
         if (end == std::string_view::npos) break;
-        rest = trim(rest.substr(end));
+        rest = ascii_trim(rest.substr(end));
       }
       if (words.empty()) continue;
       const auto eq = words[0].find('=');
       if (eq == std::string_view::npos) continue;
-      const std::string method = lower(words[0].substr(0, eq));
-      const std::string result = lower(words[0].substr(eq + 1));
+      const std::string method = ascii_lowered(words[0].substr(0, eq));
+      const std::string result = ascii_lowered(words[0].substr(eq + 1));
       std::string domain;
       std::string from;
       for (std::size_t w = 1; w < words.size(); ++w) {
         const auto peq = words[w].find('=');
         if (peq == std::string_view::npos) continue;
-        const std::string prop = lower(words[w].substr(0, peq));
+        const std::string prop = ascii_lowered(words[w].substr(0, peq));
         if (prop == "header.d" || (prop == "header.i" && domain.empty()))
           domain = domain_of(words[w].substr(peq + 1));
         if (prop == "header.from") from = domain_of(words[w].substr(peq + 1));
@@ -217,9 +203,9 @@ std::optional<auth_evidence> from_mailgun(header_list message_headers) {
     }
     if (below_received) continue;  // the mail's own headers: anyone could have written these
     if (ascii_iequals(name, "X-Mailgun-Dkim-Check-Result"))
-      dkim_result = lower(trim(value));
+      dkim_result = ascii_lowered(ascii_trim(value));
     else if (ascii_iequals(name, "X-Mailgun-Spf"))
-      e.spf = lower(trim(value));
+      e.spf = ascii_lowered(ascii_trim(value));
   }
   if (dkim_result && signing_domains.size() == 1 && !signing_domains.front().empty())
     e.dkim.emplace_back(signing_domains.front(), *dkim_result);
@@ -230,14 +216,14 @@ std::optional<auth_evidence> from_mailgun(header_list message_headers) {
 std::optional<auth_evidence> from_sendgrid(std::string_view spf, std::string_view dkim) {
   auth_evidence e;
   e.source = "SendGrid";
-  if (!trim(spf).empty()) e.spf = lower(trim(spf));
-  std::string_view list = trim(dkim);
+  if (!ascii_trim(spf).empty()) e.spf = ascii_lowered(ascii_trim(spf));
+  std::string_view list = ascii_trim(dkim);
   if (list.starts_with('{') && list.ends_with('}')) list = list.substr(1, list.size() - 2);
   for (std::string_view entry : split(list, ',')) {
     const auto colon = entry.rfind(':');
     if (colon == std::string_view::npos) continue;
     const std::string domain = domain_of(entry.substr(0, colon));
-    std::string result = lower(trim(entry.substr(colon + 1)));
+    std::string result = ascii_lowered(ascii_trim(entry.substr(colon + 1)));
     // A result word, possibly followed by noise (SendGrid has leaked Perl errors into it).
     result = result.substr(0, result.find_first_of(" \t("));
     if (!domain.empty() && !result.empty()) e.dkim.emplace_back(domain, result);
@@ -253,7 +239,7 @@ std::optional<auth_evidence> from_postmark(header_list headers) {
   for (const auto& [name, value] : headers) {
     // Postmark's headers come first; the mail's own start with its first "Received: from".
     if (ascii_iequals(name, "Received") &&
-        ascii_istarts_with(trim(value), "from "))
+        ascii_istarts_with(ascii_trim(value), "from "))
       break;
     if (ascii_iequals(name, "X-Spam-Tests")) {
       found = true;
@@ -261,8 +247,8 @@ std::optional<auth_evidence> from_postmark(header_list headers) {
         if (test == "DKIM_VALID_AU") e.dkim_from_domain_valid = true;
     } else if (ascii_iequals(name, "Received-SPF") && !e.spf) {
       found = true;
-      const std::string_view v = trim(value);
-      e.spf = lower(v.substr(0, v.find_first_of(" \t(")));
+      const std::string_view v = ascii_trim(value);
+      e.spf = ascii_lowered(v.substr(0, v.find_first_of(" \t(")));
     }
   }
   if (!found) return std::nullopt;

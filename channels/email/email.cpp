@@ -26,21 +26,7 @@ GMimeParserOptions* g_options = nullptr;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
-bool is_blank(std::string_view s) noexcept { return trim(s).empty(); }
+bool is_blank(std::string_view s) noexcept { return ascii_trim(s).empty(); }
 
 // ---- charsets ----------------------------------------------------------------------------
 
@@ -96,8 +82,8 @@ void collect(InternetAddressList* list, std::vector<mailbox>& out, std::size_t m
   for (int i = 0; i < n && out.size() < max; ++i) {
     InternetAddress* ia = internet_address_list_get_address(list, i);
     if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-      out.push_back({valid_utf8(trim(view(internet_address_get_name(ia)))),
-                     valid_utf8(trim(
+      out.push_back({valid_utf8(ascii_trim(view(internet_address_get_name(ia)))),
+                     valid_utf8(ascii_trim(
                          view(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))))});
     } else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
       collect(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, max, depth + 1);
@@ -108,11 +94,11 @@ void collect(InternetAddressList* list, std::vector<mailbox>& out, std::size_t m
 std::optional<std::string_view> credentials(const request_view& req, std::string_view scheme) {
   const auto h = req.header("authorization");
   if (!h) return std::nullopt;
-  const std::string_view v = trim(*h);
+  const std::string_view v = ascii_trim(*h);
   const auto space = v.find_first_of(" \t");
   if (space == std::string_view::npos || !ascii_iequals(v.substr(0, space), scheme))
     return std::nullopt;
-  return trim(v.substr(space + 1));
+  return ascii_trim(v.substr(space + 1));
 }
 
 std::string normalize_newlines(std::string_view s) {
@@ -148,7 +134,7 @@ std::string trim_text(std::string s) {
 std::string one_line(std::string_view s) {
   std::string out;
   bool space = false;
-  for (char c : trim(s)) {
+  for (char c : ascii_trim(s)) {
     if (c == '\r' || c == '\n' || c == '\t') {
       space = true;
       continue;
@@ -236,7 +222,7 @@ std::string message_id(std::string_view value) {
   init_gmime();
   const std::string v = c_string(value);
   gchar_ptr id{g_mime_utils_decode_message_id(v.c_str())};
-  const std::string_view s = trim(view(id.get()));
+  const std::string_view s = ascii_trim(view(id.get()));
   if (s.empty() || s.size() > max_message_id_bytes || has_control_character(s)) return {};
   return valid_utf8(s);
 }
@@ -250,7 +236,7 @@ std::vector<std::string> message_ids(std::string_view value, std::size_t max) {
   if (!refs) return out;
   const int n = g_mime_references_length(refs.get());
   for (int i = 0; i < n; ++i) {
-    const std::string_view id = trim(view(g_mime_references_get_message_id(refs.get(), i)));
+    const std::string_view id = ascii_trim(view(g_mime_references_get_message_id(refs.get(), i)));
     if (id.empty() || id.size() > max_message_id_bytes || has_control_character(id)) continue;
     out.push_back(valid_utf8(id));
   }
@@ -261,7 +247,7 @@ std::vector<std::string> message_ids(std::string_view value, std::size_t max) {
 std::optional<millis> parse_date(std::string_view value) {
   if (is_blank(value)) return std::nullopt;
   init_gmime();
-  std::string v = c_string(trim(value));
+  std::string v = c_string(ascii_trim(value));
   // "... 16:45:32 -04:00" (Postmark writes offsets so): GMime would read the zone as +0000.
   const auto digit = [&v](std::size_t i) { return v[i] >= '0' && v[i] <= '9'; };
   if (const std::size_t n = v.size(); n >= 7 && (v[n - 6] == '+' || v[n - 6] == '-') &&
@@ -280,7 +266,7 @@ std::string decode_header_text(std::string_view value) {
   init_gmime();
   const std::string v = c_string(value);
   gchar_ptr decoded{g_mime_utils_header_decode_text(parser_options(), v.c_str())};
-  return valid_utf8(trim(view(decoded.get())));
+  return valid_utf8(ascii_trim(view(decoded.get())));
 }
 
 // ---- text --------------------------------------------------------------------------------
@@ -296,7 +282,7 @@ std::string valid_utf8(std::string_view text) {
 }
 
 std::string to_utf8(std::string_view bytes, std::string_view charset) {
-  std::string cs = lower(trim(charset));
+  std::string cs = ascii_lowered(ascii_trim(charset));
   if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
   const bool declared_utf8 = is_utf8_name(cs);
   if (declared_utf8 || is_latin1_name(cs)) {
@@ -337,17 +323,17 @@ content_type parse_content_type(std::optional<std::string_view> header) {
         break;
       }
     }
-    const std::string_view part = trim(rest.substr(0, i));
+    const std::string_view part = ascii_trim(rest.substr(0, i));
     rest = i >= rest.size() ? std::string_view{} : rest.substr(i + 1);
     return part;
   };
-  out.media_type = lower(next_part());
+  out.media_type = ascii_lowered(next_part());
   while (!rest.empty()) {
     const std::string_view param = next_part();
     const auto eq = param.find('=');
     if (eq == std::string_view::npos) continue;
-    const std::string name = lower(trim(param.substr(0, eq)));
-    std::string_view raw = trim(param.substr(eq + 1));
+    const std::string name = ascii_lowered(ascii_trim(param.substr(0, eq)));
+    std::string_view raw = ascii_trim(param.substr(eq + 1));
     std::string value;
     if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
       raw = raw.substr(1, raw.size() - 2);
@@ -358,7 +344,7 @@ content_type parse_content_type(std::optional<std::string_view> header) {
     } else {
       value = std::string(raw);
     }
-    if (name == "charset" && out.charset.empty()) out.charset = lower(value);
+    if (name == "charset" && out.charset.empty()) out.charset = ascii_lowered(value);
     if (name == "boundary" && out.boundary.empty()) out.boundary = std::move(value);
   }
   return out;
@@ -435,8 +421,8 @@ void add_attachment(parsed_email& e, attachment a) {
     ++e.attachments_omitted;
     return;
   }
-  a.name = valid_utf8(trim(a.name));
-  a.content_type = lower(trim(a.content_type));
+  a.name = valid_utf8(ascii_trim(a.name));
+  a.content_type = ascii_lowered(ascii_trim(a.content_type));
   e.attachments.push_back(std::move(a));
 }
 
@@ -518,11 +504,11 @@ std::string unflow(std::string_view text, bool delsp) {
 std::string auto_reply_reason(
     const std::function<std::optional<std::string_view>(std::string_view)>& header) {
   const auto token = [](std::string_view v) {
-    v = trim(v.substr(0, v.find(';')));
-    return lower(v);
+    v = ascii_trim(v.substr(0, v.find(';')));
+    return ascii_lowered(v);
   };
   const auto reason = [](std::string_view name, std::string_view value) {
-    std::string v = one_line(valid_utf8(trim(value)));
+    std::string v = one_line(valid_utf8(ascii_trim(value)));
     if (v.size() > 100) v.resize(100);
     return fmt::format("{}: {}", name, valid_utf8(v));
   };
@@ -550,7 +536,7 @@ namespace {
 // not a valid address.
 std::optional<std::string> recipient_address(std::string_view raw) {
   if (!normalize_email(raw)) return std::nullopt;
-  std::string out(trim(raw));
+  std::string out(ascii_trim(raw));
   const auto at = out.rfind('@');
   for (std::size_t i = at + 1; i < out.size(); ++i)
     if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + 32);

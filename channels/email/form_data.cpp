@@ -3,6 +3,7 @@
 #include "channels/email/email.hpp"
 
 #include "channels/email/gmime_util.hpp"
+#include "core/ascii.hpp"
 
 #include <fmt/core.h>
 
@@ -13,13 +14,6 @@ constexpr int max_form_parts = 1000;
 constexpr std::size_t max_boundary_chars = 70;  // RFC 2046 section 5.1.1
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
 
 // GMime, like every mail parser, accepts a multipart cut short. A form body is produced by a
 // program in one piece: without its closing delimiter ("--boundary--" at a line start) it was
@@ -106,8 +100,8 @@ result<std::vector<form_part>> parse_form_data(std::string_view content_type_hea
     if (f.is_file) f.filename = valid_utf8(view(filename));
     if (g_mime_object_get_header(obj, "Content-Type") != nullptr) {
       gchar_ptr type{g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj))};
-      f.content_type = lower(view(type.get()));
-      f.charset = lower(view(g_mime_object_get_content_type_parameter(obj, "charset")));
+      f.content_type = ascii_lowered(view(type.get()));
+      f.charset = ascii_lowered(view(g_mime_object_get_content_type_parameter(obj, "charset")));
     }
     const auto size = content(obj, f.is_file ? nullptr : &f.value);
     if (!size) return malformed(fmt::format("multipart/form-data field {} cannot be read", f.name));

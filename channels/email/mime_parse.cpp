@@ -4,6 +4,7 @@
 #include "channels/email/email.hpp"
 
 #include "channels/email/gmime_util.hpp"
+#include "core/ascii.hpp"
 
 #include <fmt/core.h>
 
@@ -19,18 +20,11 @@ constexpr int max_depth = 32;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
 std::string mime_type_of(GMimeObject* obj) {
   GMimeContentType* ct = g_mime_object_get_content_type(obj);
   if (ct == nullptr) return "application/octet-stream";
   gchar_ptr type{g_mime_content_type_get_mime_type(ct)};
-  return lower(view(type.get()));
+  return ascii_lowered(view(type.get()));
 }
 
 // The decoded (transfer encoding undone) content of a leaf part.
@@ -115,7 +109,7 @@ class walker {
       const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
       std::string text = to_utf8(part_bytes(part), view(charset));
       const auto param = [obj](const char* name) {
-        return lower(view(g_mime_object_get_content_type_parameter(obj, name)));
+        return ascii_lowered(view(g_mime_object_get_content_type_parameter(obj, name)));
       };
       if (type == "text/plain" && param("format") == "flowed")
         text = unflow(text, param("delsp") == "yes");

@@ -19,3 +19,13 @@ TEST_CASE("ASCII case-insensitive comparisons") {
   CHECK_FALSE(ascii_iends_with("com", "example.com"));
   static_assert(ascii_lower('Q') == 'q' && ascii_lower('q') == 'q' && ascii_lower('@') == '@');
 }
+
+TEST_CASE("ASCII trimming, lowering and the ASCII test") {
+  CHECK(ascii_trim(" \t value \r\n") == "value");
+  CHECK(ascii_trim(" \r\n\t").empty());
+  CHECK(ascii_trim("\fx\v", " \t\r\n\f\v") == "x");
+  CHECK(ascii_trim("\fx") == "\fx");  // form feed is not in the default set
+  CHECK(ascii_lowered("DKIM=Pass \xc3\x84") == "dkim=pass \xc3\x84");
+  CHECK(is_ascii("plain text\x7f"));
+  CHECK_FALSE(is_ascii("J\xc4\x81nis"));
+}
