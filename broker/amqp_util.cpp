@@ -1,5 +1,7 @@
 #include "broker/amqp_util.hpp"
 
+#include <charconv>
+
 #include <fmt/core.h>
 
 namespace sb::amqp {
@@ -65,6 +67,20 @@ std::string_view inequivalent_argument(std::string_view text) noexcept {
   auto end = text.find('\'', start);
   if (end == std::string_view::npos) return {};
   return text.substr(start, end - start);
+}
+
+std::size_t max_message_size(std::string_view text) noexcept {
+  // RabbitMQ 3.8 to 4.x: "message size ~B is larger than configured max size ~B" (or "than
+  // max size ~B" at its hard limit). The limit is the number at the end.
+  constexpr std::string_view lead = "message size ", marker = "max size ";
+  if (text.find(lead) == std::string_view::npos) return 0;
+  const auto at = text.rfind(marker);
+  if (at == std::string_view::npos) return 0;
+  const std::string_view digits = text.substr(at + marker.size());
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end == digits.data()) return 0;
+  return n;
 }
 
 }  // namespace sb::amqp

@@ -44,4 +44,9 @@ inline std::string_view view(amqp_bytes_t b) noexcept {
 // the argument's name ("x-max-priority"), or "" when the text names none.
 std::string_view inequivalent_argument(std::string_view reply_text) noexcept;
 
+// From RabbitMQ's "PRECONDITION_FAILED - message size 6291600 is larger than configured max
+// size 5242880" (a publish above the broker's max_message_size, which closes the channel)
+// the limit, 5242880; 0 when the text is not that refusal.
+std::size_t max_message_size(std::string_view reply_text) noexcept;
+
 }  // namespace sb::amqp

@@ -12,6 +12,13 @@
 // such seq and when to retry, then rewinds its outbox cursor there. Rows it meets again that
 // are in flight or already confirmed (delete not yet committed by the writer) are skipped.
 // Memory is bounded by the confirm window plus the recently-confirmed seqs.
+//
+// One refusal is for good: a payload above the broker's max_message_size (406, which closes
+// the channel). Published again it would close the channel again, for ever, and every row in
+// flight with it. The broker's reply names its limit; from then on (until the next connection:
+// the limit is in the broker's config file, so raising it restarts the broker) a row above it
+// is not published but parked: handed to the store, which moves it out of the outbox for ops
+// to see and publish again (GET /v1/parked).
 #include "broker/publisher.hpp"
 
 #include "broker/amqp_util.hpp"
@@ -44,6 +51,7 @@
 #include <pthread.h>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 namespace sb {
 namespace {
@@ -165,6 +173,10 @@ struct publisher::impl {
   void publish_batch();
   bool should_skip(const outbox_row& row, clock::time_point now);
   bool publish(outbox_row row);
+  bool too_large(const outbox_row& row) const noexcept {
+    return max_message_bytes_ != 0 && row.body.size() > max_message_bytes_;
+  }
+  void park(const outbox_row& row);
 
   bool read_frames();
   void settle_enqueued();
@@ -229,6 +241,7 @@ struct publisher::impl {
   std::atomic<std::uint64_t> returned_total_{0};
   std::atomic<std::uint64_t> nacked_total_{0};
   std::atomic<std::uint64_t> overflowed_total_{0};
+  std::atomic<std::uint64_t> parked_total_{0};
   std::atomic<std::uint64_t> reconnects_{0};
   std::atomic<std::uint64_t> declare_failures_{0};
 
@@ -248,6 +261,10 @@ struct publisher::impl {
   metrics::counter_family overflowed_by_skill_{
       "switchboard_overflowed_total",
       "Nacked messages sent on to the full skill's overflow_to skill, by the full skill."};
+  metrics::counter_family parked_by_skill_{
+      "switchboard_parked_total",
+      "Messages parked because the broker refuses them for good (a payload above its "
+      "max_message_size), by skill; GET /v1/parked lists them."};
   metrics::histogram_family confirm_seconds_{
       "switchboard_publish_confirm_seconds",
       "Time from publishing a message to the broker's confirm.", metrics::latency_buckets()};
@@ -272,6 +289,9 @@ struct publisher::impl {
   confirm_window window_;
   recent_confirms confirms_{confirm_memory};
   std::vector<std::int64_t> to_report_;  // confirmed since the last flush
+  std::vector<outbox_parking> to_park_;  // parked since the last flush
+  // The broker's max_message_size, once a refusal told it (0: unknown). Per connection.
+  std::size_t max_message_bytes_ = 0;
   std::int64_t cursor_ = 0;              // highest seq fetched in this pass
   bool more_rows_ = true;                // the outbox may hold rows above cursor_
   std::int64_t rescan_from_ = 0;         // lowest seq to publish again (0: none)
@@ -376,6 +396,7 @@ void publisher::impl::render_metrics(std::string& out) const {
   returned_by_skill_.render(out);
   nacked_by_skill_.render(out);
   overflowed_by_skill_.render(out);
+  parked_by_skill_.render(out);
   confirm_seconds_.render(out);
 }
 
@@ -388,6 +409,7 @@ publisher_stats publisher::impl::stats() const noexcept {
   s.returned = returned_total_;
   s.nacked = nacked_total_;
   s.overflowed = overflowed_total_;
+  s.parked = parked_total_;
   s.reconnects = reconnects_;
   s.declare_failures = declare_failures_;
   return s;
@@ -533,7 +555,9 @@ bool publisher::impl::connect() {
   if (!open_channel() || !declare_topology()) {
     if (!conn_) return false;  // reset_after_loss already scheduled the retry
   }
-  // A fresh connection knows nothing of what the previous one published: start over.
+  // A fresh connection knows nothing of what the previous one published: start over. Nor
+  // whether the broker's limits are still what the last one said.
+  max_message_bytes_ = 0;
   cursor_ = 0;
   more_rows_ = true;
   return true;
@@ -733,6 +757,10 @@ void publisher::impl::publish_batch() {
   // Rows a full queue refused, on their way to its overflow skill, go before anything new.
   while (!overflow_.empty() && window_.size() < window) {
     auto node = overflow_.extract(overflow_.begin());
+    if (too_large(node.mapped())) {
+      park(node.mapped());
+      continue;
+    }
     cork.engage();
     if (!publish(std::move(node.mapped()))) return;  // connection lost: everything was reset
   }
@@ -767,6 +795,10 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
   // Met again by a rescan while its first publish is still unconfirmed, or on its way to an
   // overflow skill.
   if (window_.holds(row.seq) || overflow_.contains(row.seq)) return true;
+  if (too_large(row)) {
+    park(row);
+    return true;
+  }
   // The broker returned this skill's messages: nothing more of it until its retry time, then
   // one probe; the other rows come back when the probe is settled (see on_settled).
   if (auto it = health_.find(row.skill); it != health_.end()) {
@@ -819,6 +851,22 @@ bool publisher::impl::publish(outbox_row row) {
   row.published_at = clock::now();
   window_.add(std::move(row));
   return true;
+}
+
+void publisher::impl::park(const outbox_row& row) {
+  const std::string& target = row.overflow_to.empty() ? row.skill : row.overflow_to;
+  std::string reason =
+      fmt::format("message size {} is larger than the broker's max_message_size {}",
+                  row.body.size(), max_message_bytes_);
+  log::error(component,
+             "parked seq={} message_id={} skill={}: {}; the rows behind it go on. See GET "
+             "/v1/parked to publish it again once the broker takes it",
+             row.seq, row.message_id, target, reason);
+  parked_by_skill_.add(metrics::labels({{"skill", target}}));
+  ++parked_total_;
+  // Not published again while the store moves it: a rescan skips it like a confirmed row.
+  confirms_.add(row.seq, clock::now());
+  to_park_.push_back({row.seq, row.body.size(), std::move(reason)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -955,8 +1003,14 @@ bool publisher::impl::on_return(const amqp_basic_return_t& method) {
 }
 
 bool publisher::impl::on_channel_close(const amqp_channel_close_t& method) {
+  const std::string_view text = amqp::view(method.reply_text);
   log::warn(component, "broker closed the channel: {} {}; rows in flight will be published again",
-            method.reply_code, amqp::view(method.reply_text));
+            method.reply_code, text);
+  // A payload above the broker's max_message_size: the rows above the limit it names are
+  // parked when they are met again, the others go out at once, without a backoff.
+  const std::size_t limit =
+      method.reply_code == AMQP_PRECONDITION_FAILED ? amqp::max_message_size(text) : 0;
+  if (limit != 0) max_message_bytes_ = limit;
   amqp_channel_close_ok_t ok{};
   if (auto o = amqp::check(amqp_send_method(conn_, channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
                            "channel.close-ok");
@@ -966,7 +1020,7 @@ bool publisher::impl::on_channel_close(const amqp_channel_close_t& method) {
   }
   // Reopen after a backoff: a channel that keeps closing (e.g. the exchange was deleted and
   // cannot be declared) must not spin.
-  const auto delay = backoff(channel_failures_++);
+  const auto delay = limit != 0 ? milliseconds(0) : backoff(channel_failures_++);
   channel_lost(clock::now() + delay);
   return true;
 }
@@ -1072,6 +1126,7 @@ const std::string* publisher::impl::overflow_skill(std::string_view skill) const
 }
 
 void publisher::impl::flush_confirmed() {
+  if (!to_park_.empty() && source_.parked) source_.parked(std::exchange(to_park_, {}));
   if (to_report_.empty()) return;
   // A copy, so that if the callback throws the seqs are still here for the next flush.
   source_.confirmed(to_report_);

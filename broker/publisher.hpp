@@ -36,6 +36,10 @@ struct outbox_source {
   std::function<std::vector<outbox_row>(std::int64_t after, std::size_t limit)> fetch;
   // Rows the broker confirmed; the store deletes them. Called on the publisher thread.
   std::function<void(std::vector<std::int64_t> seqs)> confirmed;
+  // Rows the broker refuses for good (a payload above its max_message_size): the store moves
+  // them out of the outbox, where they would stall nothing but be retried for ever. Called on
+  // the publisher thread; a row whose parking is lost stays in the outbox and is met again.
+  std::function<void(std::vector<outbox_parking> rows)> parked;
 };
 
 // Counters for /metrics and /readyz. Degraded states are counted here, not only logged.
@@ -47,6 +51,7 @@ struct publisher_stats {
   std::uint64_t returned = 0;          // basic.return: no queue bound for the skill
   std::uint64_t nacked = 0;            // basic.nack: the broker refused responsibility
   std::uint64_t overflowed = 0;        // of those, sent on to the full queue's overflow_to skill
+  std::uint64_t parked = 0;            // rows above the broker's max_message_size, parked
   std::uint64_t reconnects = 0;        // established connections that were lost
   std::uint64_t declare_failures = 0;  // exchange/queue declares or binds the broker refused
 };

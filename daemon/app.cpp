@@ -142,7 +142,8 @@ int run_daemon(const std::string& config_path) {
   });
   outbox_source source{
       [r = reader->get()](std::int64_t after, std::size_t limit) { return r->fetch(after, limit); },
-      [&writer](std::vector<std::int64_t> seqs) { writer.confirmed(std::move(seqs)); }};
+      [&writer](std::vector<std::int64_t> seqs) { writer.confirmed(std::move(seqs)); },
+      [&writer](std::vector<outbox_parking> rows) { writer.park(std::move(rows)); }};
   pub = std::make_unique<publisher>(cfg->broker, cfg->routing->skills, std::move(source));
   log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
             writer.backlog());
@@ -176,26 +177,32 @@ int run_daemon(const std::string& config_path) {
     metrics::sample(out, "switchboard_ready", "", pipe.not_ready() ? 0 : 1);
     metrics.render(out);
     writer.render_metrics(out);
-    double age = 0;
-    try {
-      if (auto oldest = (*api_reader)->oldest_outbox_millis())
-        age = std::max<double>(0, static_cast<double>(now_ms() - *oldest) / 1000.0);
-    } catch (const std::exception& e) {
-      log::warn("metrics", "outbox age unavailable: {}", e.what());
-    }
-    metrics::header(out, "switchboard_outbox_oldest_age_seconds", "gauge",
-                    "Age of the oldest unpublished message (0 when the outbox is empty).");
-    metrics::sample(out, "switchboard_outbox_oldest_age_seconds", "", age);
-    std::int64_t kept = 0;
-    try {
-      kept = (*api_reader)->kept_pending();
-    } catch (const std::exception& e) {
-      log::warn("metrics", "unreadable deliveries unavailable: {}", e.what());
-    }
-    metrics::header(out, "switchboard_unreadable_pending", "gauge",
-                    "Deliveries kept because some of their events could not be read, not yet "
-                    "replayed or deleted (GET /v1/unreadable).");
-    metrics::sample(out, "switchboard_unreadable_pending", "", static_cast<double>(kept));
+    // Gauges read from the store at scrape time; a failed read is logged and shows 0.
+    const auto store_gauge = [&](std::string_view name, std::string_view help, auto read) {
+      double value = 0;
+      try {
+        value = read();
+      } catch (const std::exception& e) {
+        log::warn("metrics", "{} unavailable: {}", name, e.what());
+      }
+      metrics::header(out, name, "gauge", help);
+      metrics::sample(out, name, "", value);
+    };
+    store_gauge("switchboard_outbox_oldest_age_seconds",
+                "Age of the oldest unpublished message (0 when the outbox is empty).", [&] {
+                  const auto oldest = (*api_reader)->oldest_outbox_millis();
+                  return oldest ? std::max<double>(
+                                      0, static_cast<double>(now_ms() - *oldest) / 1000.0)
+                                : 0.0;
+                });
+    store_gauge("switchboard_unreadable_pending",
+                "Deliveries kept because some of their events could not be read, not yet "
+                "replayed or deleted (GET /v1/unreadable).",
+                [&] { return static_cast<double>((*api_reader)->kept_pending()); });
+    store_gauge("switchboard_outbox_parked",
+                "Messages the broker refuses for good (a payload above its max_message_size), "
+                "out of the outbox until republished or deleted (GET /v1/parked).",
+                [&] { return static_cast<double>((*api_reader)->parked()); });
     pub->render_metrics(out);
     metrics::render_process_metrics(out);
     return out;

@@ -53,12 +53,43 @@ std::optional<std::pair<std::string, std::string>> parse_identity(std::string_vi
   return std::pair{std::move(type), std::move(value)};
 }
 
+// ?limit=N, 1 to 1000.
+std::optional<std::size_t> parse_limit(std::string_view v) {
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 1000) return std::nullopt;
+  return n;
+}
+
+// `done` shared by a writer-thread task and its refusal: exactly one of them calls it.
+using shared_done = std::shared_ptr<std::function<void(http_reply)>>;
+shared_done share(std::function<void(http_reply)> done) {
+  return std::make_shared<std::function<void(http_reply)>>(std::move(done));
+}
+std::function<void()> refused_reply(const shared_done& done) {
+  return [done] { (*done)(error_reply({errc::unavailable, "shutting down"})); };
+}
+
+// Runs a write on the writer thread and answers with its JSON or its error; 503 when the
+// writer has stopped.
+void answer_write(group_writer& writer, std::function<void(http_reply)> done,
+                  std::function<result<boost::json::object>(sqlite_store&)> write) {
+  auto reply = share(std::move(done));
+  writer.run(
+      [reply, write = std::move(write)](sqlite_store& store) {
+        auto r = write(store);
+        (*reply)(r ? json_text(boost::json::serialize(*r)) : error_reply(r.error()));
+      },
+      refused_reply(reply));
+}
+
 }  // namespace
 
 bool read_api::owns(std::string_view path) noexcept {
   return path == "/v1/customers" || path.starts_with("/v1/customers/") ||
          path.starts_with("/v1/conversations/") || path == "/v1/unreadable" ||
-         path.starts_with("/v1/unreadable/");
+         path.starts_with("/v1/unreadable/") || path == "/v1/parked" ||
+         path.starts_with("/v1/parked/");
 }
 
 error read_api::authorize(const request_view& req) const {
@@ -79,6 +110,7 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
   for (auto s : u->segments()) segs.emplace_back(s);
 
   if (segs.size() >= 2 && segs[1] == "unreadable") return unreadable(req, segs, std::move(done));
+  if (segs.size() >= 2 && segs[1] == "parked") return parked(req, segs, std::move(done));
   // /v1/customers?identity=type:value
   if (segs.size() == 2 && segs[1] == "customers") {
     if (req.method != "GET") return done(not_allowed("GET"));
@@ -109,17 +141,14 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
   // /v1/conversations/{id}/close: a write, so it runs on the writer thread.
   if (segs.size() == 4 && segs[1] == "conversations" && segs[3] == "close") {
     if (req.method != "POST") return done(not_allowed("POST"));
-    auto shared_done = std::make_shared<std::function<void(http_reply)>>(std::move(done));
-    writer_.run(
-        [id = segs[2], at = req.now, shared_done](sqlite_store& store) {
+    return answer_write(
+        writer_, std::move(done),
+        [id = segs[2], at = req.now](sqlite_store& store) -> result<boost::json::object> {
           auto r = store.close_conversation(id, at);
-          if (!r) return (*shared_done)(error_reply(r.error()));
+          if (!r) return r.error();
           log::info("api", "conversation {} {}", id, *r);
-          (*shared_done)(json_text(boost::json::serialize(
-              boost::json::object{{"id", id}, {"status", *r}})));
-        },
-        [shared_done] { (*shared_done)(error_reply({errc::unavailable, "shutting down"})); });
-    return;
+          return boost::json::object{{"id", id}, {"status", *r}};
+        });
   }
   done(error_reply({errc::not_found}));
 }
@@ -142,12 +171,9 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
       } else if (p.key == "channel") {
         channel = p.value;
       } else if (p.key == "limit") {
-        const std::string& v = p.value;
-        std::size_t n = 0;
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 1000)
-          return done(error_reply({errc::malformed, "limit must be 1 to 1000"}));
-        limit = n;
+        const auto n = parse_limit(p.value);
+        if (!n) return done(error_reply({errc::malformed, "limit must be 1 to 1000"}));
+        limit = *n;
       } else {
         return done(error_reply(
             {errc::malformed, "unknown query parameter; use status, channel or limit"}));
@@ -159,19 +185,13 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
   // GET /v1/unreadable/{id}, DELETE /v1/unreadable/{id}
   if (segs.size() == 3) {
     if (req.method == "DELETE") {
-      auto shared_done = std::make_shared<std::function<void(http_reply)>>(std::move(done));
-      writer_.run(
-          [id, shared_done](sqlite_store& store) {
-            auto r = store.delete_unreadable(id);
-            if (!r) return (*shared_done)(error_reply(r.error()));
-            log::info("api", "kept delivery {} deleted", id);
-            (*shared_done)(json_text(
-                boost::json::serialize(boost::json::object{{"id", id}, {"status", "deleted"}})));
-          },
-          [shared_done] {
-            (*shared_done)(error_reply({errc::unavailable, "shutting down"}));
-          });
-      return;
+      return answer_write(writer_, std::move(done),
+                          [id](sqlite_store& store) -> result<boost::json::object> {
+                            auto r = store.delete_unreadable(id);
+                            if (!r) return r.error();
+                            log::info("api", "kept delivery {} deleted", id);
+                            return boost::json::object{{"id", id}, {"status", "deleted"}};
+                          });
     }
     if (req.method != "GET") return done(not_allowed("GET, DELETE"));
     auto row = reader_.kept(id);
@@ -206,6 +226,53 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
     auto row = reader_.kept(id);
     if (!row) return done(error_reply({errc::not_found, "no kept delivery with that id"}));
     return pipe_.replay(*row, req.now, std::move(done));
+  }
+  done(error_reply({errc::not_found}));
+}
+
+// Outbox rows the broker refuses for good (docs/operations.md, "Parked messages"):
+//   GET /v1/parked[?limit=], DELETE /v1/parked/{seq}, POST /v1/parked/{seq}/republish.
+void read_api::parked(const request_view& req, const std::vector<std::string>& segs,
+                      std::function<void(http_reply)> done) {
+  if (segs.size() == 2) {
+    if (req.method != "GET") return done(not_allowed("GET"));
+    std::size_t limit = 100;
+    auto u = boost::urls::parse_origin_form(req.target);
+    for (auto p : u->params()) {
+      if (p.key != "limit")
+        return done(error_reply({errc::malformed, "unknown query parameter; use limit"}));
+      const auto n = parse_limit(p.value);
+      if (!n) return done(error_reply({errc::malformed, "limit must be 1 to 1000"}));
+      limit = *n;
+    }
+    return done(json_text(reader_.parked_list(limit)));
+  }
+  std::int64_t seq = 0;
+  const std::string& v = segs[2];
+  if (const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seq);
+      ec != std::errc() || end != v.data() + v.size() || seq < 1)
+    return done(error_reply({errc::not_found, "no parked message with that seq"}));
+  if (segs.size() == 3) {
+    if (req.method != "DELETE") return done(not_allowed("DELETE"));
+    return answer_write(writer_, std::move(done),
+                        [seq](sqlite_store& store) -> result<boost::json::object> {
+                          auto r = store.delete_parked(seq);
+                          if (!r) return r.error();
+                          log::info("api", "parked seq={} deleted; its message stays stored, "
+                                    "unpublished", seq);
+                          return boost::json::object{{"seq", seq}, {"status", "deleted"}};
+                        });
+  }
+  if (segs.size() == 4 && segs[3] == "republish") {
+    if (req.method != "POST") return done(not_allowed("POST"));
+    auto reply = share(std::move(done));
+    writer_.unpark(seq, [seq, reply](result<std::int64_t> r) {
+      if (!r) return (*reply)(error_reply(r.error()));
+      log::info("api", "parked seq={} back in the outbox as seq={}", seq, *r);
+      (*reply)(json_text(boost::json::serialize(
+          boost::json::object{{"seq", seq}, {"status", "republished"}, {"new_seq", *r}})));
+    });
+    return;
   }
   done(error_reply({errc::not_found}));
 }

@@ -8,6 +8,9 @@
 //   GET  /v1/unreadable/{id}/body        its body, exactly as received
 //   POST /v1/unreadable/{id}/replay      read it again with the channel's current adapter
 //   DELETE /v1/unreadable/{id}           forget it
+//   GET  /v1/parked[?limit=]             outbox rows the broker refuses for good
+//   POST /v1/parked/{seq}/republish      back into the outbox (after raising the broker's limit)
+//   DELETE /v1/parked/{seq}              forget it (the message stays stored, unpublished)
 #pragma once
 
 #include "channels/channel.hpp"
@@ -38,6 +41,8 @@ class read_api {
  private:
   void unreadable(const request_view& req, const std::vector<std::string>& segs,
                   std::function<void(http_reply)> done);
+  void parked(const request_view& req, const std::vector<std::string>& segs,
+              std::function<void(http_reply)> done);
 
   const config_holder& cfg_;
   store_reader& reader_;

@@ -34,6 +34,14 @@ struct outbox_row {
   std::string body;       // switchboard.conversation/v1 JSON
 };
 
+// A row the broker refuses for good (its payload is above the broker's max_message_size): the
+// publisher hands it to the store, which moves it out of the outbox (store.hpp, park).
+struct outbox_parking {
+  std::int64_t seq = 0;
+  std::size_t bytes = 0;  // the payload's size
+  std::string reason;     // what the broker said
+};
+
 // A read-only connection for the publisher thread (WAL readers never block the writer).
 class outbox_reader {
  public:

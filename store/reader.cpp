@@ -46,9 +46,14 @@ struct store_reader::statements {
                   "event_count, status, replayed_at FROM unreadable "
                   "WHERE (?1 = 'all' OR status = ?1) AND (?2 = '' OR channel = ?2) "
                   "ORDER BY received_at DESC, id DESC LIMIT ?3"),
-        kept_pending(db, "SELECT count(*) FROM unreadable WHERE status = 'pending'") {}
+        kept_pending(db, "SELECT count(*) FROM unreadable WHERE status = 'pending'"),
+        parked_list(db,
+                    "SELECT seq, message_id, conversation_id, skill, channel, channel_type, "
+                    "priority, created_at, parked_at, bytes, reason FROM outbox_parked "
+                    "ORDER BY seq LIMIT ?1"),
+        parked_count(db, "SELECT count(*) FROM outbox_parked") {}
   stmt conversation, messages, customer, identities, merged, conversations, identity;
-  stmt skill_changes, oldest_outbox, kept, kept_list, kept_pending;
+  stmt skill_changes, oldest_outbox, kept, kept_list, kept_pending, parked_list, parked_count;
 };
 
 namespace {
@@ -273,6 +278,32 @@ std::string store_reader::kept_list(std::string_view status, std::string_view ch
                     {"events", std::move(events)}});
   }
   return boost::json::serialize(boost::json::object{{"unreadable", std::move(list)}});
+}
+
+std::string store_reader::parked_list(std::size_t limit) {
+  std::lock_guard lock(m_);
+  boost::json::array list;
+  use q(st_->parked_list);
+  q->bind(1, static_cast<std::int64_t>(limit));
+  while (q->step())
+    list.push_back({{"seq", q->i64(0)},
+                    {"message_id", q->text(1)},
+                    {"conversation_id", q->text(2)},
+                    {"skill", q->text(3)},
+                    {"channel", q->text(4)},
+                    {"channel_type", q->text(5)},
+                    {"priority", q->i64(6)},
+                    {"created_at", format_time(q->i64(7))},
+                    {"parked_at", format_time(q->i64(8))},
+                    {"bytes", q->i64(9)},
+                    {"reason", q->text(10)}});
+  return boost::json::serialize(boost::json::object{{"parked", std::move(list)}});
+}
+
+std::int64_t store_reader::parked() {
+  std::lock_guard lock(m_);
+  use q(st_->parked_count);
+  return q->step() ? q->i64(0) : 0;
 }
 
 std::int64_t store_reader::kept_pending() {

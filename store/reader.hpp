@@ -60,6 +60,13 @@ class store_reader {
   // Kept deliveries not replayed yet (a gauge on /metrics).
   std::int64_t kept_pending();
 
+  // {"parked": [{"seq", "message_id", "conversation_id", "skill", "channel", "channel_type",
+  // "priority", "created_at", "parked_at", "bytes", "reason"}]}: outbox rows the broker
+  // refused for good, oldest first, at most `limit`.
+  std::string parked_list(std::size_t limit);
+  // How many rows are parked (a gauge on /metrics).
+  std::int64_t parked();
+
   // When the oldest unpublished message was committed (the outbox's head), nullopt when the
   // outbox is empty. For the outbox-age metric.
   std::optional<std::int64_t> oldest_outbox_millis();

@@ -152,6 +152,24 @@ CREATE TABLE signatures_seen (
 ) WITHOUT ROWID;
 CREATE INDEX signatures_seen_by_expiry ON signatures_seen (expires_at);
 )sql",
+    // 9: outbox rows the broker refuses for good (a payload above its max_message_size) are
+    // moved here, out of the way of the rows behind them, for ops to see and publish again
+    // (GET /v1/parked, docs/operations.md "Parked messages"). `seq` is the row's outbox seq.
+    R"sql(
+CREATE TABLE outbox_parked (
+  seq             INTEGER PRIMARY KEY,
+  message_id      TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  skill           TEXT NOT NULL,
+  channel         TEXT NOT NULL,
+  channel_type    TEXT NOT NULL,
+  priority        INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  parked_at       INTEGER NOT NULL,
+  bytes           INTEGER NOT NULL,   -- the payload's size when it was refused
+  reason          TEXT NOT NULL       -- what the broker said
+);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -97,6 +97,17 @@ struct sqlite_store::statements {
                       "channel_type, priority, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         delete_outbox(db, "DELETE FROM outbox WHERE seq = ?1"),
         count_outbox(db, "SELECT count(*) FROM outbox"),
+        park_outbox(db,
+                    "INSERT OR REPLACE INTO outbox_parked (seq, message_id, conversation_id, "
+                    "skill, channel, channel_type, priority, created_at, parked_at, bytes, "
+                    "reason) SELECT seq, message_id, conversation_id, skill, channel, "
+                    "channel_type, priority, created_at, ?2, ?3, ?4 FROM outbox WHERE seq = ?1"),
+        unpark_outbox(db,
+                      "INSERT INTO outbox (message_id, conversation_id, skill, channel, "
+                      "channel_type, priority, created_at) SELECT message_id, conversation_id, "
+                      "skill, channel, channel_type, priority, created_at FROM outbox_parked "
+                      "WHERE seq = ?1"),
+        delete_parked(db, "DELETE FROM outbox_parked WHERE seq = ?1"),
         find_email_id(db, "SELECT conversation_id FROM email_ids WHERE message_id = ?1"),
         insert_email_id(db,
                         "INSERT OR IGNORE INTO email_ids (message_id, conversation_id) "
@@ -142,6 +153,7 @@ struct sqlite_store::statements {
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
   stmt move_conversations, move_messages, resequence, recount, update_conversation;
   stmt insert_message, insert_outbox, delete_outbox, count_outbox;
+  stmt park_outbox, unpark_outbox, delete_parked;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
   stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
   stmt insert_unreadable, replay_unreadable, delete_unreadable;
@@ -827,21 +839,25 @@ result<void> sqlite_store::delete_unreadable(std::string_view id) {
   }
 }
 
+void sqlite_store::in_transaction(const std::function<void()>& body) {
+  use(st_->begin)->run();
+  try {
+    body();
+    use(st_->commit)->run();
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 bool sqlite_store::probe_write(millis at) {
   try {
-    use(st_->begin)->run();
-    try {
-      {
-        use q(st_->write_probe);
-        q->bind(1, at);
-        q->run();
-      }
-      use(st_->commit)->run();
-      return true;
-    } catch (...) {
-      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    in_transaction([&] {
+      use q(st_->write_probe);
+      q->bind(1, at);
+      q->run();
+    });
+    return true;
   } catch (const sql::sqlite_failure&) {
     return false;
   }
@@ -849,16 +865,12 @@ bool sqlite_store::probe_write(millis at) {
 
 result<std::string> sqlite_store::close_conversation(std::string_view id, millis at) {
   try {
-    use(st_->begin)->run();
-    try {
-      std::string status;
+    std::optional<std::string> status;
+    in_transaction([&] {
       {
         use q(st_->load_conversation);
         q->bind(1, id);
-        if (!q->step()) {
-          use(st_->rollback)->run();
-          return error{errc::not_found, "no conversation with that id"};
-        }
+        if (!q->step()) return;
         status = q->text(1);
       }
       if (status == "open") {
@@ -867,14 +879,74 @@ result<std::string> sqlite_store::close_conversation(std::string_view id, millis
         q->run();
         status = "closed";
       }
-      use(st_->commit)->run();
-      return status;
-    } catch (...) {
-      if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
+    if (!status) return error{errc::not_found, "no conversation with that id"};
+    return std::move(*status);
   } catch (const sql::sqlite_failure& e) {
     log::error("store", "closing conversation {} failed: {}", id, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+}
+
+result<std::int64_t> sqlite_store::park(std::span<const outbox_parking> rows, millis at) {
+  try {
+    std::int64_t moved = 0;
+    in_transaction([&] {
+      moved = 0;
+      for (const auto& row : rows) {
+        {
+          use q(st_->park_outbox);
+          q->bind(1, row.seq)
+              .bind(2, at)
+              .bind(3, static_cast<std::int64_t>(row.bytes))
+              .bind(4, row.reason);
+          q->run();
+        }
+        use q(st_->delete_outbox);
+        q->bind(1, row.seq);
+        q->run();
+        moved += sqlite3_changes(db_);
+      }
+    });
+    return moved;
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "parking {} outbox row(s) failed: {}", rows.size(), e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+}
+
+result<std::int64_t> sqlite_store::unpark(std::int64_t seq) {
+  try {
+    std::int64_t new_seq = 0;
+    in_transaction([&] {
+      {
+        use q(st_->unpark_outbox);
+        q->bind(1, seq);
+        q->run();
+        if (sqlite3_changes(db_) == 0) return;
+        new_seq = sqlite3_last_insert_rowid(db_);
+      }
+      use q(st_->delete_parked);
+      q->bind(1, seq);
+      q->run();
+    });
+    if (new_seq == 0) return error{errc::not_found, "no parked message with that seq"};
+    return new_seq;
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "publishing parked row {} again failed: {}", seq, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+}
+
+result<void> sqlite_store::delete_parked(std::int64_t seq) {
+  try {
+    use q(st_->delete_parked);
+    q->bind(1, seq);
+    q->run();
+    if (sqlite3_changes(db_) == 0) return error{errc::not_found, "no parked message with that seq"};
+    return {};
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "deleting parked row {} failed: {}", seq, e.what());
     return error{transient(e.code) ? errc::unavailable : errc::internal};
   }
 }

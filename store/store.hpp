@@ -136,6 +136,16 @@ class sqlite_store {
   // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own
   // small transaction. Writer thread only.
   result<std::string> close_conversation(std::string_view id, millis at);
+  // Parked outbox rows (outbox.hpp, outbox_parking): the broker refuses them for good, so they
+  // leave the outbox for `outbox_parked`, where ops see them (GET /v1/parked). Returns how
+  // many rows moved (a row already deleted is skipped). One small transaction. Writer thread.
+  result<std::int64_t> park(std::span<const outbox_parking> rows, millis at);
+  // A parked row back into the outbox as a new row (its new seq, returned), which the
+  // publisher meets like any other; errc::not_found for an unknown seq. Writer thread only.
+  result<std::int64_t> unpark(std::int64_t seq);
+  // Forgets a parked row (the message stays stored, it is never published). Writer thread.
+  result<void> delete_parked(std::int64_t seq);
+
   // A one-row write transaction: true when the store takes writes (after a failed commit,
   // this is how the writer learns the disk has room again). Writer thread only.
   bool probe_write(millis at);
@@ -159,6 +169,9 @@ class sqlite_store {
   std::unique_ptr<statements> st_;
   std::function<void(int)> wal_listener_;
   static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
+  // Runs `body` in a transaction of its own: committed when it returns, rolled back (and the
+  // exception passed on) when it throws.
+  void in_transaction(const std::function<void()>& body);
   // One try at commit(): `isolate` runs each request in a savepoint of its own. Without it,
   // nullopt when a request failed (the transaction is then rolled back).
   std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,

@@ -3,6 +3,8 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 
+#include <memory>
+
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -132,6 +134,31 @@ void group_writer::confirmed(std::vector<std::int64_t> seqs) {
   std::lock_guard lock(m_);
   confirmed_.insert(confirmed_.end(), seqs.begin(), seqs.end());
   cv_.notify_one();
+}
+
+void group_writer::park(std::vector<outbox_parking> rows) {
+  if (rows.empty()) return;
+  // Refused at stop: the rows stay in the outbox, and are parked again after the restart.
+  run(
+      [this, rows = std::move(rows)](sqlite_store& store) {
+        if (auto moved = store.park(rows, now_ms()))
+          backlog_.fetch_sub(*moved, std::memory_order_relaxed);
+      },
+      [] {});
+}
+
+void group_writer::unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done) {
+  auto shared_done = std::make_shared<decltype(done)>(std::move(done));
+  run(
+      [this, seq, shared_done](sqlite_store& store) {
+        auto r = store.unpark(seq);
+        if (r) {
+          backlog_.fetch_add(1, std::memory_order_relaxed);
+          if (on_commit_) on_commit_();
+        }
+        (*shared_done)(std::move(r));
+      },
+      [shared_done] { (*shared_done)(error{errc::unavailable, "shutting down"}); });
 }
 
 void group_writer::remember(seen_signature s) {

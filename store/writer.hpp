@@ -46,6 +46,12 @@ class group_writer {
 
   // Outbox rows the broker confirmed; deleted in the next transaction.
   void confirmed(std::vector<std::int64_t> seqs);
+  // Outbox rows the broker refuses for good, moved out of the outbox (sqlite_store::park) in a
+  // transaction of their own: they no longer count in the backlog.
+  void park(std::vector<outbox_parking> rows);
+  // A parked row back into the outbox as a new row; `done` (on the writer thread) gets its
+  // new seq or the error, errc::unavailable when the writer has stopped.
+  void unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done);
   // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
   void remember(seen_signature s);
