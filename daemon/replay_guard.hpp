@@ -32,7 +32,7 @@ class replay_guard {
   // remembered. Expired entries are dropped as a side effect, a few per call.
   verdict check(std::string_view channel, const signature_use& use, millis now);
 
-  // What the store kept (store: signatures_seen), at start.
+  // What the store kept (store: signatures_log), at start.
   void load(std::string_view channel, const signature_use& use);
 
   std::size_t size() const;

@@ -170,6 +170,24 @@ CREATE TABLE outbox_parked (
   reason          TEXT NOT NULL       -- what the broker said
 );
 )sql",
+    // 10: the signatures already used, as a log in the order they were used instead of a table
+    // keyed by (channel, key). Keys are random (Mailgun's tokens, webhook-ids), so each insert
+    // into the keyed table and its expiry index dirtied a page of its own, in a table of
+    // rate x tolerance rows: every commit wrote a page per request for them (the writer's
+    // COMMIT grew with it). A log is appended at its end and cut at its start; it is read
+    // only at start, into the replay guard's memory, which does the lookups.
+    R"sql(
+CREATE TABLE signatures_log (
+  id         INTEGER PRIMARY KEY,
+  channel    TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  digest     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+INSERT INTO signatures_log (channel, key, digest, expires_at)
+  SELECT channel, key, digest, expires_at FROM signatures_seen ORDER BY expires_at;
+DROP TABLE signatures_seen;
+)sql",
 };
 
 }  // namespace sb::schema

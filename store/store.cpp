@@ -139,12 +139,17 @@ struct sqlite_store::statements {
                           "WHERE id = ?1"),
         delete_unreadable(db, "DELETE FROM unreadable WHERE id = ?1"),
         remember_signature(db,
-                           "INSERT OR REPLACE INTO signatures_seen (channel, key, digest, "
-                           "expires_at) VALUES (?1, ?2, ?3, ?4)"),
-        forget_signatures(db, "DELETE FROM signatures_seen WHERE expires_at < ?1"),
+                           "INSERT INTO signatures_log (channel, key, digest, expires_at) "
+                           "VALUES (?1, ?2, ?3, ?4)"),
+        // The log's start up to its first entry still in force: a few rows per commit. (An
+        // expired entry behind one of a longer tolerance waits for it; start ignores it.)
+        forget_signatures(db,
+                          "DELETE FROM signatures_log WHERE id < coalesce((SELECT id FROM "
+                          "signatures_log WHERE expires_at >= ?1 ORDER BY id LIMIT 1), "
+                          "9223372036854775807)"),
         load_signatures(db,
-                        "SELECT channel, key, digest, expires_at FROM signatures_seen "
-                        "WHERE expires_at >= ?1") {}
+                        "SELECT channel, key, digest, expires_at FROM signatures_log "
+                        "WHERE expires_at >= ?1 ORDER BY id") {}
 
   stmt begin, commit, rollback, savepoint, release, rollback_to;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
@@ -796,7 +801,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     }
     if (!seen.empty()) {
       for (const auto& s : seen) store_tx::remember(st_->remember_signature, s.channel, s.use);
-      // Those past their time, now and then: an indexed range, a few rows.
+      // Those past their time: the start of the log, a few rows.
       use q(st_->forget_signatures);
       q->bind(1, now_ms());
       q->run();

@@ -11,6 +11,7 @@
 #include <re2/re2.h>
 #include <sqlite3.h>
 #include <boost/json/parse.hpp>
+#include <fmt/core.h>
 
 #include <filesystem>
 #include <future>
@@ -970,6 +971,74 @@ TEST_CASE("signatures used are kept until they expire") {
   for (const auto& s : kept) keys.insert(s.channel + "/" + s.use.key + "/" + s.use.digest);
   CHECK(keys == std::set<std::string>{"web-chat/msg_abc/digest-1", "mailgun/token-1/digest-2"});
   CHECK(f.store->load_signatures(now + 15 * minute).size() == 1);  // the first has expired
+}
+
+TEST_CASE("an upgrade from schema 8 keeps the signatures remembered") {
+  temp_db db;
+  const millis now = now_ms();
+  {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &h) == SQLITE_OK);
+    for (std::size_t v = 0; v < 8; ++v)
+      REQUIRE(sqlite3_exec(h, schema::migrations[v], nullptr, nullptr, nullptr) == SQLITE_OK);
+    const std::string rows = fmt::format(R"sql(
+PRAGMA user_version = 8;
+INSERT INTO signatures_seen (channel, key, digest, expires_at) VALUES
+  ('mailgun', 'token-1', 'd-1', {}), ('web-chat', 'msg_1', 'd-2', {}), ('mailgun', 'old', 'd-3', {});
+)sql", now + 20 * minute, now + 10 * minute, now - minute);
+    REQUIRE(sqlite3_exec(h, rows.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  store_options o;
+  o.path = db.path();
+  auto s = sqlite_store::open(o);
+  REQUIRE(s.has_value());
+  std::set<std::string> keys;
+  for (const auto& sig : (*s)->load_signatures(now))
+    keys.insert(sig.channel + "/" + sig.use.key + "/" + sig.use.digest);
+  CHECK(keys == std::set<std::string>{"mailgun/token-1/d-1", "web-chat/msg_1/d-2"});
+}
+
+TEST_CASE("a parked outbox row leaves the outbox, and comes back as a new row") {
+  fixture f;
+  f.ingest(request(t0, {chat_message("m-1", "v-1", "one"), chat_message("m-2", "v-2", "two"),
+                        chat_message("m-3", "v-3", "three")}));
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 3);
+  const std::vector<outbox_parking> park{{rows[1].seq, 123456, "too large"},
+                                         {999999, 1, "not in the outbox"}};
+  auto moved = f.store->park(park, t0 + minute);
+  REQUIRE(moved.has_value());
+  CHECK(*moved == 1);
+  CHECK(f.store->outbox_size() == 2);
+  auto reader = store_reader::open(f.opts.path);
+  REQUIRE(reader.has_value());
+  CHECK((*reader)->parked() == 1);
+  auto list = boost::json::parse((*reader)->parked_list(10)).at("parked").as_array();
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].at("seq") == rows[1].seq);
+  CHECK(list[0].at("message_id").as_string() == rows[1].message_id);
+  CHECK(list[0].at("bytes") == 123456);
+  CHECK(list[0].at("reason") == "too large");
+  CHECK(list[0].at("skill").as_string() == rows[1].skill);
+
+  auto again = f.store->unpark(rows[1].seq);
+  REQUIRE(again.has_value());
+  CHECK(*again > rows[2].seq);  // after everything the publisher has seen
+  CHECK(f.store->outbox_size() == 3);
+  CHECK((*reader)->parked() == 0);
+  auto after = f.outbox();
+  REQUIRE(after.size() == 3);
+  CHECK(after.back().seq == *again);
+  CHECK(after.back().message_id == rows[1].message_id);
+  CHECK(after.back().body == rows[1].body);  // assembled the same way
+  CHECK(f.store->unpark(rows[1].seq).error().code == errc::not_found);
+
+  REQUIRE(f.store->park(std::vector<outbox_parking>{{*again, 1, "x"}}, t0).has_value());
+  CHECK(f.store->delete_parked(*again).has_value());
+  CHECK(f.store->delete_parked(*again).error().code == errc::not_found);
+  CHECK((*reader)->parked() == 0);
+  CHECK(f.store->outbox_size() == 2);
 }
 
 TEST_CASE("the reader answers conversations and customers, following merges") {
