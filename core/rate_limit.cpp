@@ -14,6 +14,7 @@ std::chrono::milliseconds rate_limiter::take(std::string_view key, double rate, 
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_keys_) evict(now, rate, burst);
     it = buckets_.emplace(std::string(key), bucket{burst, now}).first;
+    size_.store(buckets_.size(), std::memory_order_relaxed);
   }
   bucket& b = it->second;
   const double elapsed = std::chrono::duration<double>(now - b.last).count();
@@ -31,7 +32,8 @@ std::chrono::milliseconds rate_limiter::take(std::string_view key, double rate, 
 
 std::chrono::milliseconds rate_limiter::wait(std::string_view key, double rate, double burst,
                                              clock::time_point now) const {
-  if (rate <= 0) return std::chrono::milliseconds{0};
+  if (rate <= 0 || size_.load(std::memory_order_relaxed) == 0)
+    return std::chrono::milliseconds{0};
   burst = std::max(burst, 1.0);
   std::lock_guard lock(m_);
   const auto it = buckets_.find(std::string(key));
@@ -48,6 +50,7 @@ void rate_limiter::evict(clock::time_point now, double rate, double burst) {
     return kv.second.tokens + elapsed * rate >= burst;
   });
   if (buckets_.size() >= max_keys_) buckets_.clear();  // every key busy: start over, not grow
+  size_.store(buckets_.size(), std::memory_order_relaxed);
 }
 
 std::size_t rate_limiter::keys() const {

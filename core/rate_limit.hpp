@@ -2,6 +2,7 @@
 // to `burst`, and a request takes one. Pure apart from its mutex; the clock is passed in.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -25,7 +26,8 @@ class rate_limiter {
                                  clock::time_point now);
 
   // How long until `key` will have a token, taking nothing: zero when it has one now (a key
-  // never charged has a full bucket).
+  // never charged has a full bucket). Without a lock while no key was ever charged (the
+  // refusal budget, asked on every request, is empty while nothing is refused).
   std::chrono::milliseconds wait(std::string_view key, double rate, double burst,
                                  clock::time_point now) const;
 
@@ -41,6 +43,7 @@ class rate_limiter {
   const std::size_t max_keys_;
   mutable std::mutex m_;
   std::unordered_map<std::string, bucket> buckets_;
+  std::atomic<std::size_t> size_{0};  // buckets_.size(), for wait()'s lock-free answer
 };
 
 }  // namespace sb

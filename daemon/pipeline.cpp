@@ -91,6 +91,13 @@ double burst_of(std::uint32_t rate, std::uint32_t burst) {
   return burst ? burst : 2.0 * rate;
 }
 
+// 429 with Retry-After: the bucket's wait, rounded up to whole seconds.
+http_reply rate_limited_reply(std::string detail, std::chrono::milliseconds wait) {
+  http_reply r = error_reply({errc::rate_limited, std::move(detail)});
+  r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
+  return r;
+}
+
 }  // namespace
 
 http_reply error_reply(const error& e) {
@@ -179,11 +186,9 @@ std::optional<http_reply> pipeline::over_limit(rate_limiter& bucket, const std::
     log::warn("ingress", "rate limited client={} ({}){}", key,
               refusals ? "too many refused requests" : "too many reads",
               *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
-  auto r = error_reply(
-      {errc::rate_limited, refusals ? "too many refused requests from this client; retry later"
-                                    : "too many requests; retry later"});
-  r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
-  return r;
+  return rate_limited_reply(refusals ? "too many refused requests from this client; retry later"
+                                      : "too many requests; retry later",
+                            wait);
 }
 
 void pipeline::charge_refusal(const rate_limit_config& rl, const std::string& key) {
@@ -263,9 +268,7 @@ void pipeline::webhook(const config& cfg, const channel& ch, const request_view&
     if (auto skipped = refusal_log.allow(ch.config.name + "/rate_limited"))
       log::warn("ingress", "rate limited channel={} peer={}{}", ch.config.name, req.peer,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
-    auto r = error_reply({errc::rate_limited, "too many requests; retry later"});
-    r.headers.emplace_back("Retry-After", fmt::format("{}", (wait.count() + 999) / 1000));
-    done(std::move(r));
+    done(rate_limited_reply("too many requests; retry later", wait));
   };
   if (rl.per_client > 0)
     if (auto wait = limits_.take("client/" + client_address(req, rl.trust_forwarded_for),

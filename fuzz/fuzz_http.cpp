@@ -71,11 +71,17 @@ std::string webhook_channel(std::string_view target) {
   return *it;
 }
 
-// pipeline::check_head (its body limit).
-std::size_t body_limit(const daemon_model& d, std::string_view target) {
-  const std::string name = webhook_channel(target);
+// pipeline::check_head: the body limit, or nullopt when the headers alone refuse the request
+// (the session answers it and closes the connection, its body unread). The rate budgets are
+// left out: they never read the request.
+std::optional<std::size_t> check_head(const daemon_model& d, const request_view& head) {
+  const std::string name = webhook_channel(head.target);
   const configured_channel* ch = name.empty() ? nullptr : d.find(name);
   if (ch == nullptr) return d.server.max_body_bytes;
+  if (head.method == "POST") {
+    const error e = ch->handler->check_head(head);
+    if (e.code != errc::ok) return std::nullopt;
+  }
   if (ch->config.max_body_bytes) return ch->config.max_body_bytes;
   return std::max(d.server.max_body_bytes, ch->type->default_max_body);
 }
@@ -127,13 +133,16 @@ bool serve_one(const daemon_model& d, std::string_view& in) {
   const auto& req = parser.get();
   if (req.find(http::field::transfer_encoding) != req.end() && !parser.chunked()) return false;
   if (req.version() >= 11 && req.find(http::field::host) == req.end()) return false;
-  const std::size_t limit = body_limit(d, req.target());
-  if (const auto len = parser.content_length(); len && *len > limit) return false;  // 413
-  parser.body_limit(limit);
-  if (!feed(parser, in, false)) return false;  // 400, 408 or 413, and a close
-
   std::vector<header_field> fields;
   for (const auto& f : req) fields.push_back({f.name_string(), f.value()});
+  request_view head{req.method_string(), req.target(), fields, {}, fuzz_now};
+  head.peer = "127.0.0.1";
+  const auto limit = check_head(d, head);
+  if (!limit) return false;                                                   // 401, closed
+  if (const auto len = parser.content_length(); len && *len > *limit) return false;  // 413
+  parser.body_limit(*limit);
+  if (!feed(parser, in, false)) return false;  // 400, 408 or 413, and a close
+
   request_view view{req.method_string(), req.target(), fields, req.body(), fuzz_now};
   view.peer = "127.0.0.1";
   handle(d, view);
