@@ -277,6 +277,23 @@ bool transient(int rc) {
   }
 }
 
+// One DELETE by its key, in a statement of its own: errc::not_found (`missing`) when it
+// matched nothing.
+template <class Key>
+result<void> delete_one(sqlite3* db, sql::stmt& statement, const Key& key,
+                        std::string_view missing) {
+  try {
+    use q(statement);
+    q->bind(1, key);
+    q->run();
+    if (sqlite3_changes(db) == 0) return error{errc::not_found, std::string(missing)};
+    return {};
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "{}: deleting {} failed: {}", missing, key, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+}
+
 }  // namespace
 
 void prepare(ingest_request& r) {
@@ -832,16 +849,7 @@ std::vector<seen_signature> sqlite_store::load_signatures(millis now) {
 }
 
 result<void> sqlite_store::delete_unreadable(std::string_view id) {
-  try {
-    use q(st_->delete_unreadable);
-    q->bind(1, id);
-    q->run();
-    if (sqlite3_changes(db_) == 0) return error{errc::not_found, "no kept delivery with that id"};
-    return {};
-  } catch (const sql::sqlite_failure& e) {
-    log::error("store", "deleting kept delivery {} failed: {}", id, e.what());
-    return error{transient(e.code) ? errc::unavailable : errc::internal};
-  }
+  return delete_one(db_, st_->delete_unreadable, id, "no kept delivery with that id");
 }
 
 void sqlite_store::in_transaction(const std::function<void()>& body) {
@@ -944,16 +952,7 @@ result<std::int64_t> sqlite_store::unpark(std::int64_t seq) {
 }
 
 result<void> sqlite_store::delete_parked(std::int64_t seq) {
-  try {
-    use q(st_->delete_parked);
-    q->bind(1, seq);
-    q->run();
-    if (sqlite3_changes(db_) == 0) return error{errc::not_found, "no parked message with that seq"};
-    return {};
-  } catch (const sql::sqlite_failure& e) {
-    log::error("store", "deleting parked row {} failed: {}", seq, e.what());
-    return error{transient(e.code) ? errc::unavailable : errc::internal};
-  }
+  return delete_one(db_, st_->delete_parked, seq, "no parked message with that seq");
 }
 
 std::int64_t sqlite_store::outbox_size() {
