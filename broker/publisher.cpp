@@ -1,4 +1,4 @@
-// The publisher thread. The durability rules it keeps (architecture.md, "The durability
+// The publisher thread. The durability rules it keeps (docs/reliability.md, "The
 // promise"):
 // - a row counts as published only when the broker acks it, and a basic.return before that
 //   ack turns it back into a failure (unroutable messages are acked at once);

@@ -14,13 +14,6 @@ constexpr std::size_t max_json_depth = 32;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 }  // namespace
 
 error check_json_content_type(std::optional<std::string_view> header) {
@@ -29,7 +22,7 @@ error check_json_content_type(std::optional<std::string_view> header) {
   std::string_view rest = *header;
   const auto next_part = [&rest] {
     const auto semi = rest.find(';');
-    const std::string_view part = trim(rest.substr(0, semi));
+    const std::string_view part = ascii_trim(rest.substr(0, semi), " \t");
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     return part;
   };
@@ -37,9 +30,9 @@ error check_json_content_type(std::optional<std::string_view> header) {
   while (!rest.empty()) {
     const std::string_view param = next_part();
     const auto eq = param.find('=');
-    if (eq == param.npos || !ascii_iequals(trim(param.substr(0, eq)), "charset"))
+    if (eq == param.npos || !ascii_iequals(ascii_trim(param.substr(0, eq), " \t"), "charset"))
       continue;
-    std::string_view charset = trim(param.substr(eq + 1));
+    std::string_view charset = ascii_trim(param.substr(eq + 1), " \t");
     if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
       charset = charset.substr(1, charset.size() - 2);
     if (!ascii_iequals(charset, "utf-8"))

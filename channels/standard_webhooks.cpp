@@ -26,13 +26,6 @@ constexpr std::size_t min_secret_bytes = 16;
 // says; a century is far beyond any sensible tolerance.
 constexpr std::int64_t max_tolerance_s = std::int64_t{100} * 366 * 24 * 3600;
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 std::string signed_content_mac(std::string_view key, std::string_view id, std::string_view ts,
                                std::string_view body) {
   const std::array<std::string_view, 5> parts{id, ".", ts, ".", body};
@@ -111,7 +104,7 @@ result<std::vector<std::string>> decode_secrets(const std::vector<std::string>& 
 }  // namespace
 
 std::optional<std::string> decode_standard_webhooks_secret(std::string_view configured) {
-  std::string_view text = trim(configured);
+  std::string_view text = ascii_trim(configured);
   if (text.starts_with(secret_prefix)) text.remove_prefix(secret_prefix.size());
   auto key = base64_decode(text);
   if (!key || key->empty()) return std::nullopt;

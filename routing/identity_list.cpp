@@ -2,6 +2,7 @@
 #include "routing/identity_list.hpp"
 
 #include "channels/normalize.hpp"
+#include "core/ascii.hpp"
 
 #include <fmt/core.h>
 
@@ -18,21 +19,8 @@ constexpr std::array<std::string_view, 9> identity_types = {
 
 constexpr std::size_t max_errors = 20;  // a wrong file would otherwise flood the log
 
-std::string_view trim(std::string_view s) {
-  const auto ws = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
+// A line's white space (its \n is already gone).
+std::string_view trim(std::string_view s) { return ascii_trim(s, " \t\r\v\f"); }
 
 std::string key(std::string_view type, std::string_view value) {
   std::string k(type);
@@ -114,7 +102,7 @@ identity_list_parse parse_identity_list(std::string_view text, std::string file)
     if (colon == std::string_view::npos) {
       problem = fmt::format("\"{}\" is not \"type:value\" (e.g. email:jane@example.com)", line);
     } else {
-      const std::string type = lower(trim(line.substr(0, colon)));
+      const std::string type = ascii_lowered(trim(line.substr(0, colon)));
       const std::string_view value = trim(line.substr(colon + 1));
       if (!is_identity_type(type)) {
         problem = fmt::format("unknown identity type \"{}\"; known types: {}", type,

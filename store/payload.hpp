@@ -1,4 +1,5 @@
-// The queue payload, switchboard.conversation/v1 (architecture.md, "The queue payload").
+// The queue payload, switchboard.conversation/v1 (docs/payload.schema.json; the AMQP side in
+// docs/api.md, "Queue messages").
 // Messages are serialized once, when stored; a payload is assembled from those stored JSON
 // texts without parsing them again, so its cost grows with thread_limit, not with history.
 #pragma once

@@ -8,6 +8,7 @@
 
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
+#include "core/ascii.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/value.hpp>
@@ -28,13 +29,6 @@ constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_digits = 64;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -117,7 +111,7 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
 
   auto phone = optional_string(body, "phone", "phone");
   if (!phone) return phone.error();
-  if (!*phone || trim(**phone).empty()) return malformed("field phone is required");
+  if (!*phone || ascii_trim(**phone, " \t").empty()) return malformed("field phone is required");
   auto e164 = normalize_phone(**phone, default_country_);
   if (!e164)
     return malformed(

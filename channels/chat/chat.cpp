@@ -6,6 +6,7 @@
 
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
+#include "core/ascii.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 
@@ -28,13 +29,6 @@ constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_attachments = 100;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -166,7 +160,7 @@ error chat_adapter::read_contact(const json::object& visitor, inbound_message& m
   };
   auto email = optional_string(visitor, "email", "visitor.email");
   if (!email) return email.error();
-  if (*email && !trim(**email).empty()) {
+  if (*email && !ascii_trim(**email, " \t").empty()) {
     if (auto addr = normalize_email(**email))
       msg.identities.push_back({"email", std::move(*addr), verified("email")});
     else
@@ -175,7 +169,7 @@ error chat_adapter::read_contact(const json::object& visitor, inbound_message& m
 
   auto phone = optional_string(visitor, "phone", "visitor.phone");
   if (!phone) return phone.error();
-  if (*phone && !trim(**phone).empty()) {
+  if (*phone && !ascii_trim(**phone, " \t").empty()) {
     if (auto e164 = normalize_phone(**phone, default_country_))
       msg.identities.push_back({"phone", std::move(*e164), verified("phone")});
     else

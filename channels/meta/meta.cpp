@@ -2,6 +2,7 @@
 
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
+#include "core/ascii.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -18,13 +19,6 @@ using social::malformed;
 constexpr std::size_t min_secret_bytes = 16;
 // Meta's challenges are short numbers; echoing is bounded all the same.
 constexpr std::size_t max_challenge_bytes = 1024;
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
 
 http_answer refused_verification() { return {403, "text/plain", "verification failed\n"}; }
 
@@ -43,7 +37,7 @@ result<settings> read_settings(const channel_config& cfg, std::string_view objec
     const std::string which = cfg.secrets.size() == 1
                                   ? "secret"
                                   : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
-    const std::string_view secret = trim(cfg.secrets[i]);
+    const std::string_view secret = ascii_trim(cfg.secrets[i]);
     if (secret.size() < min_secret_bytes)
       return malformed(fmt::format(
           "{} is too short ({} bytes; the Meta app secret is 32 characters, see the app "
@@ -90,7 +84,7 @@ result<std::string> offered_signature(const request_view& req) {
   const auto header = req.header(signature_header);
   if (!header) return error{errc::bad_signature, fmt::format("missing header {}", signature_header)};
   constexpr std::string_view prefix = "sha256=";
-  const std::string_view value = trim(*header);
+  const std::string_view value = ascii_trim(*header);
   std::optional<std::string> mac;
   if (value.starts_with(prefix)) mac = hex_decode(value.substr(prefix.size()));
   if (!mac || mac->size() != 32)

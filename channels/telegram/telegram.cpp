@@ -16,6 +16,7 @@
 #include "channels/crypto.hpp"
 #include "channels/json_body.hpp"
 #include "channels/unreadable.hpp"
+#include "core/ascii.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json/parse.hpp>
@@ -44,13 +45,6 @@ constexpr std::string_view digest_key = "switchboard telegram secret token";
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 // ---- config -------------------------------------------------------------------------------
 
 bool secret_token_char(char c) noexcept {
@@ -70,7 +64,7 @@ result<std::vector<std::string>> secret_digests(const std::vector<std::string>& 
     const std::string which = configured.size() == 1
                                   ? "secret"
                                   : fmt::format("secret {} of {}", i + 1, configured.size());
-    const std::string_view token = trim(configured[i]);
+    const std::string_view token = ascii_trim(configured[i]);
     if (token.size() < min_secret_chars || token.size() > max_secret_chars)
       return malformed(fmt::format(
           "{} must be {} to {} characters long (it has {}); generate one with openssl rand -hex "
@@ -538,7 +532,7 @@ result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg
   if (!digests) return digests.error();
   std::string bot;
   if (const auto it = cfg.options.find("bot_username"); it != cfg.options.end()) {
-    std::string_view name = trim(it->second);
+    std::string_view name = ascii_trim(it->second);
     if (name.starts_with('@')) name.remove_prefix(1);
     bot = name;
   }

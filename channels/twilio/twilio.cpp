@@ -51,13 +51,6 @@ constexpr std::size_t sha1_bytes = 20;
 
 error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
 // Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s) noexcept {
   std::size_t i = 0;
@@ -103,7 +96,7 @@ result<std::vector<std::string>> auth_tokens(const std::vector<std::string>& con
         "a twilio channel needs a secret: the account's Auth Token (secret or secret_file)");
   std::vector<std::string> tokens;
   for (std::size_t i = 0; i < configured.size(); ++i) {
-    const std::string_view token = trim(configured[i]);
+    const std::string_view token = ascii_trim(configured[i]);
     if (token.empty())
       return malformed(configured.size() == 1
                            ? std::string("secret is empty")
@@ -117,12 +110,12 @@ result<std::vector<std::string>> auth_tokens(const std::vector<std::string>& con
 // removed: the two spellings Twilio may have signed.
 result<std::vector<std::string>> public_urls(const channel_config& cfg) {
   const auto it = cfg.options.find("public_url");
-  if (it == cfg.options.end() || trim(it->second).empty())
+  if (it == cfg.options.end() || ascii_trim(it->second).empty())
     return malformed(fmt::format(
         "a twilio channel needs public_url: the URL Twilio calls, as entered in the Twilio "
         "console (e.g. https://example.com/v1/webhooks/{})",
         cfg.name));
-  const std::string_view text = trim(it->second);
+  const std::string_view text = ascii_trim(it->second);
   auto parsed = boost::urls::parse_uri(text);  // absolute, fragment allowed (refused below)
   if (!parsed) return malformed(fmt::format("public_url \"{}\" is not an absolute URL", text));
   const boost::urls::url_view& u = *parsed;
@@ -155,7 +148,7 @@ error check_content_type(std::optional<std::string_view> header) {
   std::string_view rest = *header;
   const auto next_part = [&rest] {
     const auto semi = rest.find(';');
-    const std::string_view part = trim(rest.substr(0, semi));
+    const std::string_view part = ascii_trim(rest.substr(0, semi));
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     return part;
   };
@@ -163,9 +156,9 @@ error check_content_type(std::optional<std::string_view> header) {
   while (!rest.empty()) {
     const std::string_view param = next_part();
     const auto eq = param.find('=');
-    if (eq == param.npos || !ascii_iequals(trim(param.substr(0, eq)), "charset"))
+    if (eq == param.npos || !ascii_iequals(ascii_trim(param.substr(0, eq)), "charset"))
       continue;
-    std::string_view charset = trim(param.substr(eq + 1));
+    std::string_view charset = ascii_trim(param.substr(eq + 1));
     if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
       charset = charset.substr(1, charset.size() - 2);
     if (!ascii_iequals(charset, "utf-8"))
@@ -248,7 +241,7 @@ class twilio_adapter final : public adapter {
   // The signature covers the URL and the body's parameters: only its presence is known here.
   error check_head(const request_view& head) const override {
     const auto signature = head.header(signature_header);
-    if (!signature || trim(*signature).empty())
+    if (!signature || ascii_trim(*signature).empty())
       return {errc::bad_signature, "missing header X-Twilio-Signature"};
     return {};
   }
@@ -306,7 +299,7 @@ class twilio_adapter final : public adapter {
 
 bool twilio_adapter::signature_matches(std::string_view header, const form& params,
                                        std::string_view target) const {
-  const auto offered = base64_decode(trim(header));
+  const auto offered = base64_decode(ascii_trim(header));
   if (!offered || offered->size() != sha1_bytes) return false;
 
   // Sorted by name, then by value for a repeated name (as Twilio's own validators do).

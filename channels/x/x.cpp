@@ -12,6 +12,7 @@
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
 #include "channels/meta/json_reader.hpp"
+#include "core/ascii.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -33,13 +34,6 @@ using social::object_reader;
 // X consumer secrets are 50 characters; anything much shorter is a paste error or guessable.
 constexpr std::size_t min_secret_bytes = 16;
 constexpr std::size_t max_crc_token_bytes = 1024;
-
-std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view space = " \t\r\n";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
 
 // The CRC answer is an HMAC, under the key that also signs POST bodies, of whatever the caller
 // puts in crc_token, and anyone may send a GET. Were any token accepted, a forger could ask for
@@ -225,7 +219,7 @@ result<std::string> x_adapter::offered_signature(const request_view& req) {
   if (!header)
     return error{errc::bad_signature, fmt::format("missing header {}", x_signature_header)};
   constexpr std::string_view prefix = "sha256=";
-  const std::string_view value = trim(*header);
+  const std::string_view value = ascii_trim(*header);
   std::optional<std::string> mac;
   if (value.starts_with(prefix)) mac = base64_decode(value.substr(prefix.size()));
   if (!mac || mac->size() != 32)
@@ -489,7 +483,7 @@ result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg) {
     const std::string which = cfg.secrets.size() == 1
                                   ? "secret"
                                   : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
-    const std::string_view secret = trim(cfg.secrets[i]);
+    const std::string_view secret = ascii_trim(cfg.secrets[i]);
     if (secret.size() < min_secret_bytes)
       return malformed(fmt::format(
           "{} is too short ({} bytes; the X consumer secret (API key secret) is 50 characters)",
