@@ -230,7 +230,7 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
   done(error_reply({errc::not_found}));
 }
 
-// Outbox rows the broker refuses for good (docs/operations.md, "Parked messages"):
+// Outbox rows the broker refuses for good (docs/api.md, "Parked messages"):
 //   GET /v1/parked[?limit=], DELETE /v1/parked/{seq}, POST /v1/parked/{seq}/republish.
 void read_api::parked(const request_view& req, const std::vector<std::string>& segs,
                       std::function<void(http_reply)> done) {
