@@ -23,6 +23,7 @@
 
 #include "broker/amqp_util.hpp"
 #include "broker/confirms.hpp"
+#include "broker/topology.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 
@@ -52,6 +53,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 namespace sb {
 namespace {
@@ -106,29 +108,30 @@ amqp_table_entry_t bool_entry(std::string_view key, bool value) {
   return e;
 }
 
-amqp_table_entry_t i64_entry(std::string_view key, std::int64_t value) {
+// A queue argument (broker/topology.hpp) as rabbitmq-c writes it. The entry points into `value`.
+amqp_table_entry_t table_entry(std::string_view key, std::int64_t value) {
   amqp_table_entry_t e{};
   e.key = amqp::bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_I64;  // 'l', as pika sends a Python int above 32 bits
+  e.value.kind = AMQP_FIELD_KIND_I64;
   e.value.value.i64 = value;
   return e;
 }
 
-amqp_table_entry_t i32_entry(std::string_view key, std::int32_t value) {
+amqp_table_entry_t table_entry(std::string_view key, std::int32_t value) {
   amqp_table_entry_t e{};
   e.key = amqp::bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_I32;  // 'I', what pika and the management UI send too
+  e.value.kind = AMQP_FIELD_KIND_I32;
   e.value.value.i32 = value;
   return e;
+}
+
+amqp_table_entry_t table_entry(std::string_view key, const std::string& value) {
+  return utf8_entry(key, value);
 }
 
 std::string_view method_name(amqp_method_number_t id) {
   const char* name = amqp_method_name(id);
   return name ? name : "unknown method";
-}
-
-std::string queue_name(const skill_config& s) {
-  return s.queue.empty() ? "switchboard." + s.name : s.queue;
 }
 
 // Per-skill state once the broker returned the skill's messages (no queue bound for its
@@ -625,37 +628,19 @@ bool publisher::impl::declare_exchange(std::size_t& failed) {
 }
 
 bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& failed) {
-  const std::string queue = queue_name(skill);
+  const std::string queue = topology::queue_name(skill);
   const bool quorum = skill.queue_type == "quorum";
-  amqp_table_entry_t args[8];
-  int n = 0;
-  if (skill.max_priority > 0) {
-    if (quorum)
-      log::warn(component,
-                "skill={} queue={}: quorum queues have no message priority on RabbitMQ 3.x; "
-                "max_priority is ignored",
-                skill.name, queue);
-    else
-      args[n++] = i32_entry("x-max-priority", std::clamp(skill.max_priority, 1, 255));
-  }
-  if (quorum) args[n++] = utf8_entry("x-queue-type", "quorum");
-  // Escalation is the broker's own: a message nobody consumed within the TTL is dead-lettered
-  // through our exchange with the escalation skill's routing key, i.e. into its queue.
-  if (skill.escalate_after && skill.escalate_to) {
-    args[n++] = i64_entry("x-message-ttl", skill.escalate_after->count());
-    args[n++] = utf8_entry("x-dead-letter-exchange", opts_.exchange);
-    args[n++] = utf8_entry("x-dead-letter-routing-key", *skill.escalate_to);
-    // Quorum queues can dead-letter at least once, which needs reject-publish (set below).
-    if (quorum) args[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
-  }
-  // Never drop-head: a full queue refuses the publish (basic.nack), the row stays ours.
-  if (skill.max_length) args[n++] = i64_entry("x-max-length", static_cast<std::int64_t>(
-                                                                  *skill.max_length));
-  if (skill.max_length || (quorum && skill.escalate_after))
-    args[n++] = utf8_entry("x-overflow", "reject-publish");
-
+  if (auto problem = topology::priority_problem(skill.queue_type, skill.max_priority))
+    log::warn(component, "skill={} queue={}: {}; max_priority is ignored", skill.name, queue,
+              *problem);
+  const auto arguments = topology::queue_arguments(skill, opts_.exchange);
+  std::vector<amqp_table_entry_t> args;
+  args.reserve(arguments.size());
+  for (const auto& a : arguments)
+    args.push_back(std::visit([&](const auto& v) { return table_entry(a.key, v); }, a.value));
+  const amqp_table_t table{static_cast<int>(args.size()), args.data()};
   amqp_queue_declare(conn_, channel_id, amqp::bytes(queue), /*passive=*/0, /*durable=*/1,
-                     /*exclusive=*/0, /*auto_delete=*/0, amqp_table_t{n, args});
+                     /*exclusive=*/0, /*auto_delete=*/0, table);
   auto o = amqp::check(amqp_get_rpc_reply(conn_), "declare queue");
   if (!o) {
     ++failed;

@@ -5,6 +5,7 @@
 // outbox and is published again after reconnecting (exponential backoff with jitter).
 #pragma once
 
+#include "broker/options.hpp"
 #include "routing/rules.hpp"
 #include "store/outbox.hpp"
 
@@ -17,18 +18,6 @@
 #include <vector>
 
 namespace sb {
-
-struct broker_options {
-  std::string url = "amqp://guest:guest@127.0.0.1:5672/%2f";
-  std::string exchange = "switchboard";
-  unsigned confirm_window = 512;
-  // The payload bytes in flight at once (broker.confirm_window_bytes): with payloads of up to
-  // store.max_payload_bytes, the count alone would let the window hold 512 MiB. At least one
-  // row is always in flight, whatever its size.
-  std::size_t confirm_window_bytes = 64 << 20;
-  std::chrono::milliseconds reconnect_min{200};
-  std::chrono::milliseconds reconnect_max{30000};
-};
 
 // How the publisher reaches the outbox without knowing the store.
 struct outbox_source {

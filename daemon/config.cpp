@@ -4,6 +4,7 @@
 // `--check-config` time, not when a message goes to the wrong queue.
 #include "daemon/config.hpp"
 
+#include "broker/topology.hpp"
 #include "channels/channel.hpp"
 #include "routing/identity_list.hpp"
 #include "routing/language.hpp"
@@ -465,15 +466,6 @@ bool is_safe_name(std::string_view s) {
 // "." and ".." are path segments that proxies normalise away before the request reaches us.
 bool is_dot_segment(std::string_view s) { return s == "." || s == ".."; }
 
-// AMQP 0-9-1 short strings: at most 255 bytes; "amq." names are reserved by the broker, which
-// answers a declare with access-refused and closes the channel, so refuse them here.
-std::optional<std::string> amqp_name_problem(std::string_view s) {
-  if (s.empty()) return "must not be empty";
-  if (s.size() > 255) return fmt::format("is {} bytes; AMQP names hold at most 255", s.size());
-  if (s.substr(0, 4) == "amq.") return "names starting with \"amq.\" are reserved by RabbitMQ";
-  return std::nullopt;
-}
-
 bool parse_port(std::string_view s, std::uint16_t& port) {
   if (s.empty() || s.size() > 5 ||
       !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -802,7 +794,7 @@ class loader {
       }
     if (auto v = m.take("exchange"))
       if (auto text = rd_.text(*v)) {
-        if (auto problem = amqp_name_problem(*text))
+        if (auto problem = topology::amqp_name_problem(*text))
           rd_.error(*v, *problem);
         else
           b.exchange = std::move(*text);
@@ -1033,16 +1025,16 @@ class loader {
     std::optional<field> queue_field = m.take("queue");
     if (queue_field) {
       if (auto q = rd_.text(*queue_field)) {
-        if (auto problem = amqp_name_problem(*q))
+        if (auto problem = topology::amqp_name_problem(*q))
           rd_.error(*queue_field, *problem);
         else
           sk.queue = std::move(*q);
       }
     } else if (named) {
-      sk.queue = "switchboard." + sk.name;
+      sk.queue = topology::default_queue_name(sk.name);
     }
     if (!sk.queue.empty()) {
-      if (auto problem = amqp_name_problem(sk.queue); problem && !queue_field) {
+      if (auto problem = topology::amqp_name_problem(sk.queue); problem && !queue_field) {
         diag_.add(item.line, fmt::format("{}.queue", item.path),
                   fmt::format("the default queue \"{}\" {}; set queue:", sk.queue, *problem));
       } else if (auto other = queues.find(sk.queue); other != queues.end()) {

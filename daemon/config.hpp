@@ -2,11 +2,11 @@
 // reads these structs. A reload builds a new `config` and swaps the shared_ptr.
 #pragma once
 
-#include "broker/publisher.hpp"
+#include "broker/options.hpp"
 #include "channels/channel.hpp"
 #include "channels/crypto.hpp"
 #include "routing/rules.hpp"
-#include "store/store.hpp"
+#include "store/options.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include "channels/message.hpp"
 #include "core/error.hpp"
 #include "routing/rules.hpp"
+#include "store/options.hpp"
 #include "store/outbox.hpp"
 
 #include <chrono>
@@ -23,22 +24,6 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace sb {
-
-struct store_options {
-  std::string path = "switchboard.db";
-  std::chrono::seconds reopen_after{7 * 24 * 3600};
-  std::size_t thread_limit = 50;
-  // A queue payload's size bound (store/payload.hpp, build_bounded_payload): well under
-  // RabbitMQ's max_message_size (128 MiB by default), and what the publisher's window holds.
-  std::size_t max_payload_bytes = 4 << 20;
-  std::size_t max_backlog = 1'000'000;  // unpublished messages before ingress answers 503
-  std::int64_t max_page_count = 0;      // 0: SQLite's default; tests set it to make the store full
-  // The writer connection's page cache (SQLite's own, in the daemon's heap). Every message
-  // inserts into a handful of indexes at random places (UUID keys, provider ids); SQLite's
-  // default 2 MiB holds few of their pages once the store is large, and a page not held is
-  // read from the OS, or from the disk when the OS has let it go.
-  std::size_t cache_bytes = 64 << 20;
-};
 
 // What the store writes of one message that does not depend on what is stored already.
 struct prepared_message {
