@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <limits>
+#include <utility>
 
 namespace sb {
 
@@ -83,6 +85,25 @@ std::optional<millis> parse_time(std::string_view s) noexcept {
   const auto tp = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + milliseconds{frac_ms} -
                   minutes{offset_min};
   return duration_cast<milliseconds>(tp.time_since_epoch()).count();
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) noexcept {
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0) return std::nullopt;
+  std::uint64_t n = 0;
+  if (auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n); ec != std::errc{})
+    return std::nullopt;  // more digits than 64 bits hold
+  const std::string_view unit = s.substr(digits);
+  constexpr std::pair<std::string_view, std::int64_t> units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 24 * 3600 * 1000}};
+  std::int64_t factor = 0;
+  for (const auto& [name, f] : units)
+    if (unit == name) factor = f;
+  if (factor == 0) return std::nullopt;  // includes the bare number: the unit must be explicit
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  if (n > static_cast<std::uint64_t>(max / factor)) return std::nullopt;
+  return std::chrono::milliseconds{static_cast<std::int64_t>(n) * factor};
 }
 
 }  // namespace sb

@@ -435,7 +435,11 @@ def main():
         [f"/v1/webhooks/{n}" for n in NAMES.values()])
 
     write_corpus("fuzz_config", config_seeds())
-    keys = re.findall(r'take\("([a-z_]+)"\)', (ROOT / "daemon" / "config.cpp").read_text())
+    # Every key each layer's settings parser takes (core/config_reader.hpp lists them).
+    settings = ["daemon/config.cpp", "daemon/server_settings.cpp", "store/settings.cpp",
+                "broker/settings.cpp", "channels/settings.cpp", "routing/settings.cpp"]
+    keys = re.findall(r'(?:take|require)\("([a-z_]+)"',
+                      "".join((ROOT / f).read_text() for f in settings))
     write_dict("fuzz_config", [k + ": " for k in keys] + [f"type: {t}" for t in NAMES] + [
         "name: ", "skill: ", "secret: ", "default_country: ", "verify_token: ", "public_url: ",
         "username: ", "bot_username: ", "per_client: ", "per_channel: ", "timezone: ", "hours: ",

@@ -1,0 +1,24 @@
+// Reads the config's `broker:` and `skills:` sections (docs/configuration.md). A skill is a
+// queue on the broker, so its settings are checked against RabbitMQ's rules here
+// (broker/topology.hpp), where the publisher declares it from.
+#pragma once
+
+#include "broker/options.hpp"
+#include "core/config_fwd.hpp"
+#include "routing/rules.hpp"
+#include "routing/settings.hpp"
+
+#include <vector>
+
+namespace sb {
+
+void parse_broker_options(conf::reader& rd, const conf::field& f, broker_options& out);
+
+struct skills_section {
+  std::vector<skill_config> skills;  // the entries without errors
+  std::vector<skill_ref> named;      // every skill named, for the routes' checks
+};
+
+skills_section parse_skills(conf::reader& rd, const conf::field& f);
+
+}  // namespace sb

@@ -1,0 +1,29 @@
+#include "store/settings.hpp"
+
+#include "core/config_reader.hpp"
+
+#include <limits>
+
+namespace sb {
+
+void parse_store_options(conf::reader& rd, const conf::field& f, store_options& s) {
+  conf::mapping m(rd.diag(), f);
+  if (auto v = m.take("path"))
+    if (auto text = rd.non_empty_text(*v)) s.path = std::move(*text);
+  if (auto v = m.take("reopen_after"))
+    if (auto d = rd.duration_seconds(*v)) s.reopen_after = *d;
+  if (auto v = m.take("thread_limit"))
+    if (auto n = rd.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.thread_limit = *n;
+  if (auto v = m.take("max_payload_bytes"))
+    if (auto n = rd.integer(*v, 64 << 10, 128 << 20)) s.max_payload_bytes = *n;
+  if (auto v = m.take("max_backlog"))
+    if (auto n = rd.integer(*v, 1, std::numeric_limits<std::size_t>::max())) s.max_backlog = *n;
+  if (auto v = m.take("cache_bytes"))
+    if (auto n = rd.integer(*v, 1 << 20, 1 << 30)) s.cache_bytes = *n;
+  if (auto v = m.take("max_page_count"))
+    if (auto n = rd.integer(*v, 0, std::numeric_limits<std::int64_t>::max()))
+      s.max_page_count = *n;
+  m.finish();
+}
+
+}  // namespace sb

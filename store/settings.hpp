@@ -1,0 +1,11 @@
+// Reads the config's `store:` section (docs/configuration.md) into store_options.
+#pragma once
+
+#include "core/config_fwd.hpp"
+#include "store/options.hpp"
+
+namespace sb {
+
+void parse_store_options(conf::reader& rd, const conf::field& f, store_options& out);
+
+}  // namespace sb
