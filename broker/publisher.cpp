@@ -22,6 +22,7 @@
 #include "broker/publisher.hpp"
 
 #include "broker/amqp_util.hpp"
+#include "broker/backoff.hpp"
 #include "broker/confirms.hpp"
 #include "broker/topology.hpp"
 #include "core/log.hpp"
@@ -48,7 +49,6 @@
 #include <exception>
 #include <map>
 #include <mutex>
-#include <random>
 #include <pthread.h>
 #include <thread>
 #include <unordered_map>
@@ -208,7 +208,6 @@ struct publisher::impl {
     return window_.size() < std::max(1u, opts_.confirm_window) &&
            (window_.empty() || window_.bytes() < opts_.confirm_window_bytes);
   }
-  milliseconds backoff(unsigned attempt);
   milliseconds next_wakeup(clock::time_point now) const;
   void wait_for_input(milliseconds timeout);
   void wait_for_wake(milliseconds timeout);
@@ -302,7 +301,7 @@ struct publisher::impl {
   std::unordered_map<std::string, skill_health> health_;
   // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
   std::map<std::int64_t, outbox_row> overflow_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  backoff delays_{opts_.reconnect_min, opts_.reconnect_max};  // every retry delay
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -515,7 +514,7 @@ std::string publisher::impl::where() const {
 bool publisher::impl::connect() {
   const auto fail = [&](std::string_view why) {
     destroy_connection();
-    const auto delay = backoff(connect_attempts_++);
+    const auto delay = delays_(connect_attempts_++);
     reconnect_at_ = clock::now() + delay;
     log::warn(component, "cannot connect to broker {}: {}; retry in {} ms", where(), why,
               delay.count());
@@ -1005,7 +1004,7 @@ bool publisher::impl::on_channel_close(const amqp_channel_close_t& method) {
   }
   // Reopen after a backoff: a channel that keeps closing (e.g. the exchange was deleted and
   // cannot be declared) must not spin.
-  const auto delay = limit != 0 ? milliseconds(0) : backoff(channel_failures_++);
+  const auto delay = limit != 0 ? milliseconds(0) : delays_(channel_failures_++);
   channel_lost(clock::now() + delay);
   return true;
 }
@@ -1046,7 +1045,7 @@ void publisher::impl::on_settled(settlement& s) {
     auto& h = health_[row.skill];
     if (h.probe == row.seq) h.probe = 0;
     if (now >= h.parked_until) {  // one backoff step per round, not per row
-      h.parked_until = now + backoff(h.failures++);
+      h.parked_until = now + delays_(h.failures++);
     }
     reschedule(row.seq, h.parked_until);
   }
@@ -1071,7 +1070,7 @@ void publisher::impl::on_settled(settlement& s) {
         overflow_.emplace(seq, std::move(row));
         continue;
       }
-      if (!retry_at) retry_at = now + backoff(nack_rounds_++);
+      if (!retry_at) retry_at = now + delays_(nack_rounds_++);
       ++retried;
       last_nacked_skill_ = refused_by;
       reschedule(row.seq, *retry_at);
@@ -1135,7 +1134,7 @@ bool publisher::impl::absorb(const amqp::outcome& failure) {
       reset_after_loss(o.text);
       return false;
     }
-    channel_lost(clock::now() + backoff(channel_failures_++));
+    channel_lost(clock::now() + delays_(channel_failures_++));
     return false;
   }
   if (failure.reply_code != 0) {  // the broker sent connection.close: answer it
@@ -1193,7 +1192,7 @@ void publisher::impl::reset_after_loss(std::string_view why) {
               "connection lost while stopping: {}; {} unconfirmed row(s) stay in the outbox", why,
               unconfirmed);
   } else {
-    const auto delay = backoff(connect_attempts_++);
+    const auto delay = delays_(connect_attempts_++);
     reconnect_at_ = now + delay;
     log::warn(component,
               "connection to broker {} lost: {}; reconnecting in {} ms, then publishing every row "
@@ -1254,18 +1253,6 @@ void publisher::impl::maybe_rewind(clock::time_point now) {
   rescan_from_ = 0;
   rescan_at_ = clock::time_point::max();
   more_rows_ = true;
-}
-
-// Exponential, capped, with "equal jitter": half the delay fixed, half random, so daemons
-// restarted together do not reconnect in lockstep.
-milliseconds publisher::impl::backoff(unsigned attempt) {
-  const milliseconds lo = std::max(opts_.reconnect_min, milliseconds{1});
-  const milliseconds hi = std::max(opts_.reconnect_max, lo);
-  milliseconds d = lo;
-  for (unsigned i = 0; i < attempt && d < hi; ++i) d *= 2;
-  d = std::min(d, hi);
-  std::uniform_int_distribution<milliseconds::rep> jitter(d.count() / 2, d.count());
-  return milliseconds{jitter(rng_)};
 }
 
 milliseconds publisher::impl::next_wakeup(clock::time_point now) const {
