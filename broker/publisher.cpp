@@ -24,6 +24,7 @@
 #include "broker/amqp_util.hpp"
 #include "broker/backoff.hpp"
 #include "broker/confirms.hpp"
+#include "broker/outbox_cursor.hpp"
 #include "broker/topology.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -201,8 +202,6 @@ struct publisher::impl {
   void destroy_connection();
   void close_cleanly();
 
-  void reschedule(std::int64_t seq, clock::time_point at);
-  void maybe_rewind(clock::time_point now);
   // Room for one more publish: under the confirm window's count and its bytes.
   bool window_has_room() const noexcept {
     return window_.size() < std::max(1u, opts_.confirm_window) &&
@@ -294,10 +293,7 @@ struct publisher::impl {
   std::vector<outbox_parking> to_park_;  // parked since the last flush
   // The broker's max_message_size, once a refusal told it (0: unknown). Per connection.
   std::size_t max_message_bytes_ = 0;
-  std::int64_t cursor_ = 0;              // highest seq fetched in this pass
-  bool more_rows_ = true;                // the outbox may hold rows above cursor_
-  std::int64_t rescan_from_ = 0;         // lowest seq to publish again (0: none)
-  clock::time_point rescan_at_ = clock::time_point::max();
+  outbox_cursor cursor_;  // where the outbox is read, and from where to publish again
   std::unordered_map<std::string, skill_health> health_;
   // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
   std::map<std::int64_t, outbox_row> overflow_;
@@ -494,7 +490,7 @@ void publisher::impl::serve_once() {
   now = clock::now();
   confirms_.expire(now);
   if (now >= next_refresh_) {
-    more_rows_ = true;  // a notify() may have been missed; re-reading is one indexed query
+    cursor_.wake();  // a notify() may have been missed; re-reading is one indexed query
     next_refresh_ = now + idle_tick;
   }
   if (!stopping_) publish_batch();
@@ -560,8 +556,7 @@ bool publisher::impl::connect() {
   // A fresh connection knows nothing of what the previous one published: start over. Nor
   // whether the broker's limits are still what the last one said.
   max_message_bytes_ = 0;
-  cursor_ = 0;
-  more_rows_ = true;
+  cursor_.restart();
   return true;
 }
 
@@ -685,8 +680,8 @@ void publisher::impl::apply_skill_update() {
   log::info(component, "skills changed: {} skill(s)", skills_.size());
   // A queue the reload added may be what parked skills were missing: try them again now.
   health_.clear();
-  if (rescan_from_ != 0) rescan_at_ = clock::now();
-  more_rows_ = true;
+  cursor_.retry_now(clock::now());
+  cursor_.wake();
   if (conn_ && channel_ready_) declare_topology();
 }
 
@@ -749,20 +744,17 @@ void publisher::impl::publish_batch() {
     if (!publish(std::move(node.mapped()))) return;  // connection lost: everything was reset
   }
   auto now = clock::now();
-  maybe_rewind(now);
-  for (std::size_t pass = 0; pass < scan_passes && more_rows_ && window_has_room(); ++pass) {
+  cursor_.rewind_if_due(now);
+  for (std::size_t pass = 0; pass < scan_passes && cursor_.more() && window_has_room(); ++pass) {
     const std::size_t limit = window - window_.size();
-    const std::int64_t after = cursor_;
+    const std::int64_t after = cursor_.after();
     auto rows = source_.fetch(after, limit);
-    const bool reached_end = rows.size() < limit;
+    const bool reached_end = cursor_.fetched(rows, limit);
     confirms_.saw_scan(after, rows, reached_end);
-    if (reached_end) more_rows_ = false;
     if (rows.empty()) break;
-    cursor_ = rows.back().seq;
     for (auto& row : rows) {
       if (!window_has_room()) {  // full by bytes: this row and the rest are read again later
-        cursor_ = row.seq - 1;
-        more_rows_ = true;
+        cursor_.stop_before(row.seq);
         return;
       }
       if (should_skip(row, now)) continue;
@@ -788,11 +780,11 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
   if (auto it = health_.find(row.skill); it != health_.end()) {
     skill_health& h = it->second;
     if (now < h.parked_until) {
-      reschedule(row.seq, h.parked_until);
+      cursor_.reschedule(row.seq, h.parked_until);
       return true;
     }
     if (h.probe != 0) {
-      reschedule(row.seq, clock::time_point::max());
+      cursor_.reschedule(row.seq, clock::time_point::max());
       return true;
     }
     h.probe = row.seq;
@@ -1033,7 +1025,7 @@ void publisher::impl::on_settled(settlement& s) {
       // The probe (or any row) got through: release the rows that waited for it.
       log::info(component, "skill={} is routable again", row.skill);
       health_.erase(it);
-      if (rescan_from_ != 0) rescan_at_ = now;
+      cursor_.retry_now(now);
     }
   }
   if (!s.confirmed.empty()) {
@@ -1047,7 +1039,7 @@ void publisher::impl::on_settled(settlement& s) {
     if (now >= h.parked_until) {  // one backoff step per round, not per row
       h.parked_until = now + delays_(h.failures++);
     }
-    reschedule(row.seq, h.parked_until);
+    cursor_.reschedule(row.seq, h.parked_until);
   }
   if (!s.nacked.empty()) {
     nacked_total_ += s.nacked.size();
@@ -1073,7 +1065,7 @@ void publisher::impl::on_settled(settlement& s) {
       if (!retry_at) retry_at = now + delays_(nack_rounds_++);
       ++retried;
       last_nacked_skill_ = refused_by;
-      reschedule(row.seq, *retry_at);
+      cursor_.reschedule(row.seq, *retry_at);
     }
     overflowed_total_ += overflowed;
     unlogged_nacks_ += retried;
@@ -1162,9 +1154,10 @@ void publisher::impl::channel_lost(clock::time_point retry_at) {
 }
 
 void publisher::impl::forget_in_flight(clock::time_point retry_at) {
-  if (const std::int64_t lowest = window_.clear(); lowest != 0) reschedule(lowest, retry_at);
+  if (const std::int64_t lowest = window_.clear(); lowest != 0)
+    cursor_.reschedule(lowest, retry_at);
   // Rows on their way to an overflow skill start again from their own skill.
-  if (!overflow_.empty()) reschedule(overflow_.begin()->first, retry_at);
+  if (!overflow_.empty()) cursor_.reschedule(overflow_.begin()->first, retry_at);
   overflow_.clear();
   for (auto& [skill, h] : health_) h.probe = 0;  // a lost probe is sent again
   update_gauges();
@@ -1182,8 +1175,7 @@ void publisher::impl::reset_after_loss(std::string_view why) {
   blocked_ = false;
   blocked_flag_ = false;
   // The next connection starts from seq 0 (see connect): nothing to reschedule.
-  rescan_from_ = 0;
-  rescan_at_ = clock::time_point::max();
+  cursor_.forget_rescan();
   health_.clear();
   if (was_up) ++reconnects_;
   update_gauges();
@@ -1242,24 +1234,11 @@ void publisher::impl::close_cleanly() {
 // ---------------------------------------------------------------------------------------------
 // Timing.
 
-void publisher::impl::reschedule(std::int64_t seq, clock::time_point at) {
-  if (rescan_from_ == 0 || seq < rescan_from_) rescan_from_ = seq;
-  rescan_at_ = std::min(rescan_at_, at);
-}
-
-void publisher::impl::maybe_rewind(clock::time_point now) {
-  if (rescan_from_ == 0 || now < rescan_at_) return;
-  cursor_ = std::min(cursor_, rescan_from_ - 1);
-  rescan_from_ = 0;
-  rescan_at_ = clock::time_point::max();
-  more_rows_ = true;
-}
-
 milliseconds publisher::impl::next_wakeup(clock::time_point now) const {
-  if (!stopping_ && channel_ready_ && !blocked_ && more_rows_ && window_has_room())
+  if (!stopping_ && channel_ready_ && !blocked_ && cursor_.more() && window_has_room())
     return milliseconds{0};  // rows are waiting and the window has room
   milliseconds t = std::min(idle_tick, until(next_refresh_, now));
-  if (rescan_from_ != 0) t = std::min(t, until(rescan_at_, now));
+  if (cursor_.rescan_pending()) t = std::min(t, until(cursor_.rescan_at(), now));
   if (!channel_ready_) t = std::min(t, until(reopen_at_, now));
   if (stopping_)
     t = std::min(t, until(clock::time_point{clock::duration{drain_deadline_.load()}}, now));
@@ -1289,7 +1268,7 @@ void publisher::impl::wait_for_wake(milliseconds timeout) {
 
 void publisher::impl::drain_wake() noexcept {
   std::uint64_t count = 0;
-  if (::read(wake_fd_, &count, sizeof count) > 0) more_rows_ = true;
+  if (::read(wake_fd_, &count, sizeof count) > 0) cursor_.wake();
 }
 
 void publisher::impl::update_gauges() noexcept { in_flight_ = window_.size(); }
