@@ -25,6 +25,7 @@
 #include "broker/backoff.hpp"
 #include "broker/confirms.hpp"
 #include "broker/outbox_cursor.hpp"
+#include "broker/skill_parking.hpp"
 #include "broker/topology.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -52,7 +53,6 @@
 #include <mutex>
 #include <pthread.h>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <variant>
 
@@ -134,18 +134,6 @@ std::string_view method_name(amqp_method_number_t id) {
   const char* name = amqp_method_name(id);
   return name ? name : "unknown method";
 }
-
-// Per-skill state once the broker returned the skill's messages (no queue bound for its
-// routing key). Its rows are parked until `parked_until`; then a single row goes out as a
-// probe, and only when the probe is confirmed do the others follow. A skill with a large
-// backlog and no queue costs one message per retry, not the whole backlog.
-struct skill_health {
-  unsigned failures = 0;             // consecutive rounds that came back
-  clock::time_point parked_until{};  // rows of this skill are not published before this
-  std::int64_t probe = 0;            // seq of the probe in flight (0: none)
-  clock::time_point last_log{};
-  std::uint64_t unlogged = 0;  // returns since the last log line
-};
 
 }  // namespace
 
@@ -294,7 +282,7 @@ struct publisher::impl {
   // The broker's max_message_size, once a refusal told it (0: unknown). Per connection.
   std::size_t max_message_bytes_ = 0;
   outbox_cursor cursor_;  // where the outbox is read, and from where to publish again
-  std::unordered_map<std::string, skill_health> health_;
+  skill_parking parking_{return_log_every};  // skills with no queue: parked, then probed
   // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
   std::map<std::int64_t, outbox_row> overflow_;
   backoff delays_{opts_.reconnect_min, opts_.reconnect_max};  // every retry delay
@@ -679,7 +667,7 @@ void publisher::impl::apply_skill_update() {
   }
   log::info(component, "skills changed: {} skill(s)", skills_.size());
   // A queue the reload added may be what parked skills were missing: try them again now.
-  health_.clear();
+  parking_.clear();
   cursor_.retry_now(clock::now());
   cursor_.wake();
   if (conn_ && channel_ready_) declare_topology();
@@ -777,17 +765,9 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
   }
   // The broker returned this skill's messages: nothing more of it until its retry time, then
   // one probe; the other rows come back when the probe is settled (see on_settled).
-  if (auto it = health_.find(row.skill); it != health_.end()) {
-    skill_health& h = it->second;
-    if (now < h.parked_until) {
-      cursor_.reschedule(row.seq, h.parked_until);
-      return true;
-    }
-    if (h.probe != 0) {
-      cursor_.reschedule(row.seq, clock::time_point::max());
-      return true;
-    }
-    h.probe = row.seq;
+  if (const auto a = parking_.admit(row.skill, row.seq, now); !a.publish) {
+    cursor_.reschedule(row.seq, a.retry_at);
+    return true;
   }
   return false;
 }
@@ -964,17 +944,11 @@ bool publisher::impl::on_return(const amqp_basic_return_t& method) {
   if (!window_.mark_returned(message_id))
     log::debug(component, "basic.return for message_id={} which is not in flight", message_id);
 
-  auto& h = health_[skill];
-  ++h.unlogged;
-  const auto now = clock::now();
-  if (h.last_log == clock::time_point{} || now - h.last_log >= return_log_every) {
+  if (const auto returns = parking_.return_received(skill, clock::now()))
     log::warn(component,
               "skill={} is unroutable: broker returned {} message(s) ({}); no queue is bound "
               "to exchange={} with routing key {}. The rows stay in the outbox and are retried",
-              skill, h.unlogged, reply, opts_.exchange, skill);
-    h.last_log = now;
-    h.unlogged = 0;
-  }
+              skill, *returns, reply, opts_.exchange, skill);
   return true;
 }
 
@@ -1021,10 +995,9 @@ void publisher::impl::on_settled(settlement& s) {
         "", std::chrono::duration<double>(now - row.published_at).count());
     to_report_.push_back(row.seq);
     confirms_.add(row.seq, now);
-    if (auto it = health_.find(row.skill); it != health_.end() && it->second.failures > 0) {
+    if (parking_.confirmed(row.skill)) {
       // The probe (or any row) got through: release the rows that waited for it.
       log::info(component, "skill={} is routable again", row.skill);
-      health_.erase(it);
       cursor_.retry_now(now);
     }
   }
@@ -1034,12 +1007,7 @@ void publisher::impl::on_settled(settlement& s) {
   }
   for (const auto& row : s.returned) {
     returned_by_skill_.add(skill_of(row));
-    auto& h = health_[row.skill];
-    if (h.probe == row.seq) h.probe = 0;
-    if (now >= h.parked_until) {  // one backoff step per round, not per row
-      h.parked_until = now + delays_(h.failures++);
-    }
-    cursor_.reschedule(row.seq, h.parked_until);
+    cursor_.reschedule(row.seq, parking_.returned(row.skill, row.seq, now, delays_));
   }
   if (!s.nacked.empty()) {
     nacked_total_ += s.nacked.size();
@@ -1049,8 +1017,7 @@ void publisher::impl::on_settled(settlement& s) {
     std::optional<clock::time_point> retry_at;
     std::size_t retried = 0, overflowed = 0;
     for (auto& row : s.nacked) {
-      if (auto it = health_.find(row.skill); it != health_.end() && it->second.probe == row.seq)
-        it->second.probe = 0;
+      parking_.nacked(row.skill, row.seq);
       const std::string& refused_by = row.overflow_to.empty() ? row.skill : row.overflow_to;
       nacked_by_skill_.add(metrics::labels({{"skill", refused_by}}));
       if (const auto* next = overflow_skill(refused_by)) {
@@ -1159,7 +1126,7 @@ void publisher::impl::forget_in_flight(clock::time_point retry_at) {
   // Rows on their way to an overflow skill start again from their own skill.
   if (!overflow_.empty()) cursor_.reschedule(overflow_.begin()->first, retry_at);
   overflow_.clear();
-  for (auto& [skill, h] : health_) h.probe = 0;  // a lost probe is sent again
+  parking_.forget_probes();  // a lost probe is sent again
   update_gauges();
 }
 
@@ -1176,7 +1143,7 @@ void publisher::impl::reset_after_loss(std::string_view why) {
   blocked_flag_ = false;
   // The next connection starts from seq 0 (see connect): nothing to reschedule.
   cursor_.forget_rescan();
-  health_.clear();
+  parking_.clear();
   if (was_up) ++reconnects_;
   update_gauges();
   if (stopping_) {
