@@ -25,6 +25,7 @@
 #include "broker/backoff.hpp"
 #include "broker/confirms.hpp"
 #include "broker/outbox_cursor.hpp"
+#include "broker/overflow.hpp"
 #include "broker/skill_parking.hpp"
 #include "broker/topology.hpp"
 #include "core/log.hpp"
@@ -49,7 +50,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <map>
 #include <mutex>
 #include <pthread.h>
 #include <thread>
@@ -176,7 +176,6 @@ struct publisher::impl {
   void on_ack(std::uint64_t tag, bool multiple);
   void on_nack(std::uint64_t tag, bool multiple);
   bool on_return(const amqp_basic_return_t& method);
-  const std::string* overflow_skill(std::string_view skill) const;
   bool on_channel_close(const amqp_channel_close_t& method);
   void on_connection_close(const amqp_connection_close_t& method);
   void on_settled(settlement& s);
@@ -266,14 +265,9 @@ struct publisher::impl {
   bool blocked_ = false;
   unsigned connect_attempts_ = 0;
   unsigned channel_failures_ = 0;
-  unsigned nack_rounds_ = 0;
   clock::time_point reconnect_at_{};
   clock::time_point reopen_at_{};
   clock::time_point next_refresh_{};
-  clock::time_point last_nack_log_{};
-  std::uint64_t unlogged_nacks_ = 0;
-  std::uint64_t unlogged_overflows_ = 0;
-  std::string last_nacked_skill_, last_overflowed_skill_;  // examples for those log lines
 
   confirm_window window_;
   recent_confirms confirms_{confirm_memory};
@@ -283,8 +277,9 @@ struct publisher::impl {
   std::size_t max_message_bytes_ = 0;
   outbox_cursor cursor_;  // where the outbox is read, and from where to publish again
   skill_parking parking_{return_log_every};  // skills with no queue: parked, then probed
+  nack_policy nacks_{nack_log_every};  // a nacked row: on to the overflow skill, or retried
   // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
-  std::map<std::int64_t, outbox_row> overflow_;
+  overflow_queue overflow_;
   backoff delays_{opts_.reconnect_min, opts_.reconnect_max};  // every retry delay
 };
 
@@ -723,13 +718,13 @@ void publisher::impl::publish_batch() {
   tcp_cork cork(conn_);
   // Rows a full queue refused, on their way to its overflow skill, go before anything new.
   while (!overflow_.empty() && window_.size() < window) {
-    auto node = overflow_.extract(overflow_.begin());
-    if (too_large(node.mapped())) {
-      park(node.mapped());
+    auto row = overflow_.pop();
+    if (too_large(row)) {
+      park(row);
       continue;
     }
     cork.engage();
-    if (!publish(std::move(node.mapped()))) return;  // connection lost: everything was reset
+    if (!publish(std::move(row))) return;  // connection lost: everything was reset
   }
   auto now = clock::now();
   cursor_.rewind_if_due(now);
@@ -774,7 +769,7 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
 
 bool publisher::impl::publish(outbox_row row) {
   // The routing key: the row's skill, or the overflow skill its full queue sent it on to.
-  const std::string& target = row.overflow_to.empty() ? row.skill : row.overflow_to;
+  const std::string& target = target_skill(row);
   amqp_table_entry_t headers[] = {utf8_entry("x-channel", row.channel),
                                   utf8_entry("x-channel-type", row.channel_type),
                                   utf8_entry("x-skill", target),
@@ -810,7 +805,7 @@ bool publisher::impl::publish(outbox_row row) {
 }
 
 void publisher::impl::park(const outbox_row& row) {
-  const std::string& target = row.overflow_to.empty() ? row.skill : row.overflow_to;
+  const std::string& target = target_skill(row);
   std::string reason =
       fmt::format("message size {} is larger than the broker's max_message_size {}",
                   row.body.size(), max_message_bytes_);
@@ -987,7 +982,7 @@ void publisher::impl::on_connection_close(const amqp_connection_close_t& method)
 void publisher::impl::on_settled(settlement& s) {
   const auto now = clock::now();
   const auto skill_of = [](const outbox_row& row) {
-    return metrics::labels({{"skill", row.overflow_to.empty() ? row.skill : row.overflow_to}});
+    return metrics::labels({{"skill", target_skill(row)}});
   };
   for (const auto& row : s.confirmed) {
     confirmed_by_skill_.add(skill_of(row));
@@ -1003,7 +998,7 @@ void publisher::impl::on_settled(settlement& s) {
   }
   if (!s.confirmed.empty()) {
     channel_failures_ = 0;
-    nack_rounds_ = 0;
+    nacks_.confirmed();
   }
   for (const auto& row : s.returned) {
     returned_by_skill_.add(skill_of(row));
@@ -1013,59 +1008,31 @@ void publisher::impl::on_settled(settlement& s) {
     nacked_total_ += s.nacked.size();
     // A nack is a full queue (x-max-length with reject-publish): the row goes on to its
     // queue's overflow skill when it has one. Otherwise it is back-pressure: retry with a
-    // growing delay instead of at once.
-    std::optional<clock::time_point> retry_at;
-    std::size_t retried = 0, overflowed = 0;
-    for (auto& row : s.nacked) {
+    // growing delay instead of at once (overflow.hpp).
+    for (const auto& row : s.nacked) {
       parking_.nacked(row.skill, row.seq);
-      const std::string& refused_by = row.overflow_to.empty() ? row.skill : row.overflow_to;
-      nacked_by_skill_.add(metrics::labels({{"skill", refused_by}}));
-      if (const auto* next = overflow_skill(refused_by)) {
-        overflowed_by_skill_.add(metrics::labels({{"skill", refused_by}}));
-        ++overflowed;
-        last_overflowed_skill_ = refused_by;
-        row.overflow_to = *next;
-        const auto seq = row.seq;
-        overflow_.emplace(seq, std::move(row));
-        continue;
-      }
-      if (!retry_at) retry_at = now + delays_(nack_rounds_++);
-      ++retried;
-      last_nacked_skill_ = refused_by;
-      cursor_.reschedule(row.seq, *retry_at);
+      nacked_by_skill_.add(metrics::labels({{"skill", target_skill(row)}}));
     }
-    overflowed_total_ += overflowed;
-    unlogged_nacks_ += retried;
-    unlogged_overflows_ += overflowed;
-    if (now - last_nack_log_ >= nack_log_every && (unlogged_nacks_ || unlogged_overflows_)) {
-      if (unlogged_nacks_)
+    auto round = nacks_.settle(std::move(s.nacked), skills_, now, delays_);
+    for (auto& o : round.overflowed) {
+      overflowed_by_skill_.add(metrics::labels({{"skill", o.from}}));
+      overflow_.push(std::move(o.row));
+    }
+    for (const auto seq : round.retried) cursor_.reschedule(seq, round.retry_at);
+    overflowed_total_ += round.overflowed.size();
+    if (const auto report = nacks_.report_due(now)) {
+      if (report->retried)
         log::warn(component,
                   "broker nacked {} message(s) (e.g. skill={}: its queue is full or the broker "
                   "refused them); they stay in the outbox and will be published again",
-                  unlogged_nacks_, last_nacked_skill_);
-      if (unlogged_overflows_)
+                  report->retried, report->retried_example);
+      if (report->overflowed)
         log::warn(component,
                   "{} message(s) overflowed from full queue(s) (e.g. skill={}) to their "
                   "overflow_to skill",
-                  unlogged_overflows_, last_overflowed_skill_);
-      last_nack_log_ = now;
-      unlogged_nacks_ = 0;
-      unlogged_overflows_ = 0;
+                  report->overflowed, report->overflowed_example);
     }
   }
-}
-
-// The skill a full queue's rows go on to, if the skill has overflow_to and it is configured.
-const std::string* publisher::impl::overflow_skill(std::string_view skill) const {
-  for (const auto& s : skills_)
-    if (s.name == skill)
-      return s.overflow_to && std::any_of(skills_.begin(), skills_.end(),
-                                          [&](const skill_config& o) {
-                                            return o.name == *s.overflow_to;
-                                          })
-                 ? &*s.overflow_to
-                 : nullptr;
-  return nullptr;
 }
 
 void publisher::impl::flush_confirmed() {
@@ -1124,7 +1091,8 @@ void publisher::impl::forget_in_flight(clock::time_point retry_at) {
   if (const std::int64_t lowest = window_.clear(); lowest != 0)
     cursor_.reschedule(lowest, retry_at);
   // Rows on their way to an overflow skill start again from their own skill.
-  if (!overflow_.empty()) cursor_.reschedule(overflow_.begin()->first, retry_at);
+  if (const std::int64_t lowest = overflow_.lowest(); lowest != 0)
+    cursor_.reschedule(lowest, retry_at);
   overflow_.clear();
   parking_.forget_probes();  // a lost probe is sent again
   update_gauges();
