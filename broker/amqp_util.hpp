@@ -40,6 +40,23 @@ inline std::string_view view(amqp_bytes_t b) noexcept {
                     : std::string_view(static_cast<const char*>(b.bytes), b.len);
 }
 
+// Field-table entries (connection properties, message headers). The entry points into the
+// strings it was given: they must outlive it.
+inline amqp_table_entry_t utf8_entry(std::string_view key, std::string_view value) noexcept {
+  amqp_table_entry_t e{};
+  e.key = bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_UTF8;
+  e.value.value.bytes = bytes(value);
+  return e;
+}
+inline amqp_table_entry_t bool_entry(std::string_view key, bool value) noexcept {
+  amqp_table_entry_t e{};
+  e.key = bytes(key);
+  e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+  e.value.value.boolean = value ? 1 : 0;
+  return e;
+}
+
 // From RabbitMQ's "PRECONDITION_FAILED - inequivalent arg 'x-max-priority' for queue ..."
 // the argument's name ("x-max-priority"), or "" when the text names none.
 std::string_view inequivalent_argument(std::string_view reply_text) noexcept;

@@ -24,6 +24,7 @@
 #include "broker/amqp_util.hpp"
 #include "broker/backoff.hpp"
 #include "broker/confirms.hpp"
+#include "broker/connection.hpp"
 #include "broker/outbox_cursor.hpp"
 #include "broker/overflow.hpp"
 #include "broker/skill_parking.hpp"
@@ -33,21 +34,17 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -64,15 +61,10 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view component = "publisher";
 constexpr amqp_channel_t channel_id = 1;  // the one channel: declares, publishes, confirms
-constexpr int heartbeat_seconds = 30;
-constexpr int frame_max = 131072;
 
-// Nothing the thread does with the broker may block without bound: a broker that accepts TCP
-// and then says nothing must not hang the daemon or its shutdown.
-constexpr timeval connect_timeout{5, 0};
-constexpr timeval rpc_timeout{10, 0};   // login handshake, declares, confirm.select
-constexpr timeval close_timeout{2, 0};  // channel.close / connection.close at stop
-// stop() waits this long past its deadline for the clean close before cutting the socket.
+// Nothing the thread does with the broker may block without bound (the connection's timeouts
+// are in connection.cpp). stop() waits this long past its deadline for the clean close before
+// cutting the socket.
 constexpr milliseconds close_grace{5000};
 // Upper bound on one poll(): rabbitmq-c sends heartbeats and notices missing ones only when
 // called, and the outbox is re-read this often even if a notify() was missed.
@@ -93,22 +85,6 @@ milliseconds until(clock::time_point t, clock::time_point now) {
   return t <= now ? milliseconds{0} : std::chrono::ceil<milliseconds>(t - now);
 }
 
-amqp_table_entry_t utf8_entry(std::string_view key, std::string_view value) {
-  amqp_table_entry_t e{};
-  e.key = amqp::bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_UTF8;
-  e.value.value.bytes = amqp::bytes(value);
-  return e;
-}
-
-amqp_table_entry_t bool_entry(std::string_view key, bool value) {
-  amqp_table_entry_t e{};
-  e.key = amqp::bytes(key);
-  e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
-  e.value.value.boolean = value ? 1 : 0;
-  return e;
-}
-
 // A queue argument (broker/topology.hpp) as rabbitmq-c writes it. The entry points into `value`.
 amqp_table_entry_t table_entry(std::string_view key, std::int64_t value) {
   amqp_table_entry_t e{};
@@ -127,7 +103,7 @@ amqp_table_entry_t table_entry(std::string_view key, std::int32_t value) {
 }
 
 amqp_table_entry_t table_entry(std::string_view key, const std::string& value) {
-  return utf8_entry(key, value);
+  return amqp::utf8_entry(key, value);
 }
 
 std::string_view method_name(amqp_method_number_t id) {
@@ -155,7 +131,6 @@ struct publisher::impl {
   void serve_once();
 
   bool connect();
-  amqp::outcome login();
   bool open_channel();
   bool declare_topology();
   bool declare_exchange(std::size_t& failed);
@@ -199,14 +174,10 @@ struct publisher::impl {
   void wait_for_wake(milliseconds timeout);
   void drain_wake() noexcept;
   void update_gauges() noexcept;
-  std::string where() const;
 
   // Fixed at construction.
   const broker_options opts_;
   const outbox_source source_;
-  std::string url_;  // amqp_parse_url writes into it and info_ points into it: keep it alive
-  amqp_connection_info info_{};
-  bool url_ok_ = false;
   int wake_fd_ = -1;
 
   // Shared with other threads.
@@ -217,7 +188,6 @@ struct publisher::impl {
   std::mutex life_mu_;
   std::condition_variable life_cv_;
   bool exited_ = false;  // guarded by life_mu_
-  int active_fd_ = -1;   // guarded by life_mu_: the socket stop() may cut
   std::mutex skills_mu_;
   std::vector<skill_config> new_skills_;  // guarded by skills_mu_
   std::atomic<bool> skills_changed_{false};
@@ -259,7 +229,9 @@ struct publisher::impl {
 
   // Publisher thread only.
   std::vector<skill_config> skills_;
-  amqp_connection_state_t conn_ = nullptr;
+  // The connection: its socket, login and close (connection.hpp). stop() may cut() it.
+  broker_connection link_;
+  amqp_connection_state_t conn() const noexcept { return link_.state(); }
   clock::time_point connected_at_{};
   bool channel_ready_ = false;  // open and in confirm mode
   bool blocked_ = false;
@@ -289,10 +261,8 @@ struct publisher::impl {
 publisher::impl::impl(broker_options opts, std::vector<skill_config> skills, outbox_source source)
     : opts_(std::move(opts)),
       source_(std::move(source)),
-      url_(opts_.url),
-      skills_(std::move(skills)) {
-  amqp_default_connection_info(&info_);
-  url_ok_ = !url_.empty() && amqp_parse_url(url_.data(), &info_) == AMQP_STATUS_OK;
+      skills_(std::move(skills)),
+      link_(opts_.url) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0)
     log::warn(component,
@@ -335,11 +305,7 @@ void publisher::impl::stop(milliseconds deadline) {
     // closes. Only a socket call stuck past every timeout keeps it longer: cut the socket so
     // the call returns, and the thread exits through its usual error path.
     std::unique_lock life(life_mu_);
-    if (!life_cv_.wait_for(life, deadline + close_grace, [&] { return exited_; }) &&
-        active_fd_ >= 0) {
-      log::warn(component, "broker did not answer the close in time: cutting the connection");
-      ::shutdown(active_fd_, SHUT_RDWR);
-    }
+    if (!life_cv_.wait_for(life, deadline + close_grace, [&] { return exited_; })) link_.cut();
   }
   thread_.join();
 }
@@ -401,7 +367,7 @@ publisher_stats publisher::impl::stats() const noexcept {
 
 void publisher::impl::run() noexcept {
   try {
-    if (!url_ok_) {
+    if (!link_.url_ok()) {
       // The URL is part of the config: no retry can fix it. Stay idle (not ready) until stop.
       log::error(component,
                  "broker url is not a valid amqp:// or amqps:// URL "
@@ -436,10 +402,10 @@ void publisher::impl::loop() {
     if (stopping_) {
       // Draining: nothing new goes out; leave once every confirm is in or time is up.
       const clock::time_point deadline{clock::duration{drain_deadline_.load()}};
-      if (!conn_ || window_.empty() || now >= deadline) return;
+      if (!conn() || window_.empty() || now >= deadline) return;
     }
     try {
-      if (!conn_) {
+      if (!conn()) {
         if (stopping_) return;
         if (now < reconnect_at_) {
           wait_for_wake(std::min(until(reconnect_at_, now), idle_tick));
@@ -463,10 +429,10 @@ void publisher::impl::loop() {
 void publisher::impl::serve_once() {
   auto now = clock::now();
   if (skills_changed_.exchange(false)) apply_skill_update();
-  if (!conn_) return;
+  if (!conn()) return;
   if (!channel_ready_ && !stopping_ && now >= reopen_at_) {
     if (open_channel()) declare_topology();
-    if (!conn_) return;
+    if (!conn()) return;
   }
   if (!read_frames()) return;
   flush_confirmed();
@@ -477,7 +443,7 @@ void publisher::impl::serve_once() {
     next_refresh_ = now + idle_tick;
   }
   if (!stopping_) publish_batch();
-  if (!conn_) return;
+  if (!conn()) return;
   update_gauges();
   wait_for_input(next_wakeup(clock::now()));
 }
@@ -485,56 +451,24 @@ void publisher::impl::serve_once() {
 // ---------------------------------------------------------------------------------------------
 // Connecting and declaring.
 
-std::string publisher::impl::where() const {
-  return fmt::format("{}:{} vhost={}", info_.host ? info_.host : "?", info_.port,
-                     info_.vhost ? info_.vhost : "/");
-}
-
 bool publisher::impl::connect() {
   const auto fail = [&](std::string_view why) {
     destroy_connection();
     const auto delay = delays_(connect_attempts_++);
     reconnect_at_ = clock::now() + delay;
-    log::warn(component, "cannot connect to broker {}: {}; retry in {} ms", where(), why,
+    log::warn(component, "cannot connect to broker {}: {}; retry in {} ms", link_.where(), why,
               delay.count());
     return false;
   };
 
-  conn_ = amqp_new_connection();
-  if (!conn_) return fail("out of memory");
-  amqp_socket_t* socket = nullptr;
-  if (info_.ssl) {
-    socket = amqp_ssl_socket_new(conn_);
-    if (!socket) return fail("cannot create a TLS socket");
-    // Peer and hostname verification are on by default in rabbitmq-c; they need trusted
-    // CAs. SSL_CERT_FILE is OpenSSL's own convention; Debian's bundle otherwise.
-    const char* env = std::getenv("SSL_CERT_FILE");
-    const std::string ca = env && *env ? env : "/etc/ssl/certs/ca-certificates.crt";
-    if (int rc = amqp_ssl_socket_set_cacert(socket, ca.c_str()); rc != AMQP_STATUS_OK)
-      return fail(
-          fmt::format("cannot load CA certificates from {}: {}", ca, amqp_error_string2(rc)));
-  } else {
-    socket = amqp_tcp_socket_new(conn_);
-    if (!socket) return fail("cannot create a socket");
-  }
-  if (auto o = amqp::check(
-          amqp_socket_open_noblock(socket, info_.host, info_.port, &connect_timeout), "connect");
-      !o)
-    return fail(o.text);
-  {
-    std::lock_guard life(life_mu_);
-    active_fd_ = amqp_get_sockfd(conn_);
-  }
-  amqp_set_handshake_timeout(conn_, &rpc_timeout);
-  amqp_set_rpc_timeout(conn_, &rpc_timeout);
-  if (auto o = login(); !o) return fail(o.text);
+  if (auto o = link_.open(); !o) return fail(o.text);
 
   connected_at_ = clock::now();
   connected_ = true;
-  log::info(component, "connected to broker {} (heartbeat {} s, confirm window {})", where(),
-            amqp_get_heartbeat(conn_), std::max(1u, opts_.confirm_window));
+  log::info(component, "connected to broker {} (heartbeat {} s, confirm window {})",
+            link_.where(), link_.heartbeat(), std::max(1u, opts_.confirm_window));
   if (!open_channel() || !declare_topology()) {
-    if (!conn_) return false;  // reset_after_loss already scheduled the retry
+    if (!conn()) return false;  // reset_after_loss already scheduled the retry
   }
   // A fresh connection knows nothing of what the previous one published: start over. Nor
   // whether the broker's limits are still what the last one said.
@@ -543,28 +477,12 @@ bool publisher::impl::connect() {
   return true;
 }
 
-amqp::outcome publisher::impl::login() {
-  // connection.blocked lets the broker tell us about its disk/memory alarms (it is only
-  // sent to clients that announce the capability); the name shows in the management UI.
-  amqp_table_entry_t caps[] = {bool_entry("connection.blocked", true),
-                               bool_entry("authentication_failure_close", true)};
-  amqp_table_entry_t props[2] = {utf8_entry("connection_name", "switchboard publisher"), {}};
-  props[1].key = amqp_cstring_bytes("capabilities");
-  props[1].value.kind = AMQP_FIELD_KIND_TABLE;
-  props[1].value.value.table = amqp_table_t{2, caps};
-  const amqp_table_t properties{2, props};
-  const auto reply =
-      amqp_login_with_properties(conn_, info_.vhost, 0, frame_max, heartbeat_seconds, &properties,
-                                 AMQP_SASL_METHOD_PLAIN, info_.user, info_.password);
-  return amqp::check(reply, "login");
-}
-
 // channel.open + confirm.select. The broker numbers the channel's publishes from 1 again.
 bool publisher::impl::open_channel() {
-  amqp_channel_open(conn_, channel_id);
-  if (auto o = amqp::check(amqp_get_rpc_reply(conn_), "channel.open"); !o) return absorb(o);
-  amqp_confirm_select(conn_, channel_id);
-  if (auto o = amqp::check(amqp_get_rpc_reply(conn_), "confirm.select"); !o) return absorb(o);
+  amqp_channel_open(conn(), channel_id);
+  if (auto o = amqp::check(amqp_get_rpc_reply(conn()), "channel.open"); !o) return absorb(o);
+  amqp_confirm_select(conn(), channel_id);
+  if (auto o = amqp::check(amqp_get_rpc_reply(conn()), "confirm.select"); !o) return absorb(o);
   // Tags restart at 1 on the new channel: entries left from a dead one must not match them.
   forget_in_flight(clock::now());
   channel_ready_ = true;
@@ -591,9 +509,9 @@ bool publisher::impl::declare_topology() {
 
 bool publisher::impl::declare_exchange(std::size_t& failed) {
   amqp_exchange_declare(
-      conn_, channel_id, amqp::bytes(opts_.exchange), amqp_cstring_bytes("direct"),
+      conn(), channel_id, amqp::bytes(opts_.exchange), amqp_cstring_bytes("direct"),
       /*passive=*/0, /*durable=*/1, /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
-  auto o = amqp::check(amqp_get_rpc_reply(conn_), "declare exchange");
+  auto o = amqp::check(amqp_get_rpc_reply(conn()), "declare exchange");
   if (o) return true;
   ++failed;
   if (o.lost == amqp::loss::channel)
@@ -616,9 +534,9 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
   for (const auto& a : arguments)
     args.push_back(std::visit([&](const auto& v) { return table_entry(a.key, v); }, a.value));
   const amqp_table_t table{static_cast<int>(args.size()), args.data()};
-  amqp_queue_declare(conn_, channel_id, amqp::bytes(queue), /*passive=*/0, /*durable=*/1,
+  amqp_queue_declare(conn(), channel_id, amqp::bytes(queue), /*passive=*/0, /*durable=*/1,
                      /*exclusive=*/0, /*auto_delete=*/0, table);
-  auto o = amqp::check(amqp_get_rpc_reply(conn_), "declare queue");
+  auto o = amqp::check(amqp_get_rpc_reply(conn()), "declare queue");
   if (!o) {
     ++failed;
     if (o.reply_code == AMQP_PRECONDITION_FAILED) {
@@ -635,9 +553,9 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
     }
     return recover_channel(o);
   }
-  amqp_queue_bind(conn_, channel_id, amqp::bytes(queue), amqp::bytes(opts_.exchange),
+  amqp_queue_bind(conn(), channel_id, amqp::bytes(queue), amqp::bytes(opts_.exchange),
                   amqp::bytes(skill.name), amqp_empty_table);
-  o = amqp::check(amqp_get_rpc_reply(conn_), "bind queue");
+  o = amqp::check(amqp_get_rpc_reply(conn()), "bind queue");
   if (!o) {
     ++failed;
     if (o.lost == amqp::loss::channel)
@@ -665,7 +583,7 @@ void publisher::impl::apply_skill_update() {
   parking_.clear();
   cursor_.retry_now(clock::now());
   cursor_.wake();
-  if (conn_ && channel_ready_) declare_topology();
+  if (conn() && channel_ready_) declare_topology();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,7 +633,7 @@ class tcp_cork {
 void publisher::impl::publish_batch() {
   if (!channel_ready_ || blocked_) return;  // blocked: publishes would only stall the socket
   const std::size_t window = std::max(1u, opts_.confirm_window);
-  tcp_cork cork(conn_);
+  tcp_cork cork(link_.state());
   // Rows a full queue refused, on their way to its overflow skill, go before anything new.
   while (!overflow_.empty() && window_.size() < window) {
     auto row = overflow_.pop();
@@ -770,10 +688,10 @@ bool publisher::impl::should_skip(const outbox_row& row, clock::time_point now) 
 bool publisher::impl::publish(outbox_row row) {
   // The routing key: the row's skill, or the overflow skill its full queue sent it on to.
   const std::string& target = target_skill(row);
-  amqp_table_entry_t headers[] = {utf8_entry("x-channel", row.channel),
-                                  utf8_entry("x-channel-type", row.channel_type),
-                                  utf8_entry("x-skill", target),
-                                  utf8_entry("x-switchboard-overflow-from", row.skill)};
+  amqp_table_entry_t headers[] = {amqp::utf8_entry("x-channel", row.channel),
+                                  amqp::utf8_entry("x-channel-type", row.channel_type),
+                                  amqp::utf8_entry("x-skill", target),
+                                  amqp::utf8_entry("x-switchboard-overflow-from", row.skill)};
   amqp_basic_properties_t props{};
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
                  AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
@@ -791,7 +709,7 @@ bool publisher::impl::publish(outbox_row row) {
 
   // mandatory: a message no queue takes comes back as basic.return instead of vanishing.
   const int rc =
-      amqp_basic_publish(conn_, channel_id, amqp::bytes(opts_.exchange), amqp::bytes(target),
+      amqp_basic_publish(conn(), channel_id, amqp::bytes(opts_.exchange), amqp::bytes(target),
                          /*mandatory=*/1, /*immediate=*/0, &props, amqp::bytes(row.body));
   // 0 only means the bytes reached the socket; the row is settled by the broker's ack.
   if (auto o = amqp::check(rc, "publish"); !o) {
@@ -827,9 +745,9 @@ bool publisher::impl::read_frames() {
   // Not {0, 0}: with a zero timeout rabbitmq-c never compares against the heartbeat deadline,
   // so a silent broker would go unnoticed. 1 µs is as good as "now" but takes that path.
   const timeval no_wait{0, 1};
-  for (std::size_t n = 0; n < max_frames_per_read && conn_; ++n) {
+  for (std::size_t n = 0; n < max_frames_per_read && conn(); ++n) {
     amqp_frame_t frame;
-    const int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &no_wait);
+    const int rc = amqp_simple_wait_frame_noblock(conn(), &frame, &no_wait);
     if (rc == AMQP_STATUS_TIMEOUT) break;
     if (auto o = amqp::check(rc, "read"); !o) {
       reset_after_loss(o.text);
@@ -837,8 +755,8 @@ bool publisher::impl::read_frames() {
     }
     if (!handle_frame(frame)) return false;
   }
-  if (!conn_) return false;
-  amqp_maybe_release_buffers(conn_);
+  if (!conn()) return false;
+  amqp_maybe_release_buffers(conn());
   return true;
 }
 
@@ -847,9 +765,9 @@ bool publisher::impl::read_frames() {
 // tags are forgotten, or they would be matched against the next channel's tags.
 void publisher::impl::settle_enqueued() {
   const timeval no_wait{0, 1};
-  while (conn_ && amqp_frames_enqueued(conn_)) {
+  while (conn() && amqp_frames_enqueued(conn())) {
     amqp_frame_t frame;
-    if (amqp_simple_wait_frame_noblock(conn_, &frame, &no_wait) != AMQP_STATUS_OK) return;
+    if (amqp_simple_wait_frame_noblock(conn(), &frame, &no_wait) != AMQP_STATUS_OK) return;
     if (!handle_frame(frame)) return;
   }
 }
@@ -925,7 +843,7 @@ bool publisher::impl::on_return(const amqp_basic_return_t& method) {
   const std::string reply = fmt::format("{} {}", method.reply_code, amqp::view(method.reply_text));
   amqp_message_t message;
   if (auto o =
-          amqp::check(amqp_read_message(conn_, channel_id, &message, 0), "read returned message");
+          amqp::check(amqp_read_message(conn(), channel_id, &message, 0), "read returned message");
       !o) {
     reset_after_loss(o.text);
     return false;
@@ -957,7 +875,7 @@ bool publisher::impl::on_channel_close(const amqp_channel_close_t& method) {
       method.reply_code == AMQP_PRECONDITION_FAILED ? amqp::max_message_size(text) : 0;
   if (limit != 0) max_message_bytes_ = limit;
   amqp_channel_close_ok_t ok{};
-  if (auto o = amqp::check(amqp_send_method(conn_, channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+  if (auto o = amqp::check(amqp_send_method(conn(), channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
                            "channel.close-ok");
       !o) {
     reset_after_loss(o.text);
@@ -974,7 +892,7 @@ void publisher::impl::on_connection_close(const amqp_connection_close_t& method)
   const auto why = fmt::format("broker closed the connection: {} {}", method.reply_code,
                                amqp::view(method.reply_text));
   amqp_connection_close_ok_t ok{};
-  amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);  // courtesy; we leave anyway
+  amqp_send_method(conn(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);  // courtesy; we leave anyway
   reset_after_loss(why);
 }
 
@@ -1052,10 +970,11 @@ void publisher::impl::flush_confirmed() {
 bool publisher::impl::absorb(const amqp::outcome& failure) {
   if (failure.lost == amqp::loss::channel) {
     settle_enqueued();
-    if (!conn_) return false;
+    if (!conn()) return false;
     amqp_channel_close_ok_t ok{};
-    if (auto o = amqp::check(amqp_send_method(conn_, channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
-                             "channel.close-ok");
+    if (auto o = amqp::check(
+            amqp_send_method(conn(), channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+            "channel.close-ok");
         !o) {
       reset_after_loss(o.text);
       return false;
@@ -1065,7 +984,7 @@ bool publisher::impl::absorb(const amqp::outcome& failure) {
   }
   if (failure.reply_code != 0) {  // the broker sent connection.close: answer it
     amqp_connection_close_ok_t ok{};
-    amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    amqp_send_method(conn(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
   }
   reset_after_loss(failure.text);
   return false;
@@ -1075,7 +994,7 @@ bool publisher::impl::absorb(const amqp::outcome& failure) {
 // not the channel) so the remaining declares go ahead. False when that is impossible.
 bool publisher::impl::recover_channel(const amqp::outcome& failure) {
   absorb(failure);
-  if (!conn_) return false;
+  if (!conn()) return false;
   return open_channel();
 }
 
@@ -1124,20 +1043,15 @@ void publisher::impl::reset_after_loss(std::string_view why) {
     log::warn(component,
               "connection to broker {} lost: {}; reconnecting in {} ms, then publishing every row "
               "still in the outbox ({} were awaiting a confirm)",
-              where(), why, delay.count(), unconfirmed);
+              link_.where(), why, delay.count(), unconfirmed);
   }
   // Acks that arrived before the loss are real confirms: report them (last: it may throw).
   flush_confirmed();
 }
 
+// Also after link_.close(): the flags below go down with the connection, however it ended.
 void publisher::impl::destroy_connection() {
-  if (!conn_) return;
-  {
-    std::lock_guard life(life_mu_);
-    active_fd_ = -1;
-  }
-  amqp_destroy_connection(conn_);
-  conn_ = nullptr;
+  link_.destroy();
   connected_ = false;
   channel_ready_ = false;
 }
@@ -1145,20 +1059,17 @@ void publisher::impl::destroy_connection() {
 // stop(): the drain is over. Close politely so the broker does not log an abrupt disconnect;
 // acks that arrive during the close still count.
 void publisher::impl::close_cleanly() {
-  if (!conn_) return;
-  amqp_set_rpc_timeout(conn_, &close_timeout);
+  if (!conn()) return;
+  link_.shorten_timeouts();
   if (channel_ready_) {
     auto o =
-        amqp::check(amqp_channel_close(conn_, channel_id, AMQP_REPLY_SUCCESS), "channel.close");
+        amqp::check(amqp_channel_close(conn(), channel_id, AMQP_REPLY_SUCCESS), "channel.close");
     if (o) settle_enqueued();
     channel_ready_ = false;
   }
   flush_confirmed();
   const std::size_t unconfirmed = window_.size();
-  if (conn_) {
-    auto o = amqp::check(amqp_connection_close(conn_, AMQP_REPLY_SUCCESS), "connection.close");
-    if (!o) log::debug(component, "{}", o.text);
-  }
+  link_.close();
   destroy_connection();
   window_.clear();
   update_gauges();
@@ -1184,8 +1095,8 @@ milliseconds publisher::impl::next_wakeup(clock::time_point now) const {
 void publisher::impl::wait_for_input(milliseconds timeout) {
   // rabbitmq-c may already hold frames (queued during an RPC, or read ahead into its buffer):
   // poll() cannot see those, so do not sleep on them.
-  if (amqp_frames_enqueued(conn_) || amqp_data_in_buffer(conn_)) return;
-  pollfd fds[2] = {{amqp_get_sockfd(conn_), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  if (amqp_frames_enqueued(conn()) || amqp_data_in_buffer(conn())) return;
+  pollfd fds[2] = {{amqp_get_sockfd(conn()), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   const int n = ::poll(fds, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
   if (n < 0 && errno != EINTR) log::warn(component, "poll failed: {}", std::strerror(errno));
   if (n > 0 && wake_fd_ >= 0 && (fds[1].revents & POLLIN)) drain_wake();
