@@ -19,6 +19,15 @@
 // the limit is in the broker's config file, so raising it restarts the broker) a row above it
 // is not published but parked: handed to the store, which moves it out of the outbox for ops
 // to see and publish again (GET /v1/parked).
+//
+// This file keeps the thread: its loop, the poll, the frames it reads and the channel it
+// publishes on; it wires small pieces that each do one thing (issue #19). connection.hpp owns
+// the connection (socket, TLS, login, close). The delivery policy is pure code, without
+// rabbitmq-c, threads or a clock of its own, unit-tested in tests/unit/broker/:
+// confirms.hpp (the confirm window, the recently confirmed seqs), outbox_cursor.hpp (where the
+// outbox is read and from where rows go out again), skill_parking.hpp (skills without a queue:
+// parked, then probed), overflow.hpp (a nacked row: on to overflow_to, or retried after a
+// backoff) and backoff.hpp (every retry delay).
 #include "broker/publisher.hpp"
 
 #include "broker/amqp_util.hpp"
