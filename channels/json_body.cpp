@@ -1,5 +1,6 @@
 #include "channels/json_body.hpp"
 
+#include "channels/common/errors.hpp"
 #include "core/ascii.hpp"
 
 #include <boost/json/parse.hpp>
@@ -11,8 +12,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t max_json_depth = 32;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "channels/standard_webhooks.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/crypto.hpp"
 #include "channels/json_body.hpp"
 #include "channels/normalize.hpp"
@@ -74,8 +75,6 @@ std::optional<std::string_view> non_empty_header(const request_view& req, std::s
 error missing(std::string_view name) {
   return {errc::bad_signature, "missing header " + std::string(name)};
 }
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // Config load: every configured secret decoded and at least 16 bytes long (shorter HMAC keys
 // are guessable). Errors name a secret by its position, never by its value (they are logged);

@@ -6,6 +6,7 @@
 // The number is a claim (typed into a form) unless the signed body lists it in `verified`.
 #include "channels/callback/callback.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "core/ascii.hpp"
@@ -27,8 +28,6 @@ namespace json = boost::json;
 // Ids become dedupe keys in the store: keep them short enough to index.
 constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_digits = 64;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // ---- field readers: each names the field it refuses --------------------------------------
 

@@ -4,6 +4,7 @@
 // each error naming the field: 400.
 #include "channels/chat/chat.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "core/ascii.hpp"
@@ -27,8 +28,6 @@ namespace json = boost::json;
 // Ids become dedupe and identity keys in the store: keep them short enough to index.
 constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_attachments = 100;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // ---- field readers: each names the field it refuses --------------------------------------
 

@@ -3,6 +3,7 @@
 // HTML to text html_text.cpp.
 #include "channels/email/email.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/crypto.hpp"
 #include "channels/email/gmime_util.hpp"
 #include "channels/normalize.hpp"
@@ -23,8 +24,6 @@ namespace sb::email {
 namespace {
 
 GMimeParserOptions* g_options = nullptr;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 bool is_blank(std::string_view s) noexcept { return ascii_trim(s).empty(); }
 

@@ -2,6 +2,7 @@
 // the HTTP Content-Type, so it is parsed as a MIME entity with that one header in front.
 #include "channels/email/email.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/email/gmime_util.hpp"
 #include "core/ascii.hpp"
 
@@ -12,8 +13,6 @@ namespace {
 
 constexpr int max_form_parts = 1000;
 constexpr std::size_t max_boundary_chars = 70;  // RFC 2046 section 5.1.1
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // GMime, like every mail parser, accepts a multipart cut short. A form body is produced by a
 // program in one piece: without its closing delimiter ("--boundary--" at a line start) it was

@@ -3,6 +3,7 @@
 // attachment, and bounds the walk.
 #include "channels/email/email.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/email/gmime_util.hpp"
 #include "core/ascii.hpp"
 
@@ -17,8 +18,6 @@ namespace {
 constexpr int max_headers = 1000;
 constexpr std::size_t max_parts = 1000;
 constexpr int max_depth = 32;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 std::string mime_type_of(GMimeObject* obj) {
   GMimeContentType* ct = g_mime_object_get_content_type(obj);

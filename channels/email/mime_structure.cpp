@@ -12,6 +12,7 @@
 // counts more, never less, than GMime will build.
 #include "channels/email/gmime_util.hpp"
 
+#include "channels/common/errors.hpp"
 #include "core/ascii.hpp"
 
 #include <fmt/core.h>
@@ -259,8 +260,6 @@ class structure_check {
       return malformed(limits_.parts_message);
     return {};
   }
-
-  static error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
   const structure_limits& limits_;
   std::string_view what_;

@@ -12,7 +12,6 @@
 namespace sb {
 namespace {
 
-using social::malformed;
 using social::object_reader;
 
 result<std::optional<meta::comment_author>> read_author(const object_reader& value) {

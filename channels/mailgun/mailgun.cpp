@@ -13,6 +13,7 @@
 // Mailgun stops retrying on 406, so no refusal here is ever a 406 (none is in errc anyway).
 #include "channels/mailgun/mailgun.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/crypto.hpp"
 #include "channels/email/email.hpp"
 #include "channels/form.hpp"
@@ -40,7 +41,6 @@ constexpr std::size_t max_json_depth = 32;
 constexpr std::size_t max_timestamp_digits = 12;
 constexpr std::size_t sha256_bytes = 32;
 
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 error bad_signature(std::string detail) { return {errc::bad_signature, std::move(detail)}; }
 
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }

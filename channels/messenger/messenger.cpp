@@ -14,7 +14,6 @@ namespace sb {
 namespace {
 
 using social::epoch_unit;
-using social::malformed;
 using social::object_reader;
 
 // A photo or video posted with a comment: a bare URL.

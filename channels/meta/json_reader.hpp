@@ -9,6 +9,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/common/errors.hpp"
 #include "channels/json_body.hpp"
 #include "channels/unreadable.hpp"
 #include "core/error.hpp"
@@ -37,8 +38,6 @@ inline constexpr std::size_t max_id_bytes = 256;
 inline constexpr std::size_t max_json_depth = 32;
 // Per message; Meta sends at most 10, X one.
 inline constexpr std::size_t max_attachments = 100;
-
-inline error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // check_json_content_type() and parse_json_object() are in channels/json_body.hpp.
 

@@ -11,7 +11,6 @@ namespace sb::meta {
 namespace {
 
 using social::epoch_unit;
-using social::malformed;
 using social::object_reader;
 
 // Attachments: [{"type":"image|video|audio|file|sticker|template|fallback|...",

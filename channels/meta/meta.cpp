@@ -13,8 +13,6 @@
 namespace sb::meta {
 namespace {
 
-using social::malformed;
-
 // Meta app secrets are 32 hex characters; anything much shorter is a paste error or guessable.
 constexpr std::size_t min_secret_bytes = 16;
 // Meta's challenges are short numbers; echoing is bounded all the same.

@@ -12,6 +12,7 @@
 // Attachment contents (base64 in the JSON) are never decoded or kept: only name, type, size.
 #include "channels/postmark/postmark.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/email/email.hpp"
 
 #include <boost/json/parse.hpp>
@@ -32,8 +33,6 @@ using email::parsed_email;
 constexpr std::size_t max_json_depth = 32;
 constexpr std::size_t min_secret_bytes = 16;
 constexpr std::size_t max_id_bytes = 256;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 

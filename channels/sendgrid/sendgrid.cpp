@@ -13,6 +13,7 @@
 //      (email::to_result): SendGrid retries a refused post for three days, then drops it.
 #include "channels/sendgrid/sendgrid.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/email/email.hpp"
 
 #include <boost/json/parse.hpp>
@@ -33,8 +34,6 @@ using email::parsed_email;
 constexpr std::size_t max_json_depth = 32;
 // A secret in a URL's userinfo: long enough not to be guessed.
 constexpr std::size_t min_secret_bytes = 16;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 

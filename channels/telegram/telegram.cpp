@@ -12,6 +12,7 @@
 // 2xx, so a redelivery is a duplicate.
 #include "channels/telegram/telegram.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/content.hpp"
 #include "channels/crypto.hpp"
 #include "channels/json_body.hpp"
@@ -42,8 +43,6 @@ constexpr std::size_t max_secret_chars = 256;
 constexpr std::int64_t max_unix_seconds = 253'402'300'799;
 // Keys the secret digests; any fixed value will do, it only equalizes the compared lengths.
 constexpr std::string_view digest_key = "switchboard telegram secret token";
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // ---- config -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 // logs an error for a voice or SMS webhook that answers anything else.
 #include "channels/twilio/twilio.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/content.hpp"
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
@@ -48,8 +49,6 @@ constexpr std::size_t max_id_bytes = 256;
 // Twilio sends at most 10 media per message; anything past this bound is not Twilio's.
 constexpr std::size_t max_media = 100;
 constexpr std::size_t sha1_bytes = 20;
-
-error malformed(std::string detail) { return {errc::malformed, std::move(detail)}; }
 
 // Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s) noexcept {

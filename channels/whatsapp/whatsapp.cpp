@@ -25,7 +25,6 @@ namespace {
 
 namespace json = boost::json;
 using social::epoch_unit;
-using social::malformed;
 using social::object_reader;
 
 // One entry of value.contacts[]: the profile of a sender, found by its wa_id or BSUID.

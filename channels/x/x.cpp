@@ -28,7 +28,6 @@ namespace {
 
 namespace json = boost::json;
 using social::epoch_unit;
-using social::malformed;
 using social::object_reader;
 
 // X consumer secrets are 50 characters; anything much shorter is a paste error or guessable.
