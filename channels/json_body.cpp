@@ -1,6 +1,7 @@
 #include "channels/json_body.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
 #include "core/ascii.hpp"
 
 #include <boost/json/parse.hpp>
@@ -10,8 +11,6 @@ namespace sb {
 namespace {
 
 namespace json = boost::json;
-
-constexpr std::size_t max_json_depth = 32;
 
 }  // namespace
 

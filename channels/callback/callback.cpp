@@ -7,6 +7,8 @@
 #include "channels/callback/callback.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
+#include "channels/common/text.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "core/ascii.hpp"
@@ -25,8 +27,6 @@ namespace {
 
 namespace json = boost::json;
 
-// Ids become dedupe keys in the store: keep them short enough to index.
-constexpr std::size_t max_id_bytes = 256;
 constexpr std::size_t max_digits = 64;
 
 // ---- field readers: each names the field it refuses --------------------------------------
@@ -53,19 +53,6 @@ result<millis> required_time(const json::object& obj, std::string_view key, std:
   if (!*s) return malformed(fmt::format("field {} is required", path));
   if (auto t = parse_time(**s)) return *t;
   return malformed(fmt::format("field {} must be an RFC 3339 date-time", path));
-}
-
-// ISO 639-1 from a hint like "lv", "LV" or "en-GB"; anything else is not a usable hint.
-std::optional<std::string> language_code(std::string_view hint) {
-  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
-  if (primary.size() != 2) return std::nullopt;
-  std::string out;
-  for (char c : primary) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (c < 'a' || c > 'z') return std::nullopt;
-    out += c;
-  }
-  return out;
 }
 
 json::value string_or_null(const std::optional<std::string>& s) {

@@ -5,6 +5,8 @@
 #include "channels/chat/chat.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
+#include "channels/common/text.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "core/ascii.hpp"
@@ -24,10 +26,6 @@ namespace sb {
 namespace {
 
 namespace json = boost::json;
-
-// Ids become dedupe and identity keys in the store: keep them short enough to index.
-constexpr std::size_t max_id_bytes = 256;
-constexpr std::size_t max_attachments = 100;
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -66,19 +64,6 @@ result<std::optional<std::int64_t>> optional_size(const json::object& obj, std::
   if (n == nullptr || *n < 0)
     return malformed(fmt::format("field {} must be a non-negative integer", path));
   return std::optional<std::int64_t>{*n};
-}
-
-// ISO 639-1 from a hint like "lv", "LV" or "en-GB"; anything else is not a usable hint.
-std::optional<std::string> language_code(std::string_view hint) {
-  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
-  if (primary.size() != 2) return std::nullopt;
-  std::string out;
-  for (char c : primary) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (c < 'a' || c > 'z') return std::nullopt;
-    out += c;
-  }
-  return out;
 }
 
 // ---- mapping -------------------------------------------------------------------------------

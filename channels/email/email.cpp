@@ -4,6 +4,7 @@
 #include "channels/email/email.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/text.hpp"
 #include "channels/crypto.hpp"
 #include "channels/email/gmime_util.hpp"
 #include "channels/normalize.hpp"
@@ -24,8 +25,6 @@ namespace sb::email {
 namespace {
 
 GMimeParserOptions* g_options = nullptr;
-
-bool is_blank(std::string_view s) noexcept { return ascii_trim(s).empty(); }
 
 // ---- charsets ----------------------------------------------------------------------------
 

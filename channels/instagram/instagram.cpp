@@ -12,8 +12,6 @@
 namespace sb {
 namespace {
 
-using social::object_reader;
-
 result<std::optional<meta::comment_author>> read_author(const object_reader& value) {
   auto from = value.object("from");
   if (!from) return from.error();
@@ -111,9 +109,8 @@ class instagram_adapter final : public meta::webhook_adapter {
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
     if (*changes != nullptr)
-      social::for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
-        return read_change(change, scope, out);
-      });
+      for_each_event(out, entry, **changes, "changes",
+                     [&](const object_reader& change) { return read_change(change, scope, out); });
     // Instagram API with Instagram Login documents its comment notifications with the change's
     // "field" and "value" directly on the entry, without changes[].
     if (entry.get("field") != nullptr || entry.get("value") != nullptr)

@@ -14,6 +14,8 @@
 #include "channels/mailgun/mailgun.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
+#include "channels/common/text.hpp"
 #include "channels/crypto.hpp"
 #include "channels/email/email.hpp"
 #include "channels/form.hpp"
@@ -37,13 +39,10 @@ namespace json = boost::json;
 using email::parsed_email;
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
-constexpr std::size_t max_json_depth = 32;
 constexpr std::size_t max_timestamp_digits = 12;
 constexpr std::size_t sha256_bytes = 32;
 
 error bad_signature(std::string detail) { return {errc::bad_signature, std::move(detail)}; }
-
-bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 // The decoded fields of either body encoding; files (multipart) only as metadata.
 struct fields {
@@ -77,7 +76,7 @@ result<json::value> parse_json(std::string_view text, std::string_view what) {
 // "message-headers": [["Received", "..."], ["Message-Id", "<...>"], ...]
 result<header_list> parse_message_headers(const std::string* text) {
   header_list out;
-  if (text == nullptr || blank(*text)) return out;
+  if (text == nullptr || is_blank(*text)) return out;
   auto doc = parse_json(*text, "field message-headers");
   if (!doc) return doc.error();
   const error wrong = malformed("field message-headers must be a JSON list of [name, value] pairs");
@@ -102,7 +101,7 @@ std::string scalar_text(const json::value* v) {
 }
 
 void add_sender(parsed_email& e, std::string_view field, const std::string* value) {
-  if (value == nullptr || blank(*value)) return;
+  if (value == nullptr || is_blank(*value)) return;
   auto list = email::parse_addresses(*value, 1);
   const std::string name = fmt::format("field {}", field);
   if (list.empty()) {
@@ -120,7 +119,7 @@ std::string first_address(const std::string* value) {
 
 // The `attachments` field of Mailgun's stored-message notifications: JSON, with URLs.
 error add_stored_attachments(parsed_email& e, const std::string* text) {
-  if (text == nullptr || blank(*text)) return {};
+  if (text == nullptr || is_blank(*text)) return {};
   auto doc = parse_json(*text, "field attachments");
   if (!doc) return doc.error();
   const json::array* list = doc->if_array();
@@ -322,9 +321,9 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   e.auth = evidence(*headers);
   // A header field as posted, else from message-headers; a blank one counts as absent.
   const auto header = [&](std::string_view name) -> const std::string* {
-    if (const std::string* v = f.header(name); v != nullptr && !blank(*v)) return v;
+    if (const std::string* v = f.header(name); v != nullptr && !is_blank(*v)) return v;
     for (const auto& [n, v] : *headers)
-      if (ascii_iequals(n, name) && !blank(v)) return &v;
+      if (ascii_iequals(n, name) && !is_blank(v)) return &v;
     return nullptr;
   };
   // The author is the From header: Mailgun's `from` field, else the From among the mail's
@@ -332,7 +331,7 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   // sender only when the mail names no author at all.
   const std::string* from = f.exact("from");
   add_sender(e, "from", from);
-  if (from == nullptr || blank(*from)) add_sender(e, "message-headers From", header("From"));
+  if (from == nullptr || is_blank(*from)) add_sender(e, "message-headers From", header("From"));
   add_sender(e, "sender", f.exact("sender"));
 
   if (const std::string* v = header("To")) e.to = email::parse_addresses(*v);

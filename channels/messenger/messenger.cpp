@@ -3,6 +3,7 @@
 // messages: a customer commenting on a post is writing to the business in public.
 #include "channels/messenger/messenger.hpp"
 
+#include "channels/common/text.hpp"
 #include "channels/meta/messaging.hpp"
 
 #include <fmt/core.h>
@@ -13,9 +14,6 @@
 namespace sb {
 namespace {
 
-using social::epoch_unit;
-using social::object_reader;
-
 // A photo or video posted with a comment: a bare URL.
 error comment_media(const object_reader& value, inbound_message& msg) {
   for (const std::string_view key : {std::string_view("photo"), std::string_view("video")}) {
@@ -24,9 +22,9 @@ error comment_media(const object_reader& value, inbound_message& msg) {
     if (!*url || (*url)->empty()) continue;
     attachment a;
     a.url = std::move(**url);
-    a.name = social::file_name_from_url(a.url);
+    a.name = file_name_from_url(a.url);
     if (a.name.empty()) a.name = key;
-    a.content_type = social::content_type_from_url(a.url);
+    a.content_type = content_type_from_url(a.url);
     msg.attachments.push_back(std::move(a));
   }
   return {};
@@ -88,7 +86,7 @@ error read_feed(const object_reader& value, const meta::messaging_scope& scope, 
     // per version of the text and stays the same on Meta's retries of one edit.
     msg.provider_id =
         fmt::format("{}:edited:{}", *comment_id,
-                    social::short_digest(fmt::format("{}\n{}", msg.sent_at.value_or(0), msg.text)));
+                    short_digest(fmt::format("{}\n{}", msg.sent_at.value_or(0), msg.text)));
     msg.extra["edited"] = true;
     msg.extra["original_id"] = *comment_id;
   } else {
@@ -112,7 +110,7 @@ class messenger_adapter final : public meta::webhook_adapter {
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
     if (*changes == nullptr) return {};
-    social::for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
+    for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
       auto field = change.string("field");
       if (!field) return field.error();
       auto value = change.object("value");

@@ -1,5 +1,6 @@
 #include "channels/meta/messaging.hpp"
 
+#include "channels/common/text.hpp"
 #include "channels/content.hpp"
 
 #include <fmt/core.h>
@@ -9,9 +10,6 @@
 
 namespace sb::meta {
 namespace {
-
-using social::epoch_unit;
-using social::object_reader;
 
 // Attachments: [{"type":"image|video|audio|file|sticker|template|fallback|...",
 // "payload":{"url":..,"title":..}}]; fallback attachments carry title and url at the top.
@@ -39,9 +37,9 @@ result<attachment> read_attachment(const object_reader& a) {
   if (*url) out.url = std::move(**url);
   // A title is what the sender saw (shared links); a CDN URL's last segment names the file.
   if (*title && !(*title)->empty()) out.name = std::move(**title);
-  if (out.name.empty()) out.name = social::file_name_from_url(out.url);
+  if (out.name.empty()) out.name = file_name_from_url(out.url);
   if (out.name.empty() && *type) out.name = **type;
-  out.content_type = social::content_type_from_url(out.url);
+  out.content_type = content_type_from_url(out.url);
   return out;
 }
 
@@ -82,9 +80,9 @@ error read_attachments(const object_reader& message, inbound_message& msg) {
   auto list = message.array("attachments");
   if (!list) return list.error();
   if (*list == nullptr) return {};
-  if ((*list)->size() > social::max_attachments)
+  if ((*list)->size() > max_attachments)
     return malformed(fmt::format("field {} has more than {} entries",
-                                 message.path_of("attachments"), social::max_attachments));
+                                 message.path_of("attachments"), max_attachments));
   for (std::size_t i = 0; i < (*list)->size(); ++i) {
     auto a = message.element(**list, "attachments", i);
     if (!a) return a.error();
@@ -201,8 +199,7 @@ error read_edit(const object_reader& e, inbound_message& msg) {
   auto num = e.id("num_edit");
   if (!num) return num.error();
   if (*text) msg.text = std::move(**text);
-  msg.provider_id =
-      fmt::format("{}:edited:{}", *mid, *num ? **num : social::short_digest(msg.text));
+  msg.provider_id = fmt::format("{}:edited:{}", *mid, *num ? **num : short_digest(msg.text));
   msg.extra["edited"] = true;
   msg.extra["original_id"] = *mid;
   return {};
@@ -269,8 +266,8 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
     };
     msg.provider_id = fmt::format(
         "postback:{}",
-        social::short_digest(fmt::format("{}\n{}\n{}\n{}\n{}", *sender, msg.sent_at.value_or(0),
-                                         text_of("mid"), text_of("payload"), text_of("title"))));
+        short_digest(fmt::format("{}\n{}\n{}\n{}\n{}", *sender, msg.sent_at.value_or(0),
+                                 text_of("mid"), text_of("payload"), text_of("title"))));
   }
 
   // An echo is the business writing to the customer: the customer is the recipient.
@@ -290,7 +287,7 @@ error read_messaging(const object_reader& entry, const messaging_scope& scope, p
     auto list = entry.array(list_name);
     if (!list) return list.error();
     if (*list == nullptr) continue;
-    social::for_each_event(out, entry, **list, list_name, [&](const object_reader& event) {
+    for_each_event(out, entry, **list, list_name, [&](const object_reader& event) {
       return read_event(event, scope, list_name == "standby", out);
     });
   }

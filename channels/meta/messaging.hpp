@@ -11,7 +11,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/meta/json_reader.hpp"
+#include "channels/common/json_reader.hpp"
 
 #include <optional>
 #include <string>
@@ -26,11 +26,10 @@ struct messaging_scope {
 };
 
 // Reads entry.messaging[] and entry.standby[] into `out`.
-error read_messaging(const social::object_reader& entry, const messaging_scope& scope,
-                     parse_result& out);
+error read_messaging(const object_reader& entry, const messaging_scope& scope, parse_result& out);
 // One messaging event ({"sender","recipient","timestamp","message"|...}) found elsewhere: the
 // app dashboard's "Test" button wraps one in changes[{"field":"messages","value":{...}}].
-error read_messaging_event(const social::object_reader& event, const messaging_scope& scope,
+error read_messaging_event(const object_reader& event, const messaging_scope& scope,
                            parse_result& out);
 
 // A public post's author. The business's own comments are outbound.

@@ -2,6 +2,7 @@
 
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
+#include "channels/json_body.hpp"
 #include "core/ascii.hpp"
 
 #include <boost/url/parse.hpp>
@@ -129,7 +130,7 @@ result<parse_result> webhook_adapter::parse_verified(const request_view& req) co
     return e;
   auto body = parse_json_object(req.body);
   if (!body) return body.error();
-  const social::object_reader top{*body, ""};
+  const object_reader top{*body, ""};
 
   auto object = top.string("object");
   if (!object) return object.error();
@@ -142,9 +143,8 @@ result<parse_result> webhook_adapter::parse_verified(const request_view& req) co
   if (!entries) return entries.error();
   if (*entries == nullptr) return malformed("field entry is required");
   parse_result out;
-  social::for_each_event(out, top, **entries, "entry", [&](const social::object_reader& entry) {
-    return read_entry(entry, out);
-  });
+  for_each_event(out, top, **entries, "entry",
+                 [&](const object_reader& entry) { return read_entry(entry, out); });
   return out;
 }
 

@@ -8,8 +8,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/common/json_reader.hpp"
 #include "channels/crypto.hpp"
-#include "channels/meta/json_reader.hpp"
 
 #include <span>
 #include <string>
@@ -67,7 +67,7 @@ class webhook_adapter : public adapter {
 
  protected:
   // One element of entry[]; `entry.path()` is "entry[i]".
-  virtual error read_entry(const social::object_reader& entry, parse_result& out) const = 0;
+  virtual error read_entry(const object_reader& entry, parse_result& out) const = 0;
 
   const settings& config() const noexcept { return settings_; }
 

@@ -13,6 +13,8 @@
 #include "channels/postmark/postmark.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
+#include "channels/common/text.hpp"
 #include "channels/email/email.hpp"
 
 #include <boost/json/parse.hpp>
@@ -30,11 +32,7 @@ namespace {
 namespace json = boost::json;
 using email::parsed_email;
 
-constexpr std::size_t max_json_depth = 32;
 constexpr std::size_t min_secret_bytes = 16;
-constexpr std::size_t max_id_bytes = 256;
-
-bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
@@ -214,11 +212,11 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) const 
     auto from = full_address(*v, "FromFull");
     if (!from) return from.error();
     from_name = from->name;
-    if (!blank(from->address)) e.senders.push_back({"field FromFull.Email", std::move(*from)});
+    if (!is_blank(from->address)) e.senders.push_back({"field FromFull.Email", std::move(*from)});
   }
   auto from_text = string_field(body, "From", "From");
   if (!from_text) return from_text.error();
-  if (!blank(*from_text)) {
+  if (!is_blank(*from_text)) {
     auto list = email::parse_addresses(*from_text, 1);
     e.senders.push_back(
         {"field From", list.empty() ? email::mailbox{"", *from_text} : std::move(list.front())});

@@ -14,6 +14,8 @@
 #include "channels/sendgrid/sendgrid.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
+#include "channels/common/text.hpp"
 #include "channels/email/email.hpp"
 
 #include <boost/json/parse.hpp>
@@ -31,11 +33,8 @@ namespace {
 namespace json = boost::json;
 using email::parsed_email;
 
-constexpr std::size_t max_json_depth = 32;
 // A secret in a URL's userinfo: long enough not to be guessed.
 constexpr std::size_t min_secret_bytes = 16;
-
-bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 result<json::value> parse_json(std::string_view text, std::string_view what) {
   json::parse_options options;
@@ -49,7 +48,7 @@ result<json::value> parse_json(std::string_view text, std::string_view what) {
 // An optional JSON object field ("charsets", "envelope", "attachment-info"); empty when absent
 // or not a JSON object (the mail is read without it).
 json::object json_object_field(const email::form_part* f) {
-  if (f == nullptr || blank(f->value)) return json::object{};
+  if (f == nullptr || is_blank(f->value)) return json::object{};
   auto doc = parse_json(f->value, "field");
   if (!doc) return json::object{};
   if (json::object* o = doc->if_object()) return std::move(*o);
@@ -96,7 +95,7 @@ class form_fields {
 };
 
 void add_sender(parsed_email& e, std::string field, std::string_view value) {
-  if (blank(value)) return;
+  if (is_blank(value)) return;
   auto list = email::parse_addresses(value, 1);
   if (list.empty()) {
     e.senders.push_back({std::move(field), {"", std::string(value)}});
@@ -186,7 +185,7 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
   // The raw header block carries what the parsed fields leave out: Message-ID, In-Reply-To,
   // References, Date, and the From/To/Cc headers as a fallback.
   parsed_email headers;
-  if (const email::form_part* h = f.get("headers"); h != nullptr && !blank(h->value)) {
+  if (const email::form_part* h = f.get("headers"); h != nullptr && !is_blank(h->value)) {
     // Only a help as well: the parsed fields still make a mail without it.
     if (auto parsed = email::parse_mime_message(h->value + "\r\n\r\n", "field headers"))
       headers = std::move(*parsed);
@@ -199,9 +198,9 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
   add_sender(e, "field envelope.from", envelope_from);
 
   const std::string to = f.text("to", charsets);
-  e.to = blank(to) ? std::move(headers.to) : email::parse_addresses(to);
+  e.to = is_blank(to) ? std::move(headers.to) : email::parse_addresses(to);
   const std::string cc = f.text("cc", charsets);
-  e.cc = blank(cc) ? std::move(headers.cc) : email::parse_addresses(cc);
+  e.cc = is_blank(cc) ? std::move(headers.cc) : email::parse_addresses(cc);
   e.recipient = envelope_to;
 
   if (f.get("subject") != nullptr) {

@@ -13,6 +13,7 @@
 #include "channels/telegram/telegram.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/text.hpp"
 #include "channels/content.hpp"
 #include "channels/crypto.hpp"
 #include "channels/json_body.hpp"
@@ -133,19 +134,6 @@ result<std::optional<millis>> optional_unix_time(const json::object& obj, std::s
   if (**n < 0 || **n > max_unix_seconds)
     return malformed(fmt::format("field {} is out of range", path));
   return std::optional<millis>{**n * 1000};
-}
-
-// ISO 639-1 from Telegram's IETF language tag ("en", "pt-br"); anything else is no hint.
-std::optional<std::string> language_code(std::string_view hint) {
-  const std::string_view primary = hint.substr(0, hint.find_first_of("-_"));
-  if (primary.size() != 2) return std::nullopt;
-  std::string out;
-  for (char c : primary) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (c < 'a' || c > 'z') return std::nullopt;
-    out += c;
-  }
-  return out;
 }
 
 // ---- files -----------------------------------------------------------------------------------

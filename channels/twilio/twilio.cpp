@@ -16,6 +16,7 @@
 #include "channels/twilio/twilio.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/limits.hpp"
 #include "channels/content.hpp"
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
@@ -44,8 +45,6 @@ namespace json = boost::json;
 
 constexpr std::string_view signature_header = "X-Twilio-Signature";
 constexpr std::string_view twiml_empty = R"(<?xml version="1.0" encoding="UTF-8"?><Response/>)";
-// SIDs become dedupe keys in the store; Twilio's are 34 characters.
-constexpr std::size_t max_id_bytes = 256;
 // Twilio sends at most 10 media per message; anything past this bound is not Twilio's.
 constexpr std::size_t max_media = 100;
 constexpr std::size_t sha1_bytes = 20;

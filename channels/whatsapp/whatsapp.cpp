@@ -24,8 +24,6 @@ namespace sb {
 namespace {
 
 namespace json = boost::json;
-using social::epoch_unit;
-using social::object_reader;
 
 // One entry of value.contacts[]: the profile of a sender, found by its wa_id or BSUID.
 struct contact {
@@ -437,8 +435,8 @@ error read_value(const object_reader& value, bool echoes, parse_result& out) {
   auto messages = value.array(list_name);
   if (!messages) return messages.error();
   if (*messages != nullptr)
-    social::for_each_event(out, value, **messages, list_name,
-                           [&](const object_reader& m) { return read_message(m, *b, out); });
+    for_each_event(out, value, **messages, list_name,
+                   [&](const object_reader& m) { return read_message(m, *b, out); });
   // Receipts (sent, delivered, read, failed) and errors about the business's own messages.
   for (const std::string_view key : {std::string_view("statuses"), std::string_view("errors")}) {
     auto list = value.array(key);
@@ -457,8 +455,8 @@ class whatsapp_adapter final : public meta::webhook_adapter {
     auto changes = entry.array("changes");
     if (!changes) return changes.error();
     if (*changes == nullptr) return {};
-    social::for_each_event(out, entry, **changes, "changes",
-                           [&](const object_reader& change) { return read_change(change, out); });
+    for_each_event(out, entry, **changes, "changes",
+                   [&](const object_reader& change) { return read_change(change, out); });
     return {};
   }
 

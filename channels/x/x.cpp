@@ -9,9 +9,11 @@
 // entities; agents and routes get the text as the customer typed it.
 #include "channels/x/x.hpp"
 
+#include "channels/common/json_reader.hpp"
+#include "channels/common/text.hpp"
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
-#include "channels/meta/json_reader.hpp"
+#include "channels/json_body.hpp"
 #include "core/ascii.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -27,8 +29,6 @@ namespace sb {
 namespace {
 
 namespace json = boost::json;
-using social::epoch_unit;
-using social::object_reader;
 
 // X consumer secrets are 50 characters; anything much shorter is a paste error or guessable.
 constexpr std::size_t min_secret_bytes = 16;
@@ -127,9 +127,9 @@ result<attachment> read_media(const object_reader& media) {
       }
     }
   }
-  a.name = social::file_name_from_url(a.url);
+  a.name = file_name_from_url(a.url);
   if (a.name.empty()) a.name = type->value_or("media");
-  if (a.content_type.empty()) a.content_type = social::content_type_from_url(a.url);
+  if (a.content_type.empty()) a.content_type = content_type_from_url(a.url);
   return a;
 }
 
@@ -246,7 +246,7 @@ error x_adapter::read_direct_messages(const object_reader& top, const std::strin
   auto events = top.array("direct_message_events");
   if (!events) return events.error();
   if (*events == nullptr) return {};
-  social::for_each_event(out, top, **events, "direct_message_events", [&](const object_reader& ev) {
+  for_each_event(out, top, **events, "direct_message_events", [&](const object_reader& ev) {
     return read_direct_message(ev, account, users, out);
   });
   return {};
@@ -326,8 +326,8 @@ error x_adapter::read_tweets(const object_reader& top, const std::string& accoun
   auto events = top.array("tweet_create_events");
   if (!events) return events.error();
   if (*events == nullptr) return {};
-  social::for_each_event(out, top, **events, "tweet_create_events",
-                         [&](const object_reader& tw) { return read_tweet(tw, account, out); });
+  for_each_event(out, top, **events, "tweet_create_events",
+                 [&](const object_reader& tw) { return read_tweet(tw, account, out); });
   return {};
 }
 
@@ -452,9 +452,9 @@ error x_adapter::read_tweet(const object_reader& tw, const std::string& account,
     const object_reader ee = source->child(**media_parent, "extended_entities");
     auto media = ee.array("media");
     if (!media) return media.error();
-    if (*media != nullptr && (*media)->size() > social::max_attachments)
-      return malformed(fmt::format("field {} has more than {} entries", ee.path_of("media"),
-                                   social::max_attachments));
+    if (*media != nullptr && (*media)->size() > max_attachments)
+      return malformed(
+          fmt::format("field {} has more than {} entries", ee.path_of("media"), max_attachments));
     for (std::size_t j = 0; *media != nullptr && j < (*media)->size(); ++j) {
       auto m = ee.element(**media, "media", j);
       if (!m) return m.error();

@@ -3,14 +3,12 @@
 // operator learns exactly what the provider sent that we could not read (the reason of an event
 // kept unreadable, or a 400 when the envelope itself cannot be read).
 //
-// Used by channels/meta/ and channels/x/. It lives in sb::social so that it never collides with
-// helpers other channel folders define for themselves; it could move to channels/ if other
-// JSON providers (Postmark, callback) want the same.
+// Used by channels/meta/ (and the Meta types) and channels/x/; any JSON provider may use it.
 #pragma once
 
 #include "channels/channel.hpp"
 #include "channels/common/errors.hpp"
-#include "channels/json_body.hpp"
+#include "channels/common/limits.hpp"
 #include "channels/unreadable.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
@@ -27,19 +25,7 @@
 #include <string>
 #include <string_view>
 
-namespace sb::social {
-
-namespace json = boost::json;
-
-// Provider ids become dedupe and identity keys in the store: keep them short enough to index.
-inline constexpr std::size_t max_id_bytes = 256;
-// Nothing a provider sends nests deeper than ~15 levels (a Messenger template echo); this
-// bounds the parser's stack against hostile input.
-inline constexpr std::size_t max_json_depth = 32;
-// Per message; Meta sends at most 10, X one.
-inline constexpr std::size_t max_attachments = 100;
-
-// check_json_content_type() and parse_json_object() are in channels/json_body.hpp.
+namespace sb {
 
 enum class epoch_unit {
   seconds,
@@ -53,15 +39,16 @@ enum class epoch_unit {
 // Absent and null are the same: providers serialize missing optionals either way.
 class object_reader {
  public:
-  object_reader(const json::object& obj, std::string path) : obj_(&obj), path_(std::move(path)) {}
+  object_reader(const boost::json::object& obj, std::string path)
+      : obj_(&obj), path_(std::move(path)) {}
 
-  const json::object& object() const noexcept { return *obj_; }
+  const boost::json::object& object() const noexcept { return *obj_; }
   const std::string& path() const noexcept { return path_; }
   // "entry[0]" + "id" → "entry[0].id"
   std::string path_of(std::string_view key) const;
 
   // nullptr when absent or null.
-  const json::value* get(std::string_view key) const noexcept;
+  const boost::json::value* get(std::string_view key) const noexcept;
 
   result<std::optional<std::string>> string(std::string_view key) const;
   // An identifier: a non-empty string of at most max_id_bytes without control characters (ids
@@ -74,18 +61,19 @@ class object_reader {
   result<std::optional<millis>> epoch(std::string_view key, epoch_unit unit) const;
 
   // nullptr when absent or null.
-  result<const json::object*> object(std::string_view key) const;
-  result<const json::object*> required_object(std::string_view key) const;
-  result<const json::array*> array(std::string_view key) const;
+  result<const boost::json::object*> object(std::string_view key) const;
+  result<const boost::json::object*> required_object(std::string_view key) const;
+  result<const boost::json::array*> array(std::string_view key) const;
 
   // A reader for the object at array index i: error when that element is not an object.
-  result<object_reader> element(const json::array& list, std::string_view key, std::size_t i) const;
-  object_reader child(const json::object& obj, std::string_view key) const {
+  result<object_reader> element(const boost::json::array& list, std::string_view key,
+                                std::size_t i) const;
+  object_reader child(const boost::json::object& obj, std::string_view key) const {
     return {obj, path_of(key)};
   }
 
  private:
-  const json::object* obj_;
+  const boost::json::object* obj_;
   std::string path_;
 };
 
@@ -93,7 +81,7 @@ class object_reader {
 // `read(const object_reader&)` returns sb::error; an element that is not an object, or whose
 // reader fails, is kept as unreadable (channels/unreadable.hpp) and the next one is read.
 template <class Read>
-void for_each_event(parse_result& out, const object_reader& parent, const json::array& list,
+void for_each_event(parse_result& out, const object_reader& parent, const boost::json::array& list,
                     std::string_view key, Read&& read) {
   for (std::size_t i = 0; i < list.size(); ++i)
     read_or_keep(out, fmt::format("{}[{}]", parent.path_of(key), i), &list[i], [&]() -> error {
@@ -103,13 +91,4 @@ void for_each_event(parse_result& out, const object_reader& parent, const json::
     });
 }
 
-// Attachment metadata from a URL only (Messenger, Instagram, X give no name or type): the last
-// path segment when it looks like a file name, and a content type from its extension.
-std::string file_name_from_url(std::string_view url);
-std::string content_type_from_url(std::string_view url);
-
-// A short, stable digest of text (16 hex digits): distinct provider ids for distinct edits of
-// one comment, equal ids for the provider's retries of the same edit.
-std::string short_digest(std::string_view text);
-
-}  // namespace sb::social
+}  // namespace sb
