@@ -1,5 +1,6 @@
 #include "channels/meta/meta.hpp"
 
+#include "channels/common/hmac_header.hpp"
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
 #include "channels/json_body.hpp"
@@ -13,6 +14,9 @@
 
 namespace sb::meta {
 namespace {
+
+// X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>.
+constexpr hmac_sha256_header hub_signature{signature_header, mac_encoding::hex};
 
 // Meta app secrets are 32 hex characters; anything much shorter is a paste error or guessable.
 constexpr std::size_t min_secret_bytes = 16;
@@ -76,37 +80,12 @@ result<http_answer> verify_handshake(const request_view& req, const secret_set& 
   return http_answer{200, "text/plain", *challenge};
 }
 
-namespace {
-
-// The HMAC that X-Hub-Signature-256 offers, or why there is none to check.
-result<std::string> offered_signature(const request_view& req) {
-  const auto header = req.header(signature_header);
-  if (!header) return error{errc::bad_signature, fmt::format("missing header {}", signature_header)};
-  constexpr std::string_view prefix = "sha256=";
-  const std::string_view value = ascii_trim(*header);
-  std::optional<std::string> mac;
-  if (value.starts_with(prefix)) mac = hex_decode(value.substr(prefix.size()));
-  if (!mac || mac->size() != 32)
-    return error{errc::bad_signature,
-                 fmt::format("header {} must be sha256=<hex HMAC-SHA256>", signature_header)};
-  return std::move(*mac);
-}
-
-}  // namespace
-
 error verify_signature(const request_view& req, std::span<const std::string> app_secrets) {
-  auto mac = offered_signature(req);
-  if (!mac) return mac.error();
-  bool match = false;
-  // Every secret is tried, so the time taken does not tell which one matched.
-  for (const auto& secret : app_secrets)
-    match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);
-  if (!match) return {errc::bad_signature, "signature does not match"};
-  return {};
+  return hub_signature.verify(req, app_secrets);
 }
 
 std::string sign(std::string_view app_secret, std::string_view body) {
-  return "sha256=" + hex_encode(hmac_sha256(app_secret, body));
+  return hub_signature.sign(app_secret, body);
 }
 
 // ---- webhook_adapter ----------------------------------------------------------------------
@@ -116,7 +95,7 @@ result<http_answer> webhook_adapter::handshake(const request_view& req) const {
 }
 
 error webhook_adapter::check_head(const request_view& head) const {
-  auto mac = offered_signature(head);
+  auto mac = hub_signature.offered(head);
   return mac ? error{} : mac.error();
 }
 

@@ -15,6 +15,7 @@
 // logs an error for a voice or SMS webhook that answers anything else.
 #include "channels/twilio/twilio.hpp"
 
+#include "channels/common/content_type.hpp"
 #include "channels/common/errors.hpp"
 #include "channels/common/limits.hpp"
 #include "channels/content.hpp"
@@ -44,6 +45,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view signature_header = "X-Twilio-Signature";
+constexpr std::string_view form_type = "application/x-www-form-urlencoded";
 constexpr std::string_view twiml_empty = R"(<?xml version="1.0" encoding="UTF-8"?><Response/>)";
 // Twilio sends at most 10 media per message; anything past this bound is not Twilio's.
 constexpr std::size_t max_media = 100;
@@ -137,34 +139,6 @@ result<std::vector<std::string>> public_urls(const channel_config& cfg) {
   return urls;
 }
 
-// ---- transport checks ---------------------------------------------------------------------
-
-error check_content_type(std::optional<std::string_view> header) {
-  const error wrong{errc::unsupported_media_type,
-                    "Content-Type must be application/x-www-form-urlencoded"};
-  if (!header) return wrong;
-  std::string_view rest = *header;
-  const auto next_part = [&rest] {
-    const auto semi = rest.find(';');
-    const std::string_view part = ascii_trim(rest.substr(0, semi));
-    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-    return part;
-  };
-  if (!ascii_iequals(next_part(), "application/x-www-form-urlencoded")) return wrong;
-  while (!rest.empty()) {
-    const std::string_view param = next_part();
-    const auto eq = param.find('=');
-    if (eq == param.npos || !ascii_iequals(ascii_trim(param.substr(0, eq)), "charset"))
-      continue;
-    std::string_view charset = ascii_trim(param.substr(eq + 1));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
-      charset = charset.substr(1, charset.size() - 2);
-    if (!ascii_iequals(charset, "utf-8"))
-      return {errc::unsupported_media_type, "Content-Type charset must be utf-8"};
-  }
-  return {};
-}
-
 // ---- form readers ----------------------------------------------------------------------------
 
 // Twilio sends optional parameters empty as often as it leaves them out: both are "absent".
@@ -249,13 +223,15 @@ class twilio_adapter final : public adapter {
     const std::optional<form> params = parse_form(req.body);
     if (!params || !signature_matches(*signature, *params, req.target))
       return error{errc::bad_signature, "signature does not match"};
-    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    if (error e = check_media_type(req.header("content-type"), form_type); e.code != errc::ok)
+      return e;
     return read(*params);  // the form is parsed once
   }
   bool keeps_unreadable() const noexcept override { return true; }
 
   result<parse_result> parse_verified(const request_view& req) const override {
-    if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
+    if (error e = check_media_type(req.header("content-type"), form_type); e.code != errc::ok)
+      return e;
     const std::optional<form> params = parse_form(req.body);
     if (!params) return malformed("body is not valid application/x-www-form-urlencoded");
     return read(*params);

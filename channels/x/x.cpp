@@ -9,6 +9,7 @@
 // entities; agents and routes get the text as the customer typed it.
 #include "channels/x/x.hpp"
 
+#include "channels/common/hmac_header.hpp"
 #include "channels/common/json_reader.hpp"
 #include "channels/common/text.hpp"
 #include "channels/crypto.hpp"
@@ -33,6 +34,8 @@ namespace json = boost::json;
 // X consumer secrets are 50 characters; anything much shorter is a paste error or guessable.
 constexpr std::size_t min_secret_bytes = 16;
 constexpr std::size_t max_crc_token_bytes = 1024;
+// x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer secret, raw body)>.
+constexpr hmac_sha256_header x_webhooks_signature{x_signature_header, mac_encoding::base64};
 
 // The CRC answer is an HMAC, under the key that also signs POST bodies, of whatever the caller
 // puts in crc_token, and anyone may send a GET. Were any token accepted, a forger could ask for
@@ -159,11 +162,11 @@ class x_adapter final : public adapter {
   }
 
   error check_head(const request_view& head) const override {
-    auto mac = offered_signature(head);
+    auto mac = x_webhooks_signature.offered(head);
     return mac ? error{} : mac.error();
   }
   result<parse_result> receive(const request_view& req) const override {
-    if (error e = verify(req); e.code != errc::ok) return e;
+    if (error e = x_webhooks_signature.verify(req, secrets_); e.code != errc::ok) return e;
     return parse_verified(req);
   }
   bool keeps_unreadable() const noexcept override { return true; }
@@ -200,8 +203,6 @@ class x_adapter final : public adapter {
   }
 
  private:
-  static result<std::string> offered_signature(const request_view& req);
-  error verify(const request_view& req) const;
   error read_direct_messages(const object_reader& top, const std::string& account,
                              const json::object* users, parse_result& out) const;
   error read_direct_message(const object_reader& ev, const std::string& account,
@@ -211,32 +212,6 @@ class x_adapter final : public adapter {
 
   std::vector<std::string> secrets_;  // consumer secrets; the first answers CRCs
 };
-
-// The HMAC that x-twitter-webhooks-signature offers, or why there is none to check.
-result<std::string> x_adapter::offered_signature(const request_view& req) {
-  const auto header = req.header(x_signature_header);
-  if (!header)
-    return error{errc::bad_signature, fmt::format("missing header {}", x_signature_header)};
-  constexpr std::string_view prefix = "sha256=";
-  const std::string_view value = ascii_trim(*header);
-  std::optional<std::string> mac;
-  if (value.starts_with(prefix)) mac = base64_decode(value.substr(prefix.size()));
-  if (!mac || mac->size() != 32)
-    return error{errc::bad_signature,
-                 fmt::format("header {} must be sha256=<base64 HMAC-SHA256>", x_signature_header)};
-  return std::move(*mac);
-}
-
-error x_adapter::verify(const request_view& req) const {
-  auto mac = offered_signature(req);
-  if (!mac) return mac.error();
-  bool match = false;
-  // Every secret is tried, so the time taken does not tell which one matched.
-  for (const auto& secret : secrets_)
-    match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);
-  if (!match) return {errc::bad_signature, "signature does not match"};
-  return {};
-}
 
 // {"type":"message_create","id","created_timestamp":"<ms>","message_create":{"target":
 // {"recipient_id"},"sender_id","message_data":{"text","attachment":{"type":"media","media":{..}},
@@ -470,7 +445,7 @@ error x_adapter::read_tweet(const object_reader& tw, const std::string& account,
 }  // namespace
 
 std::string x_signature(std::string_view consumer_secret, std::string_view data) {
-  return "sha256=" + base64_encode(hmac_sha256(consumer_secret, data));
+  return x_webhooks_signature.sign(consumer_secret, data);
 }
 
 result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg) {

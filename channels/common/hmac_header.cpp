@@ -1,0 +1,52 @@
+#include "channels/common/hmac_header.hpp"
+
+#include "channels/crypto.hpp"
+#include "core/ascii.hpp"
+
+#include <fmt/core.h>
+
+#include <optional>
+#include <utility>
+
+namespace sb {
+namespace {
+
+constexpr std::string_view prefix = "sha256=";
+constexpr std::size_t sha256_bytes = 32;
+
+}  // namespace
+
+result<std::string> hmac_sha256_header::offered(const request_view& req) const {
+  const auto header = req.header(name);
+  if (!header) return error{errc::bad_signature, fmt::format("missing header {}", name)};
+  const std::string_view value = ascii_trim(*header);
+  std::optional<std::string> mac;
+  if (value.starts_with(prefix)) {
+    const std::string_view text = value.substr(prefix.size());
+    mac = encoding == mac_encoding::hex ? hex_decode(text) : base64_decode(text);
+  }
+  if (!mac || mac->size() != sha256_bytes)
+    return error{errc::bad_signature,
+                 fmt::format("header {} must be sha256=<{} HMAC-SHA256>", name,
+                             encoding == mac_encoding::hex ? "hex" : "base64")};
+  return std::move(*mac);
+}
+
+error hmac_sha256_header::verify(const request_view& req,
+                                 std::span<const std::string> secrets) const {
+  auto mac = offered(req);
+  if (!mac) return mac.error();
+  bool match = false;
+  for (const auto& secret : secrets)
+    match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);
+  if (!match) return {errc::bad_signature, "signature does not match"};
+  return {};
+}
+
+std::string hmac_sha256_header::sign(std::string_view secret, std::string_view data) const {
+  const std::string mac = hmac_sha256(secret, data);
+  return std::string(prefix) +
+         (encoding == mac_encoding::hex ? hex_encode(mac) : base64_encode(mac));
+}
+
+}  // namespace sb
