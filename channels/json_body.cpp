@@ -8,6 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <fmt/core.h>
+
 namespace sb {
 namespace {
 
@@ -29,6 +31,15 @@ result<json::object> parse_json_object(std::string_view body) {
   if (ec) return malformed("body is not valid JSON (UTF-8)");
   if (json::object* obj = doc.if_object()) return std::move(*obj);
   return malformed("body must be a JSON object");
+}
+
+result<json::value> parse_json_value(std::string_view text, std::string_view what) {
+  json::parse_options options;
+  options.max_depth = max_json_depth;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, {}, options);
+  if (ec) return malformed(fmt::format("{} is not valid JSON", what));
+  return v;
 }
 
 }  // namespace sb

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -19,5 +20,9 @@ error check_json_content_type(std::optional<std::string_view> header);
 // One JSON object, at most 32 levels deep (this bounds the parser against hostile input),
 // valid UTF-8. 400 otherwise.
 result<boost::json::object> parse_json_object(std::string_view body);
+
+// Any JSON value (a mail provider's event list, a form field holding JSON), as deep as a body
+// may be. 400 "<what> is not valid JSON" otherwise.
+result<boost::json::value> parse_json_value(std::string_view text, std::string_view what);
 
 }  // namespace sb

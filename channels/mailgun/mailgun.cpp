@@ -14,14 +14,13 @@
 #include "channels/mailgun/mailgun.hpp"
 
 #include "channels/common/errors.hpp"
-#include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
 #include "channels/crypto.hpp"
 #include "channels/email/email.hpp"
 #include "channels/form.hpp"
+#include "channels/json_body.hpp"
 #include "core/ascii.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <fmt/core.h>
@@ -64,20 +63,11 @@ struct fields {
   }
 };
 
-result<json::value> parse_json(std::string_view text, std::string_view what) {
-  json::parse_options options;
-  options.max_depth = max_json_depth;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec, {}, options);
-  if (ec) return malformed(fmt::format("{} is not valid JSON", what));
-  return v;
-}
-
 // "message-headers": [["Received", "..."], ["Message-Id", "<...>"], ...]
 result<header_list> parse_message_headers(const std::string* text) {
   header_list out;
   if (text == nullptr || is_blank(*text)) return out;
-  auto doc = parse_json(*text, "field message-headers");
+  auto doc = parse_json_value(*text, "field message-headers");
   if (!doc) return doc.error();
   const error wrong = malformed("field message-headers must be a JSON list of [name, value] pairs");
   const json::array* list = doc->if_array();
@@ -120,7 +110,7 @@ std::string first_address(const std::string* value) {
 // The `attachments` field of Mailgun's stored-message notifications: JSON, with URLs.
 error add_stored_attachments(parsed_email& e, const std::string* text) {
   if (text == nullptr || is_blank(*text)) return {};
-  auto doc = parse_json(*text, "field attachments");
+  auto doc = parse_json_value(*text, "field attachments");
   if (!doc) return doc.error();
   const json::array* list = doc->if_array();
   if (list == nullptr) return malformed("field attachments must be a JSON list");
@@ -275,7 +265,7 @@ error mailgun_adapter::verify(const std::string* timestamp, const std::string* t
 // Mailgun's event webhooks: {"signature": {"timestamp", "token", "signature"}, "event-data": {..}}.
 // Authenticated like a route post, then counted as ignored: they are not customer messages.
 result<parse_result> mailgun_adapter::receive_event(const request_view& req) const {
-  auto doc = parse_json(req.body, "body");
+  auto doc = parse_json_value(req.body, "body");
   if (!doc) return doc.error();
   const json::object* body = doc->if_object();
   if (body == nullptr) return malformed("body must be a JSON object");

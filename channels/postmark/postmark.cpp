@@ -16,8 +16,8 @@
 #include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
 #include "channels/email/email.hpp"
+#include "channels/json_body.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <fmt/core.h>
@@ -148,17 +148,6 @@ error check_content_type(std::optional<std::string_view> header) {
   return {};
 }
 
-result<json::object> parse_body(std::string_view body) {
-  json::parse_options options;
-  options.max_depth = max_json_depth;
-  boost::system::error_code ec;
-  json::value doc = json::parse(body, ec, {}, options);
-  if (ec == json::error::too_deep) return malformed("body is nested too deeply");
-  if (ec) return malformed("body is not valid JSON (UTF-8)");
-  if (json::object* obj = doc.if_object()) return std::move(*obj);
-  return malformed("body must be a JSON object");
-}
-
 class postmark_adapter final : public adapter {
  public:
   postmark_adapter(const std::vector<std::string>& secrets, std::string username,
@@ -177,7 +166,7 @@ class postmark_adapter final : public adapter {
 
   result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_body(req.body);
+    auto body = parse_json_object(req.body);
     if (!body) return body.error();
 
     auto record_type = string_field(*body, "RecordType", "RecordType");

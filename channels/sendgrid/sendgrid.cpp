@@ -14,11 +14,10 @@
 #include "channels/sendgrid/sendgrid.hpp"
 
 #include "channels/common/errors.hpp"
-#include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
 #include "channels/email/email.hpp"
+#include "channels/json_body.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <fmt/core.h>
@@ -36,20 +35,11 @@ using email::parsed_email;
 // A secret in a URL's userinfo: long enough not to be guessed.
 constexpr std::size_t min_secret_bytes = 16;
 
-result<json::value> parse_json(std::string_view text, std::string_view what) {
-  json::parse_options options;
-  options.max_depth = max_json_depth;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec, {}, options);
-  if (ec) return malformed(fmt::format("{} is not valid JSON", what));
-  return v;
-}
-
 // An optional JSON object field ("charsets", "envelope", "attachment-info"); empty when absent
 // or not a JSON object (the mail is read without it).
 json::object json_object_field(const email::form_part* f) {
   if (f == nullptr || is_blank(f->value)) return json::object{};
-  auto doc = parse_json(f->value, "field");
+  auto doc = parse_json_value(f->value, "field");
   if (!doc) return json::object{};
   if (json::object* o = doc->if_object()) return std::move(*o);
   return json::object{};
@@ -124,7 +114,7 @@ class sendgrid_adapter final : public adapter {
     const email::content_type ct = email::parse_content_type(content_type);
     parse_result out;
     if (ct.media_type == "application/json") {
-      auto events = parse_json(req.body, "body");
+      auto events = parse_json_value(req.body, "body");
       if (!events) return events.error();
       if (const json::array* list = events->if_array()) {
         out.ignored = list->size();
