@@ -6,8 +6,8 @@
 #include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
 #include "routing/language.hpp"
+#include "store/ingest_sink.hpp"
 #include "store/reader.hpp"
-#include "store/writer.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -118,7 +118,7 @@ http_reply not_allowed(std::string_view allow) {
   return r;
 }
 
-pipeline::pipeline(const config_holder& cfg, group_writer& writer) : cfg_(cfg), writer_(writer) {}
+pipeline::pipeline(const config_holder& cfg, ingest_sink& sink) : cfg_(cfg), sink_(sink) {}
 
 pipeline::head_verdict pipeline::check_head(const request_view& head) {
   const auto cfg = cfg_.get();
@@ -364,7 +364,7 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   std::optional<signature_use> first_use = std::move(parsed.signature);
   // 4. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
   if (parsed.messages.empty() && !kept) {
-    if (first_use) writer_.remember({ch.config.name, std::move(*first_use)});
+    if (first_use) sink_.remember({ch.config.name, std::move(*first_use)});
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed.ignored);
     count(ch.config.name, "ignored", "", parsed.ignored);
     if (parsed.ack) return done(answer_reply(*parsed.ack));
@@ -374,19 +374,19 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   // 5. Back-pressure: past the backlog bound nothing more is promised; the provider retries.
   // Refused for now, the signature is still remembered: its retry must find it after a restart.
   const auto remember_apart = [&] {
-    if (first_use) writer_.remember({ch.config.name, std::move(*first_use)});
+    if (first_use) sink_.remember({ch.config.name, std::move(*first_use)});
   };
   if (draining_) {
     count(ch.config.name, "rejected", "unavailable", n);
     remember_apart();
     return done(error_reply({errc::unavailable, "shutting down; retry later"}));
   }
-  if (writer_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
+  if (sink_.backlog() >= static_cast<std::int64_t>(cfg.store.max_backlog)) {
     remember_apart();
     count(ch.config.name, "rejected", "unavailable", n);
     if (auto skipped = refusal_log.allow(ch.config.name + "/backlog"))
       log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}",
-                writer_.backlog(), ch.config.name,
+                sink_.backlog(), ch.config.name,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
@@ -405,12 +405,12 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   ir.routing = cfg.routing;
   prepare(ir);  // ids and message JSON here too, off the writer thread
   std::optional<signature_use> seen_copy = ir.seen;
-  writer_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
+  sink_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
                                  ack = std::move(parsed.ack),
                                  seen = std::move(seen_copy)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);
-      if (seen) writer_.remember({channel, *seen});  // rolled back with the batch
+      if (seen) sink_.remember({channel, *seen});  // rolled back with the batch
       return done(error_reply(r.error()));
     }
     // Per message at debug: at thousands a second, info would flood the journal.

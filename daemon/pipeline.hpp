@@ -18,7 +18,7 @@
 namespace sb {
 
 class daemon_metrics;
-class group_writer;
+class ingest_sink;
 class read_api;
 struct kept_delivery;
 struct kept_row;
@@ -48,7 +48,8 @@ class config_holder {
 
 class pipeline {
  public:
-  pipeline(const config_holder& cfg, group_writer& writer);
+  // `sink` takes what a webhook stores: the group writer in the daemon.
+  pipeline(const config_holder& cfg, ingest_sink& sink);
 
   // What is decided when a request's headers have arrived, before its body is read or
   // 100 Continue sent: the body limit for its target, or a refusal answered at once (the body
@@ -117,7 +118,7 @@ class pipeline {
                                        bool take = true);
 
   const config_holder& cfg_;
-  group_writer& writer_;
+  ingest_sink& sink_;
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
   daemon_metrics* metrics_ = nullptr;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/metrics.hpp"
+#include "store/ingest_sink.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -21,16 +22,15 @@
 
 namespace sb {
 
-class group_writer {
+class group_writer final : public ingest_sink {
  public:
-  using callback = std::function<void(result<ingest_outcome>)>;
 
   // `on_commit` runs on the writer thread after each commit that added outbox rows.
   // `confirm_linger`: how long the deletes of confirmed rows wait for a batch of requests to
   // be committed with, rather than have a transaction (and an fsync) of their own.
   group_writer(sqlite_store& store, std::function<void()> on_commit, std::size_t max_batch = 1024,
                std::chrono::milliseconds confirm_linger = std::chrono::milliseconds(100));
-  ~group_writer();
+  ~group_writer() override;
   group_writer(const group_writer&) = delete;
   group_writer& operator=(const group_writer&) = delete;
 
@@ -39,7 +39,7 @@ class group_writer {
   void stop();
 
   // The callback runs on the writer thread once the request's fate is durable.
-  void submit(ingest_request req, callback done);
+  void submit(ingest_request req, callback done) override;
   // Runs `task` on the writer thread between batches (rare writes such as closing a
   // conversation). After stop() the task is not run and `refused` is called instead.
   void run(std::function<void(sqlite_store&)> task, std::function<void()> refused);
@@ -54,10 +54,12 @@ class group_writer {
   void unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done);
   // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
-  void remember(seen_signature s);
+  void remember(seen_signature s) override;
 
   // Unpublished messages: outbox rows not yet confirmed and deleted.
-  std::int64_t backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
+  std::int64_t backlog() const noexcept override {
+    return backlog_.load(std::memory_order_relaxed);
+  }
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
   // WAL checkpoints the checkpoint thread completed.
   std::uint64_t checkpoints() const { return checkpoint_seconds_.count_sum("").first; }
