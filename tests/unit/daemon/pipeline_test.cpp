@@ -1,7 +1,7 @@
 // The request pipeline against a fake ingest sink (store/ingest_sink.hpp): what reaches the
 // store, and when the reply is sent, without a socket, a database or a broker.
-#include "channels/chat/chat.hpp"
 #include "daemon/pipeline.hpp"
+#include "channels/chat/chat.hpp"
 #include "store/ingest_sink.hpp"
 #include "tests/unit/channels/requests.hpp"
 
@@ -67,13 +67,15 @@ struct harness {
   fake_sink sink;
   pipeline pipe{holder, sink};
 
+  std::optional<http_reply> reply;  // the last request's, once the pipeline sent it
+
   // The reply, if the pipeline sent one by the time handle() returned.
   std::optional<http_reply> handle(request& r) {
-    std::optional<http_reply> out;
+    reply.reset();
     auto view = r.view();
     view.peer = "127.0.0.1";
-    pipe.handle(view, [&](http_reply reply) { out = std::move(reply); });
-    return out;
+    pipe.handle(view, [this](http_reply out) { reply = std::move(out); });
+    return reply;
   }
 };
 
@@ -86,10 +88,7 @@ std::string error_name(const http_reply& r) {
 TEST_CASE("pipeline: a signed webhook is answered only once the sink has stored it") {
   harness h;
   request r = chat_post("m-1");
-  std::optional<http_reply> reply;
-  auto view = r.view();
-  h.pipe.handle(view, [&](http_reply out) { reply = std::move(out); });
-  CHECK_FALSE(reply);  // nothing promised before the commit
+  CHECK_FALSE(h.handle(r));  // nothing promised before the commit
   REQUIRE(h.sink.requests.size() == 1);
   const ingest_request& req = h.sink.requests[0];
   CHECK(req.channel == "web-chat");
@@ -100,46 +99,40 @@ TEST_CASE("pipeline: a signed webhook is answered only once the sink has stored 
   REQUIRE(req.prepared.size() == 1);
   CHECK_FALSE(req.prepared[0].id.empty());
   CHECK(req.seen.has_value());  // the signature, remembered with the commit
-  h.sink.pending[0](ingest_outcome{{{req.prepared[0].id, "c-1", "k-1", "general"}}, 0, 0, 0, false});
-  REQUIRE(reply);
-  CHECK(reply->status == 202);
-  CHECK(reply->body.find(req.prepared[0].id) != std::string::npos);
+  h.sink.pending[0](
+      ingest_outcome{{{req.prepared[0].id, "c-1", "k-1", "general"}}, 0, 0, 0, false});
+  REQUIRE(h.reply);
+  CHECK(h.reply->status == 202);
+  CHECK(h.reply->body.find(req.prepared[0].id) != std::string::npos);
 }
 
 TEST_CASE("pipeline: a failed commit answers its error and the signature is kept apart") {
   harness h;
   request r = chat_post("m-2");
-  std::optional<http_reply> reply;
-  auto view = r.view();
-  h.pipe.handle(view, [&](http_reply out) { reply = std::move(out); });
+  CHECK_FALSE(h.handle(r));
   REQUIRE(h.sink.pending.size() == 1);
   h.sink.pending[0](error{errc::unavailable, "disk full"});
-  REQUIRE(reply);
-  CHECK(reply->status == 503);
+  REQUIRE(h.reply);
+  CHECK(h.reply->status == 503);
   // Rolled back with the batch, the signature's first use must still be remembered.
   CHECK(h.sink.remembered.size() == 1);
 }
 
 TEST_CASE("pipeline: refusals never reach the sink") {
   harness h;
-  request forged = chat_post("m-3", "another key of thirty-two bytes!");
-  auto reply = h.handle(forged);
-  REQUIRE(reply);
-  CHECK(reply->status == 401);
-  CHECK(error_name(*reply) == "bad_signature");
-
+  const auto refused = [&](request r, unsigned status, std::string_view name) {
+    auto reply = h.handle(r);
+    REQUIRE(reply);
+    CHECK(reply->status == status);
+    CHECK(error_name(*reply) == name);
+  };
+  refused(chat_post("m-3", "another key of thirty-two bytes!"), 401, "bad_signature");
   request unknown = chat_post("m-4");
   unknown.target = "/v1/webhooks/nobody";
-  reply = h.handle(unknown);
-  REQUIRE(reply);
-  CHECK(reply->status == 404);
-  CHECK(error_name(*reply) == "unknown_channel");
-
+  refused(unknown, 404, "unknown_channel");
   request get = chat_post("m-5");
   get.method = "GET";
-  reply = h.handle(get);
-  REQUIRE(reply);
-  CHECK(reply->status == 405);
+  refused(get, 405, "method_not_allowed");
   CHECK(h.sink.requests.empty());
 }
 
