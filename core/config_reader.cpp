@@ -324,11 +324,6 @@ std::optional<field> mapping::require(std::string_view key, std::string_view hin
   return f;
 }
 
-bool mapping::has(std::string_view key) const {
-  return std::any_of(entries_.begin(), entries_.end(),
-                     [&](const entry& e) { return e.key == key; });
-}
-
 void mapping::finish(bool report) {
   if (!report) return;
   for (const auto& e : entries_) {

@@ -84,12 +84,9 @@ class mapping {
   mapping(diagnostics& diag, const field& f);
 
   bool ok() const noexcept { return ok_; }
-  const std::string& path() const noexcept { return path_; }
-  int line() const noexcept { return line_; }
 
   std::optional<field> take(std::string_view key);
   std::optional<field> require(std::string_view key, std::string_view hint = {});
-  bool has(std::string_view key) const;
 
   // Reports every key nobody asked for. `report = false` when the allowed set is not knowable
   // (a channel of an unknown type): the type error is the useful one.

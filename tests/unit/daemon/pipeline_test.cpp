@@ -55,11 +55,10 @@ std::shared_ptr<const config> chat_config() {
 }
 
 request chat_post(const std::string& id, std::string_view key = chat_key) {
-  request r = fixtures::standard_webhooks_post(
+  return fixtures::standard_webhooks_post(
       {.target = "/v1/webhooks/web-chat", .now = test_now},
       R"({"id":")" + id + R"(","visitor":{"id":"v-1"},"text":"hi"})", key, test_now / 1000,
       "msg_" + id);
-  return r;
 }
 
 struct harness {
