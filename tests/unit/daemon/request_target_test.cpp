@@ -1,4 +1,4 @@
-#include "daemon/http_server.hpp"
+#include "daemon/request_target.hpp"
 
 #include <doctest/doctest.h>
 
