@@ -140,6 +140,8 @@ int run_daemon(const std::string& config_path) {
   group_writer writer(**store, [&pub] {
     if (pub) pub->notify();
   });
+  // What each commit wrote goes to the publisher's reader, which assembles payloads from it.
+  writer.hand_off([r = reader->get()](committed_batch b) { r->take(std::move(b)); });
   outbox_source source{
       [r = reader->get()](std::int64_t after, std::size_t limit) { return r->fetch(after, limit); },
       [&writer](std::vector<std::int64_t> seqs) { writer.confirmed(std::move(seqs)); },

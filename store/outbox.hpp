@@ -1,8 +1,10 @@
 // The outbox: a row per routed message, committed in the same transaction as the message and
 // deleted only after the broker's confirm (see store/writer.hpp). A row names the message and
-// the routing decision; the payload is assembled when the publisher reads the row, from the
-// committed message, its thread, conversation and customer, so the single writer thread never
-// reads the thread back nor writes the payload only to delete it on the confirm.
+// the routing decision; the payload is assembled when the publisher reads the row, so the
+// single writer thread never reads the thread back nor writes the payload only to delete it
+// on the confirm. What the writer knew of each row (the conversation as of the message, the
+// message, a new customer) it hands to the reader after the commit (store/handoff.hpp), which
+// reads only what that leaves out; rows it was not handed are assembled from the store.
 #pragma once
 
 #include "core/error.hpp"
@@ -11,12 +13,17 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 struct sqlite3;
 
 namespace sb {
+
+struct committed_batch;
+struct committed_row;
+struct customer_view;
 
 struct outbox_row {
   std::int64_t seq = 0;         // ascending commit order
@@ -59,7 +66,14 @@ class outbox_reader {
   // message_count its position, the thread ends with it) and the customer as stored now. One
   // read transaction, so the rows and their payloads come from one snapshot. Empty on a read
   // error (logged); the publisher tries again.
+  // Rows the writer hands over (store/handoff.hpp) are assembled from what it knew, with a
+  // read only for what it did not (a customer or a thread not seen lately).
   std::vector<outbox_row> fetch(std::int64_t after, std::size_t limit);
+
+  // What a commit wrote (group_writer::hand_off); any thread.
+  void take(committed_batch b);
+  // Rows fetch() assembled from handed rows so far.
+  std::uint64_t handed_rows() const noexcept { return handed_rows_; }
 
  private:
   outbox_reader() = default;
@@ -68,7 +82,19 @@ class outbox_reader {
   std::unique_ptr<statements> st_;
   std::size_t thread_limit_ = 50;
   std::size_t max_payload_bytes_ = 4 << 20;
+  struct handed;
+  std::unique_ptr<handed> handed_;
+  std::uint64_t handed_rows_ = 0;
   void assemble(outbox_row& row, std::int64_t position);
+  // For a handed row: its customer as stored now, and its thread up to it (oldest first).
+  // Both throw handed_outdated when the store no longer matches the row (a merge since).
+  customer_view read_customer(const std::string& id);
+  std::vector<std::string> read_thread(const committed_row& r);
+  // fetch() from handed rows; nullopt when the row after `after` is not one (or a read found
+  // the store moved on: everything handed is then forgotten).
+  std::optional<std::vector<outbox_row>> fetch_handed(std::int64_t after, std::size_t limit);
+  // fetch() from the store alone: every row assembled from what is stored now.
+  std::vector<outbox_row> fetch_stored(std::int64_t after, std::size_t limit);
 };
 
 }  // namespace sb

@@ -436,7 +436,7 @@ struct store_tx {
     accepted_message a{p.id, conv.view.id, customer_id, {}};
     if (inbound && conv.view.skill) {
       a.skill = *conv.view.skill;
-      enqueue(p.id, conv.view);
+      enqueue(p, conv.view, customer_id);
     }
     return a;
   }
@@ -473,11 +473,13 @@ struct store_tx {
         }
       }
     std::string customer;
-    if (owners.empty()) {
+    const bool is_new = owners.empty();
+    if (is_new) {
       customer = new_id(req.received_at);
       use q(st.insert_customer);
       q->bind(1, customer).bind(2, m.sender_name).bind(3, req.received_at);
       q->run();
+      handed.new_customers.push_back(new_customer_view(customer, m));
     } else {
       std::set<std::string> ids;
       for (const auto& [owner, _] : owners) ids.insert(owner);
@@ -488,12 +490,14 @@ struct store_tx {
         use q(st.set_customer_name);
         q->bind(1, customer).bind(2, m.sender_name);
         q->run();
+        changed_customer(customer, false);
       }
     }
     for (const identity* id : unknown) {
       use q(st.insert_identity);  // OR IGNORE: a message may carry one identity twice
       q->bind(1, id->type).bind(2, id->value).bind(3, customer).bind(4, req.received_at);
       q->run();
+      changed_customer(customer, is_new);
     }
     for (const auto& id : m.identities) {
       if (id.verified) continue;
@@ -502,8 +506,30 @@ struct store_tx {
       // A spoofed mail's claim leads no later message to the customer it made.
       q->bind(5, m.authentication_failed ? 1 : 0);
       q->run();
+      changed_customer(customer, is_new);
     }
     return customer;
+  }
+
+  // The last statement changed what a payload shows of `customer`, unless it is one this
+  // request created (handed whole, new_customer_view).
+  void changed_customer(const std::string& customer, bool is_new) {
+    if (!is_new && sqlite3_changes(s.db_) > 0) handed.changed_customers.push_back(customer);
+  }
+
+  // A new customer as the publisher's identities query reads it (outbox.cpp): verified
+  // identities first, then the claims that are not also verified, each by type and value
+  // (all created now).
+  static customer_view new_customer_view(const std::string& id, const inbound_message& m) {
+    customer_view v;
+    v.id = id;
+    v.name = m.sender_name;
+    std::set<std::pair<std::string, std::string>> verified, claims;
+    for (const auto& i : m.identities) (i.verified ? verified : claims).emplace(i.type, i.value);
+    for (const auto& [type, value] : verified) v.identities.push_back({type, value, true});
+    for (const auto& c : claims)
+      if (!verified.contains(c)) v.identities.push_back({c.first, c.second, false});
+    return v;
   }
 
   std::string oldest(const std::set<std::string>& ids) {
@@ -537,6 +563,7 @@ struct store_tx {
   // owned that the message carries) are recorded as the merge's cause.
   void merge(const std::string& from, const std::string& to, const std::string& message_id,
              const identity& proof) {
+    handed.reset = true;  // threads renumbered, customers joined: the publisher reads again
     const auto from_open = find_open(from);
     const auto to_open = find_open(to);
     if (from_open && to_open) {
@@ -663,10 +690,12 @@ struct store_tx {
             use q(st.close_conversation);
             q->bind(1, open->id).bind(2, req.received_at);
             q->run();
+            handed.changed_conversations.push_back(open->id);
           }
           use q(st.reopen_conversation);
           q->bind(1, c->view.id);
           q->run();
+          handed.changed_conversations.push_back(c->view.id);
           c->view.status = "open";
           return {std::move(c->view), false};
         }
@@ -678,6 +707,7 @@ struct store_tx {
       use q(st.close_conversation);
       q->bind(1, v->id).bind(2, req.received_at);
       q->run();
+      handed.changed_conversations.push_back(v->id);
     }
     open_conv c;
     c.is_new = true;
@@ -688,18 +718,34 @@ struct store_tx {
     return c;  // one() inserts it with its first message
   }
 
-  // The outbox row names the message and its routing; the publisher assembles the payload from
-  // the committed rows (store/outbox.hpp), so the single writer thread neither reads the thread
-  // back nor writes the payload, the biggest row of a message, only to delete it on confirm.
-  void enqueue(const std::string& message_id, const conversation_view& conv) {
+  // The outbox row names the message and its routing; the publisher assembles the payload
+  // (store/outbox.hpp), so the single writer thread neither reads the thread back nor writes
+  // the payload, the biggest row of a message, only to delete it on confirm. What the writer
+  // knows of the row is handed to the publisher after the commit (store/handoff.hpp).
+  void enqueue(const prepared_message& p, const conversation_view& conv,
+               const std::string& customer_id) {
     use q(st.insert_outbox);
-    q->bind(1, message_id).bind(2, conv.id).bind(3, *conv.skill).bind(4, req.channel);
+    q->bind(1, p.id).bind(2, conv.id).bind(3, *conv.skill).bind(4, req.channel);
     q->bind(5, req.channel_type).bind(6, conv.priority).bind(7, req.received_at);
     q->run();
     ++added;
+    committed_row r;
+    r.row.seq = sqlite3_last_insert_rowid(s.db_);
+    r.row.message_id = p.id;
+    r.row.conversation_id = conv.id;
+    r.row.skill = *conv.skill;
+    r.row.channel = req.channel;
+    r.row.channel_type = req.channel_type;
+    r.row.priority = conv.priority;
+    r.row.created_at = req.received_at;
+    r.conversation = conv;
+    r.customer_id = customer_id;
+    r.message = p.body;
+    handed.rows.push_back(std::move(r));
   }
 
   std::int64_t added = 0;
+  committed_batch handed;  // what this request wrote, for the publisher (store/handoff.hpp)
 };
 
 sqlite_store::sqlite_store(store_options opts) : opts_(std::move(opts)) {}
@@ -776,6 +822,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     out.outcomes.assign(requests.size(), error{errc::unavailable});
     out.outbox_added = 0;
     out.outbox_removed = 0;
+    out.handed = {};
     out.failed = true;
   };
   try {
@@ -793,6 +840,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
         out.outcomes.emplace_back(tx.run());
         if (isolate) use(st_->release)->run();
         out.outbox_added += tx.added;
+        out.handed.append(std::move(tx.handed));
       } catch (const sql::sqlite_failure& e) {
         // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O):
         // then every request of the batch is lost, not only this one.

@@ -8,6 +8,7 @@
 #include "channels/message.hpp"
 #include "core/error.hpp"
 #include "routing/rules.hpp"
+#include "store/handoff.hpp"
 #include "store/options.hpp"
 #include "store/outbox.hpp"
 
@@ -99,6 +100,7 @@ class sqlite_store {
     std::int64_t outbox_added = 0;                 // rows written for the publisher
     std::int64_t outbox_removed = 0;               // confirmed rows deleted
     bool failed = false;                           // the transaction did not commit
+    committed_batch handed;  // what was committed, for the publisher's reader (handoff.hpp)
   };
   commit_result commit(std::span<ingest_request* const> requests,
                        std::span<const std::int64_t> confirmed,

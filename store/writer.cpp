@@ -221,6 +221,11 @@ void group_writer::run() {
         log::error("store", "writer task failed: {}", e.what());
       }
     }
+    if (!tasks.empty() && hand_off_) {
+      committed_batch reset;
+      reset.reset = true;
+      hand_off_(std::move(reset));
+    }
     tasks.clear();
     if (batch.empty() && confirmed.empty() && remembered.empty()) continue;
     requests.clear();
@@ -256,6 +261,7 @@ void group_writer::run() {
       }
     }
     batch.clear();
+    if (hand_off_ && !res.handed.empty()) hand_off_(std::move(res.handed));
     if (res.outbox_added > 0 && on_commit_) on_commit_();
   }
 }

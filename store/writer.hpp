@@ -34,6 +34,11 @@ class group_writer final : public ingest_sink {
   group_writer(const group_writer&) = delete;
   group_writer& operator=(const group_writer&) = delete;
 
+  // `f` runs on the writer thread after each commit with what it committed (outbox rows,
+  // customers and conversations it changed; store/handoff.hpp), before on_commit, and after
+  // writer tasks with a reset (they change what no batch describes). Set before start().
+  void hand_off(std::function<void(committed_batch)> f) { hand_off_ = std::move(f); }
+
   void start();
   // Commits everything already submitted, then joins. Later submits fail with 503.
   void stop();
@@ -87,6 +92,7 @@ class group_writer final : public ingest_sink {
 
   sqlite_store& store_;
   std::function<void()> on_commit_;
+  std::function<void(committed_batch)> hand_off_;
   const std::size_t max_batch_;
   const std::chrono::milliseconds confirm_linger_;
   std::mutex m_;
