@@ -26,12 +26,17 @@ void committed_batch::append(committed_batch&& later) {
 }
 
 void handoff::apply(committed_batch&& b) {
-  if (b.reset) reset();
+  if (!b.rows.empty()) max_seq_ = std::max(max_seq_, b.rows.back().row.seq);
+  if (b.reset) {
+    // A merge renumbers threads and joins customers, maybe after some of this very commit's
+    // rows were written: none of what it hands over is kept; its rows are read from the store.
+    reset();
+    return;
+  }
   // The customers this commit created, then what it changed: a customer created by one
   // request and changed by a later one of the same commit is forgotten, not kept stale.
   for (auto& c : b.new_customers) remember(std::move(c));
   for (const auto& id : b.changed_customers) customers_.erase(id);
-  if (!b.rows.empty()) max_seq_ = std::max(max_seq_, b.rows.back().row.seq);
   for (auto& r : b.rows) {
     if (rows_.size() >= limits_.rows || row_bytes_ + r.message.size() > limits_.row_bytes)
       break;  // the rest are read from the store when the cursor reaches them
@@ -80,13 +85,14 @@ void handoff::remember(customer_view c) {
   customers_.insert_or_assign(std::move(id), std::move(c));
 }
 
-std::optional<std::vector<std::string>> handoff::thread(const committed_row& r,
-                                                        bool& older_left_out) {
+std::optional<std::span<const std::string>> handoff::thread(const committed_row& r,
+                                                            bool& older_left_out) {
+  trim_threads();
   const std::int64_t position = r.conversation.message_count;
   if (position <= 1) {
     older_left_out = false;
     remember_thread(r, {r.message});
-    return std::vector<std::string>{r.message};
+    return std::span<const std::string>(&r.message, 1);
   }
   const auto it = threads_.find(r.conversation.id);
   if (it == threads_.end() || it->second.position != position - 1) return std::nullopt;
@@ -101,12 +107,13 @@ std::optional<std::vector<std::string>> handoff::thread(const committed_row& r,
     t.messages.erase(t.messages.begin());
   }
   older_left_out = position > static_cast<std::int64_t>(t.messages.size());
-  std::vector<std::string> thread = t.messages;
-  if (thread_bytes_ > limits_.thread_bytes) {  // bounded; refilled as messages come
-    threads_.clear();
-    thread_bytes_ = 0;
-  }
-  return thread;
+  return std::span<const std::string>(t.messages);
+}
+
+void handoff::trim_threads() {
+  if (thread_bytes_ <= limits_.thread_bytes) return;
+  threads_.clear();  // bounded; refilled as messages come
+  thread_bytes_ = 0;
 }
 
 void handoff::remember_thread(const committed_row& r, const std::vector<std::string>& thread) {
@@ -124,11 +131,7 @@ void handoff::cache_thread(const std::string& conversation, cached_thread t) {
     threads_.erase(it);
   }
   if (t.bytes > limits_.thread_bytes) return;
-  if (thread_bytes_ + t.bytes > limits_.thread_bytes) {  // bounded; refilled as messages come
-    threads_.clear();
-    thread_bytes_ = 0;
-  }
-  thread_bytes_ += t.bytes;
+  thread_bytes_ += t.bytes;  // over the bound, trimmed by the next thread() call
   threads_.emplace(conversation, std::move(t));
 }
 

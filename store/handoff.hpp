@@ -17,6 +17,7 @@
 #include "store/outbox.hpp"
 #include "store/payload.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -73,6 +74,9 @@ class handoff {
   // after `after` is a handed one not given before. Forgets rows at or below `after` (the
   // cursor is past them). A row is given once: a cursor rewound below it reads the store.
   std::vector<const committed_row*> run(std::int64_t after, std::size_t limit);
+  // Rows up to `seq` were given by a read of the store: as for run(), a rewind below them reads
+  // the store again.
+  void given(std::int64_t seq) noexcept { given_ = std::max(given_, seq); }
 
   // The customer as last seen (handed, or read and remembered), nullptr when unknown.
   const customer_view* customer(const std::string& id) const;
@@ -81,8 +85,11 @@ class handoff {
   // The thread of `r` (stored message JSON texts, oldest first, ending with its message) when
   // it is known without a read: its first message, or the cached thread of its conversation
   // up to the message before it. Either way the conversation's cached thread becomes this one.
-  // `older_left_out` is set when messages before the returned ones exist.
-  std::optional<std::vector<std::string>> thread(const committed_row& r, bool& older_left_out);
+  // `older_left_out` is set when messages before the returned ones exist. The span (into the
+  // cache, or into `r` for a first message) is valid until the next call of a non-const
+  // member, and while `r` lives.
+  std::optional<std::span<const std::string>> thread(const committed_row& r,
+                                                     bool& older_left_out);
   // A thread read from the store for `r` (oldest first, ending with its message): cached.
   void remember_thread(const committed_row& r, const std::vector<std::string>& thread);
 
@@ -101,6 +108,7 @@ class handoff {
     std::size_t bytes = 0;
   };
   void cache_thread(const std::string& conversation, cached_thread t);
+  void trim_threads();  // empties the thread cache when it is over its bound
 
   const std::size_t thread_limit_;
   const limits limits_;

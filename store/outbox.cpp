@@ -85,12 +85,15 @@ std::optional<std::vector<outbox_row>> outbox_reader::fetch_handed(std::int64_t 
           customer = state.customer(r->customer_id);
         }
         bool older_left_out = false;
+        std::vector<std::string> read_back;
         auto thread = state.thread(*r, older_left_out);
         if (!thread) {
           read();
-          thread = read_thread(*r);
-          older_left_out = r->conversation.message_count > static_cast<std::int64_t>(thread->size());
-          state.remember_thread(*r, *thread);
+          read_back = read_thread(*r);
+          older_left_out =
+              r->conversation.message_count > static_cast<std::int64_t>(read_back.size());
+          state.remember_thread(*r, read_back);
+          thread = std::span<const std::string>(read_back);
         }
         outbox_row row = r->row;
         row.body = build_bounded_payload(r->conversation, *customer, *thread, older_left_out,
@@ -167,8 +170,10 @@ result<std::unique_ptr<outbox_reader>> outbox_reader::open(const std::string& pa
 }
 
 std::vector<outbox_row> outbox_reader::fetch(std::int64_t after, std::size_t limit) {
-  if (auto handed = fetch_handed(after, limit)) return std::move(*handed);
-  return fetch_stored(after, limit);
+  auto rows = fetch_handed(after, limit);
+  if (!rows) rows = fetch_stored(after, limit);
+  if (!rows->empty()) handed_->state.given(rows->back().seq);
+  return std::move(*rows);
 }
 
 std::vector<outbox_row> outbox_reader::fetch_stored(std::int64_t after, std::size_t limit) {

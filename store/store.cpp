@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace sb {
 
@@ -524,11 +525,27 @@ struct store_tx {
     customer_view v;
     v.id = id;
     v.name = m.sender_name;
-    std::set<std::pair<std::string, std::string>> verified, claims;
-    for (const auto& i : m.identities) (i.verified ? verified : claims).emplace(i.type, i.value);
-    for (const auto& [type, value] : verified) v.identities.push_back({type, value, true});
-    for (const auto& c : claims)
-      if (!verified.contains(c)) v.identities.push_back({c.first, c.second, false});
+    v.identities = m.identities;
+    const auto key = [](const identity& i) { return std::tie(i.type, i.value); };
+    std::sort(v.identities.begin(), v.identities.end(),
+              [&](const identity& a, const identity& b) {
+                return a.verified != b.verified ? a.verified : key(a) < key(b);
+              });
+    const auto claims = std::partition_point(v.identities.begin(), v.identities.end(),
+                                             [](const identity& i) { return i.verified; });
+    const auto verified_too = [&](const identity& c) {  // shown once, as verified
+      return std::binary_search(v.identities.begin(), claims, c,
+                                [&](const identity& a, const identity& b) { return key(a) < key(b); });
+    };
+    std::vector<identity> out;
+    out.reserve(v.identities.size());
+    for (auto it = v.identities.begin(); it != v.identities.end(); ++it) {
+      if (!out.empty() && out.back().verified == it->verified && key(out.back()) == key(*it))
+        continue;  // the same identity twice in one message
+      if (it >= claims && verified_too(*it)) continue;
+      out.push_back(*it);  // copied: the verified ones are searched until the end
+    }
+    v.identities = std::move(out);
     return v;
   }
 

@@ -33,6 +33,10 @@ committed_batch batch(std::vector<committed_row> rows) {
   return b;
 }
 
+std::vector<std::string> strings(std::span<const std::string> s) {
+  return {s.begin(), s.end()};
+}
+
 std::vector<std::int64_t> seqs(const std::vector<const committed_row*>& run) {
   std::vector<std::int64_t> out;
   for (const auto* r : run) out.push_back(r->row.seq);
@@ -63,6 +67,10 @@ TEST_CASE("a row is given once: after a rewind the store answers until the curso
   CHECK(h.run(0, 10).empty());  // row 1 rescheduled: rows 1 and 2 may be gone from the store
   CHECK(h.run(1, 10).empty());
   CHECK(seqs(h.run(2, 10)) == std::vector<std::int64_t>{3});
+  h.apply(batch({row(4, "d", 1), row(5, "e", 1), row(6, "f", 1)}));
+  h.given(5);  // read from the store (rows 4 and 5), row 5 confirmed and deleted since
+  CHECK(h.run(3, 10).empty());
+  CHECK(seqs(h.run(5, 10)) == std::vector<std::int64_t>{6});
 }
 
 TEST_CASE("a conversation closed or reopened since drops its handed rows; a reset drops all") {
@@ -83,7 +91,10 @@ TEST_CASE("a conversation closed or reopened since drops its handed rows; a rese
   h.apply(std::move(reset));
   CHECK(h.customer("c-1") == nullptr);
   CHECK_FALSE(h.thread(row(5, "d", 2), older));  // its thread was forgotten with the rest
-  CHECK(seqs(h.run(3, 10)) == std::vector<std::int64_t>{4});  // the reset's own rows stay
+  // Nor are the reset's own rows kept: the merge may have renumbered them (a message of
+  // another customer moved before one of them in its thread; found with seed 24 below).
+  CHECK(h.run(3, 10).empty());
+  CHECK(h.max_seq() == 4);
 }
 
 TEST_CASE("a customer created and changed in one commit is not kept as created") {
@@ -101,9 +112,10 @@ TEST_CASE("a customer created and changed in one commit is not kept as created")
 TEST_CASE("a thread is known from its first message on, up to thread_limit, until a gap") {
   handoff h(2);
   bool older = true;
-  auto t = h.thread(row(1, "a", 1), older);
+  const committed_row first = row(1, "a", 1);  // a first message's thread is a view of it
+  auto t = h.thread(first, older);
   REQUIRE(t);
-  CHECK(*t == std::vector<std::string>{R"({"id":"m-1"})"});
+  CHECK(strings(*t) == std::vector<std::string>{R"({"id":"m-1"})"});
   CHECK_FALSE(older);
   t = h.thread(row(2, "a", 2), older);
   REQUIRE(t);
@@ -111,13 +123,13 @@ TEST_CASE("a thread is known from its first message on, up to thread_limit, unti
   CHECK_FALSE(older);
   t = h.thread(row(3, "a", 3), older);
   REQUIRE(t);
-  CHECK(*t == std::vector<std::string>{R"({"id":"m-2"})", R"({"id":"m-3"})"});
+  CHECK(strings(*t) == std::vector<std::string>{R"({"id":"m-2"})", R"({"id":"m-3"})"});
   CHECK(older);  // the first message is left out
   CHECK_FALSE(h.thread(row(5, "a", 5), older));  // position 4 was never seen: read it
   h.remember_thread(row(5, "a", 5), {"x", R"({"id":"m-5"})"});
   t = h.thread(row(6, "a", 6), older);
   REQUIRE(t);
-  CHECK(*t == std::vector<std::string>{R"({"id":"m-5"})", R"({"id":"m-6"})"});
+  CHECK(strings(*t) == std::vector<std::string>{R"({"id":"m-5"})", R"({"id":"m-6"})"});
 }
 
 TEST_CASE("handed rows beyond the bound are left to the store") {
@@ -133,7 +145,10 @@ TEST_CASE("handed rows beyond the bound are left to the store") {
 // fetching at the same moments, publish the same rows with the same payloads: new and known
 // customers, names given later, claims, merges, closes by the reopen window, replies that
 // reopen, outbound messages, threads longer than thread_limit, cursors that rewind.
-TEST_CASE("payloads from handed rows are those read back from the store, byte for byte") {
+namespace {
+
+void compare_readers(unsigned seed) {
+  CAPTURE(seed);
   test::temp_db db;
   store_options o;
   o.path = db.path();
@@ -150,7 +165,7 @@ TEST_CASE("payloads from handed rows are those read back from the store, byte fo
   routing->skills.push_back({"general", "switchboard.general", "classic", 0, 1});
   routing->routes.push_back({std::nullopt, "general", 0, false, 1});
 
-  std::mt19937 rng(20261207);
+  std::mt19937 rng(seed);
   const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   millis now = 1'795'000'000'000;
   int next_id = 0;
@@ -174,6 +189,9 @@ TEST_CASE("payloads from handed rows are those read back from the store, byte fo
         m.identities.push_back({"chat", fmt::format("web-chat:v-{}", pick(60))});
         if (pick(80) == 0)  // a verified e-mail some visitors share: merges
           m.identities.push_back({"email", fmt::format("u{}@example.com", pick(4))});
+        if (pick(10) == 0)  // the visitor's verified identity claimed as well: shown once
+          m.identities.push_back({"chat", m.identities.front().value, false});
+        if (pick(10) == 0) m.identities.push_back(m.identities.front());  // given twice
         if (pick(4) == 0)  // a claim
           m.identities.push_back({"phone", fmt::format("+1555010{}", pick(30)), false});
         if (pick(3) == 0) m.sender_name = fmt::format("Name {}", pick(5));
@@ -223,4 +241,12 @@ TEST_CASE("payloads from handed rows are those read back from the store, byte fo
   // Most rows came from what the writer handed over, not from the store.
   CHECK((*handed)->handed_rows() > compared / 2);
   CHECK((*plain)->handed_rows() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("payloads from handed rows are those read back from the store, byte for byte") {
+  // Each seed a store of its own. The first found a rewind over rows read from the store; 24
+  // a merge that renumbered a row handed earlier in the same commit.
+  for (unsigned seed : {20261207u, 1u, 2u, 3u, 4u, 24u}) compare_readers(seed);
 }
