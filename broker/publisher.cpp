@@ -213,6 +213,7 @@ struct publisher::impl {
   std::atomic<std::uint64_t> declare_failures_{0};
 
   // Metrics by skill (the routing key a publish used), updated on the publisher thread.
+  std::string published_skill_, published_label_;  // publish(): the last skill's label text
   metrics::counter_family published_{"switchboard_published_total",
                                      "Messages published to the broker, by skill (routing key); "
                                      "republished rows count again."};
@@ -725,7 +726,12 @@ bool publisher::impl::publish(outbox_row row) {
     reset_after_loss(o.text);
     return false;
   }
-  published_.add(metrics::labels({{"skill", target}}));
+  // The label text of the last skill published to, kept: most publishes go to the same one.
+  if (target != published_skill_) {
+    published_skill_ = target;
+    published_label_ = metrics::labels({{"skill", target}});
+  }
+  published_.add(published_label_);
   row.published_at = clock::now();
   window_.add(std::move(row));
   return true;

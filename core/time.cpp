@@ -21,13 +21,41 @@ std::string format_time(millis t) {
   const auto day = floor<days>(tp);
   const year_month_day ymd{day};
   const hh_mm_ss hms{tp - day};
-  std::string out =
-      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  hms.hours().count(), hms.minutes().count(), hms.seconds().count());
-  if (auto ms = hms.subseconds().count(); ms != 0) out += fmt::format(".{:03}", ms);
-  out += 'Z';
-  return out;
+  const int year = static_cast<int>(ymd.year());
+  const auto ms = static_cast<unsigned>(hms.subseconds().count());
+  if (year < 0 || year > 9999) {  // not a time a message has; written as fmt writes it
+    std::string out =
+        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year,
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    hms.hours().count(), hms.minutes().count(), hms.seconds().count());
+    if (ms != 0) out += fmt::format(".{:03}", ms);
+    out += 'Z';
+    return out;
+  }
+  // Every payload carries several of these: digits by hand, one allocation (within SSO).
+  char buf[24];
+  const auto put = [](char* p, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  };
+  put(buf, static_cast<unsigned>(year), 4);
+  buf[4] = '-';
+  put(buf + 5, static_cast<unsigned>(ymd.month()), 2);
+  buf[7] = '-';
+  put(buf + 8, static_cast<unsigned>(ymd.day()), 2);
+  buf[10] = 'T';
+  put(buf + 11, static_cast<unsigned>(hms.hours().count()), 2);
+  buf[13] = ':';
+  put(buf + 14, static_cast<unsigned>(hms.minutes().count()), 2);
+  buf[16] = ':';
+  put(buf + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+  std::size_t n = 19;
+  if (ms != 0) {
+    buf[n++] = '.';
+    put(buf + n, ms, 3);
+    n += 3;
+  }
+  buf[n++] = 'Z';
+  return std::string(buf, n);
 }
 
 namespace {

@@ -1,10 +1,13 @@
 #include "store/payload.hpp"
 
+#include "core/json_text.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 namespace sb {
 namespace {
@@ -154,31 +157,53 @@ std::string message_json(const inbound_message& m, const stored_message_meta& me
 std::string build_payload(const conversation_view& conv, const customer_view& customer,
                           std::string_view message, std::span<const std::string> thread,
                           bool thread_truncated) {
-  boost::json::object c;
-  c["id"] = conv.id;
-  c["status"] = conv.status;
-  c["skill"] = conv.skill ? boost::json::value(*conv.skill) : boost::json::value(nullptr);
-  c["priority"] = conv.priority;
-  c["opened_at"] = format_time(conv.opened_at);
-  c["last_message_at"] = format_time(conv.last_message_at);
-  c["message_count"] = conv.message_count;
-
-  boost::json::object cu;
-  cu["id"] = customer.id;
-  cu["name"] = string_or_null(customer.name);
-  boost::json::array ids;
-  for (const auto& i : customer.identities)
-    ids.push_back({{"type", i.type}, {"value", i.value}, {"verified", i.verified}});
-  cu["identities"] = std::move(ids);
-
+  // Written directly rather than built as Boost.JSON values and serialized: the same text
+  // (append_json_string escapes as Boost.JSON does), once per published message.
   std::string out;
-  std::size_t reserve = 256 + message.size();
+  std::size_t reserve = 512 + message.size();
   for (const auto& t : thread) reserve += t.size() + 1;
+  for (const auto& i : customer.identities) reserve += i.type.size() + i.value.size() + 40;
   out.reserve(reserve);
-  out += R"({"schema":"switchboard.conversation/v1","conversation":)";
-  out += boost::json::serialize(c);
-  out += R"(,"customer":)";
-  out += boost::json::serialize(cu);
+  const auto text = [&out](std::string_view v) { append_json_string(out, v); };
+  const auto number = [&out](std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  };
+  out += R"({"schema":"switchboard.conversation/v1","conversation":{"id":)";
+  text(conv.id);
+  out += R"(,"status":)";
+  text(conv.status);
+  out += R"(,"skill":)";
+  if (conv.skill)
+    text(*conv.skill);
+  else
+    out += "null";
+  out += R"(,"priority":)";
+  number(conv.priority);
+  out += R"(,"opened_at":)";
+  text(format_time(conv.opened_at));
+  out += R"(,"last_message_at":)";
+  text(format_time(conv.last_message_at));
+  out += R"(,"message_count":)";
+  number(conv.message_count);
+  out += R"(},"customer":{"id":)";
+  text(customer.id);
+  out += R"(,"name":)";
+  if (customer.name.empty())
+    out += "null";
+  else
+    text(customer.name);
+  out += R"(,"identities":[)";
+  for (std::size_t n = 0; n < customer.identities.size(); ++n) {
+    const auto& i = customer.identities[n];
+    out += n ? R"(,{"type":)" : R"({"type":)";
+    text(i.type);
+    out += R"(,"value":)";
+    text(i.value);
+    out += i.verified ? R"(,"verified":true})" : R"(,"verified":false})";
+  }
+  out += "]}";
   out += R"(,"message":)";
   out += message;
   out += R"(,"thread":[)";

@@ -1,18 +1,54 @@
 #include "core/error.hpp"
 #include "core/ids.hpp"
+#include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/rate_limit.hpp"
 #include "core/time.hpp"
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <doctest/doctest.h>
+#include <fmt/chrono.h>
+#include <fmt/core.h>
 
 #include <chrono>
 #include <memory>
+#include <random>
 #include <set>
 #include <thread>
 
 using namespace sb;
+
+// format_time writes its digits by hand: the same text as the fmt version it replaced, over
+// the years 1 to 9999, before and after 1970, with and without milliseconds.
+TEST_CASE("format_time writes what fmt wrote, and parse_time reads it back") {
+  using namespace std::chrono;
+  const auto reference = [](millis t) {
+    const sys_time<milliseconds> tp{milliseconds{t}};
+    const auto day = floor<days>(tp);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{tp - day};
+    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                                  static_cast<int>(ymd.year()),
+                                  static_cast<unsigned>(ymd.month()),
+                                  static_cast<unsigned>(ymd.day()), hms.hours().count(),
+                                  hms.minutes().count(), hms.seconds().count());
+    if (auto ms = hms.subseconds().count(); ms != 0) out += fmt::format(".{:03}", ms);
+    return out + 'Z';
+  };
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<millis> any(-62135596800000, 253402300799999);
+  for (int i = 0; i < 100000; ++i) {
+    millis t = any(rng);
+    if (i % 3 == 0) t -= t % 1000;  // whole seconds too
+    REQUIRE(format_time(t) == reference(t));
+    REQUIRE(parse_time(format_time(t)) == t);
+  }
+  CHECK(format_time(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_time(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_time(-62135596800001) == reference(-62135596800001));  // year 0: fmt writes it
+}
 
 TEST_CASE("RFC 3339 times parse and format in UTC") {
   CHECK(parse_time("1970-01-01T00:00:00Z") == 0);
@@ -190,4 +226,28 @@ TEST_CASE("rate limiter: wait() tells when a token will be there and takes none"
   CHECK(lim.wait("a", 10, 2, t0 + 60ms) == 40ms);
   CHECK(lim.wait("a", 10, 2, t0 + 100ms) == 0ms);
   CHECK(lim.wait("a", 0, 0, t0) == 0ms);  // rate 0: no limit
+}
+
+// The payload writes its JSON strings itself (store/payload.cpp): they must be what Boost.JSON
+// wrote before, byte for byte.
+TEST_CASE("append_json_string escapes as Boost.JSON's serializer does") {
+  const auto boost_text = [](std::string_view s) {
+    return boost::json::serialize(boost::json::value(boost::json::string_view(s)));
+  };
+  const auto ours = [](std::string_view s) {
+    std::string out;
+    append_json_string(out, s);
+    return out;
+  };
+  for (int c = 0; c < 256; ++c) {
+    const std::string one(1, static_cast<char>(c));
+    CHECK_MESSAGE(ours(one) == boost_text(one), c);
+  }
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 40, '\0');
+    for (auto& ch : s) ch = static_cast<char>(rng() % 4 == 0 ? rng() % 0x30 : 'a' + rng() % 26);
+    REQUIRE(ours(s) == boost_text(s));
+  }
+  CHECK(ours("Ann \"Lee\"\n\xc3\xa9") == R"("Ann \"Lee\"\n)" "\xc3\xa9\"");
 }
