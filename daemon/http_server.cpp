@@ -2,7 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/time.hpp"
-#include "daemon/pipeline.hpp"
+#include "daemon/request_handler.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +18,7 @@
 #include <atomic>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace sb {
@@ -34,14 +35,14 @@ class session;
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
-  impl(asio::io_context& ioc, pipeline& p, http_limits l)
+  impl(asio::io_context& ioc, request_handler& p, http_limits l)
       : ioc(ioc), pipe(p), limits(l), acceptor(asio::make_strand(ioc)) {}
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
 
   asio::io_context& ioc;
-  pipeline& pipe;
+  request_handler& pipe;
   const http_limits limits;
   tcp::acceptor acceptor;
   std::atomic<std::size_t> connections{0};
@@ -102,6 +103,7 @@ class session : public std::enable_shared_from_this<session> {
   void do_read() {
     started_ = std::chrono::steady_clock::now();
     parser_.emplace();
+    route_.reset();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->limits.max_header_bytes));
     parser_->body_limit(boost::none);  // set per channel once the target is known
     arm_read_deadline();
@@ -146,6 +148,7 @@ class session : public std::enable_shared_from_this<session> {
     // credential, a client over its budget) answered before the body is read or 100 Continue
     // sent; the unread body makes the connection unusable.
     auto verdict = srv_->pipe.check_head(view_of(req, {}));
+    route_ = std::move(verdict.route);  // carried with the request from here on
     if (verdict.refusal) {
       keep_alive_ = false;
       return reply(std::move(*verdict.refusal), version_);
@@ -202,7 +205,7 @@ class session : public std::enable_shared_from_this<session> {
     busy_ = true;
     auto& req = parser_->get();
     keep_alive_ = keep_alive_ && req.keep_alive();
-    srv_->pipe.handle(view_of(req, req.body()), [self = shared_from_this()](http_reply r) {
+    srv_->pipe.handle(view_of(req, req.body()), *route_, [self = shared_from_this()](http_reply r) {
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->reply(std::move(r), self->version_); });
     });
@@ -229,8 +232,10 @@ class session : public std::enable_shared_from_this<session> {
     {
       const bool have_header = parser_ && parser_->is_header_done();
       const auto& req = have_header ? parser_->get() : empty_request();
+      // Refused before check_head (no Host, a bad Transfer-Encoding): routed for the metrics.
+      if (!route_ && have_header) route_ = route_of(origin_form(req.target()));
       srv_->pipe.observe_reply(
-          req.method_string(), origin_form(req.target()), r.status,
+          req.method_string(), route_ ? *route_ : request_route{}, r.status,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     }
     res_ = {};
@@ -308,6 +313,7 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::vector<header_field> fields_;
+  std::optional<request_route> route_;  // the current request's, once its headers are read
   std::optional<std::list<std::weak_ptr<session>>::iterator> entry_;
   unsigned version_ = 11;
   std::string peer_;  // the remote address, read once per connection
@@ -352,7 +358,7 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   do_accept();
 }
 
-http_server::http_server(asio::io_context& ioc, pipeline& p, http_limits limits)
+http_server::http_server(asio::io_context& ioc, request_handler& p, http_limits limits)
     : impl_(std::make_shared<impl>(ioc, p, limits)) {}
 
 http_server::~http_server() = default;

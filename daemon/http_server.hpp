@@ -1,5 +1,5 @@
 // HTTP/1.1 ingress on Beast/Asio. Sessions only read a bounded request, hand it to the
-// pipeline, and write the reply; every untrusted input is bounded here: header size (431),
+// request handler (request_handler.hpp: the pipeline), and write the reply; every untrusted input is bounded here: header size (431),
 // body size per channel (413), read deadline (408), and the number of connections.
 #pragma once
 
@@ -17,7 +17,7 @@
 
 namespace sb {
 
-class pipeline;
+class request_handler;
 
 struct http_limits {
   std::size_t max_header_bytes = 16 * 1024;
@@ -27,7 +27,8 @@ struct http_limits {
 
 class http_server {
  public:
-  http_server(boost::asio::io_context& ioc, pipeline& p, http_limits limits);
+  // `handler` answers every request (the pipeline in the daemon).
+  http_server(boost::asio::io_context& ioc, request_handler& handler, http_limits limits);
   ~http_server();
 
   // Binds and listens; the error names the address on failure.

@@ -11,30 +11,11 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 
 namespace sb {
 namespace {
-
-constexpr std::string_view webhook_prefix = "/v1/webhooks/";
-
-// "/v1/webhooks/<name>" → "<name>"; empty when the path is anything else.
-std::string webhook_channel(std::string_view target) {
-  auto u = boost::urls::parse_origin_form(target);
-  if (!u) return {};
-  auto segs = u->segments();
-  if (segs.size() != 3) return {};
-  auto it = segs.begin();
-  if (*it++ != "v1" || *it++ != "webhooks") return {};
-  return *it;
-}
-
-std::string path_of(std::string_view target) {
-  auto u = boost::urls::parse_origin_form(target);
-  return u ? std::string(u->path()) : std::string(target);
-}
 
 http_reply json_reply(unsigned status, const boost::json::value& v) {
   http_reply r;
@@ -120,19 +101,20 @@ http_reply not_allowed(std::string_view allow) {
 
 pipeline::pipeline(const config_holder& cfg, ingest_sink& sink) : cfg_(cfg), sink_(sink) {}
 
-pipeline::head_verdict pipeline::check_head(const request_view& head) {
+head_verdict pipeline::check_head(const request_view& head) {
   const auto cfg = cfg_.get();
   const auto& rl = cfg->server.rate_limit;
   head_verdict v;
+  v.route = route_of(head.target);
+  const request_route& route = v.route;
   v.body_limit = cfg->server.max_body_bytes;
-  const std::string path = path_of(head.target);
-  const bool reads = read_api_ && read_api::owns(path);
-  if (!reads && !path.starts_with(webhook_prefix)) return v;
+  const bool reads = read_api_ && route.what == request_route::resource::api;
+  if (!reads && route.what != request_route::resource::webhook) return v;
 
   // Refusals are budgeted per client and resource: a provider whose one channel is
   // misconfigured keeps delivering to the others from the same addresses.
-  const std::string name = reads ? std::string() : webhook_channel(head.target);
-  const channel* ch = name.empty() ? nullptr : cfg->find_channel(name);
+  const channel* ch =
+      reads || route.channel.empty() ? nullptr : cfg->find_channel(route.channel);
   const std::string client = client_address(head, rl.trust_forwarded_for);
   const std::string key = refusal_key(client, reads ? nullptr : ch, reads);
   // A client that had too many requests refused lately is answered before anything else.
@@ -212,17 +194,18 @@ http_reply pipeline::refuse(const config& cfg, const channel& ch, const request_
   return error_reply(e);
 }
 
-void pipeline::handle(const request_view& req, std::function<void(http_reply)> done) {
+void pipeline::handle(const request_view& req, const request_route& route,
+                      std::function<void(http_reply)> done) {
   // A snapshot: a reload during this request does not change the rules it runs under.
   const auto cfg = cfg_.get();
-  const std::string path = path_of(req.target);
+  using resource = request_route::resource;
 
-  if (path == "/healthz") {
+  if (route.what == resource::healthz) {
     if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
     return done(json_reply(200, {{"status", "ok"}}));
   }
-  if (read_api_ && read_api::owns(path)) return read_api_->handle(req, std::move(done));
-  if (path == "/metrics") {
+  if (read_api_ && route.what == resource::api) return read_api_->handle(req, std::move(done));
+  if (route.what == resource::metrics) {
     if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
     if (!metrics_page_) return done(error_reply({errc::not_found}));
     http_reply r;
@@ -230,15 +213,14 @@ void pipeline::handle(const request_view& req, std::function<void(http_reply)> d
     r.body = metrics_page_();
     return done(std::move(r));
   }
-  if (path == "/readyz") {
+  if (route.what == resource::readyz) {
     if (req.method != "GET" && req.method != "HEAD") return done(not_allowed("GET, HEAD"));
     if (auto why = not_ready()) return done(error_reply({errc::unavailable, *why}));
     return done(json_reply(200, {{"status", "ready"}}));
   }
-  if (!path.starts_with(webhook_prefix)) return done(error_reply({errc::not_found}));
+  if (route.what != resource::webhook) return done(error_reply({errc::not_found}));
 
-  const std::string name = webhook_channel(req.target);
-  const channel* ch = name.empty() ? nullptr : cfg->find_channel(name);
+  const channel* ch = route.channel.empty() ? nullptr : cfg->find_channel(route.channel);
   if (!ch) return done(error_reply({errc::unknown_channel}));  // (check_head charged it)
 
   if (req.method == "POST") return webhook(*cfg, *ch, req, std::move(done));
@@ -471,21 +453,24 @@ void pipeline::count(std::string_view channel, std::string_view outcome, std::st
   if (metrics_ && n > 0) metrics_->messages(channel, outcome, reason, n);
 }
 
-void pipeline::observe_reply(std::string_view method, std::string_view target, unsigned status,
-                             double seconds) const {
+void pipeline::observe_reply(std::string_view method, const request_route& route,
+                             unsigned status, double seconds) const {
   if (!metrics_) return;
-  const std::string path = target.empty() ? std::string() : path_of(target);
+  using resource = request_route::resource;
   std::string_view handler = "other";
-  std::string channel;
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    handler = std::string_view(path).substr(1);
-  } else if (read_api::owns(path)) {
-    handler = "api";
-  } else if (path.starts_with(webhook_prefix)) {
-    handler = method == "GET" ? "handshake" : "webhook";
-    // Only configured names become label values: request text must not grow the series.
-    channel = webhook_channel(target);
-    if (!channel.empty() && cfg_.get()->find_channel(channel) == nullptr) channel.clear();
+  std::string_view channel;
+  switch (route.what) {
+    case resource::healthz: handler = "healthz"; break;
+    case resource::readyz: handler = "readyz"; break;
+    case resource::metrics: handler = "metrics"; break;
+    case resource::api: handler = "api"; break;
+    case resource::webhook:
+      handler = method == "GET" ? "handshake" : "webhook";
+      // Only configured names become label values: request text must not grow the series.
+      if (!route.channel.empty() && cfg_.get()->find_channel(route.channel) != nullptr)
+        channel = route.channel;
+      break;
+    case resource::other: break;
   }
   metrics_->request(handler, channel, status, seconds);
 }

@@ -6,6 +6,7 @@
 #include "core/rate_limit.hpp"
 #include "daemon/config.hpp"
 #include "daemon/replay_guard.hpp"
+#include "daemon/request_handler.hpp"
 
 #include <atomic>
 #include <functional>
@@ -23,17 +24,6 @@ class read_api;
 struct kept_delivery;
 struct kept_row;
 
-struct http_reply {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-// A JSON error reply {"error","detail"} from the single status table in core/error.hpp.
-http_reply error_reply(const error& e);
-// 405 with the Allow header naming the methods the resource takes, e.g. "GET, HEAD".
-http_reply not_allowed(std::string_view allow);
 
 // The configuration in force; a SIGHUP reload swaps it atomically.
 class config_holder {
@@ -46,22 +36,23 @@ class config_holder {
   std::atomic<std::shared_ptr<const config>> current_;
 };
 
-class pipeline {
+class pipeline final : public request_handler {
  public:
   // `sink` takes what a webhook stores: the group writer in the daemon.
   pipeline(const config_holder& cfg, ingest_sink& sink);
 
-  // What is decided when a request's headers have arrived, before its body is read or
-  // 100 Continue sent: the body limit for its target, or a refusal answered at once (the body
-  // is then never read). `head.body` is empty.
-  struct head_verdict {
-    std::size_t body_limit = 0;
-    std::optional<http_reply> refusal;
-  };
-  head_verdict check_head(const request_view& head);
-
-  // `done` may run on this thread or on the writer thread, exactly once.
-  void handle(const request_view& req, std::function<void(http_reply)> done);
+  // The request_handler (request_handler.hpp): the route, body limit or refusal at the
+  // headers; the whole request (`done` may run on this thread or on the writer thread,
+  // exactly once); the metrics of every reply.
+  head_verdict check_head(const request_view& head) override;
+  void handle(const request_view& req, const request_route& route,
+              std::function<void(http_reply)> done) override;
+  void observe_reply(std::string_view method, const request_route& route, unsigned status,
+                     double seconds) const override;
+  // handle() working the route out from req.target itself (tests, tools).
+  void handle(const request_view& req, std::function<void(http_reply)> done) {
+    handle(req, route_of(req.target), std::move(done));
+  }
 
   // An operator's replay of a kept delivery (POST /v1/unreadable/{id}/replay): its body read
   // again by its channel's current adapter, without the signature check it passed when it
@@ -88,10 +79,6 @@ class pipeline {
     metrics_ = m;
     metrics_page_ = std::move(page);
   }
-  // Every answer the HTTP server sends (also its own: 408, 413, 431, connection cap). `method`
-  // and `target` are empty when the request's headers were never read.
-  void observe_reply(std::string_view method, std::string_view target, unsigned status,
-                     double seconds) const;
 
  private:
   void webhook(const config& cfg, const channel& ch, const request_view& req,

@@ -86,10 +86,7 @@ void answer_write(group_writer& writer, std::function<void(http_reply)> done,
 }  // namespace
 
 bool read_api::owns(std::string_view path) noexcept {
-  return path == "/v1/customers" || path.starts_with("/v1/customers/") ||
-         path.starts_with("/v1/conversations/") || path == "/v1/unreadable" ||
-         path.starts_with("/v1/unreadable/") || path == "/v1/parked" ||
-         path.starts_with("/v1/parked/");
+  return is_api_path(path);
 }
 
 error read_api::authorize(const request_view& req) const {

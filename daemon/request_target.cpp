@@ -2,6 +2,8 @@
 
 #include <boost/url/parse.hpp>
 
+#include <iterator>
+
 namespace sb {
 
 std::string_view origin_form(std::string_view target) {
@@ -16,6 +18,38 @@ std::string_view origin_form(std::string_view target) {
   const std::string_view path = u->encoded_path();
   if (!path.starts_with('/')) return target;
   return target.substr(static_cast<std::size_t>(path.data() - target.data()));
+}
+
+request_route route_of(std::string_view target) {
+  request_route r;
+  const auto u = boost::urls::parse_origin_form(target);
+  if (!u) {
+    r.path = target;
+    return r;
+  }
+  r.path = u->path();
+  using resource = request_route::resource;
+  if (r.path == "/healthz") {
+    r.what = resource::healthz;
+  } else if (r.path == "/readyz") {
+    r.what = resource::readyz;
+  } else if (r.path == "/metrics") {
+    r.what = resource::metrics;
+  } else if (is_api_path(r.path)) {
+    r.what = resource::api;
+  } else if (r.path.starts_with("/v1/webhooks/")) {
+    r.what = resource::webhook;
+    const auto segs = u->segments();
+    if (segs.size() == 3) r.channel = *std::next(segs.begin(), 2);
+  }
+  return r;
+}
+
+bool is_api_path(std::string_view path) noexcept {
+  return path == "/v1/customers" || path.starts_with("/v1/customers/") ||
+         path.starts_with("/v1/conversations/") || path == "/v1/unreadable" ||
+         path.starts_with("/v1/unreadable/") || path == "/v1/parked" ||
+         path.starts_with("/v1/parked/");
 }
 
 }  // namespace sb

@@ -132,7 +132,7 @@ bool serve_one(pipeline& pipe, std::string_view& in) {
   request_view view{req.method_string(), origin_form(req.target()), fields, req.body(), fuzz_now};
   view.peer = "127.0.0.1";
   bool answered = false;
-  pipe.handle(view, [&](http_reply r) {
+  pipe.handle(view, verdict.route, [&](http_reply r) {
     check_reply(r, view.target);
     answered = true;
   });

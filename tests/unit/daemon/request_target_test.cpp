@@ -35,3 +35,29 @@ TEST_CASE("other targets are left as they are and match no resource") {
     CHECK(origin_form(t) == t);
   }
 }
+
+TEST_CASE("route_of names the resource and the webhook's channel once") {
+  using resource = sb::request_route::resource;
+  using sb::route_of;
+  CHECK(route_of("/healthz").what == resource::healthz);
+  CHECK(route_of("/readyz?x=1").what == resource::readyz);
+  CHECK(route_of("/metrics").what == resource::metrics);
+  CHECK(route_of("/v1/conversations/abc").what == resource::api);
+  CHECK(route_of("/v1/customers?identity=chat:x").what == resource::api);
+  CHECK(route_of("/v1/parked/3/republish").what == resource::api);
+  auto r = route_of("/v1/webhooks/web-chat?sig=1");
+  CHECK(r.what == resource::webhook);
+  CHECK(r.channel == "web-chat");
+  CHECK(r.path == "/v1/webhooks/web-chat");
+  CHECK(route_of("/v1/webhooks/sms%2Dline").channel == "sms-line");  // decoded
+  // Under the prefix but not one segment: a webhook path naming no channel (404 unknown_channel).
+  CHECK(route_of("/v1/webhooks/a/b").what == resource::webhook);
+  CHECK(route_of("/v1/webhooks/a/b").channel.empty());
+  CHECK(route_of("/v1/webhooks%2Fx").channel.empty());
+  CHECK(route_of("/v1/webhook/x").what == resource::other);
+  CHECK(route_of("/").what == resource::other);
+  // Not an origin-form: names nothing, its text kept as the path.
+  r = route_of("*");
+  CHECK(r.what == resource::other);
+  CHECK(r.path == "*");
+}
