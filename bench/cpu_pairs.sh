@@ -35,19 +35,8 @@ fi
 
 # shellcheck source=scripts/broker.sh
 source scripts/broker.sh
-work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-cpu-pairs.XXXXXX")
-chmod 755 "$work"
-daemon_pid=""
-cleanup() {
-  [[ -z $daemon_pid ]] || kill "$daemon_pid" 2>/dev/null || true
-  sb_broker_stop "$work/broker" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$work/broker" "$work/store"
-sb_broker_start "$work/broker" >/dev/null
+sb_bench_begin cpu-pairs
+mkdir -p "$work/store"
 port=$(sb_pick_port 38500)
 $py bench/gen_requests.py --out "$work/gen" --port "$port" --amqp "$SB_TEST_AMQP_URL" \
   --exchange bench --store "$work/store/switchboard.db" --count "$count" \

@@ -40,19 +40,7 @@ cmake --build "$build" -j2 --target switchboard loadgen consumer broker_ceiling 
 
 # shellcheck source=scripts/broker.sh
 source scripts/broker.sh
-work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
-chmod 755 "$work"
-daemon_pid=""
-cleanup() {
-  [[ -z $daemon_pid ]] || kill "$daemon_pid" 2>/dev/null || true
-  sb_broker_stop "$work/broker" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$work/broker"
-sb_broker_start "$work/broker" >/dev/null
+sb_bench_begin bench
 url=$SB_TEST_AMQP_URL
 port=$(sb_pick_port 38000)
 

@@ -266,6 +266,26 @@ sb_broker_stop() {
   return 0
 }
 
+# For the benchmarks (scripts/bench.sh, bench/cpu_pairs.sh): sb_bench_begin NAME makes $work,
+# a private directory removed at exit, starts a node in $work/broker (stopped at exit), and
+# kills $daemon_pid at exit when the caller has set it.
+sb_bench_begin() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-$1.XXXXXX")
+  chmod 755 "$work"
+  daemon_pid=""
+  trap sb__bench_end EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  mkdir -p "$work/broker"
+  sb_broker_start "$work/broker" >/dev/null
+}
+
+sb__bench_end() {
+  [[ -z $daemon_pid ]] || kill "$daemon_pid" 2>/dev/null || true
+  sb_broker_stop "$work/broker" || true
+  rm -rf "$work"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   case ${1:-} in

@@ -45,5 +45,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:check_initial
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:print_summary=1}
 
 status=0
-ctest --test-dir "$root/build/test" --output-on-failure --no-tests=error "$@" || status=$?
+# Two at a time (the machine's two cores): the unit, integration and e2e tests each wait on
+# their own daemon, broker and commits much of the time. Those that load the machine or share
+# the broker's state (integration.broker, e2e.test_broker_outage, faults, package, fuzz) are
+# RUN_SERIAL in tests/CMakeLists.txt and run alone.
+ctest --test-dir "$root/build/test" -j2 --output-on-failure --no-tests=error "$@" || status=$?
 exit "$status"
