@@ -17,12 +17,24 @@ void move_append(std::vector<T>& to, std::vector<T>& from) {
 void committed_batch::append(committed_batch&& later) {
   if (later.reset) {
     *this = std::move(later);  // what came before is forgotten anyway
+    message_bytes = 0;
+    for (const auto& r : rows) message_bytes += r.message.size();
     return;
   }
+  for (const auto& r : later.rows) message_bytes += r.message.size();
   move_append(rows, later.rows);
   move_append(new_customers, later.new_customers);
   move_append(changed_customers, later.changed_customers);
   move_append(changed_conversations, later.changed_conversations);
+}
+
+void committed_batch::bound(std::size_t max_rows, std::size_t max_bytes,
+                            std::size_t max_changes) {
+  if (rows.size() <= max_rows && message_bytes <= max_bytes &&
+      changed_customers.size() + changed_conversations.size() <= max_changes)
+    return;
+  *this = {};
+  reset = true;
 }
 
 void handoff::apply(committed_batch&& b) {

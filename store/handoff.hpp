@@ -42,6 +42,7 @@ struct committed_batch {
   std::vector<customer_view> new_customers;  // created by this commit, as stored
   std::vector<std::string> changed_customers;      // name, identities or claims changed
   std::vector<std::string> changed_conversations;  // closed or reopened
+  std::size_t message_bytes = 0;  // of rows' messages (kept by append)
   bool reset = false;  // a merge, or a write the batch does not describe: forget everything
 
   bool empty() const noexcept {
@@ -50,6 +51,10 @@ struct committed_batch {
   }
   // `later` committed after this batch: one batch saying what both say.
   void append(committed_batch&& later);
+  // What append() holds at most while nobody applies it (the publisher does not read the
+  // outbox during a broker outage): past `max_rows` rows, `max_bytes` of messages or
+  // `max_changes` changes it becomes a reset, which drops all, and the store answers.
+  void bound(std::size_t max_rows, std::size_t max_bytes, std::size_t max_changes);
 };
 
 class handoff {

@@ -52,6 +52,10 @@ struct handed_outdated {};
 void outbox_reader::take(committed_batch b) {
   std::lock_guard lock(handed_->m);
   handed_->inbox.append(std::move(b));
+  // Bounded like the reader's own state (handoff::limits): while the publisher is not
+  // reading (a broker outage), commits must not pile up here.
+  const handoff::limits l;
+  handed_->inbox.bound(l.rows, l.row_bytes, l.rows);
 }
 
 std::optional<std::vector<outbox_row>> outbox_reader::fetch_handed(std::int64_t after,
