@@ -85,10 +85,6 @@ void answer_write(group_writer& writer, std::function<void(http_reply)> done,
 
 }  // namespace
 
-bool read_api::owns(std::string_view path) noexcept {
-  return is_api_path(path);
-}
-
 error read_api::authorize(const request_view& req) const {
   const auto cfg = cfg_.get();
   if (cfg->server.api_tokens.empty())

@@ -31,8 +31,6 @@ class read_api {
   read_api(const config_holder& cfg, store_reader& reader, group_writer& writer, pipeline& pipe)
       : cfg_(cfg), reader_(reader), writer_(writer), pipe_(pipe) {}
 
-  // Whether `path` belongs to the read API (then handle() answers it).
-  static bool owns(std::string_view path) noexcept;
   // The bearer token: errc::ok, or errc::unauthorized saying why (checked again by handle(),
   // first when the request's headers arrive).
   error authorize(const request_view& req) const;
