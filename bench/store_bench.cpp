@@ -4,7 +4,7 @@
 // The claim it backs (docs/performance.md): appending a message and building its payload
 // costs the same with 100,000 stored conversations as with none (indexed lookups, a thread
 // read of at most thread_limit rows, no scan of the conversation or the store).
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <fmt/core.h>
 
@@ -90,7 +90,7 @@ int prefill(const std::string& path, std::size_t messages) {
     fmt::print(stderr, "cannot open {}: {}\n", path, opened.error().detail);
     return 1;
   }
-  auto reader = outbox_reader::open(o.path, o.thread_limit);
+  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit);
   if (!reader) return 1;
   const auto t = table();
   millis now = 1'790'000'000'000;
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& s = **opened;
-  auto reader = outbox_reader::open(o.path, o.thread_limit);
+  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit);
   if (!reader) return 1;
   auto& outbox = **reader;
   const auto t = table();

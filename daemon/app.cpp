@@ -116,19 +116,18 @@ int run_daemon(const std::string& config_path) {
               ch.config.name);
 
   // 1. The store: nothing is accepted before it is open and migrated.
-  auto store = sqlite_store::open(cfg->store);
+  auto store = open_store(cfg->store);
   if (!store) {
     log::error("store", "cannot open {}: {}", cfg->store.path, store.error().detail);
     return 1;
   }
-  auto api_reader = store_reader::open(cfg->store.path);
+  auto api_reader = (*store)->open_reader();
   if (!api_reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path,
                api_reader.error().detail);
     return 1;
   }
-  auto reader = outbox_reader::open(cfg->store.path, cfg->store.thread_limit,
-                                    cfg->store.max_payload_bytes);
+  auto reader = (*store)->open_outbox_reader();
   if (!reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
     return 1;

@@ -73,10 +73,10 @@ std::function<void()> refused_reply(const shared_done& done) {
 // Runs a write on the writer thread and answers with its JSON or its error; 503 when the
 // writer has stopped.
 void answer_write(group_writer& writer, std::function<void(http_reply)> done,
-                  std::function<result<boost::json::object>(sqlite_store&)> write) {
+                  std::function<result<boost::json::object>(store_backend&)> write) {
   auto reply = share(std::move(done));
   writer.run(
-      [reply, write = std::move(write)](sqlite_store& store) {
+      [reply, write = std::move(write)](store_backend& store) {
         auto r = write(store);
         (*reply)(r ? json_text(boost::json::serialize(*r)) : error_reply(r.error()));
       },
@@ -136,7 +136,7 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
     if (req.method != "POST") return done(not_allowed("POST"));
     return answer_write(
         writer_, std::move(done),
-        [id = segs[2], at = req.now](sqlite_store& store) -> result<boost::json::object> {
+        [id = segs[2], at = req.now](store_backend& store) -> result<boost::json::object> {
           auto r = store.close_conversation(id, at);
           if (!r) return r.error();
           log::info("api", "conversation {} {}", id, *r);
@@ -179,7 +179,7 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
   if (segs.size() == 3) {
     if (req.method == "DELETE") {
       return answer_write(writer_, std::move(done),
-                          [id](sqlite_store& store) -> result<boost::json::object> {
+                          [id](store_backend& store) -> result<boost::json::object> {
                             auto r = store.delete_unreadable(id);
                             if (!r) return r.error();
                             log::info("api", "kept delivery {} deleted", id);
@@ -248,7 +248,7 @@ void read_api::parked(const request_view& req, const std::vector<std::string>& s
   if (segs.size() == 3) {
     if (req.method != "DELETE") return done(not_allowed("DELETE"));
     return answer_write(writer_, std::move(done),
-                        [seq](sqlite_store& store) -> result<boost::json::object> {
+                        [seq](store_backend& store) -> result<boost::json::object> {
                           auto r = store.delete_parked(seq);
                           if (!r) return r.error();
                           log::info("api", "parked seq={} deleted; its message stays stored, "

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/time.hpp"
+#include "store/payload.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -17,13 +18,10 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace sb {
 
 struct committed_batch;
 struct committed_row;
-struct customer_view;
 
 struct outbox_row {
   std::int64_t seq = 0;         // ascending commit order
@@ -49,25 +47,23 @@ struct outbox_parking {
   std::string reason;     // what the broker said
 };
 
-// A read-only connection for the publisher thread (WAL readers never block the writer).
+// The publisher thread's reader (store_backend::open_outbox_reader). This class keeps what
+// every backend shares: the rows handed over by the writer and the payloads assembled from
+// them (store/handoff.hpp); a backend provides the reads, on a connection of its own that
+// never blocks the writer.
 class outbox_reader {
  public:
-  // `thread_limit`: the newest messages a payload's thread carries (store.thread_limit);
-  // `max_payload_bytes`: the payload's size bound (store.max_payload_bytes).
-  static result<std::unique_ptr<outbox_reader>> open(const std::string& path,
-                                                     std::size_t thread_limit,
-                                                     std::size_t max_payload_bytes = 4 << 20);
-  ~outbox_reader();
+  virtual ~outbox_reader();
   outbox_reader(const outbox_reader&) = delete;
   outbox_reader& operator=(const outbox_reader&) = delete;
 
   // Up to `limit` rows with seq > `after`, in seq order, each with its payload: the
   // conversation as of that message (its skill and priority are the row's routing decision,
   // message_count its position, the thread ends with it) and the customer as stored now. One
-  // read transaction, so the rows and their payloads come from one snapshot. Empty on a read
-  // error (logged); the publisher tries again.
-  // Rows the writer hands over (store/handoff.hpp) are assembled from what it knew, with a
-  // read only for what it did not (a customer or a thread not seen lately).
+  // read snapshot, so the rows and their payloads agree. Empty on a read error (logged); the
+  // publisher tries again.
+  // Rows the writer handed over are assembled from what it knew, with a read only for what
+  // it did not (a customer or a thread not seen lately).
   std::vector<outbox_row> fetch(std::int64_t after, std::size_t limit);
 
   // What a commit wrote (group_writer::hand_off); any thread.
@@ -75,26 +71,35 @@ class outbox_reader {
   // Rows fetch() assembled from handed rows so far.
   std::uint64_t handed_rows() const noexcept { return handed_rows_; }
 
+ protected:
+  // `thread_limit`: the newest messages a payload's thread carries (store.thread_limit);
+  // `max_payload_bytes`: the payload's size bound (store.max_payload_bytes).
+  outbox_reader(std::size_t thread_limit, std::size_t max_payload_bytes);
+  const std::size_t thread_limit_;
+  const std::size_t max_payload_bytes_;
+
+  // ---- What a backend provides (the publisher thread only) ----
+  // fetch() from the store alone: every row assembled from what is stored now, in one read
+  // snapshot. Empty on a read error (logged).
+  virtual std::vector<outbox_row> fetch_stored(std::int64_t after, std::size_t limit) = 0;
+  // A read snapshot for the reads below: begun before the first, ended after the last (or
+  // abandoned when one failed or found the hand-off outdated). An error is logged.
+  virtual result<void> begin_read() = 0;
+  virtual result<void> end_read() = 0;
+  virtual void abandon_read() noexcept = 0;
+  // A handed row's customer as stored now; nullopt when it was merged since.
+  virtual result<std::optional<customer_view>> read_customer(const std::string& id) = 0;
+  // A handed row's thread up to its message, oldest first (at most thread_limit_ messages);
+  // nullopt when the message is no longer at its position (a merge renumbered the thread).
+  virtual result<std::optional<std::vector<std::string>>> read_thread(const committed_row& r) = 0;
+
  private:
-  outbox_reader() = default;
-  struct statements;
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<statements> st_;
-  std::size_t thread_limit_ = 50;
-  std::size_t max_payload_bytes_ = 4 << 20;
   struct handed;
   std::unique_ptr<handed> handed_;
   std::uint64_t handed_rows_ = 0;
-  void assemble(outbox_row& row, std::int64_t position);
-  // For a handed row: its customer as stored now, and its thread up to it (oldest first).
-  // Both throw handed_outdated when the store no longer matches the row (a merge since).
-  customer_view read_customer(const std::string& id);
-  std::vector<std::string> read_thread(const committed_row& r);
   // fetch() from handed rows; nullopt when the row after `after` is not one (or a read found
   // the store moved on: everything handed is then forgotten).
   std::optional<std::vector<outbox_row>> fetch_handed(std::int64_t after, std::size_t limit);
-  // fetch() from the store alone: every row assembled from what is stored now.
-  std::vector<outbox_row> fetch_stored(std::int64_t after, std::size_t limit);
 };
 
 }  // namespace sb

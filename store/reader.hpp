@@ -1,5 +1,5 @@
-// The read API's view of the store: one read-only SQLite connection (WAL readers never block
-// the writer), shared by the HTTP threads under a mutex; the read API is not a hot path.
+// The read API's view of the store (store_backend::open_reader): a connection of its own that
+// never blocks the writer, shared by the HTTP threads; the read API is not a hot path.
 // Answers are JSON texts, built the way payloads are (stored message JSON is not re-parsed).
 #pragma once
 
@@ -7,13 +7,9 @@
 #include "core/time.hpp"
 
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-
-struct sqlite3;
 
 namespace sb {
 
@@ -33,50 +29,41 @@ struct kept_row {
 
 class store_reader {
  public:
-  static result<std::unique_ptr<store_reader>> open(const std::string& path);
-  ~store_reader();
-  store_reader(const store_reader&) = delete;
-  store_reader& operator=(const store_reader&) = delete;
+  virtual ~store_reader() = default;
 
   // {"conversation":{..., "skill_history":[{at, skill, previous_skill, message_id, reason}]},
   //  "customer":{...},"thread":[every message, oldest first]}.
   // A merged conversation answers as the one that absorbed it. nullopt: no such id.
-  std::optional<std::string> conversation(std::string_view id);
+  virtual std::optional<std::string> conversation(std::string_view id) = 0;
 
   // {"id","name","created_at","identities":[...],"merged_ids":[...],"conversations":[...]}.
   // A merged customer answers as the survivor.
-  std::optional<std::string> customer(std::string_view id);
+  virtual std::optional<std::string> customer(std::string_view id) = 0;
 
   // The customer owning an identity, e.g. ("email", "ann@example.com").
-  std::optional<std::string> customer_id_by_identity(std::string_view type,
-                                                     std::string_view value);
+  virtual std::optional<std::string> customer_id_by_identity(std::string_view type,
+                                                             std::string_view value) = 0;
 
   // A kept delivery with its body; nullopt: no such id.
-  std::optional<kept_row> kept(std::string_view id);
+  virtual std::optional<kept_row> kept(std::string_view id) = 0;
   // {"unreadable": [{"id", "channel", "channel_type", "received_at", "status", "replayed_at",
   // "event_count", "body_bytes", "events": [{"path", "reason"}]}]}, newest first: those of
   // `status` ("pending", "replayed" or "all"), of `channel` unless it is empty, at most `limit`.
-  std::string kept_list(std::string_view status, std::string_view channel, std::size_t limit);
+  virtual std::string kept_list(std::string_view status, std::string_view channel,
+                                std::size_t limit) = 0;
   // Kept deliveries not replayed yet (a gauge on /metrics).
-  std::int64_t kept_pending();
+  virtual std::int64_t kept_pending() = 0;
 
   // {"parked": [{"seq", "message_id", "conversation_id", "skill", "channel", "channel_type",
   // "priority", "created_at", "parked_at", "bytes", "reason"}]}: outbox rows the broker
   // refused for good, oldest first, at most `limit`.
-  std::string parked_list(std::size_t limit);
+  virtual std::string parked_list(std::size_t limit) = 0;
   // How many rows are parked (a gauge on /metrics).
-  std::int64_t parked();
+  virtual std::int64_t parked() = 0;
 
   // When the oldest unpublished message was committed (the outbox's head), nullopt when the
   // outbox is empty. For the outbox-age metric.
-  std::optional<std::int64_t> oldest_outbox_millis();
-
- private:
-  store_reader() = default;
-  struct statements;
-  std::mutex m_;
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<statements> st_;
+  virtual std::optional<std::int64_t> oldest_outbox_millis() = 0;
 };
 
 }  // namespace sb

@@ -1,7 +1,8 @@
 // The conversation store: identities → customer, customer → open conversation, dedupe by
 // (channel, provider id), the routing decision, the message and its outbox row, all in one
-// SQLite transaction. One writer thread group-commits (store/writer.hpp); the HTTP reply is
-// sent only after the commit is durable (WAL, synchronous=FULL).
+// transaction. One writer thread group-commits (store/writer.hpp); the HTTP reply is sent only
+// after the commit is durable. This header holds what every backend shares: the requests, their
+// outcomes and the backend interface.
 #pragma once
 
 #include "channels/channel.hpp"
@@ -20,9 +21,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace sb {
 
@@ -83,103 +81,76 @@ struct ingest_outcome {
   bool kept_new = false;       // this request kept a delivery no earlier one had kept
 };
 
-class sqlite_store {
- public:
-  // Opens (creating if needed) the database, sets WAL + synchronous=FULL, runs migrations.
-  static result<std::unique_ptr<sqlite_store>> open(const store_options& opts);
-  ~sqlite_store();
-  sqlite_store(const sqlite_store&) = delete;
-  sqlite_store& operator=(const sqlite_store&) = delete;
+class outbox_reader;  // outbox.hpp
+class store_reader;   // reader.hpp
 
-  // One transaction for the whole batch, then the confirmed outbox rows are deleted. One
-  // request's failure does not poison the others: the batch then runs again with each
-  // request in a savepoint of its own. If the commit fails every request fails with
-  // errc::unavailable. Writer thread only.
+// The store as the rest of the daemon sees it: the group writer (store/writer.hpp) commits
+// through it, the read API and the publisher read through the readers it opens. SQLite is the
+// embedded backend (sqlite_store.hpp); a backend on a database server fits the same calls:
+// a batch is one transaction of set-based work, a failing request is isolated by splitting
+// the batch around it (never a savepoint per request), and the backlog is what the backend
+// counts, so several daemons sharing it see one figure.
+class store_backend {
+ public:
   struct commit_result {
     std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
     std::int64_t outbox_added = 0;                 // rows written for the publisher
     std::int64_t outbox_removed = 0;               // confirmed rows deleted
-    bool failed = false;                           // the transaction did not commit
+    bool failed = false;   // a transaction of the batch did not commit: the store is not writable
+    bool settled = false;  // the confirmed rows' deletes and the signatures were committed
     committed_batch handed;  // what was committed, for the publisher's reader (handoff.hpp)
   };
-  commit_result commit(std::span<ingest_request* const> requests,
-                       std::span<const std::int64_t> confirmed,
-                       std::span<const seen_signature> seen = {});
 
-  // The signatures remembered and not expired at `now` (the replay guard's memory, at start).
-  // Expired ones are deleted. Writer thread only, before it runs.
-  std::vector<seen_signature> load_signatures(millis now);
+  virtual ~store_backend() = default;
 
-  std::int64_t outbox_size();  // rows waiting for a confirm
-  // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
-  // Writer thread only.
-  std::int64_t cache_used_bytes();
-
+  // ---- The writer thread only ----
+  // The batch in one transaction, with the deletes of the confirmed outbox rows and the
+  // signatures to remember. One request's failure does not poison the others: the batch is
+  // split around it, and that request alone fails (errc::internal, or errc::unavailable when
+  // the cause may pass). When a transaction fails as a whole, each of its requests (and every
+  // later one) fails with errc::unavailable, and `failed` is set.
+  virtual commit_result commit(std::span<ingest_request* const> requests,
+                               std::span<const std::int64_t> confirmed,
+                               std::span<const seen_signature> seen = {}) = 0;
+  // The signatures remembered and not expired at `now` (the replay guard's memory, at
+  // start). Expired ones are deleted. Before the writer runs.
+  virtual std::vector<seen_signature> load_signatures(millis now) = 0;
   // Deletes a kept delivery (an operator is done with it). errc::not_found for an unknown id.
-  // Its own small transaction. Writer thread only.
-  result<void> delete_unreadable(std::string_view id);
-
+  virtual result<void> delete_unreadable(std::string_view id) = 0;
   // Closes an open conversation; the customer's next message opens a new one. Returns the
-  // conversation's status afterwards ("closed"); errc::not_found for an unknown id. Its own
-  // small transaction. Writer thread only.
-  result<std::string> close_conversation(std::string_view id, millis at);
+  // conversation's status afterwards ("closed"); errc::not_found for an unknown id.
+  virtual result<std::string> close_conversation(std::string_view id, millis at) = 0;
   // Parked outbox rows (outbox.hpp, outbox_parking): the broker refuses them for good, so they
-  // leave the outbox for `outbox_parked`, where ops see them (GET /v1/parked). Returns how
-  // many rows moved (a row already deleted is skipped). One small transaction. Writer thread.
-  result<std::int64_t> park(std::span<const outbox_parking> rows, millis at);
+  // leave the outbox for the parked rows, where ops see them (GET /v1/parked). Returns how
+  // many rows moved (a row already deleted is skipped).
+  virtual result<std::int64_t> park(std::span<const outbox_parking> rows, millis at) = 0;
   // A parked row back into the outbox as a new row (its new seq, returned), which the
-  // publisher meets like any other; errc::not_found for an unknown seq. Writer thread only.
-  result<std::int64_t> unpark(std::int64_t seq);
-  // Forgets a parked row (the message stays stored, it is never published). Writer thread.
-  result<void> delete_parked(std::int64_t seq);
-
+  // publisher meets like any other; errc::not_found for an unknown seq.
+  virtual result<std::int64_t> unpark(std::int64_t seq) = 0;
+  // Forgets a parked row (the message stays stored, it is never published).
+  virtual result<void> delete_parked(std::int64_t seq) = 0;
   // A one-row write transaction: true when the store takes writes (after a failed commit,
-  // this is how the writer learns the disk has room again). Writer thread only.
-  bool probe_write(millis at);
-  const store_options& options() const noexcept { return opts_; }
+  // this is how the writer learns the disk has room again).
+  virtual bool probe_write(millis at) = 0;
 
-  // Checkpoints. SQLite's automatic checkpoint (1,000 WAL pages) would run inside the writer's
-  // COMMIT, stalling every request of the batch for the page copies and the database fsync.
-  // Instead the writer's commits report the WAL's size to `listener` (the group writer wakes
-  // a checkpoint thread on a connection of its own). Only when the WAL reaches
-  // wal_hard_frames, i.e. the checkpoint thread cannot keep up or is not running, does the
-  // writer checkpoint itself, which is what lets SQLite restart the WAL from its beginning
-  // and keeps it bounded. Writer thread only (the listener runs on it).
-  static constexpr int wal_hard_frames = 8000;  // ~32 MiB of WAL
-  void on_wal_frames(std::function<void(int frames)> listener) { wal_listener_ = std::move(listener); }
+  // ---- Any thread ----
+  // Unpublished messages: outbox rows not yet confirmed and deleted (nor parked).
+  virtual std::int64_t backlog() const noexcept = 0;
+  // The backend's own metrics (Prometheus text), at scrape time.
+  virtual void render_metrics(std::string& out) const = 0;
+  // Background work of the backend's own (SQLite: the WAL checkpoint thread), between the
+  // group writer's start() and stop().
+  virtual void start() {}
+  virtual void stop() {}
 
- private:
-  explicit sqlite_store(store_options opts);
-  struct statements;
-  store_options opts_;
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<statements> st_;
-  std::function<void(int)> wal_listener_;
-  static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
-  // Runs `body` in a transaction of its own: committed when it returns, rolled back (and the
-  // exception passed on) when it throws.
-  void in_transaction(const std::function<void()>& body);
-  // One try at commit(): `isolate` runs each request in a savepoint of its own. Without it,
-  // nullopt when a request failed (the transaction is then rolled back).
-  std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,
-                                         std::span<const std::int64_t> confirmed,
-                                         std::span<const seen_signature> seen, bool isolate);
-  friend struct store_tx;
+  // Readers, each on a connection of its own that never blocks the writer. The read API's
+  // (shared by the HTTP threads) and the publisher's (its thread's alone).
+  virtual result<std::unique_ptr<store_reader>> open_reader() = 0;
+  virtual result<std::unique_ptr<outbox_reader>> open_outbox_reader() = 0;
 };
 
-// The checkpoint thread's own connection (see sqlite_store::on_wal_frames).
-class wal_checkpointer {
- public:
-  static result<std::unique_ptr<wal_checkpointer>> open(const std::string& path);
-  ~wal_checkpointer();
-  // A PASSIVE checkpoint: copies the committed WAL pages no reader still needs into the
-  // database file and fsyncs it, without blocking the writer. Returns how many of the WAL's
-  // frames are now in the database file; nullopt on an error (logged).
-  std::optional<int> run();
-
- private:
-  wal_checkpointer() = default;
-  sqlite3* db_ = nullptr;
-};
+// The backend the options name (SQLite, the embedded default, is the only one so far),
+// opened, migrated and ready to commit.
+result<std::unique_ptr<store_backend>> open_store(const store_options& opts);
 
 }  // namespace sb

@@ -6,98 +6,43 @@
 #include <memory>
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 namespace sb {
 
-group_writer::group_writer(sqlite_store& store, std::function<void()> on_commit,
+group_writer::group_writer(store_backend& store, std::function<void()> on_commit,
                            std::size_t max_batch, std::chrono::milliseconds confirm_linger)
     : store_(store),
       on_commit_(std::move(on_commit)),
       max_batch_(max_batch),
-      confirm_linger_(confirm_linger) {
-  backlog_ = store_.outbox_size();
-  store_.on_wal_frames([this](int frames) {
-    // At the hard bound the writer checkpoints itself (sqlite_store::wal_hook); a checkpoint
-    // started here would make it lose that race (SQLITE_BUSY) and the WAL grow past the bound.
-    if (frames >= sqlite_store::wal_hard_frames) return;
-    // Fewer frames than were checkpointed: the WAL restarted from its beginning since.
-    const int copied = checkpointed_frames_.load(std::memory_order_relaxed);
-    if ((frames >= copied ? frames - copied : frames) < checkpoint_frames) return;
-    {
-      std::lock_guard lock(checkpoint_m_);
-      checkpoint_due_ = true;
-    }
-    checkpoint_cv_.notify_one();
-  });
-}
+      confirm_linger_(confirm_linger) {}
 
-group_writer::~group_writer() {
-  stop();
-  store_.on_wal_frames({});  // the listener points here
-}
+group_writer::~group_writer() { stop(); }
 
 void group_writer::start() {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   if (started_) return;
   started_ = true;
+  store_.start();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "sb-writer");  // top -H, perf, gdb show it
     run();
   });
-  if (auto c = wal_checkpointer::open(store_.options().path)) {
-    checkpointer_ = std::move(*c);
-    checkpoint_thread_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "sb-checkpoint");
-      // Background work: the requests waiting on the writer and the HTTP threads come first
-      // when the cores are busy. If this thread falls behind, the writer checkpoints itself at
-      // wal_hard_frames, so the WAL stays bounded whatever the share it gets.
-      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
-      checkpoint_loop();
-    });
-  } else {
-    log::warn("store", "no checkpoint thread ({}); the writer checkpoints at {} WAL pages",
-              c.error().detail, sqlite_store::wal_hard_frames);
-  }
-}
-
-void group_writer::checkpoint_loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(checkpoint_m_);
-      checkpoint_cv_.wait(lock, [&] { return checkpoint_due_ || checkpoint_stop_; });
-      if (checkpoint_stop_) return;
-      checkpoint_due_ = false;
-    }
-    const auto started = std::chrono::steady_clock::now();
-    if (const auto copied = checkpointer_->run()) {
-      checkpointed_frames_.store(*copied, std::memory_order_relaxed);
-      checkpoint_seconds_.observe(
-          "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
-  }
 }
 
 void group_writer::stop() {
   {
-    std::lock_guard lock(m_);
+    mutex_lock lock(m_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  {
-    std::lock_guard lock(checkpoint_m_);
-    checkpoint_stop_ = true;
-  }
-  checkpoint_cv_.notify_all();
-  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  store_.stop();
   // Nothing may be left without an answer: anything submitted after the thread ended (or when
   // it never started) is refused, and the provider retries.
   std::deque<pending> left;
   std::deque<task_item> left_tasks;
   {
-    std::lock_guard lock(m_);
+    mutex_lock lock(m_);
     left.swap(queue_);
     left_tasks.swap(tasks_);
   }
@@ -107,7 +52,7 @@ void group_writer::stop() {
 
 void group_writer::submit(ingest_request req, callback done) {
   {
-    std::lock_guard lock(m_);
+    mutex_lock lock(m_);
     if (started_ && !stopping_) {
       queue_.push_back({std::move(req), std::move(done)});
       cv_.notify_one();
@@ -117,9 +62,9 @@ void group_writer::submit(ingest_request req, callback done) {
   done(error{errc::unavailable, "shutting down"});
 }
 
-void group_writer::run(std::function<void(sqlite_store&)> task, std::function<void()> refused) {
+void group_writer::run(std::function<void(store_backend&)> task, std::function<void()> refused) {
   {
-    std::lock_guard lock(m_);
+    mutex_lock lock(m_);
     if (started_ && !stopping_) {
       tasks_.push_back({std::move(task), std::move(refused)});
       cv_.notify_one();
@@ -131,7 +76,7 @@ void group_writer::run(std::function<void(sqlite_store&)> task, std::function<vo
 
 void group_writer::confirmed(std::vector<std::int64_t> seqs) {
   if (seqs.empty()) return;
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   confirmed_.insert(confirmed_.end(), seqs.begin(), seqs.end());
   cv_.notify_one();
 }
@@ -140,29 +85,23 @@ void group_writer::park(std::vector<outbox_parking> rows) {
   if (rows.empty()) return;
   // Refused at stop: the rows stay in the outbox, and are parked again after the restart.
   run(
-      [this, rows = std::move(rows)](sqlite_store& store) {
-        if (auto moved = store.park(rows, now_ms()))
-          backlog_.fetch_sub(*moved, std::memory_order_relaxed);
-      },
+      [rows = std::move(rows)](store_backend& store) { store.park(rows, now_ms()); },
       [] {});
 }
 
 void group_writer::unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done) {
   auto shared_done = std::make_shared<decltype(done)>(std::move(done));
   run(
-      [this, seq, shared_done](sqlite_store& store) {
+      [this, seq, shared_done](store_backend& store) {
         auto r = store.unpark(seq);
-        if (r) {
-          backlog_.fetch_add(1, std::memory_order_relaxed);
-          if (on_commit_) on_commit_();
-        }
+        if (r && on_commit_) on_commit_();
         (*shared_done)(std::move(r));
       },
       [shared_done] { (*shared_done)(error{errc::unavailable, "shutting down"}); });
 }
 
 void group_writer::remember(seen_signature s) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   remembered_.push_back(std::move(s));
   cv_.notify_one();
 }
@@ -175,19 +114,19 @@ void group_writer::run() {
   std::deque<task_item> tasks;
   for (;;) {
     {
-      std::unique_lock lock(m_);
+      unique_lock lock(m_);
       // Work that needs a transaction now; deletes of confirmed rows alone may wait (below).
-      const auto has_urgent_work = [&] {
+      const auto has_urgent_work = [&]() SB_REQUIRES(m_) {
         return stopping_ || !queue_.empty() || !tasks_.empty() ||
                confirmed_.size() >= confirm_batch;
       };
-      const auto has_work = [&] {
+      const auto has_work = [&]() SB_REQUIRES(m_) {
         return has_urgent_work() || !confirmed_.empty() || !remembered_.empty();
       };
       // After a failed commit, nothing may come to prove the disk has room again (a load
       // balancer stops sending when /readyz says 503): probe with a tiny write each second.
       while (failed_last_ && !has_work()) {
-        if (cv_.wait_for(lock, std::chrono::seconds(1), has_work)) break;
+        if (cv_.wait_for(lock.native(), std::chrono::seconds(1), has_work)) break;
         lock.unlock();
         const bool ok = store_.probe_write(now_ms());
         lock.lock();
@@ -196,13 +135,13 @@ void group_writer::run() {
           log::info("store", "the store takes writes again");
         }
       }
-      cv_.wait(lock, has_work);
+      cv_.wait(lock.native(), has_work);
       // Deleting confirmed rows promises nothing (a row that outlives a crash is published
       // again, and consumers dedupe), so it needs no fsync of its own: the deletes ride with
       // the next batch of requests. Alone, they wait up to confirm_linger_, or until
       // confirm_batch of them are there. At 2,000 webhooks/s, 15% of the commits were
       // these deletes alone.
-      if (!has_urgent_work()) cv_.wait_for(lock, confirm_linger_, has_urgent_work);
+      if (!has_urgent_work()) cv_.wait_for(lock.native(), confirm_linger_, has_urgent_work);
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
           ((confirmed_.empty() && remembered_.empty()) || (stopping_ && failed_last_)))
@@ -236,17 +175,15 @@ void group_writer::run() {
         "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!batch.empty()) batch_sizes_.observe("", static_cast<double>(batch.size()));
     if (res.failed) failed_commits_.fetch_add(1, std::memory_order_relaxed);
-    backlog_.fetch_add(res.outbox_added - res.outbox_removed, std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
-    cache_used_.store(store_.cache_used_bytes(), std::memory_order_relaxed);
     failed_last_ = res.failed;
     if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
     last_batch_.store(batch.size(), std::memory_order_relaxed);
-    if (res.failed && (!confirmed.empty() || !remembered.empty())) {
+    if (!res.settled && (!confirmed.empty() || !remembered.empty())) {
       // The deletes were rolled back with the batch: keep them for the next transaction, or
       // the publisher (which skips rows it saw confirmed) would leave them in the outbox. The
       // same for the signatures to remember.
-      std::lock_guard lock(m_);
+      mutex_lock lock(m_);
       confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
       remembered_.insert(remembered_.end(), std::make_move_iterator(remembered.begin()),
                          std::make_move_iterator(remembered.end()));
@@ -282,13 +219,9 @@ void group_writer::render_metrics(std::string& out) const {
                   "Group-commit transactions that failed; their requests were answered 503.");
   metrics::sample(out, "switchboard_store_commit_failures_total", "",
                   static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
-  metrics::header(out, "switchboard_store_cache_bytes", "gauge",
-                  "Bytes in the writer's SQLite page cache (at most about store.cache_bytes).");
-  metrics::sample(out, "switchboard_store_cache_bytes", "",
-                  static_cast<double>(cache_used_bytes()));
   batch_sizes_.render(out);
   commit_seconds_.render(out);
-  checkpoint_seconds_.render(out);
+  store_.render_metrics(out);
 }
 
 }  // namespace sb

@@ -1,5 +1,6 @@
 // Group commit. HTTP threads hand their requests to one writer thread; it takes every request
-// waiting (up to max_batch), commits them in one SQLite transaction — one fsync for the batch —
+// waiting (up to max_batch), commits them in one transaction of the store backend (store.hpp)
+// — one fsync for the batch —
 // and only then runs their callbacks, which send the HTTP replies. Per-request fsync would cap
 // ingest near 1,000 requests/s; this is how the daemon keeps up with the broker.
 // Confirmed outbox rows are deleted by the same thread, in the transaction of the next batch
@@ -7,6 +8,7 @@
 #pragma once
 
 #include "core/metrics.hpp"
+#include "core/mutex.hpp"
 #include "store/ingest_sink.hpp"
 #include "store/store.hpp"
 
@@ -16,7 +18,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,7 @@ class group_writer final : public ingest_sink {
   // `on_commit` runs on the writer thread after each commit that added outbox rows.
   // `confirm_linger`: how long the deletes of confirmed rows wait for a batch of requests to
   // be committed with, rather than have a transaction (and an fsync) of their own.
-  group_writer(sqlite_store& store, std::function<void()> on_commit, std::size_t max_batch = 1024,
+  group_writer(store_backend& store, std::function<void()> on_commit, std::size_t max_batch = 1024,
                std::chrono::milliseconds confirm_linger = std::chrono::milliseconds(100));
   ~group_writer() override;
   group_writer(const group_writer&) = delete;
@@ -47,11 +48,11 @@ class group_writer final : public ingest_sink {
   void submit(ingest_request req, callback done) override;
   // Runs `task` on the writer thread between batches (rare writes such as closing a
   // conversation). After stop() the task is not run and `refused` is called instead.
-  void run(std::function<void(sqlite_store&)> task, std::function<void()> refused);
+  void run(std::function<void(store_backend&)> task, std::function<void()> refused);
 
   // Outbox rows the broker confirmed; deleted in the next transaction.
   void confirmed(std::vector<std::int64_t> seqs);
-  // Outbox rows the broker refuses for good, moved out of the outbox (sqlite_store::park) in a
+  // Outbox rows the broker refuses for good, moved out of the outbox (store_backend::park) in a
   // transaction of their own: they no longer count in the backlog.
   void park(std::vector<outbox_parking> rows);
   // A parked row back into the outbox as a new row; `done` (on the writer thread) gets its
@@ -61,23 +62,16 @@ class group_writer final : public ingest_sink {
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
   void remember(seen_signature s) override;
 
-  // Unpublished messages: outbox rows not yet confirmed and deleted.
-  std::int64_t backlog() const noexcept override {
-    return backlog_.load(std::memory_order_relaxed);
-  }
+  // Unpublished messages: outbox rows not yet confirmed and deleted, as the store counts them.
+  std::int64_t backlog() const noexcept override { return store_.backlog(); }
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
-  // WAL checkpoints the checkpoint thread completed.
-  std::uint64_t checkpoints() const { return checkpoint_seconds_.count_sum("").first; }
   std::uint64_t last_batch_size() const noexcept {
     return last_batch_.load(std::memory_order_relaxed);
   }
   // False while the last transaction failed (disk full, I/O error): nothing can be promised.
   bool store_writable() const noexcept { return !failed_last_.load(std::memory_order_relaxed); }
-  // Bytes in the writer's page cache after its last commit (store.cache_bytes bounds it).
-  std::int64_t cache_used_bytes() const noexcept {
-    return cache_used_.load(std::memory_order_relaxed);
-  }
-  // Prometheus text: backlog, writability, commits, batch sizes, commit durations, page cache.
+  // Prometheus text: backlog, writability, commits, batch sizes, commit durations, and what
+  // the store reports of its own.
   void render_metrics(std::string& out) const;
 
  private:
@@ -86,58 +80,37 @@ class group_writer final : public ingest_sink {
     callback done;
   };
   void run();
-  void checkpoint_loop();
   // Confirmed rows waiting for their delete wait no longer than this many (see run()).
   static constexpr std::size_t confirm_batch = 4096;
 
-  sqlite_store& store_;
+  store_backend& store_;
   std::function<void()> on_commit_;
   std::function<void(committed_batch)> hand_off_;
   const std::size_t max_batch_;
   const std::chrono::milliseconds confirm_linger_;
-  std::mutex m_;
+  mutex m_;
   std::condition_variable cv_;
-  std::deque<pending> queue_;
+  std::deque<pending> queue_ SB_GUARDED_BY(m_);
   struct task_item {
-    std::function<void(sqlite_store&)> run;
+    std::function<void(store_backend&)> run;
     std::function<void()> refused;
   };
-  std::deque<task_item> tasks_;
-  std::vector<std::int64_t> confirmed_;
-  std::vector<seen_signature> remembered_;
-  bool stopping_ = false;
-  bool started_ = false;
+  std::deque<task_item> tasks_ SB_GUARDED_BY(m_);
+  std::vector<std::int64_t> confirmed_ SB_GUARDED_BY(m_);
+  std::vector<seen_signature> remembered_ SB_GUARDED_BY(m_);
+  bool stopping_ SB_GUARDED_BY(m_) = false;
+  bool started_ SB_GUARDED_BY(m_) = false;
   std::atomic<bool> failed_last_{false};
   std::thread thread_;
-  // The checkpoint thread (see sqlite_store::on_wal_frames): woken when a commit leaves at
-  // least checkpoint_frames pages in the WAL that the last checkpoint did not copy. (Not the
-  // WAL's whole length: SQLite restarts the WAL only when no reader is using it, and with the
-  // publisher reading all the time it can stay long, which woke a checkpoint, and its fsync
-  // of the database file, after every commit.)
-  static constexpr int checkpoint_frames = 1000;
-  std::atomic<int> checkpointed_frames_{0};  // WAL frames in the database file, last we know
-  std::unique_ptr<wal_checkpointer> checkpointer_;
-  std::thread checkpoint_thread_;
-  std::mutex checkpoint_m_;
-  std::condition_variable checkpoint_cv_;
-  bool checkpoint_due_ = false;
-  bool checkpoint_stop_ = false;
-  std::atomic<std::int64_t> backlog_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> failed_commits_{0};
-  std::atomic<std::int64_t> cache_used_{0};  // the writer's page cache after its last commit
   metrics::histogram_family batch_sizes_{
       "switchboard_store_batch_size", "Webhook requests committed together in one transaction.",
       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
   metrics::histogram_family commit_seconds_{
       "switchboard_store_commit_seconds",
       "Duration of one group-commit transaction, fsync included.", metrics::latency_buckets()};
-  metrics::histogram_family checkpoint_seconds_{
-      "switchboard_store_checkpoint_seconds",
-      "Duration of one WAL checkpoint on the checkpoint thread (pages copied into the database "
-      "file, fsync included).",
-      metrics::latency_buckets()};
 };
 
 }  // namespace sb

@@ -6,7 +6,7 @@
 #include "channels/crypto.hpp"
 #include "daemon/pipeline.hpp"
 #include "store/reader.hpp"
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 #include "store/writer.hpp"
 
 #include <doctest/doctest.h>
@@ -30,7 +30,7 @@ struct api_harness {
     store_options o;
     o.path = (dir / "store.db").string();
     store = std::move(*sqlite_store::open(o));
-    reader = std::move(*store_reader::open(o.path));
+    reader = std::move(*open_sqlite_reader(o.path));
     writer = std::make_unique<group_writer>(*store, nullptr);
     writer->start();
     auto cfg = std::make_shared<config>();

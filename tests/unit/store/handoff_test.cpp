@@ -2,7 +2,7 @@
 // payloads it assembles compared byte for byte with those read back from the store.
 #include "store/handoff.hpp"
 
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 #include "temp_db.hpp"
 
 #include <doctest/doctest.h>
@@ -185,8 +185,8 @@ void compare_readers(unsigned seed) {
   o.reopen_after = std::chrono::hours(1);
   auto store = sqlite_store::open(o);
   REQUIRE(store);
-  auto handed = outbox_reader::open(o.path, o.thread_limit, o.max_payload_bytes);
-  auto plain = outbox_reader::open(o.path, o.thread_limit, o.max_payload_bytes);
+  auto handed = open_sqlite_outbox_reader(o.path, o.thread_limit, o.max_payload_bytes);
+  auto plain = open_sqlite_outbox_reader(o.path, o.thread_limit, o.max_payload_bytes);
   REQUIRE(handed);
   REQUIRE(plain);
 

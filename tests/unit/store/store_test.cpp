@@ -1,4 +1,4 @@
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 
 #include "store/payload.hpp"
 #include "store/reader.hpp"
@@ -66,7 +66,7 @@ struct fixture {
     return *res.outcomes[0];
   }
   std::vector<outbox_row> outbox() {
-    auto r = outbox_reader::open(opts.path, opts.thread_limit, opts.max_payload_bytes);
+    auto r = open_sqlite_outbox_reader(opts.path, opts.thread_limit, opts.max_payload_bytes);
     REQUIRE(r.has_value());
     return (*r)->fetch(0, 100000);
   }
@@ -267,7 +267,7 @@ TEST_CASE("claims never link, merge or open another customer's thread") {
     auto i = f.ingest(request(t0 + 2 * minute, {both}));
     CHECK(i.accepted[0].customer_id != a.accepted[0].customer_id);
     CHECK(i.accepted[0].customer_id != b.accepted[0].customer_id);
-    auto reader = store_reader::open(f.opts.path);
+    auto reader = open_sqlite_reader(f.opts.path);
     REQUIRE(reader.has_value());
     const auto cu = boost::json::parse(*(*reader)->customer(a.accepted[0].customer_id));
     CHECK(cu.at("merged_ids").as_array().empty());
@@ -335,7 +335,7 @@ TEST_CASE("a merge records the message and the verified identity that proved it"
   auto both = chat_message("m-3", "v-3", "both");
   both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
   auto c = f.ingest(request(t0 + 2 * minute, {both}));
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   const auto cu = boost::json::parse(*(*reader)->customer(a.accepted[0].customer_id));
   const auto& merges = cu.at("merges").as_array();
@@ -494,7 +494,7 @@ INSERT INTO outbox (message_id, conversation_id, skill, channel, channel_type, p
   auto s = sqlite_store::open(o);
   REQUIRE(s.has_value());
   CHECK((*s)->outbox_size() == 1);
-  auto r = outbox_reader::open(o.path, o.thread_limit);
+  auto r = open_sqlite_outbox_reader(o.path, o.thread_limit);
   REQUIRE(r.has_value());
   auto rows = (*r)->fetch(0, 10);
   REQUIRE(rows.size() == 1);
@@ -614,9 +614,9 @@ TEST_CASE("the checkpoint thread copies committed WAL pages into the database fi
              [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().has_value());
   }
-  for (int i = 0; i < 500 && w.checkpoints() == 0; ++i)
+  for (int i = 0; i < 500 && f.store->checkpoints() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(w.checkpoints() >= 1);
+  CHECK(f.store->checkpoints() >= 1);
   w.stop();
   // The pages reached the database file itself: another connection reading it without the
   // WAL (the file alone, copied) sees the customers.
@@ -655,8 +655,8 @@ TEST_CASE("a WAL that cannot restart is checkpointed per 1,000 new pages, not pe
   }
   w.stop();
   sqlite3_close(reader);
-  CHECK(w.checkpoints() >= 1);
-  CHECK(w.checkpoints() < commits / 10);
+  CHECK(f.store->checkpoints() >= 1);
+  CHECK(f.store->checkpoints() < commits / 10);
 }
 
 TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
@@ -677,22 +677,35 @@ TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
   CHECK(fs::file_size(f.db.path()) > 100 * 4096);
 }
 
-TEST_CASE("a request that fails leaves no trace; the others of its batch are stored") {
-  // The batch runs without a savepoint per request until one fails; then it runs again with
-  // them, so that request alone is refused and its half-done writes (here its customer,
-  // identity and conversation, written before its message) are rolled back.
-  fixture f;
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open(f.opts.path.c_str(), &h) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(h,
-                       "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.provider_id = "
-                       "'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  const auto count = [&](const char* sql) {
+namespace {
+
+// A second connection to a store's file: SQLite then refuses, halfway through a request, every
+// message whose provider id is LIKE `pattern` (a trigger), and rows can be counted.
+struct refusing_trigger {
+  refusing_trigger(const std::string& path, const std::string& pattern) {
+    REQUIRE(sqlite3_open(path.c_str(), &h) == SQLITE_OK);
+    const auto sql = "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.provider_id LIKE '" +
+                     pattern + "' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+    REQUIRE(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+  ~refusing_trigger() { sqlite3_close(h); }
+  std::int64_t count(const char* sql) {
     sql::stmt q(h, sql);
     REQUIRE(q.step());
     return q.i64(0);
-  };
+  }
+  sqlite3* h = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("a request that fails leaves no trace; the others of its batch are stored") {
+  // The batch runs without a savepoint per request; when one fails it is split around it,
+  // so that request alone is refused and its half-done writes (here its customer,
+  // identity and conversation, written before its message) are rolled back.
+  fixture f;
+  refusing_trigger t(f.opts.path, "boom");
+  const auto count = [&](const char* sql) { return t.count(sql); };
   auto a = request(t0, {chat_message("m-a", "v-a", "first")});
   auto b = request(t0, {chat_message("boom", "v-b", "second")});
   auto c = request(t0, {chat_message("m-c", "v-c", "third"), chat_message("m-c2", "v-a", "x")});
@@ -725,7 +738,62 @@ TEST_CASE("a request that fails leaves no trace; the others of its batch are sto
   CHECK(ok.outcomes[0].has_value());
   CHECK(ok.outcomes[1].has_value());
   CHECK(count("SELECT count(*) FROM messages") == 5);
-  sqlite3_close(h);
+}
+
+TEST_CASE("a batch is split around each failing request; the confirmed deletes still commit") {
+  fixture f;
+  refusing_trigger t(f.opts.path, "boom%");
+  const auto count = [&](const char* sql) { return t.count(sql); };
+  // Two rows to confirm, committed before.
+  f.ingest(request(t0, {chat_message("old-1", "v-old", "one")}));
+  f.ingest(request(t0, {chat_message("old-2", "v-old", "two")}));
+  std::vector<std::int64_t> confirmed;
+  for (const auto& row : f.outbox()) confirmed.push_back(row.seq);
+  REQUIRE(confirmed.size() == 2);
+
+  // Failures first, last and in the middle, two of them side by side.
+  std::vector<ingest_request> reqs;
+  const char* ids[] = {"boom-1", "m-1", "m-2", "boom-2", "boom-3", "m-3", "boom-4"};
+  for (const char* id : ids)
+    reqs.push_back(request(t0 + minute, {chat_message(id, std::string("v-") + id, "hi")}));
+  std::vector<ingest_request*> batch;
+  for (auto& r : reqs) batch.push_back(&r);
+  auto res = f.store->commit(batch, confirmed);
+  REQUIRE(res.outcomes.size() == reqs.size());
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    INFO("request " << ids[i]);
+    const bool boom = std::string_view(ids[i]).starts_with("boom");
+    CHECK(res.outcomes[i].has_value() == !boom);
+    if (boom) CHECK(res.outcomes[i].error().code == errc::internal);
+  }
+  CHECK_FALSE(res.failed);
+  CHECK(res.settled);
+  CHECK(res.outbox_added == 3);
+  CHECK(res.outbox_removed == 2);
+  CHECK(f.store->outbox_size() == 3);
+  CHECK(f.store->backlog() == 3);
+  CHECK(count("SELECT count(*) FROM messages") == 5);
+  CHECK(count("SELECT count(*) FROM customers") == 4);  // v-old and the three that went through
+  // The hand-off describes exactly the rows committed, in seq order.
+  REQUIRE(res.handed.rows.size() == 3);
+  CHECK(res.handed.rows[0].row.seq < res.handed.rows[1].row.seq);
+  CHECK(res.handed.rows[1].row.seq < res.handed.rows[2].row.seq);
+  const auto stored = f.outbox();
+  REQUIRE(stored.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(stored[i].seq == res.handed.rows[i].row.seq);
+
+  // A single failing request with confirmed rows: it fails, the deletes commit.
+  std::vector<std::int64_t> more;
+  for (const auto& row : stored) more.push_back(row.seq);
+  auto lone = request(t0 + 2 * minute, {chat_message("boom-5", "v-x", "no")});
+  std::vector<ingest_request*> one{&lone};
+  auto res2 = f.store->commit(one, more);
+  REQUIRE(res2.outcomes.size() == 1);
+  CHECK_FALSE(res2.outcomes[0].has_value());
+  CHECK(res2.settled);
+  CHECK(res2.outbox_removed == 3);
+  CHECK(f.store->outbox_size() == 0);
+  CHECK(f.store->backlog() == 0);
 }
 
 TEST_CASE("the writer's page cache holds up to store.cache_bytes, not SQLite's default 2 MiB") {
@@ -909,7 +977,7 @@ TEST_CASE("kept deliveries: stored with the batch, once per body, replayed, dele
   CHECK(out.unreadable == 1);
   CHECK_FALSE(out.kept_new);
 
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   CHECK((*reader)->kept_pending() == 1);
   auto list = boost::json::parse((*reader)->kept_list("pending", "", 100));
@@ -1011,7 +1079,7 @@ TEST_CASE("a parked outbox row leaves the outbox, and comes back as a new row") 
   REQUIRE(moved.has_value());
   CHECK(*moved == 1);
   CHECK(f.store->outbox_size() == 2);
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   CHECK((*reader)->parked() == 1);
   auto list = boost::json::parse((*reader)->parked_list(10)).at("parked").as_array();
@@ -1054,7 +1122,7 @@ TEST_CASE("the reader answers conversations and customers, following merges") {
   both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
   f.ingest(request(t0 + 2 * minute, {both}));
 
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   // The merged-away conversation answers as the survivor's, with the whole thread.
   auto conv = (*reader)->conversation(b.accepted[0].conversation_id);
@@ -1105,7 +1173,7 @@ TEST_CASE("every skill change is recorded on the conversation, with the route th
   CHECK(moved.skill == "sales");
   CHECK(again.skill == "sales");
 
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   auto conv = (*reader)->conversation(hello.conversation_id);
   REQUIRE(conv);
@@ -1179,7 +1247,7 @@ TEST_CASE("payloads stay within store.max_payload_bytes; the stored messages sta
   CHECK(last_thread[0].at("truncated") == true);
   CHECK(last_thread[0].at("text").as_string().ends_with(marker));
   // The read API serves every message whole.
-  auto reader = store_reader::open(f.opts.path);
+  auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   const auto conv = (*reader)->conversation(conversation);
   REQUIRE(conv.has_value());

@@ -1,6 +1,6 @@
 #include "store/wal_vfs.hpp"
 
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 #include "temp_db.hpp"
 
 #include <doctest/doctest.h>

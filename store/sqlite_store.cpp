@@ -1,23 +1,24 @@
-#include "store/store.hpp"
+#include "store/sqlite_store.hpp"
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "store/payload.hpp"
+#include "store/reader.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 #include "store/wal_vfs.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include <fmt/core.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace sb {
 
@@ -29,9 +30,6 @@ struct sqlite_store::statements {
       : begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
-        savepoint(db, "SAVEPOINT request"),
-        release(db, "RELEASE request"),
-        rollback_to(db, "ROLLBACK TO request"),
         find_duplicate(db, "SELECT 1 FROM messages WHERE channel = ?1 AND provider_id = ?2"),
         find_identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
         customer_info(db, "SELECT name, created_at FROM customers WHERE id = ?1"),
@@ -152,7 +150,7 @@ struct sqlite_store::statements {
                         "SELECT channel, key, digest, expires_at FROM signatures_log "
                         "WHERE expires_at >= ?1 ORDER BY id") {}
 
-  stmt begin, commit, rollback, savepoint, release, rollback_to;
+  stmt begin, commit, rollback;
   stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
   stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
@@ -182,13 +180,12 @@ void configure_connection(sqlite3* db) {
 }
 
 void keep_statement_journal_in_memory(sqlite3* db) {
-  // A request of a group commit that runs in a savepoint (sqlite_store::commit, after a
-  // request failed) and each statement that may fail halfway have a statement journal,
-  // which keeps the pages they change. On disk (the default) that journal spills to a temp
-  // file past 64 KiB, i.e. after a request or two of a batch, and then every page touched
-  // costs a pwrite(): 86% of the writer's writes. It only serves ROLLBACK TO within the open
-  // transaction, so memory is where it belongs; a crash loses nothing it holds. Set after the
-  // migrations, whose sorts (an index built on a large table) may need temp files.
+  // Each statement that may fail halfway has a statement journal, which keeps the pages it
+  // changes. On disk (the default) that journal spills to a temp file past 64 KiB, and then
+  // every page touched costs a pwrite() (86% of the writer's writes when each request ran in
+  // a savepoint). It only serves the rollback of a statement within the open transaction, so
+  // memory is where it belongs; a crash loses nothing it holds. Set after the migrations,
+  // whose sorts (an index built on a large table) may need temp files.
   sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
@@ -216,50 +213,6 @@ void migrate(sqlite3* db) {
     }
     log::info("store", "schema migrated to version {}", v + 1);
   }
-}
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xF];
-  }
-  return out;
-}
-
-// The unreadable events as the kept row stores them; an event's JSON is embedded as JSON.
-std::string events_json(const std::vector<unreadable_event>& events) {
-  boost::json::array out;
-  for (const auto& e : events) {
-    boost::json::object o{{"path", e.path}, {"reason", e.reason}};
-    boost::system::error_code ec;
-    boost::json::value event =
-        e.event.empty() ? boost::json::value(nullptr) : boost::json::parse(e.event, ec);
-    o["event"] = ec ? boost::json::value(nullptr) : std::move(event);
-    out.push_back(std::move(o));
-  }
-  return boost::json::serialize(out);
-}
-
-// Providers that give no message id get a stable one: a hash of what identifies the message,
-// so their retries still dedupe.
-std::string derived_provider_id(const std::string& channel, const inbound_message& m) {
-  std::string material = channel;
-  material += '\0';
-  if (!m.identities.empty())
-    material += m.identities.front().type + ':' + m.identities.front().value;
-  material += '\0';
-  material += m.sent_at ? std::to_string(*m.sent_at) : std::string();
-  material += '\0';
-  material += m.subject;
-  material += '\0';
-  material += m.text;
-  return "sha256:" + sha256_hex(material);
 }
 
 bool transient(int rc) {
@@ -296,24 +249,6 @@ result<void> delete_one(sqlite3* db, sql::stmt& statement, const Key& key,
 }
 
 }  // namespace
-
-void prepare(ingest_request& r) {
-  r.prepared.clear();
-  r.prepared.reserve(r.messages.size());
-  for (const auto& m : r.messages) {
-    prepared_message p;
-    p.id = new_id(r.received_at);
-    p.provider_id = m.provider_id.empty() ? derived_provider_id(r.channel, m) : m.provider_id;
-    // The payload shows the dedupe key, also when it is the store's own hash.
-    p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at, p.provider_id});
-    r.prepared.push_back(std::move(p));
-  }
-  if (r.kept) {
-    r.kept->id = new_id(r.received_at);
-    r.kept->body_sha256 = sha256_hex(r.kept->body);
-    r.kept->events_json = events_json(r.kept->events);
-  }
-}
 
 // The work of one request inside the batch transaction.
 struct store_tx {
@@ -768,6 +703,7 @@ struct store_tx {
 sqlite_store::sqlite_store(store_options opts) : opts_(std::move(opts)) {}
 
 sqlite_store::~sqlite_store() {
+  stop();
   st_.reset();  // finalize statements before closing
   if (db_) sqlite3_close_v2(db_);
 }
@@ -795,10 +731,94 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     keep_statement_journal_in_memory(s->db_);
     s->st_ = std::make_unique<statements>(s->db_);
     sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
+    s->backlog_ = s->outbox_size();
   } catch (const sql::sqlite_failure& e) {
     return error{errc::unavailable, e.what()};
   }
   return s;
+}
+
+result<std::unique_ptr<store_backend>> open_store(const store_options& opts) {
+  auto s = sqlite_store::open(opts);
+  if (!s) return s.error();
+  return std::unique_ptr<store_backend>(std::move(*s));
+}
+
+result<std::unique_ptr<store_reader>> sqlite_store::open_reader() {
+  return open_sqlite_reader(opts_.path);
+}
+
+result<std::unique_ptr<outbox_reader>> sqlite_store::open_outbox_reader() {
+  return open_sqlite_outbox_reader(opts_.path, opts_.thread_limit, opts_.max_payload_bytes);
+}
+
+void sqlite_store::start() {
+  mutex_lock lock(checkpoint_m_);
+  if (checkpoint_thread_.joinable()) return;
+  auto c = wal_checkpointer::open(opts_.path);
+  if (!c) {
+    log::warn("store", "no checkpoint thread ({}); the writer checkpoints at {} WAL pages",
+              c.error().detail, wal_hard_frames);
+    return;
+  }
+  checkpointer_ = std::move(*c);
+  checkpoint_stop_ = false;
+  checkpoint_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sb-checkpoint");
+    // Background work: the requests waiting on the writer and the HTTP threads come first
+    // when the cores are busy. If this thread falls behind, the writer checkpoints itself at
+    // wal_hard_frames, so the WAL stays bounded whatever the share it gets.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    checkpoint_loop();
+  });
+}
+
+void sqlite_store::stop() {
+  {
+    mutex_lock lock(checkpoint_m_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
+
+void sqlite_store::checkpoint_loop() {
+  for (;;) {
+    {
+      unique_lock lock(checkpoint_m_);
+      while (!checkpoint_due_ && !checkpoint_stop_) checkpoint_cv_.wait(lock.native());
+      if (checkpoint_stop_) return;
+      checkpoint_due_ = false;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    if (const auto copied = checkpointer_->run()) {
+      checkpointed_frames_.store(*copied, std::memory_order_relaxed);
+      checkpoint_seconds_.observe(
+          "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+}
+
+void sqlite_store::on_wal_frames(int frames) {
+  // At the hard bound the writer checkpoints itself (wal_hook); a checkpoint started here
+  // would make it lose that race (SQLITE_BUSY) and the WAL grow past the bound.
+  if (frames >= wal_hard_frames) return;
+  // Fewer frames than were checkpointed: the WAL restarted from its beginning since.
+  const int copied = checkpointed_frames_.load(std::memory_order_relaxed);
+  if ((frames >= copied ? frames - copied : frames) < checkpoint_frames) return;
+  {
+    mutex_lock lock(checkpoint_m_);
+    checkpoint_due_ = true;  // no thread (not started): nobody looks
+  }
+  checkpoint_cv_.notify_one();
+}
+
+void sqlite_store::render_metrics(std::string& out) const {
+  metrics::header(out, "switchboard_store_cache_bytes", "gauge",
+                  "Bytes in the writer's SQLite page cache (at most about store.cache_bytes).");
+  metrics::sample(out, "switchboard_store_cache_bytes", "",
+                  static_cast<double>(cache_used_.load(std::memory_order_relaxed)));
+  checkpoint_seconds_.render(out);
 }
 
 int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int frames) {
@@ -811,31 +831,69 @@ int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int fram
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
       log::warn("store", "checkpoint in the writer failed: {}", sqlite3_errstr(rc));
   }
-  if (s->wal_listener_) s->wal_listener_(frames);
+  s->on_wal_frames(frames);
   return SQLITE_OK;  // the commit itself succeeded whatever the checkpoint did
 }
 
 sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
                                                  std::span<const std::int64_t> confirmed,
                                                  std::span<const seen_signature> seen) {
-  // Optimistically first: the whole batch in one transaction, no savepoint per request. A
-  // savepoint makes SQLite copy every page a request changes into the statement journal
-  // before changing it (a fifth of the writer's CPU, perf: memcpy under sqlite3BtreeInsert),
-  // only to serve a ROLLBACK TO that almost never runs. When a request does fail, the
-  // transaction is rolled back and the batch run again with a savepoint per request, so that
-  // request alone fails, as before. A failed first try leaves nothing behind; what it
-  // logged (a merge, say) is logged again by the second.
-  if (auto out = run_batch(requests, confirmed, seen, false)) return std::move(*out);
-  return std::move(*run_batch(requests, confirmed, seen, true));
+  commit_result out;
+  out.outcomes.reserve(requests.size());
+  commit_split(requests, confirmed, seen, out);
+  backlog_.fetch_add(out.outbox_added - out.outbox_removed, std::memory_order_relaxed);
+  cache_used_.store(cache_used_bytes(), std::memory_order_relaxed);
+  return out;
+}
+
+// The whole batch in one transaction, no savepoint per request: a savepoint makes SQLite copy
+// every page a request changes into the statement journal before changing it (a fifth of the
+// writer's CPU, perf: memcpy under sqlite3BtreeInsert), only to serve a ROLLBACK TO that
+// almost never runs. When a request fails, the transaction is rolled back and the batch split
+// around it: the requests before it (which went through) commit together, it runs alone (its
+// error is then its own, and its half-done writes are rolled back with it), and the rest runs
+// the same way. A failed try leaves nothing behind; what it logged (a merge, say) is logged
+// again by the next. k failing requests cost at most 2k + 1 transactions; a batch that goes
+// through costs one, as on a database server, where a failed statement aborts the
+// transaction and savepoints cost a round trip each.
+void sqlite_store::commit_split(std::span<ingest_request* const> requests,
+                                std::span<const std::int64_t> confirmed,
+                                std::span<const seen_signature> seen, commit_result& out) {
+  if (requests.empty() && confirmed.empty() && seen.empty()) return;
+  if (out.failed) {
+    // A transaction of this batch failed as a whole (disk full, I/O): so would the next.
+    out.outcomes.insert(out.outcomes.end(), requests.size(), error{errc::unavailable});
+    return;
+  }
+  std::size_t failed_at = 0;
+  error why{errc::internal};
+  if (auto part = run_batch(requests, confirmed, seen, failed_at, why)) {
+    for (auto& o : part->outcomes) out.outcomes.push_back(std::move(o));
+    out.outbox_added += part->outbox_added;
+    out.outbox_removed += part->outbox_removed;
+    out.handed.append(std::move(part->handed));
+    out.failed = part->failed;
+    out.settled = out.settled || (!part->failed && (!confirmed.empty() || !seen.empty()));
+    return;
+  }
+  if (requests.size() == 1) {
+    out.outcomes.push_back(std::move(why));
+    commit_split({}, confirmed, seen, out);
+    return;
+  }
+  commit_split(requests.first(failed_at), confirmed, seen, out);
+  commit_split(requests.subspan(failed_at, 1), {}, {}, out);
+  commit_split(requests.subspan(failed_at + 1), {}, {}, out);
 }
 
 std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     std::span<ingest_request* const> requests, std::span<const std::int64_t> confirmed,
-    std::span<const seen_signature> seen, bool isolate) {
+    std::span<const seen_signature> seen, std::size_t& failed_at, error& why) {
   commit_result out;
   out.outcomes.reserve(requests.size());
-  const auto fail_all = [&](const std::string& why) {
-    log::error("store", "commit failed, {} request(s) answered 503: {}", requests.size(), why);
+  const auto fail_all = [&](const std::string& reason) {
+    log::error("store", "commit failed, {} request(s) answered 503: {}", requests.size(),
+               reason);
     out.outcomes.assign(requests.size(), error{errc::unavailable});
     out.outbox_added = 0;
     out.outbox_removed = 0;
@@ -849,30 +907,27 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
     return out;
   }
   try {
-    for (ingest_request* r : requests) {
-      if (r->prepared.size() != r->messages.size()) prepare(*r);
-      store_tx tx{*this, *st_, *r};
-      if (isolate) use(st_->savepoint)->run();
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      ingest_request& r = *requests[i];
+      if (r.prepared.size() != r.messages.size()) prepare(r);
+      store_tx tx{*this, *st_, r};
       try {
         out.outcomes.emplace_back(tx.run());
-        if (isolate) use(st_->release)->run();
         out.outbox_added += tx.added;
         out.handed.append(std::move(tx.handed));
       } catch (const sql::sqlite_failure& e) {
         // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O):
         // then every request of the batch is lost, not only this one.
         if (sqlite3_get_autocommit(db_)) throw;
-        if (!isolate) {
+        if (requests.size() > 1)
           log::warn("store", "request on channel {} failed in a batch of {}: {}; the batch "
-                    "runs again with each request on its own", r->channel, requests.size(),
-                    e.what());
-          use(st_->rollback)->run();
-          return std::nullopt;
-        }
-        use(st_->rollback_to)->run();
-        use(st_->release)->run();
-        log::error("store", "request on channel {} not stored: {}", r->channel, e.what());
-        out.outcomes.emplace_back(error{transient(e.code) ? errc::unavailable : errc::internal});
+                    "is split around it", r.channel, requests.size(), e.what());
+        else
+          log::error("store", "request on channel {} not stored: {}", r.channel, e.what());
+        use(st_->rollback)->run();
+        failed_at = i;
+        why = error{transient(e.code) ? errc::unavailable : errc::internal};
+        return std::nullopt;
       }
     }
     for (const std::int64_t seq : confirmed) {
@@ -986,6 +1041,7 @@ result<std::int64_t> sqlite_store::park(std::span<const outbox_parking> rows, mi
         moved += sqlite3_changes(db_);
       }
     });
+    backlog_.fetch_sub(moved, std::memory_order_relaxed);
     return moved;
   } catch (const sql::sqlite_failure& e) {
     log::error("store", "parking {} outbox row(s) failed: {}", rows.size(), e.what());
@@ -1009,6 +1065,7 @@ result<std::int64_t> sqlite_store::unpark(std::int64_t seq) {
       q->run();
     });
     if (new_seq == 0) return error{errc::not_found, "no parked message with that seq"};
+    backlog_.fetch_add(1, std::memory_order_relaxed);
     return new_seq;
   } catch (const sql::sqlite_failure& e) {
     log::error("store", "publishing parked row {} again failed: {}", seq, e.what());

@@ -1,18 +1,46 @@
 #include "store/reader.hpp"
 
+#include "core/mutex.hpp"
 #include "core/time.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include <memory>
 
 namespace sb {
 
 using sql::stmt;
 using sql::use;
 
-struct store_reader::statements {
+// One read-only connection (WAL readers never block the writer) under a mutex.
+class sqlite_reader final : public store_reader {
+ public:
+  ~sqlite_reader() override;
+  std::optional<std::string> conversation(std::string_view id) override;
+  std::optional<std::string> customer(std::string_view id) override;
+  std::optional<std::string> customer_id_by_identity(std::string_view type,
+                                                     std::string_view value) override;
+  std::optional<kept_row> kept(std::string_view id) override;
+  std::string kept_list(std::string_view status, std::string_view channel,
+                        std::size_t limit) override;
+  std::int64_t kept_pending() override;
+  std::string parked_list(std::size_t limit) override;
+  std::int64_t parked() override;
+  std::optional<std::int64_t> oldest_outbox_millis() override;
+
+ private:
+  friend result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
+  struct statements;
+  mutex m_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<statements> st_ SB_PT_GUARDED_BY(m_);
+};
+
+struct sqlite_reader::statements {
   explicit statements(sqlite3* db)
       : conversation(db,
                      "SELECT id, status, skill, priority, opened_at, last_message_at, "
@@ -79,20 +107,20 @@ boost::json::object conversation_json(sql::stmt& q, int first) {
 
 }  // namespace
 
-store_reader::~store_reader() {
+sqlite_reader::~sqlite_reader() {
   st_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
 
-result<std::unique_ptr<store_reader>> store_reader::open(const std::string& path) {
-  std::unique_ptr<store_reader> r(new store_reader());
-  const auto prepare = [&] { r->st_ = std::make_unique<statements>(r->db_); };
+result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path) {
+  std::unique_ptr<sqlite_reader> r(new sqlite_reader());
+  const auto prepare = [&] { r->st_ = std::make_unique<sqlite_reader::statements>(r->db_); };
   if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
-  return r;
+  return std::unique_ptr<store_reader>(std::move(r));
 }
 
-std::optional<std::string> store_reader::conversation(std::string_view id_in) {
-  std::lock_guard lock(m_);
+std::optional<std::string> sqlite_reader::conversation(std::string_view id_in) {
+  mutex_lock lock(m_);
   std::string id(id_in);
   boost::json::object conv;
   std::string customer_id;
@@ -157,8 +185,8 @@ std::optional<std::string> store_reader::conversation(std::string_view id_in) {
   return out;
 }
 
-std::optional<std::string> store_reader::customer(std::string_view id_in) {
-  std::lock_guard lock(m_);
+std::optional<std::string> sqlite_reader::customer(std::string_view id_in) {
+  mutex_lock lock(m_);
   std::string id(id_in);
   boost::json::object cu;
   for (int hops = 0;; ++hops) {
@@ -214,24 +242,24 @@ std::optional<std::string> store_reader::customer(std::string_view id_in) {
   return boost::json::serialize(cu);
 }
 
-std::optional<std::string> store_reader::customer_id_by_identity(std::string_view type,
+std::optional<std::string> sqlite_reader::customer_id_by_identity(std::string_view type,
                                                                  std::string_view value) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   use q(st_->identity);
   q->bind(1, type).bind(2, value);
   if (!q->step()) return std::nullopt;
   return q->text(0);
 }
 
-std::optional<std::int64_t> store_reader::oldest_outbox_millis() {
-  std::lock_guard lock(m_);
+std::optional<std::int64_t> sqlite_reader::oldest_outbox_millis() {
+  mutex_lock lock(m_);
   use q(st_->oldest_outbox);
   if (!q->step()) return std::nullopt;
   return q->i64(0);
 }
 
-std::optional<kept_row> store_reader::kept(std::string_view id) {
-  std::lock_guard lock(m_);
+std::optional<kept_row> sqlite_reader::kept(std::string_view id) {
+  mutex_lock lock(m_);
   use q(st_->kept);
   q->bind(1, id);
   if (!q->step()) return std::nullopt;
@@ -249,9 +277,9 @@ std::optional<kept_row> store_reader::kept(std::string_view id) {
   return r;
 }
 
-std::string store_reader::kept_list(std::string_view status, std::string_view channel,
+std::string sqlite_reader::kept_list(std::string_view status, std::string_view channel,
                                     std::size_t limit) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   boost::json::array list;
   use q(st_->kept_list);
   q->bind(1, status).bind(2, channel).bind(3, static_cast<std::int64_t>(limit));
@@ -280,8 +308,8 @@ std::string store_reader::kept_list(std::string_view status, std::string_view ch
   return boost::json::serialize(boost::json::object{{"unreadable", std::move(list)}});
 }
 
-std::string store_reader::parked_list(std::size_t limit) {
-  std::lock_guard lock(m_);
+std::string sqlite_reader::parked_list(std::size_t limit) {
+  mutex_lock lock(m_);
   boost::json::array list;
   use q(st_->parked_list);
   q->bind(1, static_cast<std::int64_t>(limit));
@@ -300,14 +328,14 @@ std::string store_reader::parked_list(std::size_t limit) {
   return boost::json::serialize(boost::json::object{{"parked", std::move(list)}});
 }
 
-std::int64_t store_reader::parked() {
-  std::lock_guard lock(m_);
+std::int64_t sqlite_reader::parked() {
+  mutex_lock lock(m_);
   use q(st_->parked_count);
   return q->step() ? q->i64(0) : 0;
 }
 
-std::int64_t store_reader::kept_pending() {
-  std::lock_guard lock(m_);
+std::int64_t sqlite_reader::kept_pending() {
+  mutex_lock lock(m_);
   use q(st_->kept_pending);
   return q->step() ? q->i64(0) : 0;
 }
