@@ -71,7 +71,7 @@ amqp::outcome broker_connection::open() {
       !o)
     return fail(std::move(o.text));
   {
-    std::lock_guard lock(fd_mu_);
+    mutex_lock lock(fd_mu_);
     active_fd_ = amqp_get_sockfd(conn_);
   }
   amqp_set_handshake_timeout(conn_, &rpc_timeout);
@@ -112,7 +112,7 @@ void broker_connection::close() {
 void broker_connection::destroy() noexcept {
   if (!conn_) return;
   {
-    std::lock_guard lock(fd_mu_);
+    mutex_lock lock(fd_mu_);
     active_fd_ = -1;
   }
   amqp_destroy_connection(conn_);
@@ -120,7 +120,7 @@ void broker_connection::destroy() noexcept {
 }
 
 void broker_connection::cut() {
-  std::lock_guard lock(fd_mu_);
+  mutex_lock lock(fd_mu_);
   if (active_fd_ < 0) return;
   log::warn(component, "broker did not answer the close in time: cutting the connection");
   ::shutdown(active_fd_, SHUT_RDWR);

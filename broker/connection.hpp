@@ -7,10 +7,10 @@
 #pragma once
 
 #include "broker/amqp_util.hpp"
+#include "core/mutex.hpp"
 
 #include <amqp.h>
 
-#include <mutex>
 #include <string>
 
 namespace sb {
@@ -56,8 +56,8 @@ class broker_connection {
   amqp_connection_info info_{};
   bool url_ok_ = false;
   amqp_connection_state_t conn_ = nullptr;
-  std::mutex fd_mu_;
-  int active_fd_ = -1;  // guarded by fd_mu_: the socket cut() may shut down
+  mutex fd_mu_;
+  int active_fd_ SB_GUARDED_BY(fd_mu_) = -1;  // the socket cut() may shut down
 };
 
 }  // namespace sb

@@ -40,6 +40,7 @@
 #include "broker/topology.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/mutex.hpp"
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -56,7 +57,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <pthread.h>
 #include <thread>
 #include <utility>
@@ -190,15 +190,15 @@ struct publisher::impl {
   int wake_fd_ = -1;
 
   // Shared with other threads.
-  std::mutex stop_mu_;  // serialises start/stop
-  std::thread thread_;
+  mutex stop_mu_;  // serialises start/stop
+  std::thread thread_ SB_GUARDED_BY(stop_mu_);
   std::atomic<bool> stopping_{false};
   std::atomic<clock::rep> drain_deadline_{0};
-  std::mutex life_mu_;
+  mutex life_mu_;
   std::condition_variable life_cv_;
-  bool exited_ = false;  // guarded by life_mu_
-  std::mutex skills_mu_;
-  std::vector<skill_config> new_skills_;  // guarded by skills_mu_
+  bool exited_ SB_GUARDED_BY(life_mu_) = false;
+  mutex skills_mu_;
+  std::vector<skill_config> new_skills_ SB_GUARDED_BY(skills_mu_);
   std::atomic<bool> skills_changed_{false};
 
   std::atomic<bool> connected_{false};
@@ -285,7 +285,7 @@ publisher::impl::~impl() {
 }
 
 void publisher::impl::start() {
-  std::lock_guard lock(stop_mu_);
+  mutex_lock lock(stop_mu_);
   if (thread_.joinable() || stopping_) {
     log::warn(component, "start() called on a publisher that was already started");
     return;
@@ -304,7 +304,7 @@ void publisher::impl::notify() noexcept {
 }
 
 void publisher::impl::stop(milliseconds deadline) {
-  std::lock_guard lock(stop_mu_);
+  mutex_lock lock(stop_mu_);
   if (!thread_.joinable()) return;  // never started, or already stopped
   deadline = std::max(deadline, milliseconds{0});
   drain_deadline_ = (clock::now() + deadline).time_since_epoch().count();
@@ -314,15 +314,17 @@ void publisher::impl::stop(milliseconds deadline) {
     // The thread stops publishing, waits for outstanding confirms until the deadline, then
     // closes. Only a socket call stuck past every timeout keeps it longer: cut the socket so
     // the call returns, and the thread exits through its usual error path.
-    std::unique_lock life(life_mu_);
-    if (!life_cv_.wait_for(life, deadline + close_grace, [&] { return exited_; })) link_.cut();
+    unique_lock life(life_mu_);
+    if (!life_cv_.wait_for(life.native(), deadline + close_grace,
+                           [&]() SB_REQUIRES(life_mu_) { return exited_; }))
+      link_.cut();
   }
   thread_.join();
 }
 
 void publisher::impl::update_skills(std::vector<skill_config> skills) {
   {
-    std::lock_guard lock(skills_mu_);
+    mutex_lock lock(skills_mu_);
     new_skills_ = std::move(skills);
   }
   skills_changed_ = true;
@@ -400,7 +402,7 @@ void publisher::impl::run() noexcept {
   }
   destroy_connection();
   {
-    std::lock_guard life(life_mu_);
+    mutex_lock life(life_mu_);
     exited_ = true;
   }
   life_cv_.notify_all();
@@ -584,7 +586,7 @@ bool publisher::impl::declare_skill(const skill_config& skill, std::size_t& fail
 
 void publisher::impl::apply_skill_update() {
   {
-    std::lock_guard lock(skills_mu_);
+    mutex_lock lock(skills_mu_);
     skills_ = std::move(new_skills_);
     new_skills_.clear();
   }

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <utility>
 
@@ -81,8 +80,8 @@ void write(level l, std::string_view component, std::string_view text) noexcept 
         line = fmt::format("{} {} {}: {}\n", format_time(now_ms()), word(l), component, text);
     }
     // One fwrite per line keeps lines whole when several threads log at once.
-    static std::mutex m;
-    std::lock_guard lock(m);
+    static mutex m;
+    mutex_lock lock(m);
     std::fwrite(line.data(), 1, line.size(), stderr);
   } catch (...) {
   }
@@ -90,7 +89,7 @@ void write(level l, std::string_view component, std::string_view text) noexcept 
 
 std::optional<std::uint64_t> limiter::allow(std::string_view key) {
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   state& st = keys_[std::string(key)];
   if (now - st.window_start >= window_) {
     st.window_start = now;

@@ -6,11 +6,12 @@
 // Never log message bodies or customers' addresses at info level or above (PII): ids only.
 #pragma once
 
+#include "core/mutex.hpp"
+
 #include <fmt/core.h>
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,8 +70,8 @@ class limiter {
   };
   const std::chrono::milliseconds window_;
   const unsigned burst_;
-  std::mutex m_;
-  std::unordered_map<std::string, state> keys_;
+  mutex m_;
+  std::unordered_map<std::string, state> keys_ SB_GUARDED_BY(m_);
 };
 
 }  // namespace sb::log

@@ -95,21 +95,21 @@ void sample(std::string& out, std::string_view name, std::string_view label_text
 void counter_family::add(const std::string& label_text, std::uint64_t n) {
   std::atomic<std::uint64_t>* c;
   {
-    std::lock_guard lock(m_);
+    mutex_lock lock(m_);
     c = &values_[label_text];  // map nodes never move
   }
   c->fetch_add(n, std::memory_order_relaxed);
 }
 
 std::uint64_t counter_family::value(const std::string& label_text) const {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   auto it = values_.find(label_text);
   return it == values_.end() ? 0 : it->second.load(std::memory_order_relaxed);
 }
 
 void counter_family::render(std::string& out) const {
   header(out, name_, "counter", help_);
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   for (const auto& [l, v] : values_)
     sample(out, name_, l, static_cast<double>(v.load(std::memory_order_relaxed)));
 }
@@ -118,7 +118,7 @@ histogram_family::histogram_family(std::string name, std::string help, std::vect
     : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)) {}
 
 histogram_family::series& histogram_family::get(const std::string& label_text) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   auto& s = series_[label_text];
   if (!s) s = std::make_unique<series>(bounds_.size());
   return *s;
@@ -134,7 +134,7 @@ void histogram_family::observe(const std::string& label_text, double value) {
 }
 
 std::pair<std::uint64_t, double> histogram_family::count_sum(const std::string& label_text) const {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   auto it = series_.find(label_text);
   if (it == series_.end()) return {0, 0};
   return {it->second->count.load(), it->second->sum.load()};
@@ -142,7 +142,7 @@ std::pair<std::uint64_t, double> histogram_family::count_sum(const std::string& 
 
 void histogram_family::render(std::string& out) const {
   header(out, name_, "histogram", help_);
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   for (const auto& [l, s] : series_) {
     // Read count first: a concurrent observe may add to a bucket after; cumulative counts are
     // then at most count, which keeps the series monotonic as the format requires.

@@ -4,13 +4,14 @@
 // never by request content.
 #pragma once
 
+#include "core/mutex.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,8 +43,8 @@ class counter_family {
 
  private:
   std::string name_, help_;
-  mutable std::mutex m_;
-  std::map<std::string, std::atomic<std::uint64_t>> values_;
+  mutable mutex m_;
+  std::map<std::string, std::atomic<std::uint64_t>> values_ SB_GUARDED_BY(m_);
 };
 
 // Fixed buckets (upper bounds, ascending) shared by every label set of the family.
@@ -66,8 +67,8 @@ class histogram_family {
 
   std::string name_, help_;
   std::vector<double> bounds_;
-  mutable std::mutex m_;
-  std::map<std::string, std::unique_ptr<series>> series_;
+  mutable mutex m_;
+  std::map<std::string, std::unique_ptr<series>> series_ SB_GUARDED_BY(m_);
 };
 
 // Seconds buckets from 0.5 ms to 10 s: HTTP replies (a commit is a few ms) and publish confirms.

@@ -9,7 +9,7 @@ std::chrono::milliseconds rate_limiter::take(std::string_view key, double rate, 
                                              clock::time_point now) {
   if (rate <= 0) return std::chrono::milliseconds{0};
   burst = std::max(burst, 1.0);
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   auto it = buckets_.find(std::string(key));
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_keys_) evict(now, rate, burst);
@@ -35,7 +35,7 @@ std::chrono::milliseconds rate_limiter::wait(std::string_view key, double rate, 
   if (rate <= 0 || size_.load(std::memory_order_relaxed) == 0)
     return std::chrono::milliseconds{0};
   burst = std::max(burst, 1.0);
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   const auto it = buckets_.find(std::string(key));
   if (it == buckets_.end()) return std::chrono::milliseconds{0};
   const double elapsed = std::max(0.0, std::chrono::duration<double>(now - it->second.last).count());
@@ -54,7 +54,7 @@ void rate_limiter::evict(clock::time_point now, double rate, double burst) {
 }
 
 std::size_t rate_limiter::keys() const {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   return buckets_.size();
 }
 

@@ -2,10 +2,11 @@
 // to `burst`, and a request takes one. Pure apart from its mutex; the clock is passed in.
 #pragma once
 
+#include "core/mutex.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,11 +39,11 @@ class rate_limiter {
     double tokens = 0;
     clock::time_point last{};
   };
-  void evict(clock::time_point now, double rate, double burst);
+  void evict(clock::time_point now, double rate, double burst) SB_REQUIRES(m_);
 
   const std::size_t max_keys_;
-  mutable std::mutex m_;
-  std::unordered_map<std::string, bucket> buckets_;
+  mutable mutex m_;
+  std::unordered_map<std::string, bucket> buckets_ SB_GUARDED_BY(m_);
   std::atomic<std::size_t> size_{0};  // buckets_.size(), for wait()'s lock-free answer
 };
 

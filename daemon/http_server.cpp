@@ -1,6 +1,7 @@
 #include "daemon/http_server.hpp"
 
 #include "core/log.hpp"
+#include "core/mutex.hpp"
 #include "core/time.hpp"
 #include "daemon/request_handler.hpp"
 
@@ -17,7 +18,6 @@
 
 #include <atomic>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -48,8 +48,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
 
-  std::mutex sessions_mutex;
-  std::list<std::weak_ptr<session>> sessions;
+  mutex sessions_mutex;
+  std::list<std::weak_ptr<session>> sessions SB_GUARDED_BY(sessions_mutex);
 };
 
 namespace {
@@ -293,7 +293,7 @@ class session : public std::enable_shared_from_this<session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
     busy_ = false;
-    std::lock_guard lock(srv_->sessions_mutex);
+    mutex_lock lock(srv_->sessions_mutex);
     if (entry_) {
       srv_->sessions.erase(*entry_);
       entry_.reset();
@@ -351,7 +351,7 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
       std::make_shared<session>(std::move(socket), shared_from_this(), n > limits.max_connections);
   std::list<std::weak_ptr<session>>::iterator it;
   {
-    std::lock_guard lock(sessions_mutex);
+    mutex_lock lock(sessions_mutex);
     it = sessions.insert(sessions.end(), s);
   }
   s->start(it);
@@ -393,7 +393,7 @@ void http_server::drain() {
   });
   std::vector<std::shared_ptr<session>> live;
   {
-    std::lock_guard lock(impl_->sessions_mutex);
+    mutex_lock lock(impl_->sessions_mutex);
     for (auto& w : impl_->sessions)
       if (auto s = w.lock()) live.push_back(std::move(s));
   }

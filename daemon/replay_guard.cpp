@@ -4,7 +4,7 @@ namespace sb {
 
 replay_guard::verdict replay_guard::check(std::string_view channel, const signature_use& use,
                                           millis now) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   // Forget what has expired: the oldest first, a bounded number per call.
   for (int i = 0; i < 16 && !by_expiry_.empty() && by_expiry_.begin()->first < now; ++i) {
     const auto it = by_expiry_.begin();
@@ -22,14 +22,14 @@ replay_guard::verdict replay_guard::check(std::string_view channel, const signat
 }
 
 void replay_guard::load(std::string_view channel, const signature_use& use) {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   auto key = std::make_pair(std::string(channel), use.key);
   seen_[key] = {use.digest, use.expires_at};
   by_expiry_.emplace(use.expires_at, std::move(key));
 }
 
 std::size_t replay_guard::size() const {
-  std::lock_guard lock(m_);
+  mutex_lock lock(m_);
   return seen_.size();
 }
 

@@ -12,11 +12,11 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "core/mutex.hpp"
 #include "core/time.hpp"
 
 #include <cstddef>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,9 +42,10 @@ class replay_guard {
     std::string digest;
     millis expires_at = 0;
   };
-  mutable std::mutex m_;
-  std::map<std::pair<std::string, std::string>, entry, std::less<>> seen_;  // (channel, key)
-  std::multimap<millis, std::pair<std::string, std::string>> by_expiry_;
+  mutable mutex m_;
+  // (channel, key)
+  std::map<std::pair<std::string, std::string>, entry, std::less<>> seen_ SB_GUARDED_BY(m_);
+  std::multimap<millis, std::pair<std::string, std::string>> by_expiry_ SB_GUARDED_BY(m_);
 };
 
 }  // namespace sb

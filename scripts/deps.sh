@@ -15,8 +15,9 @@ packages=(
   # Unicode: NFC and default-ignorable code points (utf8proc), IDNA UTS #46 (libidn2)
   libutf8proc-dev libidn2-dev
   doctest-dev
-  # the fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, and
-  # llvm-14 for llvm-symbolizer (without it sanitizer stack traces are bare addresses)
+  # the fuzz targets (scripts/fuzz.sh) and the thread-safety lint (tests/CMakeLists.txt): clang
+  # with libFuzzer and the sanitizer runtimes, and llvm-14 for llvm-symbolizer (without it
+  # sanitizer stack traces are bare addresses)
   clang clang-14 libclang-rt-14-dev llvm-14
   # the broker, and the tools the tests and the README use against it
   rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema
