@@ -10,22 +10,6 @@
 namespace sb {
 namespace {
 
-void read_inline_secrets(conf::reader& rd, const conf::field& f, std::vector<std::string>& out) {
-  if (f.node.IsSequence()) {
-    auto items = rd.list(f);
-    if (!items) return;
-    if (items->empty()) rd.error(f, "the list of secrets is empty");
-    for (const auto& item : *items)
-      if (auto s = rd.non_empty_text(item)) out.push_back(std::move(*s));
-    return;
-  }
-  if (f.node.IsMap()) {
-    rd.error(f, "expected a string or a list of strings, found a mapping");
-    return;
-  }
-  if (auto s = rd.non_empty_text(f)) out.push_back(std::move(*s));
-}
-
 void parse_channel(conf::reader& rd, const conf::field& item, channels_section& out) {
   conf::mapping m(rd.diag(), item);
   if (!m.ok()) return;
@@ -67,7 +51,8 @@ void parse_channel(conf::reader& rd, const conf::field& item, channels_section& 
   if (secret && secret_file) {
     rd.error(*secret_file, "give either secret or secret_file, not both");
   } else if (secret) {
-    read_inline_secrets(rd, *secret, cc.secrets);
+    for (auto& [where, text] : rd.string_list(*secret, "the list of secrets is empty"))
+      cc.secrets.push_back(std::move(text));
   } else if (secret_file) {
     if (auto path = rd.non_empty_text(*secret_file)) {
       std::string problem;

@@ -202,11 +202,11 @@ std::optional<std::vector<std::string>> read_secret_file(const std::string& path
   return secrets;
 }
 
-std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
-                                           std::string& problem) {
+std::optional<std::string> read_file_prefix(const std::string& path, std::size_t max_size,
+                                            int& err) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
-    problem = fmt::format("cannot read \"{}\": {}", path, std::strerror(errno));
+    err = errno;
     return std::nullopt;
   }
   std::string data;
@@ -215,13 +215,21 @@ std::optional<std::string> read_small_file(const std::string& path, std::size_t 
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && data.size() <= max_size)
     data.append(buf, n);
   const bool failed = std::ferror(f) != 0;
-  const int err = errno;
+  err = errno;
   std::fclose(f);
-  if (failed) {
+  if (failed) return std::nullopt;
+  return data;
+}
+
+std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
+                                           std::string& problem) {
+  int err = 0;
+  auto data = read_file_prefix(path, max_size, err);
+  if (!data) {
     problem = fmt::format("cannot read \"{}\": {}", path, std::strerror(err));
     return std::nullopt;
   }
-  if (data.size() > max_size) {
+  if (data->size() > max_size) {
     problem = fmt::format("\"{}\" is larger than {} bytes; is it the right file?", path, max_size);
     return std::nullopt;
   }
@@ -472,12 +480,13 @@ std::vector<std::pair<std::string, field>> reader::entries_of(const field& f) {
   return out;
 }
 
-std::vector<std::pair<field, std::string>> reader::string_list(const field& f) {
+std::vector<std::pair<field, std::string>> reader::string_list(const field& f,
+                                                               std::string_view if_empty) {
   std::vector<std::pair<field, std::string>> out;
   if (f.node.IsSequence()) {
     auto items = list(f);
     if (!items) return out;
-    if (items->empty()) error(f, "the list is empty; remove the key instead");
+    if (items->empty()) error(f, if_empty);
     for (const auto& item : *items)
       if (auto t = non_empty_text(item)) out.emplace_back(item, std::move(*t));
     return out;

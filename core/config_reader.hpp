@@ -39,6 +39,11 @@ bool is_dot_segment(std::string_view s);
 std::optional<std::vector<std::string>> read_secret_file(const std::string& path,
                                                          std::string& problem);
 
+// The bytes of the file at `path`, up to a little past `max_size` (more than max_size means the
+// file is larger); nullopt, with errno's value in `err`, when it cannot be read.
+std::optional<std::string> read_file_prefix(const std::string& path, std::size_t max_size,
+                                            int& err);
+
 // A whole small file (lists read at load); nullopt and `problem` when unreadable or too large.
 std::optional<std::string> read_small_file(const std::string& path, std::size_t max_size,
                                            std::string& problem);
@@ -132,8 +137,10 @@ class reader {
   // each as (key, field), with duplicate and non-scalar keys reported.
   std::vector<std::pair<std::string, field>> entries_of(const field& f);
 
-  // A string or a list of strings, each with the field to report it under. Errors reported.
-  std::vector<std::pair<field, std::string>> string_list(const field& f);
+  // A string or a list of strings, each with the field to report it under. Errors reported;
+  // `if_empty` is the one for an empty list.
+  std::vector<std::pair<field, std::string>> string_list(
+      const field& f, std::string_view if_empty = "the list is empty; remove the key instead");
 
   // string_list with each item checked by `problem_of` (nullopt: fine).
   template <class Check>

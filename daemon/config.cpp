@@ -10,10 +10,9 @@
 
 #include <fmt/core.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <exception>
+#include <limits>
 
 namespace sb {
 
@@ -74,25 +73,14 @@ config_load parse_config(std::string_view yaml, const std::string& file) {
 }
 
 config_load load_config(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    config_load out;
-    out.errors.push_back(fmt::format("{}: cannot read the file: {}", path, std::strerror(errno)));
-    return out;
-  }
-  std::string text;
-  char buf[8192];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed) {
+  int err = 0;
+  auto text = conf::read_file_prefix(path, std::numeric_limits<std::size_t>::max() - 1, err);
+  if (!text) {
     config_load out;
     out.errors.push_back(fmt::format("{}: cannot read the file: {}", path, std::strerror(err)));
     return out;
   }
-  return parse_config(text, path);
+  return parse_config(*text, path);
 }
 
 }  // namespace sb
