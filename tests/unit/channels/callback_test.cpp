@@ -27,12 +27,8 @@ const std::string other_key = "the web-chat channel's own key!!";
 
 channel_config callback_config(std::vector<std::string> secrets = {whsec(key_a)},
                                std::string default_country = {}) {
-  channel_config cfg;
-  cfg.name = "callbacks";
-  cfg.type = "callback";
-  cfg.secrets = std::move(secrets);
-  if (!default_country.empty()) cfg.options["default_country"] = std::move(default_country);
-  return cfg;
+  return test_channel("callbacks", "callback", std::move(secrets),
+                      {{"default_country", std::move(default_country)}});
 }
 
 request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
@@ -43,19 +39,7 @@ request signed_post(std::string body, std::string_view key = key_a, std::int64_t
 
 std::string fixture(const std::string& name) { return read_fixture("callback", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = callback_config()) {
-  return receive_with(make_callback_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = callback_config()) {
-  const parse_result res = accepted_result(receive(r, cfg));
-  CHECK_FALSE(res.ack.has_value());
-  return only_message(res);
-}
-
-error refused(request& r, const channel_config& cfg = callback_config()) {
-  return refusal(receive(r, cfg));
-}
+SB_ADAPTER_STEPS(make_callback_adapter, callback_config(), message_without_ack, refusal)
 
 const boost::json::object& callback_of(const inbound_message& m) { return object_at(m, "callback"); }
 

@@ -28,12 +28,8 @@ const std::string other_channel_key = "the callback channel's own key!!";
 
 channel_config chat_config(std::vector<std::string> secrets = {whsec(key_a)},
                            std::string default_country = {}) {
-  channel_config cfg;
-  cfg.name = "web-chat";
-  cfg.type = "chat";
-  cfg.secrets = std::move(secrets);
-  if (!default_country.empty()) cfg.options["default_country"] = std::move(default_country);
-  return cfg;
+  return test_channel("web-chat", "chat", std::move(secrets),
+                      {{"default_country", std::move(default_country)}});
 }
 
 request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
@@ -44,17 +40,7 @@ request signed_post(std::string body, std::string_view key = key_a, std::int64_t
 
 std::string fixture(const std::string& name) { return read_fixture("chat", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = chat_config()) {
-  return receive_with(make_chat_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = chat_config()) {
-  return only_message(accepted_result(receive(r, cfg)));
-}
-
-error refused(request& r, const channel_config& cfg = chat_config()) {
-  return refusal(receive(r, cfg));
-}
+SB_ADAPTER_STEPS(make_chat_adapter, chat_config(), only_message, refusal)
 
 // A valid minimal body with `fields` spliced in after the id, for type-check cases.
 const std::string minimal = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi"})";

@@ -30,6 +30,22 @@ inline std::string read_fixture(std::string_view dir, std::string_view name) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// ---- the channel under test -----------------------------------------------------------------
+
+// A channel's config as its tests give it: an option left empty is not set (the adapter's
+// default applies).
+inline channel_config test_channel(std::string name, std::string type,
+                                   std::vector<std::string> secrets,
+                                   std::vector<std::pair<std::string, std::string>> options = {}) {
+  channel_config cfg;
+  cfg.name = std::move(name);
+  cfg.type = std::move(type);
+  cfg.secrets = std::move(secrets);
+  for (auto& [key, value] : options)
+    if (!value.empty()) cfg.options[key] = std::move(value);
+  return cfg;
+}
+
 // ---- receiving ------------------------------------------------------------------------------
 
 using adapter_factory = result<std::unique_ptr<adapter>> (*)(const channel_config&);
@@ -56,10 +72,36 @@ inline inbound_message only_message(const parse_result& res) {
   return res.messages.front();
 }
 
+// The one message of an accepted request that asks for no reply body of its own.
+inline inbound_message message_without_ack(const parse_result& res) {
+  CHECK_FALSE(res.ack.has_value());
+  return only_message(res);
+}
+
+// An accepted request's whole result (adapters whose requests carry several events).
+inline parse_result whole_result(parse_result res) { return res; }
+
 inline error refusal(const result<parse_result>& res) {
   REQUIRE_FALSE(res.has_value());
   return res.error();
 }
+
+// The steps every adapter's tests take, defined once in each test file (in its anonymous
+// namespace): receive(r, cfg), the request through the adapter MAKE builds from cfg;
+// accepted(r, cfg), what ACCEPTED (only_message, message_without_ack, whole_result, ...) makes
+// of its result, which must be accepted; refused(r, cfg), what REFUSED (refusal, ...) makes of
+// the result, which must be refused. cfg is DEFAULT_CFG unless given.
+#define SB_ADAPTER_STEPS(MAKE, DEFAULT_CFG, ACCEPTED, REFUSED)                                  \
+  [[maybe_unused]] result<parse_result> receive(request& r,                                     \
+                                                const channel_config& cfg = DEFAULT_CFG) {      \
+    return ::sb::fixtures::receive_with(MAKE, r.view(), cfg);                                   \
+  }                                                                                             \
+  [[maybe_unused]] auto accepted(request& r, const channel_config& cfg = DEFAULT_CFG) {         \
+    return ACCEPTED(::sb::fixtures::accepted_result(receive(r, cfg)));                          \
+  }                                                                                             \
+  [[maybe_unused]] error refused(request& r, const channel_config& cfg = DEFAULT_CFG) {         \
+    return REFUSED(receive(r, cfg));                                                            \
+  }
 
 // The one event an accepted request kept as unreadable (channels/unreadable.hpp): the request
 // must not have been refused, and nothing else of it may have been read.

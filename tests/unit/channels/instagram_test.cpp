@@ -20,12 +20,7 @@ const std::string app_secret = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
 const std::string account = "17841405822304914";
 
 channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  channel_config cfg;
-  cfg.name = "ig-shop";
-  cfg.type = "instagram";
-  cfg.secrets = std::move(secrets);
-  cfg.options["verify_token"] = "ig-verify-55";
-  return cfg;
+  return test_channel("ig-shop", "instagram", std::move(secrets), {{"verify_token", "ig-verify-55"}});
 }
 
 request signed_post(std::string body, const std::string& secret = app_secret) {
@@ -34,15 +29,7 @@ request signed_post(std::string body, const std::string& secret = app_secret) {
 
 std::string fixture(const std::string& name) { return read_fixture("instagram", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = config()) {
-  return receive_with(make_instagram_adapter, r.view(), cfg);
-}
-
-parse_result accepted(request& r, const channel_config& cfg = config()) {
-  return accepted_result(receive(r, cfg));
-}
-
-error refused(request& r) { return refusal(receive(r)); }
+SB_ADAPTER_STEPS(make_instagram_adapter, config(), whole_result, refusal)
 
 std::string changes(const std::string& field, const std::string& value) {
   return R"({"object":"instagram","entry":[{"id":")" + account +

@@ -23,11 +23,7 @@ const std::string key = "key-7e1b3c9a2f0d4e6b8a1c3e5f7a9b0c2d";  // signed the f
 const std::string old_key = "key-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d";
 
 channel_config mailgun_config(std::vector<std::string> secrets = {key}) {
-  channel_config cfg;
-  cfg.name = "support-mailgun";
-  cfg.type = "mailgun";
-  cfg.secrets = std::move(secrets);
-  return cfg;
+  return test_channel("support-mailgun", "mailgun", std::move(secrets));
 }
 
 struct request {
@@ -81,17 +77,7 @@ request multipart_fixture() {
   return r;
 }
 
-result<parse_result> receive(request& r, const channel_config& cfg = mailgun_config()) {
-  return receive_with(make_mailgun_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = mailgun_config()) {
-  return only_message(accepted_result(receive(r, cfg)));
-}
-
-error refused(request& r, const channel_config& cfg = mailgun_config()) {
-  return refusal(receive(r, cfg));
-}
+SB_ADAPTER_STEPS(make_mailgun_adapter, mailgun_config(), only_message, refusal)
 
 std::size_t ignored(request& r, const channel_config& cfg = mailgun_config()) {
   const parse_result res = accepted_result(receive(r, cfg));

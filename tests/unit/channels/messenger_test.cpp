@@ -24,12 +24,7 @@ const std::string other_secret = "the instagram app's secret, not ours";
 const std::string page = "104872915532871";
 
 channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  channel_config cfg;
-  cfg.name = "fb-page";
-  cfg.type = "messenger";
-  cfg.secrets = std::move(secrets);
-  cfg.options["verify_token"] = "verify-me-7731";
-  return cfg;
+  return test_channel("fb-page", "messenger", std::move(secrets), {{"verify_token", "verify-me-7731"}});
 }
 
 request signed_post(std::string body, const std::string& secret = app_secret) {
@@ -38,15 +33,7 @@ request signed_post(std::string body, const std::string& secret = app_secret) {
 
 std::string fixture(const std::string& name) { return read_fixture("messenger", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = config()) {
-  return receive_with(make_messenger_adapter, r.view(), cfg);
-}
-
-parse_result accepted(request& r, const channel_config& cfg = config()) {
-  return accepted_result(receive(r, cfg));
-}
-
-error refused(request& r) { return refusal(receive(r)); }
+SB_ADAPTER_STEPS(make_messenger_adapter, config(), whole_result, refusal)
 
 // One messaging event in a page batch.
 std::string batch(const std::string& event) {

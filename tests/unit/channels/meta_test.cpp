@@ -29,12 +29,8 @@ const secret_set verify_tokens(std::span<const std::string>(&verify_token, 1));
 
 channel_config config(std::vector<std::string> secrets = {app_secret},
                       std::string token = verify_token) {
-  channel_config cfg;
-  cfg.name = "fb-page";
-  cfg.type = "messenger";
-  cfg.secrets = std::move(secrets);
-  if (!token.empty()) cfg.options["verify_token"] = std::move(token);
-  return cfg;
+  return test_channel("fb-page", "messenger", std::move(secrets),
+                      {{"verify_token", std::move(token)}});
 }
 
 const std::string path = "/v1/webhooks/fb-page";

@@ -24,11 +24,7 @@ const std::string token_a = "mta-pipe-2b7f9c4e1a6d8b30";
 const std::string token_b = "mta-pipe-rotated-5d1e8f2a9c";
 
 channel_config mime_config(std::vector<std::string> secrets = {token_a}) {
-  channel_config cfg;
-  cfg.name = "support-mail";
-  cfg.type = "mime";
-  cfg.secrets = std::move(secrets);
-  return cfg;
+  return test_channel("support-mail", "mime", std::move(secrets));
 }
 
 std::string fixture(const std::string& name) { return read_fixture("mime", name); }
@@ -40,19 +36,7 @@ request post(std::string body, const std::string& token = token_a) {
   return r;
 }
 
-result<parse_result> receive(request& r, const channel_config& cfg = mime_config()) {
-  return receive_with(make_mime_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = mime_config()) {
-  const parse_result res = accepted_result(receive(r, cfg));
-  CHECK_FALSE(res.ack.has_value());
-  return only_message(res);
-}
-
-error refused(request& r, const channel_config& cfg = mime_config()) {
-  return refusal(receive(r, cfg));
-}
+SB_ADAPTER_STEPS(make_mime_adapter, mime_config(), message_without_ack, refusal)
 
 const boost::json::object& mail(const inbound_message& m) {
   REQUIRE(m.extra.contains("email"));

@@ -23,12 +23,7 @@ const std::string new_password = "pm-inbound-rotated-0d9e8f7a";
 
 channel_config postmark_config(std::vector<std::string> secrets = {password},
                                std::string username = {}) {
-  channel_config cfg;
-  cfg.name = "support-postmark";
-  cfg.type = "postmark";
-  cfg.secrets = std::move(secrets);
-  if (!username.empty()) cfg.options["username"] = std::move(username);
-  return cfg;
+  return test_channel("support-postmark", "postmark", std::move(secrets), {{"username", std::move(username)}});
 }
 
 request post(std::string body, const std::string& pass = password,
@@ -43,20 +38,13 @@ request post(std::string body, const std::string& pass = password,
 
 std::string fixture(const std::string& name) { return read_fixture("postmark", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = postmark_config()) {
-  return receive_with(make_postmark_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = postmark_config()) {
-  return only_message(accepted_result(receive(r, cfg)));
-}
-
-error refused(request& r, const channel_config& cfg = postmark_config()) {
-  const error e = refusal(receive(r, cfg));
-  // Postmark stops retrying on 403: no refusal may ever be one.
+// Postmark stops retrying on 403: no refusal may ever be one.
+error refusal_not_403(const result<parse_result>& res) {
+  const error e = refusal(res);
   CHECK(describe(e.code).http_status != 403);
   return e;
 }
+SB_ADAPTER_STEPS(make_postmark_adapter, postmark_config(), only_message, refusal_not_403)
 
 const boost::json::object& mail(const inbound_message& m) {
   return m.extra.at("email").as_object();

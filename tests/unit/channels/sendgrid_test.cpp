@@ -24,12 +24,7 @@ const std::string boundary_ct = "multipart/form-data; boundary=xYzZY";
 
 channel_config sendgrid_config(std::vector<std::string> secrets = {password},
                                std::string username = {}) {
-  channel_config cfg;
-  cfg.name = "support-sendgrid";
-  cfg.type = "sendgrid";
-  cfg.secrets = std::move(secrets);
-  if (!username.empty()) cfg.options["username"] = std::move(username);
-  return cfg;
+  return test_channel("support-sendgrid", "sendgrid", std::move(secrets), {{"username", std::move(username)}});
 }
 
 std::string fixture(const std::string& name) { return read_fixture("sendgrid", name); }
@@ -59,17 +54,7 @@ std::string form(const std::vector<std::string>& parts) {
   return out + "--xYzZY--\r\n";
 }
 
-result<parse_result> receive(request& r, const channel_config& cfg = sendgrid_config()) {
-  return receive_with(make_sendgrid_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = sendgrid_config()) {
-  return only_message(accepted_result(receive(r, cfg)));
-}
-
-error refused(request& r, const channel_config& cfg = sendgrid_config()) {
-  return refusal(receive(r, cfg));
-}
+SB_ADAPTER_STEPS(make_sendgrid_adapter, sendgrid_config(), only_message, refusal)
 
 const boost::json::object& mail(const inbound_message& m) {
   return m.extra.at("email").as_object();

@@ -25,12 +25,8 @@ const std::string token_b = "Support_Bot-token_2026-11_rotated";
 
 channel_config telegram_config(std::vector<std::string> secrets = {token_a},
                                std::string bot_username = "example_support_bot") {
-  channel_config cfg;
-  cfg.name = "telegram";
-  cfg.type = "telegram";
-  cfg.secrets = std::move(secrets);
-  if (!bot_username.empty()) cfg.options["bot_username"] = std::move(bot_username);
-  return cfg;
+  return test_channel("telegram", "telegram", std::move(secrets),
+                      {{"bot_username", std::move(bot_username)}});
 }
 
 // As Telegram's servers send it.
@@ -45,24 +41,12 @@ request post(std::string body, std::string token = token_a) {
 
 std::string fixture(const std::string& name) { return read_fixture("telegram", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = telegram_config()) {
-  return receive_with(make_telegram_adapter, r.view(), cfg);
-}
-
-inbound_message accepted(request& r, const channel_config& cfg = telegram_config()) {
-  const parse_result res = accepted_result(receive(r, cfg));
-  CHECK_FALSE(res.ack.has_value());
-  return only_message(res);
-}
+SB_ADAPTER_STEPS(make_telegram_adapter, telegram_config(), message_without_ack, refusal)
 
 void ignored(request& r, const channel_config& cfg = telegram_config()) {
   const parse_result res = accepted_result(receive(r, cfg));
   CHECK(res.messages.empty());
   CHECK(res.ignored == 1);
-}
-
-error refused(request& r, const channel_config& cfg = telegram_config()) {
-  return refusal(receive(r, cfg));
 }
 
 const boost::json::object& telegram_of(const inbound_message& m) { return object_at(m, "telegram"); }

@@ -29,13 +29,9 @@ const std::string twiml = R"(<?xml version="1.0" encoding="UTF-8"?><Response/>)"
 
 channel_config twilio_config(std::vector<std::string> secrets = {token_a},
                              std::string url = public_url, std::string default_country = {}) {
-  channel_config cfg;
-  cfg.name = "phone";
-  cfg.type = "twilio";
-  cfg.secrets = std::move(secrets);
-  if (!url.empty()) cfg.options["public_url"] = std::move(url);
-  if (!default_country.empty()) cfg.options["default_country"] = std::move(default_country);
-  return cfg;
+  return test_channel("phone", "twilio", std::move(secrets),
+                      {{"public_url", std::move(url)},
+                       {"default_country", std::move(default_country)}});
 }
 
 // The signature as Twilio computes it, written out independently of the adapter: the URL,
@@ -71,10 +67,6 @@ std::string fixture(const std::string& name) {
   return s;
 }
 
-result<parse_result> receive(request& r, const channel_config& cfg = twilio_config()) {
-  return receive_with(make_twilio_adapter, r.view(), cfg);
-}
-
 void check_ack(const parse_result& res) {
   REQUIRE(res.ack.has_value());
   CHECK(res.ack->status == 200);
@@ -82,21 +74,19 @@ void check_ack(const parse_result& res) {
   CHECK(res.ack->body == twiml);
 }
 
-inbound_message accepted(request& r, const channel_config& cfg = twilio_config()) {
-  const parse_result res = accepted_result(receive(r, cfg));
+// The one message, with the TwiML acknowledgement Twilio expects.
+inbound_message message_with_ack(const parse_result& res) {
   check_ack(res);
   return only_message(res);
 }
+
+SB_ADAPTER_STEPS(make_twilio_adapter, twilio_config(), message_with_ack, refusal)
 
 void ignored(request& r, const channel_config& cfg = twilio_config()) {
   const parse_result res = accepted_result(receive(r, cfg));
   CHECK(res.messages.empty());
   CHECK(res.ignored == 1);
   check_ack(res);
-}
-
-error refused(request& r, const channel_config& cfg = twilio_config()) {
-  return refusal(receive(r, cfg));
 }
 
 // A signed request Twilio means as a message but that cannot be read: Twilio does not retry a

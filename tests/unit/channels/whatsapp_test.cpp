@@ -21,12 +21,7 @@ const std::string app_secret = "5b1f0e3d2c9a8b7f6e5d4c3b2a190817";
 const std::string business = "15550783881";
 
 channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  channel_config cfg;
-  cfg.name = "wa-support";
-  cfg.type = "whatsapp";
-  cfg.secrets = std::move(secrets);
-  cfg.options["verify_token"] = "wa-verify-918";
-  return cfg;
+  return test_channel("wa-support", "whatsapp", std::move(secrets), {{"verify_token", "wa-verify-918"}});
 }
 
 request signed_post(std::string body, const std::string& secret = app_secret) {
@@ -35,15 +30,7 @@ request signed_post(std::string body, const std::string& secret = app_secret) {
 
 std::string fixture(const std::string& name) { return read_fixture("whatsapp", name); }
 
-result<parse_result> receive(request& r, const channel_config& cfg = config()) {
-  return receive_with(make_whatsapp_adapter, r.view(), cfg);
-}
-
-parse_result accepted(request& r, const channel_config& cfg = config()) {
-  return accepted_result(receive(r, cfg));
-}
-
-error refused(request& r) { return refusal(receive(r)); }
+SB_ADAPTER_STEPS(make_whatsapp_adapter, config(), whole_result, refusal)
 
 // One message in one change of one entry.
 std::string one(const std::string& message, const std::string& field = "messages",

@@ -22,11 +22,7 @@ const std::string old_secret = "Pq1uY8tR4xW9oI7uE2zA0gD5jH3fC6bY1sR8nM4lP7wX2qV9
 const std::string account = "1460987654321098752";
 
 channel_config config(std::vector<std::string> secrets = {consumer_secret}) {
-  channel_config cfg;
-  cfg.name = "x-support";
-  cfg.type = "x";
-  cfg.secrets = std::move(secrets);
-  return cfg;
+  return test_channel("x-support", "x", std::move(secrets));
 }
 
 request signed_post(std::string body, const std::string& secret = consumer_secret) {
