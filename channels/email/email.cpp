@@ -383,6 +383,15 @@ result<std::string> username_option(const channel_config& cfg) {
   return it->second;
 }
 
+result<basic_auth_config> basic_auth_channel(const channel_config& cfg, std::string_view what,
+                                             std::size_t min_bytes) {
+  if (error e = check_shared_secrets(cfg.secrets, what, min_bytes); e.code != errc::ok) return e;
+  auto username = username_option(cfg);
+  if (!username) return username.error();
+  init_gmime();
+  return basic_auth_config{cfg.secrets, std::move(*username)};
+}
+
 error check_basic_auth(const request_view& req, const secret_set& secrets,
                        std::string_view username) {
   if (!req.header("authorization"))

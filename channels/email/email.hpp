@@ -144,10 +144,40 @@ std::vector<std::string> trusted_authserv_id_option(const channel_config& cfg);
 // holds ':' (basic auth separates user and password with it) or control characters.
 result<std::string> username_option(const channel_config& cfg);
 
+// Config load of a basic-auth channel type (`what`, e.g. "postmark"): its passwords
+// (check_shared_secrets with `min_bytes`) and its username_option; GMime made ready.
+struct basic_auth_config {
+  std::vector<std::string> secrets;
+  std::string username;  // empty: any user name
+};
+result<basic_auth_config> basic_auth_channel(const channel_config& cfg, std::string_view what,
+                                             std::size_t min_bytes);
+
 // `Authorization: Basic base64(user:password)`: the password must be one of `secrets`, the
 // user name must equal `username` when that is not empty. errc::unauthorized otherwise.
 error check_basic_auth(const request_view& req, const secret_set& secrets,
                        std::string_view username);
+
+// An adapter of a provider that posts with HTTP basic auth (SendGrid, Postmark): the
+// credential is whole in the headers, checked before the body is read; what it keeps
+// unreadable it parses in parse_verified.
+class basic_auth_adapter : public adapter {
+ public:
+  explicit basic_auth_adapter(basic_auth_config auth)
+      : secrets_(auth.secrets), username_(std::move(auth.username)) {}
+  error check_head(const request_view& head) const override {
+    return check_basic_auth(head, secrets_, username_);
+  }
+  result<parse_result> receive(const request_view& req) const override {
+    if (error e = check_head(req); e.code != errc::ok) return e;
+    return parse_verified(req);
+  }
+  bool keeps_unreadable() const noexcept override { return true; }
+
+ private:
+  secret_set secrets_;
+  std::string username_;  // empty: any user name
+};
 // `Authorization: Bearer <token>`: the token must be one of `secrets`. errc::unauthorized.
 error check_bearer(const request_view& req, const secret_set& secrets);
 

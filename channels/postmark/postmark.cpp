@@ -148,21 +148,10 @@ error check_content_type(std::optional<std::string_view> header) {
   return {};
 }
 
-class postmark_adapter final : public adapter {
+class postmark_adapter final : public email::basic_auth_adapter {
  public:
-  postmark_adapter(const std::vector<std::string>& secrets, std::string username,
-                   std::vector<std::string> trusted)
-      : secrets_(secrets), username_(std::move(username)), trusted_(std::move(trusted)) {}
-
-  // The credential is whole in the headers.
-  error check_head(const request_view& head) const override {
-    return email::check_basic_auth(head, secrets_, username_);
-  }
-  result<parse_result> receive(const request_view& req) const override {
-    if (error e = check_head(req); e.code != errc::ok) return e;
-    return parse_verified(req);
-  }
-  bool keeps_unreadable() const noexcept override { return true; }
+  postmark_adapter(email::basic_auth_config auth, std::vector<std::string> trusted)
+      : basic_auth_adapter(std::move(auth)), trusted_(std::move(trusted)) {}
 
   result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
@@ -188,8 +177,6 @@ class postmark_adapter final : public adapter {
  private:
   result<parsed_email> to_email(const json::object& body) const;
 
-  email::secret_set secrets_;
-  std::string username_;
   std::vector<std::string> trusted_;  // authserv-ids whose Authentication-Results are believed
 };
 
@@ -261,14 +248,10 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) const 
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg) {
-  if (error e = email::check_shared_secrets(cfg.secrets, "postmark", min_secret_bytes);
-      e.code != errc::ok)
-    return e;
-  auto username = email::username_option(cfg);
-  if (!username) return username.error();
-  email::init_gmime();
-  return std::unique_ptr<adapter>(std::make_unique<postmark_adapter>(
-      cfg.secrets, std::move(*username), email::trusted_authserv_id_option(cfg)));
+  auto auth = email::basic_auth_channel(cfg, "postmark", min_secret_bytes);
+  if (!auth) return auth.error();
+  return std::unique_ptr<adapter>(
+      std::make_unique<postmark_adapter>(std::move(*auth), email::trusted_authserv_id_option(cfg)));
 }
 
 }  // namespace sb

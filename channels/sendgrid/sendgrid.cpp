@@ -94,20 +94,9 @@ void add_sender(parsed_email& e, std::string field, std::string_view value) {
   }
 }
 
-class sendgrid_adapter final : public adapter {
+class sendgrid_adapter final : public email::basic_auth_adapter {
  public:
-  sendgrid_adapter(const std::vector<std::string>& secrets, std::string username)
-      : secrets_(secrets), username_(std::move(username)) {}
-
-  // The credential is whole in the headers.
-  error check_head(const request_view& head) const override {
-    return email::check_basic_auth(head, secrets_, username_);
-  }
-  result<parse_result> receive(const request_view& req) const override {
-    if (error e = check_head(req); e.code != errc::ok) return e;
-    return parse_verified(req);
-  }
-  bool keeps_unreadable() const noexcept override { return true; }
+  using basic_auth_adapter::basic_auth_adapter;
 
   result<parse_result> parse_verified(const request_view& req) const override {
     const auto content_type = req.header("content-type");
@@ -134,9 +123,6 @@ class sendgrid_adapter final : public adapter {
 
  private:
   result<parsed_email> to_email(const form_fields& f) const;
-
-  email::secret_set secrets_;
-  std::string username_;  // empty: any user name
 };
 
 result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
@@ -229,14 +215,9 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg) {
-  if (error e = email::check_shared_secrets(cfg.secrets, "sendgrid", min_secret_bytes);
-      e.code != errc::ok)
-    return e;
-  auto username = email::username_option(cfg);
-  if (!username) return username.error();
-  email::init_gmime();
-  return std::unique_ptr<adapter>(
-      std::make_unique<sendgrid_adapter>(cfg.secrets, std::move(*username)));
+  auto auth = email::basic_auth_channel(cfg, "sendgrid", min_secret_bytes);
+  if (!auth) return auth.error();
+  return std::unique_ptr<adapter>(std::make_unique<sendgrid_adapter>(std::move(*auth)));
 }
 
 }  // namespace sb
