@@ -1,5 +1,6 @@
 #include "channels/common/hmac_header.hpp"
 
+#include "channels/common/errors.hpp"
 #include "channels/crypto.hpp"
 #include "core/ascii.hpp"
 
@@ -47,6 +48,23 @@ std::string hmac_sha256_header::sign(std::string_view secret, std::string_view d
   const std::string mac = hmac_sha256(secret, data);
   return std::string(prefix) +
          (encoding == mac_encoding::hex ? hex_encode(mac) : base64_encode(mac));
+}
+
+result<std::vector<std::string>> hmac_secrets(const channel_config& cfg, std::size_t min_bytes,
+                                              std::string_view what_it_is) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < cfg.secrets.size(); ++i) {
+    // Never echo the secret: this text ends up in logs.
+    const std::string which = cfg.secrets.size() == 1
+                                  ? "secret"
+                                  : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
+    const std::string_view secret = ascii_trim(cfg.secrets[i]);
+    if (secret.size() < min_bytes)
+      return malformed(
+          fmt::format("{} is too short ({} bytes; {})", which, secret.size(), what_it_is));
+    out.emplace_back(secret);
+  }
+  return out;
 }
 
 }  // namespace sb

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sb {
 
@@ -29,5 +30,11 @@ struct hmac_sha256_header {
   // "sha256=<MAC of data>", the header as the provider writes it (tests, docs, X's CRC answer).
   std::string sign(std::string_view secret, std::string_view data) const;
 };
+
+// Config load: the channel's app secrets, trimmed, each at least `min_bytes` long; a shorter
+// one is refused with "<which> is too short (<n> bytes; <what_it_is>)", never echoing it.
+// At least one secret must be given (the caller words that refusal).
+result<std::vector<std::string>> hmac_secrets(const channel_config& cfg, std::size_t min_bytes,
+                                              std::string_view what_it_is);
 
 }  // namespace sb

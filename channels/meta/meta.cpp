@@ -4,7 +4,6 @@
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
 #include "channels/json_body.hpp"
-#include "core/ascii.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -35,19 +34,11 @@ result<settings> read_settings(const channel_config& cfg, std::string_view objec
   if (cfg.secrets.empty())
     return malformed(
         fmt::format("channel type {} needs the Meta app secret (secret or secret_file)", cfg.type));
-  for (std::size_t i = 0; i < cfg.secrets.size(); ++i) {
-    // Never echo the secret: this text ends up in logs.
-    const std::string which = cfg.secrets.size() == 1
-                                  ? "secret"
-                                  : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
-    const std::string_view secret = ascii_trim(cfg.secrets[i]);
-    if (secret.size() < min_secret_bytes)
-      return malformed(fmt::format(
-          "{} is too short ({} bytes; the Meta app secret is 32 characters, see the app "
-          "dashboard under App settings > Basic)",
-          which, secret.size()));
-    s.secrets.emplace_back(secret);
-  }
+  auto secrets = hmac_secrets(cfg, min_secret_bytes,
+                              "the Meta app secret is 32 characters, see the app dashboard "
+                              "under App settings > Basic");
+  if (!secrets) return secrets.error();
+  s.secrets = std::move(*secrets);
   const auto token = cfg.options.find("verify_token");
   if (token == cfg.options.end() || token->second.empty())
     return malformed(fmt::format(

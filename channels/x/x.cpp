@@ -15,7 +15,6 @@
 #include "channels/crypto.hpp"
 #include "channels/form.hpp"
 #include "channels/json_body.hpp"
-#include "core/ascii.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -451,20 +450,10 @@ std::string x_signature(std::string_view consumer_secret, std::string_view data)
 result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg) {
   if (cfg.secrets.empty())
     return malformed("an x channel needs the app's consumer secret (secret or secret_file)");
-  std::vector<std::string> secrets;
-  for (std::size_t i = 0; i < cfg.secrets.size(); ++i) {
-    // Never echo the secret: this text ends up in logs.
-    const std::string which = cfg.secrets.size() == 1
-                                  ? "secret"
-                                  : fmt::format("secret {} of {}", i + 1, cfg.secrets.size());
-    const std::string_view secret = ascii_trim(cfg.secrets[i]);
-    if (secret.size() < min_secret_bytes)
-      return malformed(fmt::format(
-          "{} is too short ({} bytes; the X consumer secret (API key secret) is 50 characters)",
-          which, secret.size()));
-    secrets.emplace_back(secret);
-  }
-  return std::unique_ptr<adapter>(std::make_unique<x_adapter>(std::move(secrets)));
+  auto secrets = hmac_secrets(cfg, min_secret_bytes,
+                              "the X consumer secret (API key secret) is 50 characters");
+  if (!secrets) return secrets.error();
+  return std::unique_ptr<adapter>(std::make_unique<x_adapter>(std::move(*secrets)));
 }
 
 }  // namespace sb
