@@ -7,6 +7,7 @@
 #include "channels/callback/callback.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/json_fields.hpp"
 #include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
 #include "channels/normalize.hpp"
@@ -31,21 +32,8 @@ constexpr std::size_t max_digits = 64;
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
-// Absent and null are the same: senders serialize missing optionals either way.
-const json::value* field(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-// An absent, null or empty string is nullopt.
-result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
-                                                   std::string_view path) {
-  const json::value* v = field(obj, key);
-  if (v == nullptr) return std::optional<std::string>{};
-  if (const json::string* s = v->if_string())
-    return s->empty() ? std::optional<std::string>{} : std::optional<std::string>{std::string(*s)};
-  return malformed(fmt::format("field {} must be a string", path));
-}
+using json_fields::field;
+using json_fields::optional_string;  // an absent, null or empty string is nullopt
 
 result<millis> required_time(const json::object& obj, std::string_view key, std::string_view path) {
   auto s = optional_string(obj, key, path);

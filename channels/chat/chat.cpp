@@ -5,6 +5,7 @@
 #include "channels/chat/chat.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/json_fields.hpp"
 #include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
 #include "channels/normalize.hpp"
@@ -29,18 +30,12 @@ namespace json = boost::json;
 
 // ---- field readers: each names the field it refuses --------------------------------------
 
-// Absent and null are the same: senders serialize missing optionals either way.
-const json::value* field(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
+using json_fields::field;
 
+// An empty string is kept (absent and null are nullopt).
 result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
                                                    std::string_view path) {
-  const json::value* v = field(obj, key);
-  if (v == nullptr) return std::optional<std::string>{};
-  if (const json::string* s = v->if_string()) return std::optional<std::string>{std::string(*s)};
-  return malformed(fmt::format("field {} must be a string", path));
+  return json_fields::optional_string(obj, key, path, json_fields::empty_string::kept);
 }
 
 // A required, non-empty, bounded identifier.

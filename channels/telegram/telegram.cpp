@@ -13,6 +13,7 @@
 #include "channels/telegram/telegram.hpp"
 
 #include "channels/common/errors.hpp"
+#include "channels/common/json_fields.hpp"
 #include "channels/common/text.hpp"
 #include "channels/content.hpp"
 #include "channels/crypto.hpp"
@@ -81,10 +82,8 @@ result<std::vector<std::string>> secret_digests(const std::vector<std::string>& 
 
 // ---- field readers: each names the field it refuses (by its full path) -------------------
 
-const json::value* field(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
+using json_fields::field;
+using json_fields::optional_string;  // an absent, null or empty string is nullopt
 
 std::string path_of(std::string_view parent, std::string_view key) {
   return std::string(parent) + "." + std::string(key);
@@ -96,16 +95,6 @@ result<const json::object*> optional_object(const json::object& obj, std::string
   if (v == nullptr) return static_cast<const json::object*>(nullptr);
   if (const json::object* o = v->if_object()) return o;
   return malformed(fmt::format("field {} must be an object", path));
-}
-
-// An absent, null or empty string is nullopt.
-result<std::optional<std::string>> optional_string(const json::object& obj, std::string_view key,
-                                                   std::string_view path) {
-  const json::value* v = field(obj, key);
-  if (v == nullptr) return std::optional<std::string>{};
-  if (const json::string* s = v->if_string())
-    return s->empty() ? std::optional<std::string>{} : std::optional<std::string>{std::string(*s)};
-  return malformed(fmt::format("field {} must be a string", path));
 }
 
 // Telegram's integers (ids up to 52 bits, negative chat ids, sizes, dates).
