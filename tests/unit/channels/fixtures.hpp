@@ -86,6 +86,19 @@ inline error refusal(const result<parse_result>& res) {
   return res.error();
 }
 
+// Every (body, detail) of `cases`, posted as post(body) makes it, refused by `refuse` as
+// malformed with exactly that detail.
+template <class Cases, class Post, class Refuse>
+void refused_as_malformed(const Cases& cases, Post post, Refuse refuse) {
+  for (const auto& [body, detail] : cases) {
+    CAPTURE(body);
+    request r = post(std::string(body));
+    const error e = refuse(r);
+    CHECK(e.code == errc::malformed);
+    CHECK(e.detail == detail);
+  }
+}
+
 // The steps every adapter's tests take, defined once in each test file (in its anonymous
 // namespace): receive(r, cfg), the request through the adapter MAKE builds from cfg;
 // accepted(r, cfg), what ACCEPTED (only_message, message_without_ack, whole_result, ...) makes

@@ -192,13 +192,9 @@ TEST_CASE("malformed bodies are 400, naming the field") {
       {"{\"TextBody\":\"\xff\"}", "body is not valid JSON (UTF-8)"},
       {std::string(40, '[') + std::string(40, ']'), "body is nested too deeply"},
   };
-  for (const auto& [body, detail] : cases) {
-    CAPTURE(body);
-    request r = post(body);
-    const error e = refused(r);
-    CHECK(e.code == errc::malformed);
-    CHECK(e.detail == detail);
-  }
+  refused_as_malformed(
+      cases, [](std::string body) { return post(std::move(body)); },
+      [](request& r) { return refused(r); });
 }
 
 // Postmark retries a refused post, then drops the mail: a mail it posts that cannot be read is
