@@ -23,7 +23,7 @@ namespace sb {
 // a WhatsApp or Twilio number, a chat visitor id within its channel, an e-mail From that passed
 // DMARC or aligned DKIM, an address the chat backend signs as verified), and claimed otherwise
 // (typed by the customer, mail whose authentication failed or is unknown). Only verified
-// identities link a message to a customer or merge customers (store/store.cpp).
+// identities link a message to a customer or merge customers (store/sqlite_store.cpp).
 struct identity {
   std::string type;
   std::string value;

@@ -123,9 +123,10 @@ CREATE INDEX unreadable_by_status ON unreadable (status, received_at);
 )sql",
     // 7: claimed identities (typed by the customer, mail whose authentication failed or is
     // unknown) apart from the verified ones in `identities`: a claim is shown with its customer
-    // and never links a message to another customer (store.cpp, resolve_customer). Identities
-    // stored before this migration stay in `identities`, verified (docs/operations.md). Every
-    // merge records the message and the verified identity that proved it.
+    // and never links a message to another customer (sqlite_store.cpp, resolve_customer).
+    // Identities stored before this migration stay in `identities`, verified
+    // (docs/operations.md). Every merge records the message and the verified identity that
+    // proved it.
     R"sql(
 CREATE TABLE claims (
   customer_id TEXT NOT NULL,

@@ -453,7 +453,7 @@ struct store_tx {
     if (!is_new && sqlite3_changes(s.db_) > 0) handed.changed_customers.push_back(customer);
   }
 
-  // A new customer as the publisher's identities query reads it (outbox.cpp): verified
+  // A new customer as the publisher's identities query reads it (sqlite_outbox.cpp): verified
   // identities first, then the claims that are not also verified, each by type and value
   // (all created now).
   static customer_view new_customer_view(const std::string& id, const inbound_message& m) {
