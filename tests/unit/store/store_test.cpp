@@ -1079,6 +1079,7 @@ TEST_CASE("a parked outbox row leaves the outbox, and comes back as a new row") 
   REQUIRE(moved.has_value());
   CHECK(*moved == 1);
   CHECK(f.store->outbox_size() == 2);
+  CHECK(f.store->backlog() == 2);  // the backend's own count follows the outbox
   auto reader = open_sqlite_reader(f.opts.path);
   REQUIRE(reader.has_value());
   CHECK((*reader)->parked() == 1);
@@ -1094,6 +1095,7 @@ TEST_CASE("a parked outbox row leaves the outbox, and comes back as a new row") 
   REQUIRE(again.has_value());
   CHECK(*again > rows[2].seq);  // after everything the publisher has seen
   CHECK(f.store->outbox_size() == 3);
+  CHECK(f.store->backlog() == 3);
   CHECK((*reader)->parked() == 0);
   auto after = f.outbox();
   REQUIRE(after.size() == 3);
