@@ -90,7 +90,7 @@ int prefill(const std::string& path, std::size_t messages) {
     fmt::print(stderr, "cannot open {}: {}\n", path, opened.error().detail);
     return 1;
   }
-  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit);
+  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit, o.max_payload_bytes);
   if (!reader) return 1;
   const auto t = table();
   millis now = 1'790'000'000'000;
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& s = **opened;
-  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit);
+  auto reader = open_sqlite_outbox_reader(o.path, o.thread_limit, o.max_payload_bytes);
   if (!reader) return 1;
   auto& outbox = **reader;
   const auto t = table();

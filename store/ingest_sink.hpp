@@ -1,6 +1,7 @@
 // Where the request pipeline hands what it accepted: the seam between the HTTP side and the
-// store. The daemon's sink is the group writer (store/writer.hpp), which commits to SQLite;
-// fuzz_http drives the real pipeline with a sink that stores nothing.
+// store. The daemon's sink is the group writer (store/writer.hpp), which commits through the
+// store backend (store/store.hpp); fuzz_http drives the real pipeline with a sink that stores
+// nothing.
 #pragma once
 
 #include "core/error.hpp"

@@ -137,6 +137,6 @@ class wal_checkpointer {
 // The SQLite readers (sqlite_reader.cpp, sqlite_outbox.cpp) on the file at `path`.
 result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
 result<std::unique_ptr<outbox_reader>> open_sqlite_outbox_reader(
-    const std::string& path, std::size_t thread_limit, std::size_t max_payload_bytes = 4 << 20);
+    const std::string& path, std::size_t thread_limit, std::size_t max_payload_bytes);
 
 }  // namespace sb

@@ -494,7 +494,7 @@ INSERT INTO outbox (message_id, conversation_id, skill, channel, channel_type, p
   auto s = sqlite_store::open(o);
   REQUIRE(s.has_value());
   CHECK((*s)->outbox_size() == 1);
-  auto r = open_sqlite_outbox_reader(o.path, o.thread_limit);
+  auto r = open_sqlite_outbox_reader(o.path, o.thread_limit, o.max_payload_bytes);
   REQUIRE(r.has_value());
   auto rows = (*r)->fetch(0, 10);
   REQUIRE(rows.size() == 1);
