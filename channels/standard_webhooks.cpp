@@ -151,10 +151,8 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
 
 result<standard_webhooks_settings> read_standard_webhooks_settings(const channel_config& cfg,
                                                                    std::string_view type) {
-  auto keys = decode_secrets(cfg.secrets, type);
-  if (!keys) return keys.error();
-  auto country = default_country_option(cfg);
-  if (!country) return country.error();
+  SB_TRY(keys, decode_secrets(cfg.secrets, type));
+  SB_TRY(country, default_country_option(cfg));
   standard_webhooks_settings s{cfg.name, std::move(*keys), std::move(*country), cfg.tolerance};
   if (const auto it = cfg.options.find("identities_verified"); it != cfg.options.end()) {
     const bool yes = ascii_iequals(it->second, "true");
@@ -203,10 +201,8 @@ result<parse_result> standard_webhooks_adapter::receive(const request_view& req)
                     2 * tolerance_.count()) *
                    1000;
   if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
-  auto body = parse_json_object(req.body);
-  if (!body) return body.error();
-  auto msg = to_message(*body);
-  if (!msg) return msg.error();
+  SB_TRY(body, parse_json_object(req.body));
+  SB_TRY(msg, to_message(*body));
   parse_result out;
   out.messages.push_back(std::move(*msg));
   out.signature = std::move(use);

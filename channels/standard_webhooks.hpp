@@ -108,8 +108,7 @@ result<std::vector<std::string>> verified_fields(const boost::json::object& obj,
 template <class Adapter>
 result<std::unique_ptr<adapter>> make_standard_webhooks_adapter(const channel_config& cfg,
                                                                 std::string_view type) {
-  auto settings = read_standard_webhooks_settings(cfg, type);
-  if (!settings) return settings.error();
+  SB_TRY(settings, read_standard_webhooks_settings(cfg, type));
   return std::unique_ptr<adapter>(std::make_unique<Adapter>(std::move(*settings)));
 }
 

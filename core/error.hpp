@@ -59,6 +59,14 @@ std::ostream& operator<<(std::ostream& os, const error& e);
 template <class T>
 using result = boost::system::result<T, error>;
 
+// `SB_TRY(name, expr);` declares `auto name = expr;`, a result<T>, and returns its error from the
+// enclosing function (which returns an error or a result<U>) when it holds one; after it, name
+// holds a value. C++ has no `?` operator; this is the one macro that stands in for it. It is two
+// statements: write it as a statement of its own, never as the body of an if or a loop.
+#define SB_TRY(name, expr) \
+  auto name = (expr);      \
+  if (!name) return name.error()
+
 // Required by boost::system::result<T, error>::value() when it holds an error.
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
 

@@ -137,8 +137,7 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
     return answer_write(
         writer_, std::move(done),
         [id = segs[2], at = req.now](store_backend& store) -> result<boost::json::object> {
-          auto r = store.close_conversation(id, at);
-          if (!r) return r.error();
+          SB_TRY(r, store.close_conversation(id, at));
           log::info("api", "conversation {} {}", id, *r);
           return boost::json::object{{"id", id}, {"status", *r}};
         });
@@ -180,8 +179,7 @@ void read_api::unreadable(const request_view& req, const std::vector<std::string
     if (req.method == "DELETE") {
       return answer_write(writer_, std::move(done),
                           [id](store_backend& store) -> result<boost::json::object> {
-                            auto r = store.delete_unreadable(id);
-                            if (!r) return r.error();
+                            SB_TRY(r, store.delete_unreadable(id));
                             log::info("api", "kept delivery {} deleted", id);
                             return boost::json::object{{"id", id}, {"status", "deleted"}};
                           });
@@ -249,8 +247,7 @@ void read_api::parked(const request_view& req, const std::vector<std::string>& s
     if (req.method != "DELETE") return done(not_allowed("DELETE"));
     return answer_write(writer_, std::move(done),
                         [seq](store_backend& store) -> result<boost::json::object> {
-                          auto r = store.delete_parked(seq);
-                          if (!r) return r.error();
+                          SB_TRY(r, store.delete_parked(seq));
                           log::info("api", "parked seq={} deleted; its message stays stored, "
                                     "unpublished", seq);
                           return boost::json::object{{"seq", seq}, {"status", "deleted"}};

@@ -69,8 +69,7 @@ result<route_input> parse_route_input(const json::value& input, const config& cf
   }
 
   route_input in;
-  auto channel = string_field(*msg, "channel", where);
-  if (!channel) return channel.error();
+  SB_TRY(channel, string_field(*msg, "channel", where));
   if (channel->empty()) return bad_input(fmt::format("{}channel is required", where));
   const auto* ch = cfg.find_channel(*channel);
   if (ch == nullptr) {
@@ -85,13 +84,11 @@ result<route_input> parse_route_input(const json::value& input, const config& cf
   inbound_message& m = in.message;
   for (auto [key, out] : {std::pair{"text", &m.text}, std::pair{"subject", &m.subject},
                           std::pair{"recipient", &m.recipient}}) {
-    auto s = string_field(*msg, key, where);
-    if (!s) return s.error();
+    SB_TRY(s, string_field(*msg, key, where));
     *out = std::move(*s);
   }
   if (idents != nullptr) {
-    auto ids = identities_field(*idents, "identities");
-    if (!ids) return ids.error();
+    SB_TRY(ids, identities_field(*idents, "identities"));
     m.identities = std::move(*ids);
   } else if (const json::value* from = msg->if_contains("from"); from && from->is_object()) {
     auto ids = identities_field(json::array{*from}, where + "from");
@@ -129,8 +126,7 @@ result<route_input> parse_route_input(const json::value& input, const config& cf
   // The conversation before this message: a payload's conversation already has this message,
   // so message_count 1 means the message opened it.
   if (conv != nullptr) {
-    auto skill = string_field(*conv, "skill", "conversation.");
-    if (!skill) return skill.error();
+    SB_TRY(skill, string_field(*conv, "skill", "conversation."));
     bool is_new = skill->empty();
     if (const json::value* count = conv->if_contains("message_count"); count && count->is_int64())
       is_new = count->get_int64() <= 1;

@@ -739,8 +739,7 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
 }
 
 result<std::unique_ptr<store_backend>> open_store(const store_options& opts) {
-  auto s = sqlite_store::open(opts);
-  if (!s) return s.error();
+  SB_TRY(s, sqlite_store::open(opts));
   return std::unique_ptr<store_backend>(std::move(*s));
 }
 

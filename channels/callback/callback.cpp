@@ -36,8 +36,7 @@ using json_fields::field;
 using json_fields::optional_string;  // an absent, null or empty string is nullopt
 
 result<millis> required_time(const json::object& obj, std::string_view key, std::string_view path) {
-  auto s = optional_string(obj, key, path);
-  if (!s) return s.error();
+  SB_TRY(s, optional_string(obj, key, path));
   if (!*s) return malformed(fmt::format("field {} is required", path));
   if (auto t = parse_time(**s)) return *t;
   return malformed(fmt::format("field {} must be an RFC 3339 date-time", path));
@@ -64,10 +63,8 @@ result<json::value> callback_adapter::read_window(const json::object& body) cons
   if (v == nullptr) return json::value(nullptr);
   const json::object* window = v->if_object();
   if (window == nullptr) return malformed("field window must be an object");
-  auto start = required_time(*window, "start", "window.start");
-  if (!start) return start.error();
-  auto end = required_time(*window, "end", "window.end");
-  if (!end) return end.error();
+  SB_TRY(start, required_time(*window, "start", "window.start"));
+  SB_TRY(end, required_time(*window, "end", "window.end"));
   if (*end <= *start) return malformed("field window.end must be after window.start");
   return json::value(json::object{{"start", format_time(*start)}, {"end", format_time(*end)}});
 }
@@ -76,15 +73,13 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
   inbound_message msg;
   msg.recipient = channel_;
 
-  auto id = optional_string(body, "id", "id");
-  if (!id) return id.error();
+  SB_TRY(id, optional_string(body, "id", "id"));
   if (!*id) return malformed("field id is required");
   if ((*id)->size() > max_id_bytes)
     return malformed(fmt::format("field id must be at most {} bytes", max_id_bytes));
   msg.provider_id = std::move(**id);
 
-  auto phone = optional_string(body, "phone", "phone");
-  if (!phone) return phone.error();
+  SB_TRY(phone, optional_string(body, "phone", "phone"));
   if (!*phone || ascii_trim(**phone, " \t").empty()) return malformed("field phone is required");
   auto e164 = normalize_phone(**phone, default_country_);
   if (!e164)
@@ -96,26 +91,21 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
   // A number typed into a form proves nothing; one the sender vouches for (verified: ["phone"]
   // in the signed body: caller ID it trusts, a logged-in user's number) is verified.
   static constexpr std::string_view kinds[] = {"phone"};
-  auto vouched = verified_fields(body, "verified", kinds);
-  if (!vouched) return vouched.error();
+  SB_TRY(vouched, verified_fields(body, "verified", kinds));
   msg.identities.push_back({"phone", *e164, identities_verified_ || !vouched->empty()});
 
-  auto name = optional_string(body, "name", "name");
-  if (!name) return name.error();
+  SB_TRY(name, optional_string(body, "name", "name"));
   if (*name) msg.sender_name = std::move(**name);
 
-  auto requested_at = optional_string(body, "requested_at", "requested_at");
-  if (!requested_at) return requested_at.error();
+  SB_TRY(requested_at, optional_string(body, "requested_at", "requested_at"));
   if (*requested_at) {
     msg.sent_at = parse_time(**requested_at);
     if (!msg.sent_at) return malformed("field requested_at must be an RFC 3339 date-time");
   }
 
-  auto window = read_window(body);
-  if (!window) return window.error();
+  SB_TRY(window, read_window(body));
 
-  auto language = optional_string(body, "language", "language");
-  if (!language) return language.error();
+  SB_TRY(language, optional_string(body, "language", "language"));
   if (*language) msg.language = language_code(**language);
 
   // The remaining strings, read in one place so each refusal names its field.
@@ -123,8 +113,7 @@ result<inbound_message> callback_adapter::to_message(const json::object& body) c
   for (auto [key, out] :
        {std::pair{"reason", &reason}, std::pair{"ivr_digits", &digits},
         std::pair{"transcript", &transcript}, std::pair{"recording_url", &recording}}) {
-    auto s = optional_string(body, key, key);
-    if (!s) return s.error();
+    SB_TRY(s, optional_string(body, key, key));
     *out = std::move(*s);
   }
   if (digits) {

@@ -41,8 +41,7 @@ result<std::optional<std::string>> optional_string(const json::object& obj, std:
 // A required, non-empty, bounded identifier.
 result<std::string> required_id(const json::object& obj, std::string_view key,
                                 std::string_view path) {
-  auto s = optional_string(obj, key, path);
-  if (!s) return s.error();
+  SB_TRY(s, optional_string(obj, key, path));
   if (!*s || (*s)->empty()) return malformed(fmt::format("field {} is required", path));
   if ((*s)->size() > max_id_bytes)
     return malformed(fmt::format("field {} must be at most {} bytes", path, max_id_bytes));
@@ -86,23 +85,19 @@ result<inbound_message> chat_adapter::to_message(const json::object& body) const
 
 // id, sent_at, session_id, language: the envelope of the message.
 error chat_adapter::read_header_fields(const json::object& body, inbound_message& msg) const {
-  auto id = required_id(body, "id", "id");
-  if (!id) return id.error();
+  SB_TRY(id, required_id(body, "id", "id"));
   msg.provider_id = std::move(*id);
 
-  auto sent_at = optional_string(body, "sent_at", "sent_at");
-  if (!sent_at) return sent_at.error();
+  SB_TRY(sent_at, optional_string(body, "sent_at", "sent_at"));
   if (*sent_at) {
     msg.sent_at = parse_time(**sent_at);
     if (!msg.sent_at) return malformed("field sent_at must be an RFC 3339 date-time");
   }
 
-  auto session = optional_string(body, "session_id", "session_id");
-  if (!session) return session.error();
+  SB_TRY(session, optional_string(body, "session_id", "session_id"));
   if (*session) msg.extra["session_id"] = **session;
 
-  auto language = optional_string(body, "language", "language");
-  if (!language) return language.error();
+  SB_TRY(language, optional_string(body, "language", "language"));
   if (*language) msg.language = language_code(**language);
   return {};
 }
@@ -113,13 +108,11 @@ error chat_adapter::read_visitor(const json::object& body, inbound_message& msg)
   const json::object* visitor = v->if_object();
   if (visitor == nullptr) return malformed("field visitor must be an object");
 
-  auto id = required_id(*visitor, "id", "visitor.id");
-  if (!id) return id.error();
+  SB_TRY(id, required_id(*visitor, "id", "visitor.id"));
   // Chat identity first: it is the one every message from this visitor carries.
   msg.identities.push_back({"chat", channel_ + ":" + *id});
 
-  auto name = optional_string(*visitor, "name", "visitor.name");
-  if (!name) return name.error();
+  SB_TRY(name, optional_string(*visitor, "name", "visitor.name"));
   if (*name) msg.sender_name = std::move(**name);
   return read_contact(*visitor, msg);
 }
@@ -131,14 +124,12 @@ error chat_adapter::read_visitor(const json::object& body, inbound_message& msg)
 // checked (a logged-in user) in visitor.verified, inside the signed body.
 error chat_adapter::read_contact(const json::object& visitor, inbound_message& msg) const {
   static constexpr std::string_view kinds[] = {"email", "phone"};
-  auto vouched = verified_fields(visitor, "visitor.verified", kinds);
-  if (!vouched) return vouched.error();
+  SB_TRY(vouched, verified_fields(visitor, "visitor.verified", kinds));
   const auto verified = [&](std::string_view kind) {
     return identities_verified_ ||
            std::find(vouched->begin(), vouched->end(), kind) != vouched->end();
   };
-  auto email = optional_string(visitor, "email", "visitor.email");
-  if (!email) return email.error();
+  SB_TRY(email, optional_string(visitor, "email", "visitor.email"));
   if (*email && !ascii_trim(**email, " \t").empty()) {
     if (auto addr = normalize_email(**email))
       msg.identities.push_back({"email", std::move(*addr), verified("email")});
@@ -146,8 +137,7 @@ error chat_adapter::read_contact(const json::object& visitor, inbound_message& m
       msg.extra["invalid_email"] = **email;
   }
 
-  auto phone = optional_string(visitor, "phone", "visitor.phone");
-  if (!phone) return phone.error();
+  SB_TRY(phone, optional_string(visitor, "phone", "visitor.phone"));
   if (*phone && !ascii_trim(**phone, " \t").empty()) {
     if (auto e164 = normalize_phone(**phone, default_country_))
       msg.identities.push_back({"phone", std::move(*e164), verified("phone")});
@@ -164,12 +154,10 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
   attachment a;
   for (auto [key, out] : {std::pair{"name", &a.name}, std::pair{"content_type", &a.content_type},
                           std::pair{"url", &a.url}}) {
-    auto s = optional_string(*obj, key, path + "." + key);
-    if (!s) return s.error();
+    SB_TRY(s, optional_string(*obj, key, path + "." + key));
     if (*s) *out = std::move(**s);
   }
-  auto size = optional_size(*obj, "size", path + ".size");
-  if (!size) return size.error();
+  SB_TRY(size, optional_size(*obj, "size", path + ".size"));
   a.size = *size;
   if (a.name.empty() && a.url.empty())
     return malformed(fmt::format("field {} needs a name or a url", path));
@@ -177,8 +165,7 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
 }
 
 error chat_adapter::read_content(const json::object& body, inbound_message& msg) const {
-  auto text = optional_string(body, "text", "text");
-  if (!text) return text.error();
+  SB_TRY(text, optional_string(body, "text", "text"));
   if (*text) msg.text = std::move(**text);
 
   if (const json::value* v = field(body, "attachments")) {
@@ -187,8 +174,7 @@ error chat_adapter::read_content(const json::object& body, inbound_message& msg)
     if (list->size() > max_attachments)
       return malformed(fmt::format("field attachments has more than {} entries", max_attachments));
     for (std::size_t i = 0; i < list->size(); ++i) {
-      auto a = read_attachment((*list)[i], i);
-      if (!a) return a.error();
+      SB_TRY(a, read_attachment((*list)[i], i));
       msg.attachments.push_back(std::move(*a));
     }
   }

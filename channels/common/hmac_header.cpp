@@ -35,8 +35,7 @@ result<std::string> hmac_sha256_header::offered(const request_view& req) const {
 
 error hmac_sha256_header::verify(const request_view& req,
                                  std::span<const std::string> secrets) const {
-  auto mac = offered(req);
-  if (!mac) return mac.error();
+  SB_TRY(mac, offered(req));
   bool match = false;
   for (const auto& secret : secrets)
     match |= constant_time_equal(hmac_sha256(secret, req.body), *mac);

@@ -67,8 +67,7 @@ result<std::optional<std::string>> object_reader::id(std::string_view key) const
 }
 
 result<std::string> object_reader::required_id(std::string_view key) const {
-  auto v = id(key);
-  if (!v) return v.error();
+  SB_TRY(v, id(key));
   if (!*v) return malformed(fmt::format("field {} is required", path_of(key)));
   return std::move(**v);
 }
@@ -118,8 +117,7 @@ result<const json::object*> object_reader::object(std::string_view key) const {
 }
 
 result<const json::object*> object_reader::required_object(std::string_view key) const {
-  auto o = object(key);
-  if (!o) return o.error();
+  SB_TRY(o, object(key));
   if (*o == nullptr) return malformed(fmt::format("field {} is required", path_of(key)));
   return *o;
 }

@@ -85,8 +85,7 @@ void for_each_event(parse_result& out, const object_reader& parent, const boost:
                     std::string_view key, Read&& read) {
   for (std::size_t i = 0; i < list.size(); ++i)
     read_or_keep(out, fmt::format("{}[{}]", parent.path_of(key), i), &list[i], [&]() -> error {
-      auto element = parent.element(list, key, i);
-      if (!element) return element.error();
+      SB_TRY(element, parent.element(list, key, i));
       return read(*element);
     });
 }

@@ -386,8 +386,7 @@ result<std::string> username_option(const channel_config& cfg) {
 result<basic_auth_config> basic_auth_channel(const channel_config& cfg, std::string_view what,
                                              std::size_t min_bytes) {
   if (error e = check_shared_secrets(cfg.secrets, what, min_bytes); e.code != errc::ok) return e;
-  auto username = username_option(cfg);
-  if (!username) return username.error();
+  SB_TRY(username, username_option(cfg));
   init_gmime();
   return basic_auth_config{cfg.secrets, std::move(*username)};
 }

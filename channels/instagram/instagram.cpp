@@ -13,14 +13,11 @@ namespace sb {
 namespace {
 
 result<std::optional<meta::comment_author>> read_author(const object_reader& value) {
-  auto from = value.object("from");
-  if (!from) return from.error();
+  SB_TRY(from, value.object("from"));
   if (*from == nullptr) return std::optional<meta::comment_author>{};
   const object_reader f = value.child(**from, "from");
-  auto id = f.required_id("id");
-  if (!id) return id.error();
-  auto username = f.string("username");
-  if (!username) return username.error();
+  SB_TRY(id, f.required_id("id"));
+  SB_TRY(username, f.string("username"));
   return std::optional<meta::comment_author>{
       meta::comment_author{std::move(*id), username->value_or("")}};
 }
@@ -31,23 +28,17 @@ error read_comment(const object_reader& value, const meta::messaging_scope& scop
   inbound_message msg;
   msg.visibility = "public";
   msg.recipient = std::string(scope.account_id);
-  auto id = value.required_id("id");
-  if (!id) return id.error();
-  auto text = value.string("text");
-  if (!text) return text.error();
+  SB_TRY(id, value.required_id("id"));
+  SB_TRY(text, value.string("text"));
   if (*text) msg.text = std::move(**text);
-  auto parent_id = value.id("parent_id");
-  if (!parent_id) return parent_id.error();
-  auto media = value.object("media");
-  if (!media) return media.error();
+  SB_TRY(parent_id, value.id("parent_id"));
+  SB_TRY(media, value.object("media"));
   std::optional<std::string> media_id;
   if (*media != nullptr) {
-    auto mid = value.child(**media, "media").id("id");
-    if (!mid) return mid.error();
+    SB_TRY(mid, value.child(**media, "media").id("id"));
     media_id = std::move(*mid);
   }
-  auto author = read_author(value);
-  if (!author) return author.error();
+  SB_TRY(author, read_author(value));
   meta::attribute_comment(*author, scope, "comment:" + *id, msg);
 
   boost::json::object post;
@@ -69,17 +60,13 @@ error read_mention(const object_reader& value, const meta::messaging_scope& scop
   inbound_message msg;
   msg.visibility = "public";
   msg.recipient = std::string(scope.account_id);
-  auto media_id = value.id("media_id");
-  if (!media_id) return media_id.error();
-  auto comment_id = value.id("comment_id");
-  if (!comment_id) return comment_id.error();
+  SB_TRY(media_id, value.id("media_id"));
+  SB_TRY(comment_id, value.id("comment_id"));
   if (!*media_id && !*comment_id)
     return malformed(fmt::format("field {} needs media_id or comment_id", value.path()));
-  auto text = value.string("text");
-  if (!text) return text.error();
+  SB_TRY(text, value.string("text"));
   if (*text) msg.text = std::move(**text);
-  auto author = read_author(value);
-  if (!author) return author.error();
+  SB_TRY(author, read_author(value));
   const std::string& key = *comment_id ? **comment_id : **media_id;
   meta::attribute_comment(*author, scope, "mention:" + key, msg);
 
@@ -101,13 +88,11 @@ class instagram_adapter final : public meta::webhook_adapter {
 
  private:
   error read_entry(const object_reader& entry, parse_result& out) const override {
-    auto account_id = entry.required_id("id");
-    if (!account_id) return account_id.error();
+    SB_TRY(account_id, entry.required_id("id"));
     const meta::messaging_scope scope{"instagram", *account_id};
     if (error e = meta::read_messaging(entry, scope, out); e.code != errc::ok) return e;
 
-    auto changes = entry.array("changes");
-    if (!changes) return changes.error();
+    SB_TRY(changes, entry.array("changes"));
     if (*changes != nullptr)
       for_each_event(out, entry, **changes, "changes",
                      [&](const object_reader& change) { return read_change(change, scope, out); });
@@ -121,10 +106,8 @@ class instagram_adapter final : public meta::webhook_adapter {
   // {"field", "value"}: one change, inside changes[] or (Instagram Login) the entry itself.
   static error read_change(const object_reader& change, const meta::messaging_scope& scope,
                            parse_result& out) {
-    auto field = change.string("field");
-    if (!field) return field.error();
-    auto value = change.object("value");
-    if (!value) return value.error();
+    SB_TRY(field, change.string("field"));
+    SB_TRY(value, change.object("value"));
     if (*value == nullptr) {
       ++out.ignored;
       return {};
@@ -144,8 +127,7 @@ class instagram_adapter final : public meta::webhook_adapter {
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_instagram_adapter(const channel_config& cfg) {
-  auto settings = meta::read_settings(cfg, "instagram");
-  if (!settings) return settings.error();
+  SB_TRY(settings, meta::read_settings(cfg, "instagram"));
   return std::unique_ptr<adapter>(std::make_unique<instagram_adapter>(std::move(*settings)));
 }
 

@@ -67,8 +67,7 @@ struct fields {
 result<header_list> parse_message_headers(const std::string* text) {
   header_list out;
   if (text == nullptr || is_blank(*text)) return out;
-  auto doc = parse_json_value(*text, "field message-headers");
-  if (!doc) return doc.error();
+  SB_TRY(doc, parse_json_value(*text, "field message-headers"));
   const error wrong = malformed("field message-headers must be a JSON list of [name, value] pairs");
   const json::array* list = doc->if_array();
   if (list == nullptr) return wrong;
@@ -110,8 +109,7 @@ std::string first_address(const std::string* value) {
 // The `attachments` field of Mailgun's stored-message notifications: JSON, with URLs.
 error add_stored_attachments(parsed_email& e, const std::string* text) {
   if (text == nullptr || is_blank(*text)) return {};
-  auto doc = parse_json_value(*text, "field attachments");
-  if (!doc) return doc.error();
+  SB_TRY(doc, parse_json_value(*text, "field attachments"));
   const json::array* list = doc->if_array();
   if (list == nullptr) return malformed("field attachments must be a JSON list");
   for (const auto& item : *list) {
@@ -139,8 +137,7 @@ class mailgun_adapter final : public adapter {
   result<parse_result> receive(const request_view& req) const override {
     const email::content_type ct = email::parse_content_type(req.header("content-type"));
     if (ct.media_type == "application/json") return receive_event(req);
-    auto f = read_fields(req);
-    if (!f) return f.error();
+    SB_TRY(f, read_fields(req));
     if (error e = verify(f->exact("timestamp"), f->exact("token"), f->exact("signature"), req.now);
         e.code != errc::ok)
       return e;
@@ -152,8 +149,7 @@ class mailgun_adapter final : public adapter {
 
   // A kept route post, replayed: its signature (and timestamp) were checked when it arrived.
   result<parse_result> parse_verified(const request_view& req) const override {
-    auto f = read_fields(req);
-    if (!f) return f.error();
+    SB_TRY(f, read_fields(req));
     return to_result(*f);
   }
 
@@ -221,8 +217,7 @@ result<fields> mailgun_adapter::read_fields(const request_view& req) {
     if (!form) return malformed("body is not valid application/x-www-form-urlencoded");
     for (auto& field : *form) f.values.emplace_back(std::move(field.name), std::move(field.value));
   } else if (ct.media_type == "multipart/form-data") {
-    auto parts = email::parse_form_data(*content_type, req.body);
-    if (!parts) return parts.error();
+    SB_TRY(parts, email::parse_form_data(*content_type, req.body));
     for (auto& p : *parts) {
       if (p.is_file) {
         f.files.push_back(std::move(p));
@@ -265,8 +260,7 @@ error mailgun_adapter::verify(const std::string* timestamp, const std::string* t
 // Mailgun's event webhooks: {"signature": {"timestamp", "token", "signature"}, "event-data": {..}}.
 // Authenticated like a route post, then counted as ignored: they are not customer messages.
 result<parse_result> mailgun_adapter::receive_event(const request_view& req) const {
-  auto doc = parse_json_value(req.body, "body");
-  if (!doc) return doc.error();
+  SB_TRY(doc, parse_json_value(req.body, "body"));
   const json::object* body = doc->if_object();
   if (body == nullptr) return malformed("body must be a JSON object");
   const json::value* sig = body->if_contains("signature");
@@ -290,8 +284,7 @@ result<parse_result> mailgun_adapter::receive_event(const request_view& req) con
 result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   // Raw MIME (a route URL ending in "mime"): the whole message in body-mime.
   if (const std::string* mime = f.exact("body-mime")) {
-    auto e = email::parse_mime_message(*mime, "field body-mime");
-    if (!e) return e.error();
+    SB_TRY(e, email::parse_mime_message(*mime, "field body-mime"));
     if (e->senders.empty()) {
       add_sender(*e, "from", f.exact("from"));
       add_sender(*e, "sender", f.exact("sender"));
@@ -305,8 +298,7 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
   e.primary_sender_field = "field from";
   e.recipient = first_address(f.exact("recipient"));
 
-  auto headers = parse_message_headers(f.exact("message-headers"));
-  if (!headers) return headers.error();
+  SB_TRY(headers, parse_message_headers(f.exact("message-headers")));
   // Only message-headers keeps the order that tells Mailgun's verdict from a copy in the mail.
   e.auth = evidence(*headers);
   // A header field as posted, else from message-headers; a blank one counts as absent.

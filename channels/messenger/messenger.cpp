@@ -17,8 +17,7 @@ namespace {
 // A photo or video posted with a comment: a bare URL.
 error comment_media(const object_reader& value, inbound_message& msg) {
   for (const std::string_view key : {std::string_view("photo"), std::string_view("video")}) {
-    auto url = value.string(key);
-    if (!url) return url.error();
+    SB_TRY(url, value.string(key));
     if (!*url || (*url)->empty()) continue;
     attachment a;
     a.url = std::move(**url);
@@ -33,10 +32,8 @@ error comment_media(const object_reader& value, inbound_message& msg) {
 // value: {"item":"comment","verb":"add|edited|remove|hide|unhide","comment_id","post_id",
 // "parent_id","from":{"id","name"},"message","created_time":unix s,"photo"|"video":url}.
 error read_feed(const object_reader& value, const meta::messaging_scope& scope, parse_result& out) {
-  auto item = value.string("item");
-  if (!item) return item.error();
-  auto verb = value.string("verb");
-  if (!verb) return verb.error();
+  SB_TRY(item, value.string("item"));
+  SB_TRY(verb, value.string("verb"));
   // Posts, reactions, likes and shares are not messages; removed or hidden comments leave
   // what was stored as it was.
   const bool edited = *verb == "edited";
@@ -48,29 +45,21 @@ error read_feed(const object_reader& value, const meta::messaging_scope& scope, 
   inbound_message msg;
   msg.visibility = "public";
   msg.recipient = std::string(scope.account_id);
-  auto comment_id = value.required_id("comment_id");
-  if (!comment_id) return comment_id.error();
-  auto post_id = value.id("post_id");
-  if (!post_id) return post_id.error();
-  auto parent_id = value.id("parent_id");
-  if (!parent_id) return parent_id.error();
-  auto text = value.string("message");
-  if (!text) return text.error();
+  SB_TRY(comment_id, value.required_id("comment_id"));
+  SB_TRY(post_id, value.id("post_id"));
+  SB_TRY(parent_id, value.id("parent_id"));
+  SB_TRY(text, value.string("message"));
   if (*text) msg.text = std::move(**text);
   if (error e = comment_media(value, msg); e.code != errc::ok) return e;
-  auto created = value.epoch("created_time", epoch_unit::guess);
-  if (!created) return created.error();
+  SB_TRY(created, value.epoch("created_time", epoch_unit::guess));
   msg.sent_at = *created;
 
   std::optional<meta::comment_author> author;
-  auto from = value.object("from");
-  if (!from) return from.error();
+  SB_TRY(from, value.object("from"));
   if (*from != nullptr) {
     const object_reader f = value.child(**from, "from");
-    auto id = f.required_id("id");
-    if (!id) return id.error();
-    auto name = f.string("name");
-    if (!name) return name.error();
+    SB_TRY(id, f.required_id("id"));
+    SB_TRY(name, f.string("name"));
     author = meta::comment_author{std::move(*id), name->value_or("")};
   }
   meta::attribute_comment(author, scope, "comment:" + *comment_id, msg);
@@ -102,19 +91,15 @@ class messenger_adapter final : public meta::webhook_adapter {
 
  private:
   error read_entry(const object_reader& entry, parse_result& out) const override {
-    auto page_id = entry.required_id("id");
-    if (!page_id) return page_id.error();
+    SB_TRY(page_id, entry.required_id("id"));
     const meta::messaging_scope scope{"messenger", *page_id};
     if (error e = meta::read_messaging(entry, scope, out); e.code != errc::ok) return e;
 
-    auto changes = entry.array("changes");
-    if (!changes) return changes.error();
+    SB_TRY(changes, entry.array("changes"));
     if (*changes == nullptr) return {};
     for_each_event(out, entry, **changes, "changes", [&](const object_reader& change) {
-      auto field = change.string("field");
-      if (!field) return field.error();
-      auto value = change.object("value");
-      if (!value) return value.error();
+      SB_TRY(field, change.string("field"));
+      SB_TRY(value, change.object("value"));
       if (*field != "feed" || *value == nullptr) {
         ++out.ignored;  // other page fields the app may be subscribed to
         return error{};
@@ -128,8 +113,7 @@ class messenger_adapter final : public meta::webhook_adapter {
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_messenger_adapter(const channel_config& cfg) {
-  auto settings = meta::read_settings(cfg, "page");
-  if (!settings) return settings.error();
+  SB_TRY(settings, meta::read_settings(cfg, "page"));
   return std::unique_ptr<adapter>(std::make_unique<messenger_adapter>(std::move(*settings)));
 }
 

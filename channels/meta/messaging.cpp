@@ -14,15 +14,11 @@ namespace {
 // Attachments: [{"type":"image|video|audio|file|sticker|template|fallback|...",
 // "payload":{"url":..,"title":..}}]; fallback attachments carry title and url at the top.
 result<attachment> read_attachment(const object_reader& a) {
-  auto type = a.string("type");
-  if (!type) return type.error();
+  SB_TRY(type, a.string("type"));
   attachment out;
-  auto url = a.string("url");
-  if (!url) return url.error();
-  auto title = a.string("title");
-  if (!title) return title.error();
-  auto payload = a.object("payload");
-  if (!payload) return payload.error();
+  SB_TRY(url, a.string("url"));
+  SB_TRY(title, a.string("title"));
+  SB_TRY(payload, a.object("payload"));
   if (*payload != nullptr) {
     const object_reader p = a.child(**payload, "payload");
     if (auto u = p.string("url"); !u)
@@ -46,11 +42,9 @@ result<attachment> read_attachment(const object_reader& a) {
 // A shared location (Messenger's legacy "location" attachment): {"type":"location","title",
 // "url","payload":{"coordinates":{"lat","long"}}}. Not a file: kept as the message's location.
 error read_location(const object_reader& a, inbound_message& msg) {
-  auto payload = a.required_object("payload");
-  if (!payload) return payload.error();
+  SB_TRY(payload, a.required_object("payload"));
   const object_reader p = a.child(**payload, "payload");
-  auto coords = p.required_object("coordinates");
-  if (!coords) return coords.error();
+  SB_TRY(coords, p.required_object("coordinates"));
   const object_reader c = p.child(**coords, "coordinates");
   double coordinate[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
@@ -63,35 +57,30 @@ error read_location(const object_reader& a, inbound_message& msg) {
   if (!valid_coordinates(coordinate[0], coordinate[1]))
     return malformed(fmt::format("field {} holds coordinates out of range", c.path()));
   place pl{coordinate[0], coordinate[1], {}, {}, {}};
-  auto title = a.string("title");
-  if (!title) return title.error();
+  SB_TRY(title, a.string("title"));
   // Messenger names an unnamed pin "Pinned Location" or "<sender>'s Location": no place name.
   if (*title && **title != "Pinned Location" && !(*title)->ends_with("'s Location") &&
       !(*title)->ends_with("’s Location"))
     pl.name = **title;
-  auto url = a.string("url");
-  if (!url) return url.error();
+  SB_TRY(url, a.string("url"));
   if (*url) pl.url = **url;
   add_place(msg, pl);
   return {};
 }
 
 error read_attachments(const object_reader& message, inbound_message& msg) {
-  auto list = message.array("attachments");
-  if (!list) return list.error();
+  SB_TRY(list, message.array("attachments"));
   if (*list == nullptr) return {};
   if ((*list)->size() > max_attachments)
     return malformed(fmt::format("field {} has more than {} entries",
                                  message.path_of("attachments"), max_attachments));
   for (std::size_t i = 0; i < (*list)->size(); ++i) {
-    auto a = message.element(**list, "attachments", i);
-    if (!a) return a.error();
+    SB_TRY(a, message.element(**list, "attachments", i));
     if (auto type = a->string("type"); type && *type == "location") {
       if (error e = read_location(*a, msg); e.code != errc::ok) return e;
       continue;
     }
-    auto att = read_attachment(*a);
-    if (!att) return att.error();
+    SB_TRY(att, read_attachment(*a));
     msg.attachments.push_back(std::move(*att));
   }
   return {};
@@ -111,39 +100,30 @@ result<bool> flag(const object_reader& o, std::string_view key) {
 // message: {"mid","text","attachments","reply_to":{"mid"|"story"},"quick_reply":{"payload"},
 // "is_echo","is_deleted","is_unsupported"}. Returns false when the event is not a message.
 result<bool> read_message(const object_reader& m, inbound_message& msg) {
-  auto deleted = flag(m, "is_deleted");
-  if (!deleted) return deleted.error();
+  SB_TRY(deleted, flag(m, "is_deleted"));
   if (*deleted) return false;  // the customer (or the business) unsent an earlier message
 
-  auto echo = flag(m, "is_echo");
-  if (!echo) return echo.error();
+  SB_TRY(echo, flag(m, "is_echo"));
   if (*echo) msg.direction = "outbound";
 
-  auto mid = m.id("mid");
-  if (!mid) return mid.error();
+  SB_TRY(mid, m.id("mid"));
   if (*mid) msg.provider_id = std::move(**mid);
 
-  auto text = m.string("text");
-  if (!text) return text.error();
+  SB_TRY(text, m.string("text"));
   if (*text) msg.text = std::move(**text);
   if (error e = read_attachments(m, msg); e.code != errc::ok) return e;
 
-  auto reply_to = m.object("reply_to");
-  if (!reply_to) return reply_to.error();
+  SB_TRY(reply_to, m.object("reply_to"));
   if (*reply_to != nullptr) {
     const object_reader r = m.child(**reply_to, "reply_to");
-    auto to = r.id("mid");
-    if (!to) return to.error();
+    SB_TRY(to, r.id("mid"));
     if (*to) msg.extra["reply_to"] = **to;
     // Instagram: a reply to the business's story.
-    auto story = r.object("story");
-    if (!story) return story.error();
+    SB_TRY(story, r.object("story"));
     if (*story != nullptr) {
       const object_reader s = r.child(**story, "story");
-      auto id = s.id("id");
-      if (!id) return id.error();
-      auto url = s.string("url");
-      if (!url) return url.error();
+      SB_TRY(id, s.id("id"));
+      SB_TRY(url, s.string("url"));
       boost::json::object st;
       if (*id) st["id"] = **id;
       if (*url) st["url"] = **url;
@@ -151,16 +131,13 @@ result<bool> read_message(const object_reader& m, inbound_message& msg) {
     }
   }
 
-  auto quick = m.object("quick_reply");
-  if (!quick) return quick.error();
+  SB_TRY(quick, m.object("quick_reply"));
   if (*quick != nullptr) {
-    auto payload = m.child(**quick, "quick_reply").string("payload");
-    if (!payload) return payload.error();
+    SB_TRY(payload, m.child(**quick, "quick_reply").string("payload"));
     if (*payload) msg.extra["quick_reply"] = **payload;
   }
 
-  auto unsupported = flag(m, "is_unsupported");
-  if (!unsupported) return unsupported.error();
+  SB_TRY(unsupported, flag(m, "is_unsupported"));
   if (*unsupported) msg.extra["unsupported"] = true;
   return true;
 }
@@ -170,15 +147,11 @@ result<bool> read_message(const object_reader& m, inbound_message& msg) {
 // that holds the button, the same for every tap on it: the provider id is derived from the event
 // (read_event), never taken from it.
 error read_postback(const object_reader& p, inbound_message& msg) {
-  auto mid = p.id("mid");
-  if (!mid) return mid.error();
-  auto referral = p.object("referral");
-  if (!referral) return referral.error();
+  SB_TRY(mid, p.id("mid"));
+  SB_TRY(referral, p.object("referral"));
   if (*referral != nullptr) msg.extra["referral"] = **referral;  // an m.me link, an ad, a QR code
-  auto title = p.string("title");
-  if (!title) return title.error();
-  auto payload = p.string("payload");
-  if (!payload) return payload.error();
+  SB_TRY(title, p.string("title"));
+  SB_TRY(payload, p.string("payload"));
   boost::json::object pb;
   if (*title) {
     msg.text = **title;
@@ -192,12 +165,9 @@ error read_postback(const object_reader& p, inbound_message& msg) {
 
 // message_edit: {"mid","text","num_edit"}: kept beside the original, so the agent sees both.
 error read_edit(const object_reader& e, inbound_message& msg) {
-  auto mid = e.required_id("mid");
-  if (!mid) return mid.error();
-  auto text = e.string("text");
-  if (!text) return text.error();
-  auto num = e.id("num_edit");
-  if (!num) return num.error();
+  SB_TRY(mid, e.required_id("mid"));
+  SB_TRY(text, e.string("text"));
+  SB_TRY(num, e.id("num_edit"));
   if (*text) msg.text = std::move(**text);
   msg.provider_id = fmt::format("{}:edited:{}", *mid, *num ? **num : short_digest(msg.text));
   msg.extra["edited"] = true;
@@ -207,26 +177,20 @@ error read_edit(const object_reader& e, inbound_message& msg) {
 
 // sender / recipient: {"id"} (or {"user_ref"} for a chat-plugin guest without a PSID).
 result<std::string> party(const object_reader& event, std::string_view key) {
-  auto obj = event.required_object(key);
-  if (!obj) return obj.error();
+  SB_TRY(obj, event.required_object(key));
   const object_reader p = event.child(**obj, key);
-  auto id = p.id("id");
-  if (!id) return id.error();
+  SB_TRY(id, p.id("id"));
   if (*id) return std::move(**id);
-  auto ref = p.id("user_ref");
-  if (!ref) return ref.error();
+  SB_TRY(ref, p.id("user_ref"));
   if (*ref) return std::move(**ref);
   return malformed(fmt::format("field {} is required", p.path_of("id")));
 }
 
 error read_event(const object_reader& event, const messaging_scope& scope, bool standby,
                  parse_result& out) {
-  auto message = event.object("message");
-  if (!message) return message.error();
-  auto postback = event.object("postback");
-  if (!postback) return postback.error();
-  auto edit = event.object("message_edit");
-  if (!edit) return edit.error();
+  SB_TRY(message, event.object("message"));
+  SB_TRY(postback, event.object("postback"));
+  SB_TRY(edit, event.object("message_edit"));
   if (*message == nullptr && *postback == nullptr && *edit == nullptr) {
     ++out.ignored;  // delivery, read, reaction, referral, optin, handover, ...
     return {};
@@ -235,8 +199,7 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
   inbound_message msg;
   msg.recipient = std::string(scope.account_id);
   if (*message != nullptr) {
-    auto is_message = read_message(event.child(**message, "message"), msg);
-    if (!is_message) return is_message.error();
+    SB_TRY(is_message, read_message(event.child(**message, "message"), msg));
     if (!*is_message) {
       ++out.ignored;
       return {};
@@ -248,12 +211,9 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
     return e;
   }
 
-  auto sender = party(event, "sender");
-  if (!sender) return sender.error();
-  auto recipient = party(event, "recipient");
-  if (!recipient) return recipient.error();
-  auto timestamp = event.epoch("timestamp", epoch_unit::guess);
-  if (!timestamp) return timestamp.error();
+  SB_TRY(sender, party(event, "sender"));
+  SB_TRY(recipient, party(event, "recipient"));
+  SB_TRY(timestamp, event.epoch("timestamp", epoch_unit::guess));
   msg.sent_at = *timestamp;
   if (const auto* pb_value = msg.extra.if_contains("postback"); pb_value != nullptr) {
     // One tap is one event: who tapped, when, what, on which message. Meta's retries of the
@@ -284,8 +244,7 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
 error read_messaging(const object_reader& entry, const messaging_scope& scope, parse_result& out) {
   for (const std::string_view list_name :
        {std::string_view("messaging"), std::string_view("standby")}) {
-    auto list = entry.array(list_name);
-    if (!list) return list.error();
+    SB_TRY(list, entry.array(list_name));
     if (*list == nullptr) continue;
     for_each_event(out, entry, **list, list_name, [&](const object_reader& event) {
       return read_event(event, scope, list_name == "standby", out);

@@ -34,10 +34,9 @@ result<settings> read_settings(const channel_config& cfg, std::string_view objec
   if (cfg.secrets.empty())
     return malformed(
         fmt::format("channel type {} needs the Meta app secret (secret or secret_file)", cfg.type));
-  auto secrets = hmac_secrets(cfg, min_secret_bytes,
-                              "the Meta app secret is 32 characters, see the app dashboard "
-                              "under App settings > Basic");
-  if (!secrets) return secrets.error();
+  SB_TRY(secrets, hmac_secrets(cfg, min_secret_bytes,
+                               "the Meta app secret is 32 characters, see the app dashboard "
+                               "under App settings > Basic"));
   s.secrets = std::move(*secrets);
   const auto token = cfg.options.find("verify_token");
   if (token == cfg.options.end() || token->second.empty())
@@ -98,19 +97,16 @@ result<parse_result> webhook_adapter::receive(const request_view& req) const {
 result<parse_result> webhook_adapter::parse_verified(const request_view& req) const {
   if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
     return e;
-  auto body = parse_json_object(req.body);
-  if (!body) return body.error();
+  SB_TRY(body, parse_json_object(req.body));
   const object_reader top{*body, ""};
 
-  auto object = top.string("object");
-  if (!object) return object.error();
+  SB_TRY(object, top.string("object"));
   if (!*object) return malformed("field object is required");
   if (**object != settings_.object)
     return malformed(fmt::format("field object is \"{}\"; channel type {} takes \"{}\"", **object,
                                  settings_.type, settings_.object));
 
-  auto entries = top.array("entry");
-  if (!entries) return entries.error();
+  SB_TRY(entries, top.array("entry"));
   if (*entries == nullptr) return malformed("field entry is required");
   parse_result out;
   for_each_event(out, top, **entries, "entry",

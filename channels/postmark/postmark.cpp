@@ -61,10 +61,8 @@ result<const json::array*> array_field(const json::object& obj, std::string_view
 result<email::mailbox> full_address(const json::value& v, const std::string& path) {
   const json::object* o = v.if_object();
   if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
-  auto address = string_field(*o, "Email", path + ".Email");
-  if (!address) return address.error();
-  auto name = string_field(*o, "Name", path + ".Name");
-  if (!name) return name.error();
+  SB_TRY(address, string_field(*o, "Email", path + ".Email"));
+  SB_TRY(name, string_field(*o, "Name", path + ".Name"));
   return email::mailbox{std::move(*name), std::move(*address)};
 }
 
@@ -72,8 +70,7 @@ result<email::mailbox> full_address(const json::value& v, const std::string& pat
 result<std::vector<email::mailbox>> address_list(const json::object& body, std::string_view full,
                                                  std::string_view plain) {
   std::vector<email::mailbox> out;
-  auto list = array_field(body, full);
-  if (!list) return list.error();
+  SB_TRY(list, array_field(body, full));
   if (*list != nullptr) {
     for (std::size_t i = 0; i < (*list)->size() && out.size() < email::max_addresses; ++i) {
       auto m = full_address((**list)[i], fmt::format("{}[{}]", full, i));
@@ -82,8 +79,7 @@ result<std::vector<email::mailbox>> address_list(const json::object& body, std::
     }
     return out;
   }
-  auto text = string_field(body, plain, plain);
-  if (!text) return text.error();
+  SB_TRY(text, string_field(body, plain, plain));
   return email::parse_addresses(*text);
 }
 
@@ -101,11 +97,9 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
   const json::object* o = v.if_object();
   if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
   attachment a;
-  auto name = string_field(*o, "Name", path + ".Name");
-  if (!name) return name.error();
+  SB_TRY(name, string_field(*o, "Name", path + ".Name"));
   a.name = std::move(*name);
-  auto type = string_field(*o, "ContentType", path + ".ContentType");
-  if (!type) return type.error();
+  SB_TRY(type, string_field(*o, "ContentType", path + ".ContentType"));
   a.content_type = std::move(*type);
   if (const json::value* len = field(*o, "ContentLength")) {
     const std::int64_t* n = len->if_int64();
@@ -123,17 +117,14 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
 // Headers: [{"Name": "Message-ID", "Value": "<...>"}, ...]
 result<std::vector<std::pair<std::string, std::string>>> read_headers(const json::object& body) {
   std::vector<std::pair<std::string, std::string>> out;
-  auto list = array_field(body, "Headers");
-  if (!list) return list.error();
+  SB_TRY(list, array_field(body, "Headers"));
   if (*list == nullptr) return out;
   for (std::size_t i = 0; i < (*list)->size(); ++i) {
     const std::string path = fmt::format("Headers[{}]", i);
     const json::object* o = (**list)[i].if_object();
     if (o == nullptr) return malformed(fmt::format("field {} must be an object", path));
-    auto name = string_field(*o, "Name", path + ".Name");
-    if (!name) return name.error();
-    auto value = string_field(*o, "Value", path + ".Value");
-    if (!value) return value.error();
+    SB_TRY(name, string_field(*o, "Name", path + ".Name"));
+    SB_TRY(value, string_field(*o, "Value", path + ".Value"));
     out.emplace_back(std::move(*name), std::move(*value));
   }
   return out;
@@ -155,8 +146,7 @@ class postmark_adapter final : public email::basic_auth_adapter {
 
   result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_json_object(req.body);
-    if (!body) return body.error();
+    SB_TRY(body, parse_json_object(req.body));
 
     auto record_type = string_field(*body, "RecordType", "RecordType");
     if (record_type && !record_type->empty() && *record_type != "Inbound") {
@@ -185,32 +175,26 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) const 
   e.primary_sender_field = "field FromFull.Email";
   std::string from_name;
   if (const json::value* v = field(body, "FromFull")) {
-    auto from = full_address(*v, "FromFull");
-    if (!from) return from.error();
+    SB_TRY(from, full_address(*v, "FromFull"));
     from_name = from->name;
     if (!is_blank(from->address)) e.senders.push_back({"field FromFull.Email", std::move(*from)});
   }
-  auto from_text = string_field(body, "From", "From");
-  if (!from_text) return from_text.error();
+  SB_TRY(from_text, string_field(body, "From", "From"));
   if (!is_blank(*from_text)) {
     auto list = email::parse_addresses(*from_text, 1);
     e.senders.push_back(
         {"field From", list.empty() ? email::mailbox{"", *from_text} : std::move(list.front())});
   }
-  auto name = string_field(body, "FromName", "FromName");
-  if (!name) return name.error();
+  SB_TRY(name, string_field(body, "FromName", "FromName"));
   // FromName is Postmark's own reading of the display name: preferred over the parsed one.
   if (!name->empty())
     for (auto& c : e.senders) c.from.name = *name;
 
-  auto to = address_list(body, "ToFull", "To");
-  if (!to) return to.error();
+  SB_TRY(to, address_list(body, "ToFull", "To"));
   e.to = std::move(*to);
-  auto cc = address_list(body, "CcFull", "Cc");
-  if (!cc) return cc.error();
+  SB_TRY(cc, address_list(body, "CcFull", "Cc"));
   e.cc = std::move(*cc);
-  auto original = string_field(body, "OriginalRecipient", "OriginalRecipient");
-  if (!original) return original.error();
+  SB_TRY(original, string_field(body, "OriginalRecipient", "OriginalRecipient"));
   // The To header names the business's own address even when the mail was forwarded to
   // Postmark's hash address (OriginalRecipient): it comes first.
   if (e.to.empty()) e.recipient = std::move(*original);
@@ -218,28 +202,23 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) const 
   for (auto [key, out] :
        {std::pair{"Subject", &e.subject}, std::pair{"TextBody", &e.text},
         std::pair{"HtmlBody", &e.html}, std::pair{"StrippedTextReply", &e.stripped_text}}) {
-    auto s = string_field(body, key, key);
-    if (!s) return s.error();
+    SB_TRY(s, string_field(body, key, key));
     *out = std::move(*s);
   }
 
-  auto date = string_field(body, "Date", "Date");
-  if (!date) return date.error();
+  SB_TRY(date, string_field(body, "Date", "Date"));
   e.sent_at = email::parse_date(*date);
 
-  auto headers = read_headers(body);
-  if (!headers) return headers.error();
+  SB_TRY(headers, read_headers(body));
   email::apply_headers(e, *headers);
   // A trusted Authentication-Results header, else what Postmark's own checks added on top.
   e.auth = email::from_authentication_results(*headers, trusted_);
   if (!e.auth) e.auth = email::from_postmark(*headers);
 
-  auto attachments = array_field(body, "Attachments");
-  if (!attachments) return attachments.error();
+  SB_TRY(attachments, array_field(body, "Attachments"));
   if (*attachments != nullptr)
     for (std::size_t i = 0; i < (*attachments)->size(); ++i) {
-      auto a = read_attachment((**attachments)[i], i);
-      if (!a) return a.error();
+      SB_TRY(a, read_attachment((**attachments)[i], i));
       email::add_attachment(e, std::move(*a));
     }
   return e;
@@ -248,8 +227,7 @@ result<parsed_email> postmark_adapter::to_email(const json::object& body) const 
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg) {
-  auto auth = email::basic_auth_channel(cfg, "postmark", min_secret_bytes);
-  if (!auth) return auth.error();
+  SB_TRY(auth, email::basic_auth_channel(cfg, "postmark", min_secret_bytes));
   return std::unique_ptr<adapter>(
       std::make_unique<postmark_adapter>(std::move(*auth), email::trusted_authserv_id_option(cfg)));
 }

@@ -103,8 +103,7 @@ class sendgrid_adapter final : public email::basic_auth_adapter {
     const email::content_type ct = email::parse_content_type(content_type);
     parse_result out;
     if (ct.media_type == "application/json") {
-      auto events = parse_json_value(req.body, "body");
-      if (!events) return events.error();
+      SB_TRY(events, parse_json_value(req.body, "body"));
       if (const json::array* list = events->if_array()) {
         out.ignored = list->size();
       } else if (events->is_object()) {
@@ -116,8 +115,7 @@ class sendgrid_adapter final : public email::basic_auth_adapter {
     }
     if (ct.media_type != "multipart/form-data")
       return error{errc::unsupported_media_type, "Content-Type must be multipart/form-data"};
-    auto parts = email::parse_form_data(*content_type, req.body);
-    if (!parts) return parts.error();
+    SB_TRY(parts, email::parse_form_data(*content_type, req.body));
     return email::to_result(to_email(form_fields(std::move(*parts))));
   }
 
@@ -148,8 +146,7 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
 
   // Raw mode: the whole message, parsed like the `mime` type.
   if (const email::form_part* raw = f.get("email")) {
-    auto e = email::parse_mime_message(raw->value, "field email");
-    if (!e) return e.error();
+    SB_TRY(e, email::parse_mime_message(raw->value, "field email"));
     add_sender(*e, "field envelope.from", envelope_from);
     e->recipient = envelope_to;
     e->auth = std::move(auth);
@@ -215,8 +212,7 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg) {
-  auto auth = email::basic_auth_channel(cfg, "sendgrid", min_secret_bytes);
-  if (!auth) return auth.error();
+  SB_TRY(auth, email::basic_auth_channel(cfg, "sendgrid", min_secret_bytes));
   return std::unique_ptr<adapter>(std::make_unique<sendgrid_adapter>(std::move(*auth)));
 }
 

@@ -109,16 +109,14 @@ result<std::optional<std::int64_t>> optional_int(const json::object& obj, std::s
 
 result<std::int64_t> required_int(const json::object& obj, std::string_view key,
                                   std::string_view path) {
-  auto n = optional_int(obj, key, path);
-  if (!n) return n.error();
+  SB_TRY(n, optional_int(obj, key, path));
   if (!*n) return malformed(fmt::format("field {} is required", path));
   return **n;
 }
 
 result<std::optional<millis>> optional_unix_time(const json::object& obj, std::string_view key,
                                                  std::string_view path) {
-  auto n = optional_int(obj, key, path);
-  if (!n) return n.error();
+  SB_TRY(n, optional_int(obj, key, path));
   if (!*n) return std::optional<millis>{};
   if (**n < 0 || **n > max_unix_seconds)
     return malformed(fmt::format("field {} is out of range", path));
@@ -137,18 +135,14 @@ struct file_ref {
 result<file_ref> read_file_object(const json::object& obj, std::string_view path,
                                   std::string_view default_name, std::string_view default_type) {
   file_ref out;
-  auto id = optional_string(obj, "file_id", path_of(path, "file_id"));
-  if (!id) return id.error();
+  SB_TRY(id, optional_string(obj, "file_id", path_of(path, "file_id")));
   if (!*id) return malformed(fmt::format("field {}.file_id is required", path));
   out.file_id = std::move(**id);
-  auto name = optional_string(obj, "file_name", path_of(path, "file_name"));
-  if (!name) return name.error();
+  SB_TRY(name, optional_string(obj, "file_name", path_of(path, "file_name")));
   out.meta.name = *name ? std::move(**name) : std::string(default_name);
-  auto type = optional_string(obj, "mime_type", path_of(path, "mime_type"));
-  if (!type) return type.error();
+  SB_TRY(type, optional_string(obj, "mime_type", path_of(path, "mime_type")));
   out.meta.content_type = *type ? std::move(**type) : std::string(default_type);
-  auto size = optional_int(obj, "file_size", path_of(path, "file_size"));
-  if (!size) return size.error();
+  SB_TRY(size, optional_int(obj, "file_size", path_of(path, "file_size")));
   if (*size && **size < 0)
     return malformed(fmt::format("field {}.file_size must not be negative", path));
   out.meta.size = *size;
@@ -167,12 +161,9 @@ result<std::optional<file_ref>> read_photo(const json::object& msg, std::string_
     const std::string path = fmt::format("{}.photo[{}]", parent, i);
     const json::object* size = (*sizes)[i].if_object();
     if (size == nullptr) return malformed(fmt::format("field {} must be an object", path));
-    auto ref = read_file_object(*size, path, "photo", "image/jpeg");
-    if (!ref) return ref.error();
-    auto width = optional_int(*size, "width", path + ".width");
-    if (!width) return width.error();
-    auto height = optional_int(*size, "height", path + ".height");
-    if (!height) return height.error();
+    SB_TRY(ref, read_file_object(*size, path, "photo", "image/jpeg"));
+    SB_TRY(width, optional_int(*size, "width", path + ".width"));
+    SB_TRY(height, optional_int(*size, "height", path + ".height"));
     // Telegram's sizes are at most a few thousand pixels a side; clamp so the product fits.
     const auto side = [](std::optional<std::int64_t> n) {
       return std::clamp<std::int64_t>(n.value_or(0), 0, 1'000'000);
@@ -205,26 +196,22 @@ constexpr file_kind file_kinds[] = {
 
 result<std::vector<file_ref>> read_files(const json::object& msg, std::string_view parent) {
   std::vector<file_ref> files;
-  auto photo = read_photo(msg, parent);
-  if (!photo) return photo.error();
+  SB_TRY(photo, read_photo(msg, parent));
   if (*photo) files.push_back(std::move(**photo));
 
   bool animation = false;
   for (const file_kind& kind : file_kinds) {
     if (kind.key == "document" && animation) continue;
     const std::string path = path_of(parent, kind.key);
-    auto obj = optional_object(msg, kind.key, path);
-    if (!obj) return obj.error();
+    SB_TRY(obj, optional_object(msg, kind.key, path));
     if (*obj == nullptr) continue;
-    auto ref = read_file_object(**obj, path, kind.default_name, kind.default_type);
-    if (!ref) return ref.error();
+    SB_TRY(ref, read_file_object(**obj, path, kind.default_name, kind.default_type));
     files.push_back(std::move(*ref));
     animation = animation || kind.key == "animation";
   }
 
   const std::string sticker_path = path_of(parent, "sticker");
-  auto sticker = optional_object(msg, "sticker", sticker_path);
-  if (!sticker) return sticker.error();
+  SB_TRY(sticker, optional_object(msg, "sticker", sticker_path));
   if (*sticker != nullptr) {
     const json::object& s = **sticker;
     const auto flag = [&s](std::string_view key) {
@@ -237,8 +224,7 @@ result<std::vector<file_ref>> read_files(const json::object& msg, std::string_vi
       type = "video/webm";
     else if (flag("is_animated"))
       type = "application/x-tgsticker";
-    auto ref = read_file_object(s, sticker_path, "sticker", type);
-    if (!ref) return ref.error();
+    SB_TRY(ref, read_file_object(s, sticker_path, "sticker", type));
     files.push_back(std::move(*ref));
   }
   return files;
@@ -256,10 +242,8 @@ result<double> required_number(const json::object& obj, std::string_view key,
 
 // location: {"latitude","longitude","horizontal_accuracy","live_period",...}
 result<place> read_location(const json::object& obj, std::string_view path) {
-  auto lat = required_number(obj, "latitude", path_of(path, "latitude"));
-  if (!lat) return lat.error();
-  auto lon = required_number(obj, "longitude", path_of(path, "longitude"));
-  if (!lon) return lon.error();
+  SB_TRY(lat, required_number(obj, "latitude", path_of(path, "latitude")));
+  SB_TRY(lon, required_number(obj, "longitude", path_of(path, "longitude")));
   if (!valid_coordinates(*lat, *lon))
     return malformed(fmt::format("field {} holds coordinates out of range", path));
   return place{*lat, *lon, {}, {}, {}};
@@ -270,46 +254,36 @@ result<place> read_location(const json::object& obj, std::string_view path) {
 // kept as extra["location"] / extra["contacts"] and as text.
 error read_shared(const json::object& message, std::string_view kind, inbound_message& msg) {
   const std::string venue_path = path_of(kind, "venue");
-  auto venue = optional_object(message, "venue", venue_path);
-  if (!venue) return venue.error();
+  SB_TRY(venue, optional_object(message, "venue", venue_path));
   const std::string location_path = path_of(kind, "location");
-  auto location = optional_object(message, "location", location_path);
-  if (!location) return location.error();
+  SB_TRY(location, optional_object(message, "location", location_path));
   if (*venue != nullptr) {
-    auto where = optional_object(**venue, "location", path_of(venue_path, "location"));
-    if (!where) return where.error();
+    SB_TRY(where, optional_object(**venue, "location", path_of(venue_path, "location")));
     if (*where == nullptr)
       return malformed(fmt::format("field {}.location is required", venue_path));
-    auto p = read_location(**where, path_of(venue_path, "location"));
-    if (!p) return p.error();
-    auto title = optional_string(**venue, "title", path_of(venue_path, "title"));
-    if (!title) return title.error();
-    auto address = optional_string(**venue, "address", path_of(venue_path, "address"));
-    if (!address) return address.error();
+    SB_TRY(p, read_location(**where, path_of(venue_path, "location")));
+    SB_TRY(title, optional_string(**venue, "title", path_of(venue_path, "title")));
+    SB_TRY(address, optional_string(**venue, "address", path_of(venue_path, "address")));
     p->name = title->value_or("");
     p->address = address->value_or("");
     add_place(msg, *p);
   } else if (*location != nullptr) {
-    auto p = read_location(**location, location_path);
-    if (!p) return p.error();
+    SB_TRY(p, read_location(**location, location_path));
     add_place(msg, *p);
     if (const json::value* live = field(**location, "live_period"); live && live->is_int64())
       msg.extra["live_location"] = true;
   }
 
   const std::string contact_path = path_of(kind, "contact");
-  auto contact = optional_object(message, "contact", contact_path);
-  if (!contact) return contact.error();
+  SB_TRY(contact, optional_object(message, "contact", contact_path));
   if (*contact != nullptr) {
     std::optional<std::string> phone, first, last;
     for (auto [key, out] : {std::pair{"phone_number", &phone}, std::pair{"first_name", &first},
                             std::pair{"last_name", &last}}) {
-      auto s = optional_string(**contact, key, path_of(contact_path, key));
-      if (!s) return s.error();
+      SB_TRY(s, optional_string(**contact, key, path_of(contact_path, key)));
       *out = std::move(*s);
     }
-    auto user_id = optional_int(**contact, "user_id", path_of(contact_path, "user_id"));
-    if (!user_id) return user_id.error();
+    SB_TRY(user_id, optional_int(**contact, "user_id", path_of(contact_path, "user_id")));
     std::string name = first.value_or("");
     if (last) name += (name.empty() ? "" : " ") + *last;
     append_generated_line(msg, contact_text(name, phone.value_or("")));
@@ -343,11 +317,9 @@ class telegram_adapter final : public adapter {
 
   result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
-    auto body = parse_json_object(req.body);
-    if (!body) return body.error();
+    SB_TRY(body, parse_json_object(req.body));
 
-    auto update_id = required_int(*body, "update_id", "update_id");
-    if (!update_id) return update_id.error();
+    SB_TRY(update_id, required_int(*body, "update_id", "update_id"));
     if (*update_id < 0) return malformed("field update_id must not be negative");
 
     // Any kind but these (channel_post, callback_query, my_chat_member, ...) is not a customer
@@ -363,8 +335,7 @@ class telegram_adapter final : public adapter {
       return out;
     }
     read_or_keep(out, std::string(kind), field(*body, kind), [&]() -> error {
-      auto msg = read_message(*body, kind, kind == "edited_message");
-      if (!msg) return msg.error();
+      SB_TRY(msg, read_message(*body, kind, kind == "edited_message"));
       if (*msg) {
         (*msg)->provider_id = std::to_string(*update_id);
         out.messages.push_back(std::move(**msg));
@@ -395,18 +366,15 @@ class telegram_adapter final : public adapter {
 
 result<maybe_message> telegram_adapter::read_message(const json::object& update,
                                                      std::string_view kind, bool edited) const {
-  auto m = optional_object(update, kind, kind);
-  if (!m) return m.error();
+  SB_TRY(m, optional_object(update, kind, kind));
   const json::object& message = **m;
 
   // A message without a sender (a channel's post) or sent on behalf of a chat (an anonymous
   // group admin, a channel post forwarded into its discussion group: `from` is then one of
   // Telegram's placeholder bots, the same for every such chat) has no customer to answer.
-  auto from_obj = optional_object(message, "from", path_of(kind, "from"));
-  if (!from_obj) return from_obj.error();
+  SB_TRY(from_obj, optional_object(message, "from", path_of(kind, "from")));
   if (*from_obj == nullptr) return maybe_message{};
-  auto sender_chat = optional_object(message, "sender_chat", path_of(kind, "sender_chat"));
-  if (!sender_chat) return sender_chat.error();
+  SB_TRY(sender_chat, optional_object(message, "sender_chat", path_of(kind, "sender_chat")));
   if (*sender_chat != nullptr) return maybe_message{};
   const json::object& from = **from_obj;
   const std::string from_path = path_of(kind, "from");
@@ -414,57 +382,45 @@ result<maybe_message> telegram_adapter::read_message(const json::object& update,
   inbound_message msg;
   msg.recipient = bot_.empty() ? channel_ : bot_;
 
-  auto user_id = required_int(from, "id", path_of(from_path, "id"));
-  if (!user_id) return user_id.error();
+  SB_TRY(user_id, required_int(from, "id", path_of(from_path, "id")));
   msg.identities.push_back({"telegram", std::to_string(*user_id)});
 
   std::optional<std::string> first, last, username, language;
   for (auto [key, out] :
        {std::pair{"first_name", &first}, std::pair{"last_name", &last},
         std::pair{"username", &username}, std::pair{"language_code", &language}}) {
-    auto s = optional_string(from, key, path_of(from_path, key));
-    if (!s) return s.error();
+    SB_TRY(s, optional_string(from, key, path_of(from_path, key)));
     *out = std::move(*s);
   }
   if (first) msg.sender_name = *first;
   if (last) msg.sender_name += (msg.sender_name.empty() ? "" : " ") + *last;
   if (language) msg.language = language_code(*language);
 
-  auto chat = optional_object(message, "chat", path_of(kind, "chat"));
-  if (!chat) return chat.error();
+  SB_TRY(chat, optional_object(message, "chat", path_of(kind, "chat")));
   if (*chat == nullptr) return malformed(fmt::format("field {}.chat is required", kind));
   const std::string chat_path = path_of(kind, "chat");
-  auto chat_id = required_int(**chat, "id", path_of(chat_path, "id"));
-  if (!chat_id) return chat_id.error();
-  auto chat_type = optional_string(**chat, "type", path_of(chat_path, "type"));
-  if (!chat_type) return chat_type.error();
-  auto chat_title = optional_string(**chat, "title", path_of(chat_path, "title"));
-  if (!chat_title) return chat_title.error();
+  SB_TRY(chat_id, required_int(**chat, "id", path_of(chat_path, "id")));
+  SB_TRY(chat_type, optional_string(**chat, "type", path_of(chat_path, "type")));
+  SB_TRY(chat_title, optional_string(**chat, "title", path_of(chat_path, "title")));
   // In a group every member reads the message, and the bot's answer.
   if (*chat_type == "group" || *chat_type == "supergroup") msg.visibility = "public";
 
-  auto message_id = optional_int(message, "message_id", path_of(kind, "message_id"));
-  if (!message_id) return message_id.error();
+  SB_TRY(message_id, optional_int(message, "message_id", path_of(kind, "message_id")));
 
   // An edit was sent when it was made, not when the original was.
-  auto date = optional_unix_time(message, "date", path_of(kind, "date"));
-  if (!date) return date.error();
-  auto edit_date = optional_unix_time(message, "edit_date", path_of(kind, "edit_date"));
-  if (!edit_date) return edit_date.error();
+  SB_TRY(date, optional_unix_time(message, "date", path_of(kind, "date")));
+  SB_TRY(edit_date, optional_unix_time(message, "edit_date", path_of(kind, "edit_date")));
   msg.sent_at = edited && *edit_date ? *edit_date : *date;
 
   // The caption is the text of a message that carries a file.
-  auto text = optional_string(message, "text", path_of(kind, "text"));
-  if (!text) return text.error();
-  auto caption = optional_string(message, "caption", path_of(kind, "caption"));
-  if (!caption) return caption.error();
+  SB_TRY(text, optional_string(message, "text", path_of(kind, "text")));
+  SB_TRY(caption, optional_string(message, "caption", path_of(kind, "caption")));
   if (*text)
     msg.text = std::move(**text);
   else if (*caption)
     msg.text = std::move(**caption);
 
-  auto files = read_files(message, kind);
-  if (!files) return files.error();
+  SB_TRY(files, read_files(message, kind));
   json::array file_ids;
   for (file_ref& f : *files) {
     file_ids.emplace_back(f.file_id);
@@ -504,8 +460,7 @@ result<maybe_message> telegram_adapter::read_message(const json::object& update,
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg) {
-  auto digests = secret_digests(cfg.secrets);
-  if (!digests) return digests.error();
+  SB_TRY(digests, secret_digests(cfg.secrets));
   std::string bot;
   if (const auto it = cfg.options.find("bot_username"); it != cfg.options.end()) {
     std::string_view name = ascii_trim(it->second);

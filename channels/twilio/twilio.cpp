@@ -247,8 +247,7 @@ class twilio_adapter final : public adapter {
     }
     parse_result out;
     read_or_keep(out, "body", nullptr, [&]() -> error {
-      auto msg = classify(params);
-      if (!msg) return msg.error();
+      SB_TRY(msg, classify(params));
       if (*msg)
         out.messages.push_back(std::move(**msg));
       else
@@ -312,13 +311,11 @@ bool twilio_adapter::signature_matches(std::string_view header, const form& para
 
 result<maybe_message> twilio_adapter::classify(const form& f) const {
   if (const std::string* sid = first_value(f, {"MessageSid", "SmsMessageSid", "SmsSid"})) {
-    auto id = bounded_id(*sid, "MessageSid");
-    if (!id) return id.error();
+    SB_TRY(id, bounded_id(*sid, "MessageSid"));
     return sms(f, *id);
   }
   if (const std::string* sid = value(f, "CallSid")) {
-    auto id = bounded_id(*sid, "CallSid");
-    if (!id) return id.error();
+    SB_TRY(id, bounded_id(*sid, "CallSid"));
     return voice(f, *id);
   }
   // Authenticated, but neither a message nor a call (Conversations, TaskRouter, Studio events
@@ -525,12 +522,9 @@ result<maybe_message> twilio_adapter::voice(const form& f, const std::string& ca
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg) {
-  auto tokens = auth_tokens(cfg.secrets);
-  if (!tokens) return tokens.error();
-  auto urls = public_urls(cfg);
-  if (!urls) return urls.error();
-  auto country = default_country_option(cfg);
-  if (!country) return country.error();
+  SB_TRY(tokens, auth_tokens(cfg.secrets));
+  SB_TRY(urls, public_urls(cfg));
+  SB_TRY(country, default_country_option(cfg));
   return std::unique_ptr<adapter>(std::make_unique<twilio_adapter>(
       cfg.name, std::move(*tokens), std::move(*urls), std::move(*country)));
 }

@@ -67,15 +67,12 @@ const contact* lookup(const batch& b, const std::vector<std::size_t>& index,
 result<batch> read_batch(const object_reader& value, bool echoes) {
   batch b;
   b.echoes = echoes;
-  auto metadata = value.object("metadata");
-  if (!metadata) return metadata.error();
+  SB_TRY(metadata, value.object("metadata"));
   if (*metadata != nullptr) {
     const object_reader md = value.child(**metadata, "metadata");
-    auto number = md.id("display_phone_number");
-    if (!number) return number.error();
+    SB_TRY(number, md.id("display_phone_number"));
     if (*number) b.display_phone_number = std::move(**number);
-    auto number_id = md.id("phone_number_id");
-    if (!number_id) return number_id.error();
+    SB_TRY(number_id, md.id("phone_number_id"));
     if (*number_id) b.phone_number_id = std::move(**number_id);
   }
   // Profiles only name the senders: one that cannot be read costs its name, not the batch.
@@ -117,19 +114,13 @@ const contact* find_contact(const batch& b, std::string_view wa_id, std::string_
 // since November 2025 Meta also sends a URL to fetch them from (with the channel's token).
 error read_media(const object_reader& m, const std::string& type, inbound_message& msg,
                  json::array& media_ids) {
-  auto obj = m.required_object(type);
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.required_object(type));
   const object_reader media = m.child(**obj, type);
-  auto id = media.required_id("id");
-  if (!id) return id.error();
-  auto mime = media.string("mime_type");
-  if (!mime) return mime.error();
-  auto caption = media.string("caption");
-  if (!caption) return caption.error();
-  auto filename = media.string("filename");
-  if (!filename) return filename.error();
-  auto url = media.string("url");
-  if (!url) return url.error();
+  SB_TRY(id, media.required_id("id"));
+  SB_TRY(mime, media.string("mime_type"));
+  SB_TRY(caption, media.string("caption"));
+  SB_TRY(filename, media.string("filename"));
+  SB_TRY(url, media.string("url"));
   attachment a;
   if (*url) a.url = std::move(**url);
   a.name = *filename && !(*filename)->empty() ? std::move(**filename) : type;
@@ -141,8 +132,7 @@ error read_media(const object_reader& m, const std::string& type, inbound_messag
 }
 
 error read_location(const object_reader& m, inbound_message& msg) {
-  auto obj = m.required_object("location");
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.required_object("location"));
   const object_reader loc = m.child(**obj, "location");
   double coordinate[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
@@ -158,8 +148,7 @@ error read_location(const object_reader& m, inbound_message& msg) {
   place p{coordinate[0], coordinate[1], {}, {}, {}};
   for (auto [key, out] :
        {std::pair{"name", &p.name}, std::pair{"address", &p.address}, std::pair{"url", &p.url}}) {
-    auto s = loc.string(key);
-    if (!s) return s.error();
+    SB_TRY(s, loc.string(key));
     if (*s) *out = std::move(**s);
   }
   add_place(msg, p);
@@ -169,13 +158,11 @@ error read_location(const object_reader& m, inbound_message& msg) {
 // contacts: [{"name":{"formatted_name","first_name",..},"phones":[{"phone","wa_id","type"}],..}]:
 // passed to the agent as WhatsApp wrote them, and one line of text per card.
 error read_contacts(const object_reader& m, inbound_message& msg) {
-  auto cards = m.array("contacts");
-  if (!cards) return cards.error();
+  SB_TRY(cards, m.array("contacts"));
   if (*cards == nullptr)
     return malformed(fmt::format("field {} is required", m.path_of("contacts")));
   for (std::size_t i = 0; i < (*cards)->size(); ++i) {
-    auto card = m.element(**cards, "contacts", i);
-    if (!card) return card.error();
+    SB_TRY(card, m.element(**cards, "contacts", i));
     std::string name;
     if (auto n = card->object("name"); n && *n != nullptr)
       if (auto f = card->child(**n, "name").string("formatted_name"); f && *f) name = **f;
@@ -202,21 +189,15 @@ std::string number_text(const json::value* v) {
 // order: {"catalog_id","text","product_items":[{"product_retailer_id","quantity","item_price",
 // "currency"}]}: a cart the customer sent from the business's catalog.
 error read_order(const object_reader& m, inbound_message& msg) {
-  auto obj = m.required_object("order");
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.required_object("order"));
   const object_reader order = m.child(**obj, "order");
-  auto text = order.string("text");
-  if (!text) return text.error();
+  SB_TRY(text, order.string("text"));
   if (*text && !(*text)->empty()) msg.text = **text;
-  auto items = order.array("product_items");
-  if (!items) return items.error();
+  SB_TRY(items, order.array("product_items"));
   for (std::size_t i = 0; *items != nullptr && i < (*items)->size(); ++i) {
-    auto item = order.element(**items, "product_items", i);
-    if (!item) return item.error();
-    auto product = item->id("product_retailer_id");
-    if (!product) return product.error();
-    auto currency = item->string("currency");
-    if (!currency) return currency.error();
+    SB_TRY(item, order.element(**items, "product_items", i));
+    SB_TRY(product, item->id("product_retailer_id"));
+    SB_TRY(currency, item->string("currency"));
     std::string line =
         fmt::format("{} × {}", number_text(item->get("quantity")), product->value_or("?"));
     if (const std::string price = number_text(item->get("item_price")); !price.empty())
@@ -230,27 +211,22 @@ error read_order(const object_reader& m, inbound_message& msg) {
 // interactive: {"type":"button_reply|list_reply|nfm_reply", "<type>":{"id","title",...}}:
 // the customer picked a reply button or a list row the business offered.
 error read_interactive(const object_reader& m, inbound_message& msg) {
-  auto obj = m.required_object("interactive");
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.required_object("interactive"));
   const object_reader in = m.child(**obj, "interactive");
-  auto kind = in.string("type");
-  if (!kind) return kind.error();
+  SB_TRY(kind, in.string("type"));
   if (!*kind || (*kind)->empty())
     return malformed(fmt::format("field {} is required", in.path_of("type")));
   json::object out;
   out["type"] = **kind;
-  auto reply = in.object(**kind);
-  if (!reply) return reply.error();
+  SB_TRY(reply, in.object(**kind));
   if (*reply != nullptr) {
     const object_reader r = in.child(**reply, **kind);
-    auto id = r.id("id");
-    if (!id) return id.error();
+    SB_TRY(id, r.id("id"));
     if (*id) out["id"] = **id;
     for (const std::string_view key :
          {std::string_view("title"), std::string_view("description"), std::string_view("body"),
           std::string_view("name"), std::string_view("response_json")}) {
-      auto s = r.string(key);
-      if (!s) return s.error();
+      SB_TRY(s, r.string(key));
       if (*s) out[key] = std::move(**s);
     }
     // The title is what the customer saw and tapped (a flow's reply has a body instead).
@@ -265,13 +241,10 @@ error read_interactive(const object_reader& m, inbound_message& msg) {
 
 // button: {"text","payload"}: a quick-reply button of a template message.
 error read_button(const object_reader& m, inbound_message& msg) {
-  auto obj = m.required_object("button");
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.required_object("button"));
   const object_reader b = m.child(**obj, "button");
-  auto text = b.string("text");
-  if (!text) return text.error();
-  auto payload = b.string("payload");
-  if (!payload) return payload.error();
+  SB_TRY(text, b.string("text"));
+  SB_TRY(payload, b.string("payload"));
   json::object out{{"type", "button"}};
   if (*payload) out["id"] = **payload;
   if (*text) {
@@ -284,17 +257,14 @@ error read_button(const object_reader& m, inbound_message& msg) {
 
 // context: {"from","id","forwarded","frequently_forwarded"}.
 error read_context(const object_reader& m, inbound_message& msg) {
-  auto obj = m.object("context");
-  if (!obj) return obj.error();
+  SB_TRY(obj, m.object("context"));
   if (*obj == nullptr) return {};
   const object_reader c = m.child(**obj, "context");
-  auto id = c.id("id");
-  if (!id) return id.error();
+  SB_TRY(id, c.id("id"));
   if (*id) msg.extra["reply_to"] = **id;
   for (const std::string_view key :
        {std::string_view("forwarded"), std::string_view("frequently_forwarded")}) {
-    auto b = c.boolean(key);
-    if (!b) return b.error();
+    SB_TRY(b, c.boolean(key));
     if (b->value_or(false)) msg.extra["forwarded"] = true;
   }
   return {};
@@ -305,10 +275,8 @@ error read_context(const object_reader& m, inbound_message& msg) {
 error read_content(const object_reader& m, const std::string& t, inbound_message& msg,
                    json::array& media_ids) {
   if (t == "text") {
-    auto text = m.required_object("text");
-    if (!text) return text.error();
-    auto body = m.child(**text, "text").string("body");
-    if (!body) return body.error();
+    SB_TRY(text, m.required_object("text"));
+    SB_TRY(body, m.child(**text, "text").string("body"));
     if (*body) msg.text = std::move(**body);
     return {};
   }
@@ -340,10 +308,8 @@ error read_customer(const object_reader& m, const batch& b, inbound_message& msg
                     json::object& wa) {
   const std::string_view number_key = b.echoes ? "to" : "from";
   const std::string_view bsuid_key = b.echoes ? "to_user_id" : "from_user_id";
-  auto wa_id = m.id(number_key);
-  if (!wa_id) return wa_id.error();
-  auto bsuid = m.id(bsuid_key);
-  if (!bsuid) return bsuid.error();
+  SB_TRY(wa_id, m.id(number_key));
+  SB_TRY(bsuid, m.id(bsuid_key));
   if (!*wa_id && !*bsuid)
     return malformed(
         fmt::format("field {} (or {}) is required", m.path_of(number_key), m.path_of(bsuid_key)));
@@ -363,8 +329,7 @@ error read_customer(const object_reader& m, const batch& b, inbound_message& msg
 }
 
 error read_message(const object_reader& m, const batch& b, parse_result& out) {
-  auto type = m.string("type");
-  if (!type) return type.error();
+  SB_TRY(type, m.string("type"));
   if (!*type || (*type)->empty())
     return malformed(fmt::format("field {} is required", m.path_of("type")));
   // Reactions, deletions ("revoke"), "customer changed number" notices and welcome requests
@@ -375,19 +340,16 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
   }
 
   inbound_message msg;
-  auto id = m.required_id("id");
-  if (!id) return id.error();
+  SB_TRY(id, m.required_id("id"));
   msg.provider_id = std::move(*id);
   json::object wa{{"type", **type}};
   if (error e = read_customer(m, b, msg, wa); e.code != errc::ok) return e;
-  auto timestamp = m.epoch("timestamp", epoch_unit::seconds);
-  if (!timestamp) return timestamp.error();
+  SB_TRY(timestamp, m.epoch("timestamp", epoch_unit::seconds));
   msg.sent_at = *timestamp;
   msg.recipient = b.display_phone_number;
   if (b.echoes) msg.direction = "outbound";
   // A message in a group: every member sees it, and an answer goes to the group.
-  auto group = m.id("group_id");
-  if (!group) return group.error();
+  SB_TRY(group, m.id("group_id"));
   if (*group) {
     msg.visibility = "public";
     wa["group_id"] = **group;
@@ -398,16 +360,12 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
   if (**type == "edit") {
     // edit: {"original_message_id", "message": {"type", "<type>": {...}}}: the customer (or,
     // among echoes, the business) changed a message; kept beside the original, as on Messenger.
-    auto edit_obj = m.required_object("edit");
-    if (!edit_obj) return edit_obj.error();
+    SB_TRY(edit_obj, m.required_object("edit"));
     const object_reader edit = m.child(**edit_obj, "edit");
-    auto original = edit.required_id("original_message_id");
-    if (!original) return original.error();
-    auto inner_obj = edit.required_object("message");
-    if (!inner_obj) return inner_obj.error();
+    SB_TRY(original, edit.required_id("original_message_id"));
+    SB_TRY(inner_obj, edit.required_object("message"));
     const object_reader inner = edit.child(**inner_obj, "message");
-    auto inner_type = inner.string("type");
-    if (!inner_type) return inner_type.error();
+    SB_TRY(inner_type, inner.string("type"));
     if (!*inner_type || (*inner_type)->empty())
       return malformed(fmt::format("field {} is required", inner.path_of("type")));
     if (error e = read_content(inner, **inner_type, msg, media_ids); e.code != errc::ok) return e;
@@ -418,8 +376,7 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
     return e;
   }
   if (error ce = read_context(m, msg); ce.code != errc::ok) return ce;
-  auto referral = m.object("referral");
-  if (!referral) return referral.error();
+  SB_TRY(referral, m.object("referral"));
   if (*referral != nullptr) msg.extra["referral"] = **referral;  // a click-to-WhatsApp ad
 
   if (!media_ids.empty()) wa["media_ids"] = std::move(media_ids);
@@ -429,18 +386,15 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
 }
 
 error read_value(const object_reader& value, bool echoes, parse_result& out) {
-  auto b = read_batch(value, echoes);
-  if (!b) return b.error();
+  SB_TRY(b, read_batch(value, echoes));
   const std::string_view list_name = echoes ? "message_echoes" : "messages";
-  auto messages = value.array(list_name);
-  if (!messages) return messages.error();
+  SB_TRY(messages, value.array(list_name));
   if (*messages != nullptr)
     for_each_event(out, value, **messages, list_name,
                    [&](const object_reader& m) { return read_message(m, *b, out); });
   // Receipts (sent, delivered, read, failed) and errors about the business's own messages.
   for (const std::string_view key : {std::string_view("statuses"), std::string_view("errors")}) {
-    auto list = value.array(key);
-    if (!list) return list.error();
+    SB_TRY(list, value.array(key));
     if (*list != nullptr) out.ignored += (*list)->size();
   }
   return {};
@@ -452,8 +406,7 @@ class whatsapp_adapter final : public meta::webhook_adapter {
 
  private:
   error read_entry(const object_reader& entry, parse_result& out) const override {
-    auto changes = entry.array("changes");
-    if (!changes) return changes.error();
+    SB_TRY(changes, entry.array("changes"));
     if (*changes == nullptr) return {};
     for_each_event(out, entry, **changes, "changes",
                    [&](const object_reader& change) { return read_change(change, out); });
@@ -461,10 +414,8 @@ class whatsapp_adapter final : public meta::webhook_adapter {
   }
 
   static error read_change(const object_reader& change, parse_result& out) {
-    auto field = change.string("field");
-    if (!field) return field.error();
-    auto value = change.object("value");
-    if (!value) return value.error();
+    SB_TRY(field, change.string("field"));
+    SB_TRY(value, change.object("value"));
     const bool messages = *field == "messages";
     const bool echoes = *field == "smb_message_echoes";
     if (*value == nullptr || !(messages || echoes)) {
@@ -478,8 +429,7 @@ class whatsapp_adapter final : public meta::webhook_adapter {
 }  // namespace
 
 result<std::unique_ptr<adapter>> make_whatsapp_adapter(const channel_config& cfg) {
-  auto settings = meta::read_settings(cfg, "whatsapp_business_account");
-  if (!settings) return settings.error();
+  SB_TRY(settings, meta::read_settings(cfg, "whatsapp_business_account"));
   return std::unique_ptr<adapter>(std::make_unique<whatsapp_adapter>(std::move(*settings)));
 }
 

@@ -101,25 +101,18 @@ user_names lookup_user(const json::object* users, std::string_view id) {
 // {"bitrate","content_type","url"}]}}: a photo's URL, or a video's best MP4.
 result<attachment> read_media(const object_reader& media) {
   attachment a;
-  auto type = media.string("type");
-  if (!type) return type.error();
-  auto url = media.string("media_url_https");
-  if (!url) return url.error();
+  SB_TRY(type, media.string("type"));
+  SB_TRY(url, media.string("media_url_https"));
   if (*url) a.url = std::move(**url);
-  auto info = media.object("video_info");
-  if (!info) return info.error();
+  SB_TRY(info, media.object("video_info"));
   if (*info != nullptr) {
     const object_reader vi = media.child(**info, "video_info");
-    auto variants = vi.array("variants");
-    if (!variants) return variants.error();
+    SB_TRY(variants, vi.array("variants"));
     std::int64_t best = -1;
     for (std::size_t i = 0; *variants != nullptr && i < (*variants)->size(); ++i) {
-      auto v = vi.element(**variants, "variants", i);
-      if (!v) return v.error();
-      auto ct = v->string("content_type");
-      if (!ct) return ct.error();
-      auto vurl = v->string("url");
-      if (!vurl) return vurl.error();
+      SB_TRY(v, vi.element(**variants, "variants", i));
+      SB_TRY(ct, v->string("content_type"));
+      SB_TRY(vurl, v->string("url"));
       const json::value* rate = v->get("bitrate");
       const std::int64_t bitrate = rate != nullptr && rate->is_int64() ? rate->as_int64() : 0;
       if (*ct == "video/mp4" && *vurl && bitrate > best) {
@@ -173,8 +166,7 @@ class x_adapter final : public adapter {
   result<parse_result> parse_verified(const request_view& req) const override {
     if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
       return e;
-    auto body = parse_json_object(req.body);
-    if (!body) return body.error();
+    SB_TRY(body, parse_json_object(req.body));
     const object_reader top{*body, ""};
     parse_result out;
     // for_user_id decides each message's direction. X's one event without it, a user_event
@@ -182,8 +174,7 @@ class x_adapter final : public adapter {
     const bool messages =
         top.get("direct_message_events") != nullptr || top.get("tweet_create_events") != nullptr;
     if (messages || top.get("for_user_id") != nullptr) {
-      auto account = top.required_id("for_user_id");
-      if (!account) return account.error();
+      SB_TRY(account, top.required_id("for_user_id"));
       // Names only: a users map that cannot be read costs the messages their names.
       auto users = top.object("users");
       const json::object* names = users ? *users : nullptr;
@@ -217,8 +208,7 @@ class x_adapter final : public adapter {
 // "quick_reply_response":{"type","metadata"}}}}
 error x_adapter::read_direct_messages(const object_reader& top, const std::string& account,
                                       const json::object* users, parse_result& out) const {
-  auto events = top.array("direct_message_events");
-  if (!events) return events.error();
+  SB_TRY(events, top.array("direct_message_events"));
   if (*events == nullptr) return {};
   for_each_event(out, top, **events, "direct_message_events", [&](const object_reader& ev) {
     return read_direct_message(ev, account, users, out);
@@ -228,30 +218,23 @@ error x_adapter::read_direct_messages(const object_reader& top, const std::strin
 
 error x_adapter::read_direct_message(const object_reader& ev, const std::string& account,
                                      const json::object* users, parse_result& out) const {
-  auto type = ev.string("type");
-  if (!type) return type.error();
+  SB_TRY(type, ev.string("type"));
   if (*type != "message_create") {
     ++out.ignored;
     return {};
   }
   inbound_message msg;
   msg.recipient = account;
-  auto id = ev.required_id("id");
-  if (!id) return id.error();
+  SB_TRY(id, ev.required_id("id"));
   msg.provider_id = std::move(*id);
-  auto created = ev.epoch("created_timestamp", epoch_unit::milliseconds);
-  if (!created) return created.error();
+  SB_TRY(created, ev.epoch("created_timestamp", epoch_unit::milliseconds));
   msg.sent_at = *created;
 
-  auto mc_obj = ev.required_object("message_create");
-  if (!mc_obj) return mc_obj.error();
+  SB_TRY(mc_obj, ev.required_object("message_create"));
   const object_reader mc = ev.child(**mc_obj, "message_create");
-  auto sender = mc.required_id("sender_id");
-  if (!sender) return sender.error();
-  auto target = mc.required_object("target");
-  if (!target) return target.error();
-  auto recipient = mc.child(**target, "target").required_id("recipient_id");
-  if (!recipient) return recipient.error();
+  SB_TRY(sender, mc.required_id("sender_id"));
+  SB_TRY(target, mc.required_object("target"));
+  SB_TRY(recipient, mc.child(**target, "target").required_id("recipient_id"));
 
   const bool outbound = *sender == account;
   const std::string& customer = outbound ? *recipient : *sender;
@@ -261,30 +244,23 @@ error x_adapter::read_direct_message(const object_reader& ev, const std::string&
   if (!outbound) msg.sender_name = names.name;
   if (!names.screen_name.empty()) msg.extra["screen_name"] = names.screen_name;
 
-  auto data_obj = mc.object("message_data");
-  if (!data_obj) return data_obj.error();
+  SB_TRY(data_obj, mc.object("message_data"));
   if (*data_obj != nullptr) {
     const object_reader data = mc.child(**data_obj, "message_data");
-    auto text = data.string("text");
-    if (!text) return text.error();
+    SB_TRY(text, data.string("text"));
     if (*text) msg.text = unescape_x(**text);
-    auto att = data.object("attachment");
-    if (!att) return att.error();
+    SB_TRY(att, data.object("attachment"));
     if (*att != nullptr) {
       const object_reader a = data.child(**att, "attachment");
-      auto media = a.object("media");
-      if (!media) return media.error();
+      SB_TRY(media, a.object("media"));
       if (*media != nullptr) {
-        auto m = read_media(a.child(**media, "media"));
-        if (!m) return m.error();
+        SB_TRY(m, read_media(a.child(**media, "media")));
         msg.attachments.push_back(std::move(*m));
       }
     }
-    auto quick = data.object("quick_reply_response");
-    if (!quick) return quick.error();
+    SB_TRY(quick, data.object("quick_reply_response"));
     if (*quick != nullptr) {
-      auto meta = data.child(**quick, "quick_reply_response").string("metadata");
-      if (!meta) return meta.error();
+      SB_TRY(meta, data.child(**quick, "quick_reply_response").string("metadata"));
       if (*meta) msg.extra["quick_reply"] = **meta;
     }
   }
@@ -297,8 +273,7 @@ error x_adapter::read_direct_message(const object_reader& ev, const std::string&
 // "entities":{"user_mentions":[{"id_str"}]},"extended_entities":{"media":[..]},"timestamp_ms"}
 error x_adapter::read_tweets(const object_reader& top, const std::string& account,
                              parse_result& out) const {
-  auto events = top.array("tweet_create_events");
-  if (!events) return events.error();
+  SB_TRY(events, top.array("tweet_create_events"));
   if (*events == nullptr) return {};
   for_each_event(out, top, **events, "tweet_create_events",
                  [&](const object_reader& tw) { return read_tweet(tw, account, out); });
@@ -312,42 +287,33 @@ error x_adapter::read_tweet(const object_reader& tw, const std::string& account,
     ++out.ignored;
     return {};
   }
-  auto user_obj = tw.required_object("user");
-  if (!user_obj) return user_obj.error();
+  SB_TRY(user_obj, tw.required_object("user"));
   const object_reader user = tw.child(**user_obj, "user");
-  auto author = user.required_id("id_str");
-  if (!author) return author.error();
-  auto reply_user = tw.id("in_reply_to_user_id_str");
-  if (!reply_user) return reply_user.error();
+  SB_TRY(author, user.required_id("id_str"));
+  SB_TRY(reply_user, tw.id("in_reply_to_user_id_str"));
 
   // The account is @mentioned in the tweet's entities, or (a tweet over 140 characters) only in
   // extended_tweet's; or the tweet quotes one of the account's own.
   bool mentions_account = false;
   const auto mentions_in = [&](const object_reader& parent) -> error {
-    auto entities = parent.object("entities");
-    if (!entities) return entities.error();
+    SB_TRY(entities, parent.object("entities"));
     if (*entities == nullptr) return {};
     const object_reader ent = parent.child(**entities, "entities");
-    auto mentions = ent.array("user_mentions");
-    if (!mentions) return mentions.error();
+    SB_TRY(mentions, ent.array("user_mentions"));
     for (std::size_t j = 0; *mentions != nullptr && j < (*mentions)->size(); ++j) {
-      auto m = ent.element(**mentions, "user_mentions", j);
-      if (!m) return m.error();
-      auto id = m->id("id_str");
-      if (!id) return id.error();
+      SB_TRY(m, ent.element(**mentions, "user_mentions", j));
+      SB_TRY(id, m->id("id_str"));
       mentions_account |= *id == account;
     }
     return {};
   };
   if (error e = mentions_in(tw); e.code != errc::ok) return e;
-  auto extended_obj = tw.object("extended_tweet");
-  if (!extended_obj) return extended_obj.error();
+  SB_TRY(extended_obj, tw.object("extended_tweet"));
   if (*extended_obj != nullptr)
     if (error e = mentions_in(tw.child(**extended_obj, "extended_tweet")); e.code != errc::ok)
       return e;
   bool quotes_account = false;
-  auto quoted = tw.object("quoted_status");
-  if (!quoted) return quoted.error();
+  SB_TRY(quoted, tw.object("quoted_status"));
   if (*quoted != nullptr) {
     const object_reader q = tw.child(**quoted, "quoted_status");
     if (auto quser = q.object("user"); quser && *quser != nullptr)
@@ -366,74 +332,60 @@ error x_adapter::read_tweet(const object_reader& tw, const std::string& account,
     }
     msg.direction = "outbound";
     msg.identities.push_back({"x", **reply_user});
-    auto screen = tw.string("in_reply_to_screen_name");
-    if (!screen) return screen.error();
+    SB_TRY(screen, tw.string("in_reply_to_screen_name"));
     if (*screen) msg.extra["screen_name"] = **screen;
   } else if (mentions_account || quotes_account || *reply_user == account) {
     msg.identities.push_back({"x", *author});
-    auto name = user.string("name");
-    if (!name) return name.error();
+    SB_TRY(name, user.string("name"));
     msg.sender_name = name->value_or("");
-    auto screen = user.string("screen_name");
-    if (!screen) return screen.error();
+    SB_TRY(screen, user.string("screen_name"));
     if (*screen) msg.extra["screen_name"] = **screen;
   } else {
     ++out.ignored;  // a tweet that does not name the account
     return {};
   }
 
-  auto id = tw.id("id_str");
-  if (!id) return id.error();
+  SB_TRY(id, tw.id("id_str"));
   if (!*id) {
-    auto numeric = tw.required_id("id");
-    if (!numeric) return numeric.error();
+    SB_TRY(numeric, tw.required_id("id"));
     *id = std::move(*numeric);
   }
   msg.provider_id = **id;
   msg.extra["post"] = json::object{{"tweet_id", **id}};
-  auto reply_status = tw.id("in_reply_to_status_id_str");
-  if (!reply_status) return reply_status.error();
+  SB_TRY(reply_status, tw.id("in_reply_to_status_id_str"));
   if (*reply_status) msg.extra["reply_to"] = **reply_status;
-  auto sent = tw.epoch("timestamp_ms", epoch_unit::milliseconds);
-  if (!sent) return sent.error();
+  SB_TRY(sent, tw.epoch("timestamp_ms", epoch_unit::milliseconds));
   msg.sent_at = *sent;
 
   // Tweets over 140 characters carry their whole text in extended_tweet.
   const object_reader* source = &tw;
   std::optional<object_reader> extended;
-  auto ext = tw.object("extended_tweet");
-  if (!ext) return ext.error();
+  SB_TRY(ext, tw.object("extended_tweet"));
   if (*ext != nullptr) {
     extended.emplace(tw.child(**ext, "extended_tweet"));
     source = &*extended;
   }
   for (const std::string_view key : {std::string_view("full_text"), std::string_view("text")}) {
-    auto text = source->string(key);
-    if (!text) return text.error();
+    SB_TRY(text, source->string(key));
     if (*text) {
       msg.text = unescape_x(**text);
       break;
     }
   }
   if (msg.text.empty() && source != &tw) {
-    auto text = tw.string("text");
-    if (!text) return text.error();
+    SB_TRY(text, tw.string("text"));
     msg.text = unescape_x(text->value_or(""));
   }
-  auto media_parent = source->object("extended_entities");
-  if (!media_parent) return media_parent.error();
+  SB_TRY(media_parent, source->object("extended_entities"));
   if (*media_parent != nullptr) {
     const object_reader ee = source->child(**media_parent, "extended_entities");
-    auto media = ee.array("media");
-    if (!media) return media.error();
+    SB_TRY(media, ee.array("media"));
     if (*media != nullptr && (*media)->size() > max_attachments)
       return malformed(
           fmt::format("field {} has more than {} entries", ee.path_of("media"), max_attachments));
     for (std::size_t j = 0; *media != nullptr && j < (*media)->size(); ++j) {
-      auto m = ee.element(**media, "media", j);
-      if (!m) return m.error();
-      auto a = read_media(*m);
-      if (!a) return a.error();
+      SB_TRY(m, ee.element(**media, "media", j));
+      SB_TRY(a, read_media(*m));
       msg.attachments.push_back(std::move(*a));
     }
   }
@@ -450,9 +402,8 @@ std::string x_signature(std::string_view consumer_secret, std::string_view data)
 result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg) {
   if (cfg.secrets.empty())
     return malformed("an x channel needs the app's consumer secret (secret or secret_file)");
-  auto secrets = hmac_secrets(cfg, min_secret_bytes,
-                              "the X consumer secret (API key secret) is 50 characters");
-  if (!secrets) return secrets.error();
+  SB_TRY(secrets, hmac_secrets(cfg, min_secret_bytes,
+                               "the X consumer secret (API key secret) is 50 characters"));
   return std::unique_ptr<adapter>(std::make_unique<x_adapter>(std::move(*secrets)));
 }
 
