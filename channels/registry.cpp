@@ -17,16 +17,16 @@
 namespace sb {
 namespace {
 
-// type, kind, option keys, needs a secret, factory, default body limit (0: server's)
+// type, kind, option keys, needs a secret, factory, default body limit (0: server's; mail with
+// attachments and WhatsApp's batches are larger than the server's default)
 constexpr channel_type_info registry[] = {
     {"chat", "chat", chat_option_keys, true, &make_chat_adapter, 0},
-    {"mailgun", "email", mailgun_option_keys, true, &make_mailgun_adapter,
-     mailgun_default_max_body},
+    {"mailgun", "email", mailgun_option_keys, true, &make_mailgun_adapter, email::default_max_body},
     {"sendgrid", "email", sendgrid_option_keys, true, &make_sendgrid_adapter,
-     sendgrid_default_max_body},
+     email::default_max_body},
     {"postmark", "email", postmark_option_keys, true, &make_postmark_adapter,
-     postmark_default_max_body},
-    {"mime", "email", mime_option_keys, true, &make_mime_adapter, mime_default_max_body},
+     email::default_max_body},
+    {"mime", "email", mime_option_keys, true, &make_mime_adapter, email::default_max_body},
     {"messenger", "social", messenger_option_keys, true, &make_messenger_adapter, 0},
     {"instagram", "social", instagram_option_keys, true, &make_instagram_adapter, 0},
     {"whatsapp", "social", whatsapp_option_keys, true, &make_whatsapp_adapter,

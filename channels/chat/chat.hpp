@@ -9,14 +9,13 @@
 
 #include "channels/channel.hpp"
 
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view chat_option_keys_storage[] = {"default_country",
-                                                                "identities_verified"};
-inline constexpr std::span<const std::string_view> chat_option_keys{chat_option_keys_storage};
+inline constexpr std::array<std::string_view, 2> chat_option_keys{"default_country",
+                                                                  "identities_verified"};
 
 result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg);
 

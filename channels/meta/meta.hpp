@@ -11,6 +11,7 @@
 #include "channels/common/json_reader.hpp"
 #include "channels/crypto.hpp"
 
+#include <array>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,8 +19,7 @@
 
 namespace sb::meta {
 
-inline constexpr std::string_view option_keys_storage[] = {"verify_token"};
-inline constexpr std::span<const std::string_view> option_keys{option_keys_storage};
+inline constexpr std::array<std::string_view, 1> option_keys{"verify_token"};
 
 inline constexpr std::string_view signature_header = "X-Hub-Signature-256";
 

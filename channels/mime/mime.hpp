@@ -9,17 +9,12 @@
 #include "channels/channel.hpp"
 #include "channels/email/email.hpp"
 
-#include <cstddef>
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view mime_option_keys_storage[] = {"trusted_authserv_id"};
-inline constexpr std::span<const std::string_view> mime_option_keys{mime_option_keys_storage};
-
-// Mail with attachments: larger than the server's default body limit.
-inline constexpr std::size_t mime_default_max_body = email::default_max_body;
+inline constexpr std::array<std::string_view, 1> mime_option_keys{"trusted_authserv_id"};
 
 result<std::unique_ptr<adapter>> make_mime_adapter(const channel_config& cfg);
 

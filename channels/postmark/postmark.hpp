@@ -10,19 +10,13 @@
 #include "channels/channel.hpp"
 #include "channels/email/email.hpp"
 
-#include <cstddef>
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view postmark_option_keys_storage[] = {"username",
-                                                                    "trusted_authserv_id"};
-inline constexpr std::span<const std::string_view> postmark_option_keys{
-    postmark_option_keys_storage};
-
-// Mail with attachments: larger than the server's default body limit.
-inline constexpr std::size_t postmark_default_max_body = email::default_max_body;
+inline constexpr std::array<std::string_view, 2> postmark_option_keys{"username",
+                                                                      "trusted_authserv_id"};
 
 result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg);
 

@@ -10,18 +10,12 @@
 #include "channels/channel.hpp"
 #include "channels/email/email.hpp"
 
-#include <cstddef>
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view sendgrid_option_keys_storage[] = {"username"};
-inline constexpr std::span<const std::string_view> sendgrid_option_keys{
-    sendgrid_option_keys_storage};
-
-// Mail with attachments: larger than the server's default body limit.
-inline constexpr std::size_t sendgrid_default_max_body = email::default_max_body;
+inline constexpr std::array<std::string_view, 1> sendgrid_option_keys{"username"};
 
 result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg);
 

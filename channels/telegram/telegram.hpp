@@ -7,14 +7,12 @@
 
 #include "channels/channel.hpp"
 
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view telegram_option_keys_storage[] = {"bot_username"};
-inline constexpr std::span<const std::string_view> telegram_option_keys{
-    telegram_option_keys_storage};
+inline constexpr std::array<std::string_view, 1> telegram_option_keys{"bot_username"};
 
 result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg);
 

@@ -8,13 +8,13 @@
 
 #include "channels/channel.hpp"
 
-#include <span>
+#include <array>
 #include <string_view>
 
 namespace sb {
 
-inline constexpr std::string_view twilio_option_keys_storage[] = {"public_url", "default_country"};
-inline constexpr std::span<const std::string_view> twilio_option_keys{twilio_option_keys_storage};
+inline constexpr std::array<std::string_view, 2> twilio_option_keys{"public_url",
+                                                                    "default_country"};
 
 result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg);
 
