@@ -77,16 +77,6 @@ TEST_CASE("make_callback_adapter validates secrets and options") {
     CHECK(a.error().detail.starts_with(
         "default_country \"XX\" is not a supported ISO 3166-1 alpha-2 code (supported: AE "));
   }
-  SUBCASE("the registry row points here") {
-    const channel_type_info* info = find_channel_type("callback");
-    REQUIRE(info != nullptr);
-    CHECK((info->make == &make_callback_adapter));
-    CHECK(info->kind == "phone");
-    CHECK(info->needs_secret);
-    REQUIRE(info->option_keys.size() == 2);
-    CHECK(info->option_keys[0] == "default_country");
-    CHECK(info->option_keys[1] == "identities_verified");
-  }
 }
 
 // ---- valid requests -------------------------------------------------------------------------

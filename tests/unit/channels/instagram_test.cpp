@@ -36,16 +36,6 @@ std::string changes(const std::string& field, const std::string& value) {
          R"(","time":1795341700,"changes":[{"field":")" + field + R"(","value":)" + value + "}]}]}";
 }
 
-TEST_CASE("instagram is registered as a social type with a verify_token option") {
-  const channel_type_info* info = find_channel_type("instagram");
-  REQUIRE(info != nullptr);
-  CHECK(info->kind == "social");
-  CHECK((info->make == &make_instagram_adapter));
-  CHECK(info->needs_secret);
-  REQUIRE(info->option_keys.size() == 1);
-  CHECK(info->option_keys[0] == "verify_token");
-}
-
 TEST_CASE("direct messages: several in a batch, echoes outbound, receipts ignored") {
   request r = signed_post(fixture("messaging_batch.json"));
   const parse_result res = accepted(r);

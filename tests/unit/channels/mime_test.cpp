@@ -69,16 +69,6 @@ TEST_CASE("make_mime_adapter validates the bearer secrets") {
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().detail == "secret contains spaces or control characters");
   }
-  SUBCASE("the registry row") {
-    const channel_type_info* info = find_channel_type("mime");
-    REQUIRE(info != nullptr);
-    CHECK((info->make == &make_mime_adapter));
-    CHECK(info->kind == "email");
-    CHECK(info->needs_secret);
-    REQUIRE(info->option_keys.size() == 1);
-    CHECK(info->option_keys[0] == "trusted_authserv_id");
-    CHECK(info->default_max_body == 25u * 1024 * 1024);
-  }
 }
 
 // ---- valid messages ----------------------------------------------------------------------

@@ -58,14 +58,6 @@ TEST_CASE("make_postmark_adapter") {
   auto none = make_postmark_adapter(postmark_config({}));
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().detail == "a postmark channel needs a secret (secret or secret_file)");
-  const channel_type_info* info = find_channel_type("postmark");
-  REQUIRE(info != nullptr);
-  CHECK((info->make == &make_postmark_adapter));
-  CHECK(info->kind == "email");
-  REQUIRE(info->option_keys.size() == 2);
-  CHECK(info->option_keys[0] == "username");
-  CHECK(info->option_keys[1] == "trusted_authserv_id");
-  CHECK(info->default_max_body == 25u * 1024 * 1024);
 }
 
 // ---- valid posts -------------------------------------------------------------------------

@@ -78,13 +78,6 @@ TEST_CASE("make_sendgrid_adapter") {
     CHECK(control.error().detail == "username must not contain control characters");
   }
   CHECK(make_sendgrid_adapter(sendgrid_config({password}, "parse inbound")).has_value());
-  const channel_type_info* info = find_channel_type("sendgrid");
-  REQUIRE(info != nullptr);
-  CHECK((info->make == &make_sendgrid_adapter));
-  CHECK(info->kind == "email");
-  REQUIRE(info->option_keys.size() == 1);
-  CHECK(info->option_keys[0] == "username");
-  CHECK(info->default_max_body == 25u * 1024 * 1024);
 }
 
 // ---- valid posts -------------------------------------------------------------------------

@@ -92,15 +92,6 @@ TEST_CASE("make_telegram_adapter validates the secret tokens") {
     CHECK(a.error().detail == "secret may only contain A-Z, a-z, 0-9, _ and - (Telegram's rule)");
     CHECK(a.error().detail.find("s3cr3t") == std::string::npos);
   }
-  SUBCASE("the registry row points here") {
-    const channel_type_info* info = find_channel_type("telegram");
-    REQUIRE(info != nullptr);
-    CHECK((info->make == &make_telegram_adapter));
-    CHECK(info->kind == "social");
-    CHECK(info->needs_secret);
-    REQUIRE(info->option_keys.size() == 1);
-    CHECK(info->option_keys[0] == "bot_username");
-  }
 }
 
 // ---- valid updates -------------------------------------------------------------------------

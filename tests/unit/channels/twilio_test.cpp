@@ -181,17 +181,6 @@ TEST_CASE("make_twilio_adapter validates the auth tokens and options") {
     CHECK(a.error().detail.starts_with(
         "default_country \"Great Britain\" is not a supported ISO 3166-1 alpha-2 code"));
   }
-  SUBCASE("the registry row points here") {
-    const channel_type_info* info = find_channel_type("twilio");
-    REQUIRE(info != nullptr);
-    CHECK((info->make == &make_twilio_adapter));
-    CHECK(info->kind == "phone");
-    CHECK(info->needs_secret);
-    CHECK(std::find(info->option_keys.begin(), info->option_keys.end(), "public_url") !=
-          info->option_keys.end());
-    CHECK(std::find(info->option_keys.begin(), info->option_keys.end(), "default_country") !=
-          info->option_keys.end());
-  }
 }
 
 // ---- the documented vector -----------------------------------------------------------------

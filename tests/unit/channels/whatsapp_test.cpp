@@ -43,17 +43,6 @@ std::string one(const std::string& message, const std::string& field = "messages
 
 const std::vector<identity> ann{{"whatsapp", "15550102000"}, {"phone", "+15550102000"}};
 
-TEST_CASE("whatsapp is registered with a 3 MiB default body limit") {
-  const channel_type_info* info = find_channel_type("whatsapp");
-  REQUIRE(info != nullptr);
-  CHECK(info->kind == "social");
-  CHECK((info->make == &make_whatsapp_adapter));
-  CHECK(info->needs_secret);
-  CHECK(info->default_max_body == 3u * 1024 * 1024);
-  REQUIRE(info->option_keys.size() == 1);
-  CHECK(info->option_keys[0] == "verify_token");
-}
-
 TEST_CASE("a batch of text messages from two senders; statuses and templates ignored") {
   request r = signed_post(fixture("text_batch.json"));
   const parse_result res = accepted(r);

@@ -54,17 +54,7 @@ std::string dm(const std::string& sender, const std::string& recipient, const st
          R"("}}}]})";
 }
 
-// ---- registry and config -------------------------------------------------------------------
-
-TEST_CASE("x is registered as a social type without options") {
-  const channel_type_info* info = find_channel_type("x");
-  REQUIRE(info != nullptr);
-  CHECK(info->kind == "social");
-  CHECK((info->make == &make_x_adapter));
-  CHECK(info->needs_secret);
-  CHECK(info->option_keys.empty());
-  CHECK(info->default_max_body == 0);
-}
+// ---- config -------------------------------------------------------------------------------------
 
 TEST_CASE("make_x_adapter checks the consumer secret") {
   auto none = make_x_adapter(config({}));
