@@ -7,13 +7,7 @@
 
 #include "channels/channel.hpp"
 
-#include <array>
-#include <string_view>
-
 namespace sb {
-
-inline constexpr std::array<std::string_view, 2> callback_option_keys{"default_country",
-                                                                      "identities_verified"};
 
 result<std::unique_ptr<adapter>> make_callback_adapter(const channel_config& cfg);
 

@@ -9,13 +9,7 @@
 
 #include "channels/channel.hpp"
 
-#include <array>
-#include <string_view>
-
 namespace sb {
-
-inline constexpr std::array<std::string_view, 2> chat_option_keys{"default_country",
-                                                                  "identities_verified"};
 
 result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg);
 

@@ -3,6 +3,7 @@
 #include "channels/instagram/instagram.hpp"
 
 #include "channels/meta/messaging.hpp"
+#include "channels/meta/meta.hpp"
 
 #include <fmt/core.h>
 

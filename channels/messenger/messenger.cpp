@@ -5,6 +5,7 @@
 
 #include "channels/common/text.hpp"
 #include "channels/meta/messaging.hpp"
+#include "channels/meta/meta.hpp"
 
 #include <fmt/core.h>
 

@@ -7,14 +7,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/meta/meta.hpp"
-
-#include <span>
-#include <string_view>
 
 namespace sb {
-
-inline constexpr std::span<const std::string_view> messenger_option_keys = meta::option_keys;
 
 result<std::unique_ptr<adapter>> make_messenger_adapter(const channel_config& cfg);
 

@@ -11,15 +11,12 @@
 #include "channels/common/json_reader.hpp"
 #include "channels/crypto.hpp"
 
-#include <array>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace sb::meta {
-
-inline constexpr std::array<std::string_view, 1> option_keys{"verify_token"};
 
 inline constexpr std::string_view signature_header = "X-Hub-Signature-256";
 

@@ -7,14 +7,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/email/email.hpp"
-
-#include <array>
-#include <string_view>
 
 namespace sb {
-
-inline constexpr std::array<std::string_view, 1> mime_option_keys{"trusted_authserv_id"};
 
 result<std::unique_ptr<adapter>> make_mime_adapter(const channel_config& cfg);
 

@@ -8,15 +8,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/email/email.hpp"
-
-#include <array>
-#include <string_view>
 
 namespace sb {
-
-inline constexpr std::array<std::string_view, 2> postmark_option_keys{"username",
-                                                                      "trusted_authserv_id"};
 
 result<std::unique_ptr<adapter>> make_postmark_adapter(const channel_config& cfg);
 

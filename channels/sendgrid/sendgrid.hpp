@@ -8,14 +8,8 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/email/email.hpp"
-
-#include <array>
-#include <string_view>
 
 namespace sb {
-
-inline constexpr std::array<std::string_view, 1> sendgrid_option_keys{"username"};
 
 result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg);
 

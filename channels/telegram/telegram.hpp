@@ -7,12 +7,7 @@
 
 #include "channels/channel.hpp"
 
-#include <array>
-#include <string_view>
-
 namespace sb {
-
-inline constexpr std::array<std::string_view, 1> telegram_option_keys{"bot_username"};
 
 result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg);
 

@@ -8,13 +8,7 @@
 
 #include "channels/channel.hpp"
 
-#include <array>
-#include <string_view>
-
 namespace sb {
-
-inline constexpr std::array<std::string_view, 2> twilio_option_keys{"public_url",
-                                                                    "default_country"};
 
 result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg);
 

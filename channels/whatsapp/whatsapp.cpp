@@ -10,6 +10,7 @@
 #include "channels/whatsapp/whatsapp.hpp"
 
 #include "channels/content.hpp"
+#include "channels/meta/meta.hpp"
 #include "channels/normalize.hpp"
 
 #include <fmt/core.h>

@@ -8,15 +8,11 @@
 #pragma once
 
 #include "channels/channel.hpp"
-#include "channels/meta/meta.hpp"
 
 #include <cstddef>
-#include <span>
-#include <string_view>
 
 namespace sb {
 
-inline constexpr std::span<const std::string_view> whatsapp_option_keys = meta::option_keys;
 inline constexpr std::size_t whatsapp_default_max_body = 3 * 1024 * 1024;
 
 result<std::unique_ptr<adapter>> make_whatsapp_adapter(const channel_config& cfg);

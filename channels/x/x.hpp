@@ -11,13 +11,10 @@
 
 #include "channels/channel.hpp"
 
-#include <span>
 #include <string>
 #include <string_view>
 
 namespace sb {
-
-inline constexpr std::span<const std::string_view> x_option_keys{};
 
 inline constexpr std::string_view x_signature_header = "x-twitter-webhooks-signature";
 
