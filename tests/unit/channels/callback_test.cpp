@@ -17,7 +17,8 @@ namespace {
 
 using namespace fixtures;
 
-// 2026-11-22T10:05:30Z: every request is judged at this instant.
+// 2026-11-22T10:05:30Z: every request is judged at this instant (five minutes after the other
+// channel tests' fixtures::test_now).
 constexpr millis test_now = 1'795'341'930'000;
 constexpr std::int64_t test_now_s = test_now / 1000;
 

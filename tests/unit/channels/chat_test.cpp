@@ -18,8 +18,6 @@ namespace {
 
 using namespace fixtures;
 
-// 2026-11-22T10:00:30Z: every request is judged at this instant.
-constexpr millis test_now = 1'795'341'630'000;
 constexpr std::int64_t test_now_s = test_now / 1000;
 
 const std::string key_a = "chat-secret-A: 32 bytes of key!!";

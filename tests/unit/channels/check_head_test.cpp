@@ -15,10 +15,9 @@ namespace {
 
 using fixtures::pairs;
 using fixtures::request;
+using fixtures::test_now;
 
-// 2026-11-22T10:00:30Z, as the other channel tests.
-constexpr millis test_now = 1'795'341'630'000;
-constexpr std::int64_t now_s = test_now / 1000;
+constexpr std::int64_t now_s = fixtures::test_now / 1000;
 
 const std::string chat_key = "chat-secret-A: 32 bytes of key!!";
 const std::string password = "sg-inbound-9f3c2a7e5b1d4f60";

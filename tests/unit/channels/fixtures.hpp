@@ -22,6 +22,9 @@
 
 namespace sb::fixtures {
 
+// 2026-11-22T10:00:30Z: the instant at which the channel tests judge their requests.
+inline constexpr millis test_now = 1'795'341'630'000;
+
 // tests/data/<dir>/<name>, byte for byte.
 inline std::string read_fixture(std::string_view dir, std::string_view name) {
   std::ifstream in(SB_TEST_DATA_DIR "/" + std::string(dir) + "/" + std::string(name),
@@ -45,6 +48,25 @@ inline channel_config test_channel(std::string name, std::string type,
     if (!value.empty()) cfg.options[key] = std::move(value);
   return cfg;
 }
+
+// A Meta channel (messenger, instagram, whatsapp) as its tests configure it, posts to it signed
+// as Meta signs them, and its fixture files (tests/data/<type>/).
+struct meta_test_channel {
+  std::string name;  // its webhook is /v1/webhooks/<name>
+  std::string type;
+  std::string app_secret;
+  std::string verify_token;
+
+  channel_config config(std::vector<std::string> secrets) const {
+    return test_channel(name, type, std::move(secrets), {{"verify_token", verify_token}});
+  }
+  channel_config config() const { return config({app_secret}); }
+  request signed_post(std::string body, const std::string& secret) const {
+    return meta_post({.target = "/v1/webhooks/" + name, .now = test_now}, std::move(body), secret);
+  }
+  request signed_post(std::string body) const { return signed_post(std::move(body), app_secret); }
+  std::string fixture(std::string_view file) const { return read_fixture(type, file); }
+};
 
 // ---- receiving ------------------------------------------------------------------------------
 

@@ -14,22 +14,12 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;
-
 const std::string app_secret = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
 const std::string account = "17841405822304914";
 
-channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  return test_channel("ig-shop", "instagram", std::move(secrets), {{"verify_token", "ig-verify-55"}});
-}
+const meta_test_channel ig{"ig-shop", "instagram", app_secret, "ig-verify-55"};
 
-request signed_post(std::string body, const std::string& secret = app_secret) {
-  return meta_post({.target = "/v1/webhooks/ig-shop", .now = test_now}, std::move(body), secret);
-}
-
-std::string fixture(const std::string& name) { return read_fixture("instagram", name); }
-
-SB_ADAPTER_STEPS(make_instagram_adapter, config(), whole_result, refusal)
+SB_ADAPTER_STEPS(make_instagram_adapter, ig.config(), whole_result, refusal)
 
 std::string changes(const std::string& field, const std::string& value) {
   return R"({"object":"instagram","entry":[{"id":")" + account +
@@ -37,7 +27,7 @@ std::string changes(const std::string& field, const std::string& value) {
 }
 
 TEST_CASE("direct messages: several in a batch, echoes outbound, receipts ignored") {
-  request r = signed_post(fixture("messaging_batch.json"));
+  request r = ig.signed_post(ig.fixture("messaging_batch.json"));
   const parse_result res = accepted(r);
   // read, reaction and an unsent message
   CHECK(res.ignored == 3);
@@ -69,7 +59,7 @@ TEST_CASE("direct messages: several in a batch, echoes outbound, receipts ignore
 }
 
 TEST_CASE("comments and mentions are public") {
-  request r = signed_post(fixture("comments_mentions.json"));
+  request r = ig.signed_post(ig.fixture("comments_mentions.json"));
   const parse_result res = accepted(r);
   CHECK(res.ignored == 1);  // story_insights
   REQUIRE(res.messages.size() == 5);
@@ -118,7 +108,7 @@ TEST_CASE("comments and mentions are public") {
 }
 
 TEST_CASE("a mention that names its author and text keeps them") {
-  request r = signed_post(changes(
+  request r = ig.signed_post(changes(
       "mentions",
       R"({"media_id":"1","comment_id":"2","text":"@zilais.veikals vai strādājat svētdien?","from":{"id":"884","username":"peteris"}})"));
   const inbound_message m = accepted(r).messages.at(0);
@@ -144,12 +134,12 @@ TEST_CASE("an instagram change that cannot be read is kept, naming the field") {
   };
   for (const auto& [body, detail] : cases) {
     CAPTURE(body);
-    request r = signed_post(body);
+    request r = ig.signed_post(body);
     const unreadable_event u = kept_unreadable(receive(r));
     CHECK(u.path == "entry[0].changes[0]");
     CHECK(u.reason == detail);
   }
-  request r = signed_post(R"({"object":"page","entry":[]})");
+  request r = ig.signed_post(R"({"object":"page","entry":[]})");
   CHECK(refused(r).detail ==
         "field object is \"page\"; channel type instagram takes \"instagram\"");
 }
@@ -157,7 +147,7 @@ TEST_CASE("an instagram change that cannot be read is kept, naming the field") {
 // Meta's "Instagram Platform Webhook Notification Examples" documents the comments of apps
 // using Instagram Login with field and value directly on the entry.
 TEST_CASE("Instagram Login comments with field and value on the entry") {
-  request r = signed_post(
+  request r = ig.signed_post(
       R"({"object":"instagram","entry":[{"id":"17841405726653026","time":1795341600,"field":"comments","value":{"id":"17865799348089039","from":{"id":"1183917212738432","username":"jane.doe"},"text":"Love this! 😍","media":{"id":"18034567890123456","media_product_type":"FEED"}}}]})");
   const inbound_message m = only_message(accepted(r));
   CHECK(m.provider_id == "17865799348089039");
@@ -166,7 +156,7 @@ TEST_CASE("Instagram Login comments with field and value on the entry") {
   CHECK(m.identities == std::vector<identity>{{"instagram", "17841405726653026:1183917212738432"}});
 
   // A flat change that cannot be read is kept; the entry's messaging events are still read.
-  request bad = signed_post(
+  request bad = ig.signed_post(
       R"({"object":"instagram","entry":[{"id":"17841405726653026","time":1795341600,"messaging":[{"sender":{"id":"1183917212738432"},"recipient":{"id":"17841405726653026"},"timestamp":1795341600000,"message":{"mid":"aWdfZAG1-flat","text":"hello"}}],"field":"comments","value":{"text":"no id"}}]})");
   const parse_result res = accepted(bad);
   REQUIRE(res.messages.size() == 1);
@@ -177,19 +167,20 @@ TEST_CASE("Instagram Login comments with field and value on the entry") {
 }
 
 TEST_CASE("unknown change fields are ignored, not refused") {
-  request r = signed_post(changes("message_reactions", R"({"anything":[1,2,3]})"));
+  request r = ig.signed_post(changes("message_reactions", R"({"anything":[1,2,3]})"));
   const parse_result res = accepted(r);
   CHECK(res.messages.empty());
   CHECK(res.ignored == 1);
 }
 
 TEST_CASE("instagram signatures") {
-  request r = signed_post(fixture("comments_mentions.json"), "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4c");
+  request r =
+      ig.signed_post(ig.fixture("comments_mentions.json"), "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4c");
   CHECK(refused(r).detail == "signature does not match");
   r.fields.pop_back();
   CHECK(refused(r).detail == "missing header X-Hub-Signature-256");
-  r = signed_post(fixture("comments_mentions.json"), "a-rotated-secret-0123456789abcdef");
-  CHECK(accepted(r, config({app_secret, "a-rotated-secret-0123456789abcdef"})).messages.size() ==
+  r = ig.signed_post(ig.fixture("comments_mentions.json"), "a-rotated-secret-0123456789abcdef");
+  CHECK(accepted(r, ig.config({app_secret, "a-rotated-secret-0123456789abcdef"})).messages.size() ==
         5);
 }
 

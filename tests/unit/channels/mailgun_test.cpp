@@ -16,7 +16,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 const std::string fixture_ts = "1795341600";    // the fixtures were signed 30 s earlier
 
 const std::string key = "key-7e1b3c9a2f0d4e6b8a1c3e5f7a9b0c2d";  // signed the fixtures

@@ -17,23 +17,13 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;
-
 const std::string app_secret = "3c9a41e7b2d85f6094ae1b7c2d3e4f50";
 const std::string other_secret = "the instagram app's secret, not ours";
 const std::string page = "104872915532871";
 
-channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  return test_channel("fb-page", "messenger", std::move(secrets), {{"verify_token", "verify-me-7731"}});
-}
+const meta_test_channel fb{"fb-page", "messenger", app_secret, "verify-me-7731"};
 
-request signed_post(std::string body, const std::string& secret = app_secret) {
-  return meta_post({.target = "/v1/webhooks/fb-page", .now = test_now}, std::move(body), secret);
-}
-
-std::string fixture(const std::string& name) { return read_fixture("messenger", name); }
-
-SB_ADAPTER_STEPS(make_messenger_adapter, config(), whole_result, refusal)
+SB_ADAPTER_STEPS(make_messenger_adapter, fb.config(), whole_result, refusal)
 
 // One messaging event in a page batch.
 std::string batch(const std::string& event) {
@@ -54,7 +44,7 @@ std::string feed(const std::string& value) {
 // ---- config -------------------------------------------------------------------------------------
 
 TEST_CASE("a messenger channel needs a verify_token") {
-  channel_config cfg = config();
+  channel_config cfg = fb.config();
   cfg.options.clear();
   auto a = make_messenger_adapter(cfg);
   REQUIRE_FALSE(a.has_value());
@@ -64,7 +54,7 @@ TEST_CASE("a messenger channel needs a verify_token") {
 // ---- a batch of Messenger events -----------------------------------------------------------
 
 TEST_CASE("a batch of several entries and events becomes several messages") {
-  request r = signed_post(fixture("messaging_batch.json"));
+  request r = fb.signed_post(fb.fixture("messaging_batch.json"));
   const parse_result res = accepted(r);
   // delivery, read and reaction are not messages
   CHECK(res.ignored == 3);
@@ -125,7 +115,7 @@ TEST_CASE("a batch of several entries and events becomes several messages") {
 }
 
 TEST_CASE("a batch of receipts only is all ignored") {
-  request r = signed_post(batch(
+  request r = fb.signed_post(batch(
       R"({"sender":{"id":"1"},"recipient":{"id":"2"},"timestamp":1795341621002,"delivery":{"mids":["m_1"],"watermark":1795341620330}},)"
       R"({"sender":{"id":"1"},"recipient":{"id":"2"},"timestamp":1795341622510,"read":{"watermark":1795341620330}},)"
       R"({"sender":{"id":"1"},"recipient":{"id":"2"},"timestamp":1795341622510,"optin":{"ref":"x"}},)"
@@ -138,8 +128,8 @@ TEST_CASE("a batch of receipts only is all ignored") {
 
 TEST_CASE("standby events are the same messages while another app owns the thread") {
   request r =
-      signed_post(R"({"object":"page","entry":[{"id":")" + page + R"(","time":1,"standby":[)" +
-                  message_event(R"({"mid":"m_sb1","text":"vai kāds te ir?"})") + "]}]}");
+      fb.signed_post(R"({"object":"page","entry":[{"id":")" + page + R"(","time":1,"standby":[)" +
+                     message_event(R"({"mid":"m_sb1","text":"vai kāds te ir?"})") + "]}]}");
   const parse_result res = accepted(r);
   REQUIRE(res.messages.size() == 1);
   CHECK(res.messages[0].text == "vai kāds te ir?");
@@ -148,9 +138,9 @@ TEST_CASE("standby events are the same messages while another app owns the threa
 
 TEST_CASE("unsent messages are ignored; unsupported ones are kept and marked") {
   // Meta's older documentation wrote the flag as the string "true" (nyaruka/courier#415).
-  request r = signed_post(batch(message_event(R"({"mid":"m_1","is_deleted":true})") + "," +
-                                message_event(R"({"mid":"m_1s","is_deleted":"true"})") + "," +
-                                message_event(R"({"mid":"m_2","is_unsupported":true})")));
+  request r = fb.signed_post(batch(message_event(R"({"mid":"m_1","is_deleted":true})") + "," +
+                                   message_event(R"({"mid":"m_1s","is_deleted":"true"})") + "," +
+                                   message_event(R"({"mid":"m_2","is_unsupported":true})")));
   const parse_result res = accepted(r);
   CHECK(res.ignored == 2);
   REQUIRE(res.messages.size() == 1);
@@ -169,7 +159,7 @@ TEST_CASE("every postback tap is its own message, with or without a mid") {
   const std::string get_started =
       R"({"title":"Get Started","payload":"GET_STARTED","referral":{"ref":"winter","source":"SHORTLINK","type":"OPEN_THREAD"}})";
   const std::string menu = R"({"mid":"m_BUTTONS","title":"Talk to us","payload":"TALK"})";
-  request r = signed_post(
+  request r = fb.signed_post(
       batch(tap("101", 1795341600000, get_started) + "," + tap("102", 1795341600000, get_started) +
             "," + tap("101", 1795341700000, menu) + "," + tap("101", 1795341800000, menu)));
   const parse_result res = accepted(r);
@@ -186,19 +176,19 @@ TEST_CASE("every postback tap is its own message, with or without a mid") {
 
   // An event with a message and a postback is the message (fuzz_channel_messenger found this
   // threw: fuzz/regressions/fuzz_channel_messenger/message-and-postback-in-one-event).
-  request both = signed_post(batch(
+  request both = fb.signed_post(batch(
       R"({"sender":{"id":"101"},"recipient":{"id":")" + page +
       R"("},"timestamp":1795341900000,"message":{"mid":"m_BOTH","text":"hi"},"postback":{"title":"x"}})"));
   CHECK(only_message(accepted(both)).provider_id == "m_BOTH");
 
   // The same delivery again (Meta's retry): the same ids.
-  request again = signed_post(batch(tap("101", 1795341600000, get_started)));
+  request again = fb.signed_post(batch(tap("101", 1795341600000, get_started)));
   CHECK(accepted(again).messages.at(0).provider_id == res.messages[0].provider_id);
 }
 
 // A shared location as real payloads carried it (messenger4j#90, botframework-sdk#331).
 TEST_CASE("a location attachment is the message's location, not a file") {
-  request r = signed_post(batch(message_event(
+  request r = fb.signed_post(batch(message_event(
       R"({"mid":"m_LOC","attachments":[{"title":"Pizza Hut","url":"https://l.facebook.com/l.php?u=https%3A%2F%2Fwww.bing.com%2Fmaps","type":"location","payload":{"coordinates":{"lat":50.028785664162,"long":19.953454057473}}}]})")));
   const inbound_message m = only_message(accepted(r));
   CHECK(m.attachments.empty());
@@ -207,16 +197,16 @@ TEST_CASE("a location attachment is the message's location, not a file") {
   CHECK(loc.at("latitude").as_double() == doctest::Approx(50.028785664162));
   CHECK(loc.at("name").as_string() == "Pizza Hut");
 
-  request pin = signed_post(batch(message_event(
+  request pin = fb.signed_post(batch(message_event(
       R"({"mid":"m_PIN","attachments":[{"title":"Ann's Location","type":"location","payload":{"coordinates":{"lat":56.9,"long":24.1}}}]})")));
   CHECK(only_message(accepted(pin)).text == "Location: 56.900000, 24.100000");
-  request named = signed_post(batch(message_event(
+  request named = fb.signed_post(batch(message_event(
       R"({"mid":"m_NAMED","attachments":[{"title":"Downtown Location","type":"location","payload":{"coordinates":{"lat":56.9,"long":24.1}}}]})")));
   CHECK(only_message(accepted(named)).text == "Location: Downtown Location (56.900000, 24.100000)");
 }
 
 TEST_CASE("an edited message is kept beside the original") {
-  request r = signed_post(batch(
+  request r = fb.signed_post(batch(
       R"({"sender":{"id":"7034519946284417"},"recipient":{"id":")" + page +
       R"("},"timestamp":1795341640000,"message_edit":{"mid":"m_Rk3v","text":"Pasūtījums #4472, ne #4471","num_edit":1}})"));
   const parse_result res = accepted(r);
@@ -230,27 +220,27 @@ TEST_CASE("an edited message is kept beside the original") {
 
 TEST_CASE("a chat-plugin guest without a PSID is known by user_ref") {
   request r =
-      signed_post(batch(R"({"sender":{"user_ref":"guest-8812"},"recipient":{"id":")" + page +
-                        R"("},"timestamp":1795341600125,"message":{"mid":"m_g","text":"hi"}})"));
+      fb.signed_post(batch(R"({"sender":{"user_ref":"guest-8812"},"recipient":{"id":")" + page +
+                           R"("},"timestamp":1795341600125,"message":{"mid":"m_g","text":"hi"}})"));
   const parse_result res = accepted(r);
   REQUIRE(res.messages.size() == 1);
   CHECK(res.messages[0].identities.front().value == page + ":guest-8812");
 }
 
 TEST_CASE("timestamps in seconds (Meta's dashboard test events) are read as seconds") {
-  request r = signed_post(batch(
+  request r = fb.signed_post(batch(
       R"({"sender":{"id":"1"},"recipient":{"id":"2"},"timestamp":"1795341600","message":{"mid":"m","text":"t"}})"));
   CHECK(accepted(r).messages.at(0).sent_at == 1'795'341'600'000);
 }
 
 TEST_CASE("text escapes and unicode are kept") {
-  request r = signed_post(batch(message_event(
+  request r = fb.signed_post(batch(message_event(
       R"({"mid":"m_u","text":"r\u0113\u0137ins \ud83e\uddfe \"x\"\n日本語 👨‍👩‍👧"})")));
   CHECK(accepted(r).messages.at(0).text == "rēķins 🧾 \"x\"\n日本語 👨‍👩‍👧");
 }
 
 TEST_CASE("fallback and template attachments") {
-  request r = signed_post(batch(message_event(
+  request r = fb.signed_post(batch(message_event(
       R"({"mid":"m_f","attachments":[)"
       R"({"type":"fallback","title":"Zilais Veikals — ziemas kolekcija","url":"https://l.facebook.com/l.php?u=https%3A%2F%2Fzilais.example","payload":null},)"
       R"({"type":"template","payload":{"template_type":"generic","elements":[{"title":"Jaka","buttons":[{"type":"postback","title":"Pirkt","payload":"BUY"}]}]}},)"
@@ -270,7 +260,7 @@ TEST_CASE("fallback and template attachments") {
 // ---- page comments -------------------------------------------------------------------------
 
 TEST_CASE("page comments are public messages") {
-  request r = signed_post(fixture("feed_comments.json"));
+  request r = fb.signed_post(fb.fixture("feed_comments.json"));
   const parse_result res = accepted(r);
   // remove, a reaction, and a ratings change are not messages
   CHECK(res.ignored == 3);
@@ -323,9 +313,9 @@ TEST_CASE("edits: Meta's retry of one edit is the same id, a second edit another
       R"({"from":{"id":"61","name":"A"},"message":"first edit","post_id":"1_2","comment_id":"2_3","created_time":1795341690,"item":"comment","verb":"edited"})";
   const std::string v2 =
       R"({"from":{"id":"61","name":"A"},"message":"second edit","post_id":"1_2","comment_id":"2_3","created_time":1795341690,"item":"comment","verb":"edited"})";
-  request a = signed_post(feed(v1));
-  request b = signed_post(feed(v1));
-  request c = signed_post(feed(v2));
+  request a = fb.signed_post(feed(v1));
+  request b = fb.signed_post(feed(v1));
+  request c = fb.signed_post(feed(v2));
   const std::string id_a = accepted(a).messages.at(0).provider_id;
   CHECK(id_a == accepted(b).messages.at(0).provider_id);
   CHECK(id_a != accepted(c).messages.at(0).provider_id);
@@ -339,7 +329,7 @@ TEST_CASE("hidden comments and other feed items are ignored") {
         R"({"item":"like","verb":"add","post_id":"1_2"})",
         R"({"item":"share","verb":"add","post_id":"1_2"})"}) {
     CAPTURE(value);
-    request r = signed_post(feed(value));
+    request r = fb.signed_post(feed(value));
     const parse_result res = accepted(r);
     CHECK(res.messages.empty());
     CHECK(res.ignored == 1);
@@ -347,7 +337,7 @@ TEST_CASE("hidden comments and other feed items are ignored") {
 }
 
 TEST_CASE("a comment without from is an unknown customer of its own") {
-  request r = signed_post(feed(
+  request r = fb.signed_post(feed(
       R"({"item":"comment","verb":"add","comment_id":"2_3","post_id":"1_2","message":"?","created_time":1795341690})"));
   const inbound_message m = accepted(r).messages.at(0);
   CHECK(m.identities == std::vector<identity>{{"messenger", page + ":comment:2_3"}});
@@ -398,7 +388,7 @@ TEST_CASE("an event that cannot be read is kept, naming the field") {
   };
   for (const auto& [body, detail] : cases) {
     CAPTURE(body);
-    request r = signed_post(body);
+    request r = fb.signed_post(body);
     const unreadable_event u = kept_unreadable(receive(r));
     CHECK(u.reason == detail);
     CHECK(u.path == (detail.find("messaging[0]") != std::string_view::npos
@@ -408,10 +398,10 @@ TEST_CASE("an event that cannot be read is kept, naming the field") {
 }
 
 TEST_CASE("truncated bodies are malformed, not half-read") {
-  const std::string full = fixture("messaging_batch.json");
+  const std::string full = fb.fixture("messaging_batch.json");
   for (std::size_t cut : {full.size() / 4, full.size() / 2, full.size() - 2}) {
     CAPTURE(cut);
-    request r = signed_post(full.substr(0, cut));
+    request r = fb.signed_post(full.substr(0, cut));
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == "body is not valid JSON (UTF-8)");
@@ -422,15 +412,15 @@ TEST_CASE("at most 100 attachments per message") {
   std::string list;
   for (int i = 0; i < 101; ++i)
     list += (i ? "," : "") + R"({"type":"image","payload":{"url":"https://x.example/a.jpg"}})"s;
-  request r = signed_post(batch(message_event(R"({"mid":"m","attachments":[)" + list + "]}")));
+  request r = fb.signed_post(batch(message_event(R"({"mid":"m","attachments":[)" + list + "]}")));
   CHECK(kept_unreadable(receive(r)).reason ==
         "field entry[0].messaging[0].message.attachments has more than 100 entries");
 }
 
 TEST_CASE("signature failures on a real batch") {
-  request r = signed_post(fixture("messaging_batch.json"));
+  request r = fb.signed_post(fb.fixture("messaging_batch.json"));
   SUBCASE("signed by another app") {
-    r = signed_post(fixture("messaging_batch.json"), other_secret);
+    r = fb.signed_post(fb.fixture("messaging_batch.json"), other_secret);
     CHECK(refused(r).code == errc::bad_signature);
   }
   SUBCASE("one event removed after signing") {
@@ -439,7 +429,7 @@ TEST_CASE("signature failures on a real batch") {
     CHECK(refused(r).detail == "signature does not match");
   }
   SUBCASE("rotated: the new secret listed first, Meta still signing with the old one") {
-    const channel_config rotating = config({"new-app-secret-0123456789abcdef", app_secret});
+    const channel_config rotating = fb.config({"new-app-secret-0123456789abcdef", app_secret});
     CHECK(accepted(r, rotating).messages.size() == 6);
   }
 }

@@ -11,15 +11,10 @@
 #include <utility>
 #include <vector>
 
-using namespace std::string_literals;
-
 namespace sb {
 namespace {
 
 using namespace fixtures;
-
-// 2026-11-22T10:00:30Z
-constexpr millis test_now = 1'795'341'630'000;
 
 const std::string app_secret = "6f1d3b2a9c8e7f6a5b4c3d2e1f0a9b8c";
 const std::string old_secret = "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d";

@@ -11,14 +11,10 @@
 #include <utility>
 #include <vector>
 
-using namespace std::string_literals;
-
 namespace sb {
 namespace {
 
 using namespace fixtures;
-
-constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
 
 const std::string token_a = "mta-pipe-2b7f9c4e1a6d8b30";
 const std::string token_b = "mta-pipe-rotated-5d1e8f2a9c";

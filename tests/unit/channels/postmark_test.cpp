@@ -16,8 +16,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
-
 const std::string password = "pm-inbound-4c8e1a6f2b9d3e70";
 const std::string new_password = "pm-inbound-rotated-0d9e8f7a";
 

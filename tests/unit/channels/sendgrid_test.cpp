@@ -16,8 +16,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
-
 const std::string password = "sg-inbound-9f3c2a7e5b1d4f60";
 const std::string new_password = "sg-inbound-rotated-77c1e2a4";
 const std::string boundary_ct = "multipart/form-data; boundary=xYzZY";

@@ -17,8 +17,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;
-
 // What `openssl rand -hex 32` gives, and a second one for rotation.
 const std::string token_a = "5c1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f";
 const std::string token_b = "Support_Bot-token_2026-11_rotated";

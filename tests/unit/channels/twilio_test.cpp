@@ -19,8 +19,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;  // 2026-11-22T10:00:30Z
-
 const std::string token_a = "9f3c2b7d41e6a8059c1d2e3f4a5b6c7d";  // an Auth Token's shape
 const std::string token_b = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const std::string public_url = "https://support.example.com/v1/webhooks/phone";

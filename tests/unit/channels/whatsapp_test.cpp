@@ -15,22 +15,12 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;
-
 const std::string app_secret = "5b1f0e3d2c9a8b7f6e5d4c3b2a190817";
 const std::string business = "15550783881";
 
-channel_config config(std::vector<std::string> secrets = {app_secret}) {
-  return test_channel("wa-support", "whatsapp", std::move(secrets), {{"verify_token", "wa-verify-918"}});
-}
+const meta_test_channel wa{"wa-support", "whatsapp", app_secret, "wa-verify-918"};
 
-request signed_post(std::string body, const std::string& secret = app_secret) {
-  return meta_post({.target = "/v1/webhooks/wa-support", .now = test_now}, std::move(body), secret);
-}
-
-std::string fixture(const std::string& name) { return read_fixture("whatsapp", name); }
-
-SB_ADAPTER_STEPS(make_whatsapp_adapter, config(), whole_result, refusal)
+SB_ADAPTER_STEPS(make_whatsapp_adapter, wa.config(), whole_result, refusal)
 
 // One message in one change of one entry.
 std::string one(const std::string& message, const std::string& field = "messages",
@@ -44,7 +34,7 @@ std::string one(const std::string& message, const std::string& field = "messages
 const std::vector<identity> ann{{"whatsapp", "15550102000"}, {"phone", "+15550102000"}};
 
 TEST_CASE("a batch of text messages from two senders; statuses and templates ignored") {
-  request r = signed_post(fixture("text_batch.json"));
+  request r = wa.signed_post(wa.fixture("text_batch.json"));
   const parse_result res = accepted(r);
   CHECK(res.ignored == 3);  // two statuses, one template status update
   REQUIRE(res.messages.size() == 2);
@@ -72,7 +62,7 @@ TEST_CASE("a batch of text messages from two senders; statuses and templates ign
 }
 
 TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ignored") {
-  request r = signed_post(fixture("media_batch.json"));
+  request r = wa.signed_post(wa.fixture("media_batch.json"));
   const parse_result res = accepted(r);
   CHECK(res.ignored == 1);  // the reaction
   REQUIRE(res.messages.size() == 9);
@@ -145,7 +135,7 @@ TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ig
 }
 
 TEST_CASE("statuses alone are all ignored") {
-  request r = signed_post(
+  request r = wa.signed_post(
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"statuses":[)"
       R"({"id":"wamid.A","status":"sent","timestamp":"1795341606","recipient_id":"15550102000"},)"
       R"({"id":"wamid.A","status":"delivered","timestamp":"1795341607","recipient_id":"15550102000"},)"
@@ -156,7 +146,7 @@ TEST_CASE("statuses alone are all ignored") {
 }
 
 TEST_CASE("the business's own messages from the WhatsApp Business app are outbound") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550783881","to":"15550102000","id":"wamid.ECHO1","timestamp":"1795341620","type":"text","text":{"body":"Sveiki, Ann!"}})",
       "smb_message_echoes", "message_echoes"));
   const inbound_message m = accepted(r).messages.at(0);
@@ -167,14 +157,14 @@ TEST_CASE("the business's own messages from the WhatsApp Business app are outbou
 }
 
 TEST_CASE("a sender id that is not a phone number is a whatsapp identity only") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"US.13491208655302741918","id":"wamid.U1","timestamp":"1795341620","type":"text","text":{"body":"hi"}})"));
   const inbound_message m = accepted(r).messages.at(0);
   CHECK(m.identities == std::vector<identity>{{"whatsapp", "US.13491208655302741918"}});
 }
 
 TEST_CASE("forwarded messages, ad referrals, shared contacts, unknown types") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.F1","timestamp":"1795341620","type":"text","text":{"body":"skaties"},"context":{"forwarded":true},)"
       R"("referral":{"source_url":"https://fb.me/abc","source_type":"ad","source_id":"120212345","headline":"Ziemas izpārdošana"}},)"
       R"({"from":"15550102000","id":"wamid.C1","timestamp":"1795341621","type":"contacts","contacts":[{"name":{"formatted_name":"Pēteris Liepa","first_name":"Pēteris"},"phones":[{"phone":"+371 2000 0000","type":"CELL"}]}]},)"
@@ -191,7 +181,7 @@ TEST_CASE("forwarded messages, ad referrals, shared contacts, unknown types") {
 
 // Shapes from Meta's webhook reference (messages/order, messages/location) and pywa's fixtures.
 TEST_CASE("an order keeps its items, as data and as text; an unnamed pin is its coordinates") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.ORD","timestamp":"1795341622","type":"order","order":{"catalog_id":"354160437058781","text":"Ar piegādi, lūdzu","product_items":[)"
       R"({"product_retailer_id":"HAMBURGER","quantity":3,"item_price":30,"currency":"EUR"},)"
       R"({"product_retailer_id":"SODA","quantity":2,"item_price":1.5,"currency":"EUR"}]}},)"
@@ -213,7 +203,7 @@ TEST_CASE("business-scoped user ids: with and without the phone number") {
            contact + R"(],"messages":[)" + message + "]}}]}]}";
   };
   SUBCASE("both: every identity, the number first") {
-    request r = signed_post(batch(
+    request r = wa.signed_post(batch(
         R"({"profile":{"name":"Ann Lee"},"wa_id":"15550102000","user_id":"US.13491208655302741918"})",
         R"({"from":"15550102000","from_user_id":"US.13491208655302741918","id":"wamid.B1","timestamp":"1795341620","type":"text","text":{"body":"hi"}})"));
     const inbound_message m = only_message(accepted(r));
@@ -223,7 +213,7 @@ TEST_CASE("business-scoped user ids: with and without the phone number") {
     CHECK(m.sender_name == "Ann Lee");
   }
   SUBCASE("no number: the BSUID is the sender, the contact found by it") {
-    request r = signed_post(batch(
+    request r = wa.signed_post(batch(
         R"({"profile":{"name":"Sheena Nelson","username":"@realsheenanelson"},"user_id":"US.13491208655302741918","parent_user_id":"US.ENT.11815799212886844830"})",
         R"({"from_user_id":"US.13491208655302741918","from_parent_user_id":"US.ENT.11815799212886844830","id":"wamid.B2","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}})"));
     const inbound_message m = only_message(accepted(r));
@@ -232,7 +222,7 @@ TEST_CASE("business-scoped user ids: with and without the phone number") {
     CHECK(m.extra.at("whatsapp").as_object().at("username").as_string() == "@realsheenanelson");
   }
   SUBCASE("an echo to a BSUID") {
-    request r = signed_post(one(
+    request r = wa.signed_post(one(
         R"({"from":"15550783881","to_user_id":"US.13491208655302741918","id":"wamid.E2","timestamp":"1795341620","type":"text","text":{"body":"Yes, in blue"}})",
         "smb_message_echoes", "message_echoes"));
     const inbound_message m = only_message(accepted(r));
@@ -258,7 +248,7 @@ TEST_CASE("a batch of many senders: each message gets its own sender's profile, 
   contacts += R"({"profile":{"name":"By BSUID"},"user_id":"US.1"},)";
   contacts += R"({"profile":{"name":"By number"},"wa_id":"15550999999"})";
   messages += R"({"from":"15550999999","from_user_id":"US.1","id":"wamid.B","timestamp":"1795341620","type":"text","text":{"body":"hi"}})";
-  request r = signed_post(
+  request r = wa.signed_post(
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"contacts":[)" +
       contacts + R"(],"messages":[)" + messages + "]}}]}]}");
   const parse_result res = accepted(r);
@@ -270,7 +260,7 @@ TEST_CASE("a batch of many senders: each message gets its own sender's profile, 
 
 // Meta's webhook reference, messages/edit and messages/revoke (WhatsApp Business app numbers).
 TEST_CASE("edits are stored beside the original; revokes and reactions are not messages") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.EDIT1","timestamp":"1795341630","type":"edit","edit":{"original_message_id":"wamid.ORIG","message":{"type":"text","text":{"body":"see you at 7, not 6"}}}},)"
       R"({"from":"15550102000","id":"wamid.EDIT2","timestamp":"1795341631","type":"edit","edit":{"original_message_id":"wamid.IMG","message":{"type":"image","image":{"id":"1234567890","mime_type":"image/jpeg","caption":"the right box"}}}},)"
       R"({"from":"15550102000","id":"wamid.REV","timestamp":"1795341632","type":"revoke","revoke":{"original_message_id":"wamid.ORIG"}},)"
@@ -287,7 +277,7 @@ TEST_CASE("edits are stored beside the original; revokes and reactions are not m
   CHECK(res.messages[1].extra.at("whatsapp").as_object().at("media_ids").as_array().size() == 1);
 
   SUBCASE("the business's own edit, from the app, is an outbound edit") {
-    request e = signed_post(one(
+    request e = wa.signed_post(one(
         R"({"from":"15550783881","to":"15550102000","id":"wamid.EE","timestamp":"1795341640","type":"edit","edit":{"original_message_id":"wamid.ECHO1","message":{"type":"text","text":{"body":"Text was edited"}}}},)"
         R"({"from":"15550783881","to":"15550102000","id":"wamid.ER","timestamp":"1795341641","type":"revoke","revoke":{"original_message_id":"wamid.ECHO1"}})",
         "smb_message_echoes", "message_echoes"));
@@ -302,7 +292,7 @@ TEST_CASE("edits are stored beside the original; revokes and reactions are not m
 
 // Meta's webhook reference, messages/group: group_id on the message.
 TEST_CASE("a group message is public and names its group") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","group_id":"Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD","id":"wamid.G1","timestamp":"1795341620","type":"text","text":{"body":"Hi everyone"}})"));
   const inbound_message m = only_message(accepted(r));
   CHECK(m.visibility == "public");
@@ -312,7 +302,7 @@ TEST_CASE("a group message is public and names its group") {
 }
 
 TEST_CASE("system notices and welcome requests are not messages") {
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.S1","timestamp":"1795341620","type":"system","system":{"body":"User A changed from 15550102000 to 15550102001","wa_id":"15550102001","type":"user_changed_number"}},)"
       R"({"from":"15550102000","id":"wamid.W1","timestamp":"1795341620","type":"request_welcome"})"));
   const parse_result res = accepted(r);
@@ -363,7 +353,7 @@ TEST_CASE("an unreadable whatsapp event is kept, naming the field; the rest of t
   };
   for (const auto& [body, path, reason] : cases) {
     CAPTURE(body);
-    request r = signed_post(body);
+    request r = wa.signed_post(body);
     const unreadable_event u = kept_unreadable(receive(r));
     CHECK(u.path == path);
     CHECK(u.reason == reason);
@@ -371,7 +361,7 @@ TEST_CASE("an unreadable whatsapp event is kept, naming the field; the rest of t
   }
 
   // The messages beside an unreadable one are stored: one event never costs the others.
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.OK1","timestamp":"1795341605","type":"text","text":{"body":"first"}},)"
       R"({"from":"15550102000","id":"wamid.BAD","timestamp":"1795341606","type":"interactive"},)"
       R"({"from":"15550102000","id":"wamid.OK2","timestamp":"1795341607","type":"text","text":{"body":"third"}})"));
@@ -385,7 +375,7 @@ TEST_CASE("an unreadable whatsapp event is kept, naming the field; the rest of t
 }
 
 TEST_CASE("envelopes that are not WhatsApp's are refused") {
-  request r = signed_post(R"({"object":"page","entry":[]})");
+  request r = wa.signed_post(R"({"object":"page","entry":[]})");
   const error e = refused(r);
   CHECK(e.code == errc::malformed);
   CHECK(e.detail ==
@@ -393,7 +383,7 @@ TEST_CASE("envelopes that are not WhatsApp's are refused") {
 }
 
 TEST_CASE("a contact profile that cannot be read costs its name, not the message") {
-  request r = signed_post(
+  request r = wa.signed_post(
       R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"contacts":[{"wa_id":"15550102000","profile":{"name":5}}],"messages":[{"from":"15550102000","id":"wamid.N","timestamp":"1","type":"text","text":{"body":"hi"}}]}}]}]})");
   const inbound_message m = only_message(accepted(r));
   CHECK(m.text == "hi");
@@ -401,26 +391,26 @@ TEST_CASE("a contact profile that cannot be read costs its name, not the message
 }
 
 TEST_CASE("truncated bodies are malformed") {
-  const std::string full = fixture("media_batch.json");
+  const std::string full = wa.fixture("media_batch.json");
   for (std::size_t cut : {std::size_t{1}, full.size() / 3, full.size() - 3}) {
     CAPTURE(cut);
-    request r = signed_post(full.substr(0, cut));
+    request r = wa.signed_post(full.substr(0, cut));
     CHECK(refused(r).detail == "body is not valid JSON (UTF-8)");
   }
 }
 
 TEST_CASE("a message near WhatsApp's size limit is read whole") {
   const std::string text(2'500'000, 'a');
-  request r = signed_post(one(
+  request r = wa.signed_post(one(
       R"({"from":"15550102000","id":"wamid.BIG","timestamp":"1795341620","type":"text","text":{"body":")" +
       text + R"("}})"));
   CHECK(accepted(r).messages.at(0).text.size() == text.size());
 }
 
 TEST_CASE("whatsapp signature failures") {
-  request r = signed_post(fixture("text_batch.json"));
+  request r = wa.signed_post(wa.fixture("text_batch.json"));
   SUBCASE("wrong app") {
-    r = signed_post(fixture("text_batch.json"), "an-entirely-different-app-secret");
+    r = wa.signed_post(wa.fixture("text_batch.json"), "an-entirely-different-app-secret");
     CHECK(refused(r).code == errc::bad_signature);
   }
   SUBCASE("a status flipped after signing") {
@@ -429,7 +419,8 @@ TEST_CASE("whatsapp signature failures") {
     CHECK(refused(r).detail == "signature does not match");
   }
   SUBCASE("rotated secrets") {
-    CHECK(accepted(r, config({"the-new-secret-00112233445566", app_secret})).messages.size() == 2);
+    CHECK(accepted(r, wa.config({"the-new-secret-00112233445566", app_secret})).messages.size() ==
+          2);
   }
 }
 

@@ -15,8 +15,6 @@ namespace {
 
 using namespace fixtures;
 
-constexpr millis test_now = 1'795'341'630'000;
-
 const std::string consumer_secret = "kT9vQ2xW7pL4mN8rS1yB6cF3hJ5dG0aZ2eU7iO9wX4qR8tY1uP";
 const std::string old_secret = "Pq1uY8tR4xW9oI7uE2zA0gD5jH3fC6bY1sR8nM4lP7wX2qV9kT";
 const std::string account = "1460987654321098752";
