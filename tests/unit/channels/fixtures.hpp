@@ -108,6 +108,14 @@ inline error refusal(const result<parse_result>& res) {
   return res.error();
 }
 
+// A request that did not prove its sender: refused with bad_signature, a 401, with exactly
+// that detail.
+inline void check_bad_signature(const error& e, std::string_view detail) {
+  CHECK(e.code == errc::bad_signature);
+  CHECK(describe(e.code).http_status == 401);
+  CHECK(e.detail == detail);
+}
+
 // Every (body, detail) of `cases`, posted as post(body) makes it, refused by `refuse` as
 // malformed with exactly that detail.
 template <class Cases, class Post, class Refuse>
