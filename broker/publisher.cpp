@@ -333,23 +333,20 @@ void publisher::impl::update_skills(std::vector<skill_config> skills) {
 
 void publisher::impl::render_metrics(std::string& out) const {
   const auto st = stats();
-  metrics::header(out, "switchboard_broker_connected", "gauge",
-                  "1 while the publisher has a connection to the broker.");
-  metrics::sample(out, "switchboard_broker_connected", "", st.connected ? 1 : 0);
-  metrics::header(out, "switchboard_broker_blocked", "gauge",
-                  "1 while the broker blocks publishing (its disk or memory alarm).");
-  metrics::sample(out, "switchboard_broker_blocked", "", st.blocked ? 1 : 0);
-  metrics::header(out, "switchboard_publish_in_flight", "gauge",
-                  "Messages published and awaiting the broker's confirm.");
-  metrics::sample(out, "switchboard_publish_in_flight", "", static_cast<double>(st.in_flight));
-  metrics::header(out, "switchboard_broker_reconnects_total", "counter",
-                  "Established broker connections that were lost.");
-  metrics::sample(out, "switchboard_broker_reconnects_total", "",
-                  static_cast<double>(st.reconnects));
-  metrics::header(out, "switchboard_broker_declare_failures_total", "counter",
-                  "Exchange or queue declares and binds the broker refused (see the log).");
-  metrics::sample(out, "switchboard_broker_declare_failures_total", "",
-                  static_cast<double>(st.declare_failures));
+  metrics::gauge(out, "switchboard_broker_connected",
+                 "1 while the publisher has a connection to the broker.", st.connected ? 1 : 0);
+  metrics::gauge(out, "switchboard_broker_blocked",
+                 "1 while the broker blocks publishing (its disk or memory alarm).",
+                 st.blocked ? 1 : 0);
+  metrics::gauge(out, "switchboard_publish_in_flight",
+                 "Messages published and awaiting the broker's confirm.",
+                 static_cast<double>(st.in_flight));
+  metrics::counter(out, "switchboard_broker_reconnects_total",
+                   "Established broker connections that were lost.",
+                   static_cast<double>(st.reconnects));
+  metrics::counter(out, "switchboard_broker_declare_failures_total",
+                   "Exchange or queue declares and binds the broker refused (see the log).",
+                   static_cast<double>(st.declare_failures));
   published_.render(out);
   confirmed_by_skill_.render(out);
   returned_by_skill_.render(out);

@@ -80,6 +80,16 @@ void header(std::string& out, std::string_view name, std::string_view type,
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+void gauge(std::string& out, std::string_view name, std::string_view help, double value) {
+  header(out, name, "gauge", help);
+  sample(out, name, "", value);
+}
+
+void counter(std::string& out, std::string_view name, std::string_view help, double value) {
+  header(out, name, "counter", help);
+  sample(out, name, "", value);
+}
+
 void sample(std::string& out, std::string_view name, std::string_view label_text, double value) {
   out += name;
   if (!label_text.empty()) {

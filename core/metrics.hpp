@@ -29,6 +29,9 @@ void header(std::string& out, std::string_view name, std::string_view type,
             std::string_view help);
 // One sample: name{labels} value. `labels` as made by labels(), may be empty.
 void sample(std::string& out, std::string_view name, std::string_view labels, double value);
+// A metric of one unlabelled sample: its header, then the sample.
+void gauge(std::string& out, std::string_view name, std::string_view help, double value);
+void counter(std::string& out, std::string_view name, std::string_view help, double value);
 
 // A family of counters, one per label set.
 class counter_family {

@@ -172,10 +172,10 @@ int run_daemon(const std::string& config_path) {
     std::string out;
     metrics::header(out, "switchboard_build_info", "gauge", "Always 1; the version as a label.");
     metrics::sample(out, "switchboard_build_info", metrics::labels({{"version", SB_VERSION}}), 1);
-    metrics::header(out, "switchboard_ready", "gauge",
-                    "1 when /readyz answers 200 (not draining, store writable, backlog under "
-                    "its bound).");
-    metrics::sample(out, "switchboard_ready", "", pipe.not_ready() ? 0 : 1);
+    metrics::gauge(
+        out, "switchboard_ready",
+        "1 when /readyz answers 200 (not draining, store writable, backlog under its bound).",
+        pipe.not_ready() ? 0 : 1);
     metrics.render(out);
     writer.render_metrics(out);
     // Gauges read from the store at scrape time; a failed read is logged and shows 0.
@@ -186,8 +186,7 @@ int run_daemon(const std::string& config_path) {
       } catch (const std::exception& e) {
         log::warn("metrics", "{} unavailable: {}", name, e.what());
       }
-      metrics::header(out, name, "gauge", help);
-      metrics::sample(out, name, "", value);
+      metrics::gauge(out, name, help, value);
     };
     store_gauge("switchboard_outbox_oldest_age_seconds",
                 "Age of the oldest unpublished message (0 when the outbox is empty).", [&] {

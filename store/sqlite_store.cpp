@@ -813,10 +813,9 @@ void sqlite_store::on_wal_frames(int frames) {
 }
 
 void sqlite_store::render_metrics(std::string& out) const {
-  metrics::header(out, "switchboard_store_cache_bytes", "gauge",
-                  "Bytes in the writer's SQLite page cache (at most about store.cache_bytes).");
-  metrics::sample(out, "switchboard_store_cache_bytes", "",
-                  static_cast<double>(cache_used_.load(std::memory_order_relaxed)));
+  metrics::gauge(out, "switchboard_store_cache_bytes",
+                 "Bytes in the writer's SQLite page cache (at most about store.cache_bytes).",
+                 static_cast<double>(cache_used_.load(std::memory_order_relaxed)));
   checkpoint_seconds_.render(out);
 }
 

@@ -204,21 +204,20 @@ void group_writer::run() {
 }
 
 void group_writer::render_metrics(std::string& out) const {
-  metrics::header(out, "switchboard_outbox_backlog", "gauge",
-                  "Messages committed and not yet confirmed by the broker (the outbox; a "
-                  "confirmed row counts until its delete commits, within 100 ms).");
-  metrics::sample(out, "switchboard_outbox_backlog", "", static_cast<double>(backlog()));
-  metrics::header(out, "switchboard_store_writable", "gauge",
-                  "0 while the last store transaction failed (disk full, I/O error).");
-  metrics::sample(out, "switchboard_store_writable", "", store_writable() ? 1 : 0);
-  metrics::header(out, "switchboard_store_commits_total", "counter",
-                  "Group-commit transactions tried, failed ones included (a success is one "
-                  "fsync).");
-  metrics::sample(out, "switchboard_store_commits_total", "", static_cast<double>(commits()));
-  metrics::header(out, "switchboard_store_commit_failures_total", "counter",
-                  "Group-commit transactions that failed; their requests were answered 503.");
-  metrics::sample(out, "switchboard_store_commit_failures_total", "",
-                  static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
+  metrics::gauge(out, "switchboard_outbox_backlog",
+                 "Messages committed and not yet confirmed by the broker (the outbox; a confirmed "
+                 "row counts until its delete commits, within 100 ms).",
+                 static_cast<double>(backlog()));
+  metrics::gauge(out, "switchboard_store_writable",
+                 "0 while the last store transaction failed (disk full, I/O error).",
+                 store_writable() ? 1 : 0);
+  metrics::counter(
+      out, "switchboard_store_commits_total",
+      "Group-commit transactions tried, failed ones included (a success is one fsync).",
+      static_cast<double>(commits()));
+  metrics::counter(out, "switchboard_store_commit_failures_total",
+                   "Group-commit transactions that failed; their requests were answered 503.",
+                   static_cast<double>(failed_commits_.load(std::memory_order_relaxed)));
   batch_sizes_.render(out);
   commit_seconds_.render(out);
   store_.render_metrics(out);

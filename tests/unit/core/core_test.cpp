@@ -146,6 +146,14 @@ TEST_CASE("metrics: labels are escaped, counters and histograms render the text 
         "test_seconds_bucket{le=\"0.1\"} 1\ntest_seconds_bucket{le=\"1\"} 3\n"
         "test_seconds_bucket{le=\"+Inf\"} 4\ntest_seconds_sum 8.05\ntest_seconds_count 4\n");
   CHECK(h.count_sum("").first == 4);
+
+  out.clear();
+  gauge(out, "test_ready", "1 when ready.", 1);
+  counter(out, "test_reconnects_total", "Reconnects.", 12);
+  CHECK(out ==
+        "# HELP test_ready 1 when ready.\n# TYPE test_ready gauge\ntest_ready 1\n"
+        "# HELP test_reconnects_total Reconnects.\n# TYPE test_reconnects_total counter\n"
+        "test_reconnects_total 12\n");
 }
 
 TEST_CASE("metrics: process metrics come from /proc/self") {
