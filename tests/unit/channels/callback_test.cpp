@@ -20,27 +20,18 @@ using namespace fixtures;
 // 2026-11-22T10:05:30Z: every request is judged at this instant (five minutes after the other
 // channel tests' fixtures::test_now).
 constexpr millis test_now = 1'795'341'930'000;
-constexpr std::int64_t test_now_s = test_now / 1000;
 
-const std::string key_a = "callback-secret-A: 32 bytes key!";
-const std::string key_b = "callback-secret-B: 32 bytes key!";
-const std::string other_key = "the web-chat channel's own key!!";
-
-channel_config callback_config(std::vector<std::string> secrets = {whsec(key_a)},
-                               std::string default_country = {}) {
-  return test_channel("callbacks", "callback", std::move(secrets),
-                      {{"default_country", std::move(default_country)}});
-}
-
-request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
-                    const std::string& id = "msg_cb9_attempt1") {
-  return standard_webhooks_post({.target = "/v1/webhooks/callbacks", .now = test_now},
-                                std::move(body), key, ts, id);
-}
+const standard_webhooks_test_channel callbacks{.name = "callbacks",
+                                               .type = "callback",
+                                               .key = "callback-secret-A: 32 bytes key!",
+                                               .rotated_key = "callback-secret-B: 32 bytes key!",
+                                               .other_key = "the web-chat channel's own key!!",
+                                               .message_id = "msg_cb9_attempt1",
+                                               .now = test_now};
 
 std::string fixture(const std::string& name) { return read_fixture("callback", name); }
 
-SB_ADAPTER_STEPS(make_callback_adapter, callback_config(), message_without_ack, refusal)
+SB_ADAPTER_STEPS(make_callback_adapter, callbacks.config(), message_without_ack, refusal)
 
 const boost::json::object& callback_of(const inbound_message& m) { return object_at(m, "callback"); }
 
@@ -50,30 +41,33 @@ const std::string minimal = R"({"id":"cb-1","phone":"+15550102000"})";
 
 TEST_CASE("make_callback_adapter validates secrets and options") {
   SUBCASE("valid, with and without the whsec_ prefix") {
-    CHECK(make_callback_adapter(callback_config({whsec(key_a)})).has_value());
-    CHECK(make_callback_adapter(callback_config({base64_encode(key_a) + "\n"})).has_value());
-    CHECK(make_callback_adapter(callback_config({whsec(key_a), whsec(key_b)}, "LV")).has_value());
+    CHECK(make_callback_adapter(callbacks.config({whsec(callbacks.key)})).has_value());
+    CHECK(
+        make_callback_adapter(callbacks.config({base64_encode(callbacks.key) + "\n"})).has_value());
+    CHECK(make_callback_adapter(
+              callbacks.config({whsec(callbacks.key), whsec(callbacks.rotated_key)}, "LV"))
+              .has_value());
   }
   SUBCASE("no secret") {
-    auto a = make_callback_adapter(callback_config({}));
+    auto a = make_callback_adapter(callbacks.config({}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail == "a callback channel needs a secret (secret or secret_file)");
   }
   SUBCASE("a secret that is not base64; never echoed") {
-    auto a = make_callback_adapter(callback_config({whsec(key_a), "whsec_s3cr3t!"}));
+    auto a = make_callback_adapter(callbacks.config({whsec(callbacks.key), "whsec_s3cr3t!"}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().detail == "secret 2 of 2 is not valid base64 (expected whsec_<base64>)");
     CHECK(a.error().detail.find("s3cr3t") == std::string::npos);
   }
   SUBCASE("a secret too short to be a key") {
-    auto a = make_callback_adapter(callback_config({whsec("short")}));
+    auto a = make_callback_adapter(callbacks.config({whsec("short")}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().detail ==
           "secret is too short (5 bytes after base64 decoding; use at least 16 random bytes)");
   }
   SUBCASE("default_country") {
-    auto a = make_callback_adapter(callback_config({whsec(key_a)}, "XX"));
+    auto a = make_callback_adapter(callbacks.config({whsec(callbacks.key)}, "XX"));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().detail.starts_with(
         "default_country \"XX\" is not a supported ISO 3166-1 alpha-2 code (supported: AE "));
@@ -84,7 +78,7 @@ TEST_CASE("make_callback_adapter validates secrets and options") {
 
 TEST_CASE("a full callback request is mapped field by field") {
   // Pretty-printed: it verifies only because the raw bytes are what is signed.
-  request r = signed_post(fixture("request_full.json"));
+  request r = callbacks.signed_post(fixture("request_full.json"));
   const inbound_message m = accepted(r);
 
   CHECK(m.provider_id == "cb-9");
@@ -120,14 +114,15 @@ TEST_CASE("a full callback request is mapped field by field") {
 // A number typed into a web form proves nothing; caller ID the IVR trusts, or a logged-in user's
 // number, is vouched for in the signed body.
 TEST_CASE("the phone number is a claim unless the sender vouches for it") {
-  request r = signed_post(R"({"id":"cb-v","phone":"+15550102000","verified":["phone"]})");
+  request r = callbacks.signed_post(R"({"id":"cb-v","phone":"+15550102000","verified":["phone"]})");
   CHECK(accepted(r).identities == std::vector<identity>{{"phone", "+15550102000", true}});
-  request bad = signed_post(R"({"id":"cb-b","phone":"+15550102000","verified":["email"]})");
+  request bad =
+      callbacks.signed_post(R"({"id":"cb-b","phone":"+15550102000","verified":["email"]})");
   CHECK(refusal(receive(bad)).detail == "field verified must be a list of \"phone\"");
 }
 
 TEST_CASE("a minimal callback request: an id and a phone number") {
-  request r = signed_post(fixture("request_minimal.json"));
+  request r = callbacks.signed_post(fixture("request_minimal.json"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "cb-10");
   CHECK(m.identities == std::vector<identity>{{"phone", "+15550102000", false}});
@@ -146,12 +141,13 @@ TEST_CASE("a minimal callback request: an id and a phone number") {
 
 TEST_CASE("the text is the transcript, else the reason") {
   SUBCASE("reason only") {
-    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":"billing question"})");
+    request r = callbacks.signed_post(
+        R"({"id":"cb-1","phone":"+15550102000","reason":"billing question"})");
     CHECK(accepted(r).text == "billing question");
   }
   SUBCASE("an empty transcript does not hide the reason") {
-    request r =
-        signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":"refund","transcript":""})");
+    request r = callbacks.signed_post(
+        R"({"id":"cb-1","phone":"+15550102000","reason":"refund","transcript":""})");
     const inbound_message m = accepted(r);
     CHECK(m.text == "refund");
     CHECK(callback_of(m).at("transcript").is_null());
@@ -159,7 +155,7 @@ TEST_CASE("the text is the transcript, else the reason") {
 }
 
 TEST_CASE("null optional fields are the same as absent ones") {
-  request r = signed_post(
+  request r = callbacks.signed_post(
       R"({"id":"cb-1","phone":"+15550102000","name":null,"requested_at":null,"window":null,)"
       R"("reason":null,"ivr_digits":null,"language":null,"recording_url":null,"transcript":null})");
   const inbound_message m = accepted(r);
@@ -172,24 +168,24 @@ TEST_CASE("phone numbers") {
     for (const std::string phone :
          {"+1 (555) 010-2000", "+1.555.010.2000", "0015550102000", " +15550102000 "}) {
       CAPTURE(phone);
-      request r = signed_post(R"({"id":"cb-1","phone":")" + phone + R"("})");
+      request r = callbacks.signed_post(R"({"id":"cb-1","phone":")" + phone + R"("})");
       CHECK(callback_of(accepted(r)).at("phone").as_string() == "+15550102000");
     }
   }
   SUBCASE("national with default_country") {
-    request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
-    const inbound_message m = accepted(r, callback_config({whsec(key_a)}, "GB"));
+    request r = callbacks.signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
+    const inbound_message m = accepted(r, callbacks.config({whsec(callbacks.key)}, "GB"));
     CHECK(m.identities == std::vector<identity>{{"phone", "+442079460018", false}});
   }
   SUBCASE("national without default_country: nobody could call it back") {
-    request r = signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
+    request r = callbacks.signed_post(R"({"id":"cb-1","phone":"020 7946 0018"})");
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == "field phone must be a phone number in international form (+...)");
   }
   SUBCASE("not a number at all") {
-    request r = signed_post(R"({"id":"cb-1","phone":"call me maybe"})");
-    CHECK(refused(r, callback_config({whsec(key_a)}, "LV")).detail ==
+    request r = callbacks.signed_post(R"({"id":"cb-1","phone":"call me maybe"})");
+    CHECK(refused(r, callbacks.config({whsec(callbacks.key)}, "LV")).detail ==
           "field phone must be a phone number, international (+...) or national for LV");
   }
 }
@@ -197,16 +193,16 @@ TEST_CASE("phone numbers") {
 TEST_CASE("ivr_digits holds phone keys") {
   for (const std::string digits : {"0", "1#", "*72", "1234567890*#"}) {
     CAPTURE(digits);
-    request r =
-        signed_post(R"({"id":"cb-1","phone":"+15550102000","ivr_digits":")" + digits + R"("})");
+    request r = callbacks.signed_post(R"({"id":"cb-1","phone":"+15550102000","ivr_digits":")" +
+                                      digits + R"("})");
     CHECK(callback_of(accepted(r)).at("ivr_digits").as_string() == digits);
   }
 }
 
 TEST_CASE("unicode is kept byte for byte, escaped or not") {
-  request r =
-      signed_post(R"({"id":"cb-1","phone":"+15550102000","name":"Zoë Ķirse 👩🏽‍💼",)"
-                  R"("reason":"r\u0113\u0137ins \ud83e\uddfe","transcript":"Привет, 日本語 ✅"})");
+  request r = callbacks.signed_post(
+      R"({"id":"cb-1","phone":"+15550102000","name":"Zoë Ķirse 👩🏽‍💼",)"
+      R"("reason":"r\u0113\u0137ins \ud83e\uddfe","transcript":"Привет, 日本語 ✅"})");
   const inbound_message m = accepted(r);
   CHECK(m.sender_name == "Zoë Ķirse 👩🏽‍💼");
   CHECK(callback_of(m).at("reason").as_string() == "rēķins 🧾");
@@ -218,7 +214,8 @@ TEST_CASE("language hints are reduced to ISO 639-1 or dropped") {
       {"lv", "lv"}, {"EN-gb", "en"}, {"latvian", std::nullopt}, {"1v", std::nullopt}};
   for (const auto& [hint, expected] : cases) {
     CAPTURE(hint);
-    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","language":")" + hint + R"("})");
+    request r = callbacks.signed_post(R"({"id":"cb-1","phone":"+15550102000","language":")" + hint +
+                                      R"("})");
     CHECK(accepted(r).language == expected);
   }
 }
@@ -270,7 +267,7 @@ TEST_CASE("missing fields and wrong types are refused, naming the field") {
        "field transcript must be a string"},
   };
   refused_as_malformed(
-      cases, [](std::string body) { return signed_post(std::move(body)); },
+      cases, [](std::string body) { return callbacks.signed_post(std::move(body)); },
       [](request& r) { return refused(r); });
 }
 
@@ -285,14 +282,15 @@ TEST_CASE("bodies that are not one JSON object") {
       {"null", "body must be a JSON object"},
   };
   refused_as_malformed(
-      cases, [](std::string body) { return signed_post(std::move(body)); },
+      cases, [](std::string body) { return callbacks.signed_post(std::move(body)); },
       [](request& r) { return refused(r); });
 }
 
 TEST_CASE("invalid UTF-8 is refused") {
   for (const std::string& bad : {"bad \xff byte"s, "cut \xc4"s, "\\ud800 lone escape"s}) {
     CAPTURE(bad);
-    request r = signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":")" + bad + R"("})");
+    request r =
+        callbacks.signed_post(R"({"id":"cb-1","phone":"+15550102000","reason":")" + bad + R"("})");
     CHECK(refused(r).detail == "body is not valid JSON (UTF-8)");
   }
 }
@@ -303,15 +301,15 @@ TEST_CASE("nesting is bounded") {
            std::string(levels, ']') + "}";
   };
   SUBCASE("32 levels in all are accepted") {
-    request r = signed_post(nested(31));
+    request r = callbacks.signed_post(nested(31));
     accepted(r);
   }
   SUBCASE("33 are refused") {
-    request r = signed_post(nested(32));
+    request r = callbacks.signed_post(nested(32));
     CHECK(refused(r).detail == "body is nested too deeply");
   }
   SUBCASE("a hostile depth") {
-    request r = signed_post(std::string(100'000, '[') + std::string(100'000, ']'));
+    request r = callbacks.signed_post(std::string(100'000, '[') + std::string(100'000, ']'));
     CHECK(refused(r).detail == "body is nested too deeply");
   }
 }
@@ -320,29 +318,29 @@ TEST_CASE("nesting is bounded") {
 
 TEST_CASE("Content-Type must be JSON in UTF-8, checked after the signature") {
   SUBCASE("with a charset") {
-    request r = signed_post(minimal);
+    request r = callbacks.signed_post(minimal);
     r.set("Content-Type", "application/json; charset=UTF-8");
     accepted(r);
   }
   SUBCASE("a form") {
-    request r = signed_post(minimal);
+    request r = callbacks.signed_post(minimal);
     r.set("Content-Type", "application/x-www-form-urlencoded");
     const error e = refused(r);
     CHECK(e.code == errc::unsupported_media_type);
     CHECK(e.detail == "Content-Type must be application/json");
   }
   SUBCASE("missing") {
-    request r = signed_post(minimal);
+    request r = callbacks.signed_post(minimal);
     r.remove("Content-Type");
     CHECK(refused(r).code == errc::unsupported_media_type);
   }
   SUBCASE("latin-1") {
-    request r = signed_post(minimal);
+    request r = callbacks.signed_post(minimal);
     r.set("Content-Type", "application/json; charset=latin1");
     CHECK(refused(r).detail == "Content-Type charset must be utf-8");
   }
   SUBCASE("unsigned and of the wrong type: 401") {
-    request r = signed_post("phone=+15550102000", key_b);
+    request r = callbacks.signed_post("phone=+15550102000", callbacks.rotated_key);
     r.set("Content-Type", "application/x-www-form-urlencoded");
     CHECK(refused(r).code == errc::bad_signature);
   }
@@ -351,79 +349,15 @@ TEST_CASE("Content-Type must be JSON in UTF-8, checked after the signature") {
 // ---- signatures ---------------------------------------------------------------------------
 
 TEST_CASE("every kind of bad signature is a 401") {
-  request r = signed_post(minimal);
-  auto check_refused = [&](std::string_view detail, const channel_config& cfg = callback_config()) {
-    check_bad_signature(refused(r, cfg), detail);
-  };
-  SUBCASE("missing webhook-id") {
-    r.remove("webhook-id");
-    check_refused("missing header webhook-id");
-  }
-  SUBCASE("missing webhook-timestamp") {
-    r.remove("webhook-timestamp");
-    check_refused("missing header webhook-timestamp");
-  }
-  SUBCASE("missing webhook-signature") {
-    r.remove("webhook-signature");
-    check_refused("missing header webhook-signature");
-  }
-  SUBCASE("wrong key") {
-    r = signed_post(minimal, key_b);
-    check_refused("signature does not match");
-  }
-  SUBCASE("another channel's key") {
-    r = signed_post(minimal, other_key);
-    check_refused("signature does not match");
-  }
-  SUBCASE("body changed after signing: another number to call") {
-    r.body = R"({"id":"cb-1","phone":"+15550109999"})";
-    check_refused("signature does not match");
-  }
-  SUBCASE("webhook-id changed after signing") {
-    r.set("webhook-id", "msg_other");
-    check_refused("signature does not match");
-  }
-  SUBCASE("replayed: the timestamp is older than the tolerance") {
-    r = signed_post(minimal, key_a, test_now_s - 301);
-    check_refused("timestamp outside the tolerance");
-  }
-  SUBCASE("from the future") {
-    r = signed_post(minimal, key_a, test_now_s + 301);
-    check_refused("timestamp outside the tolerance");
-  }
-  SUBCASE("the channel's own tolerance") {
-    r = signed_post(minimal, key_a, test_now_s - 61);
-    channel_config cfg = callback_config();
-    cfg.tolerance = std::chrono::seconds{60};
-    check_refused("timestamp outside the tolerance", cfg);
-  }
-  SUBCASE("not base64") {
-    r.set("webhook-signature", "v1,???");
-    check_refused("header webhook-signature has no v1 signature");
-  }
+  check_standard_webhooks_refusals(
+      callbacks, [](request& r, const channel_config& cfg) { return refused(r, cfg); }, minimal,
+      R"({"id":"cb-1","phone":"+15550109999"})");
 }
 
-TEST_CASE("key rotation: any configured secret verifies") {
-  const channel_config rotating = callback_config({whsec(key_a), whsec(key_b)});
-  SUBCASE("the new key") {
-    request r = signed_post(minimal, key_b);
-    accepted(r, rotating);
-  }
-  SUBCASE("the old key") {
-    request r = signed_post(minimal, key_a);
-    accepted(r, rotating);
-  }
-  SUBCASE("the sender signs with two keys; one is ours") {
-    request r = signed_post(minimal);
-    r.set("webhook-signature",
-          sign_standard_webhook(other_key, "msg_cb9_attempt1", test_now_s, minimal) + " " +
-              sign_standard_webhook(key_b, "msg_cb9_attempt1", test_now_s, minimal));
-    accepted(r, rotating);
-  }
-  SUBCASE("neither") {
-    request r = signed_post(minimal, other_key);
-    CHECK(refused(r, rotating).code == errc::bad_signature);
-  }
+TEST_CASE("timestamps inside the tolerance and any configured secret verify") {
+  check_standard_webhooks_accepts(
+      callbacks, [](request& r, const channel_config& cfg) { accepted(r, cfg); },
+      [](request& r, const channel_config& cfg) { return refused(r, cfg); }, minimal);
 }
 
 }  // namespace

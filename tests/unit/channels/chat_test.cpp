@@ -18,27 +18,16 @@ namespace {
 
 using namespace fixtures;
 
-constexpr std::int64_t test_now_s = test_now / 1000;
-
-const std::string key_a = "chat-secret-A: 32 bytes of key!!";
-const std::string key_b = "chat-secret-B: 32 bytes of key!!";
-const std::string other_channel_key = "the callback channel's own key!!";
-
-channel_config chat_config(std::vector<std::string> secrets = {whsec(key_a)},
-                           std::string default_country = {}) {
-  return test_channel("web-chat", "chat", std::move(secrets),
-                      {{"default_country", std::move(default_country)}});
-}
-
-request signed_post(std::string body, std::string_view key = key_a, std::int64_t ts = test_now_s,
-                    const std::string& id = "msg_2bXyZ7") {
-  return standard_webhooks_post({.target = "/v1/webhooks/web-chat", .now = test_now},
-                                std::move(body), key, ts, id);
-}
+const standard_webhooks_test_channel web_chat{.name = "web-chat",
+                                              .type = "chat",
+                                              .key = "chat-secret-A: 32 bytes of key!!",
+                                              .rotated_key = "chat-secret-B: 32 bytes of key!!",
+                                              .other_key = "the callback channel's own key!!",
+                                              .message_id = "msg_2bXyZ7"};
 
 std::string fixture(const std::string& name) { return read_fixture("chat", name); }
 
-SB_ADAPTER_STEPS(make_chat_adapter, chat_config(), only_message, refusal)
+SB_ADAPTER_STEPS(make_chat_adapter, web_chat.config(), only_message, refusal)
 
 // A valid minimal body with `fields` spliced in after the id, for type-check cases.
 const std::string minimal = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi"})";
@@ -47,39 +36,39 @@ const std::string minimal = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi"})"
 
 TEST_CASE("make_chat_adapter validates secrets and options") {
   SUBCASE("valid, with and without the whsec_ prefix and with a trailing newline") {
-    CHECK(make_chat_adapter(chat_config({whsec(key_a)})).has_value());
-    CHECK(make_chat_adapter(chat_config({base64_encode(key_a)})).has_value());
-    CHECK(make_chat_adapter(chat_config({whsec(key_a) + "\n"})).has_value());
+    CHECK(make_chat_adapter(web_chat.config({whsec(web_chat.key)})).has_value());
+    CHECK(make_chat_adapter(web_chat.config({base64_encode(web_chat.key)})).has_value());
+    CHECK(make_chat_adapter(web_chat.config({whsec(web_chat.key) + "\n"})).has_value());
   }
   SUBCASE("no secret") {
-    auto a = make_chat_adapter(chat_config({}));
+    auto a = make_chat_adapter(web_chat.config({}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail == "a chat channel needs a secret (secret or secret_file)");
   }
   SUBCASE("a secret that is not base64") {
-    auto a = make_chat_adapter(chat_config({"whsec_this is not base64!"}));
+    auto a = make_chat_adapter(web_chat.config({"whsec_this is not base64!"}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail == "secret is not valid base64 (expected whsec_<base64>)");
   }
   SUBCASE("the second of two secrets is bad; the message says which, never the secret") {
-    auto a = make_chat_adapter(chat_config({whsec(key_a), "whsec_s3cr3t!"}));
+    auto a = make_chat_adapter(web_chat.config({whsec(web_chat.key), "whsec_s3cr3t!"}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().detail == "secret 2 of 2 is not valid base64 (expected whsec_<base64>)");
     CHECK(a.error().detail.find("s3cr3t") == std::string::npos);
   }
   SUBCASE("a secret too short to be a key") {
-    auto a = make_chat_adapter(chat_config({whsec("short")}));
+    auto a = make_chat_adapter(web_chat.config({whsec("short")}));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail ==
           "secret is too short (5 bytes after base64 decoding; use at least 16 random bytes)");
   }
   SUBCASE("default_country") {
-    CHECK(make_chat_adapter(chat_config({whsec(key_a)}, "LV")).has_value());
-    CHECK(make_chat_adapter(chat_config({whsec(key_a)}, "lv")).has_value());
-    auto a = make_chat_adapter(chat_config({whsec(key_a)}, "Latvia"));
+    CHECK(make_chat_adapter(web_chat.config({whsec(web_chat.key)}, "LV")).has_value());
+    CHECK(make_chat_adapter(web_chat.config({whsec(web_chat.key)}, "lv")).has_value());
+    auto a = make_chat_adapter(web_chat.config({whsec(web_chat.key)}, "Latvia"));
     REQUIRE_FALSE(a.has_value());
     CHECK(a.error().code == errc::malformed);
     CHECK(a.error().detail.starts_with(
@@ -91,8 +80,8 @@ TEST_CASE("make_chat_adapter validates secrets and options") {
 
 TEST_CASE("a full chat message is mapped field by field") {
   // The fixture is pretty-printed: it verifies only because the raw bytes are what is signed.
-  request r = signed_post(fixture("message_full.json"));
-  const inbound_message m = accepted(r, chat_config({whsec(key_a)}, "LV"));
+  request r = web_chat.signed_post(fixture("message_full.json"));
+  const inbound_message m = accepted(r, web_chat.config({whsec(web_chat.key)}, "LV"));
 
   CHECK(m.provider_id == "m-1001");
   CHECK(m.direction == "inbound");
@@ -121,7 +110,7 @@ TEST_CASE("a full chat message is mapped field by field") {
 }
 
 TEST_CASE("a minimal chat message") {
-  request r = signed_post(fixture("message_minimal.json"));
+  request r = web_chat.signed_post(fixture("message_minimal.json"));
   const inbound_message m = accepted(r);
   CHECK(m.provider_id == "m-1002");
   CHECK_FALSE(m.sent_at.has_value());
@@ -137,21 +126,21 @@ TEST_CASE("unicode text is kept byte for byte, escaped or not") {
   SUBCASE("raw UTF-8") {
     const std::string text =
         "Labdien, mans rēķins ir nepareizs 👋🏽 👨‍👩‍👧 ✅ 日本語";
-    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1","name":"Zoë Ķirse"},"text":")" +
-                            text + R"("})");
+    request r = web_chat.signed_post(
+        R"({"id":"m-1","visitor":{"id":"v-1","name":"Zoë Ķirse"},"text":")" + text + R"("})");
     const inbound_message m = accepted(r);
     CHECK(m.text == text);
     CHECK(m.sender_name == "Zoë Ķirse");
   }
   SUBCASE("JSON escapes, including a surrogate pair") {
-    request r = signed_post(
+    request r = web_chat.signed_post(
         R"({"id":"m-1","visitor":{"id":"v-1"},"text":"r\u0113\u0137ins \ud83e\uddfe \"q\"\n"})");
     CHECK(accepted(r).text == "rēķins 🧾 \"q\"\n");
   }
 }
 
 TEST_CASE("null optional fields are the same as absent ones") {
-  request r = signed_post(
+  request r = web_chat.signed_post(
       R"({"id":"m-1","session_id":null,"sent_at":null,"language":null,)"
       R"("visitor":{"id":"v-1","name":null,"email":null,"phone":null},"text":"hi","attachments":null})");
   const inbound_message m = accepted(r);
@@ -161,7 +150,7 @@ TEST_CASE("null optional fields are the same as absent ones") {
 }
 
 TEST_CASE("sent_at accepts RFC 3339 offsets and fractions") {
-  request r = signed_post(
+  request r = web_chat.signed_post(
       R"({"id":"m-1","sent_at":"2026-11-22T12:00:00.250+02:00","visitor":{"id":"v-1"},"text":"hi"})");
   CHECK(accepted(r).sent_at == parse_time("2026-11-22T10:00:00.250Z"));
 }
@@ -176,8 +165,8 @@ TEST_CASE("language hints are reduced to ISO 639-1 or dropped") {
                                                                       {"e1", std::nullopt}};
   for (const auto& [hint, expected] : cases) {
     CAPTURE(hint);
-    request r = signed_post(R"({"id":"m-1","language":")" + hint +
-                            R"(","visitor":{"id":"v-1"},"text":"hi"})");
+    request r = web_chat.signed_post(R"({"id":"m-1","language":")" + hint +
+                                     R"(","visitor":{"id":"v-1"},"text":"hi"})");
     CHECK(accepted(r).language == expected);
   }
 }
@@ -190,7 +179,7 @@ std::string with_contact(std::string_view email, std::string_view phone) {
 }
 
 TEST_CASE("email and phone become normalized identities") {
-  request r = signed_post(with_contact(" Ann.Lee@Example.COM ", "+1 (555) 010-2000"));
+  request r = web_chat.signed_post(with_contact(" Ann.Lee@Example.COM ", "+1 (555) 010-2000"));
   const inbound_message m = accepted(r);
   const std::vector<identity> ids{{"chat", "web-chat:v-1"},
                                   {"email", "ann.lee@example.com", false},
@@ -203,7 +192,7 @@ TEST_CASE("email and phone become normalized identities") {
 // logged-in user, says which of the addresses it checked, inside the signed body.
 TEST_CASE("typed addresses are claims unless the backend vouches for them") {
   SUBCASE("visitor.verified lists what the backend checked") {
-    request r = signed_post(
+    request r = web_chat.signed_post(
         R"({"id":"m-v","visitor":{"id":"v-1","email":"ann@example.com","phone":"+15550102000","verified":["email"]},"text":"hi"})");
     const std::vector<identity> ids{{"chat", "web-chat:v-1"},
                                     {"email", "ann@example.com", true},
@@ -211,24 +200,24 @@ TEST_CASE("typed addresses are claims unless the backend vouches for them") {
     CHECK(accepted(r).identities == ids);
   }
   SUBCASE("identities_verified: true vouches for every one") {
-    channel_config cfg = chat_config();
+    channel_config cfg = web_chat.config();
     cfg.options["identities_verified"] = "true";
-    request r = signed_post(with_contact("ann@example.com", "+15550102000"));
+    request r = web_chat.signed_post(with_contact("ann@example.com", "+15550102000"));
     for (const auto& id : accepted(r, cfg).identities) CHECK(id.verified);
   }
   SUBCASE("a bad verified list is the sender's bug: refused") {
     for (const std::string list : {R"("email")", R"(["email","passport"])", R"([1])"}) {
       CAPTURE(list);
-      request r =
-          signed_post(R"({"id":"m-b","visitor":{"id":"v-1","email":"a@example.com","verified":)" +
-                      list + R"(},"text":"hi"})");
+      request r = web_chat.signed_post(
+          R"({"id":"m-b","visitor":{"id":"v-1","email":"a@example.com","verified":)" + list +
+          R"(},"text":"hi"})");
       const error e = refusal(receive(r));
       CHECK(e.code == errc::malformed);
       CHECK(e.detail == "field visitor.verified must be a list of \"email\" or \"phone\"");
     }
   }
   SUBCASE("identities_verified must be true or false") {
-    channel_config cfg = chat_config();
+    channel_config cfg = web_chat.config();
     cfg.options["identities_verified"] = "yes";
     auto a = make_chat_adapter(cfg);
     REQUIRE_FALSE(a.has_value());
@@ -237,9 +226,9 @@ TEST_CASE("typed addresses are claims unless the backend vouches for them") {
 }
 
 TEST_CASE("national phone numbers use the channel's default_country") {
-  request r = signed_post(with_contact("ann@example.com", "020 7946 0018"));
+  request r = web_chat.signed_post(with_contact("ann@example.com", "020 7946 0018"));
   SUBCASE("GB") {
-    const inbound_message m = accepted(r, chat_config({whsec(key_a)}, "GB"));
+    const inbound_message m = accepted(r, web_chat.config({whsec(web_chat.key)}, "GB"));
     REQUIRE(m.identities.size() == 3);
     CHECK(m.identities[2] == identity{"phone", "+442079460018", false});
   }
@@ -251,7 +240,7 @@ TEST_CASE("national phone numbers use the channel's default_country") {
 }
 
 TEST_CASE("a mistyped email or phone keeps the message and the raw value") {
-  request r = signed_post(with_contact("ann at example dot com", "call me maybe"));
+  request r = web_chat.signed_post(with_contact("ann at example dot com", "call me maybe"));
   const inbound_message m = accepted(r);
   CHECK(m.identities == std::vector<identity>{{"chat", "web-chat:v-1"}});
   CHECK(m.extra.at("invalid_email").as_string() == "ann at example dot com");
@@ -259,15 +248,15 @@ TEST_CASE("a mistyped email or phone keeps the message and the raw value") {
 }
 
 TEST_CASE("empty email and phone strings are simply absent") {
-  request r = signed_post(with_contact("", "  "));
+  request r = web_chat.signed_post(with_contact("", "  "));
   const inbound_message m = accepted(r);
   CHECK(m.identities.size() == 1);
   CHECK(m.extra.empty());
 }
 
 TEST_CASE("the chat identity is scoped by the channel name") {
-  request r = signed_post(minimal);
-  channel_config cfg = chat_config();
+  request r = web_chat.signed_post(minimal);
+  channel_config cfg = web_chat.config();
   cfg.name = "shop-chat";
   const inbound_message m = accepted(r, cfg);
   CHECK(m.identities.front() == identity{"chat", "shop-chat:v-1"});
@@ -278,7 +267,7 @@ TEST_CASE("the chat identity is scoped by the channel name") {
 
 TEST_CASE("attachments") {
   SUBCASE("an attachment alone is a message") {
-    request r = signed_post(
+    request r = web_chat.signed_post(
         R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[{"url":"https://x.example/a"}]})");
     const inbound_message m = accepted(r);
     CHECK(m.text.empty());
@@ -288,7 +277,7 @@ TEST_CASE("attachments") {
     CHECK_FALSE(m.attachments[0].size.has_value());
   }
   SUBCASE("size 0 and the largest int64 are accepted") {
-    request r = signed_post(
+    request r = web_chat.signed_post(
         R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[{"name":"empty.txt","size":0},)"
         R"({"name":"huge.bin","size":9223372036854775807}]})");
     const inbound_message m = accepted(r);
@@ -297,7 +286,8 @@ TEST_CASE("attachments") {
     CHECK(m.attachments[1].size == std::numeric_limits<std::int64_t>::max());
   }
   SUBCASE("an empty list and no text is not a message") {
-    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":"","attachments":[]})");
+    request r =
+        web_chat.signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":"","attachments":[]})");
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == "a message needs text or at least one attachment");
@@ -305,7 +295,8 @@ TEST_CASE("attachments") {
   SUBCASE("at most 100") {
     std::string list;
     for (int i = 0; i < 101; ++i) list += (i ? "," : "") + R"({"name":"f"})"s;
-    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[)" + list + "]}");
+    request r =
+        web_chat.signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[)" + list + "]}");
     CHECK(refused(r).detail == "field attachments has more than 100 entries");
   }
 }
@@ -371,7 +362,7 @@ TEST_CASE("missing fields and wrong types are refused, naming the field") {
        "field attachments[0].size must be a non-negative integer"},
   };
   refused_as_malformed(
-      cases, [](std::string body) { return signed_post(std::move(body)); },
+      cases, [](std::string body) { return web_chat.signed_post(std::move(body)); },
       [](request& r) { return refused(r); });
 }
 
@@ -390,7 +381,7 @@ TEST_CASE("bodies that are not one JSON object") {
       {"42", "body must be a JSON object"},
   };
   refused_as_malformed(
-      cases, [](std::string body) { return signed_post(std::move(body)); },
+      cases, [](std::string body) { return web_chat.signed_post(std::move(body)); },
       [](request& r) { return refused(r); });
 }
 
@@ -399,7 +390,8 @@ TEST_CASE("invalid UTF-8 is refused, however it is spelled") {
        {"bad \xff byte"s, "overlong \xc0\xaf slash"s, "cut \xc4"s, "surrogate \xed\xa0\x80 bytes"s,
         "\\ud800 lone escape"s, "\\udc00 trailing escape"s, "too big \xf4\x90\x80\x80"s}) {
     CAPTURE(bad);
-    request r = signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":")" + bad + R"("})");
+    request r =
+        web_chat.signed_post(R"({"id":"m-1","visitor":{"id":"v-1"},"text":")" + bad + R"("})");
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == "body is not valid JSON (UTF-8)");
@@ -414,17 +406,17 @@ std::string nested(std::size_t levels) {
 
 TEST_CASE("nesting is bounded") {
   SUBCASE("32 levels in all are accepted") {
-    request r = signed_post(nested(31));
+    request r = web_chat.signed_post(nested(31));
     accepted(r);
   }
   SUBCASE("33 levels are refused") {
-    request r = signed_post(nested(32));
+    request r = web_chat.signed_post(nested(32));
     const error e = refused(r);
     CHECK(e.code == errc::malformed);
     CHECK(e.detail == "body is nested too deeply");
   }
   SUBCASE("a hostile depth is refused without exhausting the stack") {
-    request r = signed_post(std::string(200'000, '[') + std::string(200'000, ']'));
+    request r = web_chat.signed_post(std::string(200'000, '[') + std::string(200'000, ']'));
     CHECK(refused(r).detail == "body is nested too deeply");
   }
 }
@@ -437,7 +429,7 @@ TEST_CASE("Content-Type must be JSON in UTF-8") {
                                  "Application/JSON;charset=\"UTF-8\"", "application/json ; foo=bar",
                                  "application/json;"}) {
       CAPTURE(ct);
-      request r = signed_post(minimal);
+      request r = web_chat.signed_post(minimal);
       r.set("Content-Type", ct);
       accepted(r);
     }
@@ -447,7 +439,7 @@ TEST_CASE("Content-Type must be JSON in UTF-8") {
          {"", "text/plain", "application/jsonx", "application/json-patch+json",
           "application/x-www-form-urlencoded", "json", "application/"}) {
       CAPTURE(ct);
-      request r = signed_post(minimal);
+      request r = web_chat.signed_post(minimal);
       r.set("Content-Type", ct);
       const error e = refused(r);
       CHECK(e.code == errc::unsupported_media_type);
@@ -455,12 +447,12 @@ TEST_CASE("Content-Type must be JSON in UTF-8") {
     }
   }
   SUBCASE("missing") {
-    request r = signed_post(minimal);
+    request r = web_chat.signed_post(minimal);
     r.remove("Content-Type");
     CHECK(refused(r).code == errc::unsupported_media_type);
   }
   SUBCASE("another charset") {
-    request r = signed_post(minimal);
+    request r = web_chat.signed_post(minimal);
     r.set("Content-Type", "application/json; charset=iso-8859-1");
     const error e = refused(r);
     CHECK(e.code == errc::unsupported_media_type);
@@ -469,112 +461,27 @@ TEST_CASE("Content-Type must be JSON in UTF-8") {
 }
 
 TEST_CASE("the signature is checked before anything in the request is looked at") {
-  request r = signed_post("not json at all");
+  request r = web_chat.signed_post("not json at all");
   r.set("Content-Type", "text/plain");
-  r.set("webhook-signature", sign_standard_webhook(key_b, "msg_2bXyZ7", test_now_s, r.body));
+  r.set("webhook-signature", web_chat.signature(web_chat.rotated_key, r.body));
   CHECK(refused(r).code == errc::bad_signature);
   // Properly signed, the same request fails on the content type, before the body is parsed.
-  r.set("webhook-signature", sign_standard_webhook(key_a, "msg_2bXyZ7", test_now_s, r.body));
+  r.set("webhook-signature", web_chat.signature(web_chat.key, r.body));
   CHECK(refused(r).code == errc::unsupported_media_type);
 }
 
 // ---- signatures ---------------------------------------------------------------------------
 
 TEST_CASE("every kind of bad signature is a 401") {
-  request r = signed_post(minimal);
-  auto check_refused = [&](std::string_view detail) { check_bad_signature(refused(r), detail); };
-  SUBCASE("missing webhook-id") {
-    r.remove("webhook-id");
-    check_refused("missing header webhook-id");
-  }
-  SUBCASE("missing webhook-timestamp") {
-    r.remove("webhook-timestamp");
-    check_refused("missing header webhook-timestamp");
-  }
-  SUBCASE("missing webhook-signature") {
-    r.remove("webhook-signature");
-    check_refused("missing header webhook-signature");
-  }
-  SUBCASE("wrong key") {
-    r = signed_post(minimal, key_b);
-    check_refused("signature does not match");
-  }
-  SUBCASE("signed with another channel's secret") {
-    r = signed_post(minimal, other_channel_key);
-    check_refused("signature does not match");
-  }
-  SUBCASE("body changed after signing") {
-    r.body = R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi!"})";
-    check_refused("signature does not match");
-  }
-  SUBCASE("webhook-id changed after signing") {
-    r.set("webhook-id", "msg_other");
-    check_refused("signature does not match");
-  }
-  SUBCASE("truncated signature") {
-    const std::string full = r.fields.back().second;
-    r.set("webhook-signature", full.substr(0, full.size() - 4));
-    check_refused("signature does not match");
-  }
-  SUBCASE("truncated signature that is no longer base64") {
-    const std::string full = r.fields.back().second;
-    r.set("webhook-signature", full.substr(0, full.size() - 1));
-    check_refused("header webhook-signature has no v1 signature");
-  }
-  SUBCASE("empty signature") {
-    r.set("webhook-signature", "v1,");
-    check_refused("header webhook-signature has no v1 signature");
-  }
-  SUBCASE("expired timestamp: a replay") {
-    r = signed_post(minimal, key_a, test_now_s - 301);
-    check_refused("timestamp outside the tolerance");
-  }
-  SUBCASE("future timestamp") {
-    r = signed_post(minimal, key_a, test_now_s + 301);
-    check_refused("timestamp outside the tolerance");
-  }
-  SUBCASE("non-numeric timestamp") {
-    r.set("webhook-timestamp", "2026-11-22T10:00:30Z");
-    check_refused("header webhook-timestamp is not a unix timestamp");
-  }
-  SUBCASE("the channel's tolerance applies") {
-    r = signed_post(minimal, key_a, test_now_s - 100);
-    channel_config cfg = chat_config();
-    cfg.tolerance = std::chrono::seconds{60};
-    const error e = refused(r, cfg);
-    CHECK(e.detail == "timestamp outside the tolerance");
-  }
+  check_standard_webhooks_refusals(
+      web_chat, [](request& r, const channel_config& cfg) { return refused(r, cfg); }, minimal,
+      R"({"id":"m-1","visitor":{"id":"v-1"},"text":"hi!"})");
 }
 
-TEST_CASE("timestamps inside the tolerance are accepted") {
-  for (std::int64_t skew : {-300, -1, 0, 1, 300}) {
-    CAPTURE(skew);
-    request r = signed_post(minimal, key_a, test_now_s + skew);
-    accepted(r);
-  }
-}
-
-TEST_CASE("key rotation: any configured secret verifies") {
-  const channel_config rotating = chat_config({whsec(key_a), whsec(key_b)});
-  SUBCASE("the second secret matches") {
-    request r = signed_post(minimal, key_b);
-    accepted(r, rotating);
-  }
-  SUBCASE("the first secret matches") {
-    request r = signed_post(minimal, key_a);
-    accepted(r, rotating);
-  }
-  SUBCASE("the sender signs with old and new keys, we know only the new one") {
-    request r = signed_post(minimal, key_b);
-    r.set("webhook-signature",
-          sign_standard_webhook(other_channel_key, "msg_2bXyZ7", test_now_s, minimal) + " " +
-              sign_standard_webhook(key_a, "msg_2bXyZ7", test_now_s, minimal));
-    accepted(r);
-  }
-  SUBCASE("neither matches") {
-    request r = signed_post(minimal, other_channel_key);
-    CHECK(refused(r, rotating).code == errc::bad_signature);
-  }
+TEST_CASE("timestamps inside the tolerance and any configured secret verify") {
+  check_standard_webhooks_accepts(
+      web_chat, [](request& r, const channel_config& cfg) { accepted(r, cfg); },
+      [](request& r, const channel_config& cfg) { return refused(r, cfg); }, minimal);
 }
 
 }  // namespace

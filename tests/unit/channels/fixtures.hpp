@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -154,6 +155,138 @@ inline unreadable_event kept_unreadable(const result<parse_result>& res) {
   CHECK(res->messages.empty());
   REQUIRE(res->unreadable.size() == 1);
   return res->unreadable.front();
+}
+
+// ---- channels signed with Standard Webhooks -------------------------------------------------
+
+// A channel signed with Standard Webhooks (chat, callback) as its tests configure it (its
+// secret is whsec_<base64 of key>), and posts to it signed as its sender signs them.
+struct standard_webhooks_test_channel {
+  std::string name;  // its webhook is /v1/webhooks/<name>
+  std::string type;
+  std::string key;          // the channel's secret
+  std::string rotated_key;  // the next secret, for rotation
+  std::string other_key;    // another channel's secret
+  std::string message_id;   // the webhook-id of the posts
+  millis now = test_now;    // when the adapter judges the posts
+
+  std::int64_t now_s() const { return now / 1000; }
+  channel_config config(std::vector<std::string> secrets, std::string default_country = {}) const {
+    return test_channel(name, type, std::move(secrets),
+                        {{"default_country", std::move(default_country)}});
+  }
+  channel_config config() const { return config({whsec(key)}); }
+  request signed_post(std::string body, std::string_view with_key, std::int64_t ts) const {
+    return standard_webhooks_post({.target = "/v1/webhooks/" + name, .now = now}, std::move(body),
+                                  with_key, ts, message_id);
+  }
+  request signed_post(std::string body, std::string_view with_key) const {
+    return signed_post(std::move(body), with_key, now_s());
+  }
+  request signed_post(std::string body) const { return signed_post(std::move(body), key); }
+  std::string signature(std::string_view with_key, std::string_view body) const {
+    return sign_standard_webhook(with_key, message_id, now_s(), body);
+  }
+};
+
+// Every way a Standard Webhooks signature can fail, as a channel signed with it must answer:
+// 401 with the verifier's detail. refuse(r, cfg) runs ch's adapter with cfg; body is a valid
+// body for the channel and changed the same with one value changed.
+template <class Refuse>
+void check_standard_webhooks_refusals(const standard_webhooks_test_channel& ch, Refuse refuse,
+                                      const std::string& body, const std::string& changed) {
+  auto without = [&](const std::string& header) {
+    request r = ch.signed_post(body);
+    r.remove(header);
+    return r;
+  };
+  auto with = [&](const std::string& header, std::string value) {
+    request r = ch.signed_post(body);
+    r.set(header, std::move(value));
+    return r;
+  };
+  auto signed_at = [&](std::int64_t ts) { return ch.signed_post(body, ch.key, ts); };
+  request changed_after_signing = ch.signed_post(body);
+  changed_after_signing.body = changed;
+  const std::string full = ch.signature(ch.key, body);
+  const std::string_view mismatch = "signature does not match";
+  const std::string_view no_v1 = "header webhook-signature has no v1 signature";
+  const std::string_view outside = "timestamp outside the tolerance";
+
+  struct refused_case {
+    std::string_view what;
+    request r;
+    std::string_view detail;
+  };
+  std::vector<refused_case> cases = {
+      {"missing webhook-id", without("webhook-id"), "missing header webhook-id"},
+      {"missing webhook-timestamp", without("webhook-timestamp"),
+       "missing header webhook-timestamp"},
+      {"missing webhook-signature", without("webhook-signature"),
+       "missing header webhook-signature"},
+      {"wrong key", ch.signed_post(body, ch.rotated_key), mismatch},
+      {"another channel's secret", ch.signed_post(body, ch.other_key), mismatch},
+      {"body changed after signing", changed_after_signing, mismatch},
+      {"webhook-id changed after signing", with("webhook-id", "msg_other"), mismatch},
+      {"truncated signature", with("webhook-signature", full.substr(0, full.size() - 4)), mismatch},
+      {"truncated, no longer base64", with("webhook-signature", full.substr(0, full.size() - 1)),
+       no_v1},
+      {"empty signature", with("webhook-signature", "v1,"), no_v1},
+      {"not base64", with("webhook-signature", "v1,???"), no_v1},
+      {"expired timestamp: a replay", signed_at(ch.now_s() - 301), outside},
+      {"future timestamp", signed_at(ch.now_s() + 301), outside},
+      {"non-numeric timestamp", with("webhook-timestamp", "2026-11-22T10:00:30Z"),
+       "header webhook-timestamp is not a unix timestamp"},
+  };
+  for (refused_case& c : cases) {
+    CAPTURE(c.what);
+    check_bad_signature(refuse(c.r, ch.config()), c.detail);
+  }
+
+  // The channel's own tolerance applies.
+  request late = signed_at(ch.now_s() - 61);
+  channel_config strict = ch.config();
+  strict.tolerance = std::chrono::seconds{60};
+  check_bad_signature(refuse(late, strict), outside);
+}
+
+// What such a channel accepts: timestamps within the tolerance, and any configured secret
+// (key rotation). accept(r, cfg) runs ch's adapter with cfg and requires it to accept;
+// refuse(r, cfg) as above.
+template <class Accept, class Refuse>
+void check_standard_webhooks_accepts(const standard_webhooks_test_channel& ch, Accept accept,
+                                     Refuse refuse, const std::string& body) {
+  const channel_config rotating = ch.config({whsec(ch.key), whsec(ch.rotated_key)});
+  SUBCASE("timestamps inside the tolerance") {
+    for (std::int64_t skew : {-300, -1, 0, 1, 300}) {
+      CAPTURE(skew);
+      request r = ch.signed_post(body, ch.key, ch.now_s() + skew);
+      accept(r, ch.config());
+    }
+  }
+  SUBCASE("the second secret matches") {
+    request r = ch.signed_post(body, ch.rotated_key);
+    accept(r, rotating);
+  }
+  SUBCASE("the first secret matches") {
+    request r = ch.signed_post(body, ch.key);
+    accept(r, rotating);
+  }
+  SUBCASE("the sender signs with old and new keys, we know only the new one") {
+    request r = ch.signed_post(body);
+    r.set("webhook-signature", ch.signature(ch.other_key, body) + " " + ch.signature(ch.key, body));
+    accept(r, ch.config());
+  }
+  SUBCASE("the sender signs with two keys; one is among ours") {
+    request r = ch.signed_post(body);
+    r.set("webhook-signature",
+          ch.signature(ch.other_key, body) + " " + ch.signature(ch.rotated_key, body));
+    accept(r, rotating);
+  }
+  SUBCASE("neither matches") {
+    request r = ch.signed_post(body, ch.other_key);
+    CHECK(refuse(r, rotating).code == errc::bad_signature);
+  }
 }
 
 // ---- reading what came out ------------------------------------------------------------------
