@@ -368,6 +368,18 @@ class Daemon:
             self.stop(sig)
         self.start(timeout)
 
+    def reload(self, config_text: str, logged: str, timeout: float = 10) -> int:
+        """Writes config_text over the config file and sends SIGHUP, then waits up to `timeout`
+        s for one more log line containing `logged`. Returns how many there were before."""
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        before = len(self.log_grep(logged))
+        os.kill(self.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.log_grep(logged)) == before:
+            time.sleep(0.1)
+        return before
+
     def log_text(self) -> str:
         try:
             with open(self.log_path, "rb") as f:
@@ -404,6 +416,14 @@ def source_dir() -> str:
 def yq(s: str) -> str:
     """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
     return json.dumps(s)
+
+
+def channel_yaml(name: str, kind: str, secret: str, **keys: Any) -> str:
+    """One item of the config's `channels:` list, indented for Env(extra_channels=...): its
+    name, type and secret, then `keys` in order. Values are written as JSON scalars (valid
+    YAML): strings quoted, numbers and booleans plain, as the config reader wants them."""
+    return (f"  - name: {name}\n    type: {kind}\n    secret: {yq(secret)}\n"
+            + "".join(f"    {k}: {json.dumps(v)}\n" for k, v in keys.items()))
 
 
 _envs: list["Env"] = []  # every Env of this test, for sweep_queues()
@@ -527,6 +547,24 @@ channels:
     def client(self, **kw: Any) -> Client:
         return Client(self.port, **kw)
 
+    def check_config(self, ck: Checks, what: str) -> None:
+        """`switchboard --check-config` must accept this config (`what`: what is in it)."""
+        r = run_binary(["--check-config", self.config_path])
+        ck.equal(r.returncode, 0, f"--check-config accepts {what} ({r.stderr})")
+
+    def finish(self, ck: Checks, name: str, integrity: bool = False) -> None:
+        """The end of a test: on SIGTERM the daemon drains and exits 0, with no sanitizer
+        report in its log (and, with `integrity`, a store that passes PRAGMA integrity_check);
+        then the count of checks passed and failed, in a table headed `name`."""
+        d = self.daemon
+        rc = d.stop(signal.SIGTERM)
+        ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
+        ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
+        if integrity:
+            ck.equal(integrity_check(self.store_path), "ok", "PRAGMA integrity_check")
+        print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
+                    (name, "count"))
+
     def post(self, client: Client, body: Any, **kw: Any) -> Response:
         return post_webhook(client, self.channel, body, self.secret, **kw)
 
@@ -548,19 +586,29 @@ channels:
 # ---- HTTP ----------------------------------------------------------------------------------
 
 
+def json_or_none(data: bytes) -> Any:
+    """`data` parsed as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+class _JsonBody:
+    """`json`: the answer's body parsed, or None when it is not JSON."""
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json_or_none(self.body)
+
+
 @dataclasses.dataclass
-class Response:
+class Response(_JsonBody):
     status: int
     headers: dict[str, str]  # lower-cased names
     body: bytes
     elapsed: float = 0.0
-
-    @property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
 
     def __repr__(self) -> str:
         b = self.body[:300].decode("utf-8", "replace")
@@ -746,7 +794,7 @@ def multipart_form(fields: list[tuple[Any, ...]], boundary: str = "",
 
 
 @dataclasses.dataclass
-class RawResponse:
+class RawResponse(_JsonBody):
     status: int | None          # None: the connection closed (or timed out) without an answer
     headers: dict[str, str]
     body: bytes
@@ -754,13 +802,6 @@ class RawResponse:
     closed: bool                # the server closed the connection
     timed_out: bool             # nothing (more) arrived within the wait
     send_error: str | None = None
-
-    @property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
 
 
 def parse_raw_response(data: bytes) -> tuple[int | None, dict[str, str], bytes]:
@@ -780,6 +821,20 @@ def parse_raw_response(data: bytes) -> tuple[int | None, dict[str, str], bytes]:
     if "content-length" in hdrs:
         body = body[:int(hdrs["content-length"])]
     return status, hdrs, body
+
+
+def recv_more(s: socket.socket, buf: bytes) -> tuple[bytes, bool, bool]:
+    """One recv on a raw connection (socket.timeout is raised): the bytes so far, whether the
+    server closed (or reset) the connection, and whether the bytes hold one whole answer."""
+    try:
+        chunk = s.recv(65536)
+    except ConnectionResetError:
+        return buf, True, False
+    if not chunk:
+        return buf, True, False
+    buf += chunk
+    status, hdrs, body = parse_raw_response(buf)
+    return buf, False, status is not None and len(body) >= int(hdrs.get("content-length", "0"))
 
 
 def raw_exchange(port: int, data: bytes, wait: float = 15.0) -> RawResponse:
@@ -803,19 +858,11 @@ def raw_exchange(port: int, data: bytes, wait: float = 15.0) -> RawResponse:
                 break
             s.settimeout(left)
             try:
-                chunk = s.recv(65536)
+                buf, closed, whole = recv_more(s, buf)
             except socket.timeout:
                 timed_out = True
                 break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            buf += chunk
-            status, hdrs, body = parse_raw_response(buf)
-            if status is not None and len(body) >= int(hdrs.get("content-length", "0")):
+            if closed or whole:
                 break
         elapsed = time.monotonic() - t0
         status, hdrs, body = parse_raw_response(buf)
@@ -946,21 +993,21 @@ def delete_broker_objects(url: str, queues: list[str], exchange: str | None) -> 
     except Exception as e:
         log(f"cannot connect to the broker to delete {queues}: {e!r}")
         return
+
+    def delete(op: Callable[[Any], Any]) -> None:
+        """Runs op on a fresh channel; the broker closing it instead (no such object) is fine."""
+        ch = conn.channel()
+        try:
+            op(ch)
+            ch.close()
+        except pika.exceptions.ChannelClosedByBroker:
+            pass
+
     try:
         for q in queues:
-            ch = conn.channel()
-            try:
-                ch.queue_delete(q)
-                ch.close()
-            except pika.exceptions.ChannelClosedByBroker:
-                pass
+            delete(lambda ch: ch.queue_delete(q))
         if exchange:
-            ch = conn.channel()
-            try:
-                ch.exchange_delete(exchange)
-                ch.close()
-            except pika.exceptions.ChannelClosedByBroker:
-                pass
+            delete(lambda ch: ch.exchange_delete(exchange))
     finally:
         conn.close()
 
@@ -1011,6 +1058,17 @@ def check_payload(body: Any, where: str) -> None:
         schema_failures.append(f"{where}: payload breaks the schema at /{path}: {e.message[:200]}")
 
 
+def receive(ch: Any, queue: str, method: Any, props: Any, body: bytes) -> Consumed:
+    """One delivery from `queue` as an agent takes it: parsed, its payload validated against
+    the schema (check_payload), acked on channel `ch`."""
+    parsed = json_or_none(body)
+    got = Consumed(queue, method.exchange, method.routing_key, method.redelivered, props, body,
+                   parsed)
+    check_payload(parsed, f"{queue} message_id={props.message_id}")
+    ch.basic_ack(method.delivery_tag)
+    return got
+
+
 class Consumer:
     """An agent: consumes the given queues (manual acks, each message acked once received)."""
 
@@ -1027,14 +1085,7 @@ class Consumer:
 
     def _make_cb(self, queue: str) -> Callable[..., None]:
         def cb(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None
-            self._got.append(Consumed(queue, method.exchange, method.routing_key,
-                                      method.redelivered, props, body, parsed))
-            check_payload(parsed, f"{queue} message_id={props.message_id}")
-            ch.basic_ack(method.delivery_tag)
+            self._got.append(receive(ch, queue, method, props, body))
         return cb
 
     def drain(self, idle: float = 3.0, deadline: float = 60.0,
@@ -1063,6 +1114,19 @@ class Consumer:
             pass
 
 
+def consume_one(ck: Checks, agent: Consumer, queue: str, what: str, idle: float,
+                queue_name: str | None = None) -> Consumed | None:
+    """Consumes until a message has come and then none for `idle` s (30 s at most), and checks
+    that nothing came on the other queues and exactly one message on `queue` (`queue_name` in
+    the check's message, by default the queue's own name). Returns that message, or None."""
+    got = agent.drain(idle=idle, deadline=30, until=lambda ms: len(ms) >= 1)
+    ck.equal([(m.queue, m.provider_id) for m in got if m.queue != queue], [],
+             f"{what}: nothing on other queues")
+    mine = [m for m in got if m.queue == queue]
+    ck.equal(len(mine), 1, f"{what}: exactly one message on {queue_name or queue}")
+    return mine[0] if mine else None
+
+
 def get_in_order(url: str, queue: str, count: int, timeout: float = 30) -> list[Consumed]:
     """Takes `count` messages from `queue` one basic.get at a time (acked), so the result is
     exactly the order the queue hands them out (e.g. by priority), with no prefetch between.
@@ -1077,14 +1141,7 @@ def get_in_order(url: str, queue: str, count: int, timeout: float = 30) -> list[
             if method is None:
                 time.sleep(0.1)
                 continue
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None
-            out.append(Consumed(queue, method.exchange, method.routing_key, method.redelivered,
-                                props, body, parsed))
-            check_payload(parsed, f"{queue} message_id={props.message_id}")
-            ch.basic_ack(method.delivery_tag)
+            out.append(receive(ch, queue, method, props, body))
             last = time.monotonic()
     finally:
         try:

@@ -95,41 +95,18 @@ X_ACCOUNT = "1460987654321098752"
 
 
 def extra_channels() -> str:
-    return f"""\
-  - name: {CH['callback']}
-    type: callback
-    secret: {h.yq(CB_SECRET)}
-    tolerance: {CB_TOLERANCE}s
-  - name: {CH['whatsapp']}
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: {h.yq(META_VERIFY)}
-  - name: {CH['messenger']}
-    type: messenger
-    secret: {h.yq(META_SECRET)}
-    verify_token: {h.yq(META_VERIFY)}
-  - name: {CH['twilio']}
-    type: twilio
-    secret: {h.yq(TWILIO_TOKEN)}
-    public_url: "http://127.0.0.1:@PORT@/v1/webhooks/{CH['twilio']}"
-  - name: {CH['mailgun']}
-    type: mailgun
-    secret: {h.yq(MAILGUN_KEY)}
-  - name: {CH['postmark']}
-    type: postmark
-    secret: {h.yq(PM_PASSWORD)}
-    username: {PM_USER}
-  - name: {CH['mime']}
-    type: mime
-    secret: {h.yq(MIME_TOKEN)}
-  - name: {CH['telegram']}
-    type: telegram
-    secret: {h.yq(TG_TOKEN)}
-    max_body_bytes: {TG_MAX_BODY}
-  - name: {CH['x']}
-    type: x
-    secret: {h.yq(X_SECRET)}
-"""
+    return "".join([
+        h.channel_yaml(CH["callback"], "callback", CB_SECRET, tolerance=f"{CB_TOLERANCE}s"),
+        h.channel_yaml(CH["whatsapp"], "whatsapp", META_SECRET, verify_token=META_VERIFY),
+        h.channel_yaml(CH["messenger"], "messenger", META_SECRET, verify_token=META_VERIFY),
+        h.channel_yaml(CH["twilio"], "twilio", TWILIO_TOKEN,
+                       public_url=f"http://127.0.0.1:@PORT@/v1/webhooks/{CH['twilio']}"),
+        h.channel_yaml(CH["mailgun"], "mailgun", MAILGUN_KEY),
+        h.channel_yaml(CH["postmark"], "postmark", PM_PASSWORD, username=PM_USER),
+        h.channel_yaml(CH["mime"], "mime", MIME_TOKEN),
+        h.channel_yaml(CH["telegram"], "telegram", TG_TOKEN, max_body_bytes=TG_MAX_BODY),
+        h.channel_yaml(CH["x"], "x", X_SECRET),
+    ])
 
 
 # ---- raw HTTP -------------------------------------------------------------------------------
@@ -180,15 +157,18 @@ def now() -> int:
 # ---- per-scheme signing and request builders -------------------------------------------------
 
 
+def ct_header(ct: str | None) -> Headers:
+    """The Content-Type header, or none when ct is None."""
+    return [] if ct is None else [("Content-Type", ct)]
+
+
 def chat_req(body: Any, *, channel: str = CH["chat"], secret: str | None = CHAT_SECRET,
              ct: str | None = "application/json", ts: int | str | None = None,
              wid: str | None = None, sig: str | None = None, signed_body: bytes | None = None,
              omit: tuple[str, ...] = (), path: str | None = None, **kw: Any) -> bytes:
     """Standard Webhooks (chat, callback). signed_body: sign these bytes instead of the body."""
     data = jbytes(body)
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
+    hs = ct_header(ct)
     wid = wid or f"msg_{pysecrets.token_hex(10)}"
     ts = now() if ts is None else ts
     if sig is None and secret is not None:
@@ -212,32 +192,30 @@ def cb_req(body: Any, **kw: Any) -> bytes:
     return chat_req(body, channel=CH["callback"], **kw)
 
 
+def hmac_req(kind: str, body: Any, header: str, sign: Callable[[str, bytes], str], *,
+             secret: str | None, sig: str | None, ct: str | None, signed_body: bytes | None,
+             **kw: Any) -> bytes:
+    """A post signed by an HMAC of its body in one header (Meta, X): `sig` when given, else
+    signed with `secret` (over signed_body instead, when given); no header when neither."""
+    data = jbytes(body)
+    if sig is None and secret is not None:
+        sig = sign(secret, data if signed_body is None else signed_body)
+    hs = ct_header(ct) + ([(header, sig)] if sig is not None else [])
+    return http("POST", f"/v1/webhooks/{CH[kind]}", data, hs, **kw)
+
+
 def meta_req(kind: str, body: Any, *, secret: str | None = META_SECRET, sig: str | None = None,
              ct: str | None = "application/json", signed_body: bytes | None = None,
              **kw: Any) -> bytes:
-    data = jbytes(body)
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
-    if sig is None and secret is not None:
-        sig = h.meta_signature(secret, data if signed_body is None else signed_body)
-    if sig is not None:
-        hs.append(("X-Hub-Signature-256", sig))
-    return http("POST", f"/v1/webhooks/{CH[kind]}", data, hs, **kw)
+    return hmac_req(kind, body, "X-Hub-Signature-256", h.meta_signature, secret=secret, sig=sig,
+                    ct=ct, signed_body=signed_body, **kw)
 
 
 def x_req(body: Any, *, secret: str | None = X_SECRET, sig: str | None = None,
           ct: str | None = "application/json; charset=utf-8",
           signed_body: bytes | None = None, **kw: Any) -> bytes:
-    data = jbytes(body)
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
-    if sig is None and secret is not None:
-        sig = h.x_signature(secret, data if signed_body is None else signed_body)
-    if sig is not None:
-        hs.append(("x-twitter-webhooks-signature", sig))
-    return http("POST", f"/v1/webhooks/{CH['x']}", data, hs, **kw)
+    return hmac_req("x", body, "x-twitter-webhooks-signature", h.x_signature, secret=secret,
+                    sig=sig, ct=ct, signed_body=signed_body, **kw)
 
 
 Params = list[tuple[str, Any]]
@@ -257,9 +235,7 @@ def twilio_req(params: Params, *, token: str | None = TWILIO_TOKEN, url: str | N
                                  params if signed_params is None else signed_params)
     data = body if body is not None else urllib.parse.urlencode(
         [(h.to_bytes_value(k), h.to_bytes_value(v)) for k, v in params]).encode()
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
+    hs = ct_header(ct)
     if sig is not None:
         hs.append(("X-Twilio-Signature", sig))
     return http("POST", f"/v1/webhooks/{CH['twilio']}" + (f"?{query}" if query else ""), data,
@@ -292,33 +268,27 @@ def mailgun_event(*, key: str = MAILGUN_KEY, ts: int | None = None) -> dict[str,
             "event-data": {"event": "delivered", "recipient": "ann@example.de"}}
 
 
+def authorized_req(kind: str, data: bytes, auth: str, ct: str | None, **kw: Any) -> bytes:
+    """A post with an Authorization header (postmark's Basic, mime's Bearer); auth "-": none."""
+    hs = ct_header(ct) + ([("Authorization", auth)] if auth != "-" else [])
+    return http("POST", f"/v1/webhooks/{CH[kind]}", data, hs, **kw)
+
+
 def pm_req(body: Any, *, auth: str | None = None, ct: str | None = "application/json",
            **kw: Any) -> bytes:
     auth = h.basic_auth(PM_USER, PM_PASSWORD) if auth is None else auth
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
-    if auth != "-":
-        hs.append(("Authorization", auth))
-    return http("POST", f"/v1/webhooks/{CH['postmark']}", jbytes(body), hs, **kw)
+    return authorized_req("postmark", jbytes(body), auth, ct, **kw)
 
 
 def mime_req(raw: bytes, *, auth: str | None = None, ct: str | None = "message/rfc822",
              **kw: Any) -> bytes:
     auth = f"Bearer {MIME_TOKEN}" if auth is None else auth
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
-    if auth != "-":
-        hs.append(("Authorization", auth))
-    return http("POST", f"/v1/webhooks/{CH['mime']}", raw, hs, **kw)
+    return authorized_req("mime", raw, auth, ct, **kw)
 
 
 def tg_req(update: Any, *, token: str | None = TG_TOKEN, ct: str | None = "application/json",
            **kw: Any) -> bytes:
-    hs: Headers = []
-    if ct is not None:
-        hs.append(("Content-Type", ct))
+    hs = ct_header(ct)
     if token is not None:
         hs.append(("X-Telegram-Bot-Api-Secret-Token", token))
     return http("POST", f"/v1/webhooks/{CH['telegram']}", jbytes(update), hs, **kw)
@@ -507,17 +477,8 @@ def slowloris(port: int) -> h.RawResponse:
                 i += 1
             ready, _, _ = select.select([s], [], [], 0.5)
             if ready:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    closed = True
-                    break
-                if not chunk:
-                    closed = True
-                    break
-                buf += chunk
-                st, hd, body = h.parse_raw_response(buf)
-                if st is not None and len(body) >= int(hd.get("content-length", "0")):
+                buf, closed, whole = h.recv_more(s, buf)
+                if closed or whole:
                     break
         elapsed = time.monotonic() - t0
     finally:
@@ -577,6 +538,13 @@ def build_cases(port: int) -> list[Case]:
             **kw: Any) -> None:
         cases.append(Case(name, build, status, error, **kw))
 
+    def unparsable(kind: str, req: Callable[[bytes], bytes], truncated: bytes,
+                   array: bytes) -> None:
+        """A JSON channel's three bodies refused as malformed: truncated, an array, empty."""
+        for what, body in (("truncated JSON", truncated), ("JSON array", array),
+                           ("empty body", b"")):
+            add(f"{kind}: {what}", lambda body=body: req(body), 400, "malformed")
+
     # ---- malformed JSON (validly signed, right Content-Type) ----
     add("chat: truncated JSON", lambda: chat_req(b'{"id": "m-t", "visitor": {"id": '), 400,
         "malformed")
@@ -625,9 +593,7 @@ def build_cases(port: int) -> list[Case]:
     add("callback: requested_at not a date (month 13)",
         lambda: cb_req({"id": "cb-d", "phone": "+37126123456", "reason": "x",
                         "requested_at": "2026-13-45T99:99:99Z"}), 400, "malformed")
-    add("telegram: truncated JSON", lambda: tg_req(b'{"update_id": 12, "mess'), 400, "malformed")
-    add("telegram: JSON array", lambda: tg_req(b"[1, 2, 3]"), 400, "malformed")
-    add("telegram: empty body", lambda: tg_req(b""), 400, "malformed")
+    unparsable("telegram", tg_req, b'{"update_id": 12, "mess', b"[1, 2, 3]")
     add("whatsapp: truncated JSON",
         lambda: meta_req("whatsapp", b'{"object":"whatsapp_business_account","entry":[{'), 400,
         "malformed")
@@ -635,10 +601,7 @@ def build_cases(port: int) -> list[Case]:
         "malformed")
     add("x: JSON without for_user_id", lambda: x_req({"direct_message_events": []}), 400,
         "malformed")
-    add("postmark: truncated JSON", lambda: pm_req(b'{"From": "a@example.lv", "Subj'), 400,
-        "malformed")
-    add("postmark: JSON array", lambda: pm_req(b"[]"), 400, "malformed")
-    add("postmark: empty body", lambda: pm_req(b""), 400, "malformed")
+    unparsable("postmark", pm_req, b'{"From": "a@example.lv", "Subj', b"[]")
     add("mime: empty body", lambda: mime_req(b""), 400, "malformed")
     add("mime: no header, no From", lambda: mime_req(b"just some text\r\n"), 202, None,
         check=kept_unreadable, redelivered=200)
@@ -722,24 +685,20 @@ def build_cases(port: int) -> list[Case]:
     add("x: no Content-Type", lambda: x_req(good_x, ct=None), 415, "unsupported_media_type")
 
     # ---- invalid UTF-8 ----
-    add("chat: invalid UTF-8 (0xff) in text",
-        lambda: chat_req(b'{"id":"m-u","visitor":{"id":"v"},"text":"caf\xff\xfe"}'), 400,
-        "malformed")
-    add("chat: overlong UTF-8 (0xc0 0xaf) in text",
-        lambda: chat_req(b'{"id":"m-o","visitor":{"id":"v"},"text":"a\xc0\xafb"}'), 400,
-        "malformed")
-    add("chat: UTF-8 encoded surrogate (0xed 0xa0 0x80)",
-        lambda: chat_req(b'{"id":"m-s","visitor":{"id":"v"},"text":"a\xed\xa0\x80b"}'), 400,
-        "malformed")
-    add("chat: lone high surrogate escape \\ud800",
-        lambda: chat_req(b'{"id":"m-s1","visitor":{"id":"v"},"text":"a\\ud800b"}'), 400,
-        "malformed")
-    add("chat: lone low surrogate escape \\udc00",
-        lambda: chat_req(b'{"id":"m-s2","visitor":{"id":"v"},"text":"a\\udc00b"}'), 400,
-        "malformed")
-    add("chat: truncated UTF-8 sequence in a key",
-        lambda: chat_req(b'{"id":"m-k","visitor":{"id":"v"},"te\xe2\x82":"x","text":"y"}'), 400,
-        "malformed")
+    for what, body in (
+            ("invalid UTF-8 (0xff) in text",
+             b'{"id":"m-u","visitor":{"id":"v"},"text":"caf\xff\xfe"}'),
+            ("overlong UTF-8 (0xc0 0xaf) in text",
+             b'{"id":"m-o","visitor":{"id":"v"},"text":"a\xc0\xafb"}'),
+            ("UTF-8 encoded surrogate (0xed 0xa0 0x80)",
+             b'{"id":"m-s","visitor":{"id":"v"},"text":"a\xed\xa0\x80b"}'),
+            ("lone high surrogate escape \\ud800",
+             b'{"id":"m-s1","visitor":{"id":"v"},"text":"a\\ud800b"}'),
+            ("lone low surrogate escape \\udc00",
+             b'{"id":"m-s2","visitor":{"id":"v"},"text":"a\\udc00b"}'),
+            ("truncated UTF-8 sequence in a key",
+             b'{"id":"m-k","visitor":{"id":"v"},"te\xe2\x82":"x","text":"y"}')):
+        add(f"chat: {what}", lambda body=body: chat_req(body), 400, "malformed")
     add("telegram: invalid UTF-8 in message.text",
         lambda: tg_req(sub(tg_with(), b'"hi"', b'"h\xff"')), 400, "malformed")
     add("postmark: invalid UTF-8 in TextBody",

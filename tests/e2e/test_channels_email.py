@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import secrets as pysecrets
-import signal
 import sys
 import time
 from email import policy
@@ -34,21 +33,10 @@ SENDGRID_PASSWORD = "sg-" + pysecrets.token_hex(16)
 POSTMARK_PASSWORD = "pm-" + pysecrets.token_hex(16)
 MIME_TOKEN = "mta-" + pysecrets.token_hex(16)
 
-CHANNELS = f"""\
-  - name: mail-mailgun
-    type: mailgun
-    secret: {h.yq(MAILGUN_KEY)}
-  - name: mail-sendgrid
-    type: sendgrid
-    secret: {h.yq(SENDGRID_PASSWORD)}
-    username: parse
-  - name: mail-postmark
-    type: postmark
-    secret: {h.yq(POSTMARK_PASSWORD)}
-  - name: mail-mime
-    type: mime
-    secret: {h.yq(MIME_TOKEN)}
-"""
+CHANNELS = (h.channel_yaml("mail-mailgun", "mailgun", MAILGUN_KEY)
+            + h.channel_yaml("mail-sendgrid", "sendgrid", SENDGRID_PASSWORD, username="parse")
+            + h.channel_yaml("mail-postmark", "postmark", POSTMARK_PASSWORD)
+            + h.channel_yaml("mail-mime", "mime", MIME_TOKEN))
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256)) + b"\n%%EOF\n"  # 271 bytes
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56  # 64 bytes
@@ -206,9 +194,8 @@ def check_message(ck: h.Checks, m: h.Consumed, acc: dict[str, Any], want: dict[s
 
 def main(ck: h.Checks) -> None:
     env = h.Env(extra_channels=CHANNELS)
-    r = h.run_binary(["--check-config", env.config_path])
-    ck.equal(r.returncode, 0, f"--check-config accepts the four email channels ({r.stderr})")
-    d = env.start()
+    env.check_config(ck, "the four email channels")
+    env.start()
     c = env.client()
     agent = h.Consumer(env.amqp_url, list(env.queues.values()))
     general = env.queues["general"]
@@ -216,13 +203,14 @@ def main(ck: h.Checks) -> None:
     def post(channel: str, body: bytes, headers: dict[str, str]) -> h.Response:
         return c.request("POST", f"/v1/webhooks/{channel}", body, headers)
 
-    def consume_one(what: str) -> h.Consumed | None:
-        got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-        ck.equal([(m.queue, m.provider_id) for m in got if m.queue != general], [],
-                 f"{what}: nothing on other queues")
-        mine = [m for m in got if m.queue == general]
-        ck.equal(len(mine), 1, f"{what}: exactly one message on the general queue")
-        return mine[0] if mine else None
+    def accepted_and_queued(kind: str, body: bytes, headers: dict[str, str],
+                            want: dict[str, Any]) -> None:
+        """One delivery to the mail-<kind> channel: answered 202, one message on the general
+        queue and nothing elsewhere, normalized as `want` says (check_message)."""
+        acc = check_accepted(ck, post(f"mail-{kind}", body, headers), kind)
+        m = h.consume_one(ck, agent, general, kind, idle=0.5, queue_name="the general queue")
+        if m:
+            check_message(ck, m, acc, {"channel": f"mail-{kind}", "type": kind, **want}, kind)
 
     # ---- refusals first: nothing below may reach a queue ----
     h.log("refusals")
@@ -248,58 +236,44 @@ def main(ck: h.Checks) -> None:
 
     # ---- mailgun: multipart route post with an attachment ----
     h.log("mailgun")
-    body, hd = mailgun_request(mg_id)
-    acc = check_accepted(ck, post("mail-mailgun", body, hd), "mailgun")
-    m = consume_one("mailgun")
-    if m:
-        check_message(ck, m, acc, {
-            "channel": "mail-mailgun", "type": "mailgun",
-            "provider_id": f"{mg_id} from juergen.mueller@example.de (unverified)",
-            "subject": "Schadensmeldung – Fotos anbei",
-            "text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets.",
-            "attachments": [{"name": "Paket_beschädigt.png", "content_type": "image/png",
-                             "size": len(PNG)}],
-            "email": {"message_id": mg_id, "in_reply_to": "ticket-9001@acme.example",
-                      "references": ["ticket-9000@acme.example", "ticket-9001@acme.example"],
-                      "to": ["support@acme.example"], "cc": [],
-                      "stripped_text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets."},
-            "name": "Müller, Jürgen", "email_identity": "juergen.mueller@example.de"}, "mailgun")
+    accepted_and_queued("mailgun", *mailgun_request(mg_id), {
+        "provider_id": f"{mg_id} from juergen.mueller@example.de (unverified)",
+        "subject": "Schadensmeldung – Fotos anbei",
+        "text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets.",
+        "attachments": [{"name": "Paket_beschädigt.png", "content_type": "image/png",
+                         "size": len(PNG)}],
+        "email": {"message_id": mg_id, "in_reply_to": "ticket-9001@acme.example",
+                  "references": ["ticket-9000@acme.example", "ticket-9001@acme.example"],
+                  "to": ["support@acme.example"], "cc": [],
+                  "stripped_text": "Guten Tag,\n\nanbei die Fotos des beschädigten Pakets."},
+        "name": "Müller, Jürgen", "email_identity": "juergen.mueller@example.de"})
 
     # ---- sendgrid: Inbound Parse, parsed mode, a latin-1 text field ----
     h.log("sendgrid")
     sg_id = f"sg-{pysecrets.token_hex(6)}@example.fr"
-    body, hd = sendgrid_request(sg_id)
-    acc = check_accepted(ck, post("mail-sendgrid", body, hd), "sendgrid")
-    m = consume_one("sendgrid")
-    if m:
-        check_message(ck, m, acc, {
-            "channel": "mail-sendgrid", "type": "sendgrid",
-            "provider_id": f"{sg_id} from renee.lefevre@example.fr",
-            "subject": "Commande n°4471", "text": "Le colis n°4471 n'est pas arrivé.",
-            "attachments": [{"name": "bon.pdf", "content_type": "application/pdf",
-                             "size": len(PDF)}],
-            "email": {"message_id": sg_id, "in_reply_to": "ticket-4471@acme.example",
-                      "references": [], "to": ["support@acme.example"], "cc": [],
-                      "stripped_text": None},
-            "name": "Renée Lefèvre", "email_identity": "renee.lefevre@example.fr"}, "sendgrid")
+    accepted_and_queued("sendgrid", *sendgrid_request(sg_id), {
+        "provider_id": f"{sg_id} from renee.lefevre@example.fr",
+        "subject": "Commande n°4471", "text": "Le colis n°4471 n'est pas arrivé.",
+        "attachments": [{"name": "bon.pdf", "content_type": "application/pdf",
+                         "size": len(PDF)}],
+        "email": {"message_id": sg_id, "in_reply_to": "ticket-4471@acme.example",
+                  "references": [], "to": ["support@acme.example"], "cc": [],
+                  "stripped_text": None},
+        "name": "Renée Lefèvre", "email_identity": "renee.lefevre@example.fr"})
 
     # ---- postmark: inbound JSON ----
     h.log("postmark")
     pm_id = f"{pysecrets.token_hex(4)}-66eb-11e1-8e72-a8904824019b"
     pm_rfc = f"pm-{pysecrets.token_hex(6)}@mail.example.lv"
-    body, hd = postmark_request(pm_id, pm_rfc)
-    acc = check_accepted(ck, post("mail-postmark", body, hd), "postmark")
-    m = consume_one("postmark")
-    if m:
-        check_message(ck, m, acc, {
-            "channel": "mail-postmark", "type": "postmark", "provider_id": pm_id,
-            "subject": "Kvīts par pasūtījumu 7781", "text": "Labdien!\n\nPielikumā kvīts.\n\nLīga",
-            "attachments": [{"name": "kvīts.pdf", "content_type": "application/pdf",
-                             "size": len(PDF)}],
-            "email": {"message_id": pm_rfc, "in_reply_to": None,
-                      "references": ["ticket-7781@acme.example"], "to": ["support@acme.example"],
-                      "cc": [], "stripped_text": "Labdien!\n\nPielikumā kvīts."},
-            "name": "Līga Ozoliņa", "email_identity": "liga.ozolina@example.lv"}, "postmark")
+    accepted_and_queued("postmark", *postmark_request(pm_id, pm_rfc), {
+        "provider_id": pm_id,
+        "subject": "Kvīts par pasūtījumu 7781", "text": "Labdien!\n\nPielikumā kvīts.\n\nLīga",
+        "attachments": [{"name": "kvīts.pdf", "content_type": "application/pdf",
+                         "size": len(PDF)}],
+        "email": {"message_id": pm_rfc, "in_reply_to": None,
+                  "references": ["ticket-7781@acme.example"], "to": ["support@acme.example"],
+                  "cc": [], "stripped_text": "Labdien!\n\nPielikumā kvīts."},
+        "name": "Līga Ozoliņa", "email_identity": "liga.ozolina@example.lv"})
 
     # ---- mime: a message written by Python's email package ----
     h.log("mime")
@@ -310,36 +284,28 @@ def main(ck: h.Checks) -> None:
              "the generated body is quoted-printable")
     ck.check(b"Content-Transfer-Encoding: base64" in raw, "the generated attachment is base64")
     mime_headers = {"Content-Type": "message/rfc822", "Authorization": f"Bearer {MIME_TOKEN}"}
-    acc = check_accepted(ck, post("mail-mime", raw, mime_headers), "mime")
-    m = consume_one("mime")
-    if m:
-        check_message(ck, m, acc, {
-            "channel": "mail-mime", "type": "mime",
-            "provider_id": f"{want['message_id']} from janis.berzins@example.lv (unverified)",
-            "subject": want["subject"], "text": want["text"],
-            "attachments": [{"name": "rēķins-2026-118.pdf", "content_type": "application/pdf",
-                             "size": len(PDF)}],
-            "email": {"message_id": want["message_id"],
-                      "in_reply_to": "ticket-7781.reply-2@acme.example",
-                      "references": ["ticket-7781@acme.example", "ticket-7781.reply-2@acme.example"],
-                      "to": ["support@acme.example"], "cc": ["liga.ozolina@example.lv"],
-                      "stripped_text": None},
-            "name": "Jānis Bērziņš", "email_identity": "janis.berzins@example.lv"}, "mime")
+    accepted_and_queued("mime", raw, mime_headers, {
+        "provider_id": f"{want['message_id']} from janis.berzins@example.lv (unverified)",
+        "subject": want["subject"], "text": want["text"],
+        "attachments": [{"name": "rēķins-2026-118.pdf", "content_type": "application/pdf",
+                         "size": len(PDF)}],
+        "email": {"message_id": want["message_id"],
+                  "in_reply_to": "ticket-7781.reply-2@acme.example",
+                  "references": ["ticket-7781@acme.example", "ticket-7781.reply-2@acme.example"],
+                  "to": ["support@acme.example"], "cc": ["liga.ozolina@example.lv"],
+                  "stripped_text": None},
+        "name": "Jānis Bērziņš", "email_identity": "janis.berzins@example.lv"})
 
     # ---- duplicates: the providers' retries are answered 200 and queue nothing ----
     h.log("duplicates")
     dup = {"accepted": [], "duplicates": 1, "ignored": 0, "unreadable": 0}
-    body, hd = mailgun_request(mg_id)  # a fresh timestamp, token and signature
-    r = post("mail-mailgun", body, hd)
-    ck.equal((r.status, r.json), (200, dup), "mailgun retry: 200 duplicate")
-    body, hd = sendgrid_request(sg_id)
-    r = post("mail-sendgrid", body, hd)
-    ck.equal((r.status, r.json), (200, dup), "sendgrid retry: 200 duplicate")
-    body, hd = postmark_request(pm_id, pm_rfc)
-    r = post("mail-postmark", body, hd)
-    ck.equal((r.status, r.json), (200, dup), "postmark retry: 200 duplicate")
-    r = post("mail-mime", raw, mime_headers)
-    ck.equal((r.status, r.json), (200, dup), "mime retry: 200 duplicate")
+    retries = [("mailgun", mailgun_request(mg_id)),  # a fresh timestamp, token and signature
+               ("sendgrid", sendgrid_request(sg_id)),
+               ("postmark", postmark_request(pm_id, pm_rfc)),
+               ("mime", (raw, mime_headers))]
+    for kind, (body, hd) in retries:
+        r = post(f"mail-{kind}", body, hd)
+        ck.equal((r.status, r.json), (200, dup), f"{kind} retry: 200 duplicate")
 
     # ---- a Mailgun event webhook: signed, not a message: 200, ignored ----
     event = {"signature": h.mailgun_signature(MAILGUN_KEY),
@@ -364,11 +330,7 @@ def main(ck: h.Checks) -> None:
               f"{stolen} from x@attacker.example (unverified)"],
              "duplicates and events queue nothing; both mails of the stolen Message-ID are queued")
 
-    rc = d.stop(signal.SIGTERM)
-    ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
-    ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
-    h.print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
-                  ("test_channels_email", "count"))
+    env.finish(ck, "test_channels_email")
 
 
 if __name__ == "__main__":

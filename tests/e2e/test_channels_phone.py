@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets as pysecrets
-import signal
 import sys
 import time
 import urllib.parse
@@ -101,7 +100,9 @@ def identities_of(b: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted((i.get("type"), i.get("value")) for i in cu.get("identities") or [])
 
 
-def one(ck: h.Checks, got: list[h.Consumed], queue: str, what: str) -> dict[str, Any]:
+def one(ck: h.Checks, agent: h.Consumer, queue: str, what: str) -> dict[str, Any]:
+    """Consumes what the last request queued: exactly one message, on `queue`; its body."""
+    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
     ck.equal([(m.queue, m.provider_id) for m in got if m.queue != queue], [],
              f"{what}: nothing on other queues")
     mine = [m for m in got if m.queue == queue]
@@ -117,31 +118,20 @@ def main(ck: h.Checks) -> None:
     twilio_token = pysecrets.token_hex(16)     # an Auth Token's shape
     callback_secret = h.new_secret()
     telegram_token = pysecrets.token_hex(32)   # openssl rand -hex 32
-    env = h.Env(extra_channels=f"""
-  - name: phone
-    type: twilio
-    secret: {h.yq(twilio_token)}
-    public_url: "http://127.0.0.1:@PORT@/v1/webhooks/phone"
-    default_country: GB
-  - name: callbacks
-    type: callback
-    secret: {h.yq(callback_secret)}
-    default_country: LV
-  - name: tg
-    type: telegram
-    secret: {h.yq(telegram_token)}
-    bot_username: "@example_support_bot"
-""")
+    env = h.Env(extra_channels=(
+        h.channel_yaml("phone", "twilio", twilio_token,
+                       public_url="http://127.0.0.1:@PORT@/v1/webhooks/phone", default_country="GB")
+        + h.channel_yaml("callbacks", "callback", callback_secret, default_country="LV")
+        + h.channel_yaml("tg", "telegram", telegram_token, bot_username="@example_support_bot")))
     # The public URL Twilio calls is this daemon's own URL, known once the port is chosen.
     env.config_text = env.config_text.replace("@PORT@", str(env.port))
     with open(env.config_path, "w") as f:
         f.write(env.config_text)
     public_url = f"{env.url}/v1/webhooks/phone"
 
-    r = h.run_binary(["--check-config", env.config_path])
-    ck.equal(r.returncode, 0, f"--check-config accepts the three channel types ({r.stderr})")
+    env.check_config(ck, "the three channel types")
 
-    d = env.start()
+    env.start()
     c = env.client()
     general, billing = env.queues["general"], env.queues["billing"]
     agent = h.Consumer(env.amqp_url, [general, billing])
@@ -181,8 +171,7 @@ def main(ck: h.Checks) -> None:
     sms_params = sms(sid, "+37126123456", text, [(media, "image/jpeg")])
     r = twilio_post(c, "phone", twilio_token, public_url, sms_params, query="src=sms")
     expect_twiml(ck, r, "twilio sms (signed over a URL with a query string)")
-    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-    b = one(ck, got, general, "twilio sms")
+    b = one(ck, agent, general, "twilio sms")
     msg = b["message"]
     ck.equal(msg.get("channel"), "phone", "twilio sms: channel")
     ck.equal(msg.get("channel_type"), "twilio", "twilio sms: channel_type")
@@ -201,8 +190,7 @@ def main(ck: h.Checks) -> None:
     call_sid = "CA7e2f1d0c9b8a7f6e5d4c3b2a1f0e9d8c"
     r = twilio_post(c, "phone", twilio_token, public_url, incoming_call(call_sid, "+442079460018"))
     expect_twiml(ck, r, "twilio missed call")
-    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-    b = one(ck, got, general, "twilio missed call")
+    b = one(ck, agent, general, "twilio missed call")
     msg = b["message"]
     ck.equal(msg.get("provider_id"), f"{call_sid}:missed", "missed call: provider_id")
     ck.equal(msg.get("text"), "missed call", "missed call: text")
@@ -224,8 +212,7 @@ def main(ck: h.Checks) -> None:
           "verified": ["phone"]}
     r = h.post_webhook(c, "callbacks", cb, callback_secret)
     expect_accepted(ck, r, "general", "callback")
-    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-    b = one(ck, got, general, "callback")
+    b = one(ck, agent, general, "callback")
     msg = b["message"]
     ck.equal(msg.get("channel_type"), "callback", "callback: channel_type")
     ck.equal(msg.get("provider_id"), "cb-9", "callback: provider_id is the id")
@@ -247,8 +234,7 @@ def main(ck: h.Checks) -> None:
            "transcript": "I was charged twice this month"}
     r = h.post_webhook(c, "callbacks", cb2, callback_secret)
     expect_accepted(ck, r, "billing", "callback routed on its transcript")
-    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-    b = one(ck, got, billing, "callback routed on its transcript")
+    b = one(ck, agent, billing, "callback routed on its transcript")
     ck.equal((b.get("conversation") or {}).get("priority"), 5, "billing callback: priority")
 
     # ---- Telegram text → general ----
@@ -256,8 +242,7 @@ def main(ck: h.Checks) -> None:
     tg_text = "Sveiki! Kur ir mans pasūtījums? 📦"
     r = telegram_post(c, "tg", telegram_token, telegram_text(732104519, tg_text))
     expect_accepted(ck, r, "general", "telegram")
-    got = agent.drain(idle=0.5, deadline=30, until=lambda ms: len(ms) >= 1)
-    b = one(ck, got, general, "telegram")
+    b = one(ck, agent, general, "telegram")
     msg = b["message"]
     ck.equal(msg.get("channel_type"), "telegram", "telegram: channel_type")
     ck.equal(msg.get("provider_id"), "732104519", "telegram: provider_id is the update_id")
@@ -303,11 +288,7 @@ def main(ck: h.Checks) -> None:
     ck.equal([(m.queue, m.provider_id) for m in got], [],
              "no duplicate or ignored event reached a queue")
 
-    rc = d.stop(signal.SIGTERM)
-    ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
-    ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
-    h.print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
-                  ("test_channels_phone", "count"))
+    env.finish(ck, "test_channels_phone")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import hmac
 import json
 import os
 import secrets as pysecrets
-import signal
 import sys
 import time
 import urllib.parse
@@ -41,12 +40,9 @@ CHANNELS = {"messenger": "fb-page", "instagram": "ig-shop", "whatsapp": "wa-supp
 
 
 def extra_channels() -> str:
-    out = ""
-    for kind in ("messenger", "instagram", "whatsapp"):
-        out += (f"  - name: {CHANNELS[kind]}\n    type: {kind}\n"
-                f"    secret: {h.yq(META_SECRET)}\n    verify_token: {h.yq(VERIFY_TOKEN)}\n")
-    out += f"  - name: {CHANNELS['x']}\n    type: x\n    secret: {h.yq(X_SECRET)}\n"
-    return out
+    meta = [h.channel_yaml(CHANNELS[kind], kind, META_SECRET, verify_token=VERIFY_TOKEN)
+            for kind in ("messenger", "instagram", "whatsapp")]
+    return "".join(meta) + h.channel_yaml(CHANNELS["x"], "x", X_SECRET)
 
 
 # ---- the providers' signed posts --------------------------------------------------------------
@@ -313,8 +309,7 @@ def refusals(ck: h.Checks, c: h.Client, agent: h.Consumer) -> None:
 
 def main(ck: h.Checks) -> None:
     env = h.Env(extra_channels=extra_channels())
-    r = h.run_binary(["--check-config", env.config_path])
-    ck.equal(r.returncode, 0, f"--check-config accepts the four social channels ({r.stderr})")
+    env.check_config(ck, "the four social channels")
 
     d = env.start()
     c = env.client()
@@ -322,12 +317,7 @@ def main(ck: h.Checks) -> None:
     agent = h.Consumer(env.amqp_url, [general, billing])
 
     def one(what: str, queue: str = general) -> h.Consumed | None:
-        got = agent.drain(idle=1.5, deadline=30, until=lambda ms: len(ms) >= 1)
-        ck.equal([(m.queue, m.provider_id) for m in got if m.queue != queue], [],
-                 f"{what}: nothing on other queues")
-        mine = [m for m in got if m.queue == queue]
-        ck.equal(len(mine), 1, f"{what}: exactly one message on {queue}")
-        return mine[0] if mine else None
+        return h.consume_one(ck, agent, queue, what, idle=1.5)
 
     handshakes(ck, c)
     refusals(ck, c, agent)
@@ -496,12 +486,7 @@ def main(ck: h.Checks) -> None:
     ck.equal(rr.status, 413, f"whatsapp body of {len(huge)} bytes (over 3 MiB): 413")
 
     ck.check(d.alive(), "the daemon is still running")
-    rc = d.stop(signal.SIGTERM)
-    ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
-    ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
-    ck.equal(h.integrity_check(env.store_path), "ok", "PRAGMA integrity_check")
-    h.print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
-                  ("test_channels_social", "count"))
+    env.finish(ck, "test_channels_social", integrity=True)
 
 
 if __name__ == "__main__":

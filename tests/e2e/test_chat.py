@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 import time
 from typing import Any
@@ -387,12 +386,7 @@ def main(ck: h.Checks) -> None:
     ck.equal(r.status, 200, "/healthz still 200 at the end")
 
     # ---- graceful stop, then the store ----
-    rc = d.stop(signal.SIGTERM)
-    ck.equal(rc, 0, "SIGTERM: the daemon drains and exits 0")
-    ck.equal(d.sanitizer_reports(), [], "no sanitizer reports in the daemon log")
-    ck.equal(h.integrity_check(env.store_path), "ok", "PRAGMA integrity_check")
-    h.print_table([("checks passed", ck.passed), ("checks failed", len(ck.failures))],
-                  ("test_chat", "count"))
+    env.finish(ck, "test_chat", integrity=True)
 
 
 if __name__ == "__main__":

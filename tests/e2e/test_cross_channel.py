@@ -48,19 +48,9 @@ WA_ID = "15550102000"
 PHONE = "+15550102000"
 EMAIL = "ann.lee@example.com"
 
-CHANNELS = f"""\
-  - name: mail
-    type: mime
-    secret: {h.yq(MIME_TOKEN)}
-    trusted_authserv_id: mx.acme.example
-  - name: callbacks
-    type: callback
-    secret: {h.yq(CALLBACK_SECRET)}
-  - name: wa
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: "scenario-verify"
-"""
+CHANNELS = (h.channel_yaml("mail", "mime", MIME_TOKEN, trusted_authserv_id="mx.acme.example")
+            + h.channel_yaml("callbacks", "callback", CALLBACK_SECRET)
+            + h.channel_yaml("wa", "whatsapp", META_SECRET, verify_token="scenario-verify"))
 
 
 def iso(t: float) -> str:

@@ -33,26 +33,12 @@ META_SECRET = pysecrets.token_hex(16)
 TWILIO_TOKEN = pysecrets.token_hex(16)
 API_TOKEN = pysecrets.token_hex(20)
 
-CHANNELS = f"""\
-  - name: mail-sendgrid
-    type: sendgrid
-    secret: {h.yq(SENDGRID_PASSWORD)}
-    username: parse
-  - name: mail-mime
-    type: mime
-    secret: {h.yq(MIME_TOKEN)}
-  - name: tg
-    type: telegram
-    secret: {h.yq(TELEGRAM_TOKEN)}
-  - name: wa
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: "wa-verify-token"
-  - name: phone
-    type: twilio
-    secret: {h.yq(TWILIO_TOKEN)}
-    public_url: "https://support.example.com/v1/webhooks/phone"
-"""
+CHANNELS = (h.channel_yaml("mail-sendgrid", "sendgrid", SENDGRID_PASSWORD, username="parse")
+            + h.channel_yaml("mail-mime", "mime", MIME_TOKEN)
+            + h.channel_yaml("tg", "telegram", TELEGRAM_TOKEN)
+            + h.channel_yaml("wa", "whatsapp", META_SECRET, verify_token="wa-verify-token")
+            + h.channel_yaml("phone", "twilio", TWILIO_TOKEN,
+                             public_url="https://support.example.com/v1/webhooks/phone"))
 
 # The flood's rate is ten times the channel's.
 CHANNEL_RATE = 20

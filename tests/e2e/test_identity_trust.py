@@ -38,15 +38,9 @@ def whatsapp(wamid: str, text: str) -> bytes:
 
 
 def main(ck: h.Checks) -> None:
-    env = h.Env(api_tokens=[TOKEN], extra_channels=f"""
-  - name: wa
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: trust-test
-  - name: callbacks
-    type: callback
-    secret: {h.yq(CB_SECRET)}
-""")
+    env = h.Env(api_tokens=[TOKEN], extra_channels=(
+        h.channel_yaml("wa", "whatsapp", META_SECRET, verify_token="trust-test")
+        + h.channel_yaml("callbacks", "callback", CB_SECRET)))
     env.start()
     c = env.client()
     agent = h.Consumer(env.amqp_url, list(env.queues.values()))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -267,13 +266,7 @@ def main(ck: h.Checks) -> None:
     t = threading.Thread(target=background)
     t.start()
     time.sleep(0.5)
-    with open(env.config_path, "w") as f:
-        f.write(new_config)
-    before = len(d.log_grep("reloaded"))
-    os.kill(d.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(d.log_grep("reloaded")) == before:
-        time.sleep(0.1)
+    before = d.reload(new_config, "reloaded")
     time.sleep(0.5)
     stop.set()
     t.join()
@@ -290,13 +283,7 @@ def main(ck: h.Checks) -> None:
     # An invalid config: logged, and nothing changes.
     broken = new_config.replace("(?i)return label", "(?i)return label(").replace(
         "routes:\n", "routes:\n  - when: {text_matches: \"never-seen\"}\n    skill: sales\n", 1)
-    with open(env.config_path, "w") as f:
-        f.write(broken)
-    before = len(d.log_grep("reload refused"))
-    os.kill(d.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(d.log_grep("reload refused")) == before:
-        time.sleep(0.1)
+    before = d.reload(broken, "reload refused")
     ck.check(len(d.log_grep("reload refused")) > before, "the invalid reload is refused")
     ck.check(any(env.config_path in l and "text_matches" in l for l in d.log_grep("error")),
              "the refusal names the file, line and key of the bad regex",

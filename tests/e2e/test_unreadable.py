@@ -45,18 +45,10 @@ def wa_text(wamid: str, text: str) -> dict:
 
 
 def main(ck: h.Checks) -> None:
-    env = h.Env(api_tokens=[TOKEN], extra_channels=f"""
-  - name: wa
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: unreadable-test
-  - name: tg
-    type: telegram
-    secret: {h.yq(TG_SECRET)}
-  - name: mta
-    type: mime
-    secret: {h.yq(MIME_SECRET)}
-""")
+    env = h.Env(api_tokens=[TOKEN], extra_channels=(
+        h.channel_yaml("wa", "whatsapp", META_SECRET, verify_token="unreadable-test")
+        + h.channel_yaml("tg", "telegram", TG_SECRET)
+        + h.channel_yaml("mta", "mime", MIME_SECRET)))
     d = env.start()
     c = env.client()
     auth = {"Authorization": f"Bearer {TOKEN}"}
