@@ -1,0 +1,63 @@
+// An agent's reply, contract `switchboard.reply/v1` (docs/reply.schema.json): what an agent's
+// tool publishes on the replies queue, or sends to POST /v1/conversations/{id}/messages.
+// Parsing is pure: whether the conversation exists, whether its channel can deliver, and the
+// idempotency key are the caller's (the AMQP message_id, the Idempotency-Key header).
+#pragma once
+
+#include "core/error.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb {
+
+inline constexpr std::string_view reply_schema = "switchboard.reply/v1";
+
+struct reply_agent {
+  std::string id;
+  std::string name;  // empty when not given
+};
+
+struct reply_attachment {
+  std::string url;  // absolute http(s) URL the delivery fetches or hands to the provider
+  std::string name;
+  std::string content_type;
+};
+
+struct reply {
+  std::string conversation_id;
+  std::string text;  // may be empty when there are attachments
+  reply_agent agent;
+  // A channel name; when absent, the channel of the customer's latest inbound message.
+  std::optional<std::string> channel;
+  // The id of the conversation's message this answers (threading on e-mail, quoting on chat).
+  std::optional<std::string> in_reply_to;
+  std::vector<reply_attachment> attachments;
+};
+
+// The queue's body names its schema and conversation; the HTTP API's body names neither (the
+// conversation is in the path, the version in the URL).
+enum class reply_source { queue, http };
+
+struct reply_limits {
+  std::size_t text_bytes =
+      64 * 1024;  // above every provider's own limit; each channel checks its own
+  std::size_t attachments = 10;
+  std::size_t url_bytes = 2048;
+  std::size_t field_bytes = 256;  // ids, names, content types
+};
+
+// The reply in `body`. errc::malformed with a detail naming the field (never its value) when
+// it is not a reply: not a JSON object, an unknown field, a required one missing or of the
+// wrong type, nothing to send (no text and no attachment), over a limit. For http,
+// `conversation_id` is the id from the path.
+result<reply> parse_reply(std::string_view body, reply_source source,
+                          std::string_view conversation_id = {}, const reply_limits& limits = {});
+
+// The id format of conversations and messages (UUID version 7, lower-case hex).
+bool is_message_id(std::string_view id) noexcept;
+
+}  // namespace sb
