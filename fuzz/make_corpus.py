@@ -434,6 +434,14 @@ def main():
         "/metrics", "/readyz", "/v1/conversations", "?"] +
         [f"/v1/webhooks/{n}" for n in NAMES.values()])
 
+    # Replies: every body of the cases both the reply parser and its schema are tested with.
+    replies = json.loads((ROOT / "tests/data/replies/cases.json").read_text(encoding="utf-8"))
+    bodies = {f"{i:02d}_{c['name']}": (c["raw"] if "raw" in c else json.dumps(c["body"],
+                                       ensure_ascii=False)).encode()
+              for i, c in enumerate(replies["cases"])}
+    write_corpus("fuzz_reply", bodies)
+    write_dict("fuzz_reply", COMMON + [t for b in bodies.values() for t in json_tokens(b)])
+
     write_corpus("fuzz_config", config_seeds())
     # Every key each layer's settings parser takes (core/config_reader.hpp lists them).
     settings = ["daemon/config.cpp", "daemon/server_settings.cpp", "store/settings.cpp",
