@@ -37,6 +37,16 @@ void check(const sb::result<sb::reply>& r, std::string_view what) {
     if (a.url.size() > limits.url_bytes || !sb::ascii_iequals(a.url.substr(0, 4), "http"))
       fail("an attachment's url");
   if (r->in_reply_to && !sb::is_message_id(*r->in_reply_to)) fail("in_reply_to");
+  const auto one_line = [](std::string_view v) {
+    for (const char c : v)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    return true;
+  };
+  if (!one_line(r->agent.id) || !one_line(r->agent.name) || !one_line(r->channel.value_or("")))
+    fail("a control character in a one-line field");
+  for (const auto& a : r->attachments)
+    if (!one_line(a.name) || !one_line(a.content_type) || !one_line(a.url))
+      fail("a control character in an attachment");
   if (sb::is_blank(r->text) && r->attachments.empty()) fail("nothing to send");
 }
 

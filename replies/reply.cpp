@@ -18,27 +18,44 @@ namespace {
 
 namespace json = boost::json;
 
-// A key the contract does not have, shown at most this long (it is the sender's text).
-constexpr std::size_t shown_key_bytes = 64;
+// A key the contract does not have is named in the refusal: its first 64 bytes, printable ASCII
+// only (it is the sender's text, and the detail reaches logs and a JSON answer whole).
+std::string shown_key(std::string_view key) {
+  std::string out;
+  for (const char c : key.substr(0, 64)) out += c >= 0x20 && c < 0x7f ? c : '?';
+  return out;
+}
 
 error only_known_fields(const json::object& o, std::initializer_list<std::string_view> known,
                         std::string_view prefix) {
   for (const auto& kv : o)
     if (std::find(known.begin(), known.end(), kv.key()) == known.end())
-      return malformed(fmt::format("field {}{} is not part of {}", prefix,
-                                   kv.key().substr(0, shown_key_bytes), reply_schema));
+      return malformed(
+          fmt::format("field {}{} is not part of {}", prefix, shown_key(kv.key()), reply_schema));
   return {};
+}
+
+// What a string may hold: the text anything valid UTF-8; the short fields one line without
+// control characters (U+0000-U+001F, U+007F), since they may end up in a header or a file name.
+enum class chars { any, one_line };
+
+bool has_control(std::string_view s) noexcept {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 // The string at `key` (null is absent), at most `limit` bytes; nullopt when absent.
 result<std::optional<std::string>> string_field(const json::object& o, std::string_view key,
-                                                std::string_view path, std::size_t limit) {
+                                                std::string_view path, std::size_t limit,
+                                                chars allowed = chars::one_line) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || v->is_null()) return std::optional<std::string>{};
   const json::string* s = v->if_string();
   if (s == nullptr) return malformed(fmt::format("field {} must be a string", path));
   if (s->size() > limit)
     return malformed(fmt::format("field {} is longer than {} bytes", path, limit));
+  if (allowed == chars::one_line && has_control(*s))
+    return malformed(fmt::format("field {} must not contain control characters", path));
   return std::optional<std::string>{std::string(*s)};
 }
 
@@ -58,13 +75,19 @@ result<std::optional<std::string>> optional_string(const json::object& o, std::s
   return std::move(*s);
 }
 
+// An RFC 3986 URI (percent-encoded, so ASCII; a fragment allowed) with an http or https
+// scheme, a host and no credentials.
 error check_url(std::string_view url, std::string_view path) {
-  const auto u = boost::urls::parse_absolute_uri(url);
-  if (!u) return malformed(fmt::format("field {} must be an absolute URL", path));
+  const auto u = boost::urls::parse_uri(url);
+  if (!u)
+    return malformed(
+        fmt::format("field {} must be an absolute URL (RFC 3986, percent-encoded)", path));
   if (u->scheme_id() != boost::urls::scheme::https && u->scheme_id() != boost::urls::scheme::http)
     return malformed(fmt::format("field {} must be an https:// or http:// URL", path));
   if (!u->has_authority() || u->encoded_host().empty())
     return malformed(fmt::format("field {} has no host", path));
+  if (u->has_userinfo())
+    return malformed(fmt::format("field {} must not carry credentials (user@host)", path));
   return {};
 }
 
@@ -129,6 +152,8 @@ bool is_message_id(std::string_view id) noexcept {
 
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id, const reply_limits& limits) {
+  if (body.size() > limits.body_bytes)
+    return malformed(fmt::format("the reply is larger than {} bytes", limits.body_bytes));
   SB_TRY(o, parse_json_object(body));
   const bool queue = source == reply_source::queue;
   if (queue) {
@@ -163,13 +188,13 @@ result<reply> parse_reply(std::string_view body, reply_source source,
   if (!is_message_id(r.conversation_id))
     return malformed("the conversation id is not a Switchboard id (a UUIDv7)");
 
-  SB_TRY(text, string_field(*o, "text", "text", limits.text_bytes));
+  SB_TRY(text, string_field(*o, "text", "text", limits.text_bytes, chars::any));
   r.text = text->value_or("");
   SB_TRY(agent, read_agent(*o, limits));
   r.agent = std::move(*agent);
   SB_TRY(channel, optional_string(*o, "channel", "channel", limits.field_bytes));
   r.channel = std::move(*channel);
-  SB_TRY(in_reply_to, optional_string(*o, "in_reply_to", "in_reply_to", limits.field_bytes));
+  SB_TRY(in_reply_to, string_field(*o, "in_reply_to", "in_reply_to", limits.field_bytes));
   if (*in_reply_to && !is_message_id(**in_reply_to))
     return malformed("field in_reply_to is not a Switchboard message id (a UUIDv7)");
   r.in_reply_to = std::move(*in_reply_to);

@@ -43,17 +43,23 @@ struct reply {
 enum class reply_source { queue, http };
 
 struct reply_limits {
-  std::size_t text_bytes =
-      64 * 1024;  // above every provider's own limit; each channel checks its own
+  // The whole body, checked before it is parsed: the largest reply fits even with its text
+  // written in \u escapes.
+  std::size_t body_bytes = 512 * 1024;
+  // Above every provider's own limit; each channel checks its own when it delivers.
+  std::size_t text_bytes = 64 * 1024;
   std::size_t attachments = 10;
   std::size_t url_bytes = 2048;
-  std::size_t field_bytes = 256;  // ids, names, content types
+  std::size_t field_bytes = 256;  // ids, names, the channel, content types
 };
 
 // The reply in `body`. errc::malformed with a detail naming the field (never its value) when
-// it is not a reply: not a JSON object, an unknown field, a required one missing or of the
-// wrong type, nothing to send (no text and no attachment), over a limit. For http,
-// `conversation_id` is the id from the path.
+// it is not a reply: larger than body_bytes, not a JSON object, an unknown field, a required
+// one missing or of the wrong type, a control character in a one-line field (ids, names, the
+// channel, content types), an attachment URL that is not an http(s) URL with a host and
+// without credentials, nothing to send (no text and no attachment), over a limit. For http,
+// `conversation_id` is the id from the path. Where a URL points (a private address, say) is
+// for the delivery to check when it resolves the host.
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id = {}, const reply_limits& limits = {});
 

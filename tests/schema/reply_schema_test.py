@@ -1,6 +1,7 @@
-"""docs/reply.schema.json against tests/data/replies/cases.json: the schema accepts exactly
-the cases the parser accepts (tests/unit/replies/reply_test.cpp holds the parser to the same
-file), and its limits are the parser's. Prints a table; exits 1 on any disagreement."""
+"""docs/reply.schema.json against tests/data/replies/cases.json: of every case in the file the
+schema accepts those the parser accepts and no other (tests/unit/replies/reply_test.cpp holds
+the parser to the same file), and its limits are the parser's. Prints a table; exits 1 on any
+disagreement."""
 import json
 import os
 import sys

@@ -138,6 +138,23 @@ TEST_CASE("limits: text, field and URL bytes, the attachment count") {
   CHECK(parse_reply(ten + "]}", reply_source::http, conversation).has_value());
 }
 
+TEST_CASE("the body is bounded before it is parsed") {
+  const reply_limits limits;
+  const std::string reply = R"({"text":"hi","agent":{"id":"a-7"}})";
+  const std::string at_limit = reply + std::string(limits.body_bytes - reply.size(), ' ');
+  CHECK(parse_reply(at_limit, reply_source::http, conversation).has_value());
+  auto over = parse_reply(at_limit + " ", reply_source::http, conversation);
+  REQUIRE_FALSE(over.has_value());
+  CHECK(over.error().detail == "the reply is larger than 524288 bytes");
+}
+
+TEST_CASE("an unknown field is named in printable ASCII: controls and other bytes are ?") {
+  auto r = parse_reply(R"({"text":"hi","agent":{"id":"a-7"},"a\u001b[31mb\u00e9":1})",
+                       reply_source::http, conversation);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().detail == "field a?[31mb?? is not part of switchboard.reply/v1");
+}
+
 TEST_CASE("an unknown field is named, cut to 64 bytes, never with its value") {
   const std::string key(100, 'k');
   auto r = parse_reply(R"({"text":"hi","agent":{"id":"a-7"},")" + key + R"(":"s3cret"})",
