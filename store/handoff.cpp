@@ -28,8 +28,7 @@ void committed_batch::append(committed_batch&& later) {
   move_append(changed_conversations, later.changed_conversations);
 }
 
-void committed_batch::bound(std::size_t max_rows, std::size_t max_bytes,
-                            std::size_t max_changes) {
+void committed_batch::bound(std::size_t max_rows, std::size_t max_bytes, std::size_t max_changes) {
   if (rows.size() <= max_rows && message_bytes <= max_bytes &&
       changed_customers.size() + changed_conversations.size() <= max_changes)
     return;
@@ -48,7 +47,10 @@ void handoff::apply(committed_batch&& b) {
   // The customers this commit created, then what it changed: a customer created by one
   // request and changed by a later one of the same commit is forgotten, not kept stale.
   for (auto& c : b.new_customers) remember(std::move(c));
-  for (const auto& id : b.changed_customers) customers_.erase(id);
+  for (const auto& id : b.changed_customers) {
+    young_customers_.erase(id);
+    old_customers_.erase(id);
+  }
   for (auto& r : b.rows) {
     if (rows_.size() >= limits_.rows || row_bytes_ + r.message.size() > limits_.row_bytes)
       break;  // the rest are read from the store when the cursor reaches them
@@ -86,15 +88,29 @@ std::vector<const committed_row*> handoff::run(std::int64_t after, std::size_t l
   return out;
 }
 
-const customer_view* handoff::customer(const std::string& id) const {
-  const auto it = customers_.find(id);
-  return it == customers_.end() ? nullptr : &it->second;
+const customer_view* handoff::customer(const std::string& id) {
+  if (const auto it = young_customers_.find(id); it != young_customers_.end()) return &it->second;
+  const auto it = old_customers_.find(id);
+  if (it == old_customers_.end()) return nullptr;
+  // Used again: moved (the node, so the view stays where it is) to the young generation.
+  auto node = old_customers_.extract(it);
+  const customer_view* view = &node.mapped();
+  young_customers_.insert(std::move(node));
+  age_customers();
+  return view;
 }
 
 void handoff::remember(customer_view c) {
-  if (customers_.size() >= limits_.customers) customers_.clear();  // bounded; refilled as read
+  old_customers_.erase(c.id);
   std::string id = c.id;
-  customers_.insert_or_assign(std::move(id), std::move(c));
+  young_customers_.insert_or_assign(std::move(id), std::move(c));
+  age_customers();
+}
+
+void handoff::age_customers() {
+  if (young_customers_.size() < std::max<std::size_t>(limits_.customers / 2, 1)) return;
+  old_customers_ = std::move(young_customers_);  // the nodes move: pointers stay valid
+  young_customers_.clear();
 }
 
 std::optional<std::span<const std::string>> handoff::thread(const committed_row& r,
@@ -150,7 +166,8 @@ void handoff::cache_thread(const std::string& conversation, cached_thread t) {
 void handoff::reset() {
   rows_.clear();
   row_bytes_ = 0;
-  customers_.clear();
+  young_customers_.clear();
+  old_customers_.clear();
   threads_.clear();
   thread_bytes_ = 0;
 }

@@ -38,11 +38,11 @@ struct committed_row {
 };
 
 struct committed_batch {
-  std::vector<committed_row> rows;         // in seq order
-  std::vector<customer_view> new_customers;  // created by this commit, as stored
+  std::vector<committed_row> rows;                 // in seq order
+  std::vector<customer_view> new_customers;        // created by this commit, as stored
   std::vector<std::string> changed_customers;      // name, identities or claims changed
   std::vector<std::string> changed_conversations;  // closed or reopened
-  std::size_t message_bytes = 0;  // of rows' messages (kept by append)
+  std::size_t message_bytes = 0;                   // of rows' messages (kept by append)
   bool reset = false;  // a merge, or a write the batch does not describe: forget everything
 
   bool empty() const noexcept {
@@ -83,8 +83,10 @@ class handoff {
   // the store again.
   void given(std::int64_t seq) noexcept { given_ = std::max(given_, seq); }
 
-  // The customer as last seen (handed, or read and remembered), nullptr when unknown.
-  const customer_view* customer(const std::string& id) const;
+  // The customer as last seen (handed, or read and remembered), nullptr when unknown. A
+  // customer found is kept among the recent ones. The pointer is valid until the next call of
+  // customer(), remember(), apply() or reset().
+  const customer_view* customer(const std::string& id);
   void remember(customer_view c);
 
   // The thread of `r` (stored message JSON texts, oldest first, ending with its message) when
@@ -93,8 +95,7 @@ class handoff {
   // `older_left_out` is set when messages before the returned ones exist. The span (into the
   // cache, or into `r` for a first message) is valid until the next call of a non-const
   // member, and while `r` lives.
-  std::optional<std::span<const std::string>> thread(const committed_row& r,
-                                                     bool& older_left_out);
+  std::optional<std::span<const std::string>> thread(const committed_row& r, bool& older_left_out);
   // A thread read from the store for `r` (oldest first, ending with its message): cached.
   void remember_thread(const committed_row& r, const std::vector<std::string>& thread);
 
@@ -121,7 +122,13 @@ class handoff {
   std::size_t row_bytes_ = 0;
   std::int64_t max_seq_ = 0;
   std::int64_t given_ = 0;  // the highest seq run() gave
-  std::unordered_map<std::string, customer_view> customers_;
+  // Customer views in two generations, at most limits.customers in all: new and recently used
+  // ones in young_; when it holds half the limit it becomes old_ and the previous old_ is
+  // dropped. The views used within the last half-limit of new ones stay: no cliff where the
+  // whole cache empties at once.
+  std::unordered_map<std::string, customer_view> young_customers_;
+  std::unordered_map<std::string, customer_view> old_customers_;
+  void age_customers();
   std::unordered_map<std::string, cached_thread> threads_;
   std::size_t thread_bytes_ = 0;
 };

@@ -34,9 +34,7 @@ committed_batch batch(std::vector<committed_row> rows) {
   return b;
 }
 
-std::vector<std::string> strings(std::span<const std::string> s) {
-  return {s.begin(), s.end()};
-}
+std::vector<std::string> strings(std::span<const std::string> s) { return {s.begin(), s.end()}; }
 
 std::vector<std::int64_t> seqs(const std::vector<const committed_row*>& run) {
   std::vector<std::int64_t> out;
@@ -110,6 +108,53 @@ TEST_CASE("a customer created and changed in one commit is not kept as created")
   CHECK(h.customer("c-2")->name == "Bob");
 }
 
+TEST_CASE("the customer cache is bounded and keeps the recent views: it never empties at once") {
+  handoff::limits l;
+  l.customers = 4;  // two generations of two
+  const auto view = [](int i) { return customer_view{"c-" + std::to_string(i), "", {}}; };
+  const auto known = [](handoff& h, int i) {
+    return h.customer("c-" + std::to_string(i)) != nullptr;
+  };
+
+  SUBCASE("past the limit, the latest views are still known") {
+    handoff h(50, l);
+    for (int i = 0; i < 5; ++i) h.remember(view(i));
+    // A cache that emptied itself when full would know c-4 alone now.
+    CHECK(known(h, 4));
+    CHECK(known(h, 3));
+  }
+  SUBCASE("a view used again outlives one that was not") {
+    handoff h(50, l);
+    h.remember(view(0));
+    h.remember(view(1));
+    CHECK(known(h, 0));
+    h.remember(view(2));
+    CHECK_FALSE(known(h, 1));
+    CHECK(known(h, 0));
+    CHECK(known(h, 2));
+  }
+  SUBCASE("never more than the limit") {
+    handoff h(50, l);
+    for (int i = 0; i < 100; ++i) h.remember(view(i));
+    int kept = 0;
+    for (int i = 0; i < 100; ++i) kept += known(h, i);
+    CHECK(kept >= 2);
+    CHECK(kept <= 4);
+  }
+  SUBCASE("a view a commit changed is forgotten from either generation") {
+    handoff h(50, l);
+    h.remember(view(0));
+    h.remember(view(1));  // both now in the older generation
+    h.remember(view(2));  // in the younger one
+    committed_batch b;
+    b.changed_customers = {"c-0", "c-2"};
+    h.apply(std::move(b));
+    CHECK_FALSE(known(h, 0));
+    CHECK_FALSE(known(h, 2));
+    CHECK(known(h, 1));
+  }
+}
+
 TEST_CASE("a thread is known from its first message on, up to thread_limit, until a gap") {
   handoff h(2);
   bool older = true;
@@ -125,7 +170,7 @@ TEST_CASE("a thread is known from its first message on, up to thread_limit, unti
   t = h.thread(row(3, "a", 3), older);
   REQUIRE(t);
   CHECK(strings(*t) == std::vector<std::string>{R"({"id":"m-2"})", R"({"id":"m-3"})"});
-  CHECK(older);  // the first message is left out
+  CHECK(older);                                  // the first message is left out
   CHECK_FALSE(h.thread(row(5, "a", 5), older));  // position 4 was never seen: read it
   h.remember_thread(row(5, "a", 5), {"x", R"({"id":"m-5"})"});
   t = h.thread(row(6, "a", 6), older);
@@ -221,7 +266,7 @@ void compare_readers(unsigned seed) {
         if (pick(10) == 0)  // the visitor's verified identity claimed as well: shown once
           m.identities.push_back({"chat", m.identities.front().value, false});
         if (pick(10) == 0) m.identities.push_back(m.identities.front());  // given twice
-        if (pick(4) == 0)  // a claim
+        if (pick(4) == 0)                                                 // a claim
           m.identities.push_back({"phone", fmt::format("+1555010{}", pick(30)), false});
         if (pick(3) == 0) m.sender_name = fmt::format("Name {}", pick(5));
         if (pick(15) == 0) m.direction = "outbound";
@@ -239,7 +284,7 @@ void compare_readers(unsigned seed) {
     (*handed)->take(std::move(res.handed));
 
     if (pick(8) == 0) continue;  // the publisher is behind now and then
-    if (pick(20) == 0) {  // a rewind (a nack, a reconnect)
+    if (pick(20) == 0) {         // a rewind (a nack, a reconnect)
       cursor_handed = cursor_plain = std::max<std::int64_t>(0, cursor_plain - 5);
     }
     const std::size_t limit = 1 + static_cast<std::size_t>(pick(16));
