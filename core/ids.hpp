@@ -5,10 +5,15 @@
 #include "core/time.hpp"
 
 #include <string>
+#include <string_view>
 
 namespace sb {
 
 std::string new_id(millis at);
 inline std::string new_id() { return new_id(now_ms()); }
+
+// True for an id as new_id() writes it (lower-case hex, version 7, variant 10xx): what ids
+// from outside (a path, a reply) must look like before they are looked up.
+bool is_id(std::string_view id) noexcept;
 
 }  // namespace sb

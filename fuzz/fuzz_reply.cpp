@@ -3,7 +3,9 @@
 // answer is a reply or errc::malformed; an accepted reply holds what the contract promises
 // (docs/reply.schema.json): its limits, an id, something to send.
 #include "channels/common/text.hpp"
+#include "channels/normalize.hpp"
 #include "core/ascii.hpp"
+#include "core/ids.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "replies/reply.hpp"
 
@@ -28,7 +30,7 @@ void check(const sb::result<sb::reply>& r, std::string_view what) {
     if (r.error().code != sb::errc::malformed) fail("refused other than as malformed");
     return sb::fuzz::check_error(r.error(), what);
   }
-  if (!sb::is_message_id(r->conversation_id)) fail("conversation_id");
+  if (!sb::is_id(r->conversation_id)) fail("conversation_id");
   if (r->text.size() > limits.text_bytes) fail("text over its limit");
   if (r->agent.id.empty() || sb::is_blank(r->agent.id)) fail("no agent id");
   if (r->attachments.size() > limits.attachments) fail("too many attachments");
@@ -36,12 +38,8 @@ void check(const sb::result<sb::reply>& r, std::string_view what) {
     // The scheme is case-insensitive (RFC 3986 3.1): "htTps://" is an https URL.
     if (a.url.size() > limits.url_bytes || !sb::ascii_iequals(a.url.substr(0, 4), "http"))
       fail("an attachment's url");
-  if (r->in_reply_to && !sb::is_message_id(*r->in_reply_to)) fail("in_reply_to");
-  const auto one_line = [](std::string_view v) {
-    for (const char c : v)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-    return true;
-  };
+  if (r->in_reply_to && !sb::is_id(*r->in_reply_to)) fail("in_reply_to");
+  const auto one_line = [](std::string_view v) { return !sb::has_control_character(v); };
   if (!one_line(r->agent.id) || !one_line(r->agent.name) || !one_line(r->channel.value_or("")))
     fail("a control character in a one-line field");
   for (const auto& a : r->attachments)

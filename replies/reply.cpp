@@ -3,6 +3,8 @@
 #include "channels/common/errors.hpp"
 #include "channels/common/text.hpp"
 #include "channels/json_body.hpp"
+#include "channels/normalize.hpp"
+#include "core/ids.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/url/parse.hpp>
@@ -39,11 +41,6 @@ error only_known_fields(const json::object& o, std::initializer_list<std::string
 // control characters (U+0000-U+001F, U+007F), since they may end up in a header or a file name.
 enum class chars { any, one_line };
 
-bool has_control(std::string_view s) noexcept {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 // The string at `key` (null is absent), at most `limit` bytes; nullopt when absent.
 result<std::optional<std::string>> string_field(const json::object& o, std::string_view key,
                                                 std::string_view path, std::size_t limit,
@@ -54,7 +51,7 @@ result<std::optional<std::string>> string_field(const json::object& o, std::stri
   if (s == nullptr) return malformed(fmt::format("field {} must be a string", path));
   if (s->size() > limit)
     return malformed(fmt::format("field {} is longer than {} bytes", path, limit));
-  if (allowed == chars::one_line && has_control(*s))
+  if (allowed == chars::one_line && has_control_character(*s))
     return malformed(fmt::format("field {} must not contain control characters", path));
   return std::optional<std::string>{std::string(*s)};
 }
@@ -136,20 +133,6 @@ result<std::vector<reply_attachment>> read_attachments(const json::object& o,
 
 }  // namespace
 
-bool is_message_id(std::string_view id) noexcept {
-  // 8-4-4-4-12 lower-case hex, version 7, variant 10xx: what new_id() makes.
-  if (id.size() != 36) return false;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    const char c = id[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return id[14] == '7' && (id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');
-}
-
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id, const reply_limits& limits) {
   if (body.size() > limits.body_bytes)
@@ -185,7 +168,7 @@ result<reply> parse_reply(std::string_view body, reply_source source,
   } else {
     r.conversation_id = std::string(conversation_id);
   }
-  if (!is_message_id(r.conversation_id))
+  if (!is_id(r.conversation_id))
     return malformed("the conversation id is not a Switchboard id (a UUIDv7)");
 
   SB_TRY(text, string_field(*o, "text", "text", limits.text_bytes, chars::any));
@@ -195,7 +178,7 @@ result<reply> parse_reply(std::string_view body, reply_source source,
   SB_TRY(channel, optional_string(*o, "channel", "channel", limits.field_bytes));
   r.channel = std::move(*channel);
   SB_TRY(in_reply_to, string_field(*o, "in_reply_to", "in_reply_to", limits.field_bytes));
-  if (*in_reply_to && !is_message_id(**in_reply_to))
+  if (*in_reply_to && !is_id(**in_reply_to))
     return malformed("field in_reply_to is not a Switchboard message id (a UUIDv7)");
   r.in_reply_to = std::move(*in_reply_to);
   SB_TRY(attachments, read_attachments(*o, limits));

@@ -63,7 +63,4 @@ struct reply_limits {
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id = {}, const reply_limits& limits = {});
 
-// The id format of conversations and messages (UUID version 7, lower-case hex).
-bool is_message_id(std::string_view id) noexcept;
-
 }  // namespace sb

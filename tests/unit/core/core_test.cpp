@@ -6,11 +6,11 @@
 #include "core/rate_limit.hpp"
 #include "core/time.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <doctest/doctest.h>
 #include <fmt/chrono.h>
 #include <fmt/core.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <memory>
@@ -29,11 +29,10 @@ TEST_CASE("format_time writes what fmt wrote, and parse_time reads it back") {
     const auto day = floor<days>(tp);
     const year_month_day ymd{day};
     const hh_mm_ss hms{tp - day};
-    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                                  static_cast<int>(ymd.year()),
-                                  static_cast<unsigned>(ymd.month()),
-                                  static_cast<unsigned>(ymd.day()), hms.hours().count(),
-                                  hms.minutes().count(), hms.seconds().count());
+    std::string out =
+        fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    hms.hours().count(), hms.minutes().count(), hms.seconds().count());
     if (auto ms = hms.subseconds().count(); ms != 0) out += fmt::format(".{:03}", ms);
     return out + 'Z';
   };
@@ -79,6 +78,17 @@ TEST_CASE("ids are UUIDv7: unique, time-ordered, well-formed") {
     seen.insert(id);
   }
   CHECK(seen.size() == 1000);
+}
+
+TEST_CASE("is_id: what new_id() makes, nothing else") {
+  for (int i = 0; i < 100; ++i) CHECK(is_id(new_id()));
+  CHECK(is_id("0194f7a2-8c1e-7b3d-9a4f-1c2d3e4f5a6b"));
+  CHECK(is_id("0194f7a2-8c1f-7000-b000-0123456789ab"));
+  CHECK_FALSE(is_id("0194f7a2-8c1f-4000-8000-0123456789ab"));  // version 4
+  CHECK_FALSE(is_id("0194f7a2-8c1f-7000-c000-0123456789ab"));  // another variant
+  CHECK_FALSE(is_id("0194F7A2-8C1F-7000-8000-0123456789AB"));  // upper case
+  CHECK_FALSE(is_id("0194f7a28c1f70008000-0123456789ab-ab"));  // dashes misplaced
+  CHECK_FALSE(is_id(""));
 }
 
 TEST_CASE("ids made in the same millisecond differ, across threads and random-pool refills") {
@@ -257,5 +267,6 @@ TEST_CASE("append_json_string escapes as Boost.JSON's serializer does") {
     for (auto& ch : s) ch = static_cast<char>(rng() % 4 == 0 ? rng() % 0x30 : 'a' + rng() % 26);
     REQUIRE(ours(s) == boost_text(s));
   }
-  CHECK(ours("Ann \"Lee\"\n\xc3\xa9") == R"("Ann \"Lee\"\n)" "\xc3\xa9\"");
+  CHECK(ours("Ann \"Lee\"\n\xc3\xa9") == R"("Ann \"Lee\"\n)"
+                                         "\xc3\xa9\"");
 }

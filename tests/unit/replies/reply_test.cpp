@@ -1,7 +1,5 @@
 #include "replies/reply.hpp"
 
-#include "core/ids.hpp"
-
 #include <doctest/doctest.h>
 
 #include <boost/json/parse.hpp>
@@ -174,17 +172,6 @@ TEST_CASE("bad input never throws: truncations of a valid reply are refused") {
     CAPTURE(n);
     CHECK_FALSE(parse_reply(valid.substr(0, n), reply_source::queue).has_value());
   }
-}
-
-TEST_CASE("is_message_id: what new_id() makes, nothing else") {
-  for (int i = 0; i < 100; ++i) CHECK(is_message_id(new_id()));
-  CHECK(is_message_id(conversation));
-  CHECK(is_message_id("0194f7a2-8c1f-7000-b000-0123456789ab"));
-  CHECK_FALSE(is_message_id("0194f7a2-8c1f-4000-8000-0123456789ab"));  // version 4
-  CHECK_FALSE(is_message_id("0194f7a2-8c1f-7000-c000-0123456789ab"));  // another variant
-  CHECK_FALSE(is_message_id("0194F7A2-8C1F-7000-8000-0123456789AB"));  // upper case
-  CHECK_FALSE(is_message_id("0194f7a28c1f70008000-0123456789ab-ab"));  // dashes misplaced
-  CHECK_FALSE(is_message_id(""));
 }
 
 }  // namespace
