@@ -7,7 +7,7 @@
 namespace sb {
 namespace {
 
-constexpr std::array<status_entry, 14> table{{
+constexpr std::array<status_entry, 17> table{{
     {errc::ok, 200, "ok", "ok"},
     {errc::malformed, 400, "malformed", "the request could not be parsed"},
     {errc::bad_signature, 401, "bad_signature", "missing or invalid signature"},
@@ -15,9 +15,13 @@ constexpr std::array<status_entry, 14> table{{
     {errc::unknown_channel, 404, "unknown_channel", "no channel with that name"},
     {errc::not_found, 404, "not_found", "no such resource"},
     {errc::method_not_allowed, 405, "method_not_allowed", "method not allowed on this resource"},
+    {errc::conflict, 409, "conflict", "the idempotency key was used for another request"},
     {errc::slow_client, 408, "timeout", "the request was not received in time"},
     {errc::too_large, 413, "too_large", "the request body is too large"},
     {errc::unsupported_media_type, 415, "unsupported_media_type", "unsupported content type"},
+    {errc::undeliverable, 422, "undeliverable", "no channel can deliver this reply"},
+    {errc::window_closed, 422, "window_closed",
+     "the provider no longer takes a reply to this customer on this channel"},
     {errc::headers_too_large, 431, "headers_too_large", "the request headers are too large"},
     {errc::rate_limited, 429, "rate_limited", "too many requests"},
     {errc::unavailable, 503, "unavailable", "cannot accept messages right now; retry later"},

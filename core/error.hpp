@@ -22,9 +22,12 @@ enum class errc {
   unknown_channel,         // 404 no channel with that name
   not_found,               // 404 no such route or resource
   method_not_allowed,      // 405
+  conflict,                // 409 an idempotency key already used for something else
   slow_client,             // 408 read timeout
   too_large,               // 413 body over the channel's limit
   unsupported_media_type,  // 415 wrong Content-Type
+  undeliverable,           // 422 a reply no channel of the customer's can deliver
+  window_closed,           // 422 a reply outside the provider's window for it
   headers_too_large,       // 431
   rate_limited,            // 429
   unavailable,             // 503 cannot commit now (store or backlog); retry later

@@ -110,9 +110,12 @@ TEST_CASE("every error code maps to one HTTP status and name in the single table
   CHECK(describe(errc::bad_signature).http_status == 401);
   CHECK(describe(errc::unknown_channel).http_status == 404);
   CHECK(describe(errc::method_not_allowed).http_status == 405);
+  CHECK(describe(errc::conflict).http_status == 409);
   CHECK(describe(errc::slow_client).http_status == 408);
   CHECK(describe(errc::too_large).http_status == 413);
   CHECK(describe(errc::unsupported_media_type).http_status == 415);
+  CHECK(describe(errc::undeliverable).http_status == 422);
+  CHECK(describe(errc::window_closed).http_status == 422);
   CHECK(describe(errc::rate_limited).http_status == 429);
   CHECK(describe(errc::headers_too_large).http_status == 431);
   CHECK(describe(errc::unavailable).http_status == 503);
