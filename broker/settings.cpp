@@ -258,6 +258,34 @@ void parse_broker_options(conf::reader& rd, const conf::field& f, broker_options
   m.finish();
 }
 
+void parse_replies_options(conf::reader& rd, const conf::field& f, replies_options& r) {
+  conf::mapping m(rd.diag(), f);
+  const auto queue = [&](std::string_view key, std::string& out) {
+    if (auto v = m.take(key))
+      if (auto text = rd.text(*v)) {
+        if (auto problem = topology::amqp_name_problem(*text))
+          rd.error(*v, *problem);
+        else
+          out = std::move(*text);
+      }
+  };
+  queue("queue", r.queue);
+  queue("rejected_queue", r.rejected_queue);
+  if (auto v = m.take("max_age"))
+    if (auto d = rd.duration_seconds(*v)) {
+      if (d->count() < 60)
+        rd.error(*v, "must be at least 1m: a provider's outage of a few seconds would fail "
+                     "replies");
+      else
+        r.max_age = *d;
+    }
+  m.finish();
+  if (r.queue == r.rejected_queue)
+    rd.error(f, fmt::format("queue and rejected_queue are both \"{}\"; a rejected reply would "
+                            "be taken again",
+                            r.queue));
+}
+
 skills_section parse_skills(conf::reader& rd, const conf::field& f) {
   return skill_parser(rd).run(f);
 }

@@ -1,10 +1,11 @@
-// Reads the config's `broker:` and `skills:` sections (docs/configuration.md). A skill is a
+// Reads the config's `broker:`, `replies:` and `skills:` sections (docs/configuration.md). A skill is a
 // queue on the broker, so its settings are checked against RabbitMQ's rules here
 // (broker/topology.hpp), where the publisher declares it from.
 #pragma once
 
 #include "broker/options.hpp"
 #include "core/config_fwd.hpp"
+#include "replies/options.hpp"
 #include "routing/rules.hpp"
 #include "routing/settings.hpp"
 
@@ -13,6 +14,8 @@
 namespace sb {
 
 void parse_broker_options(conf::reader& rd, const conf::field& f, broker_options& out);
+// The replies queue and its rejected-replies queue are queues on the broker, checked here.
+void parse_replies_options(conf::reader& rd, const conf::field& f, replies_options& out);
 
 struct skills_section {
   std::vector<skill_config> skills;  // the entries without errors

@@ -45,6 +45,9 @@ struct channel_config {
   std::size_t max_body_bytes = 0;       // 0: the server's default
   std::chrono::seconds tolerance{300};  // signed timestamps older or newer than this are refused
   std::map<std::string, std::string, std::less<>> options;  // keys the type declares
+  // The `outbound:` section (agents' replies, docs/replies.md): the keys the type declares,
+  // secret files already read. Absent: replies are not sent on this channel.
+  std::optional<std::map<std::string, std::string, std::less<>>> outbound;
   int line = 0;  // where the entry starts in the config file, for error messages
 };
 
@@ -114,6 +117,14 @@ class adapter {
   virtual bool has_handshake() const noexcept { return false; }
 };
 
+// A key of a channel type's `outbound:` section. A secret one may instead be given as
+// `<name>_file` (a file holding it, as for the inbound secret).
+struct outbound_key {
+  std::string_view name;
+  bool required = false;
+  bool secret = false;
+};
+
 // One row of the channel-type registry (channels/registry.cpp).
 struct channel_type_info {
   std::string_view type;                          // the config's `type:`
@@ -125,6 +136,9 @@ struct channel_type_info {
   // Body limit when the channel sets none, if larger than server.max_body_bytes (WhatsApp
   // sends up to 3 MB, mail with attachments more). 0: the server's limit.
   std::size_t default_max_body = 0;
+  // The keys of its `outbound:` section; empty for a type that cannot send a reply (a
+  // callback request has no text channel back to the customer).
+  std::span<const outbound_key> outbound_keys = {};
 };
 
 std::span<const channel_type_info> channel_types() noexcept;

@@ -30,21 +30,37 @@ constexpr std::string_view meta_keys[] = {"verify_token"};
 constexpr std::string_view twilio_keys[] = {"public_url", "default_country"};
 constexpr std::string_view telegram_keys[] = {"bot_username"};
 
+// The keys of each type's `outbound:` section (docs/replies.md): where and with what credential
+// a reply is sent. {name, required, secret}; api_base defaults to the provider's own.
+constexpr outbound_key chat_out[] = {{"url", true, false}, {"secret", false, true}};
+constexpr outbound_key mailgun_out[] = {
+    {"api_base"}, {"domain", true}, {"token", true, true}, {"from", true}};
+constexpr outbound_key mail_api_out[] = {{"api_base"}, {"token", true, true}, {"from", true}};
+constexpr outbound_key smtp_out[] = {
+    {"smtp_url", true}, {"from", true}, {"username"}, {"password", false, true}};
+constexpr outbound_key meta_out[] = {{"api_base"}, {"token", true, true}, {"human_agent"}};
+constexpr outbound_key token_out[] = {{"api_base"}, {"token", true, true}};
+constexpr outbound_key twilio_out[] = {{"api_base"}, {"account_sid", true}, {"token", true, true}};
+
 // type, kind, option keys, needs a secret, factory, default body limit (0: server's; mail with
-// attachments and WhatsApp's batches are larger than the server's default)
+// attachments and WhatsApp's batches are larger than the server's default), outbound keys
 constexpr channel_type_info registry[] = {
-    {"chat", "chat", contact_keys, true, &make_chat_adapter, 0},
-    {"mailgun", "email", mail_keys, true, &make_mailgun_adapter, email::default_max_body},
-    {"sendgrid", "email", sendgrid_keys, true, &make_sendgrid_adapter, email::default_max_body},
-    {"postmark", "email", postmark_keys, true, &make_postmark_adapter, email::default_max_body},
-    {"mime", "email", mail_keys, true, &make_mime_adapter, email::default_max_body},
-    {"messenger", "social", meta_keys, true, &make_messenger_adapter, 0},
-    {"instagram", "social", meta_keys, true, &make_instagram_adapter, 0},
-    {"whatsapp", "social", meta_keys, true, &make_whatsapp_adapter, whatsapp_default_max_body},
-    {"x", "social", {}, true, &make_x_adapter, 0},
+    {"chat", "chat", contact_keys, true, &make_chat_adapter, 0, chat_out},
+    {"mailgun", "email", mail_keys, true, &make_mailgun_adapter, email::default_max_body,
+     mailgun_out},
+    {"sendgrid", "email", sendgrid_keys, true, &make_sendgrid_adapter, email::default_max_body,
+     mail_api_out},
+    {"postmark", "email", postmark_keys, true, &make_postmark_adapter, email::default_max_body,
+     mail_api_out},
+    {"mime", "email", mail_keys, true, &make_mime_adapter, email::default_max_body, smtp_out},
+    {"messenger", "social", meta_keys, true, &make_messenger_adapter, 0, meta_out},
+    {"instagram", "social", meta_keys, true, &make_instagram_adapter, 0, meta_out},
+    {"whatsapp", "social", meta_keys, true, &make_whatsapp_adapter, whatsapp_default_max_body,
+     token_out},
+    {"x", "social", {}, true, &make_x_adapter, 0, token_out},
     {"callback", "phone", contact_keys, true, &make_callback_adapter, 0},
-    {"twilio", "phone", twilio_keys, true, &make_twilio_adapter, 0},
-    {"telegram", "social", telegram_keys, true, &make_telegram_adapter, 0},
+    {"twilio", "phone", twilio_keys, true, &make_twilio_adapter, 0, twilio_out},
+    {"telegram", "social", telegram_keys, true, &make_telegram_adapter, 0, token_out},
 };
 
 }  // namespace

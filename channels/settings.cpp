@@ -2,6 +2,8 @@
 
 #include "core/config_reader.hpp"
 
+#include <boost/url/parse.hpp>
+
 #include <fmt/core.h>
 
 #include <limits>
@@ -9,6 +11,74 @@
 
 namespace sb {
 namespace {
+
+// "https://..." with a host: where a reply is POSTed or the provider's API is.
+bool is_http_url(std::string_view text, bool smtp) {
+  const auto u = boost::urls::parse_absolute_uri(text);
+  if (!u || !u->has_authority() || u->encoded_host().empty() || u->has_userinfo()) return false;
+  const auto scheme = u->scheme_id();
+  if (smtp) return u->scheme() == "smtp" || u->scheme() == "smtps";
+  return scheme == boost::urls::scheme::http || scheme == boost::urls::scheme::https;
+}
+
+// A channel's `outbound:` section: the keys its type declares (channel_type_info), a secret
+// one given itself or as `<key>_file`. A type without outbound keys cannot send replies.
+void parse_outbound(conf::reader& rd, const conf::field& f, const channel_type_info& type,
+                    channel_config& cc) {
+  if (type.outbound_keys.empty()) {
+    rd.error(f, fmt::format("channel type {} cannot send replies (docs/replies.md); remove "
+                            "outbound",
+                            type.type));
+    return;
+  }
+  conf::mapping m(rd.diag(), f);
+  if (!m.ok()) return;
+  std::map<std::string, std::string, std::less<>> out;
+  for (const auto& key : type.outbound_keys) {
+    const auto value = m.take(key.name);
+    const std::string file_key = fmt::format("{}_file", key.name);
+    const auto file = key.secret ? m.take(file_key) : std::nullopt;
+    if (value && file) {
+      rd.error(*file, fmt::format("give either {} or {}, not both", key.name, file_key));
+      continue;
+    }
+    if (file) {
+      if (auto path = rd.non_empty_text(*file)) {
+        std::string problem;
+        if (auto secrets = conf::read_secret_file(*path, problem))
+          out.emplace(std::string(key.name), std::move(secrets->front()));
+        else
+          rd.error(*file, problem);
+      }
+      continue;
+    }
+    if (!value) {
+      if (key.required)
+        rd.diag().add(f.line, fmt::format("{}.{}", f.path, key.name),
+                      fmt::format("channel type {} sends replies with {}: add it{}", type.type,
+                                  key.name, key.secret ? fmt::format(" (or {})", file_key) : ""));
+      continue;
+    }
+    auto text = rd.non_empty_text(*value);
+    if (!text) continue;
+    if (key.name == "api_base" || key.name == "url" || key.name == "smtp_url") {
+      if (!is_http_url(*text, key.name == "smtp_url")) {
+        rd.error(*value, key.name == "smtp_url"
+                             ? "must be an smtp:// or smtps:// URL with a host (credentials go "
+                               "in username and password)"
+                             : "must be an http:// or https:// URL with a host, without "
+                               "credentials");
+        continue;
+      }
+    } else if (key.name == "human_agent" && *text != "true" && *text != "false") {
+      rd.error(*value, "must be true or false");
+      continue;
+    }
+    out.emplace(std::string(key.name), std::move(*text));
+  }
+  m.finish(true);
+  cc.outbound = std::move(out);
+}
 
 void parse_channel(conf::reader& rd, const conf::field& item, channels_section& out) {
   conf::mapping m(rd.diag(), item);
@@ -77,6 +147,7 @@ void parse_channel(conf::reader& rd, const conf::field& item, channels_section& 
     for (const auto key : type->option_keys)
       if (auto v = m.take(key))
         if (auto text = rd.text(*v)) cc.options.emplace(std::string(key), std::move(*text));
+  if (auto v = m.take("outbound"); v && type != nullptr) parse_outbound(rd, *v, *type, cc);
   m.finish(type != nullptr);
 
   // Build the adapter only from a clean entry: its complaints about a half-read config would

@@ -30,6 +30,7 @@ void load_root(conf::reader& rd, const conf::field& root, config& cfg, routing_t
   if (auto f = m.take("server")) parse_server_config(rd, *f, cfg.server);
   if (auto f = m.take("store")) parse_store_options(rd, *f, cfg.store);
   if (auto f = m.take("broker")) parse_broker_options(rd, *f, cfg.broker);
+  if (auto f = m.take("replies")) parse_replies_options(rd, *f, cfg.replies);
   channels_section channels;
   if (auto f = m.require("channels", "add at least one channel under channels:"))
     channels = parse_channels(rd, *f);
@@ -66,6 +67,7 @@ config_load parse_config(std::string_view yaml, const std::string& file) {
   config_load out;
   if (diag.count() == 0) {
     cfg.routing = std::make_shared<const routing_table>(std::move(table));
+    cfg.outbound = std::make_shared<const reply_channels>(sending_channels(cfg.channels));
     out.cfg = std::move(cfg);
   }
   out.errors = diag.take();

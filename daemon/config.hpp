@@ -6,6 +6,8 @@
 #include "channels/settings.hpp"
 #include "core/time.hpp"
 #include "daemon/server_settings.hpp"
+#include "replies/channels.hpp"
+#include "replies/options.hpp"
 #include "routing/rules.hpp"
 #include "store/options.hpp"
 
@@ -24,6 +26,10 @@ struct config {
   server_config server;
   store_options store;
   broker_options broker;
+  replies_options replies;
+  // The channels that send agents' replies (an `outbound:` section), for the store to check a
+  // reply against under the config it arrived with.
+  std::shared_ptr<const reply_channels> outbound;
   std::vector<channel> channels;
   std::shared_ptr<const routing_table> routing;
 

@@ -17,6 +17,7 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,24 +33,72 @@ struct row {
   std::string_view kind;
   std::vector<std::string_view> option_keys;  // exactly these, in this order
   std::size_t default_max_body = 0;           // 0: the server's limit
+  // The outbound keys in order, "!" after a required one, "*" after a secret one.
+  std::vector<std::string> outbound;
 };
 
 constexpr std::size_t MiB = 1024 * 1024;
 
 const std::vector<row> expected = {
-    {"chat", &make_chat_adapter, "chat", {"default_country", "identities_verified"}},
-    {"mailgun", &make_mailgun_adapter, "email", {"trusted_authserv_id"}, 25 * MiB},
-    {"sendgrid", &make_sendgrid_adapter, "email", {"username"}, 25 * MiB},
-    {"postmark", &make_postmark_adapter, "email", {"username", "trusted_authserv_id"}, 25 * MiB},
-    {"mime", &make_mime_adapter, "email", {"trusted_authserv_id"}, 25 * MiB},
-    {"messenger", &make_messenger_adapter, "social", {"verify_token"}},
-    {"instagram", &make_instagram_adapter, "social", {"verify_token"}},
+    {"chat",
+     &make_chat_adapter,
+     "chat",
+     {"default_country", "identities_verified"},
+     0,
+     {"url!", "secret*"}},
+    {"mailgun",
+     &make_mailgun_adapter,
+     "email",
+     {"trusted_authserv_id"},
+     25 * MiB,
+     {"api_base", "domain!", "token!*", "from!"}},
+    {"sendgrid",
+     &make_sendgrid_adapter,
+     "email",
+     {"username"},
+     25 * MiB,
+     {"api_base", "token!*", "from!"}},
+    {"postmark",
+     &make_postmark_adapter,
+     "email",
+     {"username", "trusted_authserv_id"},
+     25 * MiB,
+     {"api_base", "token!*", "from!"}},
+    {"mime",
+     &make_mime_adapter,
+     "email",
+     {"trusted_authserv_id"},
+     25 * MiB,
+     {"smtp_url!", "from!", "username", "password*"}},
+    {"messenger",
+     &make_messenger_adapter,
+     "social",
+     {"verify_token"},
+     0,
+     {"api_base", "token!*", "human_agent"}},
+    {"instagram",
+     &make_instagram_adapter,
+     "social",
+     {"verify_token"},
+     0,
+     {"api_base", "token!*", "human_agent"}},
     // A WhatsApp batch can be larger than the server's default limit.
-    {"whatsapp", &make_whatsapp_adapter, "social", {"verify_token"}, 3 * MiB},
-    {"x", &make_x_adapter, "social", {}},
+    {"whatsapp",
+     &make_whatsapp_adapter,
+     "social",
+     {"verify_token"},
+     3 * MiB,
+     {"api_base", "token!*"}},
+    {"x", &make_x_adapter, "social", {}, 0, {"api_base", "token!*"}},
+    // A callback request has no text channel back: no outbound keys.
     {"callback", &make_callback_adapter, "phone", {"default_country", "identities_verified"}},
-    {"twilio", &make_twilio_adapter, "phone", {"public_url", "default_country"}},
-    {"telegram", &make_telegram_adapter, "social", {"bot_username"}},
+    {"twilio",
+     &make_twilio_adapter,
+     "phone",
+     {"public_url", "default_country"},
+     0,
+     {"api_base", "account_sid!", "token!*"}},
+    {"telegram", &make_telegram_adapter, "social", {"bot_username"}, 0, {"api_base", "token!*"}},
 };
 
 TEST_CASE("every channel type is registered with its factory, kind, options and body limit") {
@@ -65,6 +114,10 @@ TEST_CASE("every channel type is registered with its factory, kind, options and 
     CHECK(std::vector<std::string_view>(info->option_keys.begin(), info->option_keys.end()) ==
           want.option_keys);
     CHECK(info->default_max_body == want.default_max_body);
+    std::vector<std::string> outbound;
+    for (const auto& k : info->outbound_keys)
+      outbound.push_back(std::string(k.name) + (k.required ? "!" : "") + (k.secret ? "*" : ""));
+    CHECK(outbound == want.outbound);
   }
   CHECK(find_channel_type("sms") == nullptr);
 }

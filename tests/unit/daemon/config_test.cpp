@@ -297,6 +297,113 @@ TEST_CASE("defaults when sections are left out") {
   CHECK(r.cfg->store.cache_bytes == 64u << 20);
   CHECK(r.cfg->broker.exchange == "switchboard");
   CHECK(r.cfg->broker.confirm_window == 512);
+  CHECK(r.cfg->replies.queue == "switchboard.replies");
+  CHECK(r.cfg->replies.rejected_queue == "switchboard.replies.rejected");
+  CHECK(r.cfg->replies.max_age == std::chrono::seconds{24 * 3600});
+  REQUIRE(r.cfg->outbound);
+  CHECK(r.cfg->outbound->empty());  // no channel sends replies without an outbound: section
+  CHECK_FALSE(r.cfg->channels[0].config.outbound);
+}
+
+TEST_CASE("replies: and the channels' outbound: sections") {
+  temp_dir dir;
+  const auto token = dir.write("tg.token", "123456:ABC-DEF\n");
+  const std::string yaml = std::string(R"(replies:
+  queue: agents.replies
+  rejected_queue: agents.replies.bad
+  max_age: 6h
+channels:
+  - name: web-chat
+    type: chat
+    secret: ")") + secret + R"("
+    outbound:
+      url: "https://chat.example/switchboard"
+  - name: tg
+    type: telegram
+    secret: tg-secret-16-chars-long
+    outbound:
+      token_file: )" + token +
+                           R"(
+  - name: fb
+    type: messenger
+    secret: 0123456789abcdef0123456789abcdef
+    verify_token: v
+    outbound:
+      token: page-token
+      human_agent: true
+      api_base: "http://127.0.0.1:9000/v21.0"
+  - name: cb
+    type: callback
+    secret: ")" + secret + "\"\n" +
+                           skills_ok + routes_ok;
+  const auto r = sb::parse_config(yaml, "t.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.cfg);
+  CHECK(r.cfg->replies.queue == "agents.replies");
+  CHECK(r.cfg->replies.rejected_queue == "agents.replies.bad");
+  CHECK(r.cfg->replies.max_age == std::chrono::seconds{6 * 3600});
+  using options = std::map<std::string, std::string, std::less<>>;
+  CHECK(r.cfg->channels[0].config.outbound == options{{"url", "https://chat.example/switchboard"}});
+  CHECK(r.cfg->channels[1].config.outbound == options{{"token", "123456:ABC-DEF"}});
+  CHECK(r.cfg->channels[2].config.outbound == options{{"api_base", "http://127.0.0.1:9000/v21.0"},
+                                                      {"human_agent", "true"},
+                                                      {"token", "page-token"}});
+  CHECK_FALSE(r.cfg->channels[3].config.outbound);
+  REQUIRE(r.cfg->outbound);
+  CHECK(r.cfg->outbound->size() == 3);
+  CHECK(r.cfg->outbound->at("web-chat").type == "chat");
+  CHECK(r.cfg->outbound->at("fb").human_agent);
+  CHECK_FALSE(r.cfg->outbound->contains("cb"));
+}
+
+TEST_CASE("replies: and outbound: errors, each with its line and key") {
+  const auto chat_with = [](const std::string& outbound) {
+    return channels_ok + "    outbound:\n" + outbound + skills_ok + routes_ok;
+  };
+  expect_error(chat_with("      secret: x\n"), 5, "channels[0].outbound.url",
+               "channel type chat sends replies with url: add it");
+  expect_error(chat_with("      url: ftp://chat.example/\n"), 6, "channels[0].outbound.url",
+               "must be an http:// or https:// URL");
+  expect_error(chat_with("      url: \"https://user:pw@chat.example/\"\n"), 6,
+               "channels[0].outbound.url", "without credentials");
+  expect_error(chat_with("      url: https://chat.example/\n      token: x\n"), 7,
+               "channels[0].outbound.token", "allowed here: url, secret, secret_file");
+  expect_error(
+      chat_with("      url: https://chat.example/\n      secret: a\n      secret_file: /x\n"), 8,
+      "channels[0].outbound.secret_file", "give either secret or secret_file, not both");
+  expect_error(chat_with("      url: https://chat.example/\n      secret_file: /nonexistent\n"), 7,
+               "channels[0].outbound.secret_file", "cannot read");
+  expect_error(chat_with("      - url\n"), 5, "channels[0].outbound", "expected a mapping");
+  const std::string callback = "channels:\n  - name: cb\n    type: callback\n    secret: \"" +
+                               std::string(secret) + "\"\n    outbound:\n      url: x\n" +
+                               skills_ok + routes_ok;
+  expect_error(callback, 5, "channels[0].outbound", "channel type callback cannot send replies");
+  const std::string meta =
+      "channels:\n  - name: fb\n    type: messenger\n    secret: s\n"
+      "    outbound:\n      token: t\n      human_agent: maybe\n" +
+      skills_ok + routes_ok;
+  expect_error(meta, 7, "channels[0].outbound.human_agent", "must be true or false");
+  const std::string telegram =
+      "channels:\n  - name: tg\n    type: telegram\n    secret: s\n"
+      "    outbound:\n      api_base: https://api.telegram.org\n" +
+      skills_ok + routes_ok;
+  expect_error(telegram, 5, "channels[0].outbound.token", "add it (or token_file)");
+
+  struct replies_case {
+    const char* section;  // under replies:
+    int line;
+    const char* key;
+    const char* says;
+  };
+  const replies_case replies_cases[] = {
+      {"  queue: amq.replies\n", 2, "replies.queue", "reserved by RabbitMQ"},
+      {"  max_age: 10s\n", 2, "replies.max_age", "must be at least 1m"},
+      {"  rejected_queue: switchboard.replies\n", 1, "replies",
+       "a rejected reply would be taken again"},
+      {"  queues: x\n", 2, "replies.queues", "did you mean"},
+  };
+  for (const auto& c : replies_cases)
+    expect_error(std::string("replies:\n") + c.section + rest_ok, c.line, c.key, c.says);
 }
 
 TEST_CASE("the shipped conf/switchboard.yaml is valid") {
