@@ -7,6 +7,7 @@
 #include "core/ids.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include <fmt/core.h>
@@ -136,7 +137,8 @@ result<std::vector<reply_attachment>> read_attachments(const json::object& o,
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id, const reply_limits& limits) {
   if (body.size() > limits.body_bytes)
-    return malformed(fmt::format("the reply is larger than {} bytes", limits.body_bytes));
+    return error{errc::too_large,
+                 fmt::format("the reply is larger than {} bytes", limits.body_bytes)};
   SB_TRY(o, parse_json_object(body));
   const bool queue = source == reply_source::queue;
   if (queue) {
@@ -187,6 +189,23 @@ result<reply> parse_reply(std::string_view body, reply_source source,
   if (is_blank(r.text) && r.attachments.empty())
     return malformed("a reply needs text or an attachment");
   return r;
+}
+
+std::string canonical_json(const reply& r) {
+  json::array attachments;
+  for (const auto& a : r.attachments)
+    attachments.push_back(
+        json::object{{"url", a.url}, {"name", a.name}, {"content_type", a.content_type}});
+  const auto optional = [](const std::optional<std::string>& v) {
+    return v ? json::value(*v) : json::value(nullptr);
+  };
+  // boost::json::object keeps insertion order.
+  return json::serialize(json::object{{"conversation_id", r.conversation_id},
+                                      {"text", r.text},
+                                      {"agent", {{"id", r.agent.id}, {"name", r.agent.name}}},
+                                      {"channel", optional(r.channel)},
+                                      {"in_reply_to", optional(r.in_reply_to)},
+                                      {"attachments", std::move(attachments)}});
 }
 
 }  // namespace sb

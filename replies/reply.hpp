@@ -53,14 +53,18 @@ struct reply_limits {
   std::size_t field_bytes = 256;  // ids, names, the channel, content types
 };
 
-// The reply in `body`. errc::malformed with a detail naming the field (never its value) when
-// it is not a reply: larger than body_bytes, not a JSON object, an unknown field, a required
-// one missing or of the wrong type, a control character in a one-line field (ids, names, the
-// channel, content types), an attachment URL that is not an http(s) URL with a host and
-// without credentials, nothing to send (no text and no attachment), over a limit. For http,
-// `conversation_id` is the id from the path. Where a URL points (a private address, say) is
-// for the delivery to check when it resolves the host.
+// The reply in `body`. errc::too_large when it is larger than body_bytes (checked first);
+// errc::malformed with a detail naming the field (never its value) when it is not a reply: not
+// a JSON object, an unknown field, a required one missing or of the wrong type, a control
+// character in a one-line field (ids, names, the channel, content types), an attachment URL
+// that is not an http(s) URL with a host and without credentials, nothing to send (no text and
+// no attachment), over a limit. For http, `conversation_id` is the id from the path. Where a
+// URL points (a private address, say) is for the delivery to check when it resolves the host.
 result<reply> parse_reply(std::string_view body, reply_source source,
                           std::string_view conversation_id = {}, const reply_limits& limits = {});
+
+// The reply as one JSON text with its fields in a fixed order: two replies are the same reply
+// when these are equal (the idempotency key's check), whatever order or spacing their bodies had.
+std::string canonical_json(const reply& r);
 
 }  // namespace sb

@@ -1,5 +1,7 @@
 #include "store/payload.hpp"
 
+#include "channels/channel.hpp"
+#include "core/ascii.hpp"
 #include "core/json_text.hpp"
 
 #include <boost/json/parse.hpp>
@@ -68,11 +70,9 @@ std::string fit_message(std::string_view message_json, std::size_t max_bytes,
     // Serialized, a string may be longer than its bytes (escapes): cut in proportion to it.
     const std::size_t escaped = boost::json::serialize(boost::json::value(*s)).size();
     const std::size_t excess = size - max_bytes;
-    const std::size_t over = excess >= escaped ? s->size()
-                                               : (excess * s->size() + escaped - 1) / escaped;
-    std::size_t keep = s->size() > over + marker.size()
-                           ? s->size() - over - marker.size()
-                           : 0;
+    const std::size_t over =
+        excess >= escaped ? s->size() : (excess * s->size() + escaped - 1) / escaped;
+    std::size_t keep = s->size() > over + marker.size() ? s->size() - over - marker.size() : 0;
     const std::string_view text(s->data(), s->size());
     std::string cut(text.substr(0, utf8_cut(text, keep)));
     cut += marker;
@@ -109,7 +109,8 @@ std::string build_bounded_payload(const conversation_view& conv, const customer_
     kept.push_back(std::move(m));
   }
   std::reverse(kept.begin(), kept.end());
-  const std::string_view message = kept.empty() ? std::string_view() : std::string_view(kept.back());
+  const std::string_view message =
+      kept.empty() ? std::string_view() : std::string_view(kept.back());
   return build_payload(conv, customer, message, kept, left_out);
 }
 
@@ -152,6 +153,28 @@ std::string message_json(const inbound_message& m, const stored_message_meta& me
     if (it == o.end() || it->value().is_null()) o[kv.key()] = kv.value();
   }
   return boost::json::serialize(o);
+}
+
+std::string reply_message_json(const reply& r, const stored_message_meta& meta,
+                               const reply_addressing& to, std::string_view status) {
+  inbound_message m;
+  m.direction = "outbound";
+  m.visibility = to.visibility.empty() ? "private" : to.visibility;
+  m.sender_name = r.agent.name;
+  m.identities.push_back({"agent", r.agent.id, true});
+  m.recipient = to.recipient;
+  const channel_type_info* type = find_channel_type(meta.channel_type);
+  if (type != nullptr && type->kind == "email" && !to.subject.empty())
+    m.subject = to.subject.size() >= 3 && ascii_iequals(to.subject.substr(0, 3), "re:")
+                    ? to.subject
+                    : "Re: " + to.subject;
+  m.text = r.text;
+  for (const auto& a : r.attachments) m.attachments.push_back({a.name, a.content_type, {}, a.url});
+  m.extra["author"] = boost::json::object{
+      {"type", "agent"}, {"id", r.agent.id}, {"name", string_or_null(r.agent.name)}};
+  m.extra["answers"] = to.answers;
+  m.extra["status"] = status;
+  return message_json(m, meta);
 }
 
 std::string build_payload(const conversation_view& conv, const customer_view& customer,

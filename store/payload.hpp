@@ -6,6 +6,7 @@
 
 #include "channels/message.hpp"
 #include "core/time.hpp"
+#include "replies/reply.hpp"
 
 #include <optional>
 #include <span>
@@ -25,6 +26,20 @@ struct stored_message_meta {
 
 // The JSON object of one message as it appears in `message` and in `thread`.
 std::string message_json(const inbound_message& m, const stored_message_meta& meta);
+
+// The customer's message an agent's reply answers, as the store found it.
+struct reply_addressing {
+  std::string answers;     // its id
+  std::string recipient;   // its sender's address: where the reply goes
+  std::string subject;     // its subject (e-mail), empty when none
+  std::string visibility;  // a reply to a public message (a comment) is seen by others too
+};
+
+// An agent's reply as a message of its thread (docs/replies.md): direction "outbound", "from"
+// the agent, "author" {"type": "agent", "id", "name"}, "answers" (the message id it answers),
+// "status" (its delivery status), an e-mail's subject "Re: " the one it answers.
+std::string reply_message_json(const reply& r, const stored_message_meta& meta,
+                               const reply_addressing& to, std::string_view status);
 
 struct conversation_view {
   std::string id;

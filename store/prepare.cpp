@@ -70,6 +70,10 @@ void prepare(ingest_request& r) {
     p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at, p.provider_id});
     r.prepared.push_back(std::move(p));
   }
+  if (r.reply) {
+    r.reply->id = new_id(r.received_at);
+    r.reply->fingerprint = sha256_hex(canonical_json(r.reply->content));
+  }
   if (r.kept) {
     r.kept->id = new_id(r.received_at);
     r.kept->body_sha256 = sha256_hex(r.kept->body);

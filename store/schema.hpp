@@ -189,6 +189,36 @@ INSERT INTO signatures_log (channel, key, digest, expires_at)
   SELECT channel, key, digest, expires_at FROM signatures_seen ORDER BY expires_at;
 DROP TABLE signatures_seen;
 )sql",
+    // 11: agents' replies (docs/replies.md). A reply is a message of its conversation
+    // (direction 'outbound', its author and status in its JSON) with a delivery row written in
+    // the same transaction: what the delivery needs and how far it got. `answers` is the
+    // customer's message it answers, which says whom to send it to and from which address.
+    // reply_keys remembers each idempotency key (an AMQP message_id, an Idempotency-Key) with
+    // a digest of the reply it came with.
+    R"sql(
+CREATE TABLE deliveries (
+  message_id          TEXT PRIMARY KEY,
+  conversation_id     TEXT NOT NULL,
+  channel             TEXT NOT NULL,
+  channel_type        TEXT NOT NULL,
+  answers             TEXT NOT NULL,
+  status              TEXT NOT NULL,      -- queued | sent | delivered | read | failed
+  created_at          INTEGER NOT NULL,
+  updated_at          INTEGER NOT NULL,
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at     INTEGER NOT NULL,
+  provider_message_id TEXT,               -- the provider's id for it, once sent
+  reason              TEXT                -- why it failed, in the provider's words
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'queued';
+CREATE UNIQUE INDEX deliveries_by_provider_id ON deliveries (channel, provider_message_id);
+CREATE TABLE reply_keys (
+  key         TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,            -- sha256 of the reply (replies/reply.hpp, canonical_json)
+  message_id  TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace sb::schema

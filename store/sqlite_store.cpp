@@ -6,6 +6,7 @@
 #include "store/reader.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_replies.hpp"
 #include "store/wal_vfs.hpp"
 
 #include <fmt/core.h>
@@ -261,8 +262,13 @@ struct store_tx {
     bool is_new = false;
   };
 
-  ingest_outcome run() {
+  result<ingest_outcome> run() {
     ingest_outcome out;
+    if (req.reply) {
+      SB_TRY(receipt, s.replies_->commit(req));
+      out.reply = std::move(*receipt);
+      return out;
+    }
     out.ignored = req.ignored;
     for (std::size_t i = 0; i < req.messages.size(); ++i) {
       if (auto a = one(req.messages[i], req.prepared[i])) {
@@ -462,15 +468,15 @@ struct store_tx {
     v.name = m.sender_name;
     v.identities = m.identities;
     const auto key = [](const identity& i) { return std::tie(i.type, i.value); };
-    std::sort(v.identities.begin(), v.identities.end(),
-              [&](const identity& a, const identity& b) {
-                return a.verified != b.verified ? a.verified : key(a) < key(b);
-              });
+    std::sort(v.identities.begin(), v.identities.end(), [&](const identity& a, const identity& b) {
+      return a.verified != b.verified ? a.verified : key(a) < key(b);
+    });
     const auto claims = std::partition_point(v.identities.begin(), v.identities.end(),
                                              [](const identity& i) { return i.verified; });
     const auto verified_too = [&](const identity& c) {  // shown once, as verified
-      return std::binary_search(v.identities.begin(), claims, c,
-                                [&](const identity& a, const identity& b) { return key(a) < key(b); });
+      return std::binary_search(
+          v.identities.begin(), claims, c,
+          [&](const identity& a, const identity& b) { return key(a) < key(b); });
     };
     std::vector<identity> out;
     out.reserve(v.identities.size());
@@ -705,6 +711,7 @@ sqlite_store::sqlite_store(store_options opts) : opts_(std::move(opts)) {}
 sqlite_store::~sqlite_store() {
   stop();
   st_.reset();  // finalize statements before closing
+  replies_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -730,6 +737,7 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     migrate(s->db_);
     keep_statement_journal_in_memory(s->db_);
     s->st_ = std::make_unique<statements>(s->db_);
+    s->replies_ = std::make_unique<sqlite_replies>(s->db_);
     sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
     s->backlog_ = s->outbox_size();
   } catch (const sql::sqlite_failure& e) {
@@ -824,8 +832,8 @@ int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int fram
   if (frames >= wal_hard_frames) {
     // PASSIVE: copies what no reader still needs; the frames the checkpoint thread already
     // copied are skipped, so this is short unless that thread is far behind.
-    const int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                             nullptr);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
       log::warn("store", "checkpoint in the writer failed: {}", sqlite3_errstr(rc));
   }
@@ -890,8 +898,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
   commit_result out;
   out.outcomes.reserve(requests.size());
   const auto fail_all = [&](const std::string& reason) {
-    log::error("store", "commit failed, {} request(s) answered 503: {}", requests.size(),
-               reason);
+    log::error("store", "commit failed, {} request(s) answered 503: {}", requests.size(), reason);
     out.outcomes.assign(requests.size(), error{errc::unavailable});
     out.outbox_added = 0;
     out.outbox_removed = 0;
@@ -907,7 +914,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
   try {
     for (std::size_t i = 0; i < requests.size(); ++i) {
       ingest_request& r = *requests[i];
-      if (r.prepared.size() != r.messages.size()) prepare(r);
+      if (r.prepared.size() != r.messages.size() || (r.reply && r.reply->id.empty())) prepare(r);
       store_tx tx{*this, *st_, r};
       try {
         out.outcomes.emplace_back(tx.run());
@@ -918,8 +925,10 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
         // then every request of the batch is lost, not only this one.
         if (sqlite3_get_autocommit(db_)) throw;
         if (requests.size() > 1)
-          log::warn("store", "request on channel {} failed in a batch of {}: {}; the batch "
-                    "is split around it", r.channel, requests.size(), e.what());
+          log::warn("store",
+                    "request on channel {} failed in a batch of {}: {}; the batch "
+                    "is split around it",
+                    r.channel, requests.size(), e.what());
         else
           log::error("store", "request on channel {} not stored: {}", r.channel, e.what());
         use(st_->rollback)->run();

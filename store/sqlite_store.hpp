@@ -22,6 +22,7 @@ struct sqlite3;
 
 namespace sb {
 
+class sqlite_replies;
 class wal_checkpointer;
 
 class sqlite_store final : public store_backend {
@@ -84,6 +85,7 @@ class sqlite_store final : public store_backend {
   store_options opts_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<statements> st_;
+  std::unique_ptr<sqlite_replies> replies_;  // agents' replies (sqlite_replies.hpp)
   std::atomic<std::int64_t> backlog_{0};
   std::atomic<std::int64_t> cache_used_{0};  // the writer's page cache after its last commit
   static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);

@@ -8,6 +8,8 @@
 #include "channels/channel.hpp"
 #include "channels/message.hpp"
 #include "core/error.hpp"
+#include "replies/channels.hpp"
+#include "replies/reply.hpp"
 #include "routing/rules.hpp"
 #include "store/handoff.hpp"
 #include "store/options.hpp"
@@ -50,6 +52,30 @@ struct seen_signature {
   signature_use use;
 };
 
+// An agent's reply (replies/reply.hpp) to commit: a request of its own in the writer's batch,
+// in the transaction of the webhooks around it. The store finds the conversation (following
+// merges), the channel (the one named, else that of the customer's latest message on a
+// channel that sends replies) and the customer's message it answers, checks the provider's
+// window, and writes the outbound message, its delivery row and its idempotency key.
+struct reply_request {
+  reply content;
+  std::string key;  // the idempotency key: the AMQP message_id, the Idempotency-Key header
+  std::shared_ptr<const reply_channels> channels;  // of the config the reply arrived under
+  // Filled by prepare():
+  std::string id;           // the message's id, a UUIDv7 of received_at
+  std::string fingerprint;  // sha256 of canonical_json(content): a key used again for another
+                            // reply is refused (errc::conflict)
+};
+
+// What a committed reply became.
+struct reply_receipt {
+  std::string message_id;
+  std::string conversation_id;
+  std::string channel;
+  std::string status;     // its delivery status now: queued when just committed
+  bool replayed = false;  // the key was used before: this is the reply committed then
+};
+
 struct ingest_request {
   std::string channel;
   std::string channel_type;
@@ -60,6 +86,7 @@ struct ingest_request {
   std::optional<signature_use> seen;  // a signature used for the first time, to remember
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
   std::vector<prepared_message> prepared;        // one per message once prepare() ran
+  std::optional<reply_request> reply;  // an agent's reply: then `messages` is empty
 };
 
 // Fills `r.prepared`. The pipeline calls it on an HTTP thread, so that the single writer thread
@@ -79,6 +106,7 @@ struct ingest_outcome {
   std::size_t ignored = 0;
   std::size_t unreadable = 0;  // events kept unreadable (also when kept by an earlier delivery)
   bool kept_new = false;       // this request kept a delivery no earlier one had kept
+  std::optional<reply_receipt> reply;  // for a reply request
 };
 
 class outbox_reader;  // outbox.hpp
@@ -107,8 +135,10 @@ class store_backend {
   // The batch in one transaction, with the deletes of the confirmed outbox rows and the
   // signatures to remember. One request's failure does not poison the others: the batch is
   // split around it, and that request alone fails (errc::internal, or errc::unavailable when
-  // the cause may pass). When a transaction fails as a whole, each of its requests (and every
-  // later one) fails with errc::unavailable, and `failed` is set.
+  // the cause may pass). A reply the store refuses (an unknown conversation, a key used for
+  // another reply, no channel to send it, a closed window) fails alone and writes nothing.
+  // When a transaction fails as a whole, each of its requests (and every later one) fails
+  // with errc::unavailable, and `failed` is set.
   virtual commit_result commit(std::span<ingest_request* const> requests,
                                std::span<const std::int64_t> confirmed,
                                std::span<const seen_signature> seen = {}) = 0;

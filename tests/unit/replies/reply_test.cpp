@@ -143,6 +143,7 @@ TEST_CASE("the body is bounded before it is parsed") {
   CHECK(parse_reply(at_limit, reply_source::http, conversation).has_value());
   auto over = parse_reply(at_limit + " ", reply_source::http, conversation);
   REQUIRE_FALSE(over.has_value());
+  CHECK(over.error().code == errc::too_large);  // 413 over HTTP
   CHECK(over.error().detail == "the reply is larger than 524288 bytes");
 }
 

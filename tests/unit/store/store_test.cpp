@@ -5,13 +5,14 @@
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 #include "store/writer.hpp"
+#include "store_fixture.hpp"
 #include "temp_db.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/core.h>
 #include <re2/re2.h>
 #include <sqlite3.h>
 #include <boost/json/parse.hpp>
-#include <fmt/core.h>
 
 #include <filesystem>
 #include <future>
@@ -20,66 +21,7 @@
 namespace fs = std::filesystem;
 using namespace sb;
 
-namespace {
-
-using test::temp_db;
-
-std::shared_ptr<const routing_table> general_only() {
-  auto t = std::make_shared<routing_table>();
-  t->skills.push_back({"general", "switchboard.general", "classic", 0, 1});
-  t->routes.push_back({std::nullopt, "general", 0, false, 1});
-  return t;
-}
-
-inbound_message chat_message(std::string id, std::string visitor, std::string text) {
-  inbound_message m;
-  m.provider_id = std::move(id);
-  m.sender_name = "Ann Lee";
-  m.identities.push_back({"chat", "web-chat:" + visitor});
-  m.text = std::move(text);
-  return m;
-}
-
-ingest_request request(millis at, std::vector<inbound_message> msgs) {
-  ingest_request r;
-  r.channel = "web-chat";
-  r.channel_type = "chat";
-  r.received_at = at;
-  r.messages = std::move(msgs);
-  r.routing = general_only();
-  return r;
-}
-
-struct fixture {
-  explicit fixture(store_options o = {}) {
-    o.path = db.path();
-    opts = o;
-    auto s = sqlite_store::open(o);
-    REQUIRE(s.has_value());
-    store = std::move(*s);
-  }
-  ingest_outcome ingest(ingest_request r) {
-    ingest_request* p = &r;
-    auto res = store->commit(std::span<ingest_request* const>(&p, 1), {});
-    REQUIRE(res.outcomes.size() == 1);
-    REQUIRE(res.outcomes[0].has_value());
-    return *res.outcomes[0];
-  }
-  std::vector<outbox_row> outbox() {
-    auto r = open_sqlite_outbox_reader(opts.path, opts.thread_limit, opts.max_payload_bytes);
-    REQUIRE(r.has_value());
-    return (*r)->fetch(0, 100000);
-  }
-  temp_db db;
-  store_options opts;
-  std::unique_ptr<sqlite_store> store;
-};
-
-constexpr millis t0 = 1'795'000'000'000;  // 2026-11-18
-constexpr millis minute = 60'000;
-constexpr millis day = 86'400'000;
-
-}  // namespace
+using namespace sb::test;
 
 TEST_CASE("a new message creates a customer, a conversation and an outbox row") {
   fixture f;
@@ -609,8 +551,8 @@ TEST_CASE("the checkpoint thread copies committed WAL pages into the database fi
   // One request per commit: well over 1,000 WAL pages.
   for (int i = 0; i < 400; ++i) {
     std::promise<result<ingest_outcome>> done;
-    w.submit(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i),
-                                           "hello")}),
+    w.submit(request(t0 + i,
+                     {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i), "hello")}),
              [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().has_value());
   }
@@ -647,8 +589,8 @@ TEST_CASE("a WAL that cannot restart is checkpointed per 1,000 new pages, not pe
     REQUIRE(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM messages;", nullptr, nullptr,
                          nullptr) == SQLITE_OK);
     std::promise<result<ingest_outcome>> done;
-    w.submit(request(t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i),
-                                           "hello")}),
+    w.submit(request(t0 + i,
+                     {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i), "hello")}),
              [&](result<ingest_outcome> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().has_value());
     REQUIRE(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
@@ -663,8 +605,8 @@ TEST_CASE("the writer checkpoints itself when the WAL reaches its hard bound") {
   fixture f;  // no group writer, so no checkpoint thread
   std::vector<ingest_request> reqs;
   for (int i = 0; i < 3000; ++i)
-    reqs.push_back(request(t0 + i, {chat_message("m-" + std::to_string(i),
-                                                 "v-" + std::to_string(i), "hello")}));
+    reqs.push_back(request(
+        t0 + i, {chat_message("m-" + std::to_string(i), "v-" + std::to_string(i), "hello")}));
   std::vector<ingest_request*> one(1);
   for (auto& r : reqs) {
     one[0] = &r;
@@ -820,7 +762,7 @@ TEST_CASE("the writer's page cache holds up to store.cache_bytes, not SQLite's d
   INFO("cache used: " << small << " bytes with 1 MiB, " << large << " with 32 MiB");
   CHECK(small > 0);
   CHECK(small <= (1 << 20) * 5 / 4);  // SQLite's bound counts pages; their headers come on top
-  CHECK(large > 4 << 20);            // beyond what SQLite's default would keep
+  CHECK(large > 4 << 20);             // beyond what SQLite's default would keep
 }
 
 TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
@@ -873,8 +815,8 @@ inbound_message email_message(std::string message_id, std::string from, std::str
   m.text = std::move(text);
   boost::json::object e;
   e["message_id"] = message_id;
-  e["in_reply_to"] = in_reply_to.empty() ? boost::json::value(nullptr)
-                                         : boost::json::value(in_reply_to);
+  e["in_reply_to"] =
+      in_reply_to.empty() ? boost::json::value(nullptr) : boost::json::value(in_reply_to);
   boost::json::array refs;
   for (auto& r : references) refs.push_back(boost::json::string(r));
   e["references"] = std::move(refs);
@@ -895,12 +837,12 @@ TEST_CASE("an email reply naming a stored Message-ID joins that conversation pas
   store_options o;
   o.reopen_after = std::chrono::hours(24);
   fixture f(o);
-  auto first = f.ingest(email_request(t0, email_message("a1@mail.example", "ann@example.com",
-                                                        "my invoice is wrong")));
+  auto first = f.ingest(email_request(
+      t0, email_message("a1@mail.example", "ann@example.com", "my invoice is wrong")));
   // Ten days later, a reply to that mail: past the window, yet the same conversation.
-  auto reply = f.ingest(email_request(
-      t0 + 10 * day, email_message("a2@mail.example", "ann@example.com", "any news?",
-                                   "a1@mail.example", {"a1@mail.example"})));
+  auto reply = f.ingest(
+      email_request(t0 + 10 * day, email_message("a2@mail.example", "ann@example.com", "any news?",
+                                                 "a1@mail.example", {"a1@mail.example"})));
   CHECK(reply.accepted[0].conversation_id == first.accepted[0].conversation_id);
   auto payload = boost::json::parse(f.outbox().back().body);
   CHECK(payload.at("thread").as_array().size() == 2);
@@ -1053,7 +995,8 @@ TEST_CASE("an upgrade from schema 8 keeps the signatures remembered") {
 PRAGMA user_version = 8;
 INSERT INTO signatures_seen (channel, key, digest, expires_at) VALUES
   ('mailgun', 'token-1', 'd-1', {}), ('web-chat', 'msg_1', 'd-2', {}), ('mailgun', 'old', 'd-3', {});
-)sql", now + 20 * minute, now + 10 * minute, now - minute);
+)sql",
+                                         now + 20 * minute, now + 10 * minute, now - minute);
     REQUIRE(sqlite3_exec(h, rows.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(h);
   }
@@ -1202,15 +1145,15 @@ TEST_CASE("payloads stay within store.max_payload_bytes; the stored messages sta
   std::string huge;
   while (huge.size() < (1 << 20)) huge += "\xc4\x81\"\x01 ";
   std::vector<std::string> texts;
-  for (int i = 0; i < 10; ++i) texts.push_back("message " + std::to_string(i) + ": " +
-                                              std::string(12 << 10, 'x'));
+  for (int i = 0; i < 10; ++i)
+    texts.push_back("message " + std::to_string(i) + ": " + std::string(12 << 10, 'x'));
   texts.push_back(huge);
   texts.push_back("and a short one after it");
   millis at = t0;
   std::string conversation;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    auto out = f.ingest(request(at += minute, {chat_message("big-" + std::to_string(i), "v-big",
-                                                            texts[i])}));
+    auto out = f.ingest(
+        request(at += minute, {chat_message("big-" + std::to_string(i), "v-big", texts[i])}));
     conversation = out.accepted.at(0).conversation_id;
   }
   const auto rows = f.outbox();
@@ -1269,6 +1212,5 @@ TEST_CASE("fit_message and build_bounded_payload below the bound change nothing"
         build_payload(conv, customer, m, thread, false));
   // A string that cannot be cut enough (all of its bytes are short strings): left as it is.
   const std::string many = R"({"a":"x","b":"y","c":"z"})";
-  CHECK(fit_message(many, 10, "[cut]") ==
-        R"({"a":"x","b":"y","c":"z","truncated":true})");
+  CHECK(fit_message(many, 10, "[cut]") == R"({"a":"x","b":"y","c":"z","truncated":true})");
 }

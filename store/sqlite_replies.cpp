@@ -1,0 +1,200 @@
+#include "store/sqlite_replies.hpp"
+
+#include "core/log.hpp"
+#include "store/payload.hpp"
+#include "store/sqlite.hpp"
+
+#include <fmt/core.h>
+
+namespace sb {
+
+using sql::stmt;
+using sql::use;
+
+namespace {
+
+// The customer's message columns the reply is addressed from (see `addressed`).
+#define SB_ADDRESSED_COLUMNS                                         \
+  "m.id, m.conversation_id, m.channel, m.direction, m.received_at, " \
+  "coalesce(json_extract(m.body, '$.from.type'), ''), "              \
+  "coalesce(json_extract(m.body, '$.from.value'), ''), "             \
+  "coalesce(json_extract(m.body, '$.subject'), ''), "                \
+  "coalesce(json_extract(m.body, '$.visibility'), 'private')"
+
+// A message of the customer's, as a reply is addressed from it.
+struct addressed {
+  std::string id;
+  std::string conversation_id;
+  std::string channel;
+  std::string direction;
+  millis received_at = 0;
+  std::string from_type;
+  std::string from_value;
+  std::string subject;
+  std::string visibility;
+};
+
+addressed read_addressed(stmt& q) {
+  return {q.text(0), q.text(1), q.text(2), q.text(3), q.i64(4),
+          q.text(5), q.text(6), q.text(7), q.text(8)};
+}
+
+}  // namespace
+
+struct sqlite_replies::statements {
+  explicit statements(sqlite3* db)
+      : find_key(db,
+                 "SELECT k.fingerprint, k.message_id, d.conversation_id, d.channel, d.status "
+                 "FROM reply_keys k JOIN deliveries d ON d.message_id = k.message_id "
+                 "WHERE k.key = ?1"),
+        load_conversation(db, "SELECT customer_id, merged_into FROM conversations WHERE id = ?1"),
+        message(db, "SELECT " SB_ADDRESSED_COLUMNS " FROM messages m WHERE m.id = ?1"),
+        // The customer's messages, newest first, on one channel or on any (?2 NULL).
+        latest_inbound(db, "SELECT " SB_ADDRESSED_COLUMNS
+                           " FROM messages m JOIN conversations c "
+                           "ON c.id = m.conversation_id WHERE c.customer_id = ?1 AND "
+                           "m.direction = 'inbound' AND (?2 IS NULL OR m.channel = ?2) "
+                           "ORDER BY m.received_at DESC, m.seq DESC"),
+        bump_conversation(db,
+                          "UPDATE conversations SET message_count = message_count + 1, "
+                          "last_message_at = max(last_message_at, ?2) WHERE id = ?1 "
+                          "RETURNING message_count"),
+        insert_message(db,
+                       "INSERT INTO messages (id, conversation_id, seq, channel, provider_id, "
+                       "direction, received_at, sent_at, body) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, 'outbound', ?6, NULL, ?7)"),
+        insert_delivery(db,
+                        "INSERT INTO deliveries (message_id, conversation_id, channel, "
+                        "channel_type, answers, status, created_at, updated_at, "
+                        "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6)"),
+        insert_key(db,
+                   "INSERT INTO reply_keys (key, fingerprint, message_id, created_at) "
+                   "VALUES (?1, ?2, ?3, ?4)") {}
+  stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
+  stmt insert_message, insert_delivery, insert_key;
+};
+
+#undef SB_ADDRESSED_COLUMNS
+
+sqlite_replies::sqlite_replies(sqlite3* db) : st_(std::make_unique<statements>(db)) {}
+sqlite_replies::~sqlite_replies() = default;
+
+result<reply_receipt> sqlite_replies::commit(const ingest_request& req) {
+  const reply_request& rr = *req.reply;
+  const reply& r = rr.content;
+  statements& st = *st_;
+
+  // The key seen before: the same reply is answered as it was; another one is refused.
+  {
+    use q(st.find_key);
+    q->bind(1, rr.key);
+    if (q->step()) {
+      if (q->text(0) != rr.fingerprint)
+        return error{errc::conflict,
+                     "this idempotency key was used for another reply; use a new key for a "
+                     "new reply"};
+      return reply_receipt{q->text(1), q->text(2), q->text(3), q->text(4), true};
+    }
+  }
+
+  // The conversation, following merges to the one that absorbed it.
+  std::string conversation = r.conversation_id;
+  std::string customer;
+  for (int hops = 0;; ++hops) {
+    use q(st.load_conversation);
+    q->bind(1, conversation);
+    if (hops == 16 || !q->step()) return error{errc::not_found, "no conversation with that id"};
+    if (q->is_null(1)) {
+      customer = q->text(0);
+      break;
+    }
+    conversation = q->text(1);
+  }
+
+  static const reply_channels none;
+  const reply_channels& sending = rr.channels ? *rr.channels : none;
+  const auto sends = [&](const std::string& channel) { return sending.contains(channel); };
+  // The customer's latest message on `channel`, or on any channel that sends replies.
+  const auto latest = [&](const std::optional<std::string>& channel) -> std::optional<addressed> {
+    use q(st.latest_inbound);
+    q->bind(1, customer).bind(2, channel);
+    while (q->step()) {
+      addressed a = read_addressed(*q);
+      if (sends(a.channel)) return a;
+    }
+    return std::nullopt;
+  };
+
+  std::optional<std::string> channel = r.channel;
+  std::optional<addressed> answers;
+  if (r.in_reply_to) {
+    use q(st.message);
+    q->bind(1, *r.in_reply_to);
+    if (q->step()) answers = read_addressed(*q);
+    if (!answers || answers->conversation_id != conversation || answers->direction != "inbound")
+      return error{errc::malformed, "in_reply_to names no customer's message of this conversation"};
+    if (channel && *channel != answers->channel)
+      return error{errc::malformed,
+                   fmt::format("in_reply_to names a message of channel {}, not of channel {}",
+                               answers->channel, *channel)};
+    channel = answers->channel;
+  }
+  if (channel && !sends(*channel))
+    return error{errc::undeliverable,
+                 fmt::format("channel {} sends no replies (no such channel, or no outbound: "
+                             "section)",
+                             *channel)};
+  const std::optional<addressed> last = latest(channel);
+  if (!last) {
+    if (channel)
+      return error{errc::undeliverable,
+                   fmt::format("the customer has written nothing on channel {}", *channel)};
+    std::string names;
+    for (const auto& [name, _] : sending) names += (names.empty() ? "" : ", ") + name;
+    return error{errc::undeliverable,
+                 names.empty() ? std::string("no channel sends replies: add an outbound: "
+                                             "section to a channel (docs/replies.md)")
+                               : fmt::format("the customer has written on no channel that "
+                                             "sends replies ({})",
+                                             names)};
+  }
+  if (!answers) answers = last;
+  const reply_channel& ch = sending.find(answers->channel)->second;
+  // The provider's window runs from the customer's latest message on the channel.
+  if (error e =
+          check_window(answers->channel, ch, last->from_type, last->received_at, req.received_at);
+      e.code != errc::ok)
+    return e;
+
+  // Everything checked: the writes.
+  std::int64_t seq = 0;
+  {
+    use q(st.bump_conversation);
+    q->bind(1, conversation).bind(2, req.received_at);
+    if (q->step()) seq = q->i64(0);
+  }
+  const std::string provider_id = "reply:" + rr.key;
+  const std::string body = reply_message_json(
+      r, {rr.id, answers->channel, ch.type, req.received_at, provider_id},
+      {answers->id, answers->from_value, answers->subject, answers->visibility}, "queued");
+  {
+    use q(st.insert_message);
+    q->bind(1, rr.id).bind(2, conversation).bind(3, seq).bind(4, answers->channel);
+    q->bind(5, provider_id).bind(6, req.received_at).bind(7, body);
+    q->run();
+  }
+  {
+    use q(st.insert_delivery);
+    q->bind(1, rr.id).bind(2, conversation).bind(3, answers->channel).bind(4, ch.type);
+    q->bind(5, answers->id).bind(6, req.received_at);
+    q->run();
+  }
+  {
+    use q(st.insert_key);
+    q->bind(1, rr.key).bind(2, rr.fingerprint).bind(3, rr.id).bind(4, req.received_at);
+    q->run();
+  }
+  return reply_receipt{rr.id, conversation, answers->channel, "queued", false};
+}
+
+}  // namespace sb

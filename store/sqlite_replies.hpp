@@ -1,0 +1,31 @@
+// The SQLite backend's half of agents' replies (store.hpp, reply_request): the writes of one
+// reply inside the writer's batch transaction. Private to the SQLite backend.
+#pragma once
+
+#include "core/error.hpp"
+#include "store/store.hpp"
+
+#include <memory>
+
+struct sqlite3;
+
+namespace sb {
+
+class sqlite_replies {
+ public:
+  explicit sqlite_replies(sqlite3* db);  // prepares its statements on the writer connection
+  ~sqlite_replies();
+  sqlite_replies(const sqlite_replies&) = delete;
+  sqlite_replies& operator=(const sqlite_replies&) = delete;
+
+  // The reply of `req` (prepared), in the open transaction. A refusal (errc::not_found,
+  // conflict, malformed, undeliverable, window_closed) is returned before anything is
+  // written; a SQLite failure throws sql::sqlite_failure, as the batch expects.
+  result<reply_receipt> commit(const ingest_request& req);
+
+ private:
+  struct statements;
+  std::unique_ptr<statements> st_;
+};
+
+}  // namespace sb

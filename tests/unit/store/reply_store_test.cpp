@@ -1,0 +1,380 @@
+// Agents' replies in the store (store.hpp, reply_request): the thread, the delivery row, the
+// idempotency key, the channel and the message answered, the providers' windows, and the
+// refusals that write nothing.
+#include "store/reader.hpp"
+#include "store/writer.hpp"
+#include "store_fixture.hpp"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <boost/json/parse.hpp>
+
+#include <future>
+#include <set>
+
+using namespace sb;
+using namespace sb::test;
+
+namespace {
+
+constexpr millis hour = 60 * minute;
+
+reply text_reply(std::string conversation, std::string text) {
+  reply r;
+  r.conversation_id = std::move(conversation);
+  r.text = std::move(text);
+  r.agent = {"a-7", "Ieva"};
+  return r;
+}
+
+std::shared_ptr<const reply_channels> sending(reply_channels c) {
+  return std::make_shared<const reply_channels>(std::move(c));
+}
+
+const auto chat_sends = sending({{"web-chat", {"chat"}}});
+
+ingest_request reply_request_at(millis at, reply r, std::string key,
+                                std::shared_ptr<const reply_channels> channels = chat_sends) {
+  ingest_request req;
+  req.received_at = at;
+  req.reply = reply_request{std::move(r), std::move(key), std::move(channels), {}, {}};
+  return req;
+}
+
+// A message of the customer's on another channel (`type`), from `identity`.
+ingest_request on_channel(millis at, std::string channel, std::string type, std::string id,
+                          identity from, std::string text = "hello") {
+  inbound_message m;
+  m.provider_id = std::move(id);
+  m.identities.push_back(std::move(from));
+  m.text = std::move(text);
+  ingest_request r = request(at, {m});
+  r.channel = std::move(channel);
+  r.channel_type = std::move(type);
+  return r;
+}
+
+struct reply_fixture : fixture {
+  result<ingest_outcome> send(ingest_request r) {
+    ingest_request* p = &r;
+    auto res = store->commit(std::span<ingest_request* const>(&p, 1), {});
+    REQUIRE(res.outcomes.size() == 1);
+    return std::move(res.outcomes[0]);
+  }
+  reply_receipt sent(ingest_request r) {
+    auto out = send(std::move(r));
+    INFO((out ? std::string() : out.error().detail));
+    REQUIRE(out.has_value());
+    REQUIRE(out->reply.has_value());
+    return *out->reply;
+  }
+  error refused(ingest_request r) {
+    auto out = send(std::move(r));
+    REQUIRE_FALSE(out.has_value());
+    return out.error();
+  }
+  std::int64_t count(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(opts.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  }
+  boost::json::array thread(const std::string& conversation) {
+    auto reader = open_sqlite_reader(opts.path);
+    REQUIRE(reader.has_value());
+    auto conv = (*reader)->conversation(conversation);
+    REQUIRE(conv);
+    return boost::json::parse(*conv).at("thread").as_array();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a reply joins the thread as an outbound message with its delivery row") {
+  reply_fixture f;
+  const auto first = f.ingest(request(t0, {chat_message("m-1", "v-1", "Where is my order?")}));
+  const accepted_message& asked = first.accepted[0];
+
+  const auto receipt =
+      f.sent(reply_request_at(t0 + minute, text_reply(asked.conversation_id, "On its way"), "k-1"));
+  CHECK(receipt.conversation_id == asked.conversation_id);
+  CHECK(receipt.channel == "web-chat");
+  CHECK(receipt.status == "queued");
+  CHECK_FALSE(receipt.replayed);
+  CHECK(receipt.message_id.size() == 36);
+
+  const auto thread = f.thread(asked.conversation_id);
+  REQUIRE(thread.size() == 2);
+  const auto& m = thread[1].as_object();
+  CHECK(m.at("id").as_string() == receipt.message_id);
+  CHECK(m.at("direction") == "outbound");
+  CHECK(m.at("channel") == "web-chat");
+  CHECK(m.at("channel_type") == "chat");
+  CHECK(m.at("text") == "On its way");
+  CHECK(m.at("from").at("type") == "agent");
+  CHECK(m.at("from").at("value") == "a-7");
+  CHECK(m.at("from").at("name") == "Ieva");
+  CHECK(m.at("author").at("id") == "a-7");
+  CHECK(m.at("author").at("name") == "Ieva");
+  CHECK(m.at("answers").as_string() == asked.message_id);
+  CHECK(m.at("recipient") == "web-chat:v-1");
+  CHECK(m.at("status") == "queued");
+  CHECK(m.at("provider_id") == "reply:k-1");
+  CHECK(m.at("subject").is_null());  // not an e-mail
+
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'queued' AND channel = "
+                "'web-chat' AND channel_type = 'chat' AND attempts = 0 AND answers = '" +
+                asked.message_id + "' AND message_id = '" + receipt.message_id + "'") == 1);
+  CHECK(f.store->outbox_size() == 1);  // a reply is not routed to a skill queue
+
+  // The customer's next message carries the whole exchange.
+  const auto next = f.ingest(request(t0 + 2 * minute, {chat_message("m-2", "v-1", "Thanks!")}));
+  CHECK(next.accepted[0].conversation_id == asked.conversation_id);
+  const auto payload = boost::json::parse(f.outbox().back().body);
+  const auto& t = payload.at("thread").as_array();
+  REQUIRE(t.size() == 3);
+  CHECK(t[1].at("id").as_string() == receipt.message_id);
+  CHECK(t[1].at("direction") == "outbound");
+  CHECK(payload.at("conversation").at("message_count") == 3);
+  CHECK(payload.at("message").at("text") == "Thanks!");
+}
+
+TEST_CASE("the same key answers the same reply; another reply under it is refused") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto first = f.sent(reply_request_at(t0 + 1, text_reply(conv, "hello"), "k-1"));
+  const auto again = f.sent(reply_request_at(t0 + 2, text_reply(conv, "hello"), "k-1"));
+  CHECK(again.replayed);
+  CHECK(again.message_id == first.message_id);
+  CHECK(again.channel == "web-chat");
+  CHECK(again.status == "queued");
+  CHECK(f.count("SELECT count(*) FROM messages WHERE direction = 'outbound'") == 1);
+
+  const error e = f.refused(reply_request_at(t0 + 3, text_reply(conv, "hello again"), "k-1"));
+  CHECK(e.code == errc::conflict);
+  CHECK(e.detail.find("another reply") != std::string::npos);
+  CHECK(f.count("SELECT count(*) FROM messages") == 2);
+  CHECK(f.count("SELECT count(*) FROM deliveries") == 1);
+
+  // A new key is a new reply, even with the same text.
+  const auto other = f.sent(reply_request_at(t0 + 4, text_reply(conv, "hello"), "k-2"));
+  CHECK(other.message_id != first.message_id);
+  CHECK(f.thread(conv).size() == 3);
+}
+
+TEST_CASE("a refused reply writes nothing, and the requests around it in its batch commit") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  std::vector<ingest_request> reqs;
+  reqs.push_back(request(t0 + 1, {chat_message("m-2", "v-2", "another customer")}));
+  reqs.push_back(reply_request_at(t0 + 2, text_reply("no-such-conversation", "x"), "k-1"));
+  reqs.push_back(reply_request_at(t0 + 3, text_reply(conv, "ok"), "k-2"));
+  reqs.push_back(request(t0 + 4, {chat_message("m-3", "v-1", "and me")}));
+  std::vector<ingest_request*> ptrs;
+  for (auto& r : reqs) ptrs.push_back(&r);
+  const auto res = f.store->commit(ptrs, {});
+  REQUIRE(res.outcomes.size() == 4);
+  CHECK(res.outcomes[0].has_value());
+  REQUIRE_FALSE(res.outcomes[1].has_value());
+  CHECK(res.outcomes[1].error().code == errc::not_found);
+  REQUIRE(res.outcomes[2].has_value());
+  CHECK(res.outcomes[2]->reply->status == "queued");
+  CHECK(res.outcomes[3].has_value());
+  CHECK(res.outbox_added == 2);
+  CHECK(f.count("SELECT count(*) FROM reply_keys") == 1);
+  CHECK(f.count("SELECT count(*) FROM messages") == 4);
+  // The reply is 2nd in its thread, the customer's next message 3rd.
+  CHECK(f.count("SELECT seq FROM messages WHERE provider_id = 'm-3'") == 3);
+}
+
+TEST_CASE("the channel: the one named, else the customer's latest on one that sends replies") {
+  reply_fixture f;
+  const identity visitor{"chat", "web-chat:v-1"};
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  // Later the same customer asks for a phone call: no text channel back.
+  f.ingest(on_channel(t0 + minute, "cb", "callback", "c-1", visitor, "call me"));
+
+  SUBCASE("a callback request is passed over") {
+    CHECK(f.sent(reply_request_at(t0 + hour, text_reply(conv, "x"), "k")).channel == "web-chat");
+  }
+  SUBCASE("a channel named that sends") {
+    auto r = text_reply(conv, "x");
+    r.channel = "web-chat";
+    CHECK(f.sent(reply_request_at(t0 + hour, r, "k")).channel == "web-chat");
+  }
+  SUBCASE("a channel named that does not send") {
+    auto r = text_reply(conv, "x");
+    r.channel = "cb";
+    const error e = f.refused(reply_request_at(t0 + hour, r, "k"));
+    CHECK(e.code == errc::undeliverable);
+    CHECK(e.detail.find("channel cb sends no replies") != std::string::npos);
+  }
+  SUBCASE("a channel that sends, where the customer never wrote") {
+    auto r = text_reply(conv, "x");
+    r.channel = "other-chat";
+    const error e = f.refused(reply_request_at(
+        t0 + hour, r, "k", sending({{"web-chat", {"chat"}}, {"other-chat", {"chat"}}})));
+    CHECK(e.code == errc::undeliverable);
+    CHECK(e.detail.find("has written nothing on channel other-chat") != std::string::npos);
+  }
+  SUBCASE("no channel sends") {
+    const error e = f.refused(reply_request_at(t0 + hour, text_reply(conv, "x"), "k", sending({})));
+    CHECK(e.code == errc::undeliverable);
+    CHECK(e.detail.find("no channel sends replies") != std::string::npos);
+  }
+  SUBCASE("the customer wrote on none that sends") {
+    const error e = f.refused(
+        reply_request_at(t0 + hour, text_reply(conv, "x"), "k", sending({{"tg", {"telegram"}}})));
+    CHECK(e.code == errc::undeliverable);
+    CHECK(e.detail.find("no channel that sends replies (tg)") != std::string::npos);
+  }
+  CHECK(f.count("SELECT count(*) FROM deliveries") <= 1);
+}
+
+TEST_CASE("in_reply_to names the customer's message answered, on its channel") {
+  reply_fixture f;
+  const auto first = f.ingest(request(t0, {chat_message("m-1", "v-1", "one")})).accepted[0];
+  f.ingest(request(t0 + 1, {chat_message("m-2", "v-1", "two")}));
+  const auto elsewhere = f.ingest(request(t0 + 2, {chat_message("m-3", "v-9", "x")})).accepted[0];
+
+  auto r = text_reply(first.conversation_id, "about one");
+  r.in_reply_to = first.message_id;
+  const auto receipt = f.sent(reply_request_at(t0 + 3, r, "k-1"));
+  CHECK(f.thread(first.conversation_id)[2].at("answers").as_string() == first.message_id);
+
+  SUBCASE("an unknown message") { r.in_reply_to = "0190c0de-0000-7000-8000-000000000000"; }
+  SUBCASE("another conversation's") { r.in_reply_to = elsewhere.message_id; }
+  SUBCASE("the agent's own reply") { r.in_reply_to = receipt.message_id; }
+  const error e = f.refused(reply_request_at(t0 + 4, r, "k-2"));
+  CHECK(e.code == errc::malformed);
+  CHECK(e.detail == "in_reply_to names no customer's message of this conversation");
+}
+
+TEST_CASE("a reply to a merged conversation joins the one that absorbed it") {
+  reply_fixture f;
+  auto email_only = chat_message("m-1", "v-1", "one");
+  email_only.identities = {{"email", "ann@example.com"}};
+  const auto a = f.ingest(request(t0, {email_only})).accepted[0];
+  auto phone_only = chat_message("m-2", "v-2", "two");
+  phone_only.identities = {{"phone", "+15550102000"}};
+  const auto b = f.ingest(request(t0 + minute, {phone_only})).accepted[0];
+  auto both = chat_message("m-3", "v-3", "both");
+  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
+  f.ingest(request(t0 + 2 * minute, {both}));
+
+  const auto receipt = f.sent(reply_request_at(t0 + hour, text_reply(b.conversation_id, "x"), "k"));
+  CHECK(receipt.conversation_id == a.conversation_id);
+  const auto thread = f.thread(a.conversation_id);
+  REQUIRE(thread.size() == 4);
+  CHECK(thread[3].at("id").as_string() == receipt.message_id);
+  CHECK(thread[3].at("answers").as_string() == thread[2].at("id").as_string());
+}
+
+TEST_CASE("a reply outside the provider's window is refused with window_closed") {
+  reply_fixture f;
+  const auto channels = sending({{"wa", {"whatsapp"}},
+                                 {"fb", {"messenger", true}},
+                                 {"ig", {"instagram"}},
+                                 {"sms", {"twilio"}},
+                                 {"tg", {"telegram"}}});
+  struct row {
+    const char* channel;
+    const char* type;
+    identity from;
+    millis open_for;  // 0: no window
+  };
+  const row rows[] = {
+      {"wa", "whatsapp", {"whatsapp", "15550102000"}, 24 * hour},
+      {"fb", "messenger", {"messenger", "p:1"}, 7 * 24 * hour},  // HUMAN_AGENT tag
+      {"ig", "instagram", {"instagram", "p:2"}, 24 * hour},
+      {"sms", "twilio", {"whatsapp", "15550102001"}, 24 * hour},  // WhatsApp via Twilio
+      {"sms", "twilio", {"phone", "+15550102002"}, 0},            // SMS: no window
+      {"tg", "telegram", {"telegram", "42"}, 0},
+  };
+  int n = 0;
+  for (const row& r : rows) {
+    CAPTURE(r.channel);
+    CAPTURE(r.from.type);
+    ++n;
+    const millis at = t0 + n * 30 * 24 * hour;  // a customer of their own each time
+    const auto conv = f.ingest(on_channel(at, r.channel, r.type, "p-" + std::to_string(n), r.from))
+                          .accepted[0]
+                          .conversation_id;
+    const std::string key = "k-" + std::to_string(n);
+    if (r.open_for == 0) {
+      CHECK(f.sent(reply_request_at(at + 20 * 24 * hour, text_reply(conv, "x"), key, channels))
+                .status == "queued");
+      continue;
+    }
+    const error e = f.refused(
+        reply_request_at(at + r.open_for + 1, text_reply(conv, "late"), key + "-late", channels));
+    CHECK(e.code == errc::window_closed);
+    CHECK(e.detail.find(std::string("channel ") + r.channel) != std::string::npos);
+    CHECK(f.sent(reply_request_at(at + r.open_for, text_reply(conv, "in time"), key, channels))
+              .channel == r.channel);
+  }
+  CHECK(f.count("SELECT count(*) FROM reply_keys WHERE key LIKE '%-late'") == 0);
+}
+
+TEST_CASE("an e-mail reply's subject is Re: the one it answers") {
+  reply_fixture f;
+  const auto channels = sending({{"mail", {"mailgun"}}});
+  const auto send_to = [&](const std::string& id, const std::string& subject) {
+    auto r = on_channel(t0, "mail", "mailgun", id, {"email", id + "@example.com"});
+    r.messages[0].subject = subject;
+    const auto conv = f.ingest(std::move(r)).accepted[0].conversation_id;
+    f.sent(reply_request_at(t0 + 1, text_reply(conv, "x"), "k-" + id, channels));
+    return f.thread(conv)[1];
+  };
+  CHECK(send_to("a", "Invoice 42").at("subject") == "Re: Invoice 42");
+  CHECK(send_to("b", "RE: Invoice 43").at("subject") == "RE: Invoice 43");
+  CHECK(send_to("c", "").at("subject").is_null());
+  CHECK(send_to("d", "x").at("recipient") == "d@example.com");
+}
+
+TEST_CASE("the group writer commits replies with the webhooks of its batch") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-0", "v-1", "hi")})).accepted[0].conversation_id;
+  group_writer writer(*f.store, {});
+  writer.start();
+  std::vector<std::future<result<ingest_outcome>>> answers;
+  for (int i = 0; i < 40; ++i) {
+    auto p = std::make_shared<std::promise<result<ingest_outcome>>>();
+    answers.push_back(p->get_future());
+    auto done = [p](result<ingest_outcome> r) { p->set_value(std::move(r)); };
+    if (i % 2 == 0)
+      writer.submit(reply_request_at(t0 + i + 1, text_reply(conv, "r" + std::to_string(i % 10)),
+                                     "k-" + std::to_string(i % 10)),
+                    done);
+    else
+      writer.submit(request(t0 + i + 1, {chat_message("m-" + std::to_string(i), "v-1", "m")}),
+                    done);
+  }
+  std::set<std::string> replies;
+  int replayed = 0;
+  for (auto& a : answers) {
+    auto r = a.get();
+    REQUIRE(r.has_value());
+    if (!r->reply) continue;
+    replies.insert(r->reply->message_id);
+    replayed += r->reply->replayed ? 1 : 0;
+  }
+  writer.stop();
+  // Keys k-0, k-2, ..., k-8 each came four times with the same reply: once committed, three
+  // times answered as committed.
+  CHECK(replies.size() == 5);
+  CHECK(replayed == 15);
+  CHECK(f.count("SELECT count(*) FROM deliveries") == 5);
+  CHECK(f.count("SELECT message_count FROM conversations WHERE id = '" + conv + "'") == 26);
+  CHECK(f.count("SELECT count(DISTINCT seq) FROM messages WHERE conversation_id = '" + conv +
+                "'") == 26);
+}
