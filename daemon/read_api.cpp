@@ -1,9 +1,11 @@
 #include "daemon/read_api.hpp"
 
+#include "channels/common/content_type.hpp"
 #include "channels/crypto.hpp"
 #include "channels/normalize.hpp"
 #include "core/ascii.hpp"
 #include "core/log.hpp"
+#include "daemon/reply_intake.hpp"
 #include "store/reader.hpp"
 #include "store/writer.hpp"
 
@@ -131,6 +133,11 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
     if (!body) return done(error_reply({errc::not_found, "no conversation with that id"}));
     return done(json_text(std::move(*body)));
   }
+  // /v1/conversations/{id}/messages: an agent's reply, committed by the group writer.
+  if (segs.size() == 4 && segs[1] == "conversations" && segs[3] == "messages") {
+    if (req.method != "POST") return done(not_allowed("POST"));
+    return post_reply(req, segs[2], std::move(done));
+  }
   // /v1/conversations/{id}/close: a write, so it runs on the writer thread.
   if (segs.size() == 4 && segs[1] == "conversations" && segs[3] == "close") {
     if (req.method != "POST") return done(not_allowed("POST"));
@@ -143,6 +150,38 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
         });
   }
   done(error_reply({errc::not_found}));
+}
+
+// An agent's reply (docs/replies.md): 202 {"message_id", "conversation_id", "channel",
+// "status"} once committed; the same Idempotency-Key again answers the same, with
+// Idempotent-Replayed: true, and commits nothing.
+void read_api::post_reply(const request_view& req, const std::string& conversation_id,
+                          std::function<void(http_reply)> done) {
+  if (error e = check_media_type(req.header("Content-Type"), "application/json");
+      e.code != errc::ok)
+    return done(error_reply(e));
+  const auto key = req.header("Idempotency-Key");
+  if (!key)
+    return done(error_reply({errc::malformed,
+                             "send an Idempotency-Key header (a UUID, say) so that a retry "
+                             "cannot send the reply twice"}));
+  if (error e = check_idempotency_key(*key); e.code != errc::ok) return done(error_reply(e));
+  auto parsed = parse_reply(req.body, reply_source::http, conversation_id);
+  if (!parsed) return done(error_reply(parsed.error()));
+  auto request = reply_request_for(*cfg_.get(), std::move(*parsed), std::string(*key), req.now);
+  if (!request) return done(error_reply(request.error()));
+  writer_.submit(std::move(*request), [done = std::move(done)](result<ingest_outcome> r) {
+    if (!r) return done(error_reply(r.error()));
+    const reply_receipt& receipt = *r->reply;
+    http_reply answer = json_text(receipt_json(receipt));
+    answer.status = 202;
+    if (receipt.replayed)
+      answer.headers.emplace_back("Idempotent-Replayed", "true");
+    else
+      log::info("api", "reply {} to conversation {} on channel {} queued", receipt.message_id,
+                receipt.conversation_id, receipt.channel);
+    done(std::move(answer));
+  });
 }
 
 // Kept deliveries: what could not be read, for ops to see, replay and forget
@@ -248,8 +287,10 @@ void read_api::parked(const request_view& req, const std::vector<std::string>& s
     return answer_write(writer_, std::move(done),
                         [seq](store_backend& store) -> result<boost::json::object> {
                           SB_TRY(r, store.delete_parked(seq));
-                          log::info("api", "parked seq={} deleted; its message stays stored, "
-                                    "unpublished", seq);
+                          log::info("api",
+                                    "parked seq={} deleted; its message stays stored, "
+                                    "unpublished",
+                                    seq);
                           return boost::json::object{{"seq", seq}, {"status", "deleted"}};
                         });
   }

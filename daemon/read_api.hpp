@@ -1,6 +1,7 @@
 // The read API for agents' tools, behind bearer tokens (server.api_tokens_file):
 //   GET  /v1/conversations/{id}          the conversation with its full thread
 //   POST /v1/conversations/{id}/close    close it; the customer's next message opens a new one
+//   POST /v1/conversations/{id}/messages an agent's reply (docs/replies.md), Idempotency-Key
 //   GET  /v1/customers/{id}              the customer, identities, conversations
 //   GET  /v1/customers?identity=type:value
 //   GET  /v1/unreadable[?status=pending|replayed|all&channel=&limit=]   kept deliveries
@@ -37,6 +38,8 @@ class read_api {
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
  private:
+  void post_reply(const request_view& req, const std::string& conversation_id,
+                  std::function<void(http_reply)> done);
   void unreadable(const request_view& req, const std::vector<std::string>& segs,
                   std::function<void(http_reply)> done);
   void parked(const request_view& req, const std::vector<std::string>& segs,

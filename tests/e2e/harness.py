@@ -457,7 +457,8 @@ class Env:
                  extra_channels: str = "", api_tokens: list[str] | None = None,
                  reopen_after: str = "7d", skills: dict[str, str] | None = None,
                  routes: str | None = None, extra_config: str = "",
-                 server_extra: str = "", refused_per_client: int | None = 0) -> None:
+                 server_extra: str = "", refused_per_client: int | None = 0,
+                 chat_extra: str = "") -> None:
         """extra_channels: more YAML items for the `channels:` list, each starting with
         "  - name: ...", indented like the generated chat channel.
         skills: skill name -> its extra YAML keys ("    max_priority: 10\n"), replacing the
@@ -465,6 +466,8 @@ class Env:
         routes: the `routes:` items, replacing the default keyword + general routes.
         extra_config: more top-level YAML (e.g. `schedules:`).
         server_extra: more keys of `server:`, indented two spaces.
+        chat_extra: more keys of the generated web-chat channel, indented four spaces (its
+        `outbound:` section, say).
         refused_per_client: server.rate_limit.refused_per_client, written when server_extra
         has no rate_limit of its own; 0 (off) by default, since most tests send refused
         requests on purpose, one after another from 127.0.0.1. None: the daemon's default."""
@@ -523,7 +526,7 @@ channels:
   - name: {self.channel}
     type: chat
     secret: {yq(self.secret)}
-{extra_channels.rstrip()}
+{chat_extra}{extra_channels.rstrip()}
 {extra_config}skills:
 """ + "".join(f"  - name: {name}\n    queue: {yq(self.queues[name])}\n{extra}"
               for name, extra in skills.items()) + "routes:\n" + routes
