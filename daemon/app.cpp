@@ -1,12 +1,14 @@
 #include "daemon/app.hpp"
 
 #include "broker/publisher.hpp"
+#include "broker/reply_consumer.hpp"
 #include "core/log.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/read_api.hpp"
+#include "daemon/reply_intake.hpp"
 #include "daemon/route_command.hpp"
 #include "store/reader.hpp"
 #include "store/store.hpp"
@@ -19,12 +21,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <pthread.h>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <future>
 #include <optional>
-#include <pthread.h>
 #include <thread>
 
 #ifndef SB_VERSION
@@ -36,6 +38,7 @@ namespace {
 
 constexpr std::chrono::seconds drain_deadline{10};
 constexpr std::chrono::seconds publish_deadline{5};
+constexpr std::chrono::seconds reply_deadline{5};  // replies in flight: committed and acked
 constexpr std::chrono::milliseconds drain_grace{1000};
 
 void print_errors(const config_load& l) {
@@ -146,6 +149,9 @@ int run_daemon(const std::string& config_path) {
       [&writer](std::vector<std::int64_t> seqs) { writer.confirmed(std::move(seqs)); },
       [&writer](std::vector<outbox_parking> rows) { writer.park(std::move(rows)); }};
   pub = std::make_unique<publisher>(cfg->broker, cfg->routing->skills, std::move(source));
+  // Agents' replies from the replies queue, committed by the same writer.
+  queued_replies reply_intake(holder, writer);
+  reply_consumer replies(cfg->broker, cfg->replies, reply_intake);
   log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
             writer.backlog());
 
@@ -191,9 +197,9 @@ int run_daemon(const std::string& config_path) {
     store_gauge("switchboard_outbox_oldest_age_seconds",
                 "Age of the oldest unpublished message (0 when the outbox is empty).", [&] {
                   const auto oldest = (*api_reader)->oldest_outbox_millis();
-                  return oldest ? std::max<double>(
-                                      0, static_cast<double>(now_ms() - *oldest) / 1000.0)
-                                : 0.0;
+                  return oldest
+                             ? std::max<double>(0, static_cast<double>(now_ms() - *oldest) / 1000.0)
+                             : 0.0;
                 });
     store_gauge("switchboard_unreadable_pending",
                 "Deliveries kept because some of their events could not be read, not yet "
@@ -204,6 +210,7 @@ int run_daemon(const std::string& config_path) {
                 "out of the outbox until republished or deleted (GET /v1/parked).",
                 [&] { return static_cast<double>((*api_reader)->parked()); });
     pub->render_metrics(out);
+    replies.render_metrics(out);
     metrics::render_process_metrics(out);
     return out;
   });
@@ -218,6 +225,7 @@ int run_daemon(const std::string& config_path) {
 
   writer.start();
   pub->start();
+  replies.start();
   server.start();
   log::info("http", "listening on {}:{}", cfg->server.host, *port);
 
@@ -279,6 +287,8 @@ int run_daemon(const std::string& config_path) {
     log::warn("http", "{} connection(s) still open after the drain deadline",
               server.active_connections());
   boost::asio::post(ioc, [&dog] { dog.stop(); });
+  // Replies handed to the writer are committed and acknowledged; the rest stay in the queue.
+  replies.stop(reply_deadline);
   pub->stop(publish_deadline);
   writer.stop();
   ioc.stop();

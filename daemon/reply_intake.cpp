@@ -1,6 +1,8 @@
 #include "daemon/reply_intake.hpp"
 
+#include "core/log.hpp"
 #include "replies/channels.hpp"
+#include "store/ingest_sink.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -37,6 +39,40 @@ std::string receipt_json(const reply_receipt& r) {
                                                     {"conversation_id", r.conversation_id},
                                                     {"channel", r.channel},
                                                     {"status", r.status}});
+}
+
+namespace {
+
+reply_verdict rejected(const error& e) {
+  return {reply_verdict::kind::rejected, std::string(describe(e.code).name),
+          e.detail.empty() ? std::string(describe(e.code).detail) : e.detail};
+}
+
+}  // namespace
+
+void queued_replies::take(std::string body, std::string key,
+                          std::function<void(reply_verdict)> done) {
+  if (key.empty())
+    return done({reply_verdict::kind::rejected, "no_message_id",
+                 "set the AMQP message_id property: it is the reply's idempotency key"});
+  if (error e = check_idempotency_key(key); e.code != errc::ok) return done(rejected(e));
+  auto parsed = parse_reply(body, reply_source::queue);
+  if (!parsed) return done(rejected(parsed.error()));
+  auto request = reply_request_for(*cfg_.get(), std::move(*parsed), std::move(key), now_ms());
+  if (!request) return done(rejected(request.error()));
+  sink_.submit(std::move(*request), [done = std::move(done)](result<ingest_outcome> r) {
+    if (!r) {
+      if (r.error().code == errc::unavailable) return done({reply_verdict::kind::retry, {}, {}});
+      return done(rejected(r.error()));
+    }
+    const reply_receipt& receipt = *r->reply;
+    if (!receipt.replayed)
+      log::info("replies", "reply {} to conversation {} on channel {} queued (from the queue)",
+                receipt.message_id, receipt.conversation_id, receipt.channel);
+    done({receipt.replayed ? reply_verdict::kind::replayed : reply_verdict::kind::committed,
+          {},
+          {}});
+  });
 }
 
 }  // namespace sb

@@ -4,8 +4,10 @@
 // reply_request).
 #pragma once
 
+#include "broker/reply_consumer.hpp"
 #include "core/error.hpp"
 #include "daemon/config.hpp"
+#include "daemon/pipeline.hpp"
 #include "replies/reply.hpp"
 #include "store/store.hpp"
 
@@ -24,5 +26,20 @@ result<ingest_request> reply_request_for(const config& cfg, reply r, std::string
 
 // The answer's JSON: {"message_id", "conversation_id", "channel", "status"}.
 std::string receipt_json(const reply_receipt& r);
+
+// Replies from the replies queue (broker/reply_consumer.hpp): parsed as switchboard.reply/v1
+// with the message_id as the key, checked under the current config and committed by `sink`.
+// A reply refused is rejected with the refusal's name (malformed, too_large, not_found,
+// conflict, undeliverable, window_closed; no_message_id without a key); one the store cannot
+// take now (errc::unavailable) is retried.
+class queued_replies final : public reply_sink {
+ public:
+  queued_replies(const config_holder& cfg, ingest_sink& sink) : cfg_(cfg), sink_(sink) {}
+  void take(std::string body, std::string key, std::function<void(reply_verdict)> done) override;
+
+ private:
+  const config_holder& cfg_;
+  ingest_sink& sink_;
+};
 
 }  // namespace sb

@@ -486,12 +486,16 @@ class Env:
   - skill: general
 """
         self.queues = {name: f"{self.prefix}.{name}" for name in skills}
+        # Each test's own replies queues: another test's daemon must not take its replies.
+        self.replies_queue = f"{self.prefix}.replies"
+        self.rejected_queue = f"{self.prefix}.replies.rejected"
         self.channel = "web-chat"
         self.secret = new_secret()
         self.workdir = tempfile.mkdtemp(prefix="sb-e2e-")
         on_cleanup("remove temp dir", self._remove_workdir)
         on_cleanup("delete broker queues and exchange",
-                   lambda: delete_broker_objects(self.amqp_url, list(self.queues.values()),
+                   lambda: delete_broker_objects(self.amqp_url, list(self.queues.values())
+                                                 + [self.replies_queue, self.rejected_queue],
                                                  self.exchange))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -522,6 +526,9 @@ server:
   url: {yq(self.amqp_url)}
   exchange: {yq(self.exchange)}
   confirm_window: {confirm_window}
+replies:
+  queue: {yq(self.replies_queue)}
+  rejected_queue: {yq(self.rejected_queue)}
 channels:
   - name: {self.channel}
     type: chat
