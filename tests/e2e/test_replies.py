@@ -34,6 +34,15 @@ def post_reply(env: h.Env, conversation: str, body: Any, key: str | None, *,
                                 headers)
 
 
+def receipt_schema_errors(receipt: Any) -> list[str]:
+    import jsonschema  # noqa: PLC0415 (Debian's python3-jsonschema)
+    with open(os.path.join(h.source_dir(), "docs", "reply.schema.json")) as f:
+        schema = json.load(f)
+    v = jsonschema.Draft202012Validator({"$schema": schema["$schema"], "$defs": schema["$defs"],
+                                         "$ref": "#/$defs/receipt"})
+    return [e.message for e in v.iter_errors(receipt)]
+
+
 def thread_of(env: h.Env, conversation: str) -> list[dict[str, Any]]:
     r = env.client().request("GET", f"/v1/conversations/{conversation}", None,
                              {"Authorization": f"Bearer {TOKEN}"})
@@ -63,6 +72,8 @@ def main(ck: h.Checks) -> None:
     receipt = r.json or {}
     ck.equal(sorted(receipt), ["channel", "conversation_id", "message_id", "status"],
              "the answer names the message, conversation, channel and status")
+    ck.equal(receipt_schema_errors(receipt), [],
+             "the answer matches docs/reply.schema.json#/$defs/receipt")
     ck.equal(receipt.get("conversation_id"), conv, "the reply's conversation")
     ck.equal(receipt.get("channel"), "web-chat", "the channel of the customer's message")
     ck.equal(receipt.get("status"), "queued", "status queued")
