@@ -14,6 +14,8 @@ packages=(
   libhowardhinnant-date-dev libcld2-dev tzdata
   # Unicode: NFC and default-ignorable code points (utf8proc), IDNA UTS #46 (libidn2)
   libutf8proc-dev libidn2-dev
+  # agents' replies: the providers' send APIs over HTTPS (libcurl's multi interface)
+  libcurl4-openssl-dev
   doctest-dev
   # the fuzz targets (scripts/fuzz.sh) and the thread-safety lint (tests/CMakeLists.txt): clang
   # with libFuzzer and the sanitizer runtimes, and llvm-14 for llvm-symbolizer (without it
@@ -21,6 +23,8 @@ packages=(
   clang clang-14 libclang-rt-14-dev llvm-14
   # the broker, and the tools the tests and the README use against it
   rabbitmq-server amqp-tools sqlite3 python3 python3-pika python3-jsonschema
+  # a real SMTP server on loopback for the mime channel's replies
+  python3-aiosmtpd
   # promtool (from prometheus) checks the /metrics page in the tests
   prometheus
   # the README's example: sign a webhook and POST it

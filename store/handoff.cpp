@@ -26,11 +26,13 @@ void committed_batch::append(committed_batch&& later) {
   move_append(new_customers, later.new_customers);
   move_append(changed_customers, later.changed_customers);
   move_append(changed_conversations, later.changed_conversations);
+  move_append(changed_threads, later.changed_threads);
 }
 
 void committed_batch::bound(std::size_t max_rows, std::size_t max_bytes, std::size_t max_changes) {
   if (rows.size() <= max_rows && message_bytes <= max_bytes &&
-      changed_customers.size() + changed_conversations.size() <= max_changes)
+      changed_customers.size() + changed_conversations.size() + changed_threads.size() <=
+          max_changes)
     return;
   *this = {};
   reset = true;
@@ -51,6 +53,12 @@ void handoff::apply(committed_batch&& b) {
     young_customers_.erase(id);
     old_customers_.erase(id);
   }
+  // A message of the thread changed where it is stored: the cached texts are read again.
+  for (const auto& id : b.changed_threads)
+    if (const auto it = threads_.find(id); it != threads_.end()) {
+      thread_bytes_ -= it->second.bytes;
+      threads_.erase(it);
+    }
   for (auto& r : b.rows) {
     if (rows_.size() >= limits_.rows || row_bytes_ + r.message.size() > limits_.row_bytes)
       break;  // the rest are read from the store when the cursor reaches them

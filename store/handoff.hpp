@@ -42,12 +42,13 @@ struct committed_batch {
   std::vector<customer_view> new_customers;        // created by this commit, as stored
   std::vector<std::string> changed_customers;      // name, identities or claims changed
   std::vector<std::string> changed_conversations;  // closed or reopened
+  std::vector<std::string> changed_threads;        // a stored message changed (a reply's status)
   std::size_t message_bytes = 0;                   // of rows' messages (kept by append)
   bool reset = false;  // a merge, or a write the batch does not describe: forget everything
 
   bool empty() const noexcept {
     return rows.empty() && new_customers.empty() && changed_customers.empty() &&
-           changed_conversations.empty() && !reset;
+           changed_conversations.empty() && changed_threads.empty() && !reset;
   }
   // `later` committed after this batch: one batch saying what both say.
   void append(committed_batch&& later);

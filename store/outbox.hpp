@@ -32,8 +32,8 @@ struct outbox_row {
   // x-skill when set); never stored, so a retry starts again at `skill`.
   std::string overflow_to;
   std::chrono::steady_clock::time_point published_at{};  // publisher only: confirm latency
-  std::string channel;          // header x-channel
-  std::string channel_type;     // header x-channel-type
+  std::string channel;                                   // header x-channel
+  std::string channel_type;                              // header x-channel-type
   int priority = 0;
   millis created_at = 0;  // AMQP timestamp
   std::string body;       // switchboard.conversation/v1 JSON

@@ -21,8 +21,7 @@ void parse_store_options(conf::reader& rd, const conf::field& f, store_options& 
   if (auto v = m.take("cache_bytes"))
     if (auto n = rd.integer(*v, 1 << 20, 1 << 30)) s.cache_bytes = *n;
   if (auto v = m.take("max_page_count"))
-    if (auto n = rd.integer(*v, 0, std::numeric_limits<std::int64_t>::max()))
-      s.max_page_count = *n;
+    if (auto n = rd.integer(*v, 0, std::numeric_limits<std::int64_t>::max())) s.max_page_count = *n;
   m.finish();
 }
 

@@ -28,8 +28,7 @@ void configure_library() {
 
 void open(sqlite3*& db, const std::string& path, int flags, const char* vfs) {
   configure_library();
-  check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs),
-        "open " + path);
+  check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs), "open " + path);
   check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
 }
 

@@ -1,6 +1,6 @@
 // Small RAII helpers over the SQLite C API, private to store/. Every return code goes through
-// check(); a failure unwinds as sqlite_failure to the transaction boundary in sqlite_store.cpp, which
-// turns it into an error value. The exception never leaves store/.
+// check(); a failure unwinds as sqlite_failure to the transaction boundary in sqlite_store.cpp,
+// which turns it into an error value. The exception never leaves store/.
 #pragma once
 
 #include "core/error.hpp"

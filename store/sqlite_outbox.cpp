@@ -57,9 +57,10 @@ struct sqlite_outbox_reader::statements {
                    "c.customer_id = ?1 AND NOT EXISTS (SELECT 1 FROM identities i WHERE "
                    "i.customer_id = ?1 AND i.type = c.type AND i.value = c.value) "
                    "ORDER BY 3 DESC, 4, 1, 2"),
-        thread(db,
-               "SELECT body, received_at, id FROM messages WHERE conversation_id = ?1 AND seq <= ?2 "
-               "ORDER BY seq DESC LIMIT ?3") {}
+        thread(
+            db,
+            "SELECT body, received_at, id FROM messages WHERE conversation_id = ?1 AND seq <= ?2 "
+            "ORDER BY seq DESC LIMIT ?3") {}
   stmt begin, commit, rows, conversation, customer, identities, thread;
 };
 

@@ -96,7 +96,8 @@ boost::json::object conversation_json(sql::stmt& q, int first) {
   boost::json::object c;
   c["id"] = q.text(first);
   c["status"] = q.text(first + 1);
-  c["skill"] = q.is_null(first + 2) ? boost::json::value(nullptr) : boost::json::value(q.text(first + 2));
+  c["skill"] =
+      q.is_null(first + 2) ? boost::json::value(nullptr) : boost::json::value(q.text(first + 2));
   c["priority"] = q.i64(first + 3);
   c["opened_at"] = format_time(q.i64(first + 4));
   c["last_message_at"] = format_time(q.i64(first + 5));
@@ -155,7 +156,8 @@ std::optional<std::string> sqlite_reader::conversation(std::string_view id_in) {
     use q(st_->customer);
     q->bind(1, customer_id);
     if (q->step())
-      cu["name"] = q->text(1).empty() ? boost::json::value(nullptr) : boost::json::value(q->text(1));
+      cu["name"] =
+          q->text(1).empty() ? boost::json::value(nullptr) : boost::json::value(q->text(1));
   }
   boost::json::array ids;
   {
@@ -243,7 +245,7 @@ std::optional<std::string> sqlite_reader::customer(std::string_view id_in) {
 }
 
 std::optional<std::string> sqlite_reader::customer_id_by_identity(std::string_view type,
-                                                                 std::string_view value) {
+                                                                  std::string_view value) {
   mutex_lock lock(m_);
   use q(st_->identity);
   q->bind(1, type).bind(2, value);
@@ -278,7 +280,7 @@ std::optional<kept_row> sqlite_reader::kept(std::string_view id) {
 }
 
 std::string sqlite_reader::kept_list(std::string_view status, std::string_view channel,
-                                    std::size_t limit) {
+                                     std::size_t limit) {
   mutex_lock lock(m_);
   boost::json::array list;
   use q(st_->kept_list);

@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "store/payload.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <fmt/core.h>
 
@@ -69,14 +70,33 @@ struct sqlite_replies::statements {
                         "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6, ?6)"),
         insert_key(db,
                    "INSERT INTO reply_keys (key, fingerprint, message_id, created_at) "
-                   "VALUES (?1, ?2, ?3, ?4)") {}
+                   "VALUES (?1, ?2, ?3, ?4)"),
+        delivery_status(db, "SELECT status, conversation_id FROM deliveries WHERE message_id = ?1"),
+        retry_later(db,
+                    "UPDATE deliveries SET attempts = attempts + ?2, next_attempt_at = ?3, "
+                    "updated_at = ?4, reason = ?5 WHERE message_id = ?1 AND status = 'queued'"),
+        // OR IGNORE: a provider id another delivery of the channel holds already (a provider
+        // that reuses ids) must not fail the whole batch; the status is then not moved.
+        move_status(db,
+                    "UPDATE OR IGNORE deliveries SET status = ?2, updated_at = ?3, "
+                    "attempts = attempts + ?4, provider_message_id = coalesce(nullif(?5, ''), "
+                    "provider_message_id), reason = CASE WHEN ?2 = 'failed' THEN ?6 ELSE "
+                    "reason END WHERE message_id = ?1"),
+        // The reply's JSON as the thread shows it: its status, when it was sent, why it failed.
+        message_status(db,
+                       "UPDATE messages SET body = CASE ?2 "
+                       "WHEN 'sent' THEN json_set(body, '$.status', ?2, '$.sent_at', ?3) "
+                       "WHEN 'failed' THEN json_set(body, '$.status', ?2, '$.failure_reason', ?4) "
+                       "ELSE json_set(body, '$.status', ?2) END, "
+                       "sent_at = CASE ?2 WHEN 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
+  stmt delivery_status, retry_later, move_status, message_status;
 };
 
 #undef SB_ADDRESSED_COLUMNS
 
-sqlite_replies::sqlite_replies(sqlite3* db) : st_(std::make_unique<statements>(db)) {}
+sqlite_replies::sqlite_replies(sqlite3* db) : db_(db), st_(std::make_unique<statements>(db)) {}
 sqlite_replies::~sqlite_replies() = default;
 
 result<reply_receipt> sqlite_replies::commit(const ingest_request& req) {
@@ -195,6 +215,104 @@ result<reply_receipt> sqlite_replies::commit(const ingest_request& req) {
     q->run();
   }
   return reply_receipt{rr.id, conversation, answers->channel, "queued", false};
+}
+
+void sqlite_replies::record(std::span<const delivery_update> updates, committed_batch& handed) {
+  statements& st = *st_;
+  for (const delivery_update& u : updates) {
+    std::string status;
+    std::string conversation;
+    {
+      use q(st.delivery_status);
+      q->bind(1, u.message_id);
+      if (!q->step()) continue;  // erased since (the customer's erasure)
+      status = q->text(0);
+      conversation = q->text(1);
+    }
+    const int attempted = u.attempted ? 1 : 0;
+    if (u.status == "queued") {
+      use q(st.retry_later);
+      q->bind(1, u.message_id).bind(2, attempted).bind(3, u.next_attempt_at).bind(4, u.at);
+      q->bind(5, u.reason);
+      q->run();
+      continue;
+    }
+    if (!status_moves_forward(status, u.status)) continue;
+    {
+      use q(st.move_status);
+      q->bind(1, u.message_id).bind(2, u.status).bind(3, u.at).bind(4, attempted);
+      q->bind(5, u.provider_message_id).bind(6, u.reason);
+      q->run();
+      if (sqlite3_changes(db_) == 0) continue;
+    }
+    {
+      use q(st.message_status);
+      q->bind(1, u.message_id).bind(2, u.status).bind(3, format_time(u.at)).bind(4, u.reason);
+      q->bind(5, u.at);
+      q->run();
+    }
+    handed.changed_threads.push_back(conversation);
+  }
+}
+
+// The delivery engine's reader: a read-only connection of its own (its thread's alone).
+class sqlite_delivery_reader final : public delivery_reader {
+ public:
+  ~sqlite_delivery_reader() override {
+    st_.reset();
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  std::vector<delivery_job> due(millis now, std::size_t limit) override {
+    std::vector<delivery_job> out;
+    try {
+      use q(st_->due);
+      q->bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+      while (q->step())
+        out.push_back({q->text(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5),
+                       q->i64(6), q->i64(7)});
+    } catch (const sql::sqlite_failure& e) {
+      log::error("delivery", "reading the deliveries due failed: {}", e.what());
+      out.clear();
+    }
+    return out;
+  }
+
+  backlog_info backlog() override {
+    try {
+      use q(st_->backlog);
+      if (q->step()) return {q->i64(0), q->is_null(1) ? 0 : q->i64(1)};
+    } catch (const sql::sqlite_failure& e) {
+      log::warn("delivery", "counting the deliveries queued failed: {}", e.what());
+    }
+    return {};
+  }
+
+ private:
+  friend result<std::unique_ptr<delivery_reader>> open_sqlite_delivery_reader(
+      const std::string& path);
+  struct statements {
+    explicit statements(sqlite3* db)
+        : due(db,
+              "SELECT d.message_id, d.conversation_id, d.channel, d.channel_type, m.body, "
+              "a.body, d.attempts, d.created_at FROM deliveries d "
+              "JOIN messages m ON m.id = d.message_id JOIN messages a ON a.id = d.answers "
+              "WHERE d.status = 'queued' AND d.next_attempt_at <= ?1 "
+              "ORDER BY d.next_attempt_at LIMIT ?2"),
+          backlog(db, "SELECT count(*), min(created_at) FROM deliveries WHERE status = 'queued'") {}
+    stmt due, backlog;
+  };
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<statements> st_;
+};
+
+result<std::unique_ptr<delivery_reader>> open_sqlite_delivery_reader(const std::string& path) {
+  std::unique_ptr<sqlite_delivery_reader> r(new sqlite_delivery_reader());
+  const auto prepare = [&] {
+    r->st_ = std::make_unique<sqlite_delivery_reader::statements>(r->db_);
+  };
+  if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
+  return std::unique_ptr<delivery_reader>(std::move(r));
 }
 
 }  // namespace sb

@@ -6,6 +6,7 @@
 #include "store/store.hpp"
 
 #include <memory>
+#include <span>
 
 struct sqlite3;
 
@@ -22,9 +23,14 @@ class sqlite_replies {
   // conflict, malformed, undeliverable, window_closed) is returned before anything is
   // written; a SQLite failure throws sql::sqlite_failure, as the batch expects.
   result<reply_receipt> commit(const ingest_request& req);
+  // Delivery updates (delivery.hpp) in the open transaction: a status moves only forward, and
+  // the reply's stored JSON follows it (status, sent_at, failure_reason); the conversations
+  // whose threads changed are added to `handed`.
+  void record(std::span<const delivery_update> updates, committed_batch& handed);
 
  private:
   struct statements;
+  sqlite3* db_;
   std::unique_ptr<statements> st_;
 };
 

@@ -755,6 +755,10 @@ result<std::unique_ptr<store_reader>> sqlite_store::open_reader() {
   return open_sqlite_reader(opts_.path);
 }
 
+result<std::unique_ptr<delivery_reader>> sqlite_store::open_delivery_reader() {
+  return open_sqlite_delivery_reader(opts_.path);
+}
+
 result<std::unique_ptr<outbox_reader>> sqlite_store::open_outbox_reader() {
   return open_sqlite_outbox_reader(opts_.path, opts_.thread_limit, opts_.max_payload_bytes);
 }
@@ -843,10 +847,11 @@ int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int fram
 
 sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
                                                  std::span<const std::int64_t> confirmed,
-                                                 std::span<const seen_signature> seen) {
+                                                 std::span<const seen_signature> seen,
+                                                 std::span<const delivery_update> deliveries) {
   commit_result out;
   out.outcomes.reserve(requests.size());
-  commit_split(requests, confirmed, seen, out);
+  commit_split(requests, {confirmed, seen, deliveries}, out);
   backlog_.fetch_add(out.outbox_added - out.outbox_removed, std::memory_order_relaxed);
   cache_used_.store(cache_used_bytes(), std::memory_order_relaxed);
   return out;
@@ -862,10 +867,9 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
 // again by the next. k failing requests cost at most 2k + 1 transactions; a batch that goes
 // through costs one, as on a database server, where a failed statement aborts the
 // transaction and savepoints cost a round trip each.
-void sqlite_store::commit_split(std::span<ingest_request* const> requests,
-                                std::span<const std::int64_t> confirmed,
-                                std::span<const seen_signature> seen, commit_result& out) {
-  if (requests.empty() && confirmed.empty() && seen.empty()) return;
+void sqlite_store::commit_split(std::span<ingest_request* const> requests, const riders& with,
+                                commit_result& out) {
+  if (requests.empty() && with.empty()) return;
   if (out.failed) {
     // A transaction of this batch failed as a whole (disk full, I/O): so would the next.
     out.outcomes.insert(out.outcomes.end(), requests.size(), error{errc::unavailable});
@@ -873,28 +877,28 @@ void sqlite_store::commit_split(std::span<ingest_request* const> requests,
   }
   std::size_t failed_at = 0;
   error why{errc::internal};
-  if (auto part = run_batch(requests, confirmed, seen, failed_at, why)) {
+  if (auto part = run_batch(requests, with, failed_at, why)) {
     for (auto& o : part->outcomes) out.outcomes.push_back(std::move(o));
     out.outbox_added += part->outbox_added;
     out.outbox_removed += part->outbox_removed;
     out.handed.append(std::move(part->handed));
     out.failed = part->failed;
-    out.settled = out.settled || (!part->failed && (!confirmed.empty() || !seen.empty()));
+    out.settled = out.settled || (!part->failed && !with.empty());
     return;
   }
   if (requests.size() == 1) {
     out.outcomes.push_back(std::move(why));
-    commit_split({}, confirmed, seen, out);
+    commit_split({}, with, out);
     return;
   }
-  commit_split(requests.first(failed_at), confirmed, seen, out);
-  commit_split(requests.subspan(failed_at, 1), {}, {}, out);
-  commit_split(requests.subspan(failed_at + 1), {}, {}, out);
+  commit_split(requests.first(failed_at), with, out);
+  commit_split(requests.subspan(failed_at, 1), {}, out);
+  commit_split(requests.subspan(failed_at + 1), {}, out);
 }
 
 std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
-    std::span<ingest_request* const> requests, std::span<const std::int64_t> confirmed,
-    std::span<const seen_signature> seen, std::size_t& failed_at, error& why) {
+    std::span<ingest_request* const> requests, const riders& with, std::size_t& failed_at,
+    error& why) {
   commit_result out;
   out.outcomes.reserve(requests.size());
   const auto fail_all = [&](const std::string& reason) {
@@ -937,14 +941,15 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
         return std::nullopt;
       }
     }
-    for (const std::int64_t seq : confirmed) {
+    for (const std::int64_t seq : with.confirmed) {
       use q(st_->delete_outbox);
       q->bind(1, seq);
       q->run();
       out.outbox_removed += sqlite3_changes(db_);
     }
-    if (!seen.empty()) {
-      for (const auto& s : seen) store_tx::remember(st_->remember_signature, s.channel, s.use);
+    if (!with.deliveries.empty()) replies_->record(with.deliveries, out.handed);
+    if (!with.seen.empty()) {
+      for (const auto& s : with.seen) store_tx::remember(st_->remember_signature, s.channel, s.use);
       // Those past their time: the start of the log, a few rows.
       use q(st_->forget_signatures);
       q->bind(1, now_ms());

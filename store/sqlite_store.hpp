@@ -37,7 +37,8 @@ class sqlite_store final : public store_backend {
   // its own (closing a conversation, parking) is one small transaction.
   commit_result commit(std::span<ingest_request* const> requests,
                        std::span<const std::int64_t> confirmed,
-                       std::span<const seen_signature> seen = {}) override;
+                       std::span<const seen_signature> seen = {},
+                       std::span<const delivery_update> deliveries = {}) override;
   std::vector<seen_signature> load_signatures(millis now) override;
   result<void> delete_unreadable(std::string_view id) override;
   result<std::string> close_conversation(std::string_view id, millis at) override;
@@ -57,6 +58,7 @@ class sqlite_store final : public store_backend {
   void stop() override;
   result<std::unique_ptr<store_reader>> open_reader() override;
   result<std::unique_ptr<outbox_reader>> open_outbox_reader() override;
+  result<std::unique_ptr<delivery_reader>> open_delivery_reader() override;
 
   std::int64_t outbox_size();  // rows waiting for a confirm, counted now. Writer thread only.
   // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
@@ -94,16 +96,21 @@ class sqlite_store final : public store_backend {
   // Runs `body` in a transaction of its own: committed when it returns, rolled back (and the
   // exception passed on) when it throws.
   void in_transaction(const std::function<void()>& body);
+  // What rides with a batch's transaction besides its requests: written with the first part
+  // of a split batch.
+  struct riders {
+    std::span<const std::int64_t> confirmed;
+    std::span<const seen_signature> seen;
+    std::span<const delivery_update> deliveries;
+    bool empty() const noexcept { return confirmed.empty() && seen.empty() && deliveries.empty(); }
+  };
   // commit() from `requests` on, into `out`: one transaction, split around a failed request.
-  void commit_split(std::span<ingest_request* const> requests,
-                    std::span<const std::int64_t> confirmed, std::span<const seen_signature> seen,
+  void commit_split(std::span<ingest_request* const> requests, const riders& with,
                     commit_result& out);
   // One transaction; nullopt when a request failed (`failed_at` with `why`), which rolled it
   // back.
   std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,
-                                         std::span<const std::int64_t> confirmed,
-                                         std::span<const seen_signature> seen,
-                                         std::size_t& failed_at, error& why);
+                                         const riders& with, std::size_t& failed_at, error& why);
   friend struct store_tx;
 
   // The checkpoint thread.
@@ -138,7 +145,9 @@ class wal_checkpointer {
 
 // The SQLite readers (sqlite_reader.cpp, sqlite_outbox.cpp) on the file at `path`.
 result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
-result<std::unique_ptr<outbox_reader>> open_sqlite_outbox_reader(
-    const std::string& path, std::size_t thread_limit, std::size_t max_payload_bytes);
+result<std::unique_ptr<delivery_reader>> open_sqlite_delivery_reader(const std::string& path);
+result<std::unique_ptr<outbox_reader>> open_sqlite_outbox_reader(const std::string& path,
+                                                                 std::size_t thread_limit,
+                                                                 std::size_t max_payload_bytes);
 
 }  // namespace sb

@@ -11,6 +11,7 @@
 #include "replies/channels.hpp"
 #include "replies/reply.hpp"
 #include "routing/rules.hpp"
+#include "store/delivery.hpp"
 #include "store/handoff.hpp"
 #include "store/options.hpp"
 #include "store/outbox.hpp"
@@ -86,7 +87,7 @@ struct ingest_request {
   std::optional<signature_use> seen;  // a signature used for the first time, to remember
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
   std::vector<prepared_message> prepared;        // one per message once prepare() ran
-  std::optional<reply_request> reply;  // an agent's reply: then `messages` is empty
+  std::optional<reply_request> reply;            // an agent's reply: then `messages` is empty
 };
 
 // Fills `r.prepared`. The pipeline calls it on an HTTP thread, so that the single writer thread
@@ -124,8 +125,9 @@ class store_backend {
     std::vector<result<ingest_outcome>> outcomes;  // one per request, in order
     std::int64_t outbox_added = 0;                 // rows written for the publisher
     std::int64_t outbox_removed = 0;               // confirmed rows deleted
-    bool failed = false;   // a transaction of the batch did not commit: the store is not writable
-    bool settled = false;  // the confirmed rows' deletes and the signatures were committed
+    bool failed = false;     // a transaction of the batch did not commit: the store is not writable
+    bool settled = false;    // the confirmed rows' deletes, the signatures and the delivery
+                             // updates were committed
     committed_batch handed;  // what was committed, for the publisher's reader (handoff.hpp)
   };
 
@@ -139,9 +141,12 @@ class store_backend {
   // another reply, no channel to send it, a closed window) fails alone and writes nothing.
   // When a transaction fails as a whole, each of its requests (and every later one) fails
   // with errc::unavailable, and `failed` is set.
+  // `deliveries`: what delivery attempts came to (delivery.hpp), written with the confirmed
+  // deletes; an update that would move a status backwards is ignored.
   virtual commit_result commit(std::span<ingest_request* const> requests,
                                std::span<const std::int64_t> confirmed,
-                               std::span<const seen_signature> seen = {}) = 0;
+                               std::span<const seen_signature> seen = {},
+                               std::span<const delivery_update> deliveries = {}) = 0;
   // The signatures remembered and not expired at `now` (the replay guard's memory, at
   // start). Expired ones are deleted. Before the writer runs.
   virtual std::vector<seen_signature> load_signatures(millis now) = 0;
@@ -177,6 +182,8 @@ class store_backend {
   // (shared by the HTTP threads) and the publisher's (its thread's alone).
   virtual result<std::unique_ptr<store_reader>> open_reader() = 0;
   virtual result<std::unique_ptr<outbox_reader>> open_outbox_reader() = 0;
+  // The delivery engine's (its thread's alone).
+  virtual result<std::unique_ptr<delivery_reader>> open_delivery_reader() = 0;
 };
 
 // The backend the options name (SQLite, the embedded default, is the only one so far),

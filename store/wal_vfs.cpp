@@ -135,8 +135,7 @@ int wal_shm_lock(sqlite3_file* p, int offset, int n, int flags) {
 void wal_shm_barrier(sqlite3_file* p) { real(self(p)).xShmBarrier(self(p)->real); }
 int wal_shm_unmap(sqlite3_file* p, int del) { return real(self(p)).xShmUnmap(self(p)->real, del); }
 int wal_unfetch(sqlite3_file* p, sqlite3_int64 off, void* page) {
-  return real(self(p)).iVersion >= 3 ? real(self(p)).xUnfetch(self(p)->real, off, page)
-                                     : SQLITE_OK;
+  return real(self(p)).iVersion >= 3 ? real(self(p)).xUnfetch(self(p)->real, off, page) : SQLITE_OK;
 }
 
 int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* p, int flags, int* out_flags) {
@@ -171,11 +170,25 @@ const char* coalescing_wal_vfs() {
     vfs.pNext = nullptr;
     vfs.szOsFile = static_cast<int>(real_offset) + unix_vfs->szOsFile;
     vfs.xOpen = open_file;
-    methods = sqlite3_io_methods{
-        3,           wal_close,    wal_read,        wal_write,    wal_truncate,
-        wal_sync,    wal_file_size, wal_lock,       wal_unlock,   wal_check_reserved,
-        wal_file_control, wal_sector_size, wal_device, wal_shm_map, wal_shm_lock,
-        wal_shm_barrier,  wal_shm_unmap,   wal_fetch,  wal_unfetch};
+    methods = sqlite3_io_methods{3,
+                                 wal_close,
+                                 wal_read,
+                                 wal_write,
+                                 wal_truncate,
+                                 wal_sync,
+                                 wal_file_size,
+                                 wal_lock,
+                                 wal_unlock,
+                                 wal_check_reserved,
+                                 wal_file_control,
+                                 wal_sector_size,
+                                 wal_device,
+                                 wal_shm_map,
+                                 wal_shm_lock,
+                                 wal_shm_barrier,
+                                 wal_shm_unmap,
+                                 wal_fetch,
+                                 wal_unfetch};
     if (const int rc = sqlite3_vfs_register(&vfs, 0); rc != SQLITE_OK)
       throw sqlite_failure(rc, std::string("registering a VFS: ") + sqlite3_errstr(rc));
   });
@@ -183,7 +196,8 @@ const char* coalescing_wal_vfs() {
 }
 
 wal_write_counts coalesced_wal_writes() {
-  return {writes_asked.load(std::memory_order_relaxed), writes_made.load(std::memory_order_relaxed)};
+  return {writes_asked.load(std::memory_order_relaxed),
+          writes_made.load(std::memory_order_relaxed)};
 }
 
 }  // namespace sb::sql

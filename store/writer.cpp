@@ -84,9 +84,7 @@ void group_writer::confirmed(std::vector<std::int64_t> seqs) {
 void group_writer::park(std::vector<outbox_parking> rows) {
   if (rows.empty()) return;
   // Refused at stop: the rows stay in the outbox, and are parked again after the restart.
-  run(
-      [rows = std::move(rows)](store_backend& store) { store.park(rows, now_ms()); },
-      [] {});
+  run([rows = std::move(rows)](store_backend& store) { store.park(rows, now_ms()); }, [] {});
 }
 
 void group_writer::unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done) {
@@ -97,7 +95,17 @@ void group_writer::unpark(std::int64_t seq, std::function<void(result<std::int64
         if (r && on_commit_) on_commit_();
         (*shared_done)(std::move(r));
       },
-      [shared_done] { (*shared_done)(error{errc::unavailable, "shutting down"}); });
+      [shared_done] {
+        (*shared_done)(error{errc::unavailable, "shutting down"});
+      });
+}
+
+void group_writer::record(std::vector<delivery_update> updates) {
+  if (updates.empty()) return;
+  mutex_lock lock(m_);
+  delivered_.insert(delivered_.end(), std::make_move_iterator(updates.begin()),
+                    std::make_move_iterator(updates.end()));
+  cv_.notify_one();
 }
 
 void group_writer::remember(seen_signature s) {
@@ -111,13 +119,14 @@ void group_writer::run() {
   std::vector<ingest_request*> requests;
   std::vector<std::int64_t> confirmed;
   std::vector<seen_signature> remembered;
+  std::vector<delivery_update> delivered;
   std::deque<task_item> tasks;
   for (;;) {
     {
       unique_lock lock(m_);
       // Work that needs a transaction now; deletes of confirmed rows alone may wait (below).
       const auto has_urgent_work = [&]() SB_REQUIRES(m_) {
-        return stopping_ || !queue_.empty() || !tasks_.empty() ||
+        return stopping_ || !queue_.empty() || !tasks_.empty() || !delivered_.empty() ||
                confirmed_.size() >= confirm_batch;
       };
       const auto has_work = [&]() SB_REQUIRES(m_) {
@@ -144,7 +153,8 @@ void group_writer::run() {
       if (!has_urgent_work()) cv_.wait_for(lock.native(), confirm_linger_, has_urgent_work);
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
-          ((confirmed_.empty() && remembered_.empty()) || (stopping_ && failed_last_)))
+          ((confirmed_.empty() && remembered_.empty() && delivered_.empty()) ||
+           (stopping_ && failed_last_)))
         return;
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
@@ -152,6 +162,7 @@ void group_writer::run() {
       }
       confirmed.swap(confirmed_);
       remembered.swap(remembered_);
+      delivered.swap(delivered_);
     }
     for (auto& t : tasks) {
       try {
@@ -166,11 +177,11 @@ void group_writer::run() {
       hand_off_(std::move(reset));
     }
     tasks.clear();
-    if (batch.empty() && confirmed.empty() && remembered.empty()) continue;
+    if (batch.empty() && confirmed.empty() && remembered.empty() && delivered.empty()) continue;
     requests.clear();
     for (auto& p : batch) requests.push_back(&p.req);
     const auto started = std::chrono::steady_clock::now();
-    auto res = store_.commit(requests, confirmed, remembered);
+    auto res = store_.commit(requests, confirmed, remembered, delivered);
     commit_seconds_.observe(
         "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!batch.empty()) batch_sizes_.observe("", static_cast<double>(batch.size()));
@@ -179,17 +190,20 @@ void group_writer::run() {
     failed_last_ = res.failed;
     if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
     last_batch_.store(batch.size(), std::memory_order_relaxed);
-    if (!res.settled && (!confirmed.empty() || !remembered.empty())) {
+    if (!res.settled && (!confirmed.empty() || !remembered.empty() || !delivered.empty())) {
       // The deletes were rolled back with the batch: keep them for the next transaction, or
       // the publisher (which skips rows it saw confirmed) would leave them in the outbox. The
-      // same for the signatures to remember.
+      // same for the signatures to remember and the delivery updates.
       mutex_lock lock(m_);
       confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
       remembered_.insert(remembered_.end(), std::make_move_iterator(remembered.begin()),
                          std::make_move_iterator(remembered.end()));
+      delivered_.insert(delivered_.end(), std::make_move_iterator(delivered.begin()),
+                        std::make_move_iterator(delivered.end()));
     }
     confirmed.clear();
     remembered.clear();
+    delivered.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
         batch[i].done(std::move(res.outcomes[i]));

@@ -25,7 +25,6 @@ namespace sb {
 
 class group_writer final : public ingest_sink {
  public:
-
   // `on_commit` runs on the writer thread after each commit that added outbox rows.
   // `confirm_linger`: how long the deletes of confirmed rows wait for a batch of requests to
   // be committed with, rather than have a transaction (and an fsync) of their own.
@@ -58,6 +57,11 @@ class group_writer final : public ingest_sink {
   // A parked row back into the outbox as a new row; `done` (on the writer thread) gets its
   // new seq or the error, errc::unavailable when the writer has stopped.
   void unpark(std::int64_t seq, std::function<void(result<std::int64_t>)> done);
+  // What delivery attempts came to (store/delivery.hpp): written in the next transaction, which
+  // does not wait for requests to come (the shorter the time between a provider's answer and
+  // its record, the fewer replies a crash sends twice). Kept for the next transaction when one
+  // fails.
+  void record(std::vector<delivery_update> updates);
   // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
   void remember(seen_signature s) override;
@@ -98,6 +102,7 @@ class group_writer final : public ingest_sink {
   std::deque<task_item> tasks_ SB_GUARDED_BY(m_);
   std::vector<std::int64_t> confirmed_ SB_GUARDED_BY(m_);
   std::vector<seen_signature> remembered_ SB_GUARDED_BY(m_);
+  std::vector<delivery_update> delivered_ SB_GUARDED_BY(m_);
   bool stopping_ SB_GUARDED_BY(m_) = false;
   bool started_ SB_GUARDED_BY(m_) = false;
   std::atomic<bool> failed_last_{false};
@@ -105,9 +110,9 @@ class group_writer final : public ingest_sink {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> failed_commits_{0};
-  metrics::histogram_family batch_sizes_{
-      "switchboard_store_batch_size", "Webhook requests committed together in one transaction.",
-      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+  metrics::histogram_family batch_sizes_{"switchboard_store_batch_size",
+                                         "Webhook requests committed together in one transaction.",
+                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
   metrics::histogram_family commit_seconds_{
       "switchboard_store_commit_seconds",
       "Duration of one group-commit transaction, fsync included.", metrics::latency_buckets()};

@@ -178,6 +178,18 @@ TEST_CASE("a thread is known from its first message on, up to thread_limit, unti
   CHECK(strings(*t) == std::vector<std::string>{R"({"id":"m-5"})", R"({"id":"m-6"})"});
 }
 
+TEST_CASE("a thread whose stored message changed (a reply's status) is read again") {
+  handoff h(10);
+  bool older = true;
+  REQUIRE(h.thread(row(1, "a", 1), older));
+  REQUIRE(h.thread(row(1, "b", 1), older));
+  committed_batch changed;
+  changed.changed_threads = {"a"};
+  h.apply(std::move(changed));
+  CHECK_FALSE(h.thread(row(2, "a", 2), older));  // a: from the store
+  CHECK(h.thread(row(2, "b", 2), older));        // b: still known
+}
+
 // Found reading the code: during a broker outage the publisher reads nothing, and the
 // commits handed over piled up in the reader's inbox, a copy of every message, unbounded.
 TEST_CASE("what waits to be applied is bounded: past it, a reset") {

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <future>
 #include <set>
@@ -377,4 +378,101 @@ TEST_CASE("the group writer commits replies with the webhooks of its batch") {
   CHECK(f.count("SELECT message_count FROM conversations WHERE id = '" + conv + "'") == 26);
   CHECK(f.count("SELECT count(DISTINCT seq) FROM messages WHERE conversation_id = '" + conv +
                 "'") == 26);
+}
+
+TEST_CASE("a delivery's status moves only forward") {
+  struct row {
+    const char* from;
+    const char* to;
+    bool moves;
+  };
+  const row rows[] = {
+      {"queued", "sent", true},     {"queued", "delivered", true}, {"queued", "read", true},
+      {"sent", "delivered", true},  {"delivered", "read", true},   {"queued", "failed", true},
+      {"sent", "failed", true},     {"sent", "queued", false},     {"read", "delivered", false},
+      {"delivered", "sent", false}, {"read", "failed", false},     {"delivered", "failed", false},
+      {"failed", "sent", false},    {"failed", "read", false},     {"sent", "sent", false},
+      {"queued", "bogus", false},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.from);
+    CAPTURE(r.to);
+    CHECK(status_moves_forward(r.from, r.to) == r.moves);
+  }
+}
+
+TEST_CASE("delivery rows: due when their time comes, moved forward by what attempts say") {
+  reply_fixture f;
+  const auto asked = f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0];
+  const auto receipt =
+      f.sent(reply_request_at(t0 + 1, text_reply(asked.conversation_id, "hello"), "k-1"));
+  auto reader = f.store->open_delivery_reader();
+  REQUIRE(reader.has_value());
+  delivery_reader& r = **reader;
+  CHECK(r.backlog().queued == 1);
+  CHECK(r.backlog().oldest == t0 + 1);
+  CHECK(r.due(t0, 10).empty());  // committed at t0 + 1
+  auto due = r.due(t0 + 1, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].message_id == receipt.message_id);
+  CHECK(due[0].conversation_id == asked.conversation_id);
+  CHECK(due[0].channel == "web-chat");
+  CHECK(due[0].channel_type == "chat");
+  CHECK(due[0].attempts == 0);
+  CHECK(due[0].created_at == t0 + 1);
+  CHECK(boost::json::parse(due[0].reply).at("text") == "hello");
+  CHECK(boost::json::parse(due[0].answers).at("id").as_string() == asked.message_id);
+
+  const auto record = [&](delivery_update u) {
+    std::vector<delivery_update> us{std::move(u)};
+    const auto res = f.store->commit({}, {}, {}, us);
+    CHECK(res.settled);
+    return res.handed;
+  };
+  const auto body_of = [&]() {
+    const auto thread = f.thread(asked.conversation_id);
+    REQUIRE(thread.size() >= 2);
+    CHECK(thread[1].at("id").as_string() == receipt.message_id);
+    return thread[1].as_object();
+  };
+
+  // A failed attempt to try again later.
+  record({receipt.message_id, "queued", t0 + 2, t0 + 60'000, "", "HTTP 503", true});
+  CHECK(r.due(t0 + 59'999, 10).empty());
+  due = r.due(t0 + 60'000, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].attempts == 1);
+  CHECK(body_of().at("status") == "queued");
+
+  // Sent: no longer due; the thread says so, and when.
+  const auto handed = record({receipt.message_id, "sent", t0 + 61'000, 0, "wamid.1", "", true});
+  CHECK(handed.changed_threads == std::vector<std::string>{asked.conversation_id});
+  CHECK(r.due(t0 + 100'000, 10).empty());
+  CHECK(r.backlog().queued == 0);
+  CHECK(body_of().at("status") == "sent");
+  CHECK(body_of().at("sent_at").as_string() == format_time(t0 + 61'000));
+  CHECK(f.count("SELECT attempts FROM deliveries WHERE provider_message_id = 'wamid.1'") == 2);
+
+  // Read before delivered (webhooks out of order): read stays.
+  record({receipt.message_id, "read", t0 + 63'000, 0, "", "", false});
+  record({receipt.message_id, "delivered", t0 + 64'000, 0, "", "", false});
+  record({receipt.message_id, "failed", t0 + 65'000, 0, "", "too late", false});
+  record({receipt.message_id, "queued", t0 + 66'000, t0 + 70'000, "", "x", true});
+  CHECK(body_of().at("status") == "read");
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'read' AND attempts = 2") == 1);
+  CHECK(r.due(t0 + 100'000, 10).empty());
+
+  // A failure from queued keeps the provider's reason.
+  const auto other =
+      f.sent(reply_request_at(t0 + 2, text_reply(asked.conversation_id, "again"), "k-2"));
+  record({other.message_id, "failed", t0 + 3, 0, "", "(#100) Invalid parameter", true});
+  const auto thread = f.thread(asked.conversation_id);
+  const auto& failed = thread.back().as_object();
+  CHECK(failed.at("id").as_string() == other.message_id);
+  CHECK(failed.at("status") == "failed");
+  CHECK(failed.at("failure_reason") == "(#100) Invalid parameter");
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE reason = '(#100) Invalid parameter'") == 1);
+
+  // An update for a delivery the store does not have is skipped.
+  record({"0190c0de-0000-7000-8000-000000000000", "sent", t0, 0, "", "", true});
 }

@@ -1,0 +1,60 @@
+// Agents' replies on their way to the customer (docs/replies.md, "Delivery"): the delivery rows
+// the store keeps beside each reply, as the delivery engine reads and moves them. Status only
+// moves forward: queued -> sent -> delivered -> read, or failed from queued or sent.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sb {
+
+// A reply due for an attempt, with what its request is built from.
+struct delivery_job {
+  std::string message_id;
+  std::string conversation_id;
+  std::string channel;
+  std::string channel_type;
+  std::string reply;    // the reply's stored message JSON (text, attachments, author, subject)
+  std::string answers;  // the customer's message it answers, stored JSON (sender, recipient,
+                        // provider ids, e-mail ids): whom to send to, and from where
+  std::int64_t attempts = 0;  // made so far
+  millis created_at = 0;      // when the reply was committed (max_age runs from it)
+};
+
+// What an attempt (or a provider's status webhook) says of a delivery.
+struct delivery_update {
+  std::string message_id;
+  std::string status;  // queued (to try again) | sent | delivered | read | failed
+  millis at = 0;
+  millis next_attempt_at = 0;       // queued: when to try again
+  std::string provider_message_id;  // sent: the provider's id for it
+  std::string reason;               // failed: why, in the provider's words; queued: the last error
+  bool attempted = true;            // counts as an attempt (a status webhook does not)
+};
+
+// The order statuses move in; an update to a status not after the current one is ignored
+// (failed comes after queued and sent, never after delivered or read).
+bool status_moves_forward(std::string_view from, std::string_view to) noexcept;
+
+// The delivery engine's reader (store_backend::open_delivery_reader): a connection of its own.
+class delivery_reader {
+ public:
+  virtual ~delivery_reader() = default;
+  // Up to `limit` queued deliveries whose next attempt is due at `now`, the longest waiting
+  // first. Empty on a read error (logged).
+  virtual std::vector<delivery_job> due(millis now, std::size_t limit) = 0;
+  // Deliveries not sent yet (queued), and when the oldest of them was committed (0: none).
+  struct backlog_info {
+    std::int64_t queued = 0;
+    millis oldest = 0;
+  };
+  virtual backlog_info backlog() = 0;
+};
+
+}  // namespace sb
