@@ -30,7 +30,7 @@ struct request_view {
   std::string_view target;  // path and query as received, e.g. "/v1/webhooks/web-chat?x=1"
   std::span<const header_field> headers;
   std::string_view body;
-  millis now = 0;  // the clock, injected so adapters stay pure and testable
+  millis now = 0;         // the clock, injected so adapters stay pure and testable
   std::string_view peer;  // the client's address as the socket sees it ("127.0.0.1")
 
   // Case-insensitive header lookup; the first occurrence wins.
@@ -125,6 +125,11 @@ struct outbound_key {
   bool secret = false;
 };
 
+struct outgoing;       // channels/send.hpp
+struct http_call;      // channels/send.hpp
+struct http_response;  // channels/send.hpp
+struct send_outcome;   // channels/send.hpp
+
 // One row of the channel-type registry (channels/registry.cpp).
 struct channel_type_info {
   std::string_view type;                          // the config's `type:`
@@ -139,6 +144,10 @@ struct channel_type_info {
   // The keys of its `outbound:` section; empty for a type that cannot send a reply (a
   // callback request has no text channel back to the customer).
   std::span<const outbound_key> outbound_keys = {};
+  // Its send API (channels/send.hpp), when the reply path delivers on this type yet: the
+  // request for a reply, and what the provider's answer says.
+  result<http_call> (*build_send)(const channel_config&, const outgoing&) = nullptr;
+  send_outcome (*read_send_answer)(const http_response&) = nullptr;
 };
 
 std::span<const channel_type_info> channel_types() noexcept;

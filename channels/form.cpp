@@ -20,9 +20,9 @@ form::form(std::vector<form_field> fields) : fields_(std::move(fields)) {
 }
 
 const std::string* form::first(std::string_view name) const noexcept {
-  const auto it = std::lower_bound(
-      by_name_.begin(), by_name_.end(), name,
-      [this](std::uint32_t i, std::string_view n) { return fields_[i].name < n; });
+  const auto it =
+      std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                       [this](std::uint32_t i, std::string_view n) { return fields_[i].name < n; });
   return it != by_name_.end() && fields_[*it].name == name ? &fields_[*it].value : nullptr;
 }
 

@@ -48,7 +48,7 @@ struct inbound_message {
   // The sender's authentication failed (a mail whose DMARC failed): its claims link it to no
   // existing customer at all, not even to one known by the same claims alone.
   bool authentication_failed = false;
-  std::string recipient;               // address, page, bot or number written to
+  std::string recipient;  // address, page, bot or number written to
   std::string subject;
   std::string text;
   std::vector<attachment> attachments;
@@ -57,7 +57,7 @@ struct inbound_message {
   // something else (a missed call, a shared location, an order's items), which no language is
   // detected from. npos: all of it is the customer's.
   std::size_t generated_text_from = std::string::npos;
-  boost::json::object extra;            // type-specific fields merged into the payload's message
+  boost::json::object extra;  // type-specific fields merged into the payload's message
 };
 
 }  // namespace sb

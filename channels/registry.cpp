@@ -9,6 +9,7 @@
 #include "channels/messenger/messenger.hpp"
 #include "channels/mime/mime.hpp"
 #include "channels/postmark/postmark.hpp"
+#include "channels/send.hpp"
 #include "channels/sendgrid/sendgrid.hpp"
 #include "channels/telegram/telegram.hpp"
 #include "channels/twilio/twilio.hpp"
@@ -45,7 +46,8 @@ constexpr outbound_key twilio_out[] = {{"api_base"}, {"account_sid", true}, {"to
 // type, kind, option keys, needs a secret, factory, default body limit (0: server's; mail with
 // attachments and WhatsApp's batches are larger than the server's default), outbound keys
 constexpr channel_type_info registry[] = {
-    {"chat", "chat", contact_keys, true, &make_chat_adapter, 0, chat_out},
+    {"chat", "chat", contact_keys, true, &make_chat_adapter, 0, chat_out, &build_chat_send,
+     &read_chat_answer},
     {"mailgun", "email", mail_keys, true, &make_mailgun_adapter, email::default_max_body,
      mailgun_out},
     {"sendgrid", "email", sendgrid_keys, true, &make_sendgrid_adapter, email::default_max_body,
@@ -56,11 +58,12 @@ constexpr channel_type_info registry[] = {
     {"messenger", "social", meta_keys, true, &make_messenger_adapter, 0, meta_out},
     {"instagram", "social", meta_keys, true, &make_instagram_adapter, 0, meta_out},
     {"whatsapp", "social", meta_keys, true, &make_whatsapp_adapter, whatsapp_default_max_body,
-     token_out},
+     token_out, &build_whatsapp_send, &read_whatsapp_answer},
     {"x", "social", {}, true, &make_x_adapter, 0, token_out},
     {"callback", "phone", contact_keys, true, &make_callback_adapter, 0},
     {"twilio", "phone", twilio_keys, true, &make_twilio_adapter, 0, twilio_out},
-    {"telegram", "social", telegram_keys, true, &make_telegram_adapter, 0, token_out},
+    {"telegram", "social", telegram_keys, true, &make_telegram_adapter, 0, token_out,
+     &build_telegram_send, &read_telegram_answer},
 };
 
 }  // namespace

@@ -51,9 +51,9 @@ error verify_standard_webhook(const request_view& req, std::span<const std::stri
 
 // What each of those formats configures, read and checked once at config load.
 struct standard_webhooks_settings {
-  std::string channel;              // the channel's name: the messages' recipient
-  std::vector<std::string> keys;    // decoded secrets, any of which may sign
-  std::string default_country;      // ISO alpha-2 or empty
+  std::string channel;            // the channel's name: the messages' recipient
+  std::vector<std::string> keys;  // decoded secrets, any of which may sign
+  std::string default_country;    // ISO alpha-2 or empty
   std::chrono::seconds tolerance{};
   // identities_verified: true: the sender (a backend with its own login) vouches for every
   // email and phone it sends; off by default, as a visitor's typed address proves nothing.

@@ -12,7 +12,7 @@ constexpr millis hour = 3600 * 1000;
 reply_channels sending_channels(const std::vector<channel>& channels) {
   reply_channels out;
   for (const auto& c : channels) {
-    if (!c.config.outbound) continue;
+    if (!c.config.outbound || c.type == nullptr || c.type->build_send == nullptr) continue;
     reply_channel r;
     r.type = c.config.type;
     const auto h = c.config.outbound->find("human_agent");
@@ -53,6 +53,11 @@ std::optional<std::string> cannot_send(const std::vector<channel>& channels,
                          c.config.type);
     if (!c.config.outbound)
       return fmt::format("channel {} has no outbound: section, so it sends no replies", name);
+    if (c.type == nullptr || c.type->build_send == nullptr)
+      return fmt::format(
+          "channel {} is of type {}, whose replies this version cannot deliver "
+          "yet (docs/replies.md)",
+          name, c.config.type);
     return std::nullopt;
   }
   return fmt::format("no channel named {}", name);

@@ -22,7 +22,8 @@ struct reply_channel {
   bool human_agent = false;
 };
 
-// By channel name: the channels with an `outbound:` section.
+// By channel name: the channels with an `outbound:` section whose type delivers replies
+// (channel_type_info::build_send).
 using reply_channels = std::map<std::string, reply_channel, std::less<>>;
 
 reply_channels sending_channels(const std::vector<channel>& channels);

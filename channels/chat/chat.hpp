@@ -13,4 +13,10 @@ namespace sb {
 
 result<std::unique_ptr<adapter>> make_chat_adapter(const channel_config& cfg);
 
+// Replies (channels/send.hpp, docs/channels/chat.md "Replies"): POSTed to outbound.url as
+// switchboard.chat-reply/v1, signed with Standard Webhooks (outbound.secret, else the
+// channel's first secret; webhook-id is the reply's message id, the same on every retry).
+result<http_call> build_chat_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_chat_answer(const http_response& r);
+
 }  // namespace sb

@@ -2,7 +2,6 @@
 
 #include "core/ascii.hpp"
 
-
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -100,16 +99,15 @@ bool aligned(std::string_view signing_domain, std::string_view from_domain) noex
            ascii_iends_with(child, parent) &&
            parent.find('.') != std::string_view::npos;  // never a bare TLD
   };
-  return ascii_iequals(signing_domain, from_domain) ||
-         child_of(from_domain, signing_domain) || child_of(signing_domain, from_domain);
+  return ascii_iequals(signing_domain, from_domain) || child_of(from_domain, signing_domain) ||
+         child_of(signing_domain, from_domain);
 }
 
 sender_auth verdict_for(const auth_evidence& e, std::string_view from_domain) {
   const std::string source = e.source.empty() ? std::string() : " (" + e.source + ")";
   // A DMARC result is about the domain it names (header.from): another domain's pass says
   // nothing of this From.
-  const bool dmarc_here =
-      e.dmarc_domain.empty() || ascii_iequals(e.dmarc_domain, from_domain);
+  const bool dmarc_here = e.dmarc_domain.empty() || ascii_iequals(e.dmarc_domain, from_domain);
   if (dmarc_here && e.dmarc == "pass") return {auth_verdict::pass, "dmarc=pass" + source};
   if (dmarc_here && e.dmarc == "fail") return {auth_verdict::fail, "dmarc=fail" + source};
   if (e.dkim_from_domain_valid)
@@ -238,9 +236,7 @@ std::optional<auth_evidence> from_postmark(header_list headers) {
   bool found = false;
   for (const auto& [name, value] : headers) {
     // Postmark's headers come first; the mail's own start with its first "Received: from".
-    if (ascii_iequals(name, "Received") &&
-        ascii_istarts_with(ascii_trim(value), "from "))
-      break;
+    if (ascii_iequals(name, "Received") && ascii_istarts_with(ascii_trim(value), "from ")) break;
     if (ascii_iequals(name, "X-Spam-Tests")) {
       found = true;
       for (std::string_view test : split(value, ','))

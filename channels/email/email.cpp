@@ -202,9 +202,8 @@ std::vector<mailbox> parse_addresses(std::string_view value, std::size_t max) {
   // that at worst the last mailbox read is cut short.
   if (value.size() > max_address_list_bytes) {
     const auto comma = value.rfind(',', max_address_list_bytes);
-    value = value.substr(0, comma == std::string_view::npos || comma == 0
-                                ? max_address_list_bytes
-                                : comma);
+    value = value.substr(
+        0, comma == std::string_view::npos || comma == 0 ? max_address_list_bytes : comma);
   }
   const std::string v = c_string(value);
   gobject_ptr<InternetAddressList> list{internet_address_list_parse(parser_options(), v.c_str())};

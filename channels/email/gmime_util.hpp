@@ -59,9 +59,9 @@ inline std::string_view view(const char* s) noexcept { return s ? std::string_vi
 // What a MIME entity may hold. A mail or form beyond any of these is refused (errc::malformed,
 // the detail naming the bound) by one linear pass over its bytes, before GMime reads it.
 struct structure_limits {
-  std::size_t max_depth = 32;        // multiparts and messages inside parts, nested
-  std::size_t max_parts = 1000;      // parts and messages inside parts, in all
-  std::string parts_message;         // the refusal's detail past max_parts
+  std::size_t max_depth = 32;             // multiparts and messages inside parts, nested
+  std::size_t max_parts = 1000;           // parts and messages inside parts, in all
+  std::string parts_message;              // the refusal's detail past max_parts
   std::size_t max_block_fields = 1000;    // header fields of one header block
   std::size_t max_header_fields = 10000;  // header fields of every block together
   std::size_t max_boundary_chars = 70;    // RFC 2046 section 5.1.1: 1 to 70 characters

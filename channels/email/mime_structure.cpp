@@ -42,7 +42,8 @@ entity_type type_of(const std::string& content_type, bool present, bool in_diges
     t.message = in_digest;  // GMime's default: text/plain, or message/rfc822 in a digest
     return t;
   }
-  gobject_ptr<GMimeContentType> ct{g_mime_content_type_parse(parser_options(), content_type.c_str())};
+  gobject_ptr<GMimeContentType> ct{
+      g_mime_content_type_parse(parser_options(), content_type.c_str())};
   if (!ct) return t;
   const std::string_view type = view(g_mime_content_type_get_media_type(ct.get()));
   const std::string_view subtype = view(g_mime_content_type_get_media_subtype(ct.get()));
@@ -70,7 +71,8 @@ class structure_check {
   structure_check(const structure_limits& limits, std::string_view what, std::size_t bytes)
       : limits_(limits),
         what_(what),
-        check_budget_(std::max(limits.min_boundary_checks, bytes * limits.boundary_checks_per_byte)) {}
+        check_budget_(
+            std::max(limits.min_boundary_checks, bytes * limits.boundary_checks_per_byte)) {}
 
   // The top-level entity starts with its header block (a message).
   void begin_headers() { start_block(/*top=*/true, /*in_digest=*/false); }
@@ -179,13 +181,13 @@ class structure_check {
     if (!is_field(text)) return {};
     ++block_fields_;
     if (++total_fields_ > limits_.max_header_fields)
-      return malformed(
-          fmt::format("{} has more than {} header fields in all", what_, limits_.max_header_fields));
+      return malformed(fmt::format("{} has more than {} header fields in all", what_,
+                                   limits_.max_header_fields));
     if (block_fields_ > limits_.max_block_fields)
-      return malformed(top_ ? fmt::format("{} has more than {} header fields", what_,
-                                          limits_.max_block_fields)
-                            : fmt::format("{} has a MIME part with more than {} header fields",
-                                          what_, limits_.max_block_fields));
+      return malformed(
+          top_ ? fmt::format("{} has more than {} header fields", what_, limits_.max_block_fields)
+               : fmt::format("{} has a MIME part with more than {} header fields", what_,
+                             limits_.max_block_fields));
     const auto colon = text.find(':');
     std::string_view name = text.substr(0, colon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
@@ -219,9 +221,9 @@ class structure_check {
     }
     // A message inside: its own header block follows (unless a delimiter came first, when
     // GMime reads no content at all).
-    const GMimeContentEncoding encoding = has_encoding_
-                                              ? g_mime_content_encoding_from_string(encoding_.c_str())
-                                              : GMIME_CONTENT_ENCODING_DEFAULT;
+    const GMimeContentEncoding encoding =
+        has_encoding_ ? g_mime_content_encoding_from_string(encoding_.c_str())
+                      : GMIME_CONTENT_ENCODING_DEFAULT;
     const bool encoded = encoding == GMIME_CONTENT_ENCODING_BASE64 ||
                          encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
                          encoding == GMIME_CONTENT_ENCODING_UUENCODE;
@@ -256,8 +258,7 @@ class structure_check {
   }
 
   error one_more_part() {
-    if (++parts_ > limits_.max_parts)
-      return malformed(limits_.parts_message);
+    if (++parts_ > limits_.max_parts) return malformed(limits_.parts_message);
     return {};
   }
 

@@ -95,8 +95,7 @@ result<parse_result> webhook_adapter::receive(const request_view& req) const {
 }
 
 result<parse_result> webhook_adapter::parse_verified(const request_view& req) const {
-  if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
-    return e;
+  if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
   SB_TRY(body, parse_json_object(req.body));
   const object_reader top{*body, ""};
 

@@ -11,4 +11,8 @@ namespace sb {
 
 result<std::unique_ptr<adapter>> make_telegram_adapter(const channel_config& cfg);
 
+// Replies (channels/send.hpp): Bot API sendMessage to the chat the answered message came from.
+result<http_call> build_telegram_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_telegram_answer(const http_response& r);
+
 }  // namespace sb

@@ -45,8 +45,7 @@ struct batch {
   bool echoes = false;
 };
 
-std::vector<std::size_t> index_by(const std::vector<contact>& contacts,
-                                  std::string contact::*key) {
+std::vector<std::size_t> index_by(const std::vector<contact>& contacts, std::string contact::*key) {
   std::vector<std::size_t> order(contacts.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -58,10 +57,9 @@ std::vector<std::size_t> index_by(const std::vector<contact>& contacts,
 const contact* lookup(const batch& b, const std::vector<std::size_t>& index,
                       std::string contact::*key, std::string_view value) {
   if (value.empty()) return nullptr;
-  const auto it = std::lower_bound(index.begin(), index.end(), value,
-                                   [&](std::size_t i, std::string_view v) {
-                                     return b.contacts[i].*key < v;
-                                   });
+  const auto it =
+      std::lower_bound(index.begin(), index.end(), value,
+                       [&](std::size_t i, std::string_view v) { return b.contacts[i].*key < v; });
   return it != index.end() && b.contacts[*it].*key == value ? &b.contacts[*it] : nullptr;
 }
 

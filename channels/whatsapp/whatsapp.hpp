@@ -17,4 +17,9 @@ inline constexpr std::size_t whatsapp_default_max_body = 3 * 1024 * 1024;
 
 result<std::unique_ptr<adapter>> make_whatsapp_adapter(const channel_config& cfg);
 
+// Replies (channels/send.hpp): Cloud API POST /{phone-number-id}/messages, a text message from
+// the number the customer wrote to.
+result<http_call> build_whatsapp_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_whatsapp_answer(const http_response& r);
+
 }  // namespace sb

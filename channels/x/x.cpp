@@ -164,8 +164,7 @@ class x_adapter final : public adapter {
   bool keeps_unreadable() const noexcept override { return true; }
 
   result<parse_result> parse_verified(const request_view& req) const override {
-    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok)
-      return e;
+    if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
     SB_TRY(body, parse_json_object(req.body));
     const object_reader top{*body, ""};
     parse_result out;

@@ -1,0 +1,215 @@
+// The outbound half of the channel types (channels/send.hpp): the request each builds for an
+// agent's reply, checked against the provider's documented format, and the provider's real
+// answers read back (sent with its id, retry with its wait, failed with its reason).
+#include "channels/send.hpp"
+#include "channels/chat/chat.hpp"
+#include "channels/standard_webhooks.hpp"
+#include "channels/telegram/telegram.hpp"
+#include "channels/whatsapp/whatsapp.hpp"
+
+#include <doctest/doctest.h>
+#include <boost/json/parse.hpp>
+
+#include <string>
+
+namespace sb {
+namespace {
+
+namespace json = boost::json;
+
+constexpr millis now = 1'796'000'000'000;  // 2026-11-30T00:53:20Z
+
+json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+
+channel_config with_outbound(std::string type, std::map<std::string, std::string, std::less<>> o,
+                             std::vector<std::string> secrets = {}) {
+  channel_config c;
+  c.name = "ch";
+  c.type = std::move(type);
+  c.secrets = std::move(secrets);
+  c.outbound = std::move(o);
+  return c;
+}
+
+const json::object reply =
+    obj(R"({"id":"01a25072-b094-78e5-a546-ff2e70f03265","text":"It ships today.",)"
+        R"("author":{"type":"agent","id":"a-7","name":"Ieva"},)"
+        R"("attachments":[{"name":"r.pdf","content_type":"application/pdf","size":null,)"
+        R"("url":"https://files.example/r.pdf"}]})");
+
+outgoing to(const json::object& answers, std::string_view channel = "ch") {
+  return {"01a25072-b094-78e5-a546-ff2e70f03265",
+          "01a25072-b08b-77b8-8a01-6ce34533e96f",
+          channel,
+          reply,
+          answers,
+          now};
+}
+
+std::string header(const http_call& c, std::string_view name) {
+  for (const auto& [k, v] : c.headers)
+    if (k == name) return v;
+  return "<absent>";
+}
+
+}  // namespace
+
+TEST_CASE("chat: a Standard-Webhooks-signed switchboard.chat-reply/v1 POST") {
+  const std::string secret = "whsec_c2VjcmV0LWZvci1sb2NhbC10ZXN0aW5nLW9ubHk=";
+  const auto answers = obj(R"({"id":"m-1","from":{"type":"chat","value":"web-chat:v-42"},)"
+                           R"("provider_id":"p-1","session_id":"s-77"})");
+  const auto cfg = with_outbound("chat", {{"url", "https://chat.example/sb"}}, {secret});
+  auto call = build_chat_send(cfg, to(answers, "web-chat"));
+  REQUIRE(call.has_value());
+  CHECK(call->method == "POST");
+  CHECK(call->url == "https://chat.example/sb");
+  CHECK(header(*call, "Content-Type") == "application/json");
+  CHECK(header(*call, "webhook-id") == "01a25072-b094-78e5-a546-ff2e70f03265");
+  CHECK(header(*call, "webhook-timestamp") == std::to_string(now / 1000));
+  const auto body = obj(call->body);
+  CHECK(body.at("schema") == "switchboard.chat-reply/v1");
+  CHECK(body.at("visitor_id") == "v-42");
+  CHECK(body.at("session_id") == "s-77");
+  CHECK(body.at("text") == "It ships today.");
+  CHECK(body.at("agent") == json::parse(R"({"id":"a-7","name":"Ieva"})"));
+  CHECK(body.at("in_reply_to") == "p-1");
+  CHECK(body.at("attachments").as_array().size() == 1);
+  // The chat backend checks it with any Standard Webhooks library: here, our own verifier.
+  const std::string id = header(*call, "webhook-id");
+  const std::string ts = header(*call, "webhook-timestamp");
+  const std::string sig = header(*call, "webhook-signature");
+  const header_field headers[] = {
+      {"webhook-id", id}, {"webhook-timestamp", ts}, {"webhook-signature", sig}};
+  request_view req;
+  req.method = "POST";
+  req.headers = headers;
+  req.body = call->body;
+  req.now = now;
+  const std::vector<std::string> keys{*decode_standard_webhooks_secret(secret)};
+  CHECK(verify_standard_webhook(req, keys, std::chrono::seconds(300)).code == errc::ok);
+  // outbound.secret, when given, signs instead.
+  const std::string other = "whsec_b3RoZXItc2VjcmV0LWZvci1yZXBsaWVz";
+  const auto cfg2 = with_outbound("chat", {{"url", "https://x/"}, {"secret", other}}, {secret});
+  auto signed2 = build_chat_send(cfg2, to(answers, "web-chat"));
+  REQUIRE(signed2.has_value());
+  CHECK(header(*signed2, "webhook-signature") !=
+        sign_standard_webhook(keys[0], header(*signed2, "webhook-id"), now / 1000, signed2->body));
+  CHECK(header(*signed2, "webhook-signature") ==
+        sign_standard_webhook(*decode_standard_webhooks_secret(other),
+                              header(*signed2, "webhook-id"), now / 1000, signed2->body));
+
+  CHECK(read_chat_answer({202, {}, R"({"id":"cb-9"})"}).provider_id == "cb-9");
+  CHECK(read_chat_answer({204, {}, ""}).what == send_outcome::kind::sent);
+  CHECK(read_chat_answer({503, {}, "down"}).what == send_outcome::kind::retry);
+  const auto gone = read_chat_answer({410, {}, R"({"error":"session closed"})"});
+  CHECK(gone.what == send_outcome::kind::failed);
+  CHECK(gone.reason == R"(HTTP 410: {"error":"session closed"})");
+}
+
+TEST_CASE("telegram: sendMessage to the chat of the message answered") {
+  const auto answers = obj(R"({"id":"m-1","from":{"type":"telegram","value":"111"},)"
+                           R"("telegram":{"chat_id":-1001234,"message_id":77}})");
+  const auto cfg = with_outbound("telegram", {{"token", "123:ABC"}});
+  auto call = build_telegram_send(cfg, to(answers));
+  REQUIRE(call.has_value());
+  CHECK(call->url == "https://api.telegram.org/bot123:ABC/sendMessage");
+  CHECK(header(*call, "Content-Type") == "application/json");
+  CHECK(obj(call->body) ==
+        obj(R"({"chat_id":-1001234,"text":"It ships today.\nhttps://files.example/r.pdf"})"));
+  const auto local =
+      with_outbound("telegram", {{"token", "t"}, {"api_base", "http://127.0.0.1:9"}});
+  CHECK(build_telegram_send(local, to(answers))->url == "http://127.0.0.1:9/bott/sendMessage");
+
+  const auto none = build_telegram_send(cfg, to(obj(R"({"id":"m-1"})")));
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == errc::undeliverable);
+
+  const auto sent = read_telegram_answer(
+      {200, {}, R"({"ok":true,"result":{"message_id":4242,"chat":{"id":-1001234},"text":"x"}})"});
+  CHECK(sent.what == send_outcome::kind::sent);
+  CHECK(sent.provider_id == "-1001234:4242");
+  const auto slow = read_telegram_answer(
+      {429,
+       {},
+       R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7",)"
+       R"("parameters":{"retry_after":7}})"});
+  CHECK(slow.what == send_outcome::kind::retry);
+  CHECK(slow.retry_after == std::chrono::seconds(7));
+  const auto blocked = read_telegram_answer(
+      {403,
+       {},
+       R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})"});
+  CHECK(blocked.what == send_outcome::kind::failed);
+  CHECK(blocked.reason == "Forbidden: bot was blocked by the user");
+}
+
+TEST_CASE("whatsapp: a text message from the number the customer wrote to") {
+  const auto answers = obj(R"({"id":"m-1","from":{"type":"whatsapp","value":"15550102000"},)"
+                           R"("whatsapp":{"type":"text","phone_number_id":"106540352242922"}})");
+  const auto cfg = with_outbound("whatsapp", {{"token", "EAAG"}});
+  auto call = build_whatsapp_send(cfg, to(answers));
+  REQUIRE(call.has_value());
+  CHECK(call->url == "https://graph.facebook.com/v21.0/106540352242922/messages");
+  CHECK(header(*call, "Authorization") == "Bearer EAAG");
+  CHECK(obj(call->body) == obj(R"({"messaging_product":"whatsapp","recipient_type":"individual",)"
+                               R"("to":"15550102000","type":"text","text":{"preview_url":false,)"
+                               R"("body":"It ships today.\nhttps://files.example/r.pdf"}})"));
+  const auto bsuid_only = obj(R"({"id":"m-1","from":{"type":"whatsapp_bsuid","value":"US.1"},)"
+                              R"("whatsapp":{"phone_number_id":"1"}})");
+  CHECK(build_whatsapp_send(cfg, to(bsuid_only)).error().code == errc::undeliverable);
+
+  const auto sent = read_whatsapp_answer(
+      {200,
+       {},
+       R"({"messaging_product":"whatsapp","contacts":[{"input":"15550102000","wa_id":"15550102000"}],)"
+       R"("messages":[{"id":"wamid.HBgLMTU1NTAxMDIwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"}]})"});
+  CHECK(sent.what == send_outcome::kind::sent);
+  CHECK(sent.provider_id == "wamid.HBgLMTU1NTAxMDIwMDAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA");
+  const auto window = read_whatsapp_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#131047) Re-engagement message","type":"OAuthException",)"
+       R"("code":131047,"error_data":{"messaging_product":"whatsapp","details":"Message failed )"
+       R"(to send because more than 24 hours have passed since the customer last replied to )"
+       R"(this number."},"fbtrace_id":"AbCd"}})"});
+  CHECK(window.what == send_outcome::kind::failed);
+  CHECK(
+      window.reason.starts_with("window_closed: (#131047) Re-engagement message: "
+                                "Message failed to send"));
+  const auto pair_limit = read_whatsapp_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#131056) (Business Account, Consumer Account) pair rate limit hit",)"
+       R"("type":"OAuthException","code":131056,"fbtrace_id":"x"}})"});
+  CHECK(pair_limit.what == send_outcome::kind::retry);
+  const auto bad = read_whatsapp_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,)"
+       R"("fbtrace_id":"y"}})"});
+  CHECK(bad.what == send_outcome::kind::failed);
+  CHECK(bad.reason == "(#100) Invalid parameter");
+  CHECK(read_whatsapp_answer({500, {}, "oops"}).what == send_outcome::kind::retry);
+}
+
+TEST_CASE("the status decides when the provider's body does not; Retry-After in both forms") {
+  CHECK(classify_status({200, {}, ""}).what == send_outcome::kind::sent);
+  for (unsigned s : {0u, 408u, 429u, 500u, 502u, 503u, 504u})
+    CHECK(classify_status({s, {}, ""}).what == send_outcome::kind::retry);
+  for (unsigned s : {400u, 401u, 403u, 404u, 410u, 413u, 422u})
+    CHECK(classify_status({s, {}, ""}).what == send_outcome::kind::failed);
+  CHECK(classify_status({404, {}, "no\nsuch"}).reason == "HTTP 404: no such");
+  CHECK(parse_retry_after("120", now) == std::chrono::seconds(120));
+  CHECK(parse_retry_after(" 0 ", now) == std::chrono::seconds(0));
+  // 2026-11-30T09:34:00Z + 90 s as an IMF-fixdate.
+  CHECK(parse_retry_after("Mon, 30 Nov 2026 09:35:30 GMT", 1'796'031'240'000) ==
+        std::chrono::seconds(90));
+  CHECK(parse_retry_after("Mon, 30 Nov 2026 09:30:00 GMT", 1'796'031'240'000) ==
+        std::chrono::seconds(0));  // in the past: at once
+  CHECK_FALSE(parse_retry_after("soon", now));
+  CHECK_FALSE(parse_retry_after("-5", now));
+  CHECK_FALSE(parse_retry_after("", now));
+  CHECK(utf8_length("Pasūtījums") == 10);
+}
+
+}  // namespace sb
