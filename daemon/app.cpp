@@ -10,10 +10,12 @@
 #include "daemon/read_api.hpp"
 #include "daemon/reply_intake.hpp"
 #include "daemon/route_command.hpp"
+#include "delivery/engine.hpp"
 #include "store/reader.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
+#include <curl/curl.h>
 #include <fmt/core.h>
 #include <systemd/sd-daemon.h>
 #include <boost/asio/io_context.hpp>
@@ -111,6 +113,8 @@ int run_daemon(const std::string& config_path) {
     print_errors(loaded);
     return 2;
   }
+  // libcurl's global state, before any thread (the delivery engine's requests).
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   config_holder holder(std::make_shared<const config>(std::move(*loaded.cfg)));
   const auto cfg = holder.get();
   log::info("main", "switchboard {} starting with {}", SB_VERSION, cfg->file);
@@ -128,6 +132,12 @@ int run_daemon(const std::string& config_path) {
   if (!api_reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path,
                api_reader.error().detail);
+    return 1;
+  }
+  auto outbound_reader = (*store)->open_delivery_reader();
+  if (!outbound_reader) {
+    log::error("store", "cannot open {} for reading: {}", cfg->store.path,
+               outbound_reader.error().detail);
     return 1;
   }
   auto reader = (*store)->open_outbox_reader();
@@ -152,6 +162,18 @@ int run_daemon(const std::string& config_path) {
   // Agents' replies from the replies queue, committed by the same writer.
   queued_replies reply_intake(holder, writer);
   reply_consumer replies(cfg->broker, cfg->replies, reply_intake);
+  // ... and delivered through each channel's send API (replies.max_age is read at start).
+  delivery_engine::options delivery_opts;
+  delivery_opts.max_age = cfg->replies.max_age;
+  delivery_engine deliveries(
+      std::move(*outbound_reader),
+      [&holder](std::string_view name) -> std::optional<channel> {
+        const auto now = holder.get();
+        const channel* ch = now->find_channel(name);
+        return ch ? std::optional<channel>(*ch) : std::nullopt;
+      },
+      [&writer](std::vector<delivery_update> updates) { writer.record(std::move(updates)); },
+      delivery_opts);
   log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
             writer.backlog());
 
@@ -211,6 +233,7 @@ int run_daemon(const std::string& config_path) {
                 [&] { return static_cast<double>((*api_reader)->parked()); });
     pub->render_metrics(out);
     replies.render_metrics(out);
+    deliveries.render_metrics(out);
     metrics::render_process_metrics(out);
     return out;
   });
@@ -226,6 +249,7 @@ int run_daemon(const std::string& config_path) {
   writer.start();
   pub->start();
   replies.start();
+  deliveries.start();
   server.start();
   log::info("http", "listening on {}:{}", cfg->server.host, *port);
 
@@ -289,6 +313,7 @@ int run_daemon(const std::string& config_path) {
   boost::asio::post(ioc, [&dog] { dog.stop(); });
   // Replies handed to the writer are committed and acknowledged; the rest stay in the queue.
   replies.stop(reply_deadline);
+  deliveries.stop();
   pub->stop(publish_deadline);
   writer.stop();
   ioc.stop();
