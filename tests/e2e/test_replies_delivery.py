@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Agents' replies delivered (docs/replies.md, "Delivery") to local fakes of the providers'
+send APIs (tests/fakes/providers.py), which check every request against the provider's format:
+web chat (a Standard-Webhooks-signed POST), Telegram sendMessage and the WhatsApp Cloud API.
+Each reply reaches its provider once, with the exact request, and its status becomes sent in
+the thread; the same key twice sends once; a chat backend answering 500 for a minute gets the
+reply exactly once after it recovers; 429 with Retry-After is honoured; WhatsApp's permanent
+refusal (#131047, outside the window) fails at once with the provider's reason and no retry."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import harness as h  # noqa: E402
+import providers  # noqa: E402
+
+TOKEN = "t0ken-" + os.urandom(8).hex()
+AGENT = {"id": "a-7", "name": "Ieva"}
+CHAT_OUT = "whsec_" + __import__("base64").b64encode(os.urandom(24)).decode()
+TG_SECRET = "tg-" + os.urandom(12).hex()
+TG_BOT = "7000001:AAH" + os.urandom(8).hex()
+META_SECRET = os.urandom(16).hex()
+WA_TOKEN = "EAAG" + os.urandom(12).hex()
+WA_NUMBER = "15550009999"
+OUTAGE = 60.0  # seconds the chat backend answers 500
+
+
+def api(env: h.Env, method: str, path: str, body: Any = None,
+        headers: dict[str, str] | None = None) -> h.Response:
+    hdrs = {"Authorization": f"Bearer {TOKEN}", **(headers or {})}
+    data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        hdrs["Content-Type"] = "application/json"
+    return env.client().request(method, path, data, hdrs)
+
+
+def send(env: h.Env, conversation: str, text: str, key: str) -> dict[str, Any]:
+    r = api(env, "POST", f"/v1/conversations/{conversation}/messages",
+            {"text": text, "agent": AGENT}, {"Idempotency-Key": key})
+    return r.json if r.status == 202 else {"status_code": r.status, "body": r.body}
+
+
+def reply_in_thread(env: h.Env, conversation: str, message_id: str) -> dict[str, Any]:
+    r = api(env, "GET", f"/v1/conversations/{conversation}")
+    for m in (r.json or {}).get("thread", []):
+        if m.get("id") == message_id:
+            return m
+    return {}
+
+
+def wait_status(env: h.Env, conversation: str, message_id: str, status: str,
+                timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    m: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        m = reply_in_thread(env, conversation, message_id)
+        if m.get("status") == status:
+            return m
+        time.sleep(0.1)
+    return m
+
+
+def telegram_update(update_id: int, text: str) -> dict[str, Any]:
+    user = {"id": 5512398841, "is_bot": False, "first_name": "Jānis", "language_code": "lv"}
+    return {"update_id": update_id,
+            "message": {"message_id": 1187, "from": user,
+                        "chat": {"id": 5512398841, "first_name": "Jānis", "type": "private"},
+                        "date": int(time.time()) - 5, "text": text}}
+
+
+def whatsapp_batch(wa_id: str, text: str, wamid: str) -> dict[str, Any]:
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [
+        {"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": WA_NUMBER, "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Līga"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": str(int(time.time()) - 5),
+                          "type": "text", "text": {"body": text}}]}}]}]}
+
+
+def main(ck: h.Checks) -> None:
+    fakes = providers.Providers(telegram_token=TG_BOT, whatsapp_token=WA_TOKEN,
+                                chat_secret=CHAT_OUT)
+    h.on_cleanup("stop the providers' fakes", fakes.close)
+    channels = f"""\
+  - name: tg
+    type: telegram
+    secret: {h.yq(TG_SECRET)}
+    outbound:
+      api_base: {h.yq(fakes.url)}
+      token: {h.yq(TG_BOT)}
+  - name: wa
+    type: whatsapp
+    secret: {h.yq(META_SECRET)}
+    verify_token: verify-me
+    outbound:
+      api_base: {h.yq(fakes.url + "/v21.0")}
+      token: {h.yq(WA_TOKEN)}
+"""
+    env = h.Env(api_tokens=[TOKEN], extra_channels=channels,
+                chat_extra=f"    outbound:\n      url: {h.yq(fakes.url + '/chat')}\n"
+                           f"      secret: {h.yq(CHAT_OUT)}\n")
+    env.check_config(ck, "chat, telegram and whatsapp channels with outbound sections")
+    env.start()
+    c = env.client()
+
+    # ---- the customer writes on each channel ----
+    r = env.post(c, h.chat_message("m-1", "v-ann", "Where is my order?"))
+    ck.require(r.status == 202, "chat message: 202", r.body)
+    chat_conv = r.json["accepted"][0]["conversation_id"]
+    r = c.request("POST", "/v1/webhooks/tg", h.to_bytes(telegram_update(9001, "Sveiki!")),
+                  {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+    ck.require(r.status == 202, "telegram update: 202", r.body)
+    tg_conv = r.json["accepted"][0]["conversation_id"]
+    data = h.to_bytes(whatsapp_batch("37120000001", "Labdien", "wamid.IN1"))
+    r = c.request("POST", "/v1/webhooks/wa", data,
+                  {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+    ck.require(r.status == 200 or r.status == 202, "whatsapp webhook: 2xx", r.body)
+    wa_conv = r.json["accepted"][0]["conversation_id"]
+    data = h.to_bytes(whatsapp_batch("37120000002", "Vēl viens", "wamid.IN2"))
+    r = c.request("POST", "/v1/webhooks/wa", data,
+                  {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+    wa_conv2 = r.json["accepted"][0]["conversation_id"]
+
+    # ---- the chat backend is down for a minute: started first, checked last ----
+    fakes.fail("chat", 500, {"error": "maintenance"}, seconds=OUTAGE)
+    outage_started = time.monotonic()
+    down = send(env, chat_conv, "Sorry for the wait: it ships today.", "chat-1")
+    ck.equal(down.get("status"), "queued", "a reply while the chat backend is down: queued")
+
+    # ---- Telegram, from the replies queue as an agent's tool would ----
+    tool = h.amqp_connect(env.amqp_url)
+    ch = tool.channel()
+    ch.confirm_delivery()
+    pika = h._pika()
+    tg_reply = {"schema": "switchboard.reply/v1", "conversation_id": tg_conv,
+                "text": "Labdien! Pasūtījums #4471 ir ceļā.", "agent": AGENT}
+    ch.basic_publish("", env.replies_queue, json.dumps(tg_reply).encode(),
+                     pika.BasicProperties(message_id="tg-1", delivery_mode=2), mandatory=True)
+    got = fakes.wait_for("telegram", 1)
+    ck.equal(len(got), 1, "telegram: one sendMessage")
+    if got:
+        ck.equal(got[0].path, f"/bot{TG_BOT}/sendMessage", "telegram: the bot's sendMessage URL")
+        ck.equal(got[0].body, {"chat_id": 5512398841, "text": "Labdien! Pasūtījums #4471 ir ceļā."},
+                 "telegram: the exact body")
+    thread = api(env, "GET", f"/v1/conversations/{tg_conv}").json.get("thread", [])
+    tg_id = thread[-1]["id"] if thread else ""
+    m = wait_status(env, tg_conv, tg_id, "sent")
+    ck.equal(m.get("status"), "sent", "telegram: the reply's status becomes sent")
+    ck.check(h.parse_time(m.get("sent_at")) is not None, "telegram: sent_at set", m.get("sent_at"))
+
+    # ---- WhatsApp over HTTP; the same key twice sends once ----
+    first = send(env, wa_conv, "Paldies! Jūsu pasūtījums ir ceļā.", "wa-1")
+    again = send(env, wa_conv, "Paldies! Jūsu pasūtījums ir ceļā.", "wa-1")
+    ck.equal(again.get("message_id"), first.get("message_id"), "the same key: the same reply")
+    m = wait_status(env, wa_conv, first.get("message_id", ""), "sent")
+    ck.equal(m.get("status"), "sent", "whatsapp: sent")
+    time.sleep(1.0)
+    got = fakes.requests("whatsapp")
+    ck.equal(len(got), 1, "whatsapp: one request for a key sent twice")
+    if got:
+        ck.equal(got[0].path, "/v21.0/106540352242922/messages",
+                 "whatsapp: from the business number the customer wrote to")
+        ck.equal(got[0].headers.get("authorization"), f"Bearer {WA_TOKEN}", "whatsapp: the token")
+        ck.equal(got[0].body, {"messaging_product": "whatsapp", "recipient_type": "individual",
+                               "to": "37120000001", "type": "text",
+                               "text": {"preview_url": False,
+                                        "body": "Paldies! Jūsu pasūtījums ir ceļā."}},
+                 "whatsapp: the exact body")
+
+    # ---- a permanent refusal: failed at once with the provider's reason, no retry ----
+    fakes.fail("whatsapp", 400, {"error": {
+        "message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047,
+        "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send "
+                       "because more than 24 hours have passed since the customer last replied "
+                       "to this number."}, "fbtrace_id": "AbCdEfGh"}}, times=1)
+    before = len(fakes.attempts_of("whatsapp"))
+    refused = send(env, wa_conv2, "Are you still there?", "wa-2")
+    m = wait_status(env, wa_conv2, refused.get("message_id", ""), "failed")
+    ck.equal(m.get("status"), "failed", "a permanent 400: failed")
+    ck.check("window_closed" in m.get("failure_reason", "") and "#131047" in m.get(
+        "failure_reason", ""), "... with the provider's reason", m.get("failure_reason"))
+    time.sleep(3.0)
+    ck.equal(len(fakes.attempts_of("whatsapp")) - before, 1, "... and no retry")
+
+    # ---- 429 with Retry-After: honoured ----
+    fakes.fail("telegram", 429, {"ok": False, "error_code": 429,
+                                 "description": "Too Many Requests: retry after 3",
+                                 "parameters": {"retry_after": 3}},
+               times=1, headers={"Retry-After": "3"})
+    before = len(fakes.attempts_of("telegram"))
+    later = send(env, tg_conv, "One more thing.", "tg-2")
+    m = wait_status(env, tg_conv, later.get("message_id", ""), "sent", timeout=30)
+    ck.equal(m.get("status"), "sent", "after a 429: sent")
+    times = fakes.attempts_of("telegram")[before:]
+    ck.equal(len(times), 2, "... on the second attempt")
+    if len(times) == 2:
+        ck.check(times[1] - times[0] >= 2.9, "... at least Retry-After (3 s) later",
+                 f"{times[1] - times[0]:.2f} s")
+
+    # ---- the chat backend's minute of 500s is over: exactly one delivery ----
+    m = wait_status(env, chat_conv, down.get("message_id", ""), "sent",
+                    timeout=OUTAGE + 150 - (time.monotonic() - outage_started))
+    ck.equal(m.get("status"), "sent", "after the outage: sent")
+    got = fakes.requests("chat")
+    ck.equal(len(got), 1, "the chat backend got the reply exactly once")
+    tried = fakes.attempts_of("chat")
+    ck.check(len(tried) >= 4, "... after several attempts during the outage", len(tried))
+    ck.check(tried[-1] - outage_started >= OUTAGE, "... the good one after the outage",
+             f"{tried[-1] - outage_started:.1f} s")
+    if got:
+        body = got[0].body
+        ck.equal(body.get("message_id"), down.get("message_id"), "chat: webhook-id is the reply id")
+        ck.equal((body.get("visitor_id"), body.get("text")),
+                 ("v-ann", "Sorry for the wait: it ships today."), "chat: whom and what")
+        ck.equal(body.get("agent"), AGENT, "chat: the agent")
+
+    mt = h.scrape_metrics(c)
+    ck.check((h.metric(mt, "switchboard_deliveries_total", channel="web-chat",
+                       outcome="retried") or 0) >= 3, "metrics: the chat retries counted")
+    ck.equal(h.metric(mt, "switchboard_deliveries_total", channel="wa", outcome="failed"), 1,
+             "metrics: the WhatsApp failure counted")
+    deadline = time.monotonic() + 5  # the gauge is read from the store each second
+    while h.metric(h.scrape_metrics(c), "switchboard_deliveries_queued") != 0 and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    ck.equal(h.metric(h.scrape_metrics(c), "switchboard_deliveries_queued"), 0,
+             "metrics: nothing waits")
+    ck.equal(fakes.violations, [], "every request matched its provider's format")
+
+    tool.close()
+    env.finish(ck, "replies delivered", integrity=True)
+
+
+if __name__ == "__main__":
+    h.run(main, timeout=400)
