@@ -80,8 +80,20 @@ struct signature_use {
   millis expires_at = 0;
 };
 
+// A provider's report on a message the business sent (an agent's reply): WhatsApp's statuses,
+// Twilio's status callbacks. Applied to the reply whose send the provider answered with
+// `provider_id` (store/delivery.hpp), only forward.
+struct delivery_status {
+  std::string provider_id;
+  std::string status;  // sent | delivered | read | failed
+  std::optional<millis> at;
+  std::string reason;  // failed: the provider's words
+};
+
 struct parse_result {
   std::vector<inbound_message> messages;
+  // Reports on sent replies; counted in `ignored` too (they are no messages).
+  std::vector<delivery_status> statuses;
   std::size_t ignored = 0;  // receipts, statuses, typing events: counted, answered 200
   std::vector<unreadable_event> unreadable;
   // Set by the types whose signature could be captured and sent again with other content.

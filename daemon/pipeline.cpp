@@ -68,9 +68,7 @@ std::string client_address(const request_view& req, bool trust_forwarded_for) {
 }
 
 // A configured burst, or twice the rate when it is 0.
-double burst_of(std::uint32_t rate, std::uint32_t burst) {
-  return burst ? burst : 2.0 * rate;
-}
+double burst_of(std::uint32_t rate, std::uint32_t burst) { return burst ? burst : 2.0 * rate; }
 
 // 429 with Retry-After: the bucket's wait, rounded up to whole seconds.
 http_reply rate_limited_reply(std::string detail, std::chrono::milliseconds wait) {
@@ -113,13 +111,12 @@ head_verdict pipeline::check_head(const request_view& head) {
 
   // Refusals are budgeted per client and resource: a provider whose one channel is
   // misconfigured keeps delivering to the others from the same addresses.
-  const channel* ch =
-      reads || route.channel.empty() ? nullptr : cfg->find_channel(route.channel);
+  const channel* ch = reads || route.channel.empty() ? nullptr : cfg->find_channel(route.channel);
   const std::string client = client_address(head, rl.trust_forwarded_for);
   const std::string key = refusal_key(client, reads ? nullptr : ch, reads);
   // A client that had too many requests refused lately is answered before anything else.
-  if ((v.refusal = over_limit(refusals_, key, rl.refused_per_client, rl.refused_per_client_burst,
-                              false))) {
+  if ((v.refusal =
+           over_limit(refusals_, key, rl.refused_per_client, rl.refused_per_client_burst, false))) {
     if (ch) count(ch->config.name, "rejected", "rate_limited", 1);
     return v;
   }
@@ -157,8 +154,7 @@ std::string pipeline::refusal_key(const std::string& client, const channel* ch, 
 }
 
 std::optional<http_reply> pipeline::over_limit(rate_limiter& bucket, const std::string& key,
-                                               std::uint32_t rate, std::uint32_t burst,
-                                               bool take) {
+                                               std::uint32_t rate, std::uint32_t burst, bool take) {
   const double b = burst_of(rate, burst);
   const auto now = std::chrono::steady_clock::now();
   const auto wait = take ? bucket.take(key, rate, b, now) : bucket.wait(key, rate, b, now);
@@ -169,7 +165,7 @@ std::optional<http_reply> pipeline::over_limit(rate_limiter& bucket, const std::
               refusals ? "too many refused requests" : "too many reads",
               *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
   return rate_limited_reply(refusals ? "too many refused requests from this client; retry later"
-                                      : "too many requests; retry later",
+                                     : "too many requests; retry later",
                             wait);
 }
 
@@ -181,15 +177,15 @@ void pipeline::charge_refusal(const rate_limit_config& rl, const std::string& ke
 
 http_reply pipeline::refuse(const config& cfg, const channel& ch, const request_view& req,
                             const error& e) {
-  charge_refusal(cfg.server.rate_limit,
-                 refusal_key(client_address(req, cfg.server.rate_limit.trust_forwarded_for), &ch,
-                             false));
+  charge_refusal(
+      cfg.server.rate_limit,
+      refusal_key(client_address(req, cfg.server.rate_limit.trust_forwarded_for), &ch, false));
   const auto& d = describe(e.code);
   count(ch.config.name, "rejected", d.name, 1);
   // The detail names the field or check that failed, never a value from the body.
   if (auto skipped = refusal_log.allow(ch.config.name + "/" + std::string(d.name)))
-    log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"{}",
-              ch.config.name, d.http_status, d.name, e.detail,
+    log::info("ingress", "rejected channel={} status={} reason={} detail=\"{}\"{}", ch.config.name,
+              d.http_status, d.name, e.detail,
               *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
   return error_reply(e);
 }
@@ -344,8 +340,9 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   // A signature's first use is remembered across a restart: with the commit, or, when nothing
   // is stored, with the writer's next transaction.
   std::optional<signature_use> first_use = std::move(parsed.signature);
-  // 4. Receipts, statuses and other non-messages: counted, answered 200, nothing stored.
-  if (parsed.messages.empty() && !kept) {
+  // 4. Receipts, statuses and other non-messages: counted, answered 200, nothing stored. A
+  // status of a sent reply is committed (it moves the reply on) before the answer.
+  if (parsed.messages.empty() && !kept && parsed.statuses.empty()) {
     if (first_use) sink_.remember({ch.config.name, std::move(*first_use)});
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed.ignored);
     count(ch.config.name, "ignored", "", parsed.ignored);
@@ -367,8 +364,8 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
     remember_apart();
     count(ch.config.name, "rejected", "unavailable", n);
     if (auto skipped = refusal_log.allow(ch.config.name + "/backlog"))
-      log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}",
-                sink_.backlog(), ch.config.name,
+      log::warn("ingress", "backlog {} at its bound; answering 503 channel={}{}", sink_.backlog(),
+                ch.config.name,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
@@ -382,14 +379,15 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   for (auto& m : parsed.messages) m.language = message_language(m);
   ir.messages = std::move(parsed.messages);
   ir.ignored = parsed.ignored;
+  ir.statuses = std::move(parsed.statuses);
   ir.kept = std::move(kept);
   ir.seen = std::move(first_use);
   ir.routing = cfg.routing;
   prepare(ir);  // ids and message JSON here too, off the writer thread
   std::optional<signature_use> seen_copy = ir.seen;
   sink_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
-                                 ack = std::move(parsed.ack),
-                                 seen = std::move(seen_copy)](result<ingest_outcome> r) {
+                               ack = std::move(parsed.ack),
+                               seen = std::move(seen_copy)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);
       if (seen) sink_.remember({channel, *seen});  // rolled back with the batch
@@ -397,8 +395,8 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
     }
     // Per message at debug: at thousands a second, info would flood the journal.
     for (const auto& a : r->accepted)
-      log::debug("ingest", "accepted channel={} message_id={} conversation_id={} skill={}",
-                 channel, a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
+      log::debug("ingest", "accepted channel={} message_id={} conversation_id={} skill={}", channel,
+                 a.message_id, a.conversation_id, a.skill.empty() ? "-" : a.skill);
     if (r->duplicates)
       log::debug("ingest", "duplicates channel={} count={}", channel, r->duplicates);
     count(channel, "accepted", "", r->accepted.size());
@@ -453,24 +451,33 @@ void pipeline::count(std::string_view channel, std::string_view outcome, std::st
   if (metrics_ && n > 0) metrics_->messages(channel, outcome, reason, n);
 }
 
-void pipeline::observe_reply(std::string_view method, const request_route& route,
-                             unsigned status, double seconds) const {
+void pipeline::observe_reply(std::string_view method, const request_route& route, unsigned status,
+                             double seconds) const {
   if (!metrics_) return;
   using resource = request_route::resource;
   std::string_view handler = "other";
   std::string_view channel;
   switch (route.what) {
-    case resource::healthz: handler = "healthz"; break;
-    case resource::readyz: handler = "readyz"; break;
-    case resource::metrics: handler = "metrics"; break;
-    case resource::api: handler = "api"; break;
+    case resource::healthz:
+      handler = "healthz";
+      break;
+    case resource::readyz:
+      handler = "readyz";
+      break;
+    case resource::metrics:
+      handler = "metrics";
+      break;
+    case resource::api:
+      handler = "api";
+      break;
     case resource::webhook:
       handler = method == "GET" ? "handshake" : "webhook";
       // Only configured names become label values: request text must not grow the series.
       if (!route.channel.empty() && cfg_.get()->find_channel(route.channel) != nullptr)
         channel = route.channel;
       break;
-    case resource::other: break;
+    case resource::other:
+      break;
   }
   metrics_->request(handler, channel, status, seconds);
 }

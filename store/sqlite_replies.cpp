@@ -88,10 +88,13 @@ struct sqlite_replies::statements {
                        "WHEN 'sent' THEN json_set(body, '$.status', ?2, '$.sent_at', ?3) "
                        "WHEN 'failed' THEN json_set(body, '$.status', ?2, '$.failure_reason', ?4) "
                        "ELSE json_set(body, '$.status', ?2) END, "
-                       "sent_at = CASE ?2 WHEN 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1") {}
+                       "sent_at = CASE ?2 WHEN 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1"),
+        by_provider_id(db,
+                       "SELECT message_id FROM deliveries WHERE channel = ?1 AND "
+                       "provider_message_id = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
-  stmt delivery_status, retry_later, move_status, message_status;
+  stmt delivery_status, retry_later, move_status, message_status, by_provider_id;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -253,6 +256,25 @@ void sqlite_replies::record(std::span<const delivery_update> updates, committed_
     }
     handed.changed_threads.push_back(conversation);
   }
+}
+
+void sqlite_replies::apply_statuses(std::string_view channel,
+                                    std::span<const delivery_status> statuses, millis received_at,
+                                    committed_batch& handed) {
+  std::vector<delivery_update> updates;
+  for (const delivery_status& s : statuses) {
+    use q(st_->by_provider_id);
+    q->bind(1, channel).bind(2, s.provider_id);
+    if (!q->step()) continue;  // a message sent from elsewhere (the provider's own console)
+    delivery_update u;
+    u.message_id = q->text(0);
+    u.status = s.status;
+    u.at = s.at.value_or(received_at);
+    u.reason = s.reason;
+    u.attempted = false;
+    updates.push_back(std::move(u));
+  }
+  record(updates, handed);
 }
 
 // The delivery engine's reader: a read-only connection of its own (its thread's alone).

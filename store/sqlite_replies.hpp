@@ -27,6 +27,10 @@ class sqlite_replies {
   // the reply's stored JSON follows it (status, sent_at, failure_reason); the conversations
   // whose threads changed are added to `handed`.
   void record(std::span<const delivery_update> updates, committed_batch& handed);
+  // Providers' status reports on channel `channel`, each for the reply its send answered with
+  // that provider id (none: skipped), as updates that are not attempts.
+  void apply_statuses(std::string_view channel, std::span<const delivery_status> statuses,
+                      millis received_at, committed_batch& handed);
 
  private:
   struct statements;

@@ -282,6 +282,8 @@ struct store_tx {
       out.kept_new = keep(*req.kept);
     }
     if (req.seen) remember(req.channel, *req.seen);
+    if (!req.statuses.empty())
+      s.replies_->apply_statuses(req.channel, req.statuses, req.received_at, handed);
     return out;
   }
 

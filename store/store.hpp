@@ -88,6 +88,9 @@ struct ingest_request {
   std::shared_ptr<const routing_table> routing;  // the config snapshot the request arrived under
   std::vector<prepared_message> prepared;        // one per message once prepare() ran
   std::optional<reply_request> reply;            // an agent's reply: then `messages` is empty
+  // Providers' reports on sent replies (channels/channel.hpp): applied to the reply the
+  // channel's send answered with that id, only forward; one matching none is skipped.
+  std::vector<delivery_status> statuses;
 };
 
 // Fills `r.prepared`. The pipeline calls it on an HTTP thread, so that the single writer thread

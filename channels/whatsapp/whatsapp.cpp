@@ -384,6 +384,8 @@ error read_message(const object_reader& m, const batch& b, parse_result& out) {
   return {};
 }
 
+void read_status(const object_reader& st, parse_result& out);
+
 error read_value(const object_reader& value, bool echoes, parse_result& out) {
   SB_TRY(b, read_batch(value, echoes));
   const std::string_view list_name = echoes ? "message_echoes" : "messages";
@@ -391,12 +393,47 @@ error read_value(const object_reader& value, bool echoes, parse_result& out) {
   if (*messages != nullptr)
     for_each_event(out, value, **messages, list_name,
                    [&](const object_reader& m) { return read_message(m, *b, out); });
-  // Receipts (sent, delivered, read, failed) and errors about the business's own messages.
+  // Receipts (sent, delivered, read, failed) and errors about the business's own messages:
+  // no messages (counted as ignored), and the receipts move agents' replies on.
   for (const std::string_view key : {std::string_view("statuses"), std::string_view("errors")}) {
     SB_TRY(list, value.array(key));
     if (*list != nullptr) out.ignored += (*list)->size();
   }
+  SB_TRY(statuses, value.array("statuses"));
+  if (*statuses != nullptr)
+    for (std::size_t i = 0; i < (*statuses)->size(); ++i)
+      if (auto st = value.element(**statuses, "statuses", i)) read_status(*st, out);
   return {};
+}
+
+// {"id": "wamid...", "status": "sent|delivered|read|failed", "timestamp": "1700000000",
+//  "recipient_id": "...", "errors": [{"code", "title", "message", "error_data": {"details"}}]}.
+// One that cannot be read is skipped: a receipt is worth no refusal and no kept delivery.
+void read_status(const object_reader& st, parse_result& out) {
+  auto id = st.id("id");
+  auto status = st.string("status");
+  if (!id || !*id || !status || !*status) return;
+  const std::string& s = **status;
+  if (s != "sent" && s != "delivered" && s != "read" && s != "failed") return;
+  delivery_status d{std::move(**id), s, std::nullopt, {}};
+  if (auto at = st.epoch("timestamp", epoch_unit::seconds); at && *at) d.at = **at;
+  if (s == "failed")
+    if (auto errors = st.array("errors");
+        errors && *errors && !(*errors)->empty() && (**errors)[0].is_object()) {
+      const auto& e = (**errors)[0].get_object();
+      const auto* code = e.if_contains("code");
+      const auto* title = e.if_contains("title");
+      const auto* data = e.if_contains("error_data");
+      const auto* details =
+          data && data->is_object() ? data->get_object().if_contains("details") : nullptr;
+      d.reason = fmt::format(
+          "(#{}) {}{}", code && code->is_int64() ? code->as_int64() : 0,
+          title && title->is_string() ? std::string_view(title->get_string()) : std::string_view(),
+          details && details->is_string()
+              ? fmt::format(": {}", std::string_view(details->get_string()))
+              : std::string());
+    }
+  out.statuses.push_back(std::move(d));
 }
 
 class whatsapp_adapter final : public meta::webhook_adapter {

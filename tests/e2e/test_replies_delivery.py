@@ -85,6 +85,18 @@ def whatsapp_batch(wa_id: str, text: str, wamid: str) -> dict[str, Any]:
                           "type": "text", "text": {"body": text}}]}}]}]}
 
 
+def whatsapp_status(wamid: str, status: str, wa_id: str) -> dict[str, Any]:
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [
+        {"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": WA_NUMBER, "phone_number_id": "106540352242922"},
+            "statuses": [{"id": wamid, "status": status, "timestamp": str(int(time.time())),
+                          "recipient_id": wa_id,
+                          "conversation": {"id": "c1", "origin": {"type": "service"}},
+                          "pricing": {"billable": True, "pricing_model": "CBP",
+                                      "category": "service"}}]}}]}]}
+
+
 def main(ck: h.Checks) -> None:
     fakes = providers.Providers(telegram_token=TG_BOT, whatsapp_token=WA_TOKEN,
                                 chat_secret=CHAT_OUT)
@@ -176,6 +188,17 @@ def main(ck: h.Checks) -> None:
                                "text": {"preview_url": False,
                                         "body": "Paldies! Jūsu pasūtījums ir ceļā."}},
                  "whatsapp: the exact body")
+
+    # ---- WhatsApp's status webhooks, out of order: read before delivered ----
+    wamid = got[0].answer["messages"][0]["id"] if got else "?"
+    for status in ("read", "delivered"):
+        data = h.to_bytes(whatsapp_status(wamid, status, "37120000001"))
+        r = c.request("POST", "/v1/webhooks/wa", data,
+                      {"Content-Type": "application/json",
+                       "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+        ck.equal(r.status, 200, f"whatsapp status {status}: 200")
+    m = reply_in_thread(env, wa_conv, first.get("message_id", ""))
+    ck.equal(m.get("status"), "read", "statuses out of order: the reply stays read")
 
     # ---- a permanent refusal: failed at once with the provider's reason, no retry ----
     fakes.fail("whatsapp", 400, {"error": {

@@ -34,6 +34,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    answer: Any = None  # what the fake answered (its id for the message)
     at: float = field(default_factory=time.time)
 
 
@@ -156,9 +157,10 @@ class Providers:
         with self.lock:
             self.violations.append(what)
 
-    def record(self, route: str, path: str, headers: dict[str, str], body: Any) -> None:
+    def record(self, route: str, path: str, headers: dict[str, str], body: Any,
+               answer: Any = None) -> None:
         with self.lock:
-            self.received.append(Request(route, path, headers, body))
+            self.received.append(Request(route, path, headers, body, answer))
 
     def json_body(self, route: str, headers: dict[str, str], raw: bytes) -> Any:
         if not headers.get("content-type", "").startswith("application/json"):
@@ -204,11 +206,12 @@ class Providers:
             self.violation(f"whatsapp: not a text message body: {body!r}")
             return 400, {"error": {"message": "(#100) Invalid parameter", "type":
                                    "OAuthException", "code": 100, "fbtrace_id": "AzAbCdEg"}}
-        self.record("whatsapp", m.string, headers, body)
         wamid = f"wamid.HBgL{next(self.ids)}"
-        return 200, {"messaging_product": "whatsapp",
-                     "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                     "messages": [{"id": wamid}]}
+        answer = {"messaging_product": "whatsapp",
+                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                  "messages": [{"id": wamid}]}
+        self.record("whatsapp", m.string, headers, body, answer)
+        return 200, answer
 
     def chat(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         # Standard Webhooks: v1,base64(HMAC-SHA256(key, id.timestamp.body)), timestamp fresh.

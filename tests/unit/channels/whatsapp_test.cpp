@@ -134,15 +134,29 @@ TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ig
   }
 }
 
-TEST_CASE("statuses alone are all ignored") {
+TEST_CASE("statuses are no messages; they report on the business's sent messages") {
   request r = wa.signed_post(
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"statuses":[)"
       R"({"id":"wamid.A","status":"sent","timestamp":"1795341606","recipient_id":"15550102000"},)"
       R"({"id":"wamid.A","status":"delivered","timestamp":"1795341607","recipient_id":"15550102000"},)"
-      R"({"id":"wamid.A","status":"failed","timestamp":"1795341608","recipient_id":"15550102000","errors":[{"code":131047,"title":"Re-engagement message"}]}]}}]}]})");
+      R"({"id":"wamid.B","status":"read","timestamp":"1795341608","recipient_id":"15550102000"},)"
+      R"({"id":"wamid.A","status":"failed","timestamp":"1795341608","recipient_id":"15550102000","errors":[{"code":131047,"title":"Re-engagement message","error_data":{"details":"More than 24 hours"}}]},)"
+      R"({"id":"wamid.C","status":"deleted","timestamp":"1795341609"},)"
+      R"({"status":"read","timestamp":"1795341609"},)"
+      R"("not an object"]}}]}]})");
   const parse_result res = accepted(r);
   CHECK(res.messages.empty());
-  CHECK(res.ignored == 3);
+  CHECK(res.ignored == 7);
+  CHECK(res.unreadable.empty());  // a receipt that cannot be read is skipped, not kept
+  REQUIRE(res.statuses.size() == 4);
+  CHECK(res.statuses[0].provider_id == "wamid.A");
+  CHECK(res.statuses[0].status == "sent");
+  CHECK(res.statuses[0].at == 1'795'341'606'000);
+  CHECK(res.statuses[1].status == "delivered");
+  CHECK(res.statuses[2].provider_id == "wamid.B");
+  CHECK(res.statuses[2].status == "read");
+  CHECK(res.statuses[3].status == "failed");
+  CHECK(res.statuses[3].reason == "(#131047) Re-engagement message: More than 24 hours");
 }
 
 TEST_CASE("the business's own messages from the WhatsApp Business app are outbound") {

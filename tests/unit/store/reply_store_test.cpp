@@ -476,3 +476,35 @@ TEST_CASE("delivery rows: due when their time comes, moved forward by what attem
   // An update for a delivery the store does not have is skipped.
   record({"0190c0de-0000-7000-8000-000000000000", "sent", t0, 0, "", "", true});
 }
+
+TEST_CASE("a provider's status reports move the reply its send answered, in any order") {
+  reply_fixture f;
+  const auto wa = sending({{"wa", {"whatsapp"}}});
+  const auto conv = f.ingest(on_channel(t0, "wa", "whatsapp", "wamid.IN", {"whatsapp", "1555"}))
+                        .accepted[0]
+                        .conversation_id;
+  const auto receipt = f.sent(reply_request_at(t0 + 1, text_reply(conv, "hi"), "k", wa));
+  std::vector<delivery_update> sent{{receipt.message_id, "sent", t0 + 2, 0, "wamid.OUT", "", true}};
+  f.store->commit({}, {}, {}, sent);
+
+  const auto report = [&](std::vector<delivery_status> statuses, std::string channel = "wa") {
+    ingest_request r = request(t0 + 10, {});
+    r.channel = std::move(channel);
+    r.channel_type = "whatsapp";
+    r.statuses = std::move(statuses);
+    return f.send(std::move(r));
+  };
+  const auto status = [&] { return std::string(f.thread(conv).back().at("status").as_string()); };
+  // Read arrives before delivered: read stays.
+  REQUIRE(report({{"wamid.OUT", "read", t0 + 5'000, ""}}).has_value());
+  CHECK(status() == "read");
+  REQUIRE(report({{"wamid.OUT", "delivered", t0 + 4'000, ""}}).has_value());
+  CHECK(status() == "read");
+  // Another channel's id, an unknown id: nothing moves, nothing fails.
+  REQUIRE(report({{"wamid.OUT", "failed", std::nullopt, "x"}}, "other").has_value());
+  REQUIRE(report({{"wamid.NOPE", "read", std::nullopt, ""}}).has_value());
+  CHECK(status() == "read");
+  CHECK(f.count("SELECT attempts FROM deliveries WHERE provider_message_id = 'wamid.OUT'") == 1);
+  CHECK(f.count("SELECT updated_at FROM deliveries WHERE provider_message_id = 'wamid.OUT'") ==
+        t0 + 5'000);
+}
