@@ -11,7 +11,8 @@ as the provider answers a bad request, and recorded in `violations`, which a tes
 empty. Good requests are recorded in `received` and answered with the provider's real success
 body. `fail(route, ...)` makes a route answer errors for a while (500, 429 with Retry-After, a
 permanent 400 with the provider's error body) or slowly; the daemon cannot tell it from the
-provider, except by the base URL its config points at."""
+provider, except by the base URL its config points at. `slow(route, seconds)` delays every
+answer."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Providers:
         self.violations: list[str] = []
         self.failures: dict[str, Failure] = {}
         self.attempts: dict[str, list[float]] = {}  # route -> time.monotonic() of each request
+        self.delays: dict[str, float] = {}  # route -> seconds every answer takes
         self.lock = threading.Lock()
         self.ids = itertools.count(1000)
         fakes = self
@@ -72,13 +74,19 @@ class Providers:
                 raw = self.rfile.read(length)
                 status, body, headers = fakes.answer(self.path, dict(self.headers.items()), raw)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
+                try:
+                    self.send_response(status)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the daemon gave up on this request (a timeout, a kill)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -101,6 +109,11 @@ class Providers:
             self.failures[route] = Failure(status, body if body is not None else {},
                                            time.monotonic() + seconds, times, headers or {},
                                            delay)
+
+    def slow(self, route: str, seconds: float) -> None:
+        """Every answer of `route` (good or failing) takes `seconds` from now on."""
+        with self.lock:
+            self.delays[route] = seconds
 
     def heal(self, route: str) -> None:
         with self.lock:
@@ -138,12 +151,15 @@ class Providers:
                 continue
             with self.lock:
                 self.attempts.setdefault(name, []).append(time.monotonic())
+                delay = self.delays.get(name, 0.0)
                 f = self.failures.get(name)
                 if f and (time.monotonic() > f.until or f.times == 0):
                     self.failures.pop(name)
                     f = None
                 if f and f.times > 0:
                     f.times -= 1
+            if delay:
+                time.sleep(delay)
             if f:
                 if f.delay:
                     time.sleep(f.delay)

@@ -17,7 +17,10 @@ started), broker_sigkill (node killed with SIGKILL and started again), broker_di
 (disk_free_limit above the free space: the broker blocks publishers), store_full (the
 daemon's own disk full: a small tmpfs, or SQLite's max_page_count where mounting is not
 allowed), duplicate_storm (one provider message id 50 times at once, and again across a
-restart), full_queue (a skill queue at max_length, with and without overflow_to).
+restart), full_queue (a skill queue at max_length, with and without overflow_to),
+replies_sigkill (1,000 agents' replies on the replies queue to a slow chat backend, the daemon
+killed with SIGKILL while it sends them: for replies, "acked" is committed, "consumed" the
+replies the backend received, "duplicated" those it received more than once).
 
     tests/faults/faults.py                      # every scenario, short (what ctest runs)
     tests/faults/faults.py broker_sigkill ...   # some scenarios
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import random
 import signal
@@ -46,7 +50,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 import harness as h  # noqa: E402
+import providers  # noqa: E402
 
 DRAIN_DEADLINE = 180.0  # the publisher's retry backoff is at most 30 s
 
@@ -465,8 +471,95 @@ def full_queue(ck: h.Checks, scale: float) -> None:
            allow_duplicates=False)
 
 
+REPLIES = 1000
+MAX_IN_FLIGHT = 32  # delivery/engine.hpp, max_in_flight
+
+
+def replies_sigkill(ck: h.Checks, scale: float) -> None:
+    """Agents' replies under a crash: 1,000 replies published to the replies queue, delivered to
+    a chat backend that takes 0.2 s per request; the daemon is killed with SIGKILL while it
+    sends them, and started again. Every reply must be committed once, delivered at least once,
+    and end `sent` in the store; the duplicates are the requests the crash left unrecorded."""
+    secret = "whsec_" + __import__("base64").b64encode(os.urandom(24)).decode()
+    fake = providers.Providers(telegram_token="-", whatsapp_token="-", chat_secret=secret)
+    h.on_cleanup("stop the chat backend's fake", fake.close)
+    env = h.Env(threads=2, api_tokens=["replies-fault-token-0123456789"],
+                chat_extra=f"    outbound:\n      url: {h.yq(fake.url + '/chat')}\n"
+                           f"      secret: {h.yq(secret)}\n")
+    d = env.start()
+    h.wait_for_queues(env.amqp_url, [env.replies_queue, env.rejected_queue])
+    r = env.post(env.client(), h.chat_message("m-1", "v-ann", "Where is my order?"))
+    ck.require(r.status == 202, "replies_sigkill: the customer's message", r.body)
+    conv = r.json["accepted"][0]["conversation_id"]
+    # Published while the daemon is down: the kill then finds it in the middle of them.
+    d.stop()
+    conn = h.amqp_connect(env.amqp_url)
+    ch = conn.channel()
+    ch.confirm_delivery()
+    pika = h._pika()
+    n = int(REPLIES * scale)
+    ids = [f"fault-{i}" for i in range(n)]
+    for i, key in enumerate(ids):
+        body = {"schema": "switchboard.reply/v1", "conversation_id": conv,
+                "text": f"reply {i}", "agent": {"id": "a-7"}}
+        ch.basic_publish("", env.replies_queue, json.dumps(body).encode(),
+                         pika.BasicProperties(message_id=key, delivery_mode=2), mandatory=True)
+    conn.close()
+    fake.slow("chat", 0.2)
+    d.start()
+    wait_for("a tenth of the replies delivered", lambda: len(fake.requests("chat")) >= n // 10,
+             120)
+    d.kill()
+    before = len(fake.requests("chat"))
+    d.start()
+
+    def sent_in_store() -> int:
+        import sqlite3  # noqa: PLC0415
+        db = sqlite3.connect(f"file:{env.store_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]
+        finally:
+            db.close()
+    wait_for("every reply sent", lambda: sent_in_store() >= n, 300)
+    received = [req.body.get("message_id") for req in fake.requests("chat")]
+    texts = {req.body.get("text") for req in fake.requests("chat")}
+    rc = d.stop()
+    integrity = h.integrity_check(env.store_path)
+    import sqlite3  # noqa: PLC0415
+    db = sqlite3.connect(f"file:{env.store_path}?mode=ro", uri=True)
+    committed = db.execute("SELECT count(*) FROM reply_keys WHERE key LIKE 'fault-%'").fetchone()[0]
+    reply_ids = {row[0] for row in db.execute(
+        "SELECT message_id FROM deliveries WHERE status = 'sent'")}
+    final = db.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0]
+    db.close()
+    distinct = set(received)
+    lost = len(reply_ids - distinct)
+    duplicated = len(received) - len(distinct)
+    unexpected = len(distinct - reply_ids)
+    ROWS.append({"scenario": "replies_sigkill", "sent": n, "acked": committed,
+                 "consumed": len(distinct), "lost": lost, "duplicated": duplicated,
+                 "unexpected": unexpected, "integrity": integrity,
+                 "notes": f"killed at {before} delivered; window {MAX_IN_FLIGHT} in flight"})
+    h.log(f"replies_sigkill: committed {committed}, delivered {len(distinct)}, "
+          f"duplicated {duplicated}, killed at {before}")
+    ck.equal(committed, n, "replies_sigkill: every reply committed once")
+    ck.equal(lost, 0, "replies_sigkill: lost 0 (every committed reply delivered)")
+    ck.equal(unexpected, 0, "replies_sigkill: unexpected 0")
+    ck.equal(final, 0, "replies_sigkill: every final status recorded (sent)")
+    ck.equal(len(texts), n, "replies_sigkill: every reply's text arrived")
+    ck.check(0 < before < n, "replies_sigkill: the kill came during the sending", before)
+    # The documented window: the requests in flight at the crash, and those answered whose
+    # record had not committed yet (the writer commits them within milliseconds).
+    ck.check(duplicated <= 2 * MAX_IN_FLIGHT, "replies_sigkill: duplicates within the window",
+             duplicated)
+    ck.equal(fake.violations, [], "replies_sigkill: every request in the chat-reply format")
+    ck.equal(integrity, "ok", "replies_sigkill: PRAGMA integrity_check")
+    ck.equal(rc, 0, "replies_sigkill: SIGTERM exit 0")
+    ck.equal(d.sanitizer_reports(), [], "replies_sigkill: no sanitizer reports")
+
+
 SCENARIOS = ["daemon_sigkill", "broker_restart", "broker_sigkill", "broker_disk_alarm",
-             "store_full", "duplicate_storm", "full_queue"]
+             "store_full", "duplicate_storm", "full_queue", "replies_sigkill"]
 
 
 def run_one(name: str, ck: h.Checks, scale: float, broker: Broker) -> None:
@@ -485,6 +578,8 @@ def run_one(name: str, ck: h.Checks, scale: float, broker: Broker) -> None:
         duplicate_storm(ck, scale)
     elif name == "full_queue":
         full_queue(ck, scale)
+    elif name == "replies_sigkill":
+        replies_sigkill(ck, scale)
     else:
         h.fail(f"unknown scenario {name}; scenarios: {', '.join(SCENARIOS)}")
     h.run_cleanups()  # this scenario's daemon, queues and temp dir; the broker stays
