@@ -32,6 +32,8 @@ struct sqlite_store::statements {
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
         find_duplicate(db, "SELECT 1 FROM messages WHERE channel = ?1 AND provider_id = ?2"),
+        find_own_send(db,
+                      "SELECT 1 FROM deliveries WHERE channel = ?1 AND provider_message_id = ?2"),
         find_identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
         customer_info(db, "SELECT name, created_at FROM customers WHERE id = ?1"),
         insert_customer(db, "INSERT INTO customers (id, name, created_at) VALUES (?1, ?2, ?3)"),
@@ -152,7 +154,8 @@ struct sqlite_store::statements {
                         "WHERE expires_at >= ?1 ORDER BY id") {}
 
   stmt begin, commit, rollback;
-  stmt find_duplicate, find_identity, customer_info, insert_customer, set_customer_name;
+  stmt find_duplicate, find_own_send, find_identity, customer_info, insert_customer,
+      set_customer_name;
   stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
@@ -323,6 +326,13 @@ struct store_tx {
   std::optional<accepted_message> one(const inbound_message& m, const prepared_message& p) {
     {
       use q(st.find_duplicate);
+      q->bind(1, req.channel).bind(2, p.provider_id);
+      if (q->step()) return std::nullopt;
+    }
+    // The provider's echo of an agent's reply this store sent (Messenger and Instagram echo
+    // every message of the page): the reply is in the thread already, under its own id.
+    if (m.direction == "outbound") {
+      use q(st.find_own_send);
       q->bind(1, req.channel).bind(2, p.provider_id);
       if (q->step()) return std::nullopt;
     }

@@ -12,4 +12,8 @@ namespace sb {
 
 result<std::unique_ptr<adapter>> make_instagram_adapter(const channel_config& cfg);
 
+// Replies (channels/send.hpp, channels/meta/send.cpp): the Send API to the customer's IGSID;
+// the answer is read by read_meta_send_answer (messenger.hpp).
+result<http_call> build_instagram_send(const channel_config& cfg, const outgoing& o);
+
 }  // namespace sb

@@ -12,4 +12,9 @@ namespace sb {
 
 result<std::unique_ptr<adapter>> make_messenger_adapter(const channel_config& cfg);
 
+// Replies (channels/send.hpp, channels/meta/send.cpp): the Send API to the customer's PSID;
+// read_meta_send_answer reads Messenger's and Instagram's answers.
+result<http_call> build_messenger_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_meta_send_answer(const http_response& r);
+
 }  // namespace sb

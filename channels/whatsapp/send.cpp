@@ -2,14 +2,12 @@
 // (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages), a text message
 // from the business number the customer wrote to.
 #include "channels/send.hpp"
+#include "channels/meta/graph_answer.hpp"
 #include "channels/whatsapp/whatsapp.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <fmt/core.h>
-
-#include <algorithm>
 
 namespace sb {
 
@@ -57,40 +55,15 @@ result<http_call> build_whatsapp_send(const channel_config& cfg, const outgoing&
 }
 
 // 200 {"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]};
-// an error {"error": {"message", "type", "code", "error_data": {"details"}, "fbtrace_id"}}.
+// errors as every Graph API's.
 send_outcome read_whatsapp_answer(const http_response& r) {
-  boost::system::error_code ec;
-  const auto v = json::parse(r.body, ec);
-  const json::object* o = !ec && v.is_object() ? &v.get_object() : nullptr;
-  const json::value* err = o ? o->if_contains("error") : nullptr;
-  std::int64_t code = 0;
-  std::string reason;
-  if (err && err->is_object()) {
-    const auto& e = err->get_object();
-    if (const auto* c = e.if_contains("code"); c && c->is_int64()) code = c->as_int64();
-    // Meta's message usually starts with its code already: "(#131047) Re-engagement message".
-    const auto message = string_at(e, "message");
-    reason =
-        message.starts_with("(#") ? std::string(message) : fmt::format("(#{}) {}", code, message);
-    if (const auto details = string_at(e, "error_data.details"); !details.empty())
-      reason += fmt::format(": {}", details);
-  }
-  send_outcome out = classify_status(r, reason);
-  if (out.what == send_outcome::kind::sent) {
-    const auto* messages = o ? o->if_contains("messages") : nullptr;
-    if (messages && messages->is_array() && !messages->get_array().empty() &&
-        messages->get_array()[0].is_object())
-      out.provider_id = std::string(string_at(messages->get_array()[0].get_object(), "id"));
-    return out;
-  }
-  if (code == re_engagement) {
-    out.what = send_outcome::kind::failed;
-    out.reason = "window_closed: " + out.reason;
-  } else if (std::find(std::begin(transient_codes), std::end(transient_codes), code) !=
-             std::end(transient_codes)) {
-    out.what = send_outcome::kind::retry;
-  }
-  return out;
+  auto a = meta::read_graph_answer(r, transient_codes, {re_engagement, 0});
+  const auto* o = a.body.if_object();
+  const auto* messages = o ? o->if_contains("messages") : nullptr;
+  if (a.outcome.what == send_outcome::kind::sent && messages && messages->is_array() &&
+      !messages->get_array().empty() && messages->get_array()[0].is_object())
+    a.outcome.provider_id = std::string(string_at(messages->get_array()[0].get_object(), "id"));
+  return a.outcome;
 }
 
 }  // namespace sb

@@ -119,7 +119,8 @@ TEST_CASE("every channel type is registered with its factory, kind, options and 
       outbound.push_back(std::string(k.name) + (k.required ? "!" : "") + (k.secret ? "*" : ""));
     CHECK(outbound == want.outbound);
     // The types whose replies are delivered (channels/send.hpp) have both halves.
-    const bool sends = want.type == "chat" || want.type == "telegram" || want.type == "whatsapp";
+    const bool sends = want.type == "chat" || want.type == "telegram" || want.type == "whatsapp" ||
+                       want.type == "messenger" || want.type == "instagram";
     CHECK((info->build_send != nullptr) == sends);
     CHECK((info->read_send_answer != nullptr) == sends);
   }

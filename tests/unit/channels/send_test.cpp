@@ -3,6 +3,8 @@
 // answers read back (sent with its id, retry with its wait, failed with its reason).
 #include "channels/send.hpp"
 #include "channels/chat/chat.hpp"
+#include "channels/instagram/instagram.hpp"
+#include "channels/messenger/messenger.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "channels/telegram/telegram.hpp"
 #include "channels/whatsapp/whatsapp.hpp"
@@ -190,6 +192,60 @@ TEST_CASE("whatsapp: a text message from the number the customer wrote to") {
   CHECK(bad.what == send_outcome::kind::failed);
   CHECK(bad.reason == "(#100) Invalid parameter");
   CHECK(read_whatsapp_answer({500, {}, "oops"}).what == send_outcome::kind::retry);
+}
+
+TEST_CASE("messenger and instagram: the Send API, with the HUMAN_AGENT tag after 24 hours") {
+  const auto answered_at = [](millis at) {
+    return obj(R"({"id":"m-1","from":{"type":"messenger","value":"1122:PSID-42"},"received_at":")" +
+               format_time(at) + R"("})");
+  };
+  const auto cfg = with_outbound("messenger", {{"token", "EAAP"}});
+  auto call = build_messenger_send(cfg, to(answered_at(now - 3'600'000)));
+  REQUIRE(call.has_value());
+  CHECK(call->url == "https://graph.facebook.com/v21.0/me/messages");
+  CHECK(header(*call, "Authorization") == "Bearer EAAP");
+  CHECK(obj(call->body) ==
+        obj(R"({"recipient":{"id":"PSID-42"},"messaging_type":"RESPONSE",)"
+            R"("message":{"text":"It ships today.\nhttps://files.example/r.pdf"}})"));
+  // Two days after the customer's message: tagged only where human_agent is on.
+  const auto late = answered_at(now - 2 * 86'400'000);
+  CHECK(obj(build_messenger_send(cfg, to(late))->body).at("messaging_type") == "RESPONSE");
+  const auto agent = with_outbound("messenger", {{"token", "EAAP"}, {"human_agent", "true"}});
+  const auto tagged = obj(build_messenger_send(agent, to(late))->body);
+  CHECK(tagged.at("messaging_type") == "MESSAGE_TAG");
+  CHECK(tagged.at("tag") == "HUMAN_AGENT");
+  CHECK_FALSE(obj(build_messenger_send(agent, to(answered_at(now - 1000)))->body).contains("tag"));
+
+  const auto ig = obj(R"({"id":"m-2","from":{"type":"instagram","value":"1784:IGSID-7"}})");
+  auto ig_call = build_instagram_send(with_outbound("instagram", {{"token", "IGT"}}), to(ig));
+  REQUIRE(ig_call.has_value());
+  CHECK(obj(ig_call->body).at("recipient") == json::parse(R"({"id":"IGSID-7"})"));
+  CHECK(build_instagram_send(cfg, to(answered_at(now))).error().code == errc::undeliverable);
+
+  const auto sent = read_meta_send_answer(
+      {200, {}, R"({"recipient_id":"PSID-42","message_id":"m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM"})"});
+  CHECK(sent.what == send_outcome::kind::sent);
+  CHECK(sent.provider_id == "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM");
+  const auto window = read_meta_send_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#10) This message is sent outside of allowed window.",)"
+       R"("type":"OAuthException","code":10,"error_subcode":2018278,"fbtrace_id":"A"}})"});
+  CHECK(window.what == send_outcome::kind::failed);
+  CHECK(window.reason == "window_closed: (#10) This message is sent outside of allowed window.");
+  const auto limited = read_meta_send_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#613) Calls to this api have exceeded the rate limit.",)"
+       R"("type":"OAuthException","code":613,"fbtrace_id":"B"}})"});
+  CHECK(limited.what == send_outcome::kind::retry);
+  const auto away = read_meta_send_answer(
+      {400,
+       {},
+       R"({"error":{"message":"(#551) This person isn't available right now.",)"
+       R"("type":"OAuthException","code":551,"error_subcode":1545041,"fbtrace_id":"C"}})"});
+  CHECK(away.what == send_outcome::kind::failed);
+  CHECK(away.reason == "(#551) This person isn't available right now.");
 }
 
 TEST_CASE("the status decides when the provider's body does not; Retry-After in both forms") {

@@ -350,15 +350,11 @@ channels:
                                                       {"token", "page-token"}});
   CHECK_FALSE(r.cfg->channels[3].config.outbound);
   REQUIRE(r.cfg->outbound);
-  // Messenger's replies are not delivered yet: its outbound section is read, not used.
-  CHECK(r.cfg->outbound->size() == 2);
+  CHECK(r.cfg->outbound->size() == 3);
   CHECK(r.cfg->outbound->at("web-chat").type == "chat");
   CHECK(r.cfg->outbound->at("tg").type == "telegram");
-  CHECK_FALSE(r.cfg->outbound->contains("fb"));
+  CHECK(r.cfg->outbound->at("fb").human_agent);
   CHECK_FALSE(r.cfg->outbound->contains("cb"));
-  CHECK(*cannot_send(r.cfg->channels, "fb") ==
-        "channel fb is of type messenger, whose replies this version cannot deliver yet "
-        "(docs/replies.md)");
   CHECK(*cannot_send(r.cfg->channels, "cb") ==
         "channel cb is of type callback, which cannot send replies");
   CHECK_FALSE(cannot_send(r.cfg->channels, "tg"));

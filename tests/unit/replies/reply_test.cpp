@@ -1,5 +1,7 @@
 #include "replies/reply.hpp"
 
+#include "replies/channels.hpp"
+
 #include <doctest/doctest.h>
 
 #include <boost/json/parse.hpp>
@@ -176,4 +178,53 @@ TEST_CASE("bad input never throws: truncations of a valid reply are refused") {
 }
 
 }  // namespace
+}  // namespace sb
+
+namespace sb {
+
+TEST_CASE("which channels send replies, and why one does not") {
+  const auto make = [](std::string name, std::string type, bool outbound) {
+    channel c;
+    c.config.name = std::move(name);
+    c.config.type = type;
+    c.type = find_channel_type(type);
+    if (outbound) c.config.outbound.emplace();
+    return c;
+  };
+  const std::vector<channel> channels{make("tg", "telegram", true), make("tg2", "telegram", false),
+                                      make("sms", "twilio", true), make("cb", "callback", false)};
+  const auto sends = sending_channels(channels);
+  CHECK(sends.size() == 1);
+  CHECK(sends.contains("tg"));
+  CHECK_FALSE(cannot_send(channels, "tg"));
+  CHECK(cannot_send(channels, "tg2") ==
+        "channel tg2 has no outbound: section, so it sends no replies");
+  CHECK(cannot_send(channels, "sms") ==
+        "channel sms is of type twilio, whose replies this version cannot deliver yet "
+        "(docs/replies.md)");
+  CHECK(cannot_send(channels, "cb") == "channel cb is of type callback, which cannot send replies");
+  CHECK(cannot_send(channels, "nope") == "no channel named nope");
+}
+
+TEST_CASE("the providers' windows") {
+  constexpr millis hour = 3'600'000;
+  const reply_channel wa{"whatsapp"}, tw{"twilio"}, fb{"messenger"}, fb_agent{"messenger", true},
+      tg{"telegram"};
+  CHECK(reply_window(wa, "whatsapp") == 24 * hour);
+  CHECK(reply_window(tw, "whatsapp") == 24 * hour);
+  CHECK(reply_window(tw, "phone") == 0);
+  CHECK(reply_window(fb, "messenger") == 24 * hour);
+  CHECK(reply_window(fb_agent, "messenger") == 7 * 24 * hour);
+  CHECK(reply_window(tg, "telegram") == 0);
+  CHECK(check_window("wa", wa, "whatsapp", 0, 24 * hour).code == errc::ok);
+  const error late = check_window("wa", wa, "whatsapp", 0, 24 * hour + 1);
+  CHECK(late.code == errc::window_closed);
+  CHECK(late.detail ==
+        "channel wa (whatsapp) takes replies for 24 hours after the customer's "
+        "last message, which came at 1970-01-01T00:00:00Z; answer on another "
+        "channel");
+  CHECK(check_window("fb", fb_agent, "messenger", 0, 8 * 24 * hour).detail.find("for 7 days") !=
+        std::string::npos);
+}
+
 }  // namespace sb

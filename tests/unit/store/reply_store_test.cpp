@@ -508,3 +508,28 @@ TEST_CASE("a provider's status reports move the reply its send answered, in any 
   CHECK(f.count("SELECT updated_at FROM deliveries WHERE provider_message_id = 'wamid.OUT'") ==
         t0 + 5'000);
 }
+
+TEST_CASE("the provider's echo of a reply sent is not stored twice") {
+  reply_fixture f;
+  const auto fb = sending({{"fb", {"messenger"}}});
+  const identity psid{"messenger", "1122:PSID-42"};
+  const auto conv =
+      f.ingest(on_channel(t0, "fb", "messenger", "m_IN", psid)).accepted[0].conversation_id;
+  const auto receipt = f.sent(reply_request_at(t0 + 1, text_reply(conv, "hi"), "k", fb));
+  std::vector<delivery_update> sent{{receipt.message_id, "sent", t0 + 2, 0, "m_OUT", "", true}};
+  f.store->commit({}, {}, {}, sent);
+
+  auto echo = on_channel(t0 + 3, "fb", "messenger", "m_OUT", psid, "hi");
+  echo.messages[0].direction = "outbound";
+  const auto out = f.ingest(std::move(echo));
+  CHECK(out.accepted.empty());
+  CHECK(out.duplicates == 1);
+  // The page's own message from elsewhere (its inbox) is stored, outbound.
+  auto other = on_channel(t0 + 4, "fb", "messenger", "m_INBOX", psid, "from the inbox");
+  other.messages[0].direction = "outbound";
+  CHECK(f.ingest(std::move(other)).accepted.size() == 1);
+  const auto thread = f.thread(conv);
+  REQUIRE(thread.size() == 3);
+  CHECK(thread[1].at("id").as_string() == receipt.message_id);
+  CHECK(thread[2].at("text") == "from the inbox");
+}
