@@ -415,8 +415,14 @@ struct reply_consumer::impl {
     // Not carried to the rejected queue: a per-message TTL would expire the rejected reply
     // there, and the broker refuses a user_id other than the publisher's own login.
     d->props._flags &= ~(AMQP_BASIC_EXPIRATION_FLAG | AMQP_BASIC_USER_ID_FLAG);
-    if (props->_flags & AMQP_BASIC_HEADERS_FLAG)
-      amqp_table_clone(&props->headers, &d->props.headers, &d->pool);
+    if ((props->_flags & AMQP_BASIC_HEADERS_FLAG) &&
+        amqp_table_clone(&props->headers, &d->props.headers, &d->pool) != AMQP_STATUS_OK) {
+      // A header rabbitmq-c cannot copy (an empty key): the copy for the rejected queue goes
+      // without the reply's own headers rather than with half-copied ones.
+      d->props._flags &= ~AMQP_BASIC_HEADERS_FLAG;
+      d->props.headers = amqp_empty_table;
+      log::warn(component, "a reply's headers could not be copied; a rejected copy has none");
+    }
     if (props->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) d->key = str(d->props.message_id);
     if (size <= max_read_body) d->body.reserve(size);
     std::uint64_t got = 0;

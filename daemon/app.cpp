@@ -172,7 +172,9 @@ int run_daemon(const std::string& config_path) {
         const channel* ch = now->find_channel(name);
         return ch ? std::optional<channel>(*ch) : std::nullopt;
       },
-      [&writer](std::vector<delivery_update> updates) { writer.record(std::move(updates)); },
+      [&writer](std::vector<delivery_update> updates, std::function<void()> committed) {
+        writer.record(std::move(updates), std::move(committed));
+      },
       delivery_opts);
   log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
             writer.backlog());

@@ -3,6 +3,7 @@
 #include "broker/backoff.hpp"
 #include "channels/send.hpp"
 #include "core/log.hpp"
+#include "core/mutex.hpp"
 #include "core/time.hpp"
 #include "delivery/policy.hpp"
 
@@ -62,6 +63,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
   return size * n;
 }
 
+// Replies whose outcome was handed to the writer, not yet committed: filled on the writer
+// thread, emptied by the engine's.
+struct settled_box {
+  mutex m;
+  std::vector<std::string> ids SB_GUARDED_BY(m);
+};
+
 }  // namespace
 
 struct delivery_engine::impl {
@@ -81,8 +89,10 @@ struct delivery_engine::impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::map<CURL*, std::unique_ptr<attempt>> in_flight;
-  std::set<std::string> in_flight_ids;
+  // Replies in flight, or whose outcome is not committed yet: not started again meanwhile.
+  std::set<std::string> busy;
   std::vector<delivery_update> updates;  // recorded once per loop
+  std::shared_ptr<settled_box> settled = std::make_shared<settled_box>();
 
   std::atomic<std::int64_t> queued{0};
   std::atomic<millis> oldest{0};
@@ -115,7 +125,11 @@ struct delivery_engine::impl {
       curl_multi_perform(multi, &running);
       finish_done();
       flush();
-      const millis wait = std::max<millis>(1, std::min<millis>(next_poll - now_ms(), 250));
+      release_settled();
+      // All slots taken: the next poll is for when one frees (curl_multi_poll returns then).
+      const millis wait = in_flight.size() >= opts.max_in_flight
+                              ? 250
+                              : std::max<millis>(1, std::min<millis>(next_poll - now_ms(), 250));
       curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait), nullptr);
     }
     for (auto& [easy, a] : in_flight) curl_multi_remove_handle(multi, easy);
@@ -131,7 +145,7 @@ struct delivery_engine::impl {
     const std::size_t room = opts.max_in_flight - in_flight.size();
     for (auto& job : reader->due(now, in_flight.size() + room)) {
       if (in_flight.size() >= opts.max_in_flight) break;
-      if (in_flight_ids.contains(job.message_id)) continue;
+      if (busy.contains(job.message_id)) continue;
       start(std::move(job), now);
     }
     flying = static_cast<std::int64_t>(in_flight.size());
@@ -139,6 +153,7 @@ struct delivery_engine::impl {
 
   // An outcome without a request (the channel gone, the reply impossible to build).
   void settle_now(const delivery_job& job, send_outcome o, millis now) {
+    busy.insert(job.message_id);  // until its outcome is committed
     count(job.channel, o.what);
     updates.push_back(next_step(job, o, now, opts.max_age, delay));
   }
@@ -208,7 +223,7 @@ struct delivery_engine::impl {
       settle_now(a->job, {send_outcome::kind::retry, {}, "curl_multi_add_handle failed", {}}, now);
       return;
     }
-    in_flight_ids.insert(a->job.message_id);
+    busy.insert(a->job.message_id);
     in_flight.emplace(e, std::move(a));
   }
 
@@ -218,15 +233,15 @@ struct delivery_engine::impl {
       if (m->msg != CURLMSG_DONE) continue;
       const auto it = in_flight.find(m->easy_handle);
       if (it == in_flight.end()) continue;
+      const CURLcode result = m->data.result;  // `m` is not valid once the handle is removed
       std::unique_ptr<attempt> a = std::move(it->second);
       in_flight.erase(it);
-      in_flight_ids.erase(a->job.message_id);
       curl_multi_remove_handle(multi, a->easy);
       const millis now = now_ms();
       send_outcome o;
-      if (m->data.result != CURLE_OK) {
+      if (result != CURLE_OK) {
         o.what = send_outcome::kind::retry;
-        o.reason = curl_easy_strerror(m->data.result);
+        o.reason = curl_easy_strerror(result);
       } else {
         long status = 0;
         curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -255,8 +270,24 @@ struct delivery_engine::impl {
 
   void flush() {
     if (updates.empty()) return;
-    record(std::move(updates));
+    std::vector<std::string> ids;
+    for (const auto& u : updates) ids.push_back(u.message_id);
+    record(std::move(updates), [box = settled, ids = std::move(ids)]() mutable {
+      mutex_lock lock(box->m);
+      box->ids.insert(box->ids.end(), std::make_move_iterator(ids.begin()),
+                      std::make_move_iterator(ids.end()));
+    });
     updates.clear();
+  }
+
+  // Outcomes the writer committed: those replies may be read as due again (a retry).
+  void release_settled() {
+    std::vector<std::string> ids;
+    {
+      mutex_lock lock(settled->m);
+      ids.swap(settled->ids);
+    }
+    for (const auto& id : ids) busy.erase(id);
   }
 };
 

@@ -34,8 +34,11 @@ class delivery_engine {
   };
   // The channel named, as the current config has it (nullopt: no such channel any more).
   using channel_lookup = std::function<std::optional<channel>(std::string_view name)>;
-  // Where the attempts' updates go: the group writer (group_writer::record).
-  using recorder = std::function<void(std::vector<delivery_update>)>;
+  // Where the attempts' updates go: the group writer (group_writer::record), which runs
+  // `committed` once they are in the store. Until then the replies they are about are not
+  // tried again (their rows still say queued).
+  using recorder =
+      std::function<void(std::vector<delivery_update>, std::function<void()> committed)>;
 
   delivery_engine(std::unique_ptr<delivery_reader> reader, channel_lookup channels, recorder record,
                   options opts);

@@ -221,41 +221,66 @@ result<reply_receipt> sqlite_replies::commit(const ingest_request& req) {
 }
 
 void sqlite_replies::record(std::span<const delivery_update> updates, committed_batch& handed) {
-  statements& st = *st_;
   for (const delivery_update& u : updates) {
-    std::string status;
-    std::string conversation;
-    {
-      use q(st.delivery_status);
-      q->bind(1, u.message_id);
-      if (!q->step()) continue;  // erased since (the customer's erasure)
-      status = q->text(0);
-      conversation = q->text(1);
+    try {
+      record_one(u, handed);
+    } catch (const sql::sqlite_failure& e) {
+      // The transaction itself is gone (disk full, I/O): the batch fails and the updates are
+      // kept for the next one. Otherwise this update alone is dropped, so that it cannot fail
+      // every later commit (webhooks included) for ever.
+      if (sqlite3_get_autocommit(db_)) throw;
+      log::error("delivery", "recording {} for reply {} failed, the update is dropped: {}",
+                 u.status, u.message_id, e.what());
     }
-    const int attempted = u.attempted ? 1 : 0;
-    if (u.status == "queued") {
-      use q(st.retry_later);
-      q->bind(1, u.message_id).bind(2, attempted).bind(3, u.next_attempt_at).bind(4, u.at);
-      q->bind(5, u.reason);
-      q->run();
-      continue;
-    }
-    if (!status_moves_forward(status, u.status)) continue;
-    {
-      use q(st.move_status);
-      q->bind(1, u.message_id).bind(2, u.status).bind(3, u.at).bind(4, attempted);
-      q->bind(5, u.provider_message_id).bind(6, u.reason);
-      q->run();
-      if (sqlite3_changes(db_) == 0) continue;
-    }
-    {
-      use q(st.message_status);
-      q->bind(1, u.message_id).bind(2, u.status).bind(3, format_time(u.at)).bind(4, u.reason);
-      q->bind(5, u.at);
-      q->run();
-    }
-    handed.changed_threads.push_back(conversation);
   }
+}
+
+void sqlite_replies::record_one(const delivery_update& u, committed_batch& handed) {
+  statements& st = *st_;
+  std::string status;
+  std::string conversation;
+  {
+    use q(st.delivery_status);
+    q->bind(1, u.message_id);
+    if (!q->step()) return;  // erased since (the customer's erasure)
+    status = q->text(0);
+    conversation = q->text(1);
+  }
+  const int attempted = u.attempted ? 1 : 0;
+  // An attempt's outcome is about a queued reply: one recorded sent (or failed) by an earlier
+  // attempt stays so, whatever a late duplicate attempt came to.
+  if (u.attempted && status != "queued") return;
+  if (u.status == "queued") {
+    use q(st.retry_later);
+    q->bind(1, u.message_id).bind(2, attempted).bind(3, u.next_attempt_at).bind(4, u.at);
+    q->bind(5, u.reason);
+    q->run();
+    return;
+  }
+  if (!status_moves_forward(status, u.status)) return;
+  {
+    use q(st.move_status);
+    q->bind(1, u.message_id).bind(2, u.status).bind(3, u.at).bind(4, attempted);
+    q->bind(5, u.provider_message_id).bind(6, u.reason);
+    q->run();
+  }
+  if (sqlite3_changes(db_) == 0) {
+    // Ignored: another reply of the channel holds that provider id (a provider that reuses
+    // ids). The status still moves, without the id, or the reply would be sent again.
+    log::warn("delivery", "reply {}: provider id {} is another reply's already; kept without it",
+              u.message_id, u.provider_message_id);
+    use q(st.move_status);
+    q->bind(1, u.message_id).bind(2, u.status).bind(3, u.at).bind(4, attempted);
+    q->bind(5, std::string_view()).bind(6, u.reason);
+    q->run();
+  }
+  {
+    use q(st.message_status);
+    q->bind(1, u.message_id).bind(2, u.status).bind(3, format_time(u.at)).bind(4, u.reason);
+    q->bind(5, u.at);
+    q->run();
+  }
+  handed.changed_threads.push_back(conversation);
 }
 
 void sqlite_replies::apply_statuses(std::string_view channel,

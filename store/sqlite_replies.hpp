@@ -33,6 +33,7 @@ class sqlite_replies {
                       millis received_at, committed_batch& handed);
 
  private:
+  void record_one(const delivery_update& u, committed_batch& handed);
   struct statements;
   sqlite3* db_;
   std::unique_ptr<statements> st_;

@@ -78,6 +78,8 @@ struct sqlite_store::statements {
                                  "merged_into = ?2 WHERE id = ?1"),
         move_conversations(db, "UPDATE conversations SET customer_id = ?2 WHERE customer_id = ?1"),
         move_messages(db, "UPDATE messages SET conversation_id = ?2 WHERE conversation_id = ?1"),
+        move_deliveries(db,
+                        "UPDATE deliveries SET conversation_id = ?2 WHERE conversation_id = ?1"),
         resequence(db,
                    "UPDATE messages SET seq = r.n FROM (SELECT id, row_number() OVER "
                    "(ORDER BY received_at, id) AS n FROM messages WHERE conversation_id = ?1) AS r "
@@ -159,7 +161,7 @@ struct sqlite_store::statements {
   stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
-  stmt move_conversations, move_messages, resequence, recount, update_conversation;
+  stmt move_conversations, move_messages, move_deliveries, resequence, recount, update_conversation;
   stmt insert_message, insert_outbox, delete_outbox, count_outbox;
   stmt park_outbox, unpark_outbox, delete_parked;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
@@ -542,7 +544,7 @@ struct store_tx {
         q->bind(1, from_open->id).bind(2, to_open->id).bind(3, req.received_at);
         q->run();
       }
-      for (stmt* moved : {&st.move_messages, &st.move_skill_changes}) {
+      for (stmt* moved : {&st.move_messages, &st.move_skill_changes, &st.move_deliveries}) {
         use q(*moved);
         q->bind(1, from_open->id).bind(2, to_open->id);
         q->run();

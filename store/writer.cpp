@@ -100,11 +100,12 @@ void group_writer::unpark(std::int64_t seq, std::function<void(result<std::int64
       });
 }
 
-void group_writer::record(std::vector<delivery_update> updates) {
+void group_writer::record(std::vector<delivery_update> updates, std::function<void()> committed) {
   if (updates.empty()) return;
   mutex_lock lock(m_);
   delivered_.insert(delivered_.end(), std::make_move_iterator(updates.begin()),
                     std::make_move_iterator(updates.end()));
+  if (committed) delivered_done_.push_back(std::move(committed));
   cv_.notify_one();
 }
 
@@ -120,6 +121,7 @@ void group_writer::run() {
   std::vector<std::int64_t> confirmed;
   std::vector<seen_signature> remembered;
   std::vector<delivery_update> delivered;
+  std::vector<std::function<void()>> delivered_done;
   std::deque<task_item> tasks;
   for (;;) {
     {
@@ -163,6 +165,7 @@ void group_writer::run() {
       confirmed.swap(confirmed_);
       remembered.swap(remembered_);
       delivered.swap(delivered_);
+      delivered_done.swap(delivered_done_);
     }
     for (auto& t : tasks) {
       try {
@@ -200,10 +203,15 @@ void group_writer::run() {
                          std::make_move_iterator(remembered.end()));
       delivered_.insert(delivered_.end(), std::make_move_iterator(delivered.begin()),
                         std::make_move_iterator(delivered.end()));
+      delivered_done_.insert(delivered_done_.end(), std::make_move_iterator(delivered_done.begin()),
+                             std::make_move_iterator(delivered_done.end()));
+      delivered_done.clear();
     }
+    for (auto& f : delivered_done) f();
     confirmed.clear();
     remembered.clear();
     delivered.clear();
+    delivered_done.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
         batch[i].done(std::move(res.outcomes[i]));

@@ -61,7 +61,9 @@ class group_writer final : public ingest_sink {
   // does not wait for requests to come (the shorter the time between a provider's answer and
   // its record, the fewer replies a crash sends twice). Kept for the next transaction when one
   // fails.
-  void record(std::vector<delivery_update> updates);
+  // `committed` (if set) runs on the writer thread once they are: until then the delivery
+  // engine must not try those replies again (their rows still say queued).
+  void record(std::vector<delivery_update> updates, std::function<void()> committed = {});
   // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
   void remember(seen_signature s) override;
@@ -103,6 +105,7 @@ class group_writer final : public ingest_sink {
   std::vector<std::int64_t> confirmed_ SB_GUARDED_BY(m_);
   std::vector<seen_signature> remembered_ SB_GUARDED_BY(m_);
   std::vector<delivery_update> delivered_ SB_GUARDED_BY(m_);
+  std::vector<std::function<void()>> delivered_done_ SB_GUARDED_BY(m_);
   bool stopping_ SB_GUARDED_BY(m_) = false;
   bool started_ SB_GUARDED_BY(m_) = false;
   std::atomic<bool> failed_last_{false};

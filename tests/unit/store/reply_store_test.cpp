@@ -533,3 +533,78 @@ TEST_CASE("the provider's echo of a reply sent is not stored twice") {
   CHECK(thread[1].at("id").as_string() == receipt.message_id);
   CHECK(thread[2].at("text") == "from the inbox");
 }
+
+// Found in review: a second reply answered with a provider id another reply holds stayed
+// queued (UPDATE OR IGNORE), and was sent again at every poll.
+TEST_CASE("a provider id another reply holds: the status still moves, without the id") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto a = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
+  const auto b = f.sent(reply_request_at(t0 + 2, text_reply(conv, "two"), "k-2"));
+  std::vector<delivery_update> sent{{a.message_id, "sent", t0 + 3, 0, "same", "", true},
+                                    {b.message_id, "sent", t0 + 4, 0, "same", "", true}};
+  CHECK(f.store->commit({}, {}, {}, sent).settled);
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'sent'") == 2);
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE provider_message_id = 'same'") == 1);
+  auto reader = f.store->open_delivery_reader();
+  REQUIRE(reader.has_value());
+  CHECK((*reader)->due(t0 + 100'000, 10).empty());
+}
+
+// Found in review: a late duplicate attempt's failure turned a sent reply into failed.
+TEST_CASE("an attempt's outcome applies only to a queued reply; a status report still moves it") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto r = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
+  std::vector<delivery_update> updates{
+      {r.message_id, "sent", t0 + 2, 0, "p-1", "", true},
+      {r.message_id, "failed", t0 + 3, 0, "", "HTTP 400", true},  // a duplicate's attempt
+      {r.message_id, "queued", t0 + 4, t0 + 9, "", "HTTP 503", true}};
+  f.store->commit({}, {}, {}, updates);
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'sent' AND attempts = 1") == 1);
+  std::vector<delivery_update> report{
+      {r.message_id, "failed", t0 + 5, 0, "", "undeliverable", false}};
+  f.store->commit({}, {}, {}, report);  // the provider says so after sending: it moves
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'failed'") == 1);
+}
+
+// Found in review: a merge moved the reply's message but not its delivery row.
+TEST_CASE("a merge moves the delivery rows with the messages") {
+  reply_fixture f;
+  auto email_only = chat_message("m-1", "v-1", "one");
+  email_only.identities = {{"email", "ann@example.com"}};
+  const auto a = f.ingest(request(t0, {email_only})).accepted[0];
+  auto phone_only = chat_message("m-2", "v-2", "two");
+  phone_only.identities = {{"phone", "+15550102000"}};
+  const auto b = f.ingest(request(t0 + minute, {phone_only})).accepted[0];
+  const auto in_b = f.sent(reply_request_at(t0 + 2 * minute, text_reply(b.conversation_id, "x"),
+                                            "k", sending({{"web-chat", {"chat"}}})));
+  CHECK(in_b.conversation_id == b.conversation_id);
+  auto both = chat_message("m-4", "v-3", "both");
+  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
+  f.ingest(request(t0 + 3 * minute, {both}));
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE conversation_id = '" + a.conversation_id +
+                "'") == 1);
+  // The key's receipt names the conversation the reply is in now.
+  CHECK(f.sent(reply_request_at(t0 + 4 * minute, text_reply(b.conversation_id, "x"), "k",
+                                sending({{"web-chat", {"chat"}}})))
+            .conversation_id == a.conversation_id);
+}
+
+TEST_CASE("the writer runs a delivery update's callback once it is committed") {
+  reply_fixture f;
+  const auto conv =
+      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto r = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
+  group_writer writer(*f.store, {});
+  writer.start();
+  std::promise<std::int64_t> seen;
+  writer.record({{r.message_id, "sent", t0 + 2, 0, "p-1", "", true}}, [&] {
+    // On the writer thread, after the commit: the row says sent already.
+    seen.set_value(f.count("SELECT count(*) FROM deliveries WHERE status = 'sent'"));
+  });
+  CHECK(seen.get_future().get() == 1);
+  writer.stop();
+}
