@@ -12,6 +12,7 @@
 
 #include <future>
 #include <set>
+#include <utility>
 
 using namespace sb;
 using namespace sb::test;
@@ -85,6 +86,25 @@ struct reply_fixture : fixture {
     sqlite3_close(db);
     return n;
   }
+  // A conversation with one chat message from visitor v-1 at t0.
+  std::string chat_conversation() {
+    return ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  }
+  // Two customers (by email, by phone), each with a conversation: [0] the older.
+  std::pair<accepted_message, accepted_message> two_customers() {
+    auto email_only = chat_message("m-1", "v-1", "one");
+    email_only.identities = {{"email", "ann@example.com"}};
+    auto phone_only = chat_message("m-2", "v-2", "two");
+    phone_only.identities = {{"phone", "+15550102000"}};
+    return {ingest(request(t0, {email_only})).accepted[0],
+            ingest(request(t0 + minute, {phone_only})).accepted[0]};
+  }
+  // A message proving both are one person: the second merged into the first.
+  void prove_one(millis at) {
+    auto both = chat_message("m-both", "v-3", "both");
+    both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
+    ingest(request(at, {both}));
+  }
   boost::json::array thread(const std::string& conversation) {
     auto reader = open_sqlite_reader(opts.path);
     REQUIRE(reader.has_value());
@@ -147,8 +167,7 @@ TEST_CASE("a reply joins the thread as an outbound message with its delivery row
 
 TEST_CASE("the same key answers the same reply; another reply under it is refused") {
   reply_fixture f;
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   const auto first = f.sent(reply_request_at(t0 + 1, text_reply(conv, "hello"), "k-1"));
   const auto again = f.sent(reply_request_at(t0 + 2, text_reply(conv, "hello"), "k-1"));
   CHECK(again.replayed);
@@ -171,8 +190,7 @@ TEST_CASE("the same key answers the same reply; another reply under it is refuse
 
 TEST_CASE("a refused reply writes nothing, and the requests around it in its batch commit") {
   reply_fixture f;
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   std::vector<ingest_request> reqs;
   reqs.push_back(request(t0 + 1, {chat_message("m-2", "v-2", "another customer")}));
   reqs.push_back(reply_request_at(t0 + 2, text_reply("no-such-conversation", "x"), "k-1"));
@@ -198,8 +216,7 @@ TEST_CASE("a refused reply writes nothing, and the requests around it in its bat
 TEST_CASE("the channel: the one named, else the customer's latest on one that sends replies") {
   reply_fixture f;
   const identity visitor{"chat", "web-chat:v-1"};
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   // Later the same customer asks for a phone call: no text channel back.
   f.ingest(on_channel(t0 + minute, "cb", "callback", "c-1", visitor, "call me"));
 
@@ -261,15 +278,8 @@ TEST_CASE("in_reply_to names the customer's message answered, on its channel") {
 
 TEST_CASE("a reply to a merged conversation joins the one that absorbed it") {
   reply_fixture f;
-  auto email_only = chat_message("m-1", "v-1", "one");
-  email_only.identities = {{"email", "ann@example.com"}};
-  const auto a = f.ingest(request(t0, {email_only})).accepted[0];
-  auto phone_only = chat_message("m-2", "v-2", "two");
-  phone_only.identities = {{"phone", "+15550102000"}};
-  const auto b = f.ingest(request(t0 + minute, {phone_only})).accepted[0];
-  auto both = chat_message("m-3", "v-3", "both");
-  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
-  f.ingest(request(t0 + 2 * minute, {both}));
+  const auto [a, b] = f.two_customers();
+  f.prove_one(t0 + 2 * minute);
 
   const auto receipt = f.sent(reply_request_at(t0 + hour, text_reply(b.conversation_id, "x"), "k"));
   CHECK(receipt.conversation_id == a.conversation_id);
@@ -538,8 +548,7 @@ TEST_CASE("the provider's echo of a reply sent is not stored twice") {
 // queued (UPDATE OR IGNORE), and was sent again at every poll.
 TEST_CASE("a provider id another reply holds: the status still moves, without the id") {
   reply_fixture f;
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   const auto a = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
   const auto b = f.sent(reply_request_at(t0 + 2, text_reply(conv, "two"), "k-2"));
   std::vector<delivery_update> sent{{a.message_id, "sent", t0 + 3, 0, "same", "", true},
@@ -555,8 +564,7 @@ TEST_CASE("a provider id another reply holds: the status still moves, without th
 // Found in review: a late duplicate attempt's failure turned a sent reply into failed.
 TEST_CASE("an attempt's outcome applies only to a queued reply; a status report still moves it") {
   reply_fixture f;
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   const auto r = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
   std::vector<delivery_update> updates{
       {r.message_id, "sent", t0 + 2, 0, "p-1", "", true},
@@ -573,18 +581,11 @@ TEST_CASE("an attempt's outcome applies only to a queued reply; a status report 
 // Found in review: a merge moved the reply's message but not its delivery row.
 TEST_CASE("a merge moves the delivery rows with the messages") {
   reply_fixture f;
-  auto email_only = chat_message("m-1", "v-1", "one");
-  email_only.identities = {{"email", "ann@example.com"}};
-  const auto a = f.ingest(request(t0, {email_only})).accepted[0];
-  auto phone_only = chat_message("m-2", "v-2", "two");
-  phone_only.identities = {{"phone", "+15550102000"}};
-  const auto b = f.ingest(request(t0 + minute, {phone_only})).accepted[0];
+  const auto [a, b] = f.two_customers();
   const auto in_b = f.sent(reply_request_at(t0 + 2 * minute, text_reply(b.conversation_id, "x"),
                                             "k", sending({{"web-chat", {"chat"}}})));
   CHECK(in_b.conversation_id == b.conversation_id);
-  auto both = chat_message("m-4", "v-3", "both");
-  both.identities = {{"email", "ann@example.com"}, {"phone", "+15550102000"}};
-  f.ingest(request(t0 + 3 * minute, {both}));
+  f.prove_one(t0 + 3 * minute);
   CHECK(f.count("SELECT count(*) FROM deliveries WHERE conversation_id = '" + a.conversation_id +
                 "'") == 1);
   // The key's receipt names the conversation the reply is in now.
@@ -595,8 +596,7 @@ TEST_CASE("a merge moves the delivery rows with the messages") {
 
 TEST_CASE("the writer runs a delivery update's callback once it is committed") {
   reply_fixture f;
-  const auto conv =
-      f.ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;
+  const auto conv = f.chat_conversation();
   const auto r = f.sent(reply_request_at(t0 + 1, text_reply(conv, "one"), "k-1"));
   group_writer writer(*f.store, {});
   writer.start();
