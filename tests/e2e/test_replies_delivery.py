@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Agents' replies delivered (docs/replies.md, "Delivery") to local fakes of the providers'
 send APIs (tests/fakes/providers.py), which check every request against the provider's format:
-web chat (a Standard-Webhooks-signed POST), Telegram sendMessage and the WhatsApp Cloud API.
+web chat (a Standard-Webhooks-signed POST), Telegram sendMessage, the WhatsApp Cloud API and
+Messenger's Send API (whose echo of the reply is not stored twice).
 Each reply reaches its provider once, with the exact request, and its status becomes sent in
 the thread; the same key twice sends once; a chat backend answering 500 for a minute gets the
 reply exactly once after it recovers; 429 with Retry-After is honoured; WhatsApp's permanent
@@ -29,6 +30,8 @@ TG_BOT = "7000001:AAH" + os.urandom(8).hex()
 META_SECRET = os.urandom(16).hex()
 WA_TOKEN = "EAAG" + os.urandom(12).hex()
 WA_NUMBER = "15550009999"
+PAGE_TOKEN = "EAAP" + os.urandom(12).hex()
+PAGE_ID = "1122334455"
 OUTAGE = 60.0  # seconds the chat backend answers 500
 
 
@@ -97,9 +100,29 @@ def whatsapp_status(wamid: str, status: str, wa_id: str) -> dict[str, Any]:
                                       "category": "service"}}]}}]}]}
 
 
+def messenger_event(psid: str, text: str, mid: str, echo: bool = False) -> dict[str, Any]:
+    sender, recipient = (PAGE_ID, psid) if echo else (psid, PAGE_ID)
+    message: dict[str, Any] = {"mid": mid, "text": text}
+    if echo:
+        message["is_echo"] = True
+        message["app_id"] = 1517776481860111
+    return {"object": "page", "entry": [{"id": PAGE_ID, "time": int(time.time() * 1000),
+                                         "messaging": [{"sender": {"id": sender},
+                                                        "recipient": {"id": recipient},
+                                                        "timestamp": int(time.time() * 1000),
+                                                        "message": message}]}]}
+
+
+def post_page(c: h.Client, body: dict[str, Any]) -> h.Response:
+    data = h.to_bytes(body)
+    return c.request("POST", "/v1/webhooks/fb", data,
+                     {"Content-Type": "application/json",
+                      "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+
+
 def main(ck: h.Checks) -> None:
     fakes = providers.Providers(telegram_token=TG_BOT, whatsapp_token=WA_TOKEN,
-                                chat_secret=CHAT_OUT)
+                                chat_secret=CHAT_OUT, page_token=PAGE_TOKEN)
     h.on_cleanup("stop the providers' fakes", fakes.close)
     channels = f"""\
   - name: tg
@@ -115,6 +138,13 @@ def main(ck: h.Checks) -> None:
     outbound:
       api_base: {h.yq(fakes.url + "/v21.0")}
       token: {h.yq(WA_TOKEN)}
+  - name: fb
+    type: messenger
+    secret: {h.yq(META_SECRET)}
+    verify_token: verify-me
+    outbound:
+      api_base: {h.yq(fakes.url + "/v21.0")}
+      token: {h.yq(PAGE_TOKEN)}
 """
     env = h.Env(api_tokens=[TOKEN], extra_channels=channels,
                 chat_extra=f"    outbound:\n      url: {h.yq(fakes.url + '/chat')}\n"
@@ -199,6 +229,30 @@ def main(ck: h.Checks) -> None:
         ck.equal(r.status, 200, f"whatsapp status {status}: 200")
     m = reply_in_thread(env, wa_conv, first.get("message_id", ""))
     ck.equal(m.get("status"), "read", "statuses out of order: the reply stays read")
+
+    # ---- Messenger: the Send API, and the page's echo of the reply is not stored twice ----
+    r = post_page(c, messenger_event("PSID-42", "Sveiki!", "m_IN1"))
+    ck.require(r.status == 202, "messenger message: 202", r.body)
+    fb_conv = r.json["accepted"][0]["conversation_id"]
+    fb_reply = send(env, fb_conv, "Labdien! Kā varu palīdzēt?", "fb-1")
+    m = wait_status(env, fb_conv, fb_reply.get("message_id", ""), "sent")
+    ck.equal(m.get("status"), "sent", "messenger: sent")
+    got_fb = fakes.requests("messenger")
+    ck.equal(len(got_fb), 1, "messenger: one Send API request")
+    if got_fb:
+        ck.equal(got_fb[0].path, "/v21.0/me/messages", "messenger: /me/messages")
+        ck.equal(got_fb[0].headers.get("authorization"), f"Bearer {PAGE_TOKEN}",
+                 "messenger: the page token")
+        ck.equal(got_fb[0].body, {"recipient": {"id": "PSID-42"}, "messaging_type": "RESPONSE",
+                                  "message": {"text": "Labdien! Kā varu palīdzēt?"}},
+                 "messenger: the exact body")
+        echo = messenger_event("PSID-42", "Labdien! Kā varu palīdzēt?",
+                               got_fb[0].answer["message_id"], echo=True)
+        r = post_page(c, echo)
+        ck.equal((r.status, (r.json or {}).get("duplicates")), (200, 1),
+                 "messenger: the echo of the reply is a duplicate")
+        thread = api(env, "GET", f"/v1/conversations/{fb_conv}").json.get("thread", [])
+        ck.equal(len(thread), 2, "messenger: the thread holds the reply once")
 
     # ---- a permanent refusal: failed at once with the provider's reason, no retry ----
     fakes.fail("whatsapp", 400, {"error": {

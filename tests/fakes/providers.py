@@ -3,6 +3,7 @@
 One HTTP server on loopback (a thread of the test process) answers as each provider does:
 - Telegram Bot API: POST /bot<token>/sendMessage
 - WhatsApp Cloud API (Graph): POST /<version>/<phone-number-id>/messages
+- Messenger / Instagram Send API (Graph): POST /<version>/me/messages
 - a chat backend: POST /chat, Standard Webhooks-signed switchboard.chat-reply/v1
 
 Every request is checked against the provider's documented format (method, path, auth,
@@ -50,9 +51,11 @@ class Failure:
 
 
 class Providers:
-    def __init__(self, *, telegram_token: str, whatsapp_token: str, chat_secret: str) -> None:
+    def __init__(self, *, telegram_token: str, whatsapp_token: str, chat_secret: str,
+                 page_token: str = "-") -> None:
         self.telegram_token = telegram_token
         self.whatsapp_token = whatsapp_token
+        self.page_token = page_token
         self.chat_key = base64.b64decode(chat_secret.removeprefix("whsec_"))
         self.received: list[Request] = []
         self.violations: list[str] = []
@@ -143,6 +146,7 @@ class Providers:
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("telegram", r"^/bot(?P<token>[^/]+)/sendMessage$", self.telegram),
             ("whatsapp", r"^/v\d+\.\d+/(?P<number>\d+)/messages$", self.whatsapp),
+            ("messenger", r"^/v\d+\.\d+/me/messages$", self.messenger),
             ("chat", r"^/chat$", self.chat),
         ]
         for name, pattern, handler in routes:
@@ -227,6 +231,30 @@ class Providers:
                   "contacts": [{"input": body["to"], "wa_id": body["to"]}],
                   "messages": [{"id": wamid}]}
         self.record("whatsapp", m.string, headers, body, answer)
+        return 200, answer
+
+    def messenger(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        # https://developers.facebook.com/docs/messenger-platform/reference/send-api
+        if headers.get("authorization") != f"Bearer {self.page_token}":
+            self.violation("messenger: wrong or missing page access token")
+            return 400, {"error": {"message": "Invalid OAuth access token.", "type":
+                                   "OAuthException", "code": 190, "fbtrace_id": "AzAbCdEh"}}
+        body = self.json_body("messenger", headers, raw)
+        kind = body.get("messaging_type") if isinstance(body, dict) else None
+        ok = (isinstance(body, dict) and isinstance(body.get("recipient"), dict)
+              and isinstance(body["recipient"].get("id"), str)
+              and kind in ("RESPONSE", "UPDATE", "MESSAGE_TAG")
+              and (kind != "MESSAGE_TAG" or body.get("tag") == "HUMAN_AGENT")
+              and isinstance(body.get("message"), dict)
+              and isinstance(body["message"].get("text"), str)
+              and 1 <= len(body["message"]["text"]) <= 2000)
+        if not ok:
+            self.violation(f"messenger: not a Send API text body: {body!r}")
+            return 400, {"error": {"message": "(#100) Invalid parameter", "type":
+                                   "OAuthException", "code": 100, "fbtrace_id": "AzAbCdEi"}}
+        answer = {"recipient_id": body["recipient"]["id"],
+                  "message_id": f"m_AG5Hz2Uq{next(self.ids)}"}
+        self.record("messenger", m.string, headers, body, answer)
         return 200, answer
 
     def chat(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
