@@ -124,6 +124,10 @@ def main(ck: h.Checks) -> None:
     fakes = providers.Providers(telegram_token=TG_BOT, whatsapp_token=WA_TOKEN,
                                 chat_secret=CHAT_OUT, page_token=PAGE_TOKEN)
     h.on_cleanup("stop the providers' fakes", fakes.close)
+    def meta_channel(name: str, kind: str, token: str) -> str:
+        return (f"  - name: {name}\n    type: {kind}\n    secret: {h.yq(META_SECRET)}\n"
+                f"    verify_token: verify-me\n    outbound:\n"
+                f"      api_base: {h.yq(fakes.url + '/v21.0')}\n      token: {h.yq(token)}\n")
     channels = f"""\
   - name: tg
     type: telegram
@@ -131,25 +135,11 @@ def main(ck: h.Checks) -> None:
     outbound:
       api_base: {h.yq(fakes.url)}
       token: {h.yq(TG_BOT)}
-  - name: wa
-    type: whatsapp
-    secret: {h.yq(META_SECRET)}
-    verify_token: verify-me
-    outbound:
-      api_base: {h.yq(fakes.url + "/v21.0")}
-      token: {h.yq(WA_TOKEN)}
-  - name: fb
-    type: messenger
-    secret: {h.yq(META_SECRET)}
-    verify_token: verify-me
-    outbound:
-      api_base: {h.yq(fakes.url + "/v21.0")}
-      token: {h.yq(PAGE_TOKEN)}
-"""
+""" + meta_channel("wa", "whatsapp", WA_TOKEN) + meta_channel("fb", "messenger", PAGE_TOKEN)
     env = h.Env(api_tokens=[TOKEN], extra_channels=channels,
                 chat_extra=f"    outbound:\n      url: {h.yq(fakes.url + '/chat')}\n"
                            f"      secret: {h.yq(CHAT_OUT)}\n")
-    env.check_config(ck, "chat, telegram and whatsapp channels with outbound sections")
+    env.check_config(ck, "chat, telegram, whatsapp and messenger channels with outbound")
     env.start()
     c = env.client()
 
