@@ -59,6 +59,22 @@ std::string text_with_links(const boost::json::object& reply) {
   return text;
 }
 
+result<std::string> reply_text(const boost::json::object& reply, std::size_t max_chars,
+                               std::string_view provider) {
+  std::string text = text_with_links(reply);
+  if (const std::size_t n = utf8_length(text); n > max_chars)
+    return error{errc::undeliverable, fmt::format("the text is {} characters; {} takes at most {}",
+                                                  n, provider, max_chars)};
+  return text;
+}
+
+std::string_view outbound_or(const channel_config& cfg, std::string_view key,
+                             std::string_view fallback) {
+  if (!cfg.outbound) return fallback;
+  const auto it = cfg.outbound->find(key);
+  return it != cfg.outbound->end() ? std::string_view(it->second) : fallback;
+}
+
 std::size_t utf8_length(std::string_view text) noexcept {
   std::size_t n = 0;
   for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;

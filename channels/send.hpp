@@ -69,6 +69,15 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, mi
 // (for the types that send attachments as links).
 std::string text_with_links(const boost::json::object& reply);
 
+// text_with_links(), when it is at most `max_chars` characters; errc::undeliverable naming
+// `provider` and its limit otherwise.
+result<std::string> reply_text(const boost::json::object& reply, std::size_t max_chars,
+                               std::string_view provider);
+
+// The channel's outbound value of `key`, or `fallback` when the section does not set it.
+std::string_view outbound_or(const channel_config& cfg, std::string_view key,
+                             std::string_view fallback);
+
 // Characters (code points) of valid UTF-8 text, as providers count their text limits.
 std::size_t utf8_length(std::string_view text) noexcept;
 

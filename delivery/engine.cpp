@@ -2,6 +2,7 @@
 
 #include "broker/backoff.hpp"
 #include "channels/send.hpp"
+#include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/mutex.hpp"
 #include "core/time.hpp"
@@ -50,15 +51,10 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
   auto* a = static_cast<attempt*>(self);
   const std::string_view line(data, size * n);
   constexpr std::string_view name = "retry-after:";
-  if (line.size() > name.size()) {
-    bool match = true;
-    for (std::size_t i = 0; i < name.size() && match; ++i)
-      match = std::tolower(static_cast<unsigned char>(line[i])) == name[i];
-    if (match) {
-      std::string v(line.substr(name.size()));
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-      a->response.retry_after = std::move(v);
-    }
+  if (line.size() > name.size() && ascii_istarts_with(line, name)) {
+    std::string v(line.substr(name.size()));
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
+    a->response.retry_after = std::move(v);
   }
   return size * n;
 }

@@ -37,25 +37,20 @@ result<http_call> build_meta_send(std::string_view type, const channel_config& c
   const auto colon = from.find(':');
   if (colon == std::string_view::npos || colon + 1 == from.size())
     return error{errc::undeliverable, "the message answered names no page-scoped id"};
-  const std::string text = text_with_links(o.reply);
-  if (const std::size_t n = utf8_length(text); n > max_text)
-    return error{errc::undeliverable,
-                 fmt::format("the text is {} characters; {} takes at most {}", n, type, max_text)};
+  SB_TRY(text, reply_text(o.reply, max_text, type));
   json::object body{{"recipient", {{"id", from.substr(colon + 1)}}},
                     {"messaging_type", "RESPONSE"},
-                    {"message", {{"text", text}}}};
+                    {"message", {{"text", *text}}}};
   // Past the standard 24 hours (the store refused it unless human_agent is on), the reply is a
   // human agent's: Meta allows that tag for 7 days.
   const auto last = parse_time(string_at(o.answers, "received_at"));
-  const auto tag = out.find("human_agent");
-  if (tag != out.end() && tag->second == "true" && last && o.now - *last > standard_window) {
+  if (outbound_or(cfg, "human_agent", "false") == "true" && last &&
+      o.now - *last > standard_window) {
     body["messaging_type"] = "MESSAGE_TAG";
     body["tag"] = "HUMAN_AGENT";
   }
-  const auto base = out.find("api_base");
   http_call call;
-  call.url = fmt::format("{}/me/messages",
-                         base != out.end() ? std::string_view(base->second) : default_api_base);
+  call.url = fmt::format("{}/me/messages", outbound_or(cfg, "api_base", default_api_base));
   call.headers = {{"Content-Type", "application/json"},
                   {"Authorization", "Bearer " + out.at("token")}};
   call.body = json::serialize(body);

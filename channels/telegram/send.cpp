@@ -23,17 +23,12 @@ result<http_call> build_telegram_send(const channel_config& cfg, const outgoing&
   const auto* chat = tg && tg->is_object() ? tg->get_object().if_contains("chat_id") : nullptr;
   if (chat == nullptr || !chat->is_int64())
     return error{errc::undeliverable, "the message answered names no Telegram chat"};
-  const std::string text = text_with_links(o.reply);
-  if (const std::size_t n = utf8_length(text); n > max_text)
-    return error{errc::undeliverable,
-                 fmt::format("the text is {} characters; Telegram takes at most {}", n, max_text)};
-  const auto base = out.find("api_base");
+  SB_TRY(text, reply_text(o.reply, max_text, "Telegram"));
   http_call call;
-  call.url =
-      fmt::format("{}/bot{}/sendMessage",
-                  base != out.end() ? base->second : "https://api.telegram.org", out.at("token"));
+  call.url = fmt::format("{}/bot{}/sendMessage",
+                         outbound_or(cfg, "api_base", "https://api.telegram.org"), out.at("token"));
   call.headers = {{"Content-Type", "application/json"}};
-  call.body = json::serialize(json::object{{"chat_id", chat->as_int64()}, {"text", text}});
+  call.body = json::serialize(json::object{{"chat_id", chat->as_int64()}, {"text", *text}});
   return call;
 }
 

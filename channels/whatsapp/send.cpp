@@ -35,22 +35,16 @@ result<http_call> build_whatsapp_send(const channel_config& cfg, const outgoing&
   const auto number = string_at(o.answers, "whatsapp.phone_number_id");
   if (number.empty())
     return error{errc::undeliverable, "the message answered names no business phone number id"};
-  const std::string text = text_with_links(o.reply);
-  if (const std::size_t n = utf8_length(text); n > max_text)
-    return error{errc::undeliverable,
-                 fmt::format("the text is {} characters; WhatsApp takes at most {}", n, max_text)};
-  const auto base = out.find("api_base");
+  SB_TRY(text, reply_text(o.reply, max_text, "WhatsApp"));
   http_call call;
-  call.url =
-      fmt::format("{}/{}/messages",
-                  base != out.end() ? std::string_view(base->second) : default_api_base, number);
+  call.url = fmt::format("{}/{}/messages", outbound_or(cfg, "api_base", default_api_base), number);
   call.headers = {{"Content-Type", "application/json"},
                   {"Authorization", "Bearer " + out.at("token")}};
   call.body = json::serialize(json::object{{"messaging_product", "whatsapp"},
                                            {"recipient_type", "individual"},
                                            {"to", to},
                                            {"type", "text"},
-                                           {"text", {{"preview_url", false}, {"body", text}}}});
+                                           {"text", {{"preview_url", false}, {"body", *text}}}});
   return call;
 }
 
