@@ -1,8 +1,10 @@
 #include "channels/form.hpp"
 
+#include <boost/url/encode.hpp>
 #include <boost/url/encoding_opts.hpp>
 #include <boost/url/params_encoded_view.hpp>
 #include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -46,6 +48,19 @@ std::optional<form> parse_form(std::string_view body) {
 
 const std::string* form_value(const form& f, std::string_view name) noexcept {
   return f.first(name);
+}
+
+std::string form_encode(const std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = true;
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out += '&';
+    out += boost::urls::encode(name, boost::urls::unreserved_chars, opt);
+    out += '=';
+    out += boost::urls::encode(value, boost::urls::unreserved_chars, opt);
+  }
+  return out;
 }
 
 }  // namespace sb

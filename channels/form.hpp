@@ -47,4 +47,8 @@ std::optional<form> parse_form(std::string_view body);
 // The first field with that name, if any.
 const std::string* form_value(const form& f, std::string_view name) noexcept;
 
+// Fields as an application/x-www-form-urlencoded body (the send APIs of Twilio and Mailgun):
+// unreserved characters kept, a space as '+', the rest %XX-escaped.
+std::string form_encode(const std::vector<std::pair<std::string_view, std::string_view>>& fields);
+
 }  // namespace sb

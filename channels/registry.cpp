@@ -37,8 +37,10 @@ constexpr outbound_key chat_out[] = {{"url", true, false}, {"secret", false, tru
 constexpr outbound_key mailgun_out[] = {
     {"api_base"}, {"domain", true}, {"token", true, true}, {"from", true}};
 constexpr outbound_key mail_api_out[] = {{"api_base"}, {"token", true, true}, {"from", true}};
+constexpr outbound_key postmark_out[] = {
+    {"api_base"}, {"token", true, true}, {"from", true}, {"message_stream"}};
 constexpr outbound_key smtp_out[] = {
-    {"smtp_url", true}, {"from", true}, {"username"}, {"password", false, true}};
+    {"smtp_url", true}, {"from", true}, {"username"}, {"password", false, true}, {"starttls"}};
 constexpr outbound_key meta_out[] = {{"api_base"}, {"token", true, true}, {"human_agent"}};
 constexpr outbound_key token_out[] = {{"api_base"}, {"token", true, true}};
 constexpr outbound_key twilio_out[] = {{"api_base"}, {"account_sid", true}, {"token", true, true}};
@@ -49,21 +51,23 @@ constexpr channel_type_info registry[] = {
     {"chat", "chat", contact_keys, true, &make_chat_adapter, 0, chat_out, &build_chat_send,
      &read_chat_answer},
     {"mailgun", "email", mail_keys, true, &make_mailgun_adapter, email::default_max_body,
-     mailgun_out},
+     mailgun_out, &build_mailgun_send, &read_mailgun_answer},
     {"sendgrid", "email", sendgrid_keys, true, &make_sendgrid_adapter, email::default_max_body,
-     mail_api_out},
+     mail_api_out, &build_sendgrid_send, &read_sendgrid_answer},
     {"postmark", "email", postmark_keys, true, &make_postmark_adapter, email::default_max_body,
-     mail_api_out},
-    {"mime", "email", mail_keys, true, &make_mime_adapter, email::default_max_body, smtp_out},
+     postmark_out, &build_postmark_send, &read_postmark_answer},
+    {"mime", "email", mail_keys, true, &make_mime_adapter, email::default_max_body, smtp_out,
+     &build_smtp_send, &read_smtp_answer},
     {"messenger", "social", meta_keys, true, &make_messenger_adapter, 0, meta_out,
      &build_messenger_send, &read_meta_send_answer},
     {"instagram", "social", meta_keys, true, &make_instagram_adapter, 0, meta_out,
      &build_instagram_send, &read_meta_send_answer},
     {"whatsapp", "social", meta_keys, true, &make_whatsapp_adapter, whatsapp_default_max_body,
      token_out, &build_whatsapp_send, &read_whatsapp_answer},
-    {"x", "social", {}, true, &make_x_adapter, 0, token_out},
+    {"x", "social", {}, true, &make_x_adapter, 0, token_out, &build_x_send, &read_x_answer},
     {"callback", "phone", contact_keys, true, &make_callback_adapter, 0},
-    {"twilio", "phone", twilio_keys, true, &make_twilio_adapter, 0, twilio_out},
+    {"twilio", "phone", twilio_keys, true, &make_twilio_adapter, 0, twilio_out, &build_twilio_send,
+     &read_twilio_answer},
     {"telegram", "social", telegram_keys, true, &make_telegram_adapter, 0, token_out,
      &build_telegram_send, &read_telegram_answer},
 };

@@ -9,6 +9,12 @@
 
 namespace sb {
 
+std::string_view http_response::header(std::string_view lower_name) const noexcept {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return v;
+  return {};
+}
+
 send_outcome classify_status(const http_response& r, std::string reason) {
   send_outcome out;
   if (r.status >= 200 && r.status < 300) {

@@ -27,14 +27,20 @@ struct outgoing {
   millis now = 0;
 };
 
-// One request to a provider.
+// One request to a provider: an HTTP request, or (method "SMTP") a mail to an SMTP relay.
 struct http_call {
   std::string method = "POST";
-  std::string url;
+  std::string url;  // http(s)://, or smtp(s):// for SMTP
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::string username;  // basic auth when set
+  std::string body;      // SMTP: the whole RFC 5322 message
+  std::string username;  // basic auth (SMTP: AUTH) when set
   std::string password;
+  std::string mail_from;                // SMTP: the envelope sender
+  std::vector<std::string> recipients;  // SMTP: the envelope recipients
+  bool require_tls = false;             // SMTP: STARTTLS or give up (else used when offered)
+  // The id the message carries (an e-mail's Message-ID), kept as the provider's id when its
+  // answer names none.
+  std::string message_id;
 };
 
 // The provider's answer, as far as it was read.
@@ -42,6 +48,12 @@ struct http_response {
   unsigned status = 0;
   std::optional<std::string> retry_after;  // the Retry-After header
   std::string body;                        // its first 64 KiB
+  millis received_at = 0;  // when it came (a provider may name an instant to retry at)
+  // Its headers, names in lower case, values trimmed; the first 32.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The first header of that name (lower case), "" when absent.
+  std::string_view header(std::string_view lower_name) const noexcept;
 };
 
 // What an attempt came to.

@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 #include <boost/json/parse.hpp>
 
+#include <cstring>
 #include <map>
 #include <set>
 #include <thread>
@@ -23,6 +24,7 @@ namespace {
 
 constexpr const char* component = "delivery";
 constexpr std::size_t max_answer_bytes = 64 * 1024;
+constexpr std::size_t max_answer_headers = 32;
 
 // One request in flight.
 struct attempt {
@@ -31,10 +33,13 @@ struct attempt {
   const channel_type_info* type = nullptr;
   http_response response;
   curl_slist* headers = nullptr;
+  curl_slist* recipients = nullptr;  // SMTP
+  std::size_t uploaded = 0;          // SMTP: bytes of the mail read by libcurl
   CURL* easy = nullptr;
   millis started = 0;
   ~attempt() {
     if (headers) curl_slist_free_all(headers);
+    if (recipients) curl_slist_free_all(recipients);
     if (easy) curl_easy_cleanup(easy);
   }
 };
@@ -47,15 +52,30 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
   return bytes;  // the rest is read and dropped: the provider's answer is bounded
 }
 
+std::size_t on_upload(char* buffer, std::size_t size, std::size_t n, void* self) {
+  auto* a = static_cast<attempt*>(self);
+  const std::size_t bytes = std::min(size * n, a->call.body.size() - a->uploaded);
+  std::memcpy(buffer, a->call.body.data() + a->uploaded, bytes);
+  a->uploaded += bytes;
+  return bytes;
+}
+
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
   auto* a = static_cast<attempt*>(self);
   const std::string_view line(data, size * n);
-  constexpr std::string_view name = "retry-after:";
-  if (line.size() > name.size() && ascii_istarts_with(line, name)) {
-    std::string v(line.substr(name.size()));
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-    a->response.retry_after = std::move(v);
+  if (line.starts_with("HTTP/")) {  // a status line: the headers of an earlier answer go
+    a->response.headers.clear();
+    a->response.retry_after.reset();
+    return size * n;
   }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return size * n;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = ascii_lower(c);
+  const std::string value(ascii_trim(line.substr(colon + 1)));
+  if (name == "retry-after") a->response.retry_after = value;
+  if (a->response.headers.size() < max_answer_headers)
+    a->response.headers.emplace_back(std::move(name), value);
   return size * n;
 }
 
@@ -192,22 +212,14 @@ struct delivery_engine::impl {
     }
     CURL* e = a->easy;
     curl_easy_setopt(e, CURLOPT_URL, a->call.url.c_str());
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.request_timeout.count()));
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "Switchboard");
-    if (a->call.method != "POST")
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, a->call.method.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->call.body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(a->call.body.size()));
-    a->headers = curl_slist_append(a->headers, "Expect:");  // no 100-continue round trip
-    for (const auto& [k, v] : a->call.headers)
-      a->headers = curl_slist_append(a->headers, fmt::format("{}: {}", k, v).c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);
+    if (a->call.method == "SMTP")
+      smtp_options(*a);
+    else
+      http_options(*a);
     if (!a->call.username.empty()) {
-      curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
       curl_easy_setopt(e, CURLOPT_USERNAME, a->call.username.c_str());
       curl_easy_setopt(e, CURLOPT_PASSWORD, a->call.password.c_str());
     }
@@ -223,6 +235,36 @@ struct delivery_engine::impl {
     in_flight.emplace(e, std::move(a));
   }
 
+  static void http_options(attempt& a) {
+    CURL* e = a.easy;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "Switchboard");
+    if (a.call.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, a.call.method.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, a.call.body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(a.call.body.size()));
+    a.headers = curl_slist_append(a.headers, "Expect:");  // no 100-continue round trip
+    for (const auto& [k, v] : a.call.headers)
+      a.headers = curl_slist_append(a.headers, fmt::format("{}: {}", k, v).c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a.headers);
+    if (!a.call.username.empty()) curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+  }
+
+  // The mail is uploaded from a.call.body; libcurl escapes lines that start with a dot.
+  static void smtp_options(attempt& a) {
+    CURL* e = a.easy;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(e, CURLOPT_USE_SSL, a.call.require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY);
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, fmt::format("<{}>", a.call.mail_from).c_str());
+    for (const auto& r : a.call.recipients)
+      a.recipients = curl_slist_append(a.recipients, fmt::format("<{}>", r).c_str());
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, a.recipients);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(a.call.body.size()));
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &on_upload);
+    curl_easy_setopt(e, CURLOPT_READDATA, &a);
+  }
+
   void finish_done() {
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
@@ -235,17 +277,23 @@ struct delivery_engine::impl {
       curl_multi_remove_handle(multi, a->easy);
       const millis now = now_ms();
       send_outcome o;
-      if (result != CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+      const bool smtp = a->call.method == "SMTP";
+      if (result != CURLE_OK && !(smtp && status >= 400)) {
         o.what = send_outcome::kind::retry;
         o.reason = curl_easy_strerror(result);
       } else {
-        long status = 0;
-        curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+        // SMTP: the relay's last reply code; when it refused, libcurl's words for the step.
         a->response.status = static_cast<unsigned>(status);
+        a->response.received_at = now;
+        if (result != CURLE_OK) a->response.body = curl_easy_strerror(result);
         o = a->type->read_send_answer(a->response);
         if (!o.retry_after && a->response.retry_after)
           o.retry_after = parse_retry_after(*a->response.retry_after, now);
       }
+      if (o.what == send_outcome::kind::sent && o.provider_id.empty())
+        o.provider_id = a->call.message_id;
       count(a->job.channel, o.what);
       if (o.what == send_outcome::kind::sent)
         latency.observe("", static_cast<double>(now - a->job.created_at) / 1000.0);

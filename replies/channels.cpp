@@ -48,16 +48,11 @@ std::optional<std::string> cannot_send(const std::vector<channel>& channels,
                                        std::string_view name) {
   for (const auto& c : channels) {
     if (c.config.name != name) continue;
-    if (c.type != nullptr && c.type->outbound_keys.empty())
+    if (c.type == nullptr || c.type->build_send == nullptr)
       return fmt::format("channel {} is of type {}, which cannot send replies", name,
                          c.config.type);
     if (!c.config.outbound)
       return fmt::format("channel {} has no outbound: section, so it sends no replies", name);
-    if (c.type == nullptr || c.type->build_send == nullptr)
-      return fmt::format(
-          "channel {} is of type {}, whose replies this version cannot deliver "
-          "yet (docs/replies.md)",
-          name, c.config.type);
     return std::nullopt;
   }
   return fmt::format("no channel named {}", name);

@@ -6,9 +6,14 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/send.hpp"
 
 namespace sb {
 
 result<std::unique_ptr<adapter>> make_mailgun_adapter(const channel_config& cfg);
+
+// Replies (channels/send.hpp): the Messages API, threaded (channels/email/reply.hpp).
+result<http_call> build_mailgun_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_mailgun_answer(const http_response& r);
 
 }  // namespace sb

@@ -7,9 +7,15 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/send.hpp"
 
 namespace sb {
 
 result<std::unique_ptr<adapter>> make_mime_adapter(const channel_config& cfg);
+
+// Replies (channels/send.hpp): the mail over SMTP to outbound.smtp_url, threaded
+// (channels/email/reply.hpp).
+result<http_call> build_smtp_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_smtp_answer(const http_response& r);
 
 }  // namespace sb

@@ -8,9 +8,14 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/send.hpp"
 
 namespace sb {
 
 result<std::unique_ptr<adapter>> make_sendgrid_adapter(const channel_config& cfg);
+
+// Replies (channels/send.hpp): the v3 Mail Send API, threaded (channels/email/reply.hpp).
+result<http_call> build_sendgrid_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_sendgrid_answer(const http_response& r);
 
 }  // namespace sb

@@ -197,6 +197,43 @@ voice_kind_info describe_kind(voice_kind k) noexcept {
   return {"missed", "missed call"};
 }
 
+// What a status callback says about a message the business sent (an agent's reply,
+// channels/twilio/send.cpp): sent, delivered, read, or failed (failed and undelivered) with the
+// error code. nullopt for an inbound message, and for the steps before sent (accepted, queued,
+// sending), which tell nothing the reply's status does not already say.
+std::optional<delivery_status> status_callback(const form& f) {
+  const std::string* sid = first_value(f, {"MessageSid", "SmsSid"});
+  const std::string* status = first_value(f, {"MessageStatus", "SmsStatus"});
+  if (sid == nullptr || status == nullptr || *status == "received" || sid->empty() ||
+      sid->size() > 64)
+    return std::nullopt;
+  delivery_status d{*sid, *status, std::nullopt, {}};
+  if (*status == "failed" || *status == "undelivered") {
+    d.status = "failed";
+    const std::string* code = value(f, "ErrorCode");
+    const std::string* message = value(f, "ErrorMessage");
+    // The codes a reply fails with most (https://www.twilio.com/docs/api/errors).
+    static constexpr std::pair<std::string_view, std::string_view> known[] = {
+        {"30003", "Unreachable destination handset"},
+        {"30004", "Message blocked"},
+        {"30005", "Unknown destination handset"},
+        {"30006", "Landline or unreachable carrier"},
+        {"30007", "Message filtered"},
+        {"30008", "Unknown error"},
+        {"63016", "outside the allowed window: only a template may be sent"}};
+    std::string_view words = message != nullptr ? std::string_view(*message) : std::string_view();
+    for (const auto& [c, w] : known)
+      if (words.empty() && code != nullptr && *code == c) words = w;
+    d.reason =
+        fmt::format("{}({}) {}", code != nullptr && *code == "63016" ? "window_closed: " : "",
+                    code != nullptr ? std::string_view(*code) : std::string_view("?"),
+                    words.empty() ? std::string_view(*status) : words);
+  } else if (*status != "sent" && *status != "delivered" && *status != "read") {
+    return std::nullopt;
+  }
+  return d;
+}
+
 // ---- the adapter -------------------------------------------------------------------------
 
 using maybe_message = std::optional<inbound_message>;  // nullopt: an event to ignore
@@ -246,6 +283,12 @@ class twilio_adapter final : public adapter {
         return malformed(fmt::format("field {} is not valid UTF-8", f.name));
     }
     parse_result out;
+    if (auto st = status_callback(params)) {
+      out.statuses.push_back(std::move(*st));
+      out.ignored = 1;
+      out.ack = http_answer{200, "text/xml", std::string(twiml_empty)};
+      return out;
+    }
     read_or_keep(out, "body", nullptr, [&]() -> error {
       SB_TRY(msg, classify(params));
       if (*msg)

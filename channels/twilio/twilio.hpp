@@ -7,9 +7,15 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/send.hpp"
 
 namespace sb {
 
 result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg);
+
+// Replies (channels/send.hpp): the Messages API, SMS or WhatsApp as the customer wrote; the
+// status callbacks it asks for come back to this channel's webhook (MessageStatus).
+result<http_call> build_twilio_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_twilio_answer(const http_response& r);
 
 }  // namespace sb

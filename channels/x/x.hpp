@@ -10,6 +10,7 @@
 #pragma once
 
 #include "channels/channel.hpp"
+#include "channels/send.hpp"
 
 #include <string>
 #include <string_view>
@@ -23,5 +24,10 @@ inline constexpr std::string_view x_signature_header = "x-twitter-webhooks-signa
 std::string x_signature(std::string_view consumer_secret, std::string_view data);
 
 result<std::unique_ptr<adapter>> make_x_adapter(const channel_config& cfg);
+
+// Replies (channels/send.hpp): a direct message, or a public reply to a post that mentioned
+// the account.
+result<http_call> build_x_send(const channel_config& cfg, const outgoing& o);
+send_outcome read_x_answer(const http_response& r);
 
 }  // namespace sb

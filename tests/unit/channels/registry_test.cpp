@@ -63,13 +63,13 @@ const std::vector<row> expected = {
      "email",
      {"username", "trusted_authserv_id"},
      25 * MiB,
-     {"api_base", "token!*", "from!"}},
+     {"api_base", "token!*", "from!", "message_stream"}},
     {"mime",
      &make_mime_adapter,
      "email",
      {"trusted_authserv_id"},
      25 * MiB,
-     {"smtp_url!", "from!", "username", "password*"}},
+     {"smtp_url!", "from!", "username", "password*", "starttls"}},
     {"messenger",
      &make_messenger_adapter,
      "social",
@@ -118,9 +118,9 @@ TEST_CASE("every channel type is registered with its factory, kind, options and 
     for (const auto& k : info->outbound_keys)
       outbound.push_back(std::string(k.name) + (k.required ? "!" : "") + (k.secret ? "*" : ""));
     CHECK(outbound == want.outbound);
-    // The types whose replies are delivered (channels/send.hpp) have both halves.
-    const bool sends = want.type == "chat" || want.type == "telegram" || want.type == "whatsapp" ||
-                       want.type == "messenger" || want.type == "instagram";
+    // The types whose replies are delivered (channels/send.hpp) have both halves: every type
+    // with outbound keys.
+    const bool sends = !want.outbound.empty();
     CHECK((info->build_send != nullptr) == sends);
     CHECK((info->read_send_answer != nullptr) == sends);
   }

@@ -3,11 +3,14 @@
 // answers read back (sent with its id, retry with its wait, failed with its reason).
 #include "channels/send.hpp"
 #include "channels/chat/chat.hpp"
+#include "channels/form.hpp"
 #include "channels/instagram/instagram.hpp"
 #include "channels/messenger/messenger.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "channels/telegram/telegram.hpp"
+#include "channels/twilio/twilio.hpp"
 #include "channels/whatsapp/whatsapp.hpp"
+#include "channels/x/x.hpp"
 
 #include <doctest/doctest.h>
 #include <boost/json/parse.hpp>
@@ -246,6 +249,94 @@ TEST_CASE("messenger and instagram: the Send API, with the HUMAN_AGENT tag after
        R"("type":"OAuthException","code":551,"error_subcode":1545041,"fbtrace_id":"C"}})"});
   CHECK(away.what == send_outcome::kind::failed);
   CHECK(away.reason == "(#551) This person isn't available right now.");
+}
+
+TEST_CASE(
+    "twilio: the Messages API, SMS or WhatsApp as the customer wrote, with a status callback") {
+  auto cfg = with_outbound("twilio", {{"account_sid", "AC0123"}, {"token", "tw-1"}});
+  cfg.options.emplace("public_url", "https://sb.example/v1/webhooks/sms");
+  const auto sms = obj(R"({"from":{"type":"phone","value":"+37120000001"},)"
+                       R"("recipient":"+37126000000"})");
+  auto call = build_twilio_send(cfg, to(sms));
+  REQUIRE(call.has_value());
+  CHECK(call->url == "https://api.twilio.com/2010-04-01/Accounts/AC0123/Messages.json");
+  CHECK(call->username == "AC0123");
+  CHECK(call->password == "tw-1");
+  CHECK(header(*call, "Content-Type") == "application/x-www-form-urlencoded");
+  const auto f = parse_form(call->body);
+  REQUIRE(f.has_value());
+  CHECK(*form_value(*f, "To") == "+37120000001");
+  CHECK(*form_value(*f, "From") == "+37126000000");
+  CHECK(*form_value(*f, "Body") == "It ships today.\nhttps://files.example/r.pdf");
+  CHECK(*form_value(*f, "StatusCallback") == "https://sb.example/v1/webhooks/sms");
+
+  const auto wa = obj(R"({"from":{"type":"whatsapp","value":"37120000001"},)"
+                      R"("recipient":"+14155238886"})");
+  const auto g = parse_form(build_twilio_send(cfg, to(wa))->body);
+  CHECK(*form_value(*g, "To") == "whatsapp:+37120000001");
+  CHECK(*form_value(*g, "From") == "whatsapp:+14155238886");
+  CHECK(build_twilio_send(cfg, to(obj(R"({"from":{"type":"phone","value":"+3712"}})")))
+            .error()
+            .code == errc::undeliverable);  // no number it was sent to
+
+  const auto ok = read_twilio_answer(
+      {201, {}, R"({"sid":"SM0123456789abcdef0123456789abcdef","status":"queued"})"});
+  CHECK(ok.what == send_outcome::kind::sent);
+  CHECK(ok.provider_id == "SM0123456789abcdef0123456789abcdef");
+  const auto bad = read_twilio_answer(
+      {400,
+       {},
+       R"({"code":21211,"message":"The 'To' number +3712 is not a valid phone number.",)"
+       R"("more_info":"https://www.twilio.com/docs/errors/21211","status":400})"});
+  CHECK(bad.what == send_outcome::kind::failed);
+  CHECK(bad.reason == "(21211) The 'To' number +3712 is not a valid phone number.");
+  CHECK(read_twilio_answer({429, {}, R"({"code":20429,"message":"Too Many Requests"})"}).what ==
+        send_outcome::kind::retry);
+  CHECK(read_twilio_answer({400, {}, R"({"code":63016,"message":"outside the window"})"})
+            .reason.starts_with("window_closed: (63016)"));
+}
+
+TEST_CASE("x: a direct message, or a public reply to a mention; the rate limit's reset read") {
+  const auto cfg = with_outbound("x", {{"token", "x-user-token"}});
+  const auto dm = obj(R"({"from":{"type":"x","value":"2244994945"},"visibility":"private",)"
+                      R"("provider_id":"1582838223385476098"})");
+  auto call = build_x_send(cfg, to(dm));
+  REQUIRE(call.has_value());
+  CHECK(call->url == "https://api.x.com/2/dm_conversations/with/2244994945/messages");
+  CHECK(header(*call, "Authorization") == "Bearer x-user-token");
+  CHECK(obj(call->body) ==
+        json::parse(R"({"text":"It ships today.\nhttps://files.example/r.pdf"})"));
+  const auto mention = obj(R"({"from":{"type":"x","value":"2244994945"},"visibility":"public",)"
+                           R"("provider_id":"1445880548472328192"})");
+  auto post = build_x_send(cfg, to(mention));
+  REQUIRE(post.has_value());
+  CHECK(post->url == "https://api.x.com/2/tweets");
+  CHECK(obj(post->body).at("reply") ==
+        json::parse(R"({"in_reply_to_tweet_id":"1445880548472328192"})"));
+
+  const auto ok = read_x_answer(
+      {201, {}, R"({"data":{"dm_conversation_id":"1-2","dm_event_id":"1582838223385476099"}})"});
+  CHECK(ok.what == send_outcome::kind::sent);
+  CHECK(ok.provider_id == "1582838223385476099");
+  CHECK(
+      read_x_answer({201, {}, R"({"data":{"id":"1445880548472328193","text":"x"}})"}).provider_id ==
+      "1445880548472328193");
+  http_response limited{429,
+                        {},
+                        R"({"title":"Too Many Requests","detail":"Too Many Requests",)"
+                        R"("type":"about:blank","status":429})"};
+  limited.received_at = now;
+  limited.headers = {{"x-rate-limit-reset", std::to_string(now / 1000 + 90)}};
+  const auto wait = read_x_answer(limited);
+  CHECK(wait.what == send_outcome::kind::retry);
+  CHECK(wait.retry_after == std::chrono::seconds(90));
+  const auto refused =
+      read_x_answer({403,
+                     {},
+                     R"({"detail":"You cannot send messages to this user.","type":"about:blank",)"
+                     R"("title":"Forbidden","status":403})"});
+  CHECK(refused.what == send_outcome::kind::failed);
+  CHECK(refused.reason == "Forbidden: You cannot send messages to this user.");
 }
 
 TEST_CASE("the status decides when the provider's body does not; Retry-After in both forms") {

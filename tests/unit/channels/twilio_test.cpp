@@ -27,9 +27,9 @@ const std::string twiml = R"(<?xml version="1.0" encoding="UTF-8"?><Response/>)"
 
 channel_config twilio_config(std::vector<std::string> secrets = {token_a},
                              std::string url = public_url, std::string default_country = {}) {
-  return test_channel("phone", "twilio", std::move(secrets),
-                      {{"public_url", std::move(url)},
-                       {"default_country", std::move(default_country)}});
+  return test_channel(
+      "phone", "twilio", std::move(secrets),
+      {{"public_url", std::move(url)}, {"default_country", std::move(default_country)}});
 }
 
 // The signature as Twilio computes it, written out independently of the adapter: the URL,
@@ -384,6 +384,35 @@ TEST_CASE("SMS events that are not customer messages are ignored, with TwiML") {
       ignored(r);
     }
   }
+}
+
+TEST_CASE("status callbacks move agents' replies on: sent, delivered, read, failed with a reason") {
+  const auto statuses = [](pairs p) {
+    request r = signed_post(form_body(p));
+    const parse_result res = accepted_result(receive(r, twilio_config()));
+    CHECK(res.messages.empty());
+    check_ack(res);
+    return res.statuses;
+  };
+  auto st = statuses({{"MessageSid", "SM1"}, {"MessageStatus", "delivered"}, {"To", "+1"}});
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].provider_id == "SM1");
+  CHECK(st[0].status == "delivered");
+  st = statuses({{"MessageSid", "SM1"}, {"MessageStatus", "read"}});
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "read");
+  st = statuses({{"MessageSid", "SM1"}, {"MessageStatus", "undelivered"}, {"ErrorCode", "30003"}});
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "failed");
+  CHECK(st[0].reason == "(30003) Unreachable destination handset");
+  st = statuses({{"MessageSid", "SM1"}, {"MessageStatus", "failed"}, {"ErrorCode", "63016"}});
+  CHECK(st[0].reason.starts_with("window_closed: (63016)"));
+  // The steps before sent tell nothing the reply's own status does not.
+  CHECK(statuses({{"MessageSid", "SM1"}, {"MessageStatus", "queued"}}).empty());
+  CHECK(statuses({{"MessageSid", "SM1"}, {"MessageStatus", "sending"}}).empty());
+}
+
+TEST_CASE("SMS that carry nothing for an agent are ignored, with TwiML") {
   SUBCASE("an empty SMS") {
     request r = signed_post(form_body(sms("")));
     ignored(r);

@@ -1,0 +1,65 @@
+// Replies through Postmark: POST /email (https://postmarkapp.com/developer/api/email-api), the
+// server token in X-Postmark-Server-Token, the thread's headers in Headers.
+#include "channels/email/reply.hpp"
+#include "channels/postmark/postmark.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fmt/core.h>
+
+namespace sb {
+
+namespace json = boost::json;
+
+namespace {
+
+// Postmark's ErrorCodes that pass: 100 maintenance, 429-like rate limits are HTTP 429.
+constexpr std::int64_t transient_codes[] = {100};
+
+}  // namespace
+
+result<http_call> build_postmark_send(const channel_config& cfg, const outgoing& o) {
+  SB_TRY(m, email::reply_mail_for(cfg, o));
+  json::array headers;
+  if (!m->in_reply_to.empty())
+    headers.push_back({{"Name", "In-Reply-To"}, {"Value", email::angle(m->in_reply_to)}});
+  if (const auto refs = email::references_header(*m); !refs.empty())
+    headers.push_back({{"Name", "References"}, {"Value", refs}});
+  const json::object body{{"From", email::address_header(m->from)},
+                          {"To", m->to},
+                          {"Subject", m->subject},
+                          {"TextBody", m->text},
+                          {"Headers", std::move(headers)},
+                          {"MessageStream", outbound_or(cfg, "message_stream", "outbound")},
+                          {"Metadata", {{"switchboard_message_id", o.message_id}}}};
+  http_call call;
+  call.url = fmt::format("{}/email", outbound_or(cfg, "api_base", "https://api.postmarkapp.com"));
+  call.headers = {{"Content-Type", "application/json"},
+                  {"Accept", "application/json"},
+                  {"X-Postmark-Server-Token", cfg.outbound->at("token")}};
+  call.body = json::serialize(body);
+  return call;
+}
+
+// 200 {"To", "SubmittedAt", "MessageID", "ErrorCode": 0, "Message": "OK"}; an error: 401 or
+// 422 {"ErrorCode": 300, "Message": "Invalid email request"}, 406 an inactive recipient.
+send_outcome read_postmark_answer(const http_response& r) {
+  boost::system::error_code ec;
+  const auto v = json::parse(r.body, ec);
+  const auto* o = !ec && v.is_object() ? &v.get_object() : nullptr;
+  const auto* code_v = o ? o->if_contains("ErrorCode") : nullptr;
+  const std::int64_t code = code_v && code_v->is_int64() ? code_v->as_int64() : 0;
+  const auto message = o ? string_at(*o, "Message") : std::string_view();
+  send_outcome out =
+      classify_status(r, message.empty() ? std::string() : fmt::format("({}) {}", code, message));
+  if (out.what == send_outcome::kind::sent) {
+    if (o) out.provider_id = std::string(string_at(*o, "MessageID"));
+    return out;
+  }
+  for (const std::int64_t t : transient_codes)
+    if (code == t) out.what = send_outcome::kind::retry;
+  return out;
+}
+
+}  // namespace sb

@@ -1,0 +1,82 @@
+// Replies through Twilio: the Messages API
+// (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource), an SMS
+// or a WhatsApp message from the number the customer wrote to, with the channel's public_url as
+// the StatusCallback, so Twilio's status callbacks come back signed like its other webhooks.
+#include "channels/send.hpp"
+#include "channels/form.hpp"
+#include "channels/twilio/twilio.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <fmt/core.h>
+
+namespace sb {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t max_text = 1600;  // characters of Body
+constexpr std::string_view default_api_base = "https://api.twilio.com";
+// Twilio's error codes that pass: 20429 too many requests, 20500 internal error, 20503
+// service unavailable, 30001 queue overflow.
+constexpr std::int64_t transient_codes[] = {20429, 20500, 20503, 30001};
+// Outside WhatsApp's 24 hours: only templates (Content API) may be sent.
+constexpr std::int64_t window_code = 63016;
+
+}  // namespace
+
+result<http_call> build_twilio_send(const channel_config& cfg, const outgoing& o) {
+  const auto& out = *cfg.outbound;
+  const auto type = string_at(o.answers, "from.type");
+  const auto value = string_at(o.answers, "from.value");
+  const auto business = string_at(o.answers, "recipient");
+  if ((type != "whatsapp" && type != "phone") || value.empty())
+    return error{errc::undeliverable, "the message answered has no caller number"};
+  if (business.empty())
+    return error{errc::undeliverable, "the message answered names no number it was sent to"};
+  SB_TRY(text, reply_text(o.reply, max_text, "Twilio"));
+  // A WhatsApp identity is the number without '+' (as WhatsApp's wa_id); Twilio wants
+  // "whatsapp:+<E.164>" on both ends.
+  const std::string to =
+      type == "whatsapp" ? fmt::format("whatsapp:+{}", value) : std::string(value);
+  const std::string from =
+      type == "whatsapp" ? fmt::format("whatsapp:{}", business) : std::string(business);
+  const auto& sid = out.at("account_sid");
+  http_call call;
+  call.url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json",
+                         outbound_or(cfg, "api_base", default_api_base), sid);
+  call.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  std::vector<std::pair<std::string_view, std::string_view>> fields{
+      {"To", to}, {"From", from}, {"Body", *text}};
+  if (const auto url = cfg.options.find("public_url"); url != cfg.options.end())
+    fields.emplace_back("StatusCallback", url->second);
+  call.body = form_encode(fields);
+  call.username = sid;
+  call.password = out.at("token");
+  return call;
+}
+
+// 201 {"sid": "SM...", "status": "queued", ...}; an error:
+// {"code": 21211, "message": "The 'To' number ... is not a valid phone number.",
+//  "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}.
+send_outcome read_twilio_answer(const http_response& r) {
+  boost::system::error_code ec;
+  const auto v = json::parse(r.body, ec);
+  const json::object* o = !ec && v.is_object() ? &v.get_object() : nullptr;
+  const auto* code_v = o ? o->if_contains("code") : nullptr;
+  const std::int64_t code = code_v && code_v->is_int64() ? code_v->as_int64() : 0;
+  const auto message = o ? string_at(*o, "message") : std::string_view();
+  std::string reason = message.empty() ? std::string() : fmt::format("({}) {}", code, message);
+  if (code == window_code) reason = "window_closed: " + reason;
+  send_outcome out = classify_status(r, std::move(reason));
+  if (out.what == send_outcome::kind::sent) {
+    if (o) out.provider_id = std::string(string_at(*o, "sid"));
+    return out;
+  }
+  for (const std::int64_t t : transient_codes)
+    if (code == t) out.what = send_outcome::kind::retry;
+  return out;
+}
+
+}  // namespace sb
