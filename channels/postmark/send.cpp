@@ -1,5 +1,6 @@
 // Replies through Postmark: POST /email (https://postmarkapp.com/developer/api/email-api), the
-// server token in X-Postmark-Server-Token, the thread's headers in Headers.
+// server token in X-Postmark-Server-Token, the thread's headers in Headers, the reply's id
+// in Metadata (whose keys Postmark allows 20 characters).
 #include "channels/email/reply.hpp"
 #include "channels/postmark/postmark.hpp"
 
@@ -32,7 +33,7 @@ result<http_call> build_postmark_send(const channel_config& cfg, const outgoing&
                           {"TextBody", m->text},
                           {"Headers", std::move(headers)},
                           {"MessageStream", outbound_or(cfg, "message_stream", "outbound")},
-                          {"Metadata", {{"switchboard_message_id", o.message_id}}}};
+                          {"Metadata", {{"switchboard_id", o.message_id}}}};
   http_call call;
   call.url = fmt::format("{}/email", outbound_or(cfg, "api_base", "https://api.postmarkapp.com"));
   call.headers = {{"Content-Type", "application/json"},
