@@ -20,4 +20,10 @@ struct broker_options {
   std::chrono::milliseconds reconnect_max{30000};
 };
 
+// The `events:` section (broker/settings.cpp): where events for agents' tools are published
+// (broker/event_publisher.hpp).
+struct events_options {
+  std::string exchange = "switchboard.events";  // a durable topic exchange
+};
+
 }  // namespace sb

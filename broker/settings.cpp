@@ -274,8 +274,9 @@ void parse_replies_options(conf::reader& rd, const conf::field& f, replies_optio
   if (auto v = m.take("max_age"))
     if (auto d = rd.duration_seconds(*v)) {
       if (d->count() < 60)
-        rd.error(*v, "must be at least 1m: a provider's outage of a few seconds would fail "
-                     "replies");
+        rd.error(*v,
+                 "must be at least 1m: a provider's outage of a few seconds would fail "
+                 "replies");
       else
         r.max_age = *d;
     }
@@ -284,6 +285,21 @@ void parse_replies_options(conf::reader& rd, const conf::field& f, replies_optio
     rd.error(f, fmt::format("queue and rejected_queue are both \"{}\"; a rejected reply would "
                             "be taken again",
                             r.queue));
+}
+
+void parse_events_options(conf::reader& rd, const conf::field& f, events_options& e,
+                          std::string_view broker_exchange) {
+  conf::mapping m(rd.diag(), f);
+  if (auto v = m.take("exchange"))
+    if (auto text = rd.text(*v)) {
+      if (auto problem = topology::amqp_name_problem(*text))
+        rd.error(*v, *problem);
+      else if (text->empty() || *text == broker_exchange)
+        rd.error(*v, fmt::format("must name a topic exchange of its own, not \"{}\"", *text));
+      else
+        e.exchange = std::move(*text);
+    }
+  m.finish();
 }
 
 skills_section parse_skills(conf::reader& rd, const conf::field& f) {

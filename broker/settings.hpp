@@ -16,6 +16,10 @@ namespace sb {
 void parse_broker_options(conf::reader& rd, const conf::field& f, broker_options& out);
 // The replies queue and its rejected-replies queue are queues on the broker, checked here.
 void parse_replies_options(conf::reader& rd, const conf::field& f, replies_options& out);
+// The events exchange (broker/event_publisher.hpp); `broker_exchange` is broker.exchange, which
+// it must not be (that one is a direct exchange).
+void parse_events_options(conf::reader& rd, const conf::field& f, events_options& out,
+                          std::string_view broker_exchange);
 
 struct skills_section {
   std::vector<skill_config> skills;  // the entries without errors

@@ -1,5 +1,6 @@
 #include "daemon/app.hpp"
 
+#include "broker/event_publisher.hpp"
 #include "broker/publisher.hpp"
 #include "broker/reply_consumer.hpp"
 #include "core/log.hpp"
@@ -140,6 +141,12 @@ int run_daemon(const std::string& config_path) {
                outbound_reader.error().detail);
     return 1;
   }
+  auto event_reader = (*store)->open_event_reader();
+  if (!event_reader) {
+    log::error("store", "cannot open {} for reading: {}", cfg->store.path,
+               event_reader.error().detail);
+    return 1;
+  }
   auto reader = (*store)->open_outbox_reader();
   if (!reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
@@ -176,6 +183,10 @@ int run_daemon(const std::string& config_path) {
         writer.record(std::move(updates), std::move(committed));
       },
       delivery_opts);
+  // Events for agents' tools (a reply's status moved), written by the writer's transactions.
+  event_publisher events(
+      cfg->broker, cfg->events, std::move(*event_reader),
+      [&writer](std::vector<std::int64_t> seqs) { writer.events_published(std::move(seqs)); });
   log::info("store", "{} opened, {} message(s) waiting in the outbox", cfg->store.path,
             writer.backlog());
 
@@ -236,6 +247,7 @@ int run_daemon(const std::string& config_path) {
     pub->render_metrics(out);
     replies.render_metrics(out);
     deliveries.render_metrics(out);
+    events.render_metrics(out);
     metrics::render_process_metrics(out);
     return out;
   });
@@ -252,6 +264,7 @@ int run_daemon(const std::string& config_path) {
   pub->start();
   replies.start();
   deliveries.start();
+  events.start();
   server.start();
   log::info("http", "listening on {}:{}", cfg->server.host, *port);
 
@@ -316,6 +329,7 @@ int run_daemon(const std::string& config_path) {
   // Replies handed to the writer are committed and acknowledged; the rest stay in the queue.
   replies.stop(reply_deadline);
   deliveries.stop();
+  events.stop(reply_deadline);
   pub->stop(publish_deadline);
   writer.stop();
   ioc.stop();

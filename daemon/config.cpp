@@ -31,6 +31,7 @@ void load_root(conf::reader& rd, const conf::field& root, config& cfg, routing_t
   if (auto f = m.take("store")) parse_store_options(rd, *f, cfg.store);
   if (auto f = m.take("broker")) parse_broker_options(rd, *f, cfg.broker);
   if (auto f = m.take("replies")) parse_replies_options(rd, *f, cfg.replies);
+  if (auto f = m.take("events")) parse_events_options(rd, *f, cfg.events, cfg.broker.exchange);
   channels_section channels;
   if (auto f = m.require("channels", "add at least one channel under channels:"))
     channels = parse_channels(rd, *f);

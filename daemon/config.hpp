@@ -27,6 +27,7 @@ struct config {
   store_options store;
   broker_options broker;
   replies_options replies;
+  events_options events;
   // The channels that send agents' replies (an `outbound:` section), for the store to check a
   // reply against under the config it arrived with.
   std::shared_ptr<const reply_channels> outbound;

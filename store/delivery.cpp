@@ -1,5 +1,11 @@
 #include "store/delivery.hpp"
 
+#include "core/ids.hpp"
+#include "core/time.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 namespace sb {
 namespace {
 
@@ -19,6 +25,30 @@ bool status_moves_forward(std::string_view from, std::string_view to) noexcept {
   const int a = rank(from);
   const int b = rank(to);
   return a >= 0 && b > a;
+}
+
+event_row make_status_event(const status_event& e) {
+  const auto or_null = [](const std::string& v) {
+    return v.empty() ? boost::json::value(nullptr) : boost::json::value(v);
+  };
+  event_row row;
+  row.id = new_id(e.at);
+  row.routing_key = "message.status." + e.status;
+  row.created_at = e.at;
+  row.body = boost::json::serialize(
+      boost::json::object{{"schema", "switchboard.event/v1"},
+                          {"id", row.id},
+                          {"type", row.routing_key},
+                          {"occurred_at", format_time(e.at)},
+                          {"conversation_id", e.conversation_id},
+                          {"message_id", e.message_id},
+                          {"channel", e.channel},
+                          {"status", e.status},
+                          {"previous_status", e.previous_status},
+                          {"provider_message_id", or_null(e.provider_message_id)},
+                          {"reason", or_null(e.reason)},
+                          {"attempts", e.attempts}});
+  return row;
 }
 
 }  // namespace sb

@@ -42,6 +42,42 @@ struct delivery_update {
 // (failed comes after queued and sent, never after delivered or read).
 bool status_moves_forward(std::string_view from, std::string_view to) noexcept;
 
+// An event for agents' tools (docs/replies.md, "Events"), as the store keeps it until the
+// broker confirmed its publish to the events exchange.
+struct event_row {
+  std::int64_t seq = 0;     // commit order
+  std::string id;           // AMQP message_id (consumers dedupe on it: delivery is at least once)
+  std::string routing_key;  // AMQP routing key and type: message.status.sent, ...
+  std::string body;         // switchboard.event/v1 JSON
+  millis created_at = 0;    // AMQP timestamp
+};
+
+// What a reply's status move says (switchboard.event/v1, type message.status.<status>).
+struct status_event {
+  std::string message_id;
+  std::string conversation_id;
+  std::string channel;
+  std::string status;
+  std::string previous_status;
+  std::string provider_message_id;  // "" when the provider gave none (yet)
+  std::string reason;               // failed: why
+  std::int64_t attempts = 0;
+  millis at = 0;
+};
+
+// The event's row (its id a UUIDv7 of `e.at`), ready to be stored.
+event_row make_status_event(const status_event& e);
+
+// The event publisher's reader (store_backend::open_event_reader): a connection of its own.
+class event_reader {
+ public:
+  virtual ~event_reader() = default;
+  // Up to `limit` events with seq > `after`, in seq order. Empty on a read error (logged).
+  virtual std::vector<event_row> fetch(std::int64_t after, std::size_t limit) = 0;
+  // Events not confirmed by the broker yet.
+  virtual std::int64_t backlog() = 0;
+};
+
 // The delivery engine's reader (store_backend::open_delivery_reader): a connection of its own.
 class delivery_reader {
  public:

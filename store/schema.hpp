@@ -219,6 +219,18 @@ CREATE TABLE reply_keys (
   created_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 12: the events outbox (docs/replies.md, "Events"): a row per event for agents' tools (a
+    // reply's status moved), written in the transaction that made it happen and deleted once
+    // the broker confirmed its publish to the events exchange.
+    R"sql(
+CREATE TABLE events (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT NOT NULL,             -- the event's id: its AMQP message_id
+  routing_key TEXT NOT NULL,             -- message.status.sent, ...
+  body        TEXT NOT NULL,             -- switchboard.event/v1 JSON
+  created_at  INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -71,7 +71,13 @@ struct sqlite_replies::statements {
         insert_key(db,
                    "INSERT INTO reply_keys (key, fingerprint, message_id, created_at) "
                    "VALUES (?1, ?2, ?3, ?4)"),
-        delivery_status(db, "SELECT status, conversation_id FROM deliveries WHERE message_id = ?1"),
+        delivery_status(db,
+                        "SELECT status, conversation_id, channel, attempts, provider_message_id "
+                        "FROM deliveries WHERE message_id = ?1"),
+        insert_event(db,
+                     "INSERT INTO events (id, routing_key, body, created_at) "
+                     "VALUES (?1, ?2, ?3, ?4)"),
+        delete_event(db, "DELETE FROM events WHERE seq = ?1"),
         retry_later(db,
                     "UPDATE deliveries SET attempts = attempts + ?2, next_attempt_at = ?3, "
                     "updated_at = ?4, reason = ?5 WHERE message_id = ?1 AND status = 'queued'"),
@@ -94,7 +100,8 @@ struct sqlite_replies::statements {
                        "provider_message_id = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
-  stmt delivery_status, retry_later, move_status, message_status, by_provider_id;
+  stmt delivery_status, insert_event, delete_event, retry_later, move_status, message_status,
+      by_provider_id;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -239,12 +246,16 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
   statements& st = *st_;
   std::string status;
   std::string conversation;
+  status_event event;
   {
     use q(st.delivery_status);
     q->bind(1, u.message_id);
     if (!q->step()) return;  // erased since (the customer's erasure)
     status = q->text(0);
     conversation = q->text(1);
+    event.channel = q->text(2);
+    event.attempts = q->i64(3);
+    event.provider_message_id = q->is_null(4) ? std::string() : q->text(4);
   }
   const int attempted = u.attempted ? 1 : 0;
   // An attempt's outcome is about a queued reply: one recorded sent (or failed) by an earlier
@@ -264,6 +275,7 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
     q->bind(5, u.provider_message_id).bind(6, u.reason);
     q->run();
   }
+  bool kept_id = !u.provider_message_id.empty();
   if (sqlite3_changes(db_) == 0) {
     // Ignored: another reply of the channel holds that provider id (a provider that reuses
     // ids). The status still moves, without the id, or the reply would be sent again.
@@ -272,6 +284,22 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
     use q(st.move_status);
     q->bind(1, u.message_id).bind(2, u.status).bind(3, u.at).bind(4, attempted);
     q->bind(5, std::string_view()).bind(6, u.reason);
+    q->run();
+    kept_id = false;
+  }
+  // The event for agents' tools, in this transaction: published once committed.
+  event.message_id = u.message_id;
+  event.conversation_id = conversation;
+  event.status = u.status;
+  event.previous_status = status;
+  if (kept_id) event.provider_message_id = u.provider_message_id;
+  event.reason = u.status == "failed" ? u.reason : std::string();
+  event.attempts += attempted;
+  event.at = u.at;
+  {
+    const event_row row = make_status_event(event);
+    use q(st.insert_event);
+    q->bind(1, row.id).bind(2, row.routing_key).bind(3, row.body).bind(4, row.created_at);
     q->run();
   }
   {
@@ -300,6 +328,66 @@ void sqlite_replies::apply_statuses(std::string_view channel,
     updates.push_back(std::move(u));
   }
   record(updates, handed);
+}
+
+void sqlite_replies::forget_events(std::span<const std::int64_t> seqs) {
+  for (const std::int64_t seq : seqs) {
+    use q(st_->delete_event);
+    q->bind(1, seq);
+    q->run();
+  }
+}
+
+// The event publisher's reader: a read-only connection of its own (its thread's alone).
+class sqlite_event_reader final : public event_reader {
+ public:
+  ~sqlite_event_reader() override {
+    st_.reset();
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  std::vector<event_row> fetch(std::int64_t after, std::size_t limit) override {
+    std::vector<event_row> out;
+    try {
+      use q(st_->fetch);
+      q->bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+      while (q->step()) out.push_back({q->i64(0), q->text(1), q->text(2), q->text(3), q->i64(4)});
+    } catch (const sql::sqlite_failure& e) {
+      log::error("events", "reading the events to publish failed: {}", e.what());
+      out.clear();
+    }
+    return out;
+  }
+
+  std::int64_t backlog() override {
+    try {
+      use q(st_->backlog);
+      if (q->step()) return q->i64(0);
+    } catch (const sql::sqlite_failure& e) {
+      log::warn("events", "counting the events to publish failed: {}", e.what());
+    }
+    return 0;
+  }
+
+ private:
+  friend result<std::unique_ptr<event_reader>> open_sqlite_event_reader(const std::string& path);
+  struct statements {
+    explicit statements(sqlite3* db)
+        : fetch(db,
+                "SELECT seq, id, routing_key, body, created_at FROM events WHERE seq > ?1 "
+                "ORDER BY seq LIMIT ?2"),
+          backlog(db, "SELECT count(*) FROM events") {}
+    stmt fetch, backlog;
+  };
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<statements> st_;
+};
+
+result<std::unique_ptr<event_reader>> open_sqlite_event_reader(const std::string& path) {
+  std::unique_ptr<sqlite_event_reader> r(new sqlite_event_reader());
+  const auto prepare = [&] { r->st_ = std::make_unique<sqlite_event_reader::statements>(r->db_); };
+  if (auto e = sql::open_reader(r->db_, path, prepare)) return *e;
+  return std::unique_ptr<event_reader>(std::move(r));
 }
 
 // The delivery engine's reader: a read-only connection of its own (its thread's alone).

@@ -31,6 +31,8 @@ class sqlite_replies {
   // that provider id (none: skipped), as updates that are not attempts.
   void apply_statuses(std::string_view channel, std::span<const delivery_status> statuses,
                       millis received_at, committed_batch& handed);
+  // Events the broker confirmed (delivery.hpp, event_row), deleted in the open transaction.
+  void forget_events(std::span<const std::int64_t> seqs);
 
  private:
   void record_one(const delivery_update& u, committed_batch& handed);

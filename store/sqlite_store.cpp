@@ -773,6 +773,10 @@ result<std::unique_ptr<delivery_reader>> sqlite_store::open_delivery_reader() {
   return open_sqlite_delivery_reader(opts_.path);
 }
 
+result<std::unique_ptr<event_reader>> sqlite_store::open_event_reader() {
+  return open_sqlite_event_reader(opts_.path);
+}
+
 result<std::unique_ptr<outbox_reader>> sqlite_store::open_outbox_reader() {
   return open_sqlite_outbox_reader(opts_.path, opts_.thread_limit, opts_.max_payload_bytes);
 }
@@ -862,10 +866,11 @@ int sqlite_store::wal_hook(void* self, sqlite3* db, const char* schema, int fram
 sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const> requests,
                                                  std::span<const std::int64_t> confirmed,
                                                  std::span<const seen_signature> seen,
-                                                 std::span<const delivery_update> deliveries) {
+                                                 std::span<const delivery_update> deliveries,
+                                                 std::span<const std::int64_t> events_published) {
   commit_result out;
   out.outcomes.reserve(requests.size());
-  commit_split(requests, {confirmed, seen, deliveries}, out);
+  commit_split(requests, {confirmed, seen, deliveries, events_published}, out);
   backlog_.fetch_add(out.outbox_added - out.outbox_removed, std::memory_order_relaxed);
   cache_used_.store(cache_used_bytes(), std::memory_order_relaxed);
   return out;
@@ -962,6 +967,7 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
       out.outbox_removed += sqlite3_changes(db_);
     }
     if (!with.deliveries.empty()) replies_->record(with.deliveries, out.handed);
+    if (!with.events_published.empty()) replies_->forget_events(with.events_published);
     if (!with.seen.empty()) {
       for (const auto& s : with.seen) store_tx::remember(st_->remember_signature, s.channel, s.use);
       // Those past their time: the start of the log, a few rows.

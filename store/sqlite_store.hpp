@@ -38,7 +38,8 @@ class sqlite_store final : public store_backend {
   commit_result commit(std::span<ingest_request* const> requests,
                        std::span<const std::int64_t> confirmed,
                        std::span<const seen_signature> seen = {},
-                       std::span<const delivery_update> deliveries = {}) override;
+                       std::span<const delivery_update> deliveries = {},
+                       std::span<const std::int64_t> events_published = {}) override;
   std::vector<seen_signature> load_signatures(millis now) override;
   result<void> delete_unreadable(std::string_view id) override;
   result<std::string> close_conversation(std::string_view id, millis at) override;
@@ -59,6 +60,7 @@ class sqlite_store final : public store_backend {
   result<std::unique_ptr<store_reader>> open_reader() override;
   result<std::unique_ptr<outbox_reader>> open_outbox_reader() override;
   result<std::unique_ptr<delivery_reader>> open_delivery_reader() override;
+  result<std::unique_ptr<event_reader>> open_event_reader() override;
 
   std::int64_t outbox_size();  // rows waiting for a confirm, counted now. Writer thread only.
   // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
@@ -102,7 +104,10 @@ class sqlite_store final : public store_backend {
     std::span<const std::int64_t> confirmed;
     std::span<const seen_signature> seen;
     std::span<const delivery_update> deliveries;
-    bool empty() const noexcept { return confirmed.empty() && seen.empty() && deliveries.empty(); }
+    std::span<const std::int64_t> events_published;
+    bool empty() const noexcept {
+      return confirmed.empty() && seen.empty() && deliveries.empty() && events_published.empty();
+    }
   };
   // commit() from `requests` on, into `out`: one transaction, split around a failed request.
   void commit_split(std::span<ingest_request* const> requests, const riders& with,
@@ -146,6 +151,7 @@ class wal_checkpointer {
 // The SQLite readers (sqlite_reader.cpp, sqlite_outbox.cpp) on the file at `path`.
 result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
 result<std::unique_ptr<delivery_reader>> open_sqlite_delivery_reader(const std::string& path);
+result<std::unique_ptr<event_reader>> open_sqlite_event_reader(const std::string& path);
 result<std::unique_ptr<outbox_reader>> open_sqlite_outbox_reader(const std::string& path,
                                                                  std::size_t thread_limit,
                                                                  std::size_t max_payload_bytes);

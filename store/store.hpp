@@ -146,10 +146,12 @@ class store_backend {
   // with errc::unavailable, and `failed` is set.
   // `deliveries`: what delivery attempts came to (delivery.hpp), written with the confirmed
   // deletes; an update that would move a status backwards is ignored.
+  // `events_published`: events (delivery.hpp, event_row) the broker confirmed, deleted.
   virtual commit_result commit(std::span<ingest_request* const> requests,
                                std::span<const std::int64_t> confirmed,
                                std::span<const seen_signature> seen = {},
-                               std::span<const delivery_update> deliveries = {}) = 0;
+                               std::span<const delivery_update> deliveries = {},
+                               std::span<const std::int64_t> events_published = {}) = 0;
   // The signatures remembered and not expired at `now` (the replay guard's memory, at
   // start). Expired ones are deleted. Before the writer runs.
   virtual std::vector<seen_signature> load_signatures(millis now) = 0;
@@ -187,6 +189,8 @@ class store_backend {
   virtual result<std::unique_ptr<outbox_reader>> open_outbox_reader() = 0;
   // The delivery engine's (its thread's alone).
   virtual result<std::unique_ptr<delivery_reader>> open_delivery_reader() = 0;
+  // The event publisher's (its thread's alone).
+  virtual result<std::unique_ptr<event_reader>> open_event_reader() = 0;
 };
 
 // The backend the options name (SQLite, the embedded default, is the only one so far),

@@ -81,6 +81,13 @@ void group_writer::confirmed(std::vector<std::int64_t> seqs) {
   cv_.notify_one();
 }
 
+void group_writer::events_published(std::vector<std::int64_t> seqs) {
+  if (seqs.empty()) return;
+  mutex_lock lock(m_);
+  published_events_.insert(published_events_.end(), seqs.begin(), seqs.end());
+  cv_.notify_one();
+}
+
 void group_writer::park(std::vector<outbox_parking> rows) {
   if (rows.empty()) return;
   // Refused at stop: the rows stay in the outbox, and are parked again after the restart.
@@ -119,6 +126,7 @@ void group_writer::run() {
   std::vector<pending> batch;
   std::vector<ingest_request*> requests;
   std::vector<std::int64_t> confirmed;
+  std::vector<std::int64_t> published_events;
   std::vector<seen_signature> remembered;
   std::vector<delivery_update> delivered;
   std::vector<std::function<void()>> delivered_done;
@@ -132,7 +140,8 @@ void group_writer::run() {
                confirmed_.size() >= confirm_batch;
       };
       const auto has_work = [&]() SB_REQUIRES(m_) {
-        return has_urgent_work() || !confirmed_.empty() || !remembered_.empty();
+        return has_urgent_work() || !confirmed_.empty() || !remembered_.empty() ||
+               !published_events_.empty();
       };
       // After a failed commit, nothing may come to prove the disk has room again (a load
       // balancer stops sending when /readyz says 503): probe with a tiny write each second.
@@ -155,7 +164,8 @@ void group_writer::run() {
       if (!has_urgent_work()) cv_.wait_for(lock.native(), confirm_linger_, has_urgent_work);
       tasks.swap(tasks_);
       if (queue_.empty() && tasks.empty() &&
-          ((confirmed_.empty() && remembered_.empty() && delivered_.empty()) ||
+          ((confirmed_.empty() && remembered_.empty() && delivered_.empty() &&
+            published_events_.empty()) ||
            (stopping_ && failed_last_)))
         return;
       while (!queue_.empty() && batch.size() < max_batch_) {
@@ -163,6 +173,7 @@ void group_writer::run() {
         queue_.pop_front();
       }
       confirmed.swap(confirmed_);
+      published_events.swap(published_events_);
       remembered.swap(remembered_);
       delivered.swap(delivered_);
       delivered_done.swap(delivered_done_);
@@ -180,11 +191,13 @@ void group_writer::run() {
       hand_off_(std::move(reset));
     }
     tasks.clear();
-    if (batch.empty() && confirmed.empty() && remembered.empty() && delivered.empty()) continue;
+    if (batch.empty() && confirmed.empty() && remembered.empty() && delivered.empty() &&
+        published_events.empty())
+      continue;
     requests.clear();
     for (auto& p : batch) requests.push_back(&p.req);
     const auto started = std::chrono::steady_clock::now();
-    auto res = store_.commit(requests, confirmed, remembered, delivered);
+    auto res = store_.commit(requests, confirmed, remembered, delivered, published_events);
     commit_seconds_.observe(
         "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!batch.empty()) batch_sizes_.observe("", static_cast<double>(batch.size()));
@@ -193,12 +206,15 @@ void group_writer::run() {
     failed_last_ = res.failed;
     if (res.failed) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no hot loop
     last_batch_.store(batch.size(), std::memory_order_relaxed);
-    if (!res.settled && (!confirmed.empty() || !remembered.empty() || !delivered.empty())) {
+    if (!res.settled && (!confirmed.empty() || !remembered.empty() || !delivered.empty() ||
+                         !published_events.empty())) {
       // The deletes were rolled back with the batch: keep them for the next transaction, or
       // the publisher (which skips rows it saw confirmed) would leave them in the outbox. The
       // same for the signatures to remember and the delivery updates.
       mutex_lock lock(m_);
       confirmed_.insert(confirmed_.end(), confirmed.begin(), confirmed.end());
+      published_events_.insert(published_events_.end(), published_events.begin(),
+                               published_events.end());
       remembered_.insert(remembered_.end(), std::make_move_iterator(remembered.begin()),
                          std::make_move_iterator(remembered.end()));
       delivered_.insert(delivered_.end(), std::make_move_iterator(delivered.begin()),
@@ -209,6 +225,7 @@ void group_writer::run() {
     }
     for (auto& f : delivered_done) f();
     confirmed.clear();
+    published_events.clear();
     remembered.clear();
     delivered.clear();
     delivered_done.clear();

@@ -64,6 +64,10 @@ class group_writer final : public ingest_sink {
   // `committed` (if set) runs on the writer thread once they are: until then the delivery
   // engine must not try those replies again (their rows still say queued).
   void record(std::vector<delivery_update> updates, std::function<void()> committed = {});
+  // Events the broker confirmed (store/delivery.hpp, event_row): deleted with the next
+  // transaction, like the deletes of confirmed outbox rows (a crash before publishes them
+  // again, and consumers dedupe on their ids).
+  void events_published(std::vector<std::int64_t> seqs);
   // A signature used by a request that stores nothing (daemon/replay_guard.hpp): written with
   // the next transaction, like the deletes of confirmed rows (no fsync of its own).
   void remember(seen_signature s) override;
@@ -103,6 +107,7 @@ class group_writer final : public ingest_sink {
   };
   std::deque<task_item> tasks_ SB_GUARDED_BY(m_);
   std::vector<std::int64_t> confirmed_ SB_GUARDED_BY(m_);
+  std::vector<std::int64_t> published_events_ SB_GUARDED_BY(m_);
   std::vector<seen_signature> remembered_ SB_GUARDED_BY(m_);
   std::vector<delivery_update> delivered_ SB_GUARDED_BY(m_);
   std::vector<std::function<void()>> delivered_done_ SB_GUARDED_BY(m_);

@@ -489,6 +489,7 @@ class Env:
         # Each test's own replies queues: another test's daemon must not take its replies.
         self.replies_queue = f"{self.prefix}.replies"
         self.rejected_queue = f"{self.prefix}.replies.rejected"
+        self.events_exchange = f"{self.prefix}.events"
         self.channel = "web-chat"
         self.secret = new_secret()
         self.workdir = tempfile.mkdtemp(prefix="sb-e2e-")
@@ -497,6 +498,8 @@ class Env:
                    lambda: delete_broker_objects(self.amqp_url, list(self.queues.values())
                                                  + [self.replies_queue, self.rejected_queue],
                                                  self.exchange))
+        on_cleanup("delete the events exchange",
+                   lambda: delete_broker_objects(self.amqp_url, [], self.events_exchange))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store_path = os.path.join(self.workdir, "switchboard.db")
@@ -529,6 +532,8 @@ server:
 replies:
   queue: {yq(self.replies_queue)}
   rejected_queue: {yq(self.rejected_queue)}
+events:
+  exchange: {yq(self.events_exchange)}
 channels:
   - name: {self.channel}
     type: chat
@@ -1077,6 +1082,55 @@ def receive(ch: Any, queue: str, method: Any, props: Any, body: bytes) -> Consum
     check_payload(parsed, f"{queue} message_id={props.message_id}")
     ch.basic_ack(method.delivery_tag)
     return got
+
+
+class EventTap:
+    """An agent's tool listening to the events exchange (docs/replies.md, "Events"): a queue of
+    its own (exclusive) bound with `binding`; each event parsed, checked against
+    docs/event.schema.json (violations in `errors`) and against its AMQP properties."""
+
+    def __init__(self, env: "Env", binding: str = "message.status.#") -> None:
+        import jsonschema  # noqa: PLC0415 (Debian's python3-jsonschema)
+        with open(os.path.join(source_dir(), "docs", "event.schema.json")) as f:
+            self.validator = jsonschema.Draft202012Validator(json.load(f))
+        self.conn = amqp_connect(env.amqp_url)
+        self.ch = self.conn.channel()
+        # Declared as the daemon declares it, so the binding does not wait for the daemon.
+        self.ch.exchange_declare(env.events_exchange, "topic", durable=True)
+        q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.ch.queue_bind(q, env.events_exchange, routing_key=binding)
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.ch.basic_consume(q, self._on_event, auto_ack=True)
+        on_cleanup("close the events tap", self.close)
+
+    def _on_event(self, _ch: Any, method: Any, props: Any, body: bytes) -> None:
+        event = json_or_none(body)
+        if not isinstance(event, dict):
+            self.errors.append(f"not a JSON object: {body[:200]!r}")
+            return
+        self.errors += [f"{event.get('type')}: {e.message}"
+                        for e in self.validator.iter_errors(event)]
+        if (method.routing_key, props.type, props.message_id, props.content_type) != (
+                event.get("type"), event.get("type"), event.get("id"), "application/json"):
+            self.errors.append(f"AMQP properties do not match the event: {method.routing_key} "
+                               f"{props.type} {props.message_id} {props.content_type}")
+        self.events.append(event)
+
+    def of(self, message_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("message_id") == message_id]
+
+    def wait(self, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(self.events):
+            self.conn.process_data_events(time_limit=0.1)
+        self.conn.process_data_events(time_limit=0.3)  # what follows closely (a duplicate)
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 (closed already)
+            pass
 
 
 class Consumer:

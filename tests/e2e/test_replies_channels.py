@@ -109,6 +109,7 @@ def main(ck: h.Checks) -> None:
     amqp = tool.channel()
     amqp.confirm_delivery()
     pika = h._pika()
+    events = h.EventTap(env)
 
     def publish(conversation: str, text: str, key: str) -> str:
         """Publishes a reply as an agent's tool does; returns its message id once in the
@@ -187,6 +188,11 @@ def main(ck: h.Checks) -> None:
         ck.check("<Response" in r.body.decode(), f"twilio status callback {status}: TwiML")
     m = wait_status(env, conv, reply_id, "read")
     ck.equal(m.get("status"), "read", "twilio sms: read before delivered ends read")
+    events.wait(lambda _: len(events.of(reply_id)) >= 2)
+    ck.equal([(e["previous_status"], e["status"], e["provider_message_id"])
+              for e in events.of(reply_id)],
+             [("queued", "sent", sid), ("sent", "read", sid)],
+             "twilio sms: events sent then read; the late delivered makes none")
     next_payload_holds(lambda: twilio_post(sms("SM" + "2" * 32, "+37120000001", "Paldies!")),
                        conv, reply_id, "twilio sms")
 
@@ -208,6 +214,11 @@ def main(ck: h.Checks) -> None:
     ck.equal(m.get("status"), "failed", "twilio whatsapp: undelivered ends failed")
     ck.equal(m.get("failure_reason"), "(30003) Unreachable destination handset",
              "twilio whatsapp: Twilio's error code as the reason")
+    events.wait(lambda _: len(events.of(reply_id)) >= 2)
+    ck.equal([(e["type"], e["reason"]) for e in events.of(reply_id)],
+             [("message.status.sent", None),
+              ("message.status.failed", "(30003) Unreachable destination handset")],
+             "twilio whatsapp: an event message.status.failed with the reason")
 
     # ---- X: a direct message, its echo, and a public reply to a mention ----------------------
     h.log("x")
@@ -414,6 +425,7 @@ def main(ck: h.Checks) -> None:
     ck.check("550" in (m.get("failure_reason") or ""), "smtp: the relay's code in the reason",
              m.get("failure_reason"))
 
+    ck.equal(events.errors, [], "events match docs/event.schema.json and their AMQP properties")
     ck.equal(fakes.violations, [], "every request matched its provider's documented format")
     ck.equal(smtp.violations, [], "every mail matched RFC 5322")
     tool.close()

@@ -142,6 +142,7 @@ def main(ck: h.Checks) -> None:
     env.check_config(ck, "chat, telegram, whatsapp and messenger channels with outbound")
     env.start()
     c = env.client()
+    events = h.EventTap(env)
 
     # ---- the customer writes on each channel ----
     r = env.post(c, h.chat_message("m-1", "v-ann", "Where is my order?"))
@@ -258,6 +259,15 @@ def main(ck: h.Checks) -> None:
         "failure_reason", ""), "... with the provider's reason", m.get("failure_reason"))
     time.sleep(3.0)
     ck.equal(len(fakes.attempts_of("whatsapp")) - before, 1, "... and no retry")
+    events.wait(lambda _: events.of(refused.get("message_id", "")))
+    failed = events.of(refused.get("message_id", ""))
+    ck.equal([(e["type"], e["previous_status"]) for e in failed],
+             [("message.status.failed", "queued")], "... and one event message.status.failed")
+    if failed:
+        ck.equal((failed[0]["reason"], failed[0]["conversation_id"], failed[0]["channel"],
+                  failed[0]["attempts"]),
+                 (m.get("failure_reason"), wa_conv2, "wa", 1),
+                 "... naming the reason, conversation, channel and the one attempt")
 
     # ---- 429 with Retry-After: honoured ----
     fakes.fail("telegram", 429, {"ok": False, "error_code": 429,
@@ -291,6 +301,13 @@ def main(ck: h.Checks) -> None:
                  ("v-ann", "Sorry for the wait: it ships today."), "chat: whom and what")
         ck.equal(body.get("agent"), AGENT, "chat: the agent")
 
+    # Every status change was an event, each once, in the documented contract.
+    events.wait(lambda evs: any(e.get("channel") == "web-chat" for e in evs))
+    ck.equal(events.errors, [], "events match docs/event.schema.json and their AMQP properties")
+    ck.equal(sorted(e["type"] for e in events.events if e["channel"] == "web-chat"),
+             ["message.status.sent"], "the chat reply's one event: sent")
+    ids = [e["id"] for e in events.events]
+    ck.equal(len(ids), len(set(ids)), "no event published twice")
     mt = h.scrape_metrics(c)
     ck.check((h.metric(mt, "switchboard_deliveries_total", channel="web-chat",
                        outcome="retried") or 0) >= 3, "metrics: the chat retries counted")

@@ -300,6 +300,7 @@ TEST_CASE("defaults when sections are left out") {
   CHECK(r.cfg->replies.queue == "switchboard.replies");
   CHECK(r.cfg->replies.rejected_queue == "switchboard.replies.rejected");
   CHECK(r.cfg->replies.max_age == std::chrono::seconds{24 * 3600});
+  CHECK(r.cfg->events.exchange == "switchboard.events");
   REQUIRE(r.cfg->outbound);
   CHECK(r.cfg->outbound->empty());  // no channel sends replies without an outbound: section
   CHECK_FALSE(r.cfg->channels[0].config.outbound);
@@ -312,6 +313,8 @@ TEST_CASE("replies: and the channels' outbound: sections") {
   queue: agents.replies
   rejected_queue: agents.replies.bad
   max_age: 6h
+events:
+  exchange: agents.events
 channels:
   - name: web-chat
     type: chat
@@ -342,6 +345,7 @@ channels:
   CHECK(r.cfg->replies.queue == "agents.replies");
   CHECK(r.cfg->replies.rejected_queue == "agents.replies.bad");
   CHECK(r.cfg->replies.max_age == std::chrono::seconds{6 * 3600});
+  CHECK(r.cfg->events.exchange == "agents.events");
   using options = std::map<std::string, std::string, std::less<>>;
   CHECK(r.cfg->channels[0].config.outbound == options{{"url", "https://chat.example/switchboard"}});
   CHECK(r.cfg->channels[1].config.outbound == options{{"token", "123456:ABC-DEF"}});
@@ -408,6 +412,11 @@ TEST_CASE("replies: and outbound: errors, each with its line and key") {
   };
   for (const auto& c : replies_cases)
     expect_error(std::string("replies:\n") + c.section + rest_ok, c.line, c.key, c.says);
+  // The events exchange: a topic exchange of its own.
+  expect_error(std::string("events:\n  exchange: switchboard\n") + rest_ok, 2, "events.exchange",
+               "must name a topic exchange of its own");
+  expect_error(std::string("events:\n  exchange: amq.topic\n") + rest_ok, 2, "events.exchange",
+               "reserved by RabbitMQ");
 }
 
 TEST_CASE("the shipped conf/switchboard.yaml is valid") {

@@ -485,6 +485,45 @@ TEST_CASE("delivery rows: due when their time comes, moved forward by what attem
 
   // An update for a delivery the store does not have is skipped.
   record({"0190c0de-0000-7000-8000-000000000000", "sent", t0, 0, "", "", true});
+
+  // Each move forward was an event, in the transaction that made it; none for what did not
+  // move (a retry, delivered after read, failed after read, an unknown reply).
+  auto events = f.store->open_event_reader();
+  REQUIRE(events.has_value());
+  const auto rows = (*events)->fetch(0, 100);
+  std::vector<std::string> keys;
+  for (const auto& row : rows) keys.push_back(row.routing_key);
+  CHECK(keys == std::vector<std::string>{"message.status.sent", "message.status.read",
+                                         "message.status.failed"});
+  REQUIRE(rows.size() == 3);
+  const auto sent = boost::json::parse(rows[0].body).as_object();
+  CHECK(sent.at("schema") == "switchboard.event/v1");
+  CHECK(sent.at("id").as_string() == rows[0].id);
+  CHECK(sent.at("type") == "message.status.sent");
+  CHECK(sent.at("message_id").as_string() == receipt.message_id);
+  CHECK(sent.at("conversation_id").as_string() == asked.conversation_id);
+  CHECK(sent.at("channel") == "web-chat");
+  CHECK(sent.at("previous_status") == "queued");
+  CHECK(sent.at("provider_message_id") == "wamid.1");
+  CHECK(sent.at("reason").is_null());
+  CHECK(sent.at("attempts") == 2);
+  CHECK(sent.at("occurred_at").as_string() == format_time(t0 + 61'000));
+  CHECK(rows[0].created_at == t0 + 61'000);
+  const auto read = boost::json::parse(rows[1].body).as_object();
+  CHECK(read.at("previous_status") == "sent");
+  CHECK(read.at("provider_message_id") == "wamid.1");  // as stored: the report named none
+  const auto gone = boost::json::parse(rows[2].body).as_object();
+  CHECK(gone.at("message_id").as_string() == other.message_id);
+  CHECK(gone.at("reason") == "(#100) Invalid parameter");
+  CHECK(gone.at("provider_message_id").is_null());
+  CHECK((*events)->backlog() == 3);
+  CHECK((*events)->fetch(rows[0].seq, 100).size() == 2);
+
+  // The broker confirmed the first two: deleted with the next transaction.
+  const std::vector<std::int64_t> published{rows[0].seq, rows[1].seq};
+  CHECK(f.store->commit({}, {}, {}, {}, published).settled);
+  CHECK((*events)->backlog() == 1);
+  CHECK((*events)->fetch(0, 100).front().seq == rows[2].seq);
 }
 
 TEST_CASE("a provider's status reports move the reply its send answered, in any order") {
