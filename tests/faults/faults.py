@@ -479,7 +479,9 @@ def replies_sigkill(ck: h.Checks, scale: float) -> None:
     """Agents' replies under a crash: 1,000 replies published to the replies queue, delivered to
     a chat backend that takes 0.2 s per request; the daemon is killed with SIGKILL while it
     sends them, and started again. Every reply must be committed once, delivered at least once,
-    and end `sent` in the store; the duplicates are the requests the crash left unrecorded."""
+    and end `sent` in the store; the duplicates are the requests the crash left unrecorded.
+    Every reply's message.status.sent event reaches the events exchange (at least once: the
+    crash may publish some twice), and the events outbox ends empty."""
     secret = "whsec_" + __import__("base64").b64encode(os.urandom(24)).decode()
     fake = providers.Providers(telegram_token="-", whatsapp_token="-", chat_secret=secret)
     h.on_cleanup("stop the chat backend's fake", fake.close)
@@ -488,6 +490,7 @@ def replies_sigkill(ck: h.Checks, scale: float) -> None:
                            f"      secret: {h.yq(secret)}\n")
     d = env.start()
     h.wait_for_queues(env.amqp_url, [env.replies_queue, env.rejected_queue])
+    events = h.EventTap(env)
     r = env.post(env.client(), h.chat_message("m-1", "v-ann", "Where is my order?"))
     ck.require(r.status == 202, "replies_sigkill: the customer's message", r.body)
     conv = r.json["accepted"][0]["conversation_id"]
@@ -523,6 +526,7 @@ def replies_sigkill(ck: h.Checks, scale: float) -> None:
     wait_for("every reply sent", lambda: sent_in_store() >= n, 300)
     received = [req.body.get("message_id") for req in fake.requests("chat")]
     texts = {req.body.get("text") for req in fake.requests("chat")}
+    events.wait(lambda evs: len({e["message_id"] for e in evs}) >= n, 60)
     rc = d.stop()
     integrity = h.integrity_check(env.store_path)
     import sqlite3  # noqa: PLC0415
@@ -531,7 +535,9 @@ def replies_sigkill(ck: h.Checks, scale: float) -> None:
     reply_ids = {row[0] for row in db.execute(
         "SELECT message_id FROM deliveries WHERE status = 'sent'")}
     final = db.execute("SELECT count(*) FROM deliveries WHERE status != 'sent'").fetchone()[0]
+    events_left = db.execute("SELECT count(*) FROM events").fetchone()[0]
     db.close()
+    announced = [e["message_id"] for e in events.events if e["type"] == "message.status.sent"]
     distinct = set(received)
     lost = len(reply_ids - distinct)
     duplicated = len(received) - len(distinct)
@@ -552,6 +558,10 @@ def replies_sigkill(ck: h.Checks, scale: float) -> None:
     # record had not committed yet (the writer commits them within milliseconds).
     ck.check(duplicated <= 2 * MAX_IN_FLIGHT, "replies_sigkill: duplicates within the window",
              duplicated)
+    ck.equal(set(announced), reply_ids, "replies_sigkill: every reply's sent event published")
+    h.log(f"replies_sigkill: {len(announced)} sent events for {len(set(announced))} replies")
+    ck.equal(events_left, 0, "replies_sigkill: the events outbox drained at the stop")
+    ck.equal(events.errors, [], "replies_sigkill: events in the switchboard.event/v1 contract")
     ck.equal(fake.violations, [], "replies_sigkill: every request in the chat-reply format")
     ck.equal(integrity, "ok", "replies_sigkill: PRAGMA integrity_check")
     ck.equal(rc, 0, "replies_sigkill: SIGTERM exit 0")
