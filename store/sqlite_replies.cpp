@@ -72,8 +72,11 @@ struct sqlite_replies::statements {
                    "INSERT INTO reply_keys (key, fingerprint, message_id, created_at) "
                    "VALUES (?1, ?2, ?3, ?4)"),
         delivery_status(db,
-                        "SELECT status, conversation_id, channel, attempts, provider_message_id "
-                        "FROM deliveries WHERE message_id = ?1"),
+                        "SELECT status, conversation_id, channel, attempts, provider_message_id, "
+                        "channel_type FROM deliveries WHERE message_id = ?1"),
+        remember_mail_id(db,
+                         "INSERT OR IGNORE INTO email_ids (message_id, conversation_id) "
+                         "VALUES (?1, ?2)"),
         insert_event(db,
                      "INSERT INTO events (id, routing_key, body, created_at) "
                      "VALUES (?1, ?2, ?3, ?4)"),
@@ -100,8 +103,8 @@ struct sqlite_replies::statements {
                        "provider_message_id = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
-  stmt delivery_status, insert_event, delete_event, retry_later, move_status, message_status,
-      by_provider_id;
+  stmt delivery_status, remember_mail_id, insert_event, delete_event, retry_later, move_status,
+      message_status, by_provider_id;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -247,6 +250,7 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
   std::string status;
   std::string conversation;
   status_event event;
+  std::string channel_type;
   {
     use q(st.delivery_status);
     q->bind(1, u.message_id);
@@ -256,6 +260,7 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
     event.channel = q->text(2);
     event.attempts = q->i64(3);
     event.provider_message_id = q->is_null(4) ? std::string() : q->text(4);
+    channel_type = q->text(5);
   }
   const int attempted = u.attempted ? 1 : 0;
   // An attempt's outcome is about a queued reply: one recorded sent (or failed) by an earlier
@@ -286,6 +291,14 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
     q->bind(5, std::string_view()).bind(6, u.reason);
     q->run();
     kept_id = false;
+  }
+  // A mail whose Message-ID is its provider id (Mailgun's h:Message-Id, SMTP): the customer's
+  // answer names it in In-Reply-To, which leads to this conversation as the customer's own
+  // mails' ids do, even after reopen_after.
+  if (u.status == "sent" && kept_id && (channel_type == "mailgun" || channel_type == "mime")) {
+    use q(st.remember_mail_id);
+    q->bind(1, u.provider_message_id).bind(2, conversation);
+    q->run();
   }
   // The event for agents' tools, in this transaction: published once committed.
   event.message_id = u.message_id;

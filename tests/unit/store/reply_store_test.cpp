@@ -351,6 +351,32 @@ TEST_CASE("an e-mail reply's subject is Re: the one it answers") {
   CHECK(send_to("d", "x").at("recipient") == "d@example.com");
 }
 
+TEST_CASE("the customer's e-mail answer to a sent reply joins its conversation, even reopened") {
+  reply_fixture f;
+  const auto channels = sending({{"mail", {"mime"}}, {"mg", {"mailgun"}}});
+  const auto mail = [&](millis at, const std::string& id, const std::string& in_reply_to) {
+    auto r =
+        on_channel(at, "mail", "mime", id + " from ann@example.com", {"email", "ann@example.com"});
+    r.messages[0].extra["email"] = boost::json::object{
+        {"message_id", id}, {"in_reply_to", in_reply_to}, {"references", boost::json::array{}}};
+    return r;
+  };
+  const auto conv = f.ingest(mail(t0, "c-1@example.org", "")).accepted[0].conversation_id;
+  const auto receipt = f.sent(reply_request_at(t0 + 1, text_reply(conv, "x"), "k-1", channels));
+  // Sent over SMTP: the provider id is the reply's own Message-ID.
+  std::vector<delivery_update> us{
+      {receipt.message_id, "sent", t0 + 2, 0, receipt.message_id + "@acme.example", "", true}};
+  CHECK(f.store->commit({}, {}, {}, us).settled);
+  // Eight days later (past reopen_after), an answer to our reply joins the same conversation;
+  // a new mail that names nothing opens a new one.
+  const millis later = t0 + 8 * 24 * hour;
+  const auto answer =
+      f.ingest(mail(later, "c-2@example.org", receipt.message_id + "@acme.example"));
+  CHECK(answer.accepted[0].conversation_id == conv);
+  const auto fresh = f.ingest(mail(later + 8 * 24 * hour, "c-3@example.org", ""));
+  CHECK(fresh.accepted[0].conversation_id != conv);
+}
+
 TEST_CASE("the group writer commits replies with the webhooks of its batch") {
   reply_fixture f;
   const auto conv =
