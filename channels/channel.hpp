@@ -81,13 +81,16 @@ struct signature_use {
 };
 
 // A provider's report on a message the business sent (an agent's reply): WhatsApp's statuses,
-// Twilio's status callbacks. Applied to the reply whose send the provider answered with
-// `provider_id` (store/delivery.hpp), only forward.
+// Twilio's status callbacks, Messenger's delivery and read receipts. Applied to the reply whose
+// send the provider answered with `provider_id` (store/delivery.hpp), only forward.
 struct delivery_status {
-  std::string provider_id;
-  std::string status;  // sent | delivered | read | failed
+  std::string provider_id;  // empty for a watermark
+  std::string status;       // sent | delivered | read | failed
   std::optional<millis> at;
   std::string reason;  // failed: the provider's words
+  // A watermark (Messenger's and Instagram's receipts): every reply on the channel to the
+  // customer with this identity, sent at or before `at`, has `status`.
+  std::optional<identity> watermark_for;
 };
 
 struct parse_result {

@@ -221,7 +221,8 @@ CREATE TABLE reply_keys (
 )sql",
     // 12: the events outbox (docs/replies.md, "Events"): a row per event for agents' tools (a
     // reply's status moved), written in the transaction that made it happen and deleted once
-    // the broker confirmed its publish to the events exchange.
+    // the broker confirmed its publish to the events exchange. And the replies a watermark
+    // receipt may move, found by conversation.
     R"sql(
 CREATE TABLE events (
   seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -230,6 +231,9 @@ CREATE TABLE events (
   body        TEXT NOT NULL,             -- switchboard.event/v1 JSON
   created_at  INTEGER NOT NULL
 );
+-- Replies that a receipt may still move on, by conversation (Messenger's watermarks).
+CREATE INDEX deliveries_unread ON deliveries (conversation_id)
+  WHERE status IN ('sent', 'delivered');
 )sql",
 };
 

@@ -100,11 +100,20 @@ struct sqlite_replies::statements {
                        "sent_at = CASE ?2 WHEN 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1"),
         by_provider_id(db,
                        "SELECT message_id FROM deliveries WHERE channel = ?1 AND "
-                       "provider_message_id = ?2") {}
+                       "provider_message_id = ?2"),
+        // The replies on channel ?3 to the customer with identity (?1, ?2), sent by ?4 and not
+        // read yet. The identities table holds verified identities only, which Meta's are.
+        by_watermark(db,
+                     "SELECT d.message_id FROM identities i "
+                     "JOIN conversations c ON c.customer_id = i.customer_id "
+                     "JOIN deliveries d ON d.conversation_id = c.id "
+                     "AND d.status IN ('sent', 'delivered') "
+                     "JOIN messages m ON m.id = d.message_id "
+                     "WHERE i.type = ?1 AND i.value = ?2 AND d.channel = ?3 AND m.sent_at <= ?4") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
   stmt delivery_status, remember_mail_id, insert_event, delete_event, retry_later, move_status,
-      message_status, by_provider_id;
+      message_status, by_provider_id, by_watermark;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -329,6 +338,23 @@ void sqlite_replies::apply_statuses(std::string_view channel,
                                     committed_batch& handed) {
   std::vector<delivery_update> updates;
   for (const delivery_status& s : statuses) {
+    if (s.watermark_for && s.at) {
+      // Our sent_at is when the Send API's answer came, a moment after Meta's own timestamp
+      // of the message, which a watermark may equal: hence the slack.
+      constexpr millis slack = 2000;
+      use q(st_->by_watermark);
+      q->bind(1, s.watermark_for->type).bind(2, s.watermark_for->value).bind(3, channel);
+      q->bind(4, *s.at + slack);
+      while (q->step()) {
+        delivery_update u;
+        u.message_id = q->text(0);
+        u.status = s.status;
+        u.at = *s.at;
+        u.attempted = false;
+        updates.push_back(std::move(u));
+      }
+      continue;
+    }
     use q(st_->by_provider_id);
     q->bind(1, channel).bind(2, s.provider_id);
     if (!q->step()) continue;  // a message sent from elsewhere (the provider's own console)

@@ -186,6 +186,31 @@ result<std::string> party(const object_reader& event, std::string_view key) {
   return malformed(fmt::format("field {} is required", p.path_of("id")));
 }
 
+// A delivery or read receipt for what the page sent ({"delivery": {"mids": [...], "watermark"}},
+// {"read": {"watermark"}}, Instagram's {"read": {"mid"}}), as statuses of agents' replies: each
+// mid names one, a watermark every one sent to that customer up to it. One that cannot be read
+// is skipped: a receipt is worth no refusal.
+void read_receipt(const object_reader& event, const boost::json::object& body,
+                  std::string_view status, const messaging_scope& scope, parse_result& out) {
+  const object_reader r = event.child(body, status == "read" ? "read" : "delivery");
+  auto customer = party(event, "sender");
+  if (!customer) return;
+  if (auto mids = r.array("mids"); mids && *mids)
+    for (const auto& mid : **mids)
+      if (mid.is_string() && !mid.get_string().empty() && mid.get_string().size() <= 256)
+        out.statuses.push_back(
+            {std::string(mid.get_string()), std::string(status), std::nullopt, {}, std::nullopt});
+  if (auto mid = r.id("mid"); mid && *mid)
+    out.statuses.push_back({std::move(**mid), std::string(status), std::nullopt, {}, std::nullopt});
+  if (auto mark = r.epoch("watermark", epoch_unit::guess); mark && *mark && **mark > 0)
+    out.statuses.push_back({{},
+                            std::string(status),
+                            **mark,
+                            {},
+                            identity{std::string(scope.identity_type),
+                                     fmt::format("{}:{}", scope.account_id, *customer)}});
+}
+
 error read_event(const object_reader& event, const messaging_scope& scope, bool standby,
                  parse_result& out) {
   SB_TRY(message, event.object("message"));
@@ -193,6 +218,10 @@ error read_event(const object_reader& event, const messaging_scope& scope, bool 
   SB_TRY(edit, event.object("message_edit"));
   if (*message == nullptr && *postback == nullptr && *edit == nullptr) {
     ++out.ignored;  // delivery, read, reaction, referral, optin, handover, ...
+    if (auto delivery = event.object("delivery"); delivery && *delivery)
+      read_receipt(event, **delivery, "delivered", scope, out);
+    if (auto read = event.object("read"); read && *read)
+      read_receipt(event, **read, "read", scope, out);
     return {};
   }
 

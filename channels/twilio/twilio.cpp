@@ -207,7 +207,7 @@ std::optional<delivery_status> status_callback(const form& f) {
   if (sid == nullptr || status == nullptr || *status == "received" || sid->empty() ||
       sid->size() > 64)
     return std::nullopt;
-  delivery_status d{*sid, *status, std::nullopt, {}};
+  delivery_status d{*sid, *status, std::nullopt, {}, std::nullopt};
   if (*status == "failed" || *status == "undelivered") {
     d.status = "failed";
     const std::string* code = value(f, "ErrorCode");

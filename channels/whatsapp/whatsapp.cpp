@@ -415,7 +415,7 @@ void read_status(const object_reader& st, parse_result& out) {
   if (!id || !*id || !status || !*status) return;
   const std::string& s = **status;
   if (s != "sent" && s != "delivered" && s != "read" && s != "failed") return;
-  delivery_status d{std::move(**id), s, std::nullopt, {}};
+  delivery_status d{std::move(**id), s, std::nullopt, {}, std::nullopt};
   if (auto at = st.epoch("timestamp", epoch_unit::seconds); at && *at) d.at = **at;
   if (s == "failed")
     if (auto errors = st.array("errors");

@@ -2,7 +2,8 @@
 """Agents' replies delivered (docs/replies.md, "Delivery") to local fakes of the providers'
 send APIs (tests/fakes/providers.py), which check every request against the provider's format:
 web chat (a Standard-Webhooks-signed POST), Telegram sendMessage, the WhatsApp Cloud API and
-Messenger's Send API (whose echo of the reply is not stored twice).
+Messenger's and Instagram's Send API (whose echo of the reply is not stored twice, and whose
+delivery and read receipts move it on).
 Each reply reaches its provider once, with the exact request, and its status becomes sent in
 the thread; the same key twice sends once; a chat backend answering 500 for a minute gets the
 reply exactly once after it recovers; 429 with Retry-After is honoured; WhatsApp's permanent
@@ -32,6 +33,7 @@ WA_TOKEN = "EAAG" + os.urandom(12).hex()
 WA_NUMBER = "15550009999"
 PAGE_TOKEN = "EAAP" + os.urandom(12).hex()
 PAGE_ID = "1122334455"
+IG_ID = "17841405822304914"
 OUTAGE = 60.0  # seconds the chat backend answers 500
 
 
@@ -135,11 +137,12 @@ def main(ck: h.Checks) -> None:
     outbound:
       api_base: {h.yq(fakes.url)}
       token: {h.yq(TG_BOT)}
-""" + meta_channel("wa", "whatsapp", WA_TOKEN) + meta_channel("fb", "messenger", PAGE_TOKEN)
+""" + meta_channel("wa", "whatsapp", WA_TOKEN) + meta_channel("fb", "messenger", PAGE_TOKEN) \
+        + meta_channel("ig", "instagram", PAGE_TOKEN)
     env = h.Env(api_tokens=[TOKEN], extra_channels=channels,
                 chat_extra=f"    outbound:\n      url: {h.yq(fakes.url + '/chat')}\n"
                            f"      secret: {h.yq(CHAT_OUT)}\n")
-    env.check_config(ck, "chat, telegram, whatsapp and messenger channels with outbound")
+    env.check_config(ck, "chat, telegram, whatsapp, messenger and instagram channels with outbound")
     env.start()
     c = env.client()
     events = h.EventTap(env)
@@ -244,6 +247,54 @@ def main(ck: h.Checks) -> None:
                  "messenger: the echo of the reply is a duplicate")
         thread = api(env, "GET", f"/v1/conversations/{fb_conv}").json.get("thread", [])
         ck.equal(len(thread), 2, "messenger: the thread holds the reply once")
+        # The page's receipts: delivered by mid, then read by watermark.
+        now_ms = int(time.time() * 1000)
+        receipt = messenger_event("PSID-42", "", "-")
+        del receipt["entry"][0]["messaging"][0]["message"]
+        receipt["entry"][0]["messaging"][0]["delivery"] = {
+            "mids": [got_fb[0].answer["message_id"]], "watermark": now_ms}
+        r = post_page(c, receipt)
+        ck.equal(r.status, 200, "messenger delivery receipt: 200")
+        ck.equal(reply_in_thread(env, fb_conv, fb_reply.get("message_id", "")).get("status"),
+                 "delivered", "messenger: the delivery receipt makes the reply delivered")
+        del receipt["entry"][0]["messaging"][0]["delivery"]
+        receipt["entry"][0]["messaging"][0]["read"] = {"watermark": now_ms + 50}
+        r = post_page(c, receipt)
+        ck.equal(r.status, 200, "messenger read receipt: 200")
+        ck.equal(reply_in_thread(env, fb_conv, fb_reply.get("message_id", "")).get("status"),
+                 "read", "messenger: the read watermark makes the reply read")
+
+    # ---- Instagram: the Send API too; its read receipt names the message ----
+    data = h.to_bytes({"object": "instagram", "entry": [{
+        "id": IG_ID, "time": int(time.time() * 1000),
+        "messaging": [{"sender": {"id": "IGSID-7"}, "recipient": {"id": IG_ID},
+                       "timestamp": int(time.time() * 1000),
+                       "message": {"mid": "aWdfIN1", "text": "Vai kleita ir sarkanā?"}}]}]})
+    r = c.request("POST", "/v1/webhooks/ig", data,
+                  {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+    ck.require(r.status == 202, "instagram message: 202", r.body)
+    ig_conv = r.json["accepted"][0]["conversation_id"]
+    ig_reply = send(env, ig_conv, "Jā, ir sarkanā.", "ig-1")
+    m = wait_status(env, ig_conv, ig_reply.get("message_id", ""), "sent")
+    ck.equal(m.get("status"), "sent", "instagram: sent")
+    got_ig = fakes.requests("messenger")[1:]
+    ck.equal(len(got_ig), 1, "instagram: one Send API request")
+    if got_ig:
+        ck.equal(got_ig[0].body, {"recipient": {"id": "IGSID-7"}, "messaging_type": "RESPONSE",
+                                  "message": {"text": "Jā, ir sarkanā."}},
+                 "instagram: the exact body")
+        data = h.to_bytes({"object": "instagram", "entry": [{
+            "id": IG_ID, "time": int(time.time() * 1000),
+            "messaging": [{"sender": {"id": "IGSID-7"}, "recipient": {"id": IG_ID},
+                           "timestamp": int(time.time() * 1000),
+                           "read": {"mid": got_ig[0].answer["message_id"]}}]}]})
+        r = c.request("POST", "/v1/webhooks/ig", data,
+                      {"Content-Type": "application/json",
+                       "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+        ck.equal(r.status, 200, "instagram read receipt: 200")
+        ck.equal(reply_in_thread(env, ig_conv, ig_reply.get("message_id", "")).get("status"),
+                 "read", "instagram: the read receipt makes the reply read")
 
     # ---- a permanent refusal: failed at once with the provider's reason, no retry ----
     fakes.fail("whatsapp", 400, {"error": {

@@ -31,6 +31,11 @@ TEST_CASE("direct messages: several in a batch, echoes outbound, receipts ignore
   const parse_result res = accepted(r);
   // read, reaction and an unsent message
   CHECK(res.ignored == 3);
+  // The read receipt names the message read: a status for the reply sent with that id.
+  REQUIRE(res.statuses.size() == 1);
+  CHECK(res.statuses[0].status == "read");
+  CHECK(res.statuses[0].provider_id.starts_with("aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx"));
+  CHECK_FALSE(res.statuses[0].watermark_for);
   REQUIRE(res.messages.size() == 3);
   const std::vector<identity> customer{{"instagram", account + ":1130945826719384"}};
 

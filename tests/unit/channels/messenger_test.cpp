@@ -124,6 +124,29 @@ TEST_CASE("a batch of receipts only is all ignored") {
   const parse_result res = accepted(r);
   CHECK(res.messages.empty());
   CHECK(res.ignored == 5);
+  // The receipts are statuses of what the page sent: the mid, and the watermarks for the
+  // customer (sender "1" on page `page`).
+  REQUIRE(res.statuses.size() == 3);
+  CHECK(res.statuses[0].provider_id == "m_1");
+  CHECK(res.statuses[0].status == "delivered");
+  CHECK_FALSE(res.statuses[0].watermark_for);
+  CHECK(res.statuses[1].provider_id.empty());
+  CHECK(res.statuses[1].status == "delivered");
+  CHECK(res.statuses[1].at == 1'795'341'620'330);
+  CHECK(res.statuses[1].watermark_for == identity{"messenger", page + ":1"});
+  CHECK(res.statuses[2].status == "read");
+  CHECK(res.statuses[2].at == 1'795'341'620'330);
+  CHECK(res.statuses[2].watermark_for == identity{"messenger", page + ":1"});
+}
+
+TEST_CASE("a receipt that cannot be read is skipped, not refused") {
+  request r = fb.signed_post(batch(
+      R"({"sender":{"id":"1"},"recipient":{"id":"2"},"timestamp":1795341621002,"delivery":{"mids":[7],"watermark":"soon"}},)"
+      R"({"recipient":{"id":"2"},"timestamp":1795341622510,"read":{"watermark":1795341620330}})"));
+  const parse_result res = accepted(r);
+  CHECK(res.messages.empty());
+  CHECK(res.statuses.empty());
+  CHECK(res.ignored == 2);
 }
 
 TEST_CASE("standby events are the same messages while another app owns the thread") {

@@ -584,6 +584,58 @@ TEST_CASE("a provider's status reports move the reply its send answered, in any 
         t0 + 5'000);
 }
 
+TEST_CASE("a watermark receipt moves every reply to that customer sent up to it") {
+  reply_fixture f;
+  const auto fb = sending({{"fb", {"messenger"}}});
+  const identity ann{"messenger", "PAGE:PSID-ANN"};
+  const auto conv =
+      f.ingest(on_channel(t0, "fb", "messenger", "m_in1", ann)).accepted[0].conversation_id;
+  const auto other = f.ingest(on_channel(t0, "fb", "messenger", "m_in2", {"messenger", "PAGE:BEN"}))
+                         .accepted[0]
+                         .conversation_id;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = f.sent(reply_request_at(t0 + 1 + i, text_reply(conv, "r" + std::to_string(i)),
+                                           "k" + std::to_string(i), fb));
+    ids.push_back(r.message_id);
+  }
+  const auto ben = f.sent(reply_request_at(t0 + 1, text_reply(other, "b"), "kb", fb));
+  // Sent at t0 + 10 s, + 20 s and + 30 s; Ben's at + 10 s.
+  std::vector<delivery_update> sent;
+  for (int i = 0; i < 3; ++i)
+    sent.push_back(
+        {ids[i], "sent", t0 + 10'000 * (i + 1), 0, "m_out" + std::to_string(i), "", true});
+  sent.push_back({ben.message_id, "sent", t0 + 10'000, 0, "m_outb", "", true});
+  f.store->commit({}, {}, {}, sent);
+
+  const auto report = [&](std::vector<delivery_status> statuses) {
+    ingest_request r = request(t0 + 60'000, {});
+    r.channel = "fb";
+    r.channel_type = "messenger";
+    r.statuses = std::move(statuses);
+    REQUIRE(f.send(std::move(r)).has_value());
+  };
+  const auto status_of = [&](const std::string& conversation, const std::string& id) {
+    for (const auto& m : f.thread(conversation))
+      if (m.at("id").as_string() == id) return std::string(m.at("status").as_string());
+    return std::string("?");
+  };
+  // Delivered up to Meta's timestamp of the second reply (a moment before our sent_at).
+  report({{"", "delivered", t0 + 19'900, "", ann}});
+  CHECK(status_of(conv, ids[0]) == "delivered");
+  CHECK(status_of(conv, ids[1]) == "delivered");
+  CHECK(status_of(conv, ids[2]) == "sent");
+  CHECK(status_of(other, ben.message_id) == "sent");  // another customer's
+  // Read up to the first: only it moves on; then a delivery receipt by mid for the third.
+  report({{"", "read", t0 + 10'000, "", ann}, {"m_out2", "delivered", std::nullopt, "", {}}});
+  CHECK(status_of(conv, ids[0]) == "read");
+  CHECK(status_of(conv, ids[1]) == "delivered");
+  CHECK(status_of(conv, ids[2]) == "delivered");
+  // A watermark of another identity type, or on another channel: nothing moves.
+  report({{"", "read", t0 + 60'000, "", identity{"instagram", "PAGE:PSID-ANN"}}});
+  CHECK(status_of(conv, ids[2]) == "delivered");
+}
+
 TEST_CASE("the provider's echo of a reply sent is not stored twice") {
   reply_fixture f;
   const auto fb = sending({{"fb", {"messenger"}}});
