@@ -259,6 +259,50 @@ error mailgun_adapter::verify(const std::string* timestamp, const std::string* t
 
 // Mailgun's event webhooks: {"signature": {"timestamp", "token", "signature"}, "event-data": {..}}.
 // Authenticated like a route post, then counted as ignored: they are not customer messages.
+// What an event says of a mail the business sent (an agent's reply, whose Message-ID is its
+// provider id): delivered; opened (the tracking pixel, when the domain tracks opens) as read;
+// failed for good (severity permanent) with the receiving server's words. Temporary failures
+// (Mailgun retries) and other events say nothing new.
+std::optional<delivery_status> event_status(const json::object& data) {
+  const auto text = [](const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string event = text(data, "event");
+  delivery_status d;
+  if (event == "delivered")
+    d.status = "delivered";
+  else if (event == "opened")
+    d.status = "read";
+  else if (event == "failed" && text(data, "severity") == "permanent")
+    d.status = "failed";
+  else
+    return std::nullopt;
+  const auto* message = data.if_contains("message");
+  const auto* headers =
+      message && message->is_object() ? message->get_object().if_contains("headers") : nullptr;
+  if (headers == nullptr || !headers->is_object()) return std::nullopt;
+  std::string kept = text(headers->get_object(), "message-id");
+  if (kept.size() > 2 && kept.front() == '<' && kept.back() == '>')
+    kept = kept.substr(1, kept.size() - 2);
+  if (kept.empty() || kept.size() > 998) return std::nullopt;
+  d.provider_id = std::move(kept);
+  if (const auto* ts = data.if_contains("timestamp"); ts && (ts->is_double() || ts->is_int64()))
+    d.at = static_cast<millis>(
+        (ts->is_double() ? ts->get_double() : static_cast<double>(ts->get_int64())) * 1000);
+  if (d.status == "failed") {
+    const auto* ds = data.if_contains("delivery-status");
+    const json::object empty;
+    const json::object& s = ds && ds->is_object() ? ds->get_object() : empty;
+    const auto* code = s.if_contains("code");
+    std::string words = text(s, "message");
+    if (words.empty()) words = text(s, "description");
+    if (words.empty()) words = text(data, "reason");
+    d.reason = code && code->is_int64() ? fmt::format("({}) {}", code->as_int64(), words) : words;
+  }
+  return d;
+}
+
 result<parse_result> mailgun_adapter::receive_event(const request_view& req) const {
   SB_TRY(doc, parse_json_value(req.body, "body"));
   const json::object* body = doc->if_object();
@@ -272,6 +316,8 @@ result<parse_result> mailgun_adapter::receive_event(const request_view& req) con
   if (error e = verify(&timestamp, &token, &signature, req.now); e.code != errc::ok) return e;
   parse_result out;
   out.ignored = 1;
+  if (const auto* data = body->if_contains("event-data"); data && data->is_object())
+    if (auto st = event_status(data->get_object())) out.statuses.push_back(std::move(*st));
   // Remembered like a route post's: a captured event triple must not sign a forged mail.
   signature_use use;
   use.key = token;

@@ -17,6 +17,7 @@
 #include "channels/common/text.hpp"
 #include "channels/email/email.hpp"
 #include "channels/json_body.hpp"
+#include "core/time.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -139,6 +140,42 @@ error check_content_type(std::optional<std::string_view> header) {
   return {};
 }
 
+// What a delivery webhook says of a mail the business sent (an agent's reply, whose provider id
+// is Postmark's MessageID): Delivery (DeliveredAt), Open (ReceivedAt: the tracking pixel, when
+// the stream tracks opens) as read, a Bounce that is for good (a hard bounce, a bad address, a
+// block, or one after which Postmark deactivated the address) as failed with its Description.
+// Soft and transient bounces (Postmark retries) and other records say nothing new.
+std::optional<delivery_status> record_status(std::string_view type, const json::object& body) {
+  const auto text = [&](std::string_view key) {
+    const auto* v = body.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  delivery_status d;
+  std::string when;
+  if (type == "Delivery") {
+    d.status = "delivered";
+    when = text("DeliveredAt");
+  } else if (type == "Open") {
+    d.status = "read";
+    when = text("ReceivedAt");
+  } else if (type == "Bounce") {
+    const std::string kind = text("Type");
+    const auto* inactive = body.if_contains("Inactive");
+    const bool for_good = kind == "HardBounce" || kind == "BadEmailAddress" || kind == "Blocked" ||
+                          (inactive && inactive->is_bool() && inactive->get_bool());
+    if (!for_good) return std::nullopt;
+    d.status = "failed";
+    d.reason = fmt::format("({}) {}", kind, text("Description"));
+    when = text("BouncedAt");
+  } else {
+    return std::nullopt;
+  }
+  d.provider_id = text("MessageID");
+  if (d.provider_id.empty() || d.provider_id.size() > max_id_bytes) return std::nullopt;
+  d.at = parse_time(when);
+  return d;
+}
+
 class postmark_adapter final : public email::basic_auth_adapter {
  public:
   postmark_adapter(email::basic_auth_config auth, std::vector<std::string> trusted)
@@ -152,6 +189,7 @@ class postmark_adapter final : public email::basic_auth_adapter {
     if (record_type && !record_type->empty() && *record_type != "Inbound") {
       parse_result out;
       out.ignored = 1;
+      if (auto st = record_status(*record_type, *body)) out.statuses.push_back(std::move(*st));
       return out;
     }
     // Postmark's own id of the mail (its retries repeat it), else the Message-ID.

@@ -94,6 +94,40 @@ void add_sender(parsed_email& e, std::string field, std::string_view value) {
   }
 }
 
+// What an Event Webhook event says of a mail the business sent (an agent's reply, whose provider
+// id is the X-Message-Id SendGrid answered; the event's sg_message_id starts with it, then
+// ".filter..."): delivered; open (the tracking pixel, when open tracking is on) as read; bounce
+// and dropped as failed with SendGrid's reason. deferred (SendGrid retries) and the others say
+// nothing new.
+std::optional<delivery_status> event_status(const json::object& e) {
+  const auto text = [&](std::string_view key) {
+    const auto* v = e.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string event = text("event");
+  delivery_status d;
+  if (event == "delivered")
+    d.status = "delivered";
+  else if (event == "open")
+    d.status = "read";
+  else if (event == "bounce" || event == "dropped")
+    d.status = "failed";
+  else
+    return std::nullopt;
+  std::string id = text("sg_message_id");
+  id = id.substr(0, id.find('.'));
+  if (id.empty() || id.size() > 256) return std::nullopt;
+  d.provider_id = std::move(id);
+  if (const auto* ts = e.if_contains("timestamp"); ts && ts->is_int64())
+    d.at = ts->get_int64() * 1000;
+  if (d.status == "failed") {
+    const std::string status = text("status");
+    d.reason = fmt::format("{}{}{}", event, status.empty() ? "" : " " + status,
+                           text("reason").empty() ? "" : ": " + text("reason"));
+  }
+  return d;
+}
+
 class sendgrid_adapter final : public email::basic_auth_adapter {
  public:
   using basic_auth_adapter::basic_auth_adapter;
@@ -106,6 +140,9 @@ class sendgrid_adapter final : public email::basic_auth_adapter {
       SB_TRY(events, parse_json_value(req.body, "body"));
       if (const json::array* list = events->if_array()) {
         out.ignored = list->size();
+        for (const auto& e : *list)
+          if (const json::object* o = e.if_object())
+            if (auto st = event_status(*o)) out.statuses.push_back(std::move(*st));
       } else if (events->is_object()) {
         out.ignored = 1;
       } else {

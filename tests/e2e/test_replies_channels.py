@@ -332,6 +332,17 @@ def main(ck: h.Checks) -> None:
         ck.equal(b.get("h:Message-Id"), f"<{reply_id}@acme.example>",
                  "mailgun: the Message-ID is made of the reply's id")
     ck.equal(wait_status(env, conv, reply_id, "sent").get("status"), "sent", "mailgun: sent")
+    # Mailgun's event webhook (JSON, signed like its routes): delivered, then opened.
+    for event in ("opened", "delivered"):
+        data = h.to_bytes({"signature": h.mailgun_signature(MAILGUN_KEY), "event-data": {
+            "event": event, "timestamp": time.time(), "id": os.urandom(8).hex(),
+            "recipient": "liga@example.lv",
+            "message": {"headers": {"message-id": f"{reply_id}@acme.example"}}}})
+        r = c.request("POST", "/v1/webhooks/mail-mailgun", data,
+                      {"Content-Type": "application/json"})
+        ck.equal(r.status, 200, f"mailgun {event} event: 200")
+    ck.equal(wait_status(env, conv, reply_id, "read").get("status"), "read",
+             "mailgun: opened before delivered ends read")
     next_payload_holds(lambda: mailgun_in("mg-2@example.lv", "Paldies!"), conv, reply_id, "mailgun")
 
     h.log("sendgrid")
@@ -349,6 +360,17 @@ def main(ck: h.Checks) -> None:
         thread_headers("sendgrid", b.get("headers", {}).get("In-Reply-To"),
                        b.get("headers", {}).get("References"), "sg-1@example.fr", None)
     ck.equal(wait_status(env, conv, reply_id, "sent").get("status"), "sent", "sendgrid: sent")
+    if got:
+        # SendGrid's Event Webhook: sg_message_id is the X-Message-Id, then ".filter...".
+        data = h.to_bytes([{"email": "renee@example.fr", "timestamp": int(time.time()),
+                            "event": "delivered", "sg_event_id": os.urandom(8).hex(),
+                            "sg_message_id": f"{got[0].answer}.filterdrecv-5bd8b9c4f-1.0"}])
+        r = c.request("POST", "/v1/webhooks/mail-sendgrid", data,
+                      {"Content-Type": "application/json",
+                       "Authorization": h.basic_auth("parse", SENDGRID_INBOUND)})
+        ck.equal(r.status, 200, "sendgrid delivered event: 200")
+    ck.equal(wait_status(env, conv, reply_id, "delivered").get("status"), "delivered",
+             "sendgrid: the delivered event")
     next_payload_holds(lambda: sendgrid_in("sg-2@example.fr", "Merci !"), conv, reply_id,
                        "sendgrid")
 
@@ -366,6 +388,20 @@ def main(ck: h.Checks) -> None:
         thread_headers("postmark", hdrs.get("In-Reply-To"), hdrs.get("References"),
                        "pm-1@example.lv", None)
     ck.equal(wait_status(env, conv, reply_id, "sent").get("status"), "sent", "postmark: sent")
+    if got:
+        data = h.to_bytes({"RecordType": "Bounce", "MessageStream": "outbound", "ID": 42,
+                           "Type": "HardBounce", "TypeCode": 1, "Name": "Hard bounce",
+                           "MessageID": got[0].answer["MessageID"], "Email": "janis@example.lv",
+                           "Description": "The server was unable to deliver your message",
+                           "BouncedAt": h.rfc3339(), "Inactive": True})
+        r = c.request("POST", "/v1/webhooks/mail-postmark", data,
+                      {"Content-Type": "application/json",
+                       "Authorization": h.basic_auth("postmark", POSTMARK_INBOUND)})
+        ck.equal(r.status, 200, "postmark bounce webhook: 200")
+    m = wait_status(env, conv, reply_id, "failed")
+    ck.equal((m.get("status"), m.get("failure_reason")),
+             ("failed", "(HardBounce) The server was unable to deliver your message"),
+             "postmark: a hard bounce fails the sent reply with its description")
     next_payload_holds(lambda: postmark_in("pm-2@example.lv", "Paldies"), conv, reply_id,
                        "postmark")
 

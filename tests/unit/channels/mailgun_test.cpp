@@ -16,7 +16,7 @@ namespace {
 
 using namespace fixtures;
 
-const std::string fixture_ts = "1795341600";    // the fixtures were signed 30 s earlier
+const std::string fixture_ts = "1795341600";  // the fixtures were signed 30 s earlier
 
 const std::string key = "key-7e1b3c9a2f0d4e6b8a1c3e5f7a9b0c2d";  // signed the fixtures
 const std::string old_key = "key-0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d";
@@ -274,6 +274,36 @@ TEST_CASE("event webhooks and posts without message fields are counted as ignore
                            {"Content-Type", "multipart/report; report-type=delivery-status"}});
     CHECK(ignored(r) == 1);
   }
+}
+
+TEST_CASE("events move agents' replies: delivered, opened as read, failed for good") {
+  const auto statuses = [](std::string_view from, std::string_view to) {
+    request r;
+    r.content_type = "application/json";
+    r.body = fixture("event_delivered.json");
+    replace(r, from, to);  // the signature covers the timestamp and token, not the event
+    const parse_result res = accepted_result(receive(r, mailgun_config()));
+    CHECK(res.ignored == 1);
+    return res.statuses;
+  };
+  auto st = statuses("\"event\": \"delivered\"", "\"event\": \"delivered\"");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].provider_id == "ticket-7781.reply-2@acme.example");
+  CHECK(st[0].status == "delivered");
+  CHECK(st[0].at == 1'795'341'599'500);
+  st = statuses("\"event\": \"delivered\"", "\"event\": \"opened\"");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "read");
+  st = statuses("\"event\": \"delivered\"",
+                R"("event": "failed", "severity": "permanent", "reason": "bounce",)"
+                R"( "delivery-status": {"code": 550, "message": "5.1.1 No such user"})");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "failed");
+  CHECK(st[0].reason == "(550) 5.1.1 No such user");
+  // Mailgun retries a temporary failure: nothing to say yet. Other events say nothing.
+  CHECK(statuses("\"event\": \"delivered\"", R"("event": "failed", "severity": "temporary")")
+            .empty());
+  CHECK(statuses("\"event\": \"delivered\"", "\"event\": \"clicked\"").empty());
 }
 
 // ---- signatures --------------------------------------------------------------------------

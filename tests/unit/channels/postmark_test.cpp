@@ -21,7 +21,8 @@ const std::string new_password = "pm-inbound-rotated-0d9e8f7a";
 
 channel_config postmark_config(std::vector<std::string> secrets = {password},
                                std::string username = {}) {
-  return test_channel("support-postmark", "postmark", std::move(secrets), {{"username", std::move(username)}});
+  return test_channel("support-postmark", "postmark", std::move(secrets),
+                      {{"username", std::move(username)}});
 }
 
 request post(std::string body, const std::string& pass = password,
@@ -128,6 +129,38 @@ TEST_CASE("other Postmark webhooks (RecordType other than Inbound) are counted a
   REQUIRE(res.has_value());
   CHECK(res->messages.empty());
   CHECK(res->ignored == 1);
+  // A hard bounce fails the agent's reply Postmark sent under that MessageID.
+  REQUIRE(res->statuses.size() == 1);
+  CHECK(res->statuses[0].provider_id == "883953f4-6105-42a2-a16a-77a8eac79483");
+  CHECK(res->statuses[0].status == "failed");
+  CHECK(res->statuses[0].reason.starts_with("(HardBounce)"));
+  CHECK(res->statuses[0].at == parse_time("2026-11-22T10:00:00Z"));
+}
+
+TEST_CASE("Postmark's delivery, open and bounce webhooks as statuses of agents' replies") {
+  const auto statuses = [](const std::string& body) {
+    request r = post(body);
+    auto res = receive(r);
+    REQUIRE(res.has_value());
+    CHECK(res->ignored == 1);
+    return res->statuses;
+  };
+  auto st = statuses(R"({"RecordType":"Delivery","MessageID":"m-1","Recipient":"a@b.example",)"
+                     R"("DeliveredAt":"2026-11-22T10:00:01Z","Details":"Test delivery"})");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "delivered");
+  CHECK(st[0].at == parse_time("2026-11-22T10:00:01Z"));
+  st = statuses(R"({"RecordType":"Open","MessageID":"m-1","ReceivedAt":"2026-11-22T10:05:00Z"})");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].status == "read");
+  // Soft bounces are retried by Postmark; one after which it deactivated the address is final.
+  CHECK(statuses(R"({"RecordType":"Bounce","MessageID":"m-1","Type":"SoftBounce"})").empty());
+  st = statuses(R"({"RecordType":"Bounce","MessageID":"m-1","Type":"SoftBounce","Inactive":true,)"
+                R"("Description":"Too many soft bounces"})");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].reason == "(SoftBounce) Too many soft bounces");
+  CHECK(statuses(R"({"RecordType":"Click","MessageID":"m-1"})").empty());
+  CHECK(statuses(R"({"RecordType":"Delivery"})").empty());  // no MessageID
 }
 
 // ---- authentication ----------------------------------------------------------------------

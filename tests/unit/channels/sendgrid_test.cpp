@@ -22,7 +22,8 @@ const std::string boundary_ct = "multipart/form-data; boundary=xYzZY";
 
 channel_config sendgrid_config(std::vector<std::string> secrets = {password},
                                std::string username = {}) {
-  return test_channel("support-sendgrid", "sendgrid", std::move(secrets), {{"username", std::move(username)}});
+  return test_channel("support-sendgrid", "sendgrid", std::move(secrets),
+                      {{"username", std::move(username)}});
 }
 
 std::string fixture(const std::string& name) { return read_fixture("sendgrid", name); }
@@ -169,6 +170,30 @@ TEST_CASE("Event Webhook posts (JSON) are counted as ignored") {
   REQUIRE(res.has_value());
   CHECK(res->messages.empty());
   CHECK(res->ignored == 2);
+  // The delivered event moves the reply sent with X-Message-Id "14c5d75ce93"; the open event
+  // names no message and is skipped.
+  REQUIRE(res->statuses.size() == 1);
+  CHECK(res->statuses[0].provider_id == "14c5d75ce93");
+  CHECK(res->statuses[0].status == "delivered");
+  CHECK(res->statuses[0].at == 1'795'341'600'000);
+}
+
+TEST_CASE("Event Webhook: open as read, bounce and dropped as failed, deferred says nothing") {
+  request r =
+      post(R"([{"event":"open","sg_message_id":"W86.filter1","timestamp":1795341610},)"
+           R"({"event":"bounce","sg_message_id":"X97.filter2","timestamp":1795341611,)"
+           R"("status":"5.1.1","reason":"550 5.1.1 The email account does not exist."},)"
+           R"({"event":"dropped","sg_message_id":"Y08.filter3","reason":"Bounced Address"},)"
+           R"({"event":"deferred","sg_message_id":"Z19.filter4"}, 7])",
+           "application/json");
+  auto res = receive(r);
+  REQUIRE(res.has_value());
+  CHECK(res->ignored == 5);
+  REQUIRE(res->statuses.size() == 3);
+  CHECK((res->statuses[0].provider_id == "W86" && res->statuses[0].status == "read"));
+  CHECK(res->statuses[1].status == "failed");
+  CHECK(res->statuses[1].reason == "bounce 5.1.1: 550 5.1.1 The email account does not exist.");
+  CHECK(res->statuses[2].reason == "dropped: Bounced Address");
 }
 
 TEST_CASE("a bounce report is counted as ignored") {
