@@ -202,6 +202,11 @@ result<parse_result> standard_webhooks_adapter::receive(const request_view& req)
                    1000;
   if (error e = check_json_content_type(req.header("content-type")); e.code != errc::ok) return e;
   SB_TRY(body, parse_json_object(req.body));
+  if (auto other = read_other(*body)) {
+    if (!*other) return other->error();
+    (*other)->signature = std::move(use);
+    return std::move(**other);
+  }
   SB_TRY(msg, to_message(*body));
   parse_result out;
   out.messages.push_back(std::move(*msg));

@@ -72,7 +72,7 @@ result<standard_webhooks_settings> read_standard_webhooks_settings(const channel
 //   2. Content-Type: application/json (a charset parameter, if any, must be utf-8): 415;
 //   3. JSON parse with a depth bound and UTF-8 validation: 400;
 //   4. to_message, the format's own field mapping with type checks, each error naming the
-//      field: 400.
+//      field: 400 (or, first, read_other for a body that is no message: a status report).
 class standard_webhooks_adapter : public adapter {
  public:
   explicit standard_webhooks_adapter(standard_webhooks_settings settings)
@@ -87,6 +87,11 @@ class standard_webhooks_adapter : public adapter {
 
  protected:
   virtual result<inbound_message> to_message(const boost::json::object& body) const = 0;
+  // A body that is not a message (the format's status reports): what it says; nullopt for a
+  // message.
+  virtual std::optional<result<parse_result>> read_other(const boost::json::object&) const {
+    return std::nullopt;
+  }
 
   std::string channel_;
   std::string default_country_;  // ISO alpha-2 or empty

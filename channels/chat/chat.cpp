@@ -68,11 +68,35 @@ class chat_adapter final : public standard_webhooks_adapter {
 
  private:
   result<inbound_message> to_message(const json::object& body) const override;
+  std::optional<result<parse_result>> read_other(const json::object& body) const override;
   error read_header_fields(const json::object& body, inbound_message& msg) const;
   error read_visitor(const json::object& body, inbound_message& msg) const;
   error read_contact(const json::object& visitor, inbound_message& msg) const;
   error read_content(const json::object& body, inbound_message& msg) const;
 };
+
+// switchboard.chat-status/v1: the backend says how far an agent's reply got,
+// {"schema", "message_id": the reply's, "status": "delivered" | "read", "at": RFC 3339}.
+std::optional<result<parse_result>> chat_adapter::read_other(const json::object& body) const {
+  const json::value* schema = field(body, "schema");
+  if (schema == nullptr || !schema->is_string() ||
+      schema->get_string() != "switchboard.chat-status/v1")
+    return std::nullopt;
+  SB_TRY(id, required_id(body, "message_id", "message_id"));
+  SB_TRY(status, optional_string(body, "status", "status"));
+  if (!*status || (**status != "delivered" && **status != "read"))
+    return result<parse_result>(malformed("field status must be \"delivered\" or \"read\""));
+  SB_TRY(at, optional_string(body, "at", "at"));
+  delivery_status d{std::move(*id), std::move(**status), std::nullopt, {}, std::nullopt};
+  if (*at) {
+    d.at = parse_time(**at);
+    if (!d.at) return result<parse_result>(malformed("field at must be an RFC 3339 date-time"));
+  }
+  parse_result out;
+  out.statuses.push_back(std::move(d));
+  out.ignored = 1;
+  return result<parse_result>(std::move(out));
+}
 
 result<inbound_message> chat_adapter::to_message(const json::object& body) const {
   inbound_message msg;

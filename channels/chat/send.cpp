@@ -40,6 +40,7 @@ result<http_call> build_chat_send(const channel_config& cfg, const outgoing& o) 
   http_call call;
   call.url = out.at("url");
   call.body = json::serialize(body);
+  call.message_id = std::string(o.message_id);  // the provider id: status reports name it
   const std::int64_t ts = o.now / 1000;
   call.headers = {{"Content-Type", "application/json"},
                   {"webhook-id", std::string(o.message_id)},
@@ -48,15 +49,8 @@ result<http_call> build_chat_send(const channel_config& cfg, const outgoing& o) 
   return call;
 }
 
-send_outcome read_chat_answer(const http_response& r) {
-  send_outcome out = classify_status(r);
-  if (out.what == send_outcome::kind::sent) {
-    // The backend may answer {"id": "..."}: its own id for the message.
-    boost::system::error_code ec;
-    const auto v = json::parse(r.body, ec);
-    if (!ec && v.is_object()) out.provider_id = std::string(string_at(v.get_object(), "id"));
-  }
-  return out;
-}
+// 2xx: taken. The reply's provider id is its own message_id (http_call::message_id), which the
+// backend's status reports (switchboard.chat-status/v1) name.
+send_outcome read_chat_answer(const http_response& r) { return classify_status(r); }
 
 }  // namespace sb

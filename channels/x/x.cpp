@@ -22,6 +22,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -128,6 +129,8 @@ result<attachment> read_media(const object_reader& media) {
   return a;
 }
 
+void read_receipt(const json::object& ev, parse_result& out);
+
 class x_adapter final : public adapter {
  public:
   explicit x_adapter(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
@@ -186,6 +189,9 @@ class x_adapter final : public adapter {
       if (key.ends_with("_events") || key == "user_event") {
         const json::array* list = kv.value().if_array();
         out.ignored += list != nullptr ? list->size() : 1;
+        if (key == "direct_message_mark_read_events" && list != nullptr)
+          for (const auto& ev : *list)
+            if (const json::object* o = ev.if_object()) read_receipt(*o, out);
       }
     }
     return out;
@@ -201,6 +207,27 @@ class x_adapter final : public adapter {
 
   std::vector<std::string> secrets_;  // consumer secrets; the first answers CRCs
 };
+
+// {"created_timestamp", "sender_id": the reader, "target": {"recipient_id"}, "last_read_event_id"}:
+// the customer read our DMs up to that event. The event our reply became, and (a watermark at
+// its time: X's ids are snowflakes, their first 41 bits the milliseconds since X's epoch) the
+// ones before it. One that cannot be read is skipped: a receipt is worth no refusal.
+void read_receipt(const json::object& ev, parse_result& out) {
+  const auto text = [&](std::string_view key) {
+    const auto* v = ev.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const std::string reader = text("sender_id");
+  const std::string last = text("last_read_event_id");
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), id);
+  if (reader.empty() || reader.size() > 32 || ec != std::errc() || end != last.data() + last.size())
+    return;
+  constexpr millis x_epoch = 1'288'834'974'657;  // 2010-11-04T01:42:54.657Z
+  out.statuses.push_back({last, "read", std::nullopt, {}, std::nullopt});
+  out.statuses.push_back(
+      {{}, "read", static_cast<millis>(id >> 22) + x_epoch, {}, identity{"x", reader}});
+}
 
 // {"type":"message_create","id","created_timestamp":"<ms>","message_create":{"target":
 // {"recipient_id"},"sender_id","message_data":{"text","attachment":{"type":"media","media":{..}},

@@ -258,6 +258,13 @@ def main(ck: h.Checks) -> None:
         time.sleep(0.5)
         copies = [t for t in thread_of(env, conv) if t.get("text") == "It ships today."]
         ck.equal(len(copies), 1, "x: the echo of the reply is not stored twice")
+        # The customer read it: X's read event names the last DM event read.
+        r = x_post({"for_user_id": account, "direct_message_mark_read_events": [{
+            "created_timestamp": str(int(time.time() * 1000)), "sender_id": customer,
+            "target": {"recipient_id": account}, "last_read_event_id": echo}]})
+        ck.equal(r.status, 200, "x: the read event answered 200")
+        ck.equal(wait_status(env, conv, reply_id, "read").get("status"), "read",
+                 "x: the read event makes the reply read")
     next_payload_holds(lambda: x_post(x_dm(customer, account, "Thanks!", "1582838223385476002")),
                        conv, reply_id, "x dm")
     mention = {"for_user_id": account, "tweet_create_events": [{

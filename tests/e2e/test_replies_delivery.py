@@ -351,12 +351,22 @@ def main(ck: h.Checks) -> None:
         ck.equal((body.get("visitor_id"), body.get("text")),
                  ("v-ann", "Sorry for the wait: it ships today."), "chat: whom and what")
         ck.equal(body.get("agent"), AGENT, "chat: the agent")
+    # The chat backend's status reports (switchboard.chat-status/v1, signed like its messages).
+    for status in ("read", "delivered"):
+        r = env.post(c, {"schema": "switchboard.chat-status/v1",
+                         "message_id": down.get("message_id"), "status": status,
+                         "at": h.rfc3339()})
+        ck.equal(r.status, 200, f"chat status report {status}: 200")
+    ck.equal(reply_in_thread(env, chat_conv, down.get("message_id", "")).get("status"), "read",
+             "chat: the backend's reports, read before delivered, end read")
 
     # Every status change was an event, each once, in the documented contract.
     events.wait(lambda evs: any(e.get("channel") == "web-chat" for e in evs))
     ck.equal(events.errors, [], "events match docs/event.schema.json and their AMQP properties")
-    ck.equal(sorted(e["type"] for e in events.events if e["channel"] == "web-chat"),
-             ["message.status.sent"], "the chat reply's one event: sent")
+    events.wait(lambda evs: len([e for e in evs if e.get("channel") == "web-chat"]) >= 2)
+    ck.equal([e["type"] for e in events.events if e["channel"] == "web-chat"],
+             ["message.status.sent", "message.status.read"],
+             "the chat reply's events: sent, read (the late delivered makes none)")
     ids = [e["id"] for e in events.events]
     ck.equal(len(ids), len(set(ids)), "no event published twice")
     mt = h.scrape_metrics(c)

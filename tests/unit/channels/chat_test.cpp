@@ -78,6 +78,37 @@ TEST_CASE("make_chat_adapter validates secrets and options") {
 
 // ---- a valid request ---------------------------------------------------------------------
 
+TEST_CASE("switchboard.chat-status/v1: the backend reports how far an agent's reply got") {
+  const auto report = [](const std::string& body) {
+    request r = web_chat.signed_post(body);
+    return receive(r, web_chat.config());
+  };
+  auto res = report(R"({"schema":"switchboard.chat-status/v1","message_id":"01a2-r1",)"
+                    R"("status":"read","at":"2026-12-07T12:45:00Z"})");
+  REQUIRE(res.has_value());
+  CHECK(res->messages.empty());
+  CHECK(res->ignored == 1);
+  CHECK(res->signature.has_value());  // its webhook-id is remembered like a message's
+  REQUIRE(res->statuses.size() == 1);
+  CHECK(res->statuses[0].provider_id == "01a2-r1");
+  CHECK(res->statuses[0].status == "read");
+  CHECK(res->statuses[0].at == parse_time("2026-12-07T12:45:00Z"));
+  res = report(R"({"schema":"switchboard.chat-status/v1","message_id":"r1","status":"delivered"})");
+  REQUIRE(res.has_value());
+  CHECK_FALSE(res->statuses[0].at);
+  // A status it cannot be, no message_id, a bad time: 400, naming the field.
+  res = report(R"({"schema":"switchboard.chat-status/v1","message_id":"r1","status":"sent"})");
+  REQUIRE_FALSE(res.has_value());
+  CHECK(res.error().detail == R"(field status must be "delivered" or "read")");
+  res = report(R"({"schema":"switchboard.chat-status/v1","status":"read"})");
+  REQUIRE_FALSE(res.has_value());
+  CHECK(res.error().code == errc::malformed);
+  res = report(R"({"schema":"switchboard.chat-status/v1","message_id":"r1","status":"read",)"
+               R"("at":"yesterday"})");
+  REQUIRE_FALSE(res.has_value());
+  CHECK(res.error().detail == "field at must be an RFC 3339 date-time");
+}
+
 TEST_CASE("a full chat message is mapped field by field") {
   // The fixture is pretty-printed: it verifies only because the raw bytes are what is signed.
   request r = web_chat.signed_post(fixture("message_full.json"));

@@ -146,6 +146,14 @@ TEST_CASE("direct messages in both directions; typing and read events ignored") 
   const parse_result res = accepted(r);
   CHECK(res.ignored == 2);
   REQUIRE(res.messages.size() == 3);
+  // The read event: the customer read our DMs up to event 1859613799123456002, whose snowflake
+  // says 2024-11-21T14:36:17.467Z (id >> 22, from X's epoch).
+  REQUIRE(res.statuses.size() == 2);
+  CHECK(res.statuses[0].provider_id == "1859613799123456002");
+  CHECK(res.statuses[0].status == "read");
+  CHECK(res.statuses[1].status == "read");
+  CHECK(res.statuses[1].watermark_for == identity{"x", "3001969357"});
+  CHECK(res.statuses[1].at == (std::int64_t{1859613799123456002} >> 22) + 1'288'834'974'657);
 
   const inbound_message& in = res.messages[0];
   CHECK(in.provider_id == "1859613472905728001");
