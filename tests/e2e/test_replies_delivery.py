@@ -4,8 +4,9 @@ send APIs (tests/fakes/providers.py), which check every request against the prov
 web chat (a Standard-Webhooks-signed POST), Telegram sendMessage, the WhatsApp Cloud API and
 Messenger's and Instagram's Send API (whose echo of the reply is not stored twice, and whose
 delivery and read receipts move it on).
-Each reply reaches its provider once, with the exact request, and its status becomes sent in
-the thread; the same key twice sends once; a chat backend answering 500 for a minute gets the
+Each reply (over HTTP, or published by pika on the replies queue) reaches its provider once,
+with the exact request, its status becomes sent in the thread, and it is in the thread of the
+customer's next payload; the same key twice sends once; a chat backend answering 500 for a minute gets the
 reply exactly once after it recovers; 429 with Retry-After is honoured; WhatsApp's permanent
 refusal (#131047, outside the window) fails at once with the provider's reason and no retry."""
 
@@ -178,6 +179,21 @@ def main(ck: h.Checks) -> None:
     ch = tool.channel()
     ch.confirm_delivery()
     pika = h._pika()
+
+    def publish(conversation: str, text: str, key: str) -> dict[str, Any]:
+        """A reply published on the replies queue as an agent's tool does: {"message_id"} once
+        it is in the thread."""
+        reply = {"schema": "switchboard.reply/v1", "conversation_id": conversation,
+                 "text": text, "agent": AGENT}
+        ch.basic_publish("", env.replies_queue, json.dumps(reply).encode(),
+                         pika.BasicProperties(message_id=key, delivery_mode=2), mandatory=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for m in api(env, "GET", f"/v1/conversations/{conversation}").json.get("thread", []):
+                if m.get("direction") == "outbound" and m.get("text") == text:
+                    return {"message_id": m["id"]}
+            time.sleep(0.1)
+        return {}
     tg_reply = {"schema": "switchboard.reply/v1", "conversation_id": tg_conv,
                 "text": "Labdien! Pasūtījums #4471 ir ceļā.", "agent": AGENT}
     ch.basic_publish("", env.replies_queue, json.dumps(tg_reply).encode(),
@@ -228,7 +244,7 @@ def main(ck: h.Checks) -> None:
     r = post_page(c, messenger_event("PSID-42", "Sveiki!", "m_IN1"))
     ck.require(r.status == 202, "messenger message: 202", r.body)
     fb_conv = r.json["accepted"][0]["conversation_id"]
-    fb_reply = send(env, fb_conv, "Labdien! Kā varu palīdzēt?", "fb-1")
+    fb_reply = publish(fb_conv, "Labdien! Kā varu palīdzēt?", "fb-1")
     m = wait_status(env, fb_conv, fb_reply.get("message_id", ""), "sent")
     ck.equal(m.get("status"), "sent", "messenger: sent")
     got_fb = fakes.requests("messenger")
@@ -275,7 +291,7 @@ def main(ck: h.Checks) -> None:
                    "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
     ck.require(r.status == 202, "instagram message: 202", r.body)
     ig_conv = r.json["accepted"][0]["conversation_id"]
-    ig_reply = send(env, ig_conv, "Jā, ir sarkanā.", "ig-1")
+    ig_reply = publish(ig_conv, "Jā, ir sarkanā.", "ig-1")
     m = wait_status(env, ig_conv, ig_reply.get("message_id", ""), "sent")
     ck.equal(m.get("status"), "sent", "instagram: sent")
     got_ig = fakes.requests("messenger")[1:]
@@ -303,7 +319,7 @@ def main(ck: h.Checks) -> None:
                        "because more than 24 hours have passed since the customer last replied "
                        "to this number."}, "fbtrace_id": "AbCdEfGh"}}, times=1)
     before = len(fakes.attempts_of("whatsapp"))
-    refused = send(env, wa_conv2, "Are you still there?", "wa-2")
+    refused = publish(wa_conv2, "Are you still there?", "wa-2")
     m = wait_status(env, wa_conv2, refused.get("message_id", ""), "failed")
     ck.equal(m.get("status"), "failed", "a permanent 400: failed")
     ck.check("window_closed" in m.get("failure_reason", "") and "#131047" in m.get(
@@ -359,6 +375,43 @@ def main(ck: h.Checks) -> None:
         ck.equal(r.status, 200, f"chat status report {status}: 200")
     ck.equal(reply_in_thread(env, chat_conv, down.get("message_id", "")).get("status"), "read",
              "chat: the backend's reports, read before delivered, end read")
+
+    # ---- each customer writes again: the next payload's thread holds the agent's reply ----
+    agent = h.Consumer(env.amqp_url, list(env.queues.values()))
+    r = c.request("POST", "/v1/webhooks/tg", h.to_bytes(telegram_update(9002, "Paldies!")),
+                  {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+    ck.equal(r.status, 202, "telegram: the customer's next message")
+    data = h.to_bytes(whatsapp_batch("37120000001", "Paldies", "wamid.IN3"))
+    r = c.request("POST", "/v1/webhooks/wa", data,
+                  {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+    ck.equal(r.status, 202, "whatsapp: the customer's next message")
+    r = post_page(c, messenger_event("PSID-42", "Paldies", "m_IN2"))
+    ck.equal(r.status, 202, "messenger: the customer's next message")
+    data = h.to_bytes({"object": "instagram", "entry": [{
+        "id": IG_ID, "time": int(time.time() * 1000),
+        "messaging": [{"sender": {"id": "IGSID-7"}, "recipient": {"id": IG_ID},
+                       "timestamp": int(time.time() * 1000),
+                       "message": {"mid": "aWdfIN2", "text": "Paldies"}}]}]})
+    r = c.request("POST", "/v1/webhooks/ig", data,
+                  {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": h.meta_signature(META_SECRET, data)})
+    ck.equal(r.status, 202, "instagram: the customer's next message")
+    want = {tg_conv: tg_id, wa_conv: first.get("message_id"),
+            fb_conv: fb_reply.get("message_id"), ig_conv: ig_reply.get("message_id")}
+    latest: dict[str, list[str]] = {}
+
+    def seen_all(got: list[Any]) -> bool:
+        for m in got:
+            body = m.body or {}
+            latest[body.get("conversation", {}).get("id")] = [
+                t.get("id") for t in body.get("thread", [])]
+        return all(reply in latest.get(conv, []) for conv, reply in want.items())
+    agent.drain(until=seen_all, idle=0.5, deadline=30)
+    for name, conv in (("telegram", tg_conv), ("whatsapp", wa_conv), ("messenger", fb_conv),
+                       ("instagram", ig_conv)):
+        ck.check(want[conv] in latest.get(conv, []),
+                 f"{name}: the next payload's thread holds the reply", latest.get(conv))
 
     # Every status change was an event, each once, in the documented contract.
     events.wait(lambda evs: any(e.get("channel") == "web-chat" for e in evs))
