@@ -62,6 +62,7 @@ struct event_publisher::impl {
   std::atomic<std::int64_t> waiting{0};
   std::atomic<std::uint64_t> confirmed_total{0};
   std::atomic<std::uint64_t> republished_total{0};
+  std::atomic<std::uint64_t> refused_total{0};
 
   amqp_connection_state_t c() const { return conn.state(); }
 
@@ -71,6 +72,10 @@ struct event_publisher::impl {
       if (stopping &&
           (!conn.is_open() || pending.empty() || clock::now().time_since_epoch().count() > stop_by))
         break;
+      if (clock::now() >= next_backlog) {  // also while the broker is away
+        waiting = reader->backlog();
+        next_backlog = clock::now() + std::chrono::seconds(1);
+      }
       if (!conn.is_open()) {
         if (stopping) break;
         if (!connect()) {
@@ -78,10 +83,6 @@ struct event_publisher::impl {
           continue;
         }
         attempt = 0;
-      }
-      if (clock::now() >= next_backlog) {
-        waiting = reader->backlog();
-        next_backlog = clock::now() + std::chrono::seconds(1);
       }
       if (!stopping) publish_more();
       if (conn.is_open()) read_frames();
@@ -208,9 +209,21 @@ struct event_publisher::impl {
         settle(a->delivery_tag, a->multiple != 0, acked);
         return true;
       }
-      case AMQP_BASIC_NACK_METHOD:
-        // The broker could not take it (an internal error): everything unconfirmed goes again.
-        return lost({amqp::loss::connection, 0, "the broker refused an event (basic.nack)"});
+      case AMQP_BASIC_NACK_METHOD: {
+        // A queue bound to the exchange refused it (full, with x-overflow reject-publish) or
+        // failed: the other queues have it. Published again, it would reach them all again,
+        // and again, while that queue stays full; so it is settled, counted and logged: the
+        // full queue's tool misses it.
+        const auto* n = static_cast<const amqp_basic_nack_t*>(m);
+        const std::size_t before = acked.size();
+        settle(n->delivery_tag, n->multiple != 0, acked);
+        refused_total += acked.size() - before;
+        log::warn(component,
+                  "the broker refused {} event(s) (basic.nack: a queue bound to {} is full with "
+                  "reject-publish, or failed); the other bound queues have them",
+                  acked.size() - before, eopts.exchange);
+        return true;
+      }
       case AMQP_CHANNEL_CLOSE_METHOD: {
         const auto* close = static_cast<const amqp_channel_close_t*>(m);
         return lost({amqp::loss::channel, close->reply_code,
@@ -273,8 +286,13 @@ void event_publisher::render_metrics(std::string& out) const {
                  "Events stored and not yet confirmed by the broker.",
                  static_cast<double>(impl_->waiting.load()));
   metrics::counter(out, "switchboard_events_published_total",
-                   "Events the broker confirmed on the events exchange.",
+                   "Events the broker settled on the events exchange (acked, or nacked: those "
+                   "are counted in switchboard_events_refused_total too).",
                    static_cast<double>(impl_->confirmed_total.load()));
+  metrics::counter(out, "switchboard_events_refused_total",
+                   "Events the broker nacked (a bound queue full with reject-publish, or "
+                   "failed): settled, not published again; that queue's tool missed them.",
+                   static_cast<double>(impl_->refused_total.load()));
   metrics::counter(out, "switchboard_events_republished_total",
                    "Events published again because their confirm did not come (a lost "
                    "connection): consumers see them twice and dedupe on the event id.",

@@ -88,9 +88,12 @@ struct delivery_status {
   std::string status;       // sent | delivered | read | failed
   std::optional<millis> at;
   std::string reason;  // failed: the provider's words
-  // A watermark (Messenger's and Instagram's receipts): every reply on the channel to the
-  // customer with this identity, sent at or before `at`, has `status`.
+  // A watermark (Messenger's, Instagram's and X's receipts): every private reply on the channel
+  // to the customer with this identity (the sender of the message it answered), sent at or
+  // before `at` + `slack`, has `status`. A reply's sent_at is when the request the provider
+  // took was made; `slack` covers the clocks of two machines.
   std::optional<identity> watermark_for;
+  millis slack = 0;
 };
 
 struct parse_result {

@@ -73,6 +73,10 @@ void parse_outbound(conf::reader& rd, const conf::field& f, const channel_type_i
     } else if (key.name == "human_agent" && *text != "true" && *text != "false") {
       rd.error(*value, "must be true or false");
       continue;
+    } else if (key.name == "starttls" && *text != "required" && *text != "optional") {
+      // Anything else read as "optional" would let a typo send the login in clear.
+      rd.error(*value, "must be required or optional");
+      continue;
     }
     out.emplace(std::string(key.name), std::move(*text));
   }

@@ -300,7 +300,11 @@ struct delivery_engine::impl {
       else
         log::info(component, "reply {} on channel {}: {} ({})", a->job.message_id, a->job.channel,
                   o.what == send_outcome::kind::failed ? "failed" : "will retry", o.reason);
-      updates.push_back(next_step(a->job, o, now, opts.max_age, delay));
+      delivery_update u = next_step(a->job, o, now, opts.max_age, delay);
+      // sent_at is when the request the provider took was made: a provider's own timestamp of
+      // the message is no earlier, which its watermark receipts rely on (store/delivery.hpp).
+      if (u.status == "sent") u.at = a->started;
+      updates.push_back(std::move(u));
     }
     flying = static_cast<std::int64_t>(in_flight.size());
   }

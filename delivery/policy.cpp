@@ -25,7 +25,10 @@ delivery_update next_step(const delivery_job& job, const send_outcome& outcome, 
   }
   const auto attempt = static_cast<unsigned>(std::min<std::int64_t>(job.attempts, 30));
   millis wait = delay(attempt).count();
-  if (outcome.retry_after) wait = std::max<millis>(wait, outcome.retry_after->count() * 1000);
+  if (outcome.retry_after)  // bounded first: a provider's absurd wait must not overflow
+    wait = std::max<millis>(
+        wait,
+        std::clamp<std::int64_t>(outcome.retry_after->count(), 0, max_age.count() + 1) * 1000);
   const millis deadline = job.created_at + std::chrono::milliseconds(max_age).count();
   if (now + wait > deadline) {
     u.status = "failed";

@@ -98,18 +98,28 @@ struct sqlite_replies::statements {
                        "WHEN 'failed' THEN json_set(body, '$.status', ?2, '$.failure_reason', ?4) "
                        "ELSE json_set(body, '$.status', ?2) END, "
                        "sent_at = CASE ?2 WHEN 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1"),
+        // By the provider's id; or by the reply's own id, which is the provider id of the
+        // types that name it themselves (the chat backend): a report that comes before the
+        // send's answer is recorded still finds its reply.
         by_provider_id(db,
                        "SELECT message_id FROM deliveries WHERE channel = ?1 AND "
-                       "provider_message_id = ?2"),
-        // The replies on channel ?3 to the customer with identity (?1, ?2), sent by ?4 and not
-        // read yet. The identities table holds verified identities only, which Meta's are.
+                       "provider_message_id = ?2 UNION ALL SELECT message_id FROM deliveries "
+                       "WHERE message_id = ?2 AND channel = ?1 LIMIT 1"),
+        // The private replies on channel ?3 to the sender (?1, ?2) of the message each answers,
+        // sent by ?4 and not read yet: found through the customer's conversations (the
+        // identities table holds verified identities only, which these are), then held to the
+        // identity the reply went to, so a merged customer's other account is not moved.
         by_watermark(db,
                      "SELECT d.message_id FROM identities i "
                      "JOIN conversations c ON c.customer_id = i.customer_id "
                      "JOIN deliveries d ON d.conversation_id = c.id "
                      "AND d.status IN ('sent', 'delivered') "
                      "JOIN messages m ON m.id = d.message_id "
-                     "WHERE i.type = ?1 AND i.value = ?2 AND d.channel = ?3 AND m.sent_at <= ?4") {}
+                     "JOIN messages a ON a.id = d.answers "
+                     "WHERE i.type = ?1 AND i.value = ?2 AND d.channel = ?3 AND m.sent_at <= ?4 "
+                     "AND json_extract(m.body, '$.visibility') = 'private' "
+                     "AND json_extract(a.body, '$.from.type') = ?1 "
+                     "AND json_extract(a.body, '$.from.value') = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
   stmt delivery_status, remember_mail_id, insert_event, delete_event, retry_later, move_status,
@@ -339,12 +349,9 @@ void sqlite_replies::apply_statuses(std::string_view channel,
   std::vector<delivery_update> updates;
   for (const delivery_status& s : statuses) {
     if (s.watermark_for && s.at) {
-      // Our sent_at is when the Send API's answer came, a moment after Meta's own timestamp
-      // of the message, which a watermark may equal: hence the slack.
-      constexpr millis slack = 2000;
       use q(st_->by_watermark);
       q->bind(1, s.watermark_for->type).bind(2, s.watermark_for->value).bind(3, channel);
-      q->bind(4, *s.at + slack);
+      q->bind(4, *s.at + s.slack);
       while (q->step()) {
         delivery_update u;
         u.message_id = q->text(0);

@@ -287,9 +287,12 @@ std::optional<delivery_status> event_status(const json::object& data) {
     kept = kept.substr(1, kept.size() - 2);
   if (kept.empty() || kept.size() > 998) return std::nullopt;
   d.provider_id = std::move(kept);
+  // Unix seconds with a fraction; one outside 1970..5138 is not a time (and a double past
+  // int64's range would be undefined to convert).
   if (const auto* ts = data.if_contains("timestamp"); ts && (ts->is_double() || ts->is_int64()))
-    d.at = static_cast<millis>(
-        (ts->is_double() ? ts->get_double() : static_cast<double>(ts->get_int64())) * 1000);
+    if (const double s = ts->is_double() ? ts->get_double() : static_cast<double>(ts->get_int64());
+        s > 0 && s < 1e11)
+      d.at = static_cast<millis>(s * 1000);
   if (d.status == "failed") {
     const auto* ds = data.if_contains("delivery-status");
     const json::object empty;

@@ -208,7 +208,8 @@ void read_receipt(const object_reader& event, const boost::json::object& body,
                             **mark,
                             {},
                             identity{std::string(scope.identity_type),
-                                     fmt::format("{}:{}", scope.account_id, *customer)}});
+                                     fmt::format("{}:{}", scope.account_id, *customer)},
+                            250});
 }
 
 error read_event(const object_reader& event, const messaging_scope& scope, bool standby,

@@ -118,7 +118,9 @@ std::optional<delivery_status> event_status(const json::object& e) {
   id = id.substr(0, id.find('.'));
   if (id.empty() || id.size() > 256) return std::nullopt;
   d.provider_id = std::move(id);
-  if (const auto* ts = e.if_contains("timestamp"); ts && ts->is_int64())
+  // Unix seconds; one outside 1970..5138 is not a time (and would overflow in milliseconds).
+  if (const auto* ts = e.if_contains("timestamp");
+      ts && ts->is_int64() && ts->get_int64() > 0 && ts->get_int64() < 100'000'000'000)
     d.at = ts->get_int64() * 1000;
   if (d.status == "failed") {
     const std::string status = text("status");

@@ -87,8 +87,10 @@ send_outcome read_x_answer(const http_response& r) {
   }
   const auto reset = r.header("x-rate-limit-reset");
   std::int64_t at = 0;
+  // Epoch seconds; one outside 1970..5138 is not a time (and could overflow the subtraction).
   if (r.status == 429 && !reset.empty() &&
-      std::from_chars(reset.data(), reset.data() + reset.size(), at).ec == std::errc())
+      std::from_chars(reset.data(), reset.data() + reset.size(), at).ec == std::errc() && at > 0 &&
+      at < 100'000'000'000)
     out.retry_after = std::chrono::seconds(std::max<std::int64_t>(0, at - r.received_at / 1000));
   return out;
 }

@@ -391,6 +391,17 @@ TEST_CASE("replies: and outbound: errors, each with its line and key") {
       "    outbound:\n      token: t\n      human_agent: maybe\n" +
       skills_ok + routes_ok;
   expect_error(meta, 7, "channels[0].outbound.human_agent", "must be true or false");
+  const std::string smtp = "channels:\n  - name: mail\n    type: mime\n    secret: \"" +
+                           std::string(secret) +
+                           "\"\n    outbound:\n      smtp_url: smtp://relay.example\n"
+                           "      from: s@acme.example\n      username: u\n      starttls: yes\n" +
+                           skills_ok + routes_ok;
+  expect_error(smtp, 9, "channels[0].outbound.starttls", "must be required or optional");
+  expect_error("channels:\n  - name: mail\n    type: mime\n    secret: \"" + std::string(secret) +
+                   "\"\n    outbound:\n      smtp_url: smtp://u:p@relay.example\n"
+                   "      from: s@acme.example\n" +
+                   skills_ok + routes_ok,
+               6, "channels[0].outbound.smtp_url", "credentials go in username and password");
   const std::string telegram =
       "channels:\n  - name: tg\n    type: telegram\n    secret: s\n"
       "    outbound:\n      api_base: https://api.telegram.org\n" +

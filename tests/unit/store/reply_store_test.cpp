@@ -584,6 +584,22 @@ TEST_CASE("a provider's status reports move the reply its send answered, in any 
         t0 + 5'000);
 }
 
+TEST_CASE("a report naming the reply's own id finds it before its send's answer is recorded") {
+  reply_fixture f;
+  const auto conv = f.chat_conversation();
+  const auto receipt = f.sent(reply_request_at(t0 + 1, text_reply(conv, "hi"), "k"));
+  ingest_request r = request(t0 + 5, {});
+  r.channel = "web-chat";
+  r.channel_type = "chat";
+  r.statuses = {{receipt.message_id, "delivered", t0 + 4, "", std::nullopt}};
+  REQUIRE(f.send(std::move(r)).has_value());
+  CHECK(f.thread(conv).back().at("status") == "delivered");
+  // The attempt's own outcome, recorded later, does not move it back.
+  std::vector<delivery_update> sent{{receipt.message_id, "sent", t0 + 6, 0, "", "", true}};
+  f.store->commit({}, {}, {}, sent);
+  CHECK(f.thread(conv).back().at("status") == "delivered");
+}
+
 TEST_CASE("a watermark receipt moves every reply to that customer sent up to it") {
   reply_fixture f;
   const auto fb = sending({{"fb", {"messenger"}}});
@@ -620,8 +636,12 @@ TEST_CASE("a watermark receipt moves every reply to that customer sent up to it"
       if (m.at("id").as_string() == id) return std::string(m.at("status").as_string());
     return std::string("?");
   };
-  // Delivered up to Meta's timestamp of the second reply (a moment before our sent_at).
-  report({{"", "delivered", t0 + 19'900, "", ann}});
+  // Delivered up to Meta's timestamp of the second reply (no earlier than our sent_at, when the
+  // request began): the first two; the third, sent 10 s later, not; a reply sent 100 ms after
+  // the watermark is outside a slack of 50 ms.
+  report({{"", "delivered", t0 + 19'900, "", ann, 50}});
+  CHECK(status_of(conv, ids[1]) == "sent");
+  report({{"", "delivered", t0 + 20'000, "", ann, 0}});
   CHECK(status_of(conv, ids[0]) == "delivered");
   CHECK(status_of(conv, ids[1]) == "delivered");
   CHECK(status_of(conv, ids[2]) == "sent");
@@ -633,6 +653,14 @@ TEST_CASE("a watermark receipt moves every reply to that customer sent up to it"
   CHECK(status_of(conv, ids[2]) == "delivered");
   // A watermark of another identity type, or on another channel: nothing moves.
   report({{"", "read", t0 + 60'000, "", identity{"instagram", "PAGE:PSID-ANN"}}});
+  CHECK(status_of(conv, ids[2]) == "delivered");
+  // Ann and Ben proven one customer: Ben's read receipt moves only the replies that went to
+  // Ben's account, not those to Ann's, though they share a customer now.
+  auto both = on_channel(t0 + 70'000, "fb", "messenger", "m_both", ann);
+  both.messages[0].identities.push_back({"messenger", "PAGE:BEN"});
+  f.ingest(std::move(both));
+  report({{"", "read", t0 + 60'000, "", identity{"messenger", "PAGE:BEN"}}});
+  CHECK(status_of(other, ben.message_id) == "read");
   CHECK(status_of(conv, ids[2]) == "delivered");
 }
 
