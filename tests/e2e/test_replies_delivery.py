@@ -240,6 +240,26 @@ def main(ck: h.Checks) -> None:
     m = reply_in_thread(env, wa_conv, first.get("message_id", ""))
     ck.equal(m.get("status"), "read", "statuses out of order: the reply stays read")
 
+    # ---- WhatsApp from the replies queue; the same message_id twice sends once ----
+    text = "Vai varu vēl kā palīdzēt?"
+    reply = {"schema": "switchboard.reply/v1", "conversation_id": wa_conv, "text": text,
+             "agent": AGENT}
+    for _ in range(2):
+        ch.basic_publish("", env.replies_queue, json.dumps(reply).encode(),
+                         pika.BasicProperties(message_id="wa-3", delivery_mode=2),
+                         mandatory=True)
+    got = fakes.wait_for("whatsapp", 2)
+    time.sleep(1.0)
+    got = fakes.requests("whatsapp")
+    ck.equal(len(got), 2, "whatsapp: one request for a message_id published twice")
+    if len(got) == 2:
+        ck.equal(got[1].body, {"messaging_product": "whatsapp", "recipient_type": "individual",
+                               "to": "37120000001", "type": "text",
+                               "text": {"preview_url": False, "body": text}},
+                 "whatsapp (pika): the exact body")
+    ck.equal(len([t for t in api(env, "GET", f"/v1/conversations/{wa_conv}").json["thread"]
+                  if t.get("text") == text]), 1, "whatsapp (pika): the reply in the thread once")
+
     # ---- Messenger: the Send API, and the page's echo of the reply is not stored twice ----
     r = post_page(c, messenger_event("PSID-42", "Sveiki!", "m_IN1"))
     ck.require(r.status == 202, "messenger message: 202", r.body)
