@@ -58,6 +58,8 @@ struct event_publisher::impl {
   std::int64_t cursor = 0;        // the last row published (rows after it are read next)
   std::int64_t done_through = 0;  // every row up to it is confirmed
   clock::time_point next_backlog{};
+  std::uint64_t refused_unlogged = 0;  // nacked events not logged yet
+  clock::time_point last_refused_log{};
 
   std::atomic<std::int64_t> waiting{0};
   std::atomic<std::uint64_t> confirmed_total{0};
@@ -218,10 +220,16 @@ struct event_publisher::impl {
         const std::size_t before = acked.size();
         settle(n->delivery_tag, n->multiple != 0, acked);
         refused_total += acked.size() - before;
-        log::warn(component,
-                  "the broker refused {} event(s) (basic.nack: a queue bound to {} is full with "
-                  "reject-publish, or failed); the other bound queues have them",
-                  acked.size() - before, eopts.exchange);
+        refused_unlogged += acked.size() - before;
+        // A full queue nacks every event: one line per 10 s says how many.
+        if (clock::now() - last_refused_log >= std::chrono::seconds(10)) {
+          log::warn(component,
+                    "the broker refused {} event(s) (basic.nack: a queue bound to {} is full "
+                    "with reject-publish, or failed); the other bound queues have them",
+                    refused_unlogged, eopts.exchange);
+          refused_unlogged = 0;
+          last_refused_log = clock::now();
+        }
         return true;
       }
       case AMQP_CHANNEL_CLOSE_METHOD: {
