@@ -81,6 +81,9 @@ struct sqlite_replies::statements {
                      "INSERT INTO events (id, routing_key, body, created_at) "
                      "VALUES (?1, ?2, ?3, ?4)"),
         delete_event(db, "DELETE FROM events WHERE seq = ?1"),
+        savepoint(db, "SAVEPOINT delivery_update"),
+        release(db, "RELEASE delivery_update"),
+        rollback_to(db, "ROLLBACK TO delivery_update"),
         retry_later(db,
                     "UPDATE deliveries SET attempts = attempts + ?2, next_attempt_at = ?3, "
                     "updated_at = ?4, reason = ?5 WHERE message_id = ?1 AND status = 'queued'"),
@@ -122,8 +125,8 @@ struct sqlite_replies::statements {
                      "AND json_extract(a.body, '$.from.value') = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
-  stmt delivery_status, remember_mail_id, insert_event, delete_event, retry_later, move_status,
-      message_status, by_provider_id, by_watermark;
+  stmt delivery_status, remember_mail_id, insert_event, delete_event, savepoint, release,
+      rollback_to, retry_later, move_status, message_status, by_provider_id, by_watermark;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -251,13 +254,26 @@ result<reply_receipt> sqlite_replies::commit(const ingest_request& req) {
 
 void sqlite_replies::record(std::span<const delivery_update> updates, committed_batch& handed) {
   for (const delivery_update& u : updates) {
+    // An update is its writes together (the status, the thread's JSON, the event) or none of
+    // them: a savepoint each. Updates are few beside the webhooks a batch carries, which go
+    // without (sqlite_store.cpp, commit_split).
+    use(st_->savepoint)->run();
     try {
-      record_one(u, handed);
+      const std::size_t threads = handed.changed_threads.size();
+      try {
+        record_one(u, handed);
+      } catch (const sql::sqlite_failure&) {
+        handed.changed_threads.resize(threads);
+        throw;
+      }
+      use(st_->release)->run();
     } catch (const sql::sqlite_failure& e) {
       // The transaction itself is gone (disk full, I/O): the batch fails and the updates are
-      // kept for the next one. Otherwise this update alone is dropped, so that it cannot fail
-      // every later commit (webhooks included) for ever.
+      // kept for the next one. Otherwise this update alone is undone and dropped, so that it
+      // cannot fail every later commit (webhooks included) for ever.
       if (sqlite3_get_autocommit(db_)) throw;
+      use(st_->rollback_to)->run();
+      use(st_->release)->run();
       log::error("delivery", "recording {} for reply {} failed, the update is dropped: {}",
                  u.status, u.message_id, e.what());
     }

@@ -584,6 +584,37 @@ TEST_CASE("a provider's status reports move the reply its send answered, in any 
         t0 + 5'000);
 }
 
+TEST_CASE("a delivery update that fails part way is undone whole, and the others go on") {
+  reply_fixture f;
+  const auto conv = f.chat_conversation();
+  const auto a = f.sent(reply_request_at(t0 + 1, text_reply(conv, "a"), "ka"));
+  const auto b = f.sent(reply_request_at(t0 + 2, text_reply(conv, "b"), "kb"));
+  {
+    // The event of reply a's move cannot be written (a constraint, as a failing statement).
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(f.opts.path.c_str(), &db) == SQLITE_OK);
+    const std::string sql =
+        "CREATE TRIGGER no_event BEFORE INSERT ON events WHEN NEW.body LIKE "
+        "'%" +
+        a.message_id + "%' BEGIN SELECT RAISE(ABORT, 'refused'); END";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  std::vector<delivery_update> us{{a.message_id, "sent", t0 + 5, 0, "p-a", "", true},
+                                  {b.message_id, "sent", t0 + 5, 0, "p-b", "", true}};
+  CHECK(f.store->commit({}, {}, {}, us).settled);
+  // a: nothing of its move stayed (status, thread, event); b: all of it.
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'queued' AND provider_message_id "
+                "IS NULL AND message_id = '" +
+                a.message_id + "'") == 1);
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE status = 'sent' AND message_id = '" +
+                b.message_id + "'") == 1);
+  CHECK(f.count("SELECT count(*) FROM events") == 1);
+  const auto thread = f.thread(conv);
+  CHECK(thread[1].at("status") == "queued");
+  CHECK(thread[2].at("status") == "sent");
+}
+
 TEST_CASE("a report naming the reply's own id finds it before its send's answer is recorded") {
   reply_fixture f;
   const auto conv = f.chat_conversation();
