@@ -51,6 +51,27 @@ outcome check(const amqp_rpc_reply_t& reply, std::string_view context) {
   }
 }
 
+std::optional<outcome> closed_by_broker(amqp_connection_state_t conn, const amqp_frame_t& frame,
+                                        amqp_channel_t ch) {
+  if (frame.frame_type != AMQP_FRAME_METHOD) return std::nullopt;
+  const void* m = frame.payload.method.decoded;
+  if (frame.channel == 0 && frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    const auto* close = static_cast<const amqp_connection_close_t*>(m);
+    amqp_connection_close_ok_t ok{};
+    amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    return outcome{loss::connection, close->reply_code,
+                   fmt::format("the broker closed the connection: {} {}", close->reply_code,
+                               view(close->reply_text))};
+  }
+  if (frame.channel == ch && frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* close = static_cast<const amqp_channel_close_t*>(m);
+    return outcome{loss::channel, close->reply_code,
+                   fmt::format("the broker closed the channel: {} {}", close->reply_code,
+                               view(close->reply_text))};
+  }
+  return std::nullopt;
+}
+
 outcome check(int status, std::string_view context) {
   outcome out;
   if (status == AMQP_STATUS_OK) return out;

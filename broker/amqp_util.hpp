@@ -7,6 +7,7 @@
 #include <amqp_framing.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,11 @@ outcome check(const amqp_rpc_reply_t& reply, std::string_view context);
 // A status code returned by a non-RPC call (amqp_basic_publish, amqp_send_method, ...).
 // Every failure here is a connection loss: rabbitmq-c gives no partial-success codes.
 outcome check(int status, std::string_view context);
+
+// A method frame read outside an RPC that closes the connection (answered with close-ok here)
+// or channel `ch`: the loss, for the reader's reconnect. nullopt for any other frame.
+std::optional<outcome> closed_by_broker(amqp_connection_state_t conn, const amqp_frame_t& frame,
+                                        amqp_channel_t ch);
 
 // Views a string as AMQP bytes without copying. rabbitmq-c's amqp_bytes_t is not const, but
 // every function the publisher passes it to only reads.

@@ -195,15 +195,7 @@ struct event_publisher::impl {
     if (frame.frame_type != AMQP_FRAME_METHOD) return true;
     const auto id = frame.payload.method.id;
     const void* m = frame.payload.method.decoded;
-    if (frame.channel == 0) {
-      if (id != AMQP_CONNECTION_CLOSE_METHOD) return true;
-      const auto* close = static_cast<const amqp_connection_close_t*>(m);
-      amqp_connection_close_ok_t ok{};
-      amqp_send_method(c(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-      return lost({amqp::loss::connection, close->reply_code,
-                   fmt::format("the broker closed the connection: {} {}", close->reply_code,
-                               amqp::view(close->reply_text))});
-    }
+    if (auto closed = amqp::closed_by_broker(c(), frame, channel_id)) return lost(*closed);
     if (frame.channel != channel_id) return true;
     switch (id) {
       case AMQP_BASIC_ACK_METHOD: {
@@ -231,12 +223,6 @@ struct event_publisher::impl {
           last_refused_log = clock::now();
         }
         return true;
-      }
-      case AMQP_CHANNEL_CLOSE_METHOD: {
-        const auto* close = static_cast<const amqp_channel_close_t*>(m);
-        return lost({amqp::loss::channel, close->reply_code,
-                     fmt::format("the broker closed the channel: {} {}", close->reply_code,
-                                 amqp::view(close->reply_text))});
       }
       default:
         return true;

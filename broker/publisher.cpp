@@ -52,12 +52,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
-#include <pthread.h>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -259,7 +259,7 @@ struct publisher::impl {
   std::size_t max_message_bytes_ = 0;
   outbox_cursor cursor_;  // where the outbox is read, and from where to publish again
   skill_parking parking_{return_log_every};  // skills with no queue: parked, then probed
-  nack_policy nacks_{nack_log_every};  // a nacked row: on to the overflow skill, or retried
+  nack_policy nacks_{nack_log_every};        // a nacked row: on to the overflow skill, or retried
   // Rows a full queue nacked, to be published to its overflow skill; bounded by the window.
   overflow_queue overflow_;
   backoff delays_{opts_.reconnect_min, opts_.reconnect_max};  // every retry delay
@@ -474,8 +474,8 @@ bool publisher::impl::connect() {
 
   connected_at_ = clock::now();
   connected_ = true;
-  log::info(component, "connected to broker {} (heartbeat {} s, confirm window {})",
-            link_.where(), link_.heartbeat(), std::max(1u, opts_.confirm_window));
+  log::info(component, "connected to broker {} (heartbeat {} s, confirm window {})", link_.where(),
+            link_.heartbeat(), std::max(1u, opts_.confirm_window));
   if (!open_channel() || !declare_topology()) {
     if (!conn()) return false;  // reset_after_loss already scheduled the retry
   }
@@ -918,8 +918,7 @@ void publisher::impl::on_settled(settlement& s) {
   };
   for (const auto& row : s.confirmed) {
     confirmed_by_skill_.add(skill_of(row));
-    confirm_seconds_.observe(
-        "", std::chrono::duration<double>(now - row.published_at).count());
+    confirm_seconds_.observe("", std::chrono::duration<double>(now - row.published_at).count());
     to_report_.push_back(row.seq);
     confirms_.add(row.seq, now);
     if (parking_.confirmed(row.skill)) {
@@ -986,9 +985,9 @@ bool publisher::impl::absorb(const amqp::outcome& failure) {
     settle_enqueued();
     if (!conn()) return false;
     amqp_channel_close_ok_t ok{};
-    if (auto o = amqp::check(
-            amqp_send_method(conn(), channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
-            "channel.close-ok");
+    if (auto o =
+            amqp::check(amqp_send_method(conn(), channel_id, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok),
+                        "channel.close-ok");
         !o) {
       reset_after_loss(o.text);
       return false;

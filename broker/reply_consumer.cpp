@@ -313,15 +313,7 @@ struct reply_consumer::impl {
     if (frame.frame_type != AMQP_FRAME_METHOD) return true;
     const auto id = frame.payload.method.id;
     const void* m = frame.payload.method.decoded;
-    if (frame.channel == 0) {
-      if (id != AMQP_CONNECTION_CLOSE_METHOD) return true;
-      const auto* close = static_cast<const amqp_connection_close_t*>(m);
-      amqp_connection_close_ok_t ok{};
-      amqp_send_method(c(), 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-      return lost({amqp::loss::connection, close->reply_code,
-                   fmt::format("the broker closed the connection: {} {}", close->reply_code,
-                               amqp::view(close->reply_text))});
-    }
+    if (auto closed = amqp::closed_by_broker(c(), frame, channel_id)) return lost(*closed);
     if (frame.channel != channel_id) return true;
     switch (id) {
       case AMQP_BASIC_DELIVER_METHOD: {
@@ -345,12 +337,6 @@ struct reply_consumer::impl {
       case AMQP_BASIC_CANCEL_METHOD:
         return lost({amqp::loss::connection, 0,
                      "the broker cancelled the consumer (was " + ropts.queue + " deleted?)"});
-      case AMQP_CHANNEL_CLOSE_METHOD: {
-        const auto* close = static_cast<const amqp_channel_close_t*>(m);
-        return lost({amqp::loss::channel, close->reply_code,
-                     fmt::format("the broker closed the channel: {} {}", close->reply_code,
-                                 amqp::view(close->reply_text))});
-      }
       default:
         return true;
     }

@@ -1,5 +1,5 @@
-// Reads the config's `broker:`, `replies:` and `skills:` sections (docs/configuration.md). A skill is a
-// queue on the broker, so its settings are checked against RabbitMQ's rules here
+// Reads the config's `broker:`, `replies:` and `skills:` sections (docs/configuration.md). A skill
+// is a queue on the broker, so its settings are checked against RabbitMQ's rules here
 // (broker/topology.hpp), where the publisher declares it from.
 #pragma once
 

@@ -22,9 +22,7 @@ std::optional<std::string> amqp_name_problem(std::string_view s) {
   return std::nullopt;
 }
 
-bool is_queue_type(std::string_view type) noexcept {
-  return type == "classic" || type == "quorum";
-}
+bool is_queue_type(std::string_view type) noexcept { return type == "classic" || type == "quorum"; }
 
 std::optional<std::string> priority_problem(std::string_view queue_type, int max_priority) {
   if (max_priority > 0 && queue_type == "quorum")

@@ -4,6 +4,9 @@
 
 #include <fmt/core.h>
 
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -32,6 +35,25 @@ send_outcome classify_status(const http_response& r, std::string reason) {
   const bool transient = r.status == 0 || r.status == 408 || r.status == 429 || r.status >= 500;
   out.what = transient ? send_outcome::kind::retry : send_outcome::kind::failed;
   return out;
+}
+
+coded_answer read_coded_answer(const http_response& r, std::string_view code_key,
+                               std::string_view message_key,
+                               std::span<const std::int64_t> transient) {
+  coded_answer a;
+  boost::system::error_code ec;
+  a.body = boost::json::parse(r.body, ec);
+  if (ec) a.body = nullptr;
+  const auto* o = a.body.if_object();
+  const auto* code = o ? o->if_contains(code_key) : nullptr;
+  a.code = code && code->is_int64() ? code->as_int64() : 0;
+  const auto message = o ? string_at(*o, message_key) : std::string_view();
+  a.outcome =
+      classify_status(r, message.empty() ? std::string() : fmt::format("({}) {}", a.code, message));
+  if (a.outcome.what == send_outcome::kind::failed &&
+      std::find(transient.begin(), transient.end(), a.code) != transient.end())
+    a.outcome.what = send_outcome::kind::retry;
+  return a;
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view v, millis now) {

@@ -7,9 +7,11 @@
 #include "core/time.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,6 +74,20 @@ struct send_outcome {
 // The status alone: 2xx sent; 408, 429 and 5xx retry (with Retry-After); another 4xx failed.
 // `reason` is the provider's words for it, or the status and the start of the body.
 send_outcome classify_status(const http_response& r, std::string reason = {});
+
+// An answer whose error body is a JSON object with a numeric code and a message (Twilio's
+// {"code", "message"}, Postmark's {"ErrorCode", "Message"}): the body parsed (null when it is
+// not JSON), the code (0 when none), and the outcome: classify_status with the reason
+// "(code) message", and retry when the code is one of `transient` (the provider's rate limits
+// and temporary errors, whatever the HTTP status says).
+struct coded_answer {
+  send_outcome outcome;
+  boost::json::value body;
+  std::int64_t code = 0;
+};
+coded_answer read_coded_answer(const http_response& r, std::string_view code_key,
+                               std::string_view message_key,
+                               std::span<const std::int64_t> transient);
 
 // Retry-After: delta-seconds, or an HTTP-date (RFC 9110) relative to `now`. nullopt when
 // neither.

@@ -46,21 +46,10 @@ result<http_call> build_postmark_send(const channel_config& cfg, const outgoing&
 // 200 {"To", "SubmittedAt", "MessageID", "ErrorCode": 0, "Message": "OK"}; an error: 401 or
 // 422 {"ErrorCode": 300, "Message": "Invalid email request"}, 406 an inactive recipient.
 send_outcome read_postmark_answer(const http_response& r) {
-  boost::system::error_code ec;
-  const auto v = json::parse(r.body, ec);
-  const auto* o = !ec && v.is_object() ? &v.get_object() : nullptr;
-  const auto* code_v = o ? o->if_contains("ErrorCode") : nullptr;
-  const std::int64_t code = code_v && code_v->is_int64() ? code_v->as_int64() : 0;
-  const auto message = o ? string_at(*o, "Message") : std::string_view();
-  send_outcome out =
-      classify_status(r, message.empty() ? std::string() : fmt::format("({}) {}", code, message));
-  if (out.what == send_outcome::kind::sent) {
-    if (o) out.provider_id = std::string(string_at(*o, "MessageID"));
-    return out;
-  }
-  for (const std::int64_t t : transient_codes)
-    if (code == t) out.what = send_outcome::kind::retry;
-  return out;
+  auto a = read_coded_answer(r, "ErrorCode", "Message", transient_codes);
+  if (a.outcome.what == send_outcome::kind::sent && a.body.is_object())
+    a.outcome.provider_id = std::string(string_at(a.body.get_object(), "MessageID"));
+  return a.outcome;
 }
 
 }  // namespace sb

@@ -61,22 +61,11 @@ result<http_call> build_twilio_send(const channel_config& cfg, const outgoing& o
 // {"code": 21211, "message": "The 'To' number ... is not a valid phone number.",
 //  "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}.
 send_outcome read_twilio_answer(const http_response& r) {
-  boost::system::error_code ec;
-  const auto v = json::parse(r.body, ec);
-  const json::object* o = !ec && v.is_object() ? &v.get_object() : nullptr;
-  const auto* code_v = o ? o->if_contains("code") : nullptr;
-  const std::int64_t code = code_v && code_v->is_int64() ? code_v->as_int64() : 0;
-  const auto message = o ? string_at(*o, "message") : std::string_view();
-  std::string reason = message.empty() ? std::string() : fmt::format("({}) {}", code, message);
-  if (code == window_code) reason = "window_closed: " + reason;
-  send_outcome out = classify_status(r, std::move(reason));
-  if (out.what == send_outcome::kind::sent) {
-    if (o) out.provider_id = std::string(string_at(*o, "sid"));
-    return out;
-  }
-  for (const std::int64_t t : transient_codes)
-    if (code == t) out.what = send_outcome::kind::retry;
-  return out;
+  auto a = read_coded_answer(r, "code", "message", transient_codes);
+  if (a.outcome.what == send_outcome::kind::sent && a.body.is_object())
+    a.outcome.provider_id = std::string(string_at(a.body.get_object(), "sid"));
+  if (a.code == window_code) a.outcome.reason = "window_closed: " + a.outcome.reason;
+  return a.outcome;
 }
 
 }  // namespace sb

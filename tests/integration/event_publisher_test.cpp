@@ -5,6 +5,7 @@
 #include "broker/event_publisher.hpp"
 
 #include "broker/amqp_util.hpp"
+#include "tests/integration/broker_env.hpp"
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -27,27 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  REQUIRE_MESSAGE(v != nullptr, name, " is not set: run the tests through scripts/test.sh");
-  return v;
-}
-
-std::string prefix() {
-  static const std::string p =
-      fmt::format("sbtest-ev-{}-{:08x}", ::getpid(), std::random_device{}());
-  return p;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = clock_type::now() + timeout;
-  while (!pred()) {
-    if (clock_type::now() >= deadline) return pred();
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using namespace itest;
 
 // The store's side: rows added by the test, read by the publisher's thread; the seqs it
 // hands back as confirmed.
@@ -112,7 +93,7 @@ class fake_events {
 class client {
  public:
   client() {
-    std::string buf = env("SB_TEST_AMQP_URL");
+    std::string buf = broker_url();
     amqp_connection_info info;
     REQUIRE(amqp_parse_url(buf.data(), &info) == AMQP_STATUS_OK);
     conn_ = amqp_new_connection();
@@ -190,7 +171,7 @@ class client {
 
 sb::broker_options broker() {
   sb::broker_options o;
-  o.url = env("SB_TEST_AMQP_URL");
+  o.url = broker_url();
   o.reconnect_min = 100ms;
   o.reconnect_max = 1000ms;
   return o;
@@ -199,7 +180,7 @@ sb::broker_options broker() {
 }  // namespace
 
 TEST_CASE("events: in commit order on the topic exchange, each confirmed once") {
-  const std::string exchange = prefix() + ".events", q = exchange + ".all",
+  const std::string exchange = run_prefix() + ".ev.events", q = exchange + ".all",
                     failed = exchange + ".read";
   fake_events store;
   sb::event_publisher pub(broker(), {exchange}, std::make_unique<fake_events::reader>(store),
@@ -230,7 +211,8 @@ TEST_CASE("events: in commit order on the topic exchange, each confirmed once") 
 }
 
 TEST_CASE("events: a queue full with reject-publish costs its own copies, not a loop") {
-  const std::string exchange = prefix() + ".nack", q = exchange + ".ok", full = exchange + ".full";
+  const std::string exchange = run_prefix() + ".ev.nack", q = exchange + ".ok",
+                    full = exchange + ".full";
   fake_events store;
   sb::event_publisher pub(broker(), {exchange}, std::make_unique<fake_events::reader>(store),
                           [&](std::vector<std::int64_t> seqs) { store.confirmed(seqs); });

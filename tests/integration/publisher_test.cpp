@@ -6,6 +6,7 @@
 
 #include "broker/amqp_util.hpp"
 #include "core/time.hpp"
+#include "tests/integration/broker_env.hpp"
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -36,46 +37,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-// ---------------------------------------------------------------------------------------------
-// The environment the test script provides. Missing means failure, not a skip: a green run
-// must mean the broker was really used.
-
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::string broker_url() {
-  auto url = env_or_empty("SB_TEST_AMQP_URL");
-  REQUIRE_MESSAGE(!url.empty(),
-                  "SB_TEST_AMQP_URL is not set: run the tests through scripts/test.sh, which "
-                  "starts a private RabbitMQ (scripts/broker.sh)");
-  return url;
-}
-
-std::string broker_node() {
-  auto node = env_or_empty("SB_TEST_BROKER_NODE");
-  REQUIRE_MESSAGE(!node.empty(),
-                  "SB_TEST_BROKER_NODE is not set: the outage test needs rabbitmqctl -n NODE");
-  return node;
-}
-
-// Names unique to this run, so reruns against the same broker never collide.
-std::string run_prefix() {
-  static const std::string prefix =
-      fmt::format("sbtest-{}-{:08x}", ::getpid(), std::random_device{}());
-  return prefix;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-  const auto deadline = clock_type::now() + timeout;
-  while (!pred()) {
-    if (clock_type::now() >= deadline) return pred();
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using namespace itest;
 
 int rabbitmqctl(const std::string& args) {
   const auto cmd =
@@ -683,8 +645,7 @@ TEST_CASE("publisher: nothing is lost when the broker connection goes away") {
   REQUIRE_MESSAGE(wait_until([&] { return outbox.size() == 0; }, 25s), outbox.size(),
                   " rows still in the outbox after the broker came back");
   // The publisher counts a flush of confirms after the outbox took it: wait for the count.
-  CHECK(wait_until([&] { return pub.stats().confirmed >= static_cast<std::uint64_t>(total); },
-                   5s));
+  CHECK(wait_until([&] { return pub.stats().confirmed >= static_cast<std::uint64_t>(total); }, 5s));
   const auto st = pub.stats();
   CHECK(st.reconnects >= 1);
   pub.stop(2s);
