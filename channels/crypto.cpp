@@ -92,6 +92,13 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return hmac_sha256_concat(key, std::span<const std::string_view>(&data, 1));
 }
 
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
 std::string hmac_sha1(std::string_view key, std::string_view data) {
   return hmac_sha1_concat(key, std::span<const std::string_view>(&data, 1));
 }

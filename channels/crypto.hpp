@@ -22,6 +22,9 @@ std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string hmac_sha256_concat(std::string_view key, std::span<const std::string_view> parts);
 std::string hmac_sha1_concat(std::string_view key, std::span<const std::string_view> parts);
 
+// SHA-256 of `bytes`, lower-case hex (64 characters); empty on an OpenSSL failure.
+std::string sha256_hex(std::string_view bytes);
+
 // Standard base64 (RFC 4648 section 4, "+/" alphabet, "=" padding).
 std::string base64_encode(std::string_view bytes);
 // Strict: length a multiple of 4, only alphabet characters, at most two "=" and only at the end,

@@ -119,12 +119,25 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
     if (!body) return done(error_reply({errc::not_found, "no customer with that identity"}));
     return done(json_text(std::move(*body)));
   }
-  // /v1/customers/{id}
+  // /v1/customers/{id}; DELETE erases the customer (docs/operations.md, "Erasure"), a write on
+  // the writer thread like any other.
   if (segs.size() == 3 && segs[1] == "customers") {
-    if (req.method != "GET") return done(not_allowed("GET"));
+    if (req.method == "DELETE") return erase_customer(segs[2], req.now, std::move(done));
+    if (req.method != "GET") return done(not_allowed("GET, DELETE"));
     auto body = reader_.customer(segs[2]);
     if (!body) return done(error_reply({errc::not_found, "no customer with that id"}));
     return done(json_text(std::move(*body)));
+  }
+  // /v1/customers/{id}/export: everything stored about the customer (docs/export.schema.json).
+  if (segs.size() == 4 && segs[1] == "customers" && segs[3] == "export") {
+    if (req.method != "GET") return done(not_allowed("GET"));
+    auto body = reader_.customer_export(segs[2], req.now);
+    if (!body) return done(error_reply(body.error()));
+    log::info("api", "customer {} exported ({} bytes)", segs[2], body->size());
+    http_reply r = json_text(std::move(*body));
+    r.headers.emplace_back("Content-Disposition",
+                           "attachment; filename=\"customer-" + segs[2] + ".json\"");
+    return done(std::move(r));
   }
   // /v1/conversations/{id}
   if (segs.size() == 3 && segs[1] == "conversations") {
@@ -150,6 +163,37 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
         });
   }
   done(error_reply({errc::not_found}));
+}
+
+// Erases a customer and everything stored of it (store_backend::erase_customer): 200 with what
+// went, once it is committed and the WAL cleared of it.
+void read_api::erase_customer(const std::string& id, millis now,
+                              std::function<void(http_reply)> done) {
+  const auto strings = [](const std::vector<std::string>& v) {
+    boost::json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+  };
+  answer_write(writer_, std::move(done),
+               [id, now, strings](store_backend& store) -> result<boost::json::object> {
+                 SB_TRY(r, store.erase_customer(id, now));
+                 log::info("api",
+                           "customer {} erased: {} merged customer(s), {} conversation(s), {} "
+                           "message(s), {} unpublished, {} dedupe key(s) kept as hashes{}",
+                           r->customer_id, r->merged_ids.size(), r->conversation_ids.size(),
+                           r->messages, r->unpublished, r->keys_kept,
+                           r->wal_cleared ? "" : "; the WAL could not be truncated yet");
+                 return boost::json::object{{"id", r->customer_id},
+                                            {"status", "erased"},
+                                            {"merged_ids", strings(r->merged_ids)},
+                                            {"conversation_ids", strings(r->conversation_ids)},
+                                            {"messages", r->messages},
+                                            {"identities", r->identities},
+                                            {"unpublished", r->unpublished},
+                                            {"deliveries", r->deliveries},
+                                            {"keys_kept", r->keys_kept},
+                                            {"wal_cleared", r->wal_cleared}};
+               });
 }
 
 // An agent's reply (docs/replies.md): 202 {"message_id", "conversation_id", "channel",

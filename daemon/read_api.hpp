@@ -4,6 +4,8 @@
 //   POST /v1/conversations/{id}/messages an agent's reply (docs/replies.md), Idempotency-Key
 //   GET  /v1/customers/{id}              the customer, identities, conversations
 //   GET  /v1/customers?identity=type:value
+//   DELETE /v1/customers/{id}            erase the customer (docs/operations.md, "Erasure")
+//   GET  /v1/customers/{id}/export       everything stored about it (docs/export.schema.json)
 //   GET  /v1/unreadable[?status=pending|replayed|all&channel=&limit=]   kept deliveries
 //   GET  /v1/unreadable/{id}             one, with its events' JSON
 //   GET  /v1/unreadable/{id}/body        its body, exactly as received
@@ -38,6 +40,7 @@ class read_api {
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
  private:
+  void erase_customer(const std::string& id, millis now, std::function<void(http_reply)> done);
   void post_reply(const request_view& req, const std::string& conversation_id,
                   std::function<void(http_reply)> done);
   void unreadable(const request_view& req, const std::vector<std::string>& segs,

@@ -1,5 +1,6 @@
 // What a request's messages become before the writer sees them (store.hpp, prepare): ids,
 // dedupe keys and the message JSON, computed on the HTTP thread whatever the backend.
+#include "channels/crypto.hpp"
 #include "core/ids.hpp"
 #include "store/payload.hpp"
 #include "store/store.hpp"
@@ -7,25 +8,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <openssl/evp.h>
-
 namespace sb {
 
 namespace {
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xF];
-  }
-  return out;
-}
 
 // The unreadable events as the kept row stores them; an event's JSON is embedded as JSON.
 std::string events_json(const std::vector<unreadable_event>& events) {
@@ -66,6 +51,7 @@ void prepare(ingest_request& r) {
     prepared_message p;
     p.id = new_id(r.received_at);
     p.provider_id = m.provider_id.empty() ? derived_provider_id(r.channel, m) : m.provider_id;
+    p.key_sha256 = sha256_hex(p.provider_id);
     // The payload shows the dedupe key, also when it is the store's own hash.
     p.body = message_json(m, {p.id, r.channel, r.channel_type, r.received_at, p.provider_id});
     r.prepared.push_back(std::move(p));

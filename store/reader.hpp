@@ -40,6 +40,13 @@ class store_reader {
   // A merged customer answers as the survivor.
   virtual std::optional<std::string> customer(std::string_view id) = 0;
 
+  // Everything stored about a customer (GDPR Art. 15/20; docs/export.schema.json): the
+  // customer as customer() shows it, its claims, merge history, every conversation of it and
+  // of the customers merged into it with skill history, messages (attachments' metadata and
+  // URLs in them) and replies' deliveries, in one read snapshot. A merged customer's id
+  // exports its survivor. errc::not_found: no such id; errc::unavailable: a read failed.
+  virtual result<std::string> customer_export(std::string_view id, millis now) = 0;
+
   // The customer owning an identity, e.g. ("email", "ann@example.com").
   virtual std::optional<std::string> customer_id_by_identity(std::string_view type,
                                                              std::string_view value) = 0;

@@ -235,6 +235,22 @@ CREATE TABLE events (
 CREATE INDEX deliveries_unread ON deliveries (conversation_id)
   WHERE status IN ('sent', 'delivered');
 )sql",
+    // 13: the customer's data on purpose (docs/operations.md, "Data"). An erased message's
+    // dedupe key is kept as a hash only (of its provider id), with when it was forgotten, so
+    // that a provider's retry of it is still refused as a duplicate without keeping anything
+    // the provider sent. And the indexes an erasure finds a customer's rows by.
+    R"sql(
+CREATE TABLE forgotten_keys (
+  channel      TEXT NOT NULL,
+  key_sha256   TEXT NOT NULL,      -- sha256 of the provider id (hex)
+  forgotten_at INTEGER NOT NULL,
+  PRIMARY KEY (channel, key_sha256)
+) WITHOUT ROWID;
+CREATE INDEX forgotten_keys_by_time ON forgotten_keys (forgotten_at);
+CREATE INDEX customers_merged ON customers (merged_into) WHERE merged_into IS NOT NULL;
+CREATE INDEX email_ids_by_conversation ON email_ids (conversation_id);
+CREATE INDEX reply_keys_by_message ON reply_keys (message_id);
+)sql",
 };
 
 }  // namespace sb::schema

@@ -1,8 +1,10 @@
 #include "store/reader.hpp"
 
+#include "core/log.hpp"
 #include "core/mutex.hpp"
 #include "core/time.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_customer_data.hpp"
 #include "store/sqlite_store.hpp"
 
 #include <boost/json/parse.hpp>
@@ -22,6 +24,7 @@ class sqlite_reader final : public store_reader {
   ~sqlite_reader() override;
   std::optional<std::string> conversation(std::string_view id) override;
   std::optional<std::string> customer(std::string_view id) override;
+  result<std::string> customer_export(std::string_view id, millis now) override;
   std::optional<std::string> customer_id_by_identity(std::string_view type,
                                                      std::string_view value) override;
   std::optional<kept_row> kept(std::string_view id) override;
@@ -242,6 +245,24 @@ std::optional<std::string> sqlite_reader::customer(std::string_view id_in) {
   }
   cu["conversations"] = std::move(convs);
   return boost::json::serialize(cu);
+}
+
+result<std::string> sqlite_reader::customer_export(std::string_view id, millis now) {
+  mutex_lock lock(m_);
+  // One snapshot: the rows of a customer agree with each other even while the writer goes on.
+  try {
+    sql::exec(db_, "BEGIN");
+    std::optional<std::string> out;
+    if (auto survivor = customer_data::survivor(db_, id))
+      out = customer_data::export_json(db_, *survivor, now);
+    sql::exec(db_, "COMMIT");
+    if (!out) return error{errc::not_found, "no customer with that id"};
+    return std::move(*out);
+  } catch (const sql::sqlite_failure& e) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    log::error("store", "exporting customer {} failed: {}", id, e.what());
+    return error{errc::unavailable, "the store could not be read; try again"};
+  }
 }
 
 std::optional<std::string> sqlite_reader::customer_id_by_identity(std::string_view type,

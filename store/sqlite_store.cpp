@@ -6,6 +6,7 @@
 #include "store/reader.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite_customer_data.hpp"
 #include "store/sqlite_replies.hpp"
 #include "store/wal_vfs.hpp"
 
@@ -32,6 +33,9 @@ struct sqlite_store::statements {
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
         find_duplicate(db, "SELECT 1 FROM messages WHERE channel = ?1 AND provider_id = ?2"),
+        find_forgotten(db,
+                       "SELECT 1 FROM forgotten_keys WHERE channel = ?1 AND key_sha256 = ?2"),
+        any_forgotten(db, "SELECT EXISTS (SELECT 1 FROM forgotten_keys)"),
         find_own_send(db,
                       "SELECT 1 FROM deliveries WHERE channel = ?1 AND provider_message_id = ?2"),
         find_identity(db, "SELECT customer_id FROM identities WHERE type = ?1 AND value = ?2"),
@@ -156,7 +160,7 @@ struct sqlite_store::statements {
                         "WHERE expires_at >= ?1 ORDER BY id") {}
 
   stmt begin, commit, rollback;
-  stmt find_duplicate, find_own_send, find_identity, customer_info, insert_customer,
+  stmt find_duplicate, find_forgotten, any_forgotten, find_own_send, find_identity, customer_info, insert_customer,
       set_customer_name;
   stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
@@ -329,6 +333,13 @@ struct store_tx {
     {
       use q(st.find_duplicate);
       q->bind(1, req.channel).bind(2, p.provider_id);
+      if (q->step()) return std::nullopt;
+    }
+    // A message erased with its customer: its provider may retry it for days, and only the
+    // hash of its dedupe key is left to say so (docs/operations.md, "Erasure").
+    if (s.forgotten_any_ && !p.key_sha256.empty()) {
+      use q(st.find_forgotten);
+      q->bind(1, req.channel).bind(2, p.key_sha256);
       if (q->step()) return std::nullopt;
     }
     // The provider's echo of an agent's reply this store sent (Messenger and Instagram echo
@@ -744,6 +755,10 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
               sql::coalescing_wal_vfs());
     configure_connection(s->db_);
+    // What the writer deletes (a confirmed outbox row, an erased customer, a message past its
+    // retention) is overwritten with zeros, in its page and in freed pages, so it does not
+    // linger in the file after an erasure (docs/operations.md, "Data").
+    sql::exec(s->db_, "PRAGMA secure_delete = ON");
     const auto cache_kib = std::max<std::size_t>(opts.cache_bytes / 1024, 1);
     sql::exec(s->db_, fmt::format("PRAGMA cache_size = -{}", cache_kib).c_str());
     if (opts.max_page_count > 0)
@@ -754,6 +769,10 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     s->replies_ = std::make_unique<sqlite_replies>(s->db_);
     sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
     s->backlog_ = s->outbox_size();
+    {
+      use q(s->st_->any_forgotten);
+      s->forgotten_any_ = q->step() && q->i64(0) != 0;
+    }
   } catch (const sql::sqlite_failure& e) {
     return error{errc::unavailable, e.what()};
   }
@@ -1051,6 +1070,36 @@ result<std::string> sqlite_store::close_conversation(std::string_view id, millis
     log::error("store", "closing conversation {} failed: {}", id, e.what());
     return error{transient(e.code) ? errc::unavailable : errc::internal};
   }
+}
+
+result<erasure_report> sqlite_store::erase_customer(std::string_view id, millis at) {
+  std::optional<erasure_report> report;
+  try {
+    in_transaction([&] {
+      report.reset();
+      if (auto survivor = customer_data::survivor(db_, id))
+        report = customer_data::erase(db_, *survivor, at);
+    });
+  } catch (const sql::sqlite_failure& e) {
+    log::error("store", "erasing customer {} failed: {}", id, e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+  if (!report) return error{errc::not_found, "no customer with that id"};
+  backlog_.fetch_sub(report->unpublished - report->parked, std::memory_order_relaxed);
+  forgotten_any_ = forgotten_any_ || report->keys_kept > 0;
+  // secure_delete overwrote what the transaction freed, in the pages it wrote to the WAL; the
+  // WAL's older frames still hold the content as it was. A TRUNCATE checkpoint copies the WAL
+  // into the database file and cuts the WAL to nothing; it waits (the busy timeout) for
+  // readers still on older frames, and is tried a few times.
+  for (int attempt = 0; attempt < 3 && !report->wal_cleared; ++attempt) {
+    int log_frames = -1;
+    int copied = -1;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+                                             &copied);
+    report->wal_cleared = rc == SQLITE_OK && log_frames == 0;
+  }
+  if (report->wal_cleared) checkpointed_frames_ = 0;
+  return std::move(*report);
 }
 
 result<std::int64_t> sqlite_store::park(std::span<const outbox_parking> rows, millis at) {

@@ -32,6 +32,7 @@ struct prepared_message {
   std::string id;           // the message's id, a UUIDv7 of received_at
   std::string provider_id;  // the dedupe key: the provider's id, else a hash of the content
   std::string body;         // the message's JSON as stored and as payloads carry it
+  std::string key_sha256;   // sha256 of provider_id (hex): an erased message's dedupe key
 };
 
 // A delivery with unreadable events, kept whole beside what could be read of it.
@@ -113,6 +114,20 @@ struct ingest_outcome {
   std::optional<reply_receipt> reply;  // for a reply request
 };
 
+// What erasing a customer (store_backend::erase_customer) removed.
+struct erasure_report {
+  std::string customer_id;                    // the customer erased (a survivor of merges)
+  std::vector<std::string> merged_ids;        // customers merged into it, erased with it
+  std::vector<std::string> conversation_ids;  // every one of theirs, merged ones included
+  std::int64_t messages = 0;                  // inbound and outbound
+  std::int64_t identities = 0;                // verified identities and claims
+  std::int64_t unpublished = 0;               // outbox rows (and parked ones) never published
+  std::int64_t parked = 0;                    // of which parked ones
+  std::int64_t deliveries = 0;                // agents' replies' delivery rows
+  std::int64_t keys_kept = 0;                 // dedupe keys kept as hashes (forgotten_keys)
+  bool wal_cleared = false;  // the WAL was checkpointed and truncated: no old copy left in it
+};
+
 class outbox_reader;  // outbox.hpp
 class store_reader;   // reader.hpp
 
@@ -169,6 +184,14 @@ class store_backend {
   virtual result<std::int64_t> unpark(std::int64_t seq) = 0;
   // Forgets a parked row (the message stays stored, it is never published).
   virtual result<void> delete_parked(std::int64_t seq) = 0;
+  // Erases a customer (GDPR Art. 17; docs/operations.md, "Data"): the customer, every customer
+  // merged into it, their identities and claims, conversations, messages, Message-IDs, skill
+  // history, replies' deliveries and idempotency keys, unpublished outbox rows (parked ones
+  // too) and unpublished events of their conversations, in one transaction that overwrites
+  // what it frees. What a provider's retry must still meet is kept as a hash of its dedupe
+  // key (forgotten_keys). A `customer.erased` event is written in the same transaction. A
+  // merged customer's id erases its survivor. errc::not_found for an unknown id.
+  virtual result<erasure_report> erase_customer(std::string_view id, millis at) = 0;
   // A one-row write transaction: true when the store takes writes (after a failed commit,
   // this is how the writer learns the disk has room again).
   virtual bool probe_write(millis at) = 0;

@@ -75,17 +75,6 @@ struct reply_fixture : fixture {
     REQUIRE_FALSE(out.has_value());
     return out.error();
   }
-  std::int64_t count(const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(opts.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    const std::int64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-  }
   // A conversation with one chat message from visitor v-1 at t0.
   std::string chat_conversation() {
     return ingest(request(t0, {chat_message("m-1", "v-1", "hi")})).accepted[0].conversation_id;

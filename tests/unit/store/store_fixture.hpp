@@ -6,6 +6,7 @@
 #include "temp_db.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <memory>
 #include <span>
@@ -59,6 +60,18 @@ struct fixture {
     auto r = open_sqlite_outbox_reader(opts.path, opts.thread_limit, opts.max_payload_bytes);
     REQUIRE(r.has_value());
     return (*r)->fetch(0, 100000);
+  }
+  // The first column of the first row of `sql`, read on a connection of its own.
+  std::int64_t count(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(opts.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
   }
   temp_db db;
   store_options opts;

@@ -767,7 +767,7 @@ TEST_CASE("the writer's page cache holds up to store.cache_bytes, not SQLite's d
 
 TEST_CASE("a full store answers every request of the batch with unavailable, keeps the rest") {
   store_options o;
-  o.max_page_count = 40;  // a few dozen 4 KiB pages: full after some messages
+  o.max_page_count = 50;  // a few dozen 4 KiB pages: full after some messages
   fixture f(o);
   int stored = 0;
   bool full = false;

@@ -1,0 +1,305 @@
+#include "store/sqlite_customer_data.hpp"
+
+#include "channels/crypto.hpp"
+#include "core/ids.hpp"
+#include "store/sqlite.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace sb::customer_data {
+
+using sql::stmt;
+
+namespace {
+
+// Merges are followed at most this far (a chain longer than this is a corrupt store).
+constexpr int max_hops = 64;
+
+// The customer and every customer merged into it, directly or through another, as the temp
+// table `erase_customers`; their conversations as `erase_conversations` and their messages as
+// `erase_messages`. Temp tables live in memory (temp_store = MEMORY) and are dropped by
+// drop_sets().
+void collect_sets(sqlite3* db, const std::string& survivor) {
+  sql::exec(db,
+            "CREATE TEMP TABLE IF NOT EXISTS erase_customers (id TEXT PRIMARY KEY);"
+            "CREATE TEMP TABLE IF NOT EXISTS erase_conversations (id TEXT PRIMARY KEY);"
+            "CREATE TEMP TABLE IF NOT EXISTS erase_messages (id TEXT PRIMARY KEY, "
+            "channel TEXT, provider_id TEXT);"
+            "DELETE FROM temp.erase_customers; DELETE FROM temp.erase_conversations;"
+            "DELETE FROM temp.erase_messages;");
+  {
+    stmt q(db,
+           "INSERT INTO temp.erase_customers (id) WITH RECURSIVE family(id, depth) AS ("
+           "SELECT ?1, 0 UNION SELECT c.id, f.depth + 1 FROM customers c JOIN family f "
+           "ON c.merged_into = f.id WHERE f.depth < ?2) SELECT DISTINCT id FROM family");
+    q.bind(1, survivor).bind(2, max_hops);
+    q.run();
+  }
+  sql::exec(db,
+            "INSERT INTO temp.erase_conversations (id) SELECT id FROM conversations WHERE "
+            "customer_id IN (SELECT id FROM temp.erase_customers);"
+            "INSERT INTO temp.erase_messages (id, channel, provider_id) SELECT id, channel, "
+            "provider_id FROM messages WHERE conversation_id IN "
+            "(SELECT id FROM temp.erase_conversations);");
+}
+
+void drop_sets(sqlite3* db) {
+  sql::exec(db,
+            "DROP TABLE IF EXISTS temp.erase_customers; DROP TABLE IF EXISTS "
+            "temp.erase_conversations; DROP TABLE IF EXISTS temp.erase_messages;");
+}
+
+std::vector<std::string> texts(sqlite3* db, const char* sql) {
+  std::vector<std::string> out;
+  stmt q(db, sql);
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+// Runs a DELETE (or INSERT) and returns how many rows it changed.
+std::int64_t changes(sqlite3* db, const char* sql) {
+  stmt q(db, sql);
+  q.run();
+  return sqlite3_changes64(db);
+}
+
+boost::json::value text_or_null(stmt& q, int col) {
+  if (q.is_null(col)) return nullptr;
+  return boost::json::value(q.text(col));
+}
+
+boost::json::value time_or_null(stmt& q, int col) {
+  if (q.is_null(col)) return nullptr;
+  return boost::json::value(format_time(q.i64(col)));
+}
+
+boost::json::array strings(const std::vector<std::string>& v) {
+  boost::json::array out;
+  for (const auto& s : v) out.emplace_back(s);
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> survivor(sqlite3* db, std::string_view id) {
+  std::string current(id);
+  stmt q(db, "SELECT merged_into FROM customers WHERE id = ?1");
+  for (int hops = 0; hops < max_hops; ++hops) {
+    q.reset();
+    q.bind(1, current);
+    if (!q.step()) return std::nullopt;
+    if (q.is_null(0)) return current;
+    current = q.text(0);
+  }
+  return std::nullopt;
+}
+
+erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
+  erasure_report r;
+  r.customer_id = survivor;
+  collect_sets(db, survivor);
+  r.merged_ids = texts(db, "SELECT id FROM temp.erase_customers ORDER BY id");
+  std::erase(r.merged_ids, survivor);
+  r.conversation_ids = texts(db, "SELECT id FROM temp.erase_conversations ORDER BY id");
+
+  // The dedupe keys a provider may still retry with, as hashes: the messages' own, and the
+  // provider ids of sent replies (Messenger echoes a page's message with it).
+  {
+    stmt keys(db,
+              "SELECT channel, provider_id FROM temp.erase_messages UNION SELECT channel, "
+              "provider_message_id FROM deliveries WHERE provider_message_id IS NOT NULL AND "
+              "message_id IN (SELECT id FROM temp.erase_messages)");
+    stmt keep(db,
+              "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
+              "VALUES (?1, ?2, ?3)");
+    while (keys.step()) {
+      keep.reset();
+      keep.bind(1, keys.text(0)).bind(2, sha256_hex(keys.text(1))).bind(3, at);
+      keep.run();
+      r.keys_kept += sqlite3_changes64(db);
+    }
+  }
+  const std::int64_t outbox =
+      changes(db, "DELETE FROM outbox WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  r.parked = changes(
+      db, "DELETE FROM outbox_parked WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  r.unpublished = outbox + r.parked;
+  // Events not published yet that name their conversations (a reply's status moves).
+  changes(db,
+          "DELETE FROM events WHERE json_extract(body, '$.conversation_id') IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  r.deliveries = changes(
+      db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  changes(db, "DELETE FROM reply_keys WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  changes(db,
+          "DELETE FROM email_ids WHERE conversation_id IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  changes(db,
+          "DELETE FROM skill_changes WHERE conversation_id IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  r.messages = changes(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.erase_messages)");
+  changes(db, "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.erase_conversations)");
+  r.identities =
+      changes(db,
+              "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  r.identities += changes(
+      db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  changes(db,
+          "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
+          "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
+  changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
+  drop_sets(db);
+
+  // For agents' tools to purge their copies: what reached a queue cannot be recalled.
+  const std::string event_id = new_id(at);
+  const std::string body = boost::json::serialize(
+      boost::json::object{{"schema", "switchboard.event/v1"},
+                          {"id", event_id},
+                          {"type", "customer.erased"},
+                          {"occurred_at", format_time(at)},
+                          {"customer_id", survivor},
+                          {"merged_ids", strings(r.merged_ids)},
+                          {"conversation_ids", strings(r.conversation_ids)}});
+  stmt ev(db, "INSERT INTO events (id, routing_key, body, created_at) VALUES (?1, ?2, ?3, ?4)");
+  ev.bind(1, event_id).bind(2, "customer.erased").bind(3, body).bind(4, at);
+  ev.run();
+  return r;
+}
+
+std::string export_json(sqlite3* db, const std::string& survivor, millis now) {
+  // The family, the survivor first.
+  std::vector<std::string> family{survivor};
+  {
+    stmt q(db,
+           "WITH RECURSIVE family(id, depth) AS (SELECT ?1, 0 UNION SELECT c.id, f.depth + 1 "
+           "FROM customers c JOIN family f ON c.merged_into = f.id WHERE f.depth < ?2) "
+           "SELECT DISTINCT id FROM family WHERE id != ?1 ORDER BY id");
+    q.bind(1, survivor).bind(2, max_hops);
+    while (q.step()) family.push_back(q.text(0));
+  }
+  boost::json::array customers;
+  boost::json::array identities;
+  boost::json::array merges;
+  boost::json::array conversations;
+  stmt customer(db, "SELECT name, created_at, merged_into FROM customers WHERE id = ?1");
+  stmt ids(db,
+           "SELECT type, value, 1, created_at, 0 FROM identities WHERE customer_id = ?1 "
+           "UNION ALL SELECT type, value, 0, created_at, refuted FROM claims WHERE "
+           "customer_id = ?1 ORDER BY 3 DESC, 4, 1, 2");
+  stmt merged(db,
+              "SELECT merged_id, survivor_id, merged_at, message_id, identity_type, "
+              "identity_value FROM customer_merges WHERE survivor_id = ?1 "
+              "ORDER BY merged_at, rowid");
+  stmt convs(db,
+             "SELECT id, status, skill, priority, opened_at, last_message_at, message_count, "
+             "closed_at, merged_into FROM conversations WHERE customer_id = ?1 "
+             "ORDER BY opened_at, id");
+  stmt history(db,
+               "SELECT changed_at, skill, previous_skill, message_id, reason FROM skill_changes "
+               "WHERE conversation_id = ?1 ORDER BY changed_at, rowid");
+  stmt messages(db, "SELECT body FROM messages WHERE conversation_id = ?1 ORDER BY seq");
+  stmt deliveries(db,
+                  "SELECT message_id, channel, status, attempts, created_at, updated_at, "
+                  "provider_message_id, reason FROM deliveries WHERE conversation_id = ?1 "
+                  "ORDER BY created_at, message_id");
+  stmt email_ids(db,
+                 "SELECT message_id FROM email_ids WHERE conversation_id = ?1 ORDER BY "
+                 "message_id");
+  for (const auto& id : family) {
+    customer.reset();
+    customer.bind(1, id);
+    if (!customer.step()) continue;
+    customers.push_back({{"id", id},
+                         {"name", customer.text(0)},
+                         {"created_at", format_time(customer.i64(1))},
+                         {"merged_into", text_or_null(customer, 2)}});
+    ids.reset();
+    ids.bind(1, id);
+    while (ids.step())
+      identities.push_back({{"customer_id", id},
+                            {"type", ids.text(0)},
+                            {"value", ids.text(1)},
+                            {"verified", ids.i64(2) != 0},
+                            {"refuted", ids.i64(4) != 0},
+                            {"since", format_time(ids.i64(3))}});
+    merged.reset();
+    merged.bind(1, id);
+    while (merged.step()) {
+      boost::json::object m{{"merged_id", merged.text(0)},
+                            {"survivor_id", merged.text(1)},
+                            {"at", format_time(merged.i64(2))},
+                            {"message_id", text_or_null(merged, 3)}};
+      m["identity"] = merged.is_null(4) ? boost::json::value(nullptr)
+                                        : boost::json::value(boost::json::object{
+                                              {"type", merged.text(4)}, {"value", merged.text(5)}});
+      merges.push_back(std::move(m));
+    }
+    convs.reset();
+    convs.bind(1, id);
+    while (convs.step()) {
+      const std::string cid = convs.text(0);
+      boost::json::object c{{"id", cid},
+                            {"customer_id", id},
+                            {"status", convs.text(1)},
+                            {"skill", text_or_null(convs, 2)},
+                            {"priority", convs.i64(3)},
+                            {"opened_at", format_time(convs.i64(4))},
+                            {"last_message_at", format_time(convs.i64(5))},
+                            {"message_count", convs.i64(6)},
+                            {"closed_at", time_or_null(convs, 7)},
+                            {"merged_into", text_or_null(convs, 8)}};
+      boost::json::array h;
+      history.reset();
+      history.bind(1, cid);
+      while (history.step())
+        h.push_back({{"at", format_time(history.i64(0))},
+                     {"skill", history.text(1)},
+                     {"previous_skill", text_or_null(history, 2)},
+                     {"message_id", history.text(3)},
+                     {"reason", history.text(4)}});
+      c["skill_history"] = std::move(h);
+      boost::json::array thread;
+      messages.reset();
+      messages.bind(1, cid);
+      while (messages.step()) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(messages.text(0), ec);
+        thread.push_back(ec ? boost::json::value(messages.text(0)) : std::move(v));
+      }
+      c["messages"] = std::move(thread);
+      boost::json::array d;
+      deliveries.reset();
+      deliveries.bind(1, cid);
+      while (deliveries.step())
+        d.push_back({{"message_id", deliveries.text(0)},
+                     {"channel", deliveries.text(1)},
+                     {"status", deliveries.text(2)},
+                     {"attempts", deliveries.i64(3)},
+                     {"created_at", format_time(deliveries.i64(4))},
+                     {"updated_at", format_time(deliveries.i64(5))},
+                     {"provider_message_id", text_or_null(deliveries, 6)},
+                     {"reason", text_or_null(deliveries, 7)}});
+      c["deliveries"] = std::move(d);
+      boost::json::array e;
+      email_ids.reset();
+      email_ids.bind(1, cid);
+      while (email_ids.step()) e.emplace_back(email_ids.text(0));
+      c["email_message_ids"] = std::move(e);
+      conversations.push_back(std::move(c));
+    }
+  }
+  return boost::json::serialize(boost::json::object{{"schema", "switchboard.export/v1"},
+                                                    {"exported_at", format_time(now)},
+                                                    {"customer_id", survivor},
+                                                    {"customers", std::move(customers)},
+                                                    {"identities", std::move(identities)},
+                                                    {"merges", std::move(merges)},
+                                                    {"conversations", std::move(conversations)}});
+}
+
+}  // namespace sb::customer_data

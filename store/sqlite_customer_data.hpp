@@ -1,0 +1,31 @@
+// A customer's data as a whole, on SQLite: found through its merges, erased (GDPR Art. 17) and
+// exported (Art. 15/20). docs/operations.md, "Data", says what each does for ops. Private to
+// store/: the writer's connection erases (sqlite_store::erase_customer), the read API's exports
+// (sqlite_reader::customer_export); each call runs inside the caller's transaction.
+#pragma once
+
+#include "core/time.hpp"
+#include "store/store.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+
+namespace sb::customer_data {
+
+// The customer `id` is, following merges to the survivor; nullopt when no customer has it.
+std::optional<std::string> survivor(sqlite3* db, std::string_view id);
+
+// Deletes everything of `survivor` and of the customers merged into it (store.hpp,
+// store_backend::erase_customer), keeps their dedupe keys as hashes and writes the
+// customer.erased event. The connection must have secure_delete on for the freed content to be
+// overwritten. Inside the caller's write transaction.
+erasure_report erase(sqlite3* db, const std::string& survivor, millis at);
+
+// The export document (docs/export.schema.json) of `survivor`. Inside the caller's read
+// transaction, so that it is one snapshot.
+std::string export_json(sqlite3* db, const std::string& survivor, millis now);
+
+}  // namespace sb::customer_data
