@@ -337,6 +337,23 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
                 kept->events.size(), ch.config.name, first.path, first.reason,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
   }
+  // 3b. The blocklist (server.blocklist_file): a message one of whose verified identities (or
+  // a verified address's domain) is listed is dropped here, before anything is stored or
+  // queued, and answered like an ignored event so that the provider stops retrying it. A claim
+  // blocks nothing: anyone can type an address.
+  std::size_t blocked_n = 0;  // counted as blocked, answered as ignored
+  if (const auto& blocked = cfg.server.blocklist) {
+    const auto n = std::erase_if(parsed.messages, [&](const inbound_message& m) {
+      return std::any_of(m.identities.begin(), m.identities.end(),
+                         [&](const identity& id) { return id.verified && blocked->contains(id); });
+    });
+    if (n > 0) {
+      count(ch.config.name, "blocked", "", n);
+      parsed.ignored += n;
+      blocked_n = n;
+      log::debug("ingress", "blocked channel={} messages={}", ch.config.name, n);
+    }
+  }
   // A signature's first use is remembered across a restart: with the commit, or, when nothing
   // is stored, with the writer's next transaction.
   std::optional<signature_use> first_use = std::move(parsed.signature);
@@ -345,7 +362,7 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   if (parsed.messages.empty() && !kept && parsed.statuses.empty()) {
     if (first_use) sink_.remember({ch.config.name, std::move(*first_use)});
     log::debug("ingress", "ignored channel={} events={}", ch.config.name, parsed.ignored);
-    count(ch.config.name, "ignored", "", parsed.ignored);
+    count(ch.config.name, "ignored", "", parsed.ignored - blocked_n);
     if (parsed.ack) return done(answer_reply(*parsed.ack));
     return done(outcome_reply({{}, 0, parsed.ignored, 0, false}));
   }
@@ -386,7 +403,7 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   prepare(ir);  // ids and message JSON here too, off the writer thread
   std::optional<signature_use> seen_copy = ir.seen;
   sink_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
-                               ack = std::move(parsed.ack),
+                               blocked_n, ack = std::move(parsed.ack),
                                seen = std::move(seen_copy)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);
@@ -401,7 +418,7 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
       log::debug("ingest", "duplicates channel={} count={}", channel, r->duplicates);
     count(channel, "accepted", "", r->accepted.size());
     count(channel, "duplicate", "", r->duplicates);
-    count(channel, "ignored", "", r->ignored);
+    count(channel, "ignored", "", r->ignored - std::min(r->ignored, blocked_n));
     done(ack ? answer_reply(*ack) : outcome_reply(*r));
   });
 }

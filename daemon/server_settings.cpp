@@ -1,6 +1,7 @@
 #include "daemon/server_settings.hpp"
 
 #include "core/config_reader.hpp"
+#include "routing/settings.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/core.h>
@@ -120,6 +121,11 @@ void parse_server_config(conf::reader& rd, const conf::field& f, server_config& 
         rd.error(*v, problem);
       }
       s.api_tokens_file = std::move(*text);
+    }
+  if (auto v = m.take("blocklist_file"))
+    if (auto path = rd.non_empty_text(*v)) {
+      s.blocklist = read_identity_list(rd, *v, *path);
+      s.blocklist_file = std::move(*path);
     }
   if (auto v = m.take("rate_limit")) parse_rate_limit(rd, *v, s.rate_limit);
   m.finish();

@@ -4,10 +4,12 @@
 
 #include "channels/crypto.hpp"
 #include "core/config_fwd.hpp"
+#include "routing/identity_list.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -48,6 +50,11 @@ struct server_config {
   // nothing of a right one. Empty: the read API is closed.
   secret_set api_tokens;
   rate_limit_config rate_limit;
+  // Senders whose webhooks are answered 200 and dropped before anything is stored
+  // (docs/operations.md, "Blocklist"): verified identities and e-mail domains, one a line.
+  // Read at load, so a SIGHUP reload picks up changes. Null: nobody is blocked.
+  std::optional<std::string> blocklist_file;
+  std::shared_ptr<const identity_list> blocklist;
 };
 
 void parse_server_config(conf::reader& rd, const conf::field& f, server_config& out);

@@ -77,7 +77,10 @@ std::string known_identity_types() {
 }
 
 bool identity_list::contains(const identity& id) const {
-  return entries.contains(key(id.type, id.value));
+  if (entries.contains(key(id.type, id.value))) return true;
+  if (domains.empty() || id.type != "email") return false;
+  const auto at = id.value.rfind('@');
+  return at != std::string::npos && domains.contains(id.value.substr(at + 1));
 }
 
 bool identity_list::contains_any(const std::vector<identity>& ids) const {
@@ -104,11 +107,19 @@ identity_list_parse parse_identity_list(std::string_view text, std::string file)
     } else {
       const std::string type = ascii_lowered(trim(line.substr(0, colon)));
       const std::string_view value = trim(line.substr(colon + 1));
-      if (!is_identity_type(type)) {
-        problem = fmt::format("unknown identity type \"{}\"; known types: {}", type,
-                              known_identity_types());
+      if (!is_identity_type(type) && type != "email_domain") {
+        problem = fmt::format("unknown identity type \"{}\"; known types: {}, email_domain",
+                              type, known_identity_types());
       } else if (value.empty()) {
         problem = fmt::format("\"{}\" has no value after the colon", line);
+      } else if (type == "email_domain") {
+        // Written the way an address's domain is (lower case, Unicode): normalised as one.
+        const auto address = normalize_email("x@" + std::string(value));
+        if (address) {
+          list.domains.insert(address->substr(2));
+          continue;
+        }
+        problem = fmt::format("\"{}\" is not an e-mail domain", value);
       } else if (auto v = normalize(type, value, problem)) {
         list.entries.insert(key(type, *v));
         continue;

@@ -1,6 +1,8 @@
 // A set of customer identities read from a file, for the `customer_in` route condition (VIPs,
-// key accounts, blocked senders). One "type:value" a line, normalised the way channels write
-// identities, so "email:Jane@Example.COM" matches the lower-cased address a channel records.
+// key accounts) and the edge's blocklist (server.blocklist_file). One "type:value" a line,
+// normalised the way channels write identities, so "email:Jane@Example.COM" matches the
+// lower-cased address a channel records; "email_domain:example.com" lists every address of
+// that domain (exactly that domain, not its subdomains).
 #pragma once
 
 #include "channels/message.hpp"
@@ -16,6 +18,7 @@ namespace sb {
 struct identity_list {
   std::string file;
   std::unordered_set<std::string> entries;  // "type:value", normalised
+  std::unordered_set<std::string> domains;  // e-mail domains, normalised as addresses' are
 
   bool contains(const identity& id) const;
   // Any of the message's identities is on the list.

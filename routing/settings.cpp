@@ -198,16 +198,7 @@ class route_parser {
       if (!it->second) rd_.error(f, fmt::format("\"{}\" could not be loaded (see above)", *path));
       return it->second;
     }
-    constexpr std::size_t max_size = 64 << 20;
-    std::string problem;
-    std::shared_ptr<const identity_list> out;
-    if (auto text = conf::read_small_file(*path, max_size, problem)) {
-      auto parsed = parse_identity_list(*text, *path);
-      for (const auto& e : parsed.errors) rd_.error(f, fmt::format("{}: {}", *path, e));
-      if (parsed.list) out = std::make_shared<const identity_list>(std::move(*parsed.list));
-    } else {
-      rd_.error(f, problem);
-    }
+    auto out = read_identity_list(rd_, f, *path);
     customer_lists_.emplace(*path, out);
     return out;
   }
@@ -296,6 +287,21 @@ class route_parser {
 };
 
 }  // namespace
+
+std::shared_ptr<const identity_list> read_identity_list(conf::reader& rd, const conf::field& f,
+                                                        const std::string& path) {
+  constexpr std::size_t max_size = 64 << 20;
+  std::string problem;
+  std::shared_ptr<const identity_list> out;
+  if (auto text = conf::read_small_file(path, max_size, problem)) {
+    auto parsed = parse_identity_list(*text, path);
+    for (const auto& e : parsed.errors) rd.error(f, fmt::format("{}: {}", path, e));
+    if (parsed.list) out = std::make_shared<const identity_list>(std::move(*parsed.list));
+  } else {
+    rd.error(f, problem);
+  }
+  return out;
+}
 
 std::string default_skill_hint(const std::vector<skill_ref>& skills) {
   for (const auto& s : skills)

@@ -21,6 +21,11 @@ struct skill_ref {
   std::optional<int> max_priority;  // unset when its own value was invalid
 };
 
+// An identity list file (routing/identity_list.hpp) named by `f`: nullptr after an error,
+// reported on `f` (the file's problem, or each bad line). At most 64 MiB.
+std::shared_ptr<const identity_list> read_identity_list(conf::reader& rd, const conf::field& f,
+                                                        const std::string& path);
+
 // The skill a default route is suggested with in error messages.
 std::string default_skill_hint(const std::vector<skill_ref>& skills);
 

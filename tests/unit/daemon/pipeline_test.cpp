@@ -178,4 +178,26 @@ TEST_CASE("pipeline: check_head gives the channel's body limit or refuses at onc
   CHECK(v.refusal->status == 404);
 }
 
+TEST_CASE("pipeline: a blocked sender's webhook is answered 200 and nothing reaches the sink") {
+  harness h;
+  auto cfg = std::make_shared<config>(*h.holder.get());
+  auto list = parse_identity_list("chat:web-chat:v-1\n", "blocked.txt");
+  REQUIRE(list.list);
+  cfg->server.blocklist = std::make_shared<const identity_list>(std::move(*list.list));
+  h.holder.set(cfg);
+  request r = chat_post("m-blocked");
+  auto reply = h.handle(r);
+  REQUIRE(reply);  // answered at once: nothing to commit
+  CHECK(reply->status == 200);
+  CHECK(boost::json::parse(reply->body).at("ignored").as_int64() == 1);
+  CHECK(h.sink.requests.empty());
+  CHECK(h.sink.remembered.size() == 1);  // its signature is still remembered
+  // Another visitor passes.
+  request other = fixtures::standard_webhooks_post(
+      {.target = "/v1/webhooks/web-chat", .now = test_now},
+      R"({"id":"m-ok","visitor":{"id":"v-2"},"text":"hi"})", chat_key, test_now / 1000, "msg_ok");
+  CHECK_FALSE(h.handle(other));
+  CHECK(h.sink.requests.size() == 1);
+}
+
 }  // namespace sb

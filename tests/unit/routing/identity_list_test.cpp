@@ -77,3 +77,19 @@ TEST_CASE("is_identity_type") {
   CHECK_FALSE(sb::is_identity_type("fax"));
   CHECK(sb::known_identity_types().find("whatsapp") != std::string::npos);
 }
+
+TEST_CASE("identity_list: an email_domain line lists every address of exactly that domain") {
+  const auto r = parse_identity_list(
+      "email_domain: Spam.Example\n"
+      "email_domain:xn--bcher-kva.example\n",
+      "blocked.txt");
+  REQUIRE(r.list.has_value());
+  CHECK(r.list->contains({"email", "anyone@spam.example"}));
+  CHECK(r.list->contains({"email", "jane@bücher.example"}));
+  CHECK_FALSE(r.list->contains({"email", "anyone@mail.spam.example"}));
+  CHECK_FALSE(r.list->contains({"email", "spam.example@other.example"}));
+  CHECK_FALSE(r.list->contains({"chat", "anyone@spam.example"}));
+  const auto bad = parse_identity_list("email_domain:not a domain@\n", "blocked.txt");
+  REQUIRE(bad.errors.size() == 1);
+  CHECK(bad.errors[0].find("not an e-mail domain") != std::string::npos);
+}
