@@ -14,6 +14,7 @@
 #include "delivery/engine.hpp"
 #include "store/reader.hpp"
 #include "store/store.hpp"
+#include "store/retention.hpp"
 #include "store/writer.hpp"
 
 #include <curl/curl.h>
@@ -192,6 +193,9 @@ int run_daemon(const std::string& config_path) {
 
   // 3. HTTP ingress.
   boost::asio::io_context ioc;
+  // Retention (docs/operations.md, "Retention"): passes run by the writer between batches.
+  retention_runner retention(writer, cfg->store.retention);
+
   pipeline pipe(holder, writer);
   for (auto& s : (*store)->load_signatures(now_ms())) pipe.signatures().load(s.channel, s.use);
   read_api api(holder, **api_reader, writer, pipe);
@@ -248,6 +252,7 @@ int run_daemon(const std::string& config_path) {
     replies.render_metrics(out);
     deliveries.render_metrics(out);
     events.render_metrics(out);
+    retention.render_metrics(out);
     metrics::render_process_metrics(out);
     return out;
   });
@@ -265,6 +270,7 @@ int run_daemon(const std::string& config_path) {
   replies.start();
   deliveries.start();
   events.start();
+  retention.start();
   server.start();
   log::info("http", "listening on {}:{}", cfg->server.host, *port);
 
@@ -327,6 +333,7 @@ int run_daemon(const std::string& config_path) {
               server.active_connections());
   boost::asio::post(ioc, [&dog] { dog.stop(); });
   // Replies handed to the writer are committed and acknowledged; the rest stay in the queue.
+  retention.stop();
   replies.stop(reply_deadline);
   deliveries.stop();
   events.stop(reply_deadline);

@@ -9,6 +9,25 @@
 
 namespace sb {
 
+// The config's `retention:` section (docs/configuration.md, docs/operations.md "Retention"):
+// what is deleted when, and how fast. Off unless max_age is set.
+struct retention_options {
+  // Conversations silent (no message received) for longer than this are deleted with their
+  // messages, replies and history; customers left with nothing are deleted; kept unreadable
+  // deliveries older than this too. 0: keep everything for ever.
+  std::chrono::milliseconds max_age{0};
+  // How long the dedupe key of a deleted or erased message is kept (as a hash), counted from
+  // its deletion: a provider's retry within it is still answered as a duplicate. WhatsApp
+  // retries for up to 7 days, the longest of the providers (docs/operations.md, "Retention").
+  std::chrono::milliseconds dedupe_horizon{14LL * 24 * 3600 * 1000};
+  // Messages deleted in one transaction at most, and the pause between transactions while
+  // there is more to delete (every `interval` otherwise): the writer's other work goes
+  // between them.
+  std::size_t batch = 500;
+  std::chrono::milliseconds pause{50};
+  std::chrono::milliseconds interval{10000};
+};
+
 struct store_options {
   std::string path = "switchboard.db";
   std::chrono::seconds reopen_after{7 * 24 * 3600};
@@ -23,6 +42,7 @@ struct store_options {
   // default 2 MiB holds few of their pages once the store is large, and a page not held is
   // read from the OS, or from the disk when the OS has let it go.
   std::size_t cache_bytes = 64 << 20;
+  retention_options retention;  // the top-level `retention:` section
 };
 
 }  // namespace sb

@@ -235,10 +235,10 @@ CREATE TABLE events (
 CREATE INDEX deliveries_unread ON deliveries (conversation_id)
   WHERE status IN ('sent', 'delivered');
 )sql",
-    // 13: the customer's data on purpose (docs/operations.md, "Data"). An erased message's
-    // dedupe key is kept as a hash only (of its provider id), with when it was forgotten, so
-    // that a provider's retry of it is still refused as a duplicate without keeping anything
-    // the provider sent. And the indexes an erasure finds a customer's rows by.
+    // 13: the customer's data on purpose (docs/operations.md, "Data"). An erased or expired
+    // message's dedupe key is kept as a hash only (of its provider id), with when it was
+    // forgotten, so that a provider's retry of it is still refused as a duplicate without
+    // keeping anything the provider sent. And the indexes erasure and retention find rows by.
     R"sql(
 CREATE TABLE forgotten_keys (
   channel      TEXT NOT NULL,
@@ -250,6 +250,10 @@ CREATE INDEX forgotten_keys_by_time ON forgotten_keys (forgotten_at);
 CREATE INDEX customers_merged ON customers (merged_into) WHERE merged_into IS NOT NULL;
 CREATE INDEX email_ids_by_conversation ON email_ids (conversation_id);
 CREATE INDEX reply_keys_by_message ON reply_keys (message_id);
+-- Retention never deletes a conversation with a message still in the outbox: it stops short of
+-- the oldest unpublished message (an unparked row keeps its old created_at, so the oldest is
+-- not always the first by seq). Appended at one end and cut at the other, like the outbox.
+CREATE INDEX outbox_by_created ON outbox (created_at);
 )sql",
 };
 

@@ -25,4 +25,20 @@ void parse_store_options(conf::reader& rd, const conf::field& f, store_options& 
   m.finish();
 }
 
+void parse_retention_options(conf::reader& rd, const conf::field& f, retention_options& r) {
+  using std::chrono::milliseconds;
+  conf::mapping m(rd.diag(), f);
+  if (auto v = m.take("max_age"))
+    if (auto d = rd.duration(*v, milliseconds{1000})) r.max_age = *d;
+  if (auto v = m.take("dedupe_horizon"))
+    if (auto d = rd.duration(*v, milliseconds{1000})) r.dedupe_horizon = *d;
+  if (auto v = m.take("batch"))
+    if (auto n = rd.integer(*v, 1, 100000)) r.batch = *n;
+  if (auto v = m.take("pause"))
+    if (auto d = rd.duration(*v, milliseconds{0})) r.pause = *d;
+  if (auto v = m.take("interval"))
+    if (auto d = rd.duration(*v, milliseconds{100})) r.interval = *d;
+  m.finish();
+}
+
 }  // namespace sb

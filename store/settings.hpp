@@ -7,5 +7,7 @@
 namespace sb {
 
 void parse_store_options(conf::reader& rd, const conf::field& f, store_options& out);
+// The top-level `retention:` section.
+void parse_retention_options(conf::reader& rd, const conf::field& f, retention_options& out);
 
 }  // namespace sb

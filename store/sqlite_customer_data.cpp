@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -24,14 +26,18 @@ constexpr int max_hops = 64;
 // table `erase_customers`; their conversations as `erase_conversations` and their messages as
 // `erase_messages`. Temp tables live in memory (temp_store = MEMORY) and are dropped by
 // drop_sets().
-void collect_sets(sqlite3* db, const std::string& survivor) {
+void create_sets(sqlite3* db) {
   sql::exec(db,
             "CREATE TEMP TABLE IF NOT EXISTS erase_customers (id TEXT PRIMARY KEY);"
             "CREATE TEMP TABLE IF NOT EXISTS erase_conversations (id TEXT PRIMARY KEY);"
             "CREATE TEMP TABLE IF NOT EXISTS erase_messages (id TEXT PRIMARY KEY, "
-            "channel TEXT, provider_id TEXT);"
+            "channel TEXT, provider_id TEXT, received_at INTEGER);"
             "DELETE FROM temp.erase_customers; DELETE FROM temp.erase_conversations;"
             "DELETE FROM temp.erase_messages;");
+}
+
+void collect_sets(sqlite3* db, const std::string& survivor) {
+  create_sets(db);
   {
     stmt q(db,
            "INSERT INTO temp.erase_customers (id) WITH RECURSIVE family(id, depth) AS ("
@@ -43,8 +49,8 @@ void collect_sets(sqlite3* db, const std::string& survivor) {
   sql::exec(db,
             "INSERT INTO temp.erase_conversations (id) SELECT id FROM conversations WHERE "
             "customer_id IN (SELECT id FROM temp.erase_customers);"
-            "INSERT INTO temp.erase_messages (id, channel, provider_id) SELECT id, channel, "
-            "provider_id FROM messages WHERE conversation_id IN "
+            "INSERT INTO temp.erase_messages (id, channel, provider_id, received_at) SELECT id, "
+            "channel, provider_id, received_at FROM messages WHERE conversation_id IN "
             "(SELECT id FROM temp.erase_conversations);");
 }
 
@@ -99,42 +105,37 @@ std::optional<std::string> survivor(sqlite3* db, std::string_view id) {
   return std::nullopt;
 }
 
-erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
-  erasure_report r;
-  r.customer_id = survivor;
-  collect_sets(db, survivor);
-  r.merged_ids = texts(db, "SELECT id FROM temp.erase_customers ORDER BY id");
-  std::erase(r.merged_ids, survivor);
-  r.conversation_ids = texts(db, "SELECT id FROM temp.erase_conversations ORDER BY id");
+namespace {
 
-  // The dedupe keys a provider may still retry with, as hashes: the messages' own, and the
-  // provider ids of sent replies (Messenger echoes a page's message with it).
-  {
-    stmt keys(db,
-              "SELECT channel, provider_id FROM temp.erase_messages UNION SELECT channel, "
-              "provider_message_id FROM deliveries WHERE provider_message_id IS NOT NULL AND "
-              "message_id IN (SELECT id FROM temp.erase_messages)");
-    stmt keep(db,
-              "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
-              "VALUES (?1, ?2, ?3)");
-    while (keys.step()) {
-      keep.reset();
-      keep.bind(1, keys.text(0)).bind(2, sha256_hex(keys.text(1))).bind(3, at);
-      keep.run();
-      r.keys_kept += sqlite3_changes64(db);
-    }
+// The dedupe keys a provider may still retry with, of the messages in temp.erase_messages
+// received after `since`, kept as hashes: the messages' own, and the provider ids of sent
+// replies (Messenger echoes a page's message with it). Returns how many were new.
+std::int64_t keep_keys(sqlite3* db, millis since, millis at) {
+  std::int64_t kept = 0;
+  stmt keys(db,
+            "SELECT channel, provider_id FROM temp.erase_messages WHERE received_at > ?1 "
+            "UNION SELECT d.channel, d.provider_message_id FROM deliveries d JOIN "
+            "temp.erase_messages m ON m.id = d.message_id WHERE d.provider_message_id IS NOT "
+            "NULL AND m.received_at > ?1");
+  keys.bind(1, since);
+  stmt keep(db,
+            "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
+            "VALUES (?1, ?2, ?3)");
+  while (keys.step()) {
+    keep.reset();
+    keep.bind(1, keys.text(0)).bind(2, sha256_hex(keys.text(1))).bind(3, at);
+    keep.run();
+    kept += sqlite3_changes64(db);
   }
-  const std::int64_t outbox =
-      changes(db, "DELETE FROM outbox WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-  r.parked = changes(
+  return kept;
+}
+
+// Deletes the conversations of temp.erase_conversations, their messages (temp.erase_messages)
+// and what hangs on them: replies' deliveries and keys, Message-IDs, skill history, parked
+// outbox rows. Returns how many messages went and how many parked rows.
+std::pair<std::int64_t, std::int64_t> delete_conversations(sqlite3* db) {
+  const std::int64_t parked = changes(
       db, "DELETE FROM outbox_parked WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-  r.unpublished = outbox + r.parked;
-  // Events not published yet that name their conversations (a reply's status moves).
-  changes(db,
-          "DELETE FROM events WHERE json_extract(body, '$.conversation_id') IN "
-          "(SELECT id FROM temp.erase_conversations)");
-  r.deliveries = changes(
-      db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
   changes(db, "DELETE FROM reply_keys WHERE message_id IN (SELECT id FROM temp.erase_messages)");
   changes(db,
           "DELETE FROM email_ids WHERE conversation_id IN "
@@ -142,8 +143,34 @@ erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   changes(db,
           "DELETE FROM skill_changes WHERE conversation_id IN "
           "(SELECT id FROM temp.erase_conversations)");
-  r.messages = changes(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.erase_messages)");
+  const std::int64_t messages =
+      changes(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.erase_messages)");
   changes(db, "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.erase_conversations)");
+  return {messages, parked};
+}
+
+}  // namespace
+
+erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
+  erasure_report r;
+  r.customer_id = survivor;
+  collect_sets(db, survivor);
+  r.merged_ids = texts(db, "SELECT id FROM temp.erase_customers ORDER BY id");
+  std::erase(r.merged_ids, survivor);
+  r.conversation_ids = texts(db, "SELECT id FROM temp.erase_conversations ORDER BY id");
+  r.keys_kept = keep_keys(db, std::numeric_limits<millis>::min(), at);
+  const std::int64_t outbox =
+      changes(db, "DELETE FROM outbox WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  // Events not published yet that name their conversations (a reply's status moves).
+  changes(db,
+          "DELETE FROM events WHERE json_extract(body, '$.conversation_id') IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  r.deliveries = changes(
+      db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  const auto [messages, parked] = delete_conversations(db);
+  r.messages = messages;
+  r.parked = parked;
+  r.unpublished = outbox + parked;
   r.identities =
       changes(db,
               "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
@@ -168,6 +195,101 @@ erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   stmt ev(db, "INSERT INTO events (id, routing_key, body, created_at) VALUES (?1, ?2, ?3, ?4)");
   ev.bind(1, event_id).bind(2, "customer.erased").bind(3, body).bind(4, at);
   ev.run();
+  return r;
+}
+
+retention_pass retain(sqlite3* db, const retention_options& opts, millis now,
+                      std::int64_t& cursor) {
+  retention_pass r;
+  // Stop short of the oldest unpublished message: every message of a conversation silent
+  // since before it was received before it, so none is in the outbox.
+  millis cutoff = now - opts.max_age.count();
+  {
+    stmt q(db, "SELECT min(created_at) FROM outbox");
+    if (q.step() && !q.is_null(0)) cutoff = std::min(cutoff, q.i64(0));
+  }
+  // The sweep's next conversations, in rowid order (the order they were opened in): no index
+  // on when they last heard from the customer, which every message would have to update.
+  const std::int64_t scan = static_cast<std::int64_t>(std::max<std::size_t>(opts.batch, 1)) * 4;
+  create_sets(db);
+  {
+    stmt q(db,
+           "SELECT rowid, id, customer_id, last_message_at < ?2 AND id NOT IN (SELECT "
+           "conversation_id FROM deliveries WHERE status = 'queued'), message_count "
+           "FROM conversations WHERE rowid > ?1 ORDER BY rowid LIMIT ?3");
+    q.bind(1, cursor).bind(2, cutoff).bind(3, scan);
+    stmt add_conv(db, "INSERT INTO temp.erase_conversations (id) VALUES (?1)");
+    stmt add_customer(db, "INSERT OR IGNORE INTO temp.erase_customers (id) VALUES (?1)");
+    std::int64_t seen = 0;
+    std::int64_t budget = static_cast<std::int64_t>(opts.batch);
+    while (q.step()) {
+      ++seen;
+      if (q.i64(3) != 0) {
+        if (budget <= 0) {  // this one waits for the next pass
+          r.more = true;
+          break;
+        }
+        budget -= std::max<std::int64_t>(q.i64(4), 1);
+        add_conv.reset();
+        add_conv.bind(1, q.text(1));
+        add_conv.run();
+        add_customer.reset();
+        add_customer.bind(1, q.text(2));
+        add_customer.run();
+        ++r.conversations;
+      }
+      cursor = q.i64(0);
+    }
+    if (!r.more && seen < scan) cursor = 0;  // the end: the next sweep starts over
+    r.more = r.more || seen == scan;
+  }
+  if (r.conversations > 0) {
+    sql::exec(db,
+              "INSERT INTO temp.erase_messages (id, channel, provider_id, received_at) SELECT "
+              "id, channel, provider_id, received_at FROM messages WHERE conversation_id IN "
+              "(SELECT id FROM temp.erase_conversations)");
+    r.keys_kept = keep_keys(db, now - opts.dedupe_horizon.count(), now);
+    changes(db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+    r.messages = delete_conversations(db).first;
+    // Customers left with nothing: their identities, claims and merges go with them.
+    sql::exec(db,
+              "DELETE FROM temp.erase_customers WHERE id IN (SELECT customer_id FROM "
+              "conversations WHERE customer_id IN (SELECT id FROM temp.erase_customers))");
+    // And those merged into them, whose conversations the merge moved to them.
+    for (int hops = 0; hops < max_hops; ++hops)
+      if (changes(db,
+                  "INSERT OR IGNORE INTO temp.erase_customers (id) SELECT c.id FROM customers c "
+                  "WHERE c.merged_into IN (SELECT id FROM temp.erase_customers) AND NOT EXISTS "
+                  "(SELECT 1 FROM conversations v WHERE v.customer_id = c.id)") == 0)
+        break;
+    changes(db,
+            "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+    changes(db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+    changes(db,
+            "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
+            "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
+    r.customers =
+        changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
+  }
+  drop_sets(db);
+  {
+    stmt q(db,
+           "DELETE FROM unreadable WHERE id IN (SELECT id FROM unreadable WHERE received_at < ?1 "
+           "LIMIT 100)");
+    q.bind(1, now - opts.max_age.count());
+    q.run();
+    r.unreadable = sqlite3_changes64(db);
+  }
+  {
+    stmt q(db,
+           "DELETE FROM forgotten_keys WHERE (channel, key_sha256) IN (SELECT channel, "
+           "key_sha256 FROM forgotten_keys WHERE forgotten_at < ?1 ORDER BY forgotten_at "
+           "LIMIT ?2)");
+    q.bind(1, now - opts.dedupe_horizon.count()).bind(2, scan);
+    q.run();
+    r.keys_expired = sqlite3_changes64(db);
+    r.more = r.more || r.keys_expired == scan;
+  }
   return r;
 }
 

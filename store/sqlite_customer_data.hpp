@@ -1,5 +1,5 @@
-// A customer's data as a whole, on SQLite: found through its merges, erased (GDPR Art. 17) and
-// exported (Art. 15/20). docs/operations.md, "Data", says what each does for ops. Private to
+// A customer's data as a whole, on SQLite: found through its merges, erased (GDPR Art. 17),
+// exported (Art. 15/20) and let go when its retention runs out. docs/operations.md, "Data", says what each does for ops. Private to
 // store/: the writer's connection erases (sqlite_store::erase_customer), the read API's exports
 // (sqlite_reader::customer_export); each call runs inside the caller's transaction.
 #pragma once
@@ -23,6 +23,10 @@ std::optional<std::string> survivor(sqlite3* db, std::string_view id);
 // customer.erased event. The connection must have secure_delete on for the freed content to be
 // overwritten. Inside the caller's write transaction.
 erasure_report erase(sqlite3* db, const std::string& survivor, millis at);
+
+// One retention pass (store.hpp, store_backend::retain) from `cursor` (a conversations rowid,
+// moved on; 0 when the sweep went round). Inside the caller's write transaction.
+retention_pass retain(sqlite3* db, const retention_options& r, millis now, std::int64_t& cursor);
 
 // The export document (docs/export.schema.json) of `survivor`. Inside the caller's read
 // transaction, so that it is one snapshot.

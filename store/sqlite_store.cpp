@@ -1102,6 +1102,24 @@ result<erasure_report> sqlite_store::erase_customer(std::string_view id, millis 
   return std::move(*report);
 }
 
+result<retention_pass> sqlite_store::retain(const retention_options& r, millis now) {
+  if (r.max_age.count() <= 0) return retention_pass{};
+  try {
+    retention_pass pass;
+    std::int64_t cursor = retention_cursor_;
+    in_transaction([&] {
+      cursor = retention_cursor_;
+      pass = customer_data::retain(db_, r, now, cursor);
+    });
+    retention_cursor_ = cursor;
+    forgotten_any_ = forgotten_any_ || pass.keys_kept > 0;
+    return pass;
+  } catch (const sql::sqlite_failure& e) {
+    log::warn("store", "a retention pass failed: {}; it is tried again", e.what());
+    return error{transient(e.code) ? errc::unavailable : errc::internal};
+  }
+}
+
 result<std::int64_t> sqlite_store::park(std::span<const outbox_parking> rows, millis at) {
   try {
     std::int64_t moved = 0;

@@ -128,6 +128,17 @@ struct erasure_report {
   bool wal_cleared = false;  // the WAL was checkpointed and truncated: no old copy left in it
 };
 
+// What one retention pass (store_backend::retain) deleted.
+struct retention_pass {
+  std::int64_t conversations = 0;
+  std::int64_t messages = 0;
+  std::int64_t customers = 0;     // left with no conversation
+  std::int64_t unreadable = 0;    // kept deliveries past the age
+  std::int64_t keys_kept = 0;     // dedupe keys of deleted messages kept as hashes
+  std::int64_t keys_expired = 0;  // hashes past the dedupe horizon
+  bool more = false;              // the sweep has not reached the end: the next pass soon
+};
+
 class outbox_reader;  // outbox.hpp
 class store_reader;   // reader.hpp
 
@@ -192,6 +203,13 @@ class store_backend {
   // key (forgotten_keys). A `customer.erased` event is written in the same transaction. A
   // merged customer's id erases its survivor. errc::not_found for an unknown id.
   virtual result<erasure_report> erase_customer(std::string_view id, millis at) = 0;
+  // One small transaction of retention (retention_options, docs/operations.md "Retention"):
+  // the next conversations of a sweep that goes round the store, those silent since before
+  // now - max_age deleted with everything of theirs (at most about `batch` messages), never
+  // one with a message still in the outbox or a reply still queued; customers left with
+  // nothing; kept unreadable deliveries past the age; dedupe hashes past the horizon. The
+  // dedupe keys of deleted messages received within the horizon are kept as hashes.
+  virtual result<retention_pass> retain(const retention_options& r, millis now) = 0;
   // A one-row write transaction: true when the store takes writes (after a failed commit,
   // this is how the writer learns the disk has room again).
   virtual bool probe_write(millis at) = 0;

@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include <pthread.h>
@@ -62,11 +63,12 @@ void group_writer::submit(ingest_request req, callback done) {
   done(error{errc::unavailable, "shutting down"});
 }
 
-void group_writer::run(std::function<void(store_backend&)> task, std::function<void()> refused) {
+void group_writer::run(std::function<void(store_backend&)> task, std::function<void()> refused,
+                       bool keeps_handoff) {
   {
     mutex_lock lock(m_);
     if (started_ && !stopping_) {
-      tasks_.push_back({std::move(task), std::move(refused)});
+      tasks_.push_back({std::move(task), std::move(refused), keeps_handoff});
       cv_.notify_one();
       return;
     }
@@ -185,7 +187,8 @@ void group_writer::run() {
         log::error("store", "writer task failed: {}", e.what());
       }
     }
-    if (!tasks.empty() && hand_off_) {
+    if (hand_off_ && std::any_of(tasks.begin(), tasks.end(),
+                                 [](const task_item& t) { return !t.keeps_handoff; })) {
       committed_batch reset;
       reset.reset = true;
       hand_off_(std::move(reset));

@@ -47,7 +47,10 @@ class group_writer final : public ingest_sink {
   void submit(ingest_request req, callback done) override;
   // Runs `task` on the writer thread between batches (rare writes such as closing a
   // conversation). After stop() the task is not run and `refused` is called instead.
-  void run(std::function<void(store_backend&)> task, std::function<void()> refused);
+  // `keeps_handoff`: the task changes nothing the publisher's hand-off holds (retention
+  // deletes no conversation with an unpublished message), so it is not reset after it.
+  void run(std::function<void(store_backend&)> task, std::function<void()> refused,
+           bool keeps_handoff = false);
 
   // Outbox rows the broker confirmed; deleted in the next transaction.
   void confirmed(std::vector<std::int64_t> seqs);
@@ -104,6 +107,7 @@ class group_writer final : public ingest_sink {
   struct task_item {
     std::function<void(store_backend&)> run;
     std::function<void()> refused;
+    bool keeps_handoff = false;
   };
   std::deque<task_item> tasks_ SB_GUARDED_BY(m_);
   std::vector<std::int64_t> confirmed_ SB_GUARDED_BY(m_);

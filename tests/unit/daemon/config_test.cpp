@@ -328,6 +328,24 @@ TEST_CASE("defaults when sections are left out") {
   REQUIRE(r.cfg->outbound);
   CHECK(r.cfg->outbound->empty());  // no channel sends replies without an outbound: section
   CHECK_FALSE(r.cfg->channels[0].config.outbound);
+  CHECK(r.cfg->store.retention.max_age.count() == 0);  // retention is off unless asked for
+  CHECK(r.cfg->store.retention.dedupe_horizon == std::chrono::hours(14 * 24));
+}
+
+TEST_CASE("retention: its keys, and its errors with line and key") {
+  const auto r = sb::parse_config(
+      "retention:\n  max_age: 90d\n  dedupe_horizon: 8d\n  batch: 200\n  pause: 10ms\n"
+      "  interval: 30s\n" + rest_ok, "test.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.cfg);
+  CHECK(r.cfg->store.retention.max_age == std::chrono::hours(90 * 24));
+  CHECK(r.cfg->store.retention.dedupe_horizon == std::chrono::hours(8 * 24));
+  CHECK(r.cfg->store.retention.batch == 200);
+  CHECK(r.cfg->store.retention.pause == 10ms);
+  CHECK(r.cfg->store.retention.interval == 30s);
+  expect_error("retention:\n  max_age: 0s\n" + rest_ok, 2, "retention.max_age", "at least 1s");
+  expect_error("retention:\n  batch: 0\n" + rest_ok, 2, "retention.batch", "");
+  expect_error("retention:\n  keep: 1d\n" + rest_ok, 2, "retention.keep", "");
 }
 
 TEST_CASE("replies: and the channels' outbound: sections") {

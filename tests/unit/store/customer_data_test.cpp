@@ -182,4 +182,118 @@ TEST_CASE("export: the customer, the ones merged into it, identities, merges, ev
   CHECK((*reader)->customer_export("no-such-id", t0).error().code == errc::not_found);
 }
 
+namespace {
+
+// The outbox rows published and confirmed (deleted), as the publisher would have them.
+void publish_all(fixture& f) {
+  std::vector<std::int64_t> seqs;
+  for (const auto& row : f.outbox()) seqs.push_back(row.seq);
+  auto res = f.store->commit({}, seqs);
+  REQUIRE(res.settled);
+}
+
+retention_options keep_for(millis age, millis horizon = 14 * day) {
+  retention_options r;
+  r.max_age = std::chrono::milliseconds(age);
+  r.dedupe_horizon = std::chrono::milliseconds(horizon);
+  return r;
+}
+
+// Passes until the sweep went round (at most `limit`).
+retention_pass sweep(fixture& f, const retention_options& r, millis now, int limit = 1000) {
+  retention_pass total;
+  for (int i = 0; i < limit; ++i) {
+    auto p = f.store->retain(r, now);
+    REQUIRE(p.has_value());
+    total.conversations += p->conversations;
+    total.messages += p->messages;
+    total.customers += p->customers;
+    total.keys_kept += p->keys_kept;
+    total.keys_expired += p->keys_expired;
+    if (!p->more) return total;
+  }
+  FAIL("the sweep did not end");
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("retention: silent conversations go with their customers; recent ones stay") {
+  family_fixture f;  // Ann (merged, t0..t0+2min) and Bob (t0+3min)
+  publish_all(f);
+  auto late = f.ingest(on(t0 + 2 * day, "web-chat", "chat",
+                          from("c-9", {"chat", "web-chat:v-7"}, "recent", "Cleo")));
+  publish_all(f);
+  // Nothing is older than 3 days yet.
+  CHECK(sweep(f, keep_for(3 * day), t0 + 2 * day).conversations == 0);
+  // A day later, what was silent since t0 + 3 min is older than 3 days; Cleo's is not.
+  auto r = sweep(f, keep_for(3 * day), t0 + 3 * day + 10 * minute);
+  CHECK(r.conversations == 3);  // Ann's two (one merged into the other) and Bob's
+  CHECK(r.messages == 4);
+  CHECK(r.customers == 3);      // Ann, the customer merged into her, Bob
+  CHECK(r.keys_kept == 4);      // within the 14-day horizon: kept as hashes
+  CHECK(f.count("SELECT count(*) FROM customers") == 1);
+  CHECK(f.count("SELECT count(*) FROM identities") == 1);
+  CHECK(f.count("SELECT count(*) FROM messages") == 1);
+  CHECK(f.count("SELECT count(*) FROM customer_merges") == 0);
+  CHECK(f.count("SELECT count(*) FROM skill_changes") == 1);
+  auto reader = f.store->open_reader();
+  REQUIRE(reader.has_value());
+  CHECK((*reader)->conversation(late.accepted[0].conversation_id));
+  // A provider's late retry of a deleted message is still a duplicate.
+  CHECK(f.ingest(on(t0 + 4 * day, "web-chat", "chat",
+                    from("c-3", {"chat", "web-chat:v-9"}, "bob's question", "Bob")))
+            .duplicates == 1);
+  // Past the horizon the hashes go, and the id would be a new message.
+  auto later = sweep(f, keep_for(3 * day), t0 + 3 * day + 10 * minute + 14 * day + minute);
+  CHECK(later.keys_expired == 4);
+  CHECK(f.count("SELECT count(*) FROM forgotten_keys") == 0);
+}
+
+TEST_CASE("retention: never a conversation with an unpublished message or a queued reply") {
+  family_fixture f;  // four outbox rows, none confirmed
+  auto r = sweep(f, keep_for(day), t0 + 30 * day);
+  CHECK(r.conversations == 0);
+  CHECK(f.store->backlog() == 4);
+  CHECK(f.count("SELECT count(*) FROM messages") == 4);
+  // Published: they may go.
+  publish_all(f);
+  CHECK(sweep(f, keep_for(day), t0 + 30 * day).messages == 4);
+}
+
+TEST_CASE("retention: small passes, and the file stops growing in a steady state") {
+  fixture f;
+  retention_options r = keep_for(day, day);
+  r.batch = 50;
+  std::int64_t pages_at_10 = 0;
+  std::int64_t pages_max_after = 0;
+  for (int d = 0; d < 30; ++d) {
+    // A day: 400 customers write twice, a 600-byte message each time.
+    for (int i = 0; i < 400; ++i) {
+      const std::string v = "d" + std::to_string(d) + "-v" + std::to_string(i);
+      f.ingest(on(t0 + d * day + i * 1000, "web-chat", "chat",
+                  from(v + "-1", {"chat", "web-chat:" + v}, std::string(600, 'x'))));
+      f.ingest(on(t0 + d * day + i * 1000 + 500, "web-chat", "chat",
+                  from(v + "-2", {"chat", "web-chat:" + v}, std::string(600, 'y'))));
+    }
+    publish_all(f);
+    int passes = 0;
+    for (;; ++passes) {
+      auto p = f.store->retain(r, t0 + d * day + day / 2);
+      REQUIRE(p.has_value());
+      CHECK(p->messages <= 50 + 2);  // a pass stops near its batch
+      if (!p->more) break;
+    }
+    if (d >= 2) CHECK(passes > 1);
+    const auto pages = f.count("PRAGMA page_count");
+    if (d == 10) pages_at_10 = pages;
+    if (d > 10) pages_max_after = std::max(pages_max_after, pages);
+  }
+  INFO("pages at day 10: " << pages_at_10 << ", at most after: " << pages_max_after);
+  CHECK(pages_at_10 > 0);
+  CHECK(pages_max_after <= pages_at_10 * 11 / 10);  // freed pages are reused
+  // Only the last two days are kept (the sweep runs at noon: yesterday's and today's).
+  CHECK(f.count("SELECT count(*) FROM messages") <= 2 * 800);
+}
+
 }  // namespace sb::test
