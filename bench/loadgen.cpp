@@ -1,14 +1,14 @@
 // The benchmark's load generator: replays pre-built HTTP requests (bench/gen_requests.py signs
 // them) over keep-alive connections and reports throughput and latency.
 //
-//   loadgen --port P --requests FILE [--connections N] [--rate R] [--count N]
+//   loadgen --port P --requests FILE [--connections N] [--rate R] [--count N] [--skip N]
 //
 // Closed loop (no --rate): each connection sends its next request as soon as the previous one
 // is answered: the maximum the daemon sustains. Open loop (--rate R): request i is due at
 // start + i/R whatever happened before, and its latency counts from that due time, so a
 // stalled server shows up in the latency instead of silently lowering the offered load
 // (no coordinated omission). Each request of FILE is sent once (they carry unique message
-// ids); --count takes the first N.
+// ids); --count takes the first N (after the --skip first ones: a provider's retry of a slice).
 //
 // FILE holds records of a 4-byte little-endian length followed by that many bytes of one
 // complete HTTP/1.1 request. Prints one JSON object on stdout.
@@ -50,6 +50,7 @@ struct options {
   unsigned connections = 32;
   double rate = 0;  // 0: closed loop
   std::size_t count = 0;
+  std::size_t skip = 0;
 };
 
 struct state {
@@ -63,7 +64,8 @@ struct state {
   std::string first_error;
 };
 
-std::vector<std::string> read_requests(const std::string& path, std::size_t limit) {
+std::vector<std::string> read_requests(const std::string& path, std::size_t limit,
+                                       std::size_t skip) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + path);
   std::vector<std::string> out;
@@ -73,6 +75,10 @@ std::vector<std::string> read_requests(const std::string& path, std::size_t limi
     const std::uint32_t n = len[0] | len[1] << 8 | len[2] << 16 | std::uint32_t(len[3]) << 24;
     std::string r(n, '\0');
     if (!f.read(r.data(), n)) throw std::runtime_error(path + ": truncated record");
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
     out.push_back(std::move(r));
     if (limit && out.size() == limit) break;
   }
@@ -134,6 +140,7 @@ int main(int argc, char** argv) {
     else if (k == "--connections") o.connections = static_cast<unsigned>(std::stoul(v));
     else if (k == "--rate") o.rate = std::stod(v);
     else if (k == "--count") o.count = std::stoul(v);
+    else if (k == "--skip") o.skip = std::stoul(v);
     else {
       std::fprintf(stderr, "loadgen: unknown option %s\n", k.c_str());
       return 2;
@@ -141,12 +148,12 @@ int main(int argc, char** argv) {
   }
   if (o.requests.empty()) {
     std::fprintf(stderr, "usage: loadgen --port P --requests FILE [--connections N] [--rate R] "
-                         "[--count N]\n");
+                         "[--count N] [--skip N]\n");
     return 2;
   }
   state st;
   try {
-    st.requests = read_requests(o.requests, o.count);
+    st.requests = read_requests(o.requests, o.count, o.skip);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "loadgen: %s\n", e.what());
     return 1;

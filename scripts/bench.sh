@@ -14,18 +14,23 @@
 #   scripts/bench.sh [COUNT] [CUSTOMERS] [PREFILL]     # defaults 60000 10000 1000000
 # Or the steady run instead: the open loop at RATE webhooks/s for SECONDS (default 600), the
 # daemon's RSS and CPU sampled every 10 s, to show memory does not grow at a fixed rate:
-#   scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS]     # defaults 600 10000
+#   scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS] [RETENTION]   # defaults 600 10000
+# With RETENTION (a duration, e.g. 2m) the daemon runs with retention.max_age RETENTION and a
+# dedupe horizon of three times it; the store's file and WAL sizes are printed each minute, and
+# after the run the 1,000 webhooks sent 2 x RETENTION before its end are sent again, as a
+# provider's late retry: their messages are deleted by then, and must be duplicates still.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 steady_rate=""
 if [[ ${1:-} == --steady ]]; then
-  usage="usage: scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS]"
+  usage="usage: scripts/bench.sh --steady RATE [SECONDS] [CUSTOMERS] [RETENTION]"
   steady_rate=${2:?$usage}
   steady_seconds=${3:-600}
-  [[ $steady_rate =~ ^[0-9]+$ && $steady_seconds =~ ^[0-9]+$ && ${4:-1} =~ ^[0-9]+$ ]] ||
-    { echo "$usage" >&2; exit 2; }
+  retention=${5:-}
+  [[ $steady_rate =~ ^[0-9]+$ && $steady_seconds =~ ^[0-9]+$ && ${4:-1} =~ ^[0-9]+$ &&
+     $retention =~ ^([0-9]+[smh])?$ ]] || { echo "$usage" >&2; exit 2; }
   set -- $((steady_rate * steady_seconds)) "${4:-10000}" 0
 fi
 count=${1:-60000}
@@ -48,6 +53,11 @@ gen() {  # gen COUNT: requests and config for a store at $work/store/switchboard
   $py bench/gen_requests.py --out "$work/gen" --port "$port" --amqp "$url" \
     --exchange bench --store "$work/store/switchboard.db" --count "$1" --customers "$customers" \
     >/dev/null
+  if [[ -n ${retention:-} ]]; then
+    local n=${retention%[smh]} unit=${retention: -1}
+    printf 'retention:\n  max_age: %s\n  dedupe_horizon: %s%s\n' "$retention" "$((n * 3))" \
+      "$unit" >>"$work/gen/switchboard.yaml"
+  fi
 }
 
 start_daemon() {  # sets daemon_pid, and startup: the seconds from exec to /healthz answering
@@ -83,6 +93,11 @@ rss_parts() {  # MB: anonymous memory, mapped files; the heap in use, the writer
     END {if (heap == "" || cache == "") exit 1; printf "%.1f %.1f", heap, cache}'
 }
 
+store_mb() {  # MB: the store's file and its WAL
+  local db=$work/store/switchboard.db
+  echo "$(($(stat -c %s "$db" 2>/dev/null || echo 0) / 1048576)) $(($(stat -c %s "$db-wal" 2>/dev/null || echo 0) / 1048576))"
+}
+
 json() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 
 # run NAME LOADGEN_ARGS...: a fresh consumer, the load, the consumer's count; saves JSON files.
@@ -110,21 +125,32 @@ if [[ -n $steady_rate ]]; then
   (
     t0=$SECONDS
     while kill -0 "$daemon_pid" 2>/dev/null; do
-      echo "$((SECONDS - t0)) $(proc_stat) $(rss_parts)" >>"$work/steady.samples"
+      echo "$((SECONDS - t0)) $(proc_stat) $(rss_parts) $(store_mb)" >>"$work/steady.samples"
       sleep 10
     done
   ) &
   sampler=$!
   run steady --connections 256 --rate "$steady_rate"
+  if [[ -n $retention ]]; then
+    # A provider's late retry of what was sent 2 x RETENTION before the end (deleted by now).
+    n=${retention%[smh]}
+    case ${retention: -1} in s) secs=$n ;; m) secs=$((n * 60)) ;; h) secs=$((n * 3600)) ;; esac
+    "$build/loadgen" --port "$port" --requests "$work/gen/requests.bin" --connections 16 \
+      --skip $((steady_rate * (steady_seconds - 2 * secs))) --count 1000 >"$work/retry.load.json"
+    curl -s "http://127.0.0.1:$port/metrics" | grep '^switchboard_retention_\|^switchboard_messages_total.*duplicate' \
+      >"$work/retry.metrics" || true
+  fi
   stop_daemon
   wait "$sampler" || true
   $py - "$work" "$steady_rate" "$steady_seconds" <<'EOF'
-import json, sys
+import json, os, sys
 work, rate, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 load = json.load(open(f"{work}/steady.load.json"))
 cons = json.load(open(f"{work}/steady.consumer.json"))
-samples = [tuple(map(float, l.split())) for l in open(f"{work}/steady.samples")
-           if len(l.split()) == 7]
+samples = [tuple(map(float, l.split()[:7])) for l in open(f"{work}/steady.samples")
+           if len(l.split()) >= 7]
+store = [(float(l.split()[0]), float(l.split()[7]), float(l.split()[8]))
+         for l in open(f"{work}/steady.samples") if len(l.split()) == 9]
 print(f"steady run: {rate}/s offered for {seconds} s; {load['ok']}/{load['requests']} 2xx, "
       f"{cons['distinct']} consumed; accepted {load['throughput']:.0f}/s; 2xx p50 "
       f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, p99.9 {load['p999_ms']:.1f} ms; "
@@ -136,6 +162,14 @@ for t, cpu, rss, anon, files, heap, cache in samples:
     print(f"{t:<4.0f} | {rss:<6.1f} | {anon:<9.1f} | {files:<5.1f} | {heap:<11.1f} | "
           f"{cache:<17.1f} | {share}")
     prev = (t, cpu)
+if os.path.exists(f"{work}/retry.load.json"):
+    print("t min | store file MB | WAL MB")
+    for t, db, wal in store:
+        if int(t) % 60 < 10:
+            print(f"{t / 60:<5.0f} | {db:<13.1f} | {wal:.1f}")
+    retry = json.load(open(f"{work}/retry.load.json"))
+    print(f"a provider's late retry of 1,000 deleted messages: statuses {retry['statuses']}")
+    print(open(f"{work}/retry.metrics").read().strip())
 late = [s[2] for s in samples if s[0] >= 60]
 heap = [s[5] for s in samples if s[0] >= 60]
 if late:
