@@ -12,8 +12,8 @@
 //
 // FILE holds records of a 4-byte little-endian length followed by that many bytes of one
 // complete HTTP/1.1 request. Prints one JSON object on stdout.
-#include <boost/asio/connect.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -135,20 +135,27 @@ int main(int argc, char** argv) {
   options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--port") o.port = static_cast<unsigned short>(std::stoi(v));
-    else if (k == "--requests") o.requests = v;
-    else if (k == "--connections") o.connections = static_cast<unsigned>(std::stoul(v));
-    else if (k == "--rate") o.rate = std::stod(v);
-    else if (k == "--count") o.count = std::stoul(v);
-    else if (k == "--skip") o.skip = std::stoul(v);
+    if (k == "--port")
+      o.port = static_cast<unsigned short>(std::stoi(v));
+    else if (k == "--requests")
+      o.requests = v;
+    else if (k == "--connections")
+      o.connections = static_cast<unsigned>(std::stoul(v));
+    else if (k == "--rate")
+      o.rate = std::stod(v);
+    else if (k == "--count")
+      o.count = std::stoul(v);
+    else if (k == "--skip")
+      o.skip = std::stoul(v);
     else {
       std::fprintf(stderr, "loadgen: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   if (o.requests.empty()) {
-    std::fprintf(stderr, "usage: loadgen --port P --requests FILE [--connections N] [--rate R] "
-                         "[--count N] [--skip N]\n");
+    std::fprintf(stderr,
+                 "usage: loadgen --port P --requests FILE [--connections N] [--rate R] "
+                 "[--count N] [--skip N]\n");
     return 2;
   }
   state st;

@@ -13,8 +13,8 @@
 #include "daemon/route_command.hpp"
 #include "delivery/engine.hpp"
 #include "store/reader.hpp"
-#include "store/store.hpp"
 #include "store/retention.hpp"
+#include "store/store.hpp"
 #include "store/writer.hpp"
 
 #include <curl/curl.h>
@@ -222,6 +222,10 @@ int run_daemon(const std::string& config_path) {
         "1 when /readyz answers 200 (not draining, store writable, backlog under its bound).",
         pipe.not_ready() ? 0 : 1);
     metrics.render(out);
+    metrics::gauge(out, "switchboard_signatures_remembered",
+                   "Signature uses remembered in memory against replays (daemon/replay_guard.hpp): "
+                   "each until twice its channel's tolerance past its timestamp.",
+                   static_cast<double>(pipe.signatures().size()));
     writer.render_metrics(out);
     // Gauges read from the store at scrape time; a failed read is logged and shows 0.
     const auto store_gauge = [&](std::string_view name, std::string_view help, auto read) {

@@ -402,8 +402,8 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
   ir.routing = cfg.routing;
   prepare(ir);  // ids and message JSON here too, off the writer thread
   std::optional<signature_use> seen_copy = ir.seen;
-  sink_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n,
-                               blocked_n, ack = std::move(parsed.ack),
+  sink_.submit(std::move(ir), [this, done = std::move(done), channel = ch.config.name, n, blocked_n,
+                               ack = std::move(parsed.ack),
                                seen = std::move(seen_copy)](result<ingest_outcome> r) {
     if (!r) {
       count(channel, "rejected", describe(r.error().code).name, n);

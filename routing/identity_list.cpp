@@ -108,8 +108,8 @@ identity_list_parse parse_identity_list(std::string_view text, std::string file)
       const std::string type = ascii_lowered(trim(line.substr(0, colon)));
       const std::string_view value = trim(line.substr(colon + 1));
       if (!is_identity_type(type) && type != "email_domain") {
-        problem = fmt::format("unknown identity type \"{}\"; known types: {}, email_domain",
-                              type, known_identity_types());
+        problem = fmt::format("unknown identity type \"{}\"; known types: {}, email_domain", type,
+                              known_identity_types());
       } else if (value.empty()) {
         problem = fmt::format("\"{}\" has no value after the colon", line);
       } else if (type == "email_domain") {

@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <future>
-#include <optional>
 #include <memory>
+#include <optional>
 
 #include <pthread.h>
 
@@ -20,7 +20,7 @@ retention_runner::retention_runner(group_writer& writer, retention_options opts)
 retention_runner::~retention_runner() { stop(); }
 
 void retention_runner::start() {
-  if (opts_.max_age.count() <= 0 || thread_.joinable()) return;
+  if (thread_.joinable()) return;
   {
     mutex_lock lock(m_);
     stop_ = false;
@@ -29,8 +29,9 @@ void retention_runner::start() {
     pthread_setname_np(pthread_self(), "sb-retention");
     loop();
   });
-  log::info("retention", "on: conversations silent for {} are deleted; dedupe keys kept {}",
-            conf::format_duration(opts_.max_age), conf::format_duration(opts_.dedupe_horizon));
+  if (opts_.max_age.count() > 0)
+    log::info("retention", "on: conversations silent for {} are deleted; dedupe keys kept {}",
+              conf::format_duration(opts_.max_age), conf::format_duration(opts_.dedupe_horizon));
 }
 
 void retention_runner::stop() {
@@ -50,8 +51,7 @@ bool retention_runner::pass(retention_pass& out) {
         const auto started = std::chrono::steady_clock::now();
         auto r = store.retain(opts_, now_ms());
         pass_seconds_.observe(
-            "",
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            "", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         result->set_value(r ? std::optional(*r) : std::nullopt);
       },
       [result] { result->set_value(std::nullopt); }, /*keeps_handoff=*/true);
@@ -107,7 +107,6 @@ void retention_runner::loop() {
 }
 
 void retention_runner::render_metrics(std::string& out) const {
-  if (opts_.max_age.count() <= 0) return;
   deleted_.render(out);
   metrics::counter(out, "switchboard_retention_dedupe_hashes_kept_total",
                    "Dedupe keys of deleted messages kept as hashes until the dedupe horizon.",

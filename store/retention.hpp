@@ -1,6 +1,7 @@
 // Retention (docs/operations.md, "Retention"): a thread that has the group writer run one small
 // retention pass (store_backend::retain) at a time, between its batches of webhooks, so that
-// ingest waits for at most one pass. While a sweep finds more to delete the passes follow
+// ingest waits for at most one pass. Without retention.max_age a pass only lets the dedupe
+// hashes of erased messages expire. While a sweep finds more to delete the passes follow
 // each other `pause` apart; once it went round, the next sweep starts `interval` later.
 #pragma once
 
@@ -26,7 +27,7 @@ class retention_runner {
   retention_runner(const retention_runner&) = delete;
   retention_runner& operator=(const retention_runner&) = delete;
 
-  // Nothing runs unless opts.max_age is set. Stop before the writer stops.
+  // Stop before the writer stops.
   void start();
   void stop();
 

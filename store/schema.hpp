@@ -254,6 +254,17 @@ CREATE INDEX reply_keys_by_message ON reply_keys (message_id);
 -- the oldest unpublished message (an unparked row keeps its old created_at, so the oldest is
 -- not always the first by seq). Appended at one end and cut at the other, like the outbox.
 CREATE INDEX outbox_by_created ON outbox (created_at);
+-- A merge now moves the Message-IDs with the messages (a merged conversation keeps none, so
+-- retention deleting it early loses nothing); those of earlier merges follow, chains too.
+UPDATE email_ids SET conversation_id = (SELECT c.merged_into FROM conversations c
+  WHERE c.id = email_ids.conversation_id)
+  WHERE conversation_id IN (SELECT id FROM conversations WHERE merged_into IS NOT NULL);
+UPDATE email_ids SET conversation_id = (SELECT c.merged_into FROM conversations c
+  WHERE c.id = email_ids.conversation_id)
+  WHERE conversation_id IN (SELECT id FROM conversations WHERE merged_into IS NOT NULL);
+UPDATE email_ids SET conversation_id = (SELECT c.merged_into FROM conversations c
+  WHERE c.id = email_ids.conversation_id)
+  WHERE conversation_id IN (SELECT id FROM conversations WHERE merged_into IS NOT NULL);
 )sql",
 };
 

@@ -29,7 +29,7 @@ void configure_library() {
 void open(sqlite3*& db, const std::string& path, int flags, const char* vfs) {
   configure_library();
   check(db, sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs), "open " + path);
-  check(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
+  check(db, sqlite3_busy_timeout(db, busy_timeout_ms), "busy_timeout");
 }
 
 void exec(sqlite3* db, const char* sql) {

@@ -21,6 +21,8 @@ struct sqlite_failure : std::runtime_error {
 };
 
 void check(sqlite3* db, int rc, std::string_view what);
+// How long a connection waits for a lock another one holds before SQLITE_BUSY.
+inline constexpr int busy_timeout_ms = 5000;
 // sqlite3_open_v2 with `flags` (plus NOMUTEX: one thread per connection), the named VFS (the
 // default when null) and a 5 s busy timeout. `db` is set even on failure; the caller closes it.
 void open(sqlite3*& db, const std::string& path, int flags, const char* vfs = nullptr);

@@ -24,20 +24,16 @@ constexpr int max_hops = 64;
 
 // The customer and every customer merged into it, directly or through another, as the temp
 // table `erase_customers`; their conversations as `erase_conversations` and their messages as
-// `erase_messages`. Temp tables live in memory (temp_store = MEMORY) and are dropped by
-// drop_sets().
-void create_sets(sqlite3* db) {
+// `erase_messages`. Temp tables live in memory (temp_store = MEMORY), created once
+// (create_sets) and emptied by clear_sets() before and after each use.
+void clear_sets(sqlite3* db) {
   sql::exec(db,
-            "CREATE TEMP TABLE IF NOT EXISTS erase_customers (id TEXT PRIMARY KEY);"
-            "CREATE TEMP TABLE IF NOT EXISTS erase_conversations (id TEXT PRIMARY KEY);"
-            "CREATE TEMP TABLE IF NOT EXISTS erase_messages (id TEXT PRIMARY KEY, "
-            "channel TEXT, provider_id TEXT, received_at INTEGER);"
             "DELETE FROM temp.erase_customers; DELETE FROM temp.erase_conversations;"
             "DELETE FROM temp.erase_messages;");
 }
 
 void collect_sets(sqlite3* db, const std::string& survivor) {
-  create_sets(db);
+  clear_sets(db);
   {
     stmt q(db,
            "INSERT INTO temp.erase_customers (id) WITH RECURSIVE family(id, depth) AS ("
@@ -52,12 +48,6 @@ void collect_sets(sqlite3* db, const std::string& survivor) {
             "INSERT INTO temp.erase_messages (id, channel, provider_id, received_at) SELECT id, "
             "channel, provider_id, received_at FROM messages WHERE conversation_id IN "
             "(SELECT id FROM temp.erase_conversations);");
-}
-
-void drop_sets(sqlite3* db) {
-  sql::exec(db,
-            "DROP TABLE IF EXISTS temp.erase_customers; DROP TABLE IF EXISTS "
-            "temp.erase_conversations; DROP TABLE IF EXISTS temp.erase_messages;");
 }
 
 std::vector<std::string> texts(sqlite3* db, const char* sql) {
@@ -91,6 +81,14 @@ boost::json::array strings(const std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+void create_sets(sqlite3* db) {
+  sql::exec(db,
+            "CREATE TEMP TABLE IF NOT EXISTS erase_customers (id TEXT PRIMARY KEY);"
+            "CREATE TEMP TABLE IF NOT EXISTS erase_conversations (id TEXT PRIMARY KEY);"
+            "CREATE TEMP TABLE IF NOT EXISTS erase_messages (id TEXT PRIMARY KEY, "
+            "channel TEXT, provider_id TEXT, received_at INTEGER);");
+}
 
 std::optional<std::string> survivor(sqlite3* db, std::string_view id) {
   std::string current(id);
@@ -171,16 +169,15 @@ erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   r.messages = messages;
   r.parked = parked;
   r.unpublished = outbox + parked;
-  r.identities =
-      changes(db,
-              "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
-  r.identities += changes(
-      db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  r.identities = changes(
+      db, "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  r.identities +=
+      changes(db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
   changes(db,
           "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
           "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
   changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
-  drop_sets(db);
+  clear_sets(db);
 
   // For agents' tools to purge their copies: what reached a queue cannot be recalled.
   const std::string event_id = new_id(at);
@@ -211,12 +208,16 @@ retention_pass retain(sqlite3* db, const retention_options& opts, millis now,
   // The sweep's next conversations, in rowid order (the order they were opened in): no index
   // on when they last heard from the customer, which every message would have to update.
   const std::int64_t scan = static_cast<std::int64_t>(std::max<std::size_t>(opts.batch, 1)) * 4;
-  create_sets(db);
-  {
+  clear_sets(db);
+  if (opts.max_age.count() > 0) {
+    // Never one with a parked message (taken out of the outbox, still never published) or a
+    // reply still queued.
     stmt q(db,
-           "SELECT rowid, id, customer_id, last_message_at < ?2 AND id NOT IN (SELECT "
-           "conversation_id FROM deliveries WHERE status = 'queued'), message_count "
-           "FROM conversations WHERE rowid > ?1 ORDER BY rowid LIMIT ?3");
+           "SELECT c.rowid, c.id, c.customer_id, c.last_message_at < ?2 AND c.id NOT IN (SELECT "
+           "conversation_id FROM deliveries WHERE status = 'queued') AND NOT EXISTS (SELECT 1 "
+           "FROM outbox_parked p JOIN messages m ON m.id = p.message_id WHERE "
+           "m.conversation_id = c.id), c.message_count FROM conversations c "
+           "WHERE c.rowid > ?1 ORDER BY c.rowid LIMIT ?3");
     q.bind(1, cursor).bind(2, cutoff).bind(3, scan);
     stmt add_conv(db, "INSERT INTO temp.erase_conversations (id) VALUES (?1)");
     stmt add_customer(db, "INSERT OR IGNORE INTO temp.erase_customers (id) VALUES (?1)");
@@ -271,8 +272,8 @@ retention_pass retain(sqlite3* db, const retention_options& opts, millis now,
     r.customers =
         changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
   }
-  drop_sets(db);
-  {
+  clear_sets(db);
+  if (opts.max_age.count() > 0) {
     stmt q(db,
            "DELETE FROM unreadable WHERE id IN (SELECT id FROM unreadable WHERE received_at < ?1 "
            "LIMIT 100)");

@@ -1,7 +1,8 @@
 // A customer's data as a whole, on SQLite: found through its merges, erased (GDPR Art. 17),
-// exported (Art. 15/20) and let go when its retention runs out. docs/operations.md, "Data", says what each does for ops. Private to
-// store/: the writer's connection erases (sqlite_store::erase_customer), the read API's exports
-// (sqlite_reader::customer_export); each call runs inside the caller's transaction.
+// exported (Art. 15/20) and let go when its retention runs out. docs/operations.md, "Data", says
+// what each does for ops. Private to store/: the writer's connection erases
+// (sqlite_store::erase_customer), the read API's exports (sqlite_reader::customer_export); each
+// call runs inside the caller's transaction.
 #pragma once
 
 #include "core/time.hpp"
@@ -14,6 +15,11 @@
 struct sqlite3;
 
 namespace sb::customer_data {
+
+// The temp tables erase() and retain() collect rows in: created once on the writer's
+// connection, when it opens (creating or dropping one later would make SQLite prepare every
+// statement of the connection again).
+void create_sets(sqlite3* db);
 
 // The customer `id` is, following merges to the survivor; nullopt when no customer has it.
 std::optional<std::string> survivor(sqlite3* db, std::string_view id);

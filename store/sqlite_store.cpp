@@ -33,8 +33,7 @@ struct sqlite_store::statements {
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
         find_duplicate(db, "SELECT 1 FROM messages WHERE channel = ?1 AND provider_id = ?2"),
-        find_forgotten(db,
-                       "SELECT 1 FROM forgotten_keys WHERE channel = ?1 AND key_sha256 = ?2"),
+        find_forgotten(db, "SELECT 1 FROM forgotten_keys WHERE channel = ?1 AND key_sha256 = ?2"),
         any_forgotten(db, "SELECT EXISTS (SELECT 1 FROM forgotten_keys)"),
         find_own_send(db,
                       "SELECT 1 FROM deliveries WHERE channel = ?1 AND provider_message_id = ?2"),
@@ -133,6 +132,7 @@ struct sqlite_store::statements {
         insert_skill_change(db,
                             "INSERT INTO skill_changes (conversation_id, message_id, changed_at, "
                             "skill, previous_skill, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        move_email_ids(db, "UPDATE email_ids SET conversation_id = ?2 WHERE conversation_id = ?1"),
         move_skill_changes(db,
                            "UPDATE skill_changes SET conversation_id = ?2 "
                            "WHERE conversation_id = ?1"),
@@ -160,8 +160,8 @@ struct sqlite_store::statements {
                         "WHERE expires_at >= ?1 ORDER BY id") {}
 
   stmt begin, commit, rollback;
-  stmt find_duplicate, find_forgotten, any_forgotten, find_own_send, find_identity, customer_info, insert_customer,
-      set_customer_name;
+  stmt find_duplicate, find_forgotten, any_forgotten, find_own_send, find_identity, customer_info,
+      insert_customer, set_customer_name;
   stmt insert_identity, move_identities, mark_merged, record_merge;
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
@@ -169,7 +169,7 @@ struct sqlite_store::statements {
   stmt insert_message, insert_outbox, delete_outbox, count_outbox;
   stmt park_outbox, unpark_outbox, delete_parked;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
-  stmt reopen_conversation, insert_skill_change, move_skill_changes, write_probe;
+  stmt reopen_conversation, insert_skill_change, move_email_ids, move_skill_changes, write_probe;
   stmt insert_unreadable, replay_unreadable, delete_unreadable;
   stmt remember_signature, forget_signatures, load_signatures;
 };
@@ -555,7 +555,8 @@ struct store_tx {
         q->bind(1, from_open->id).bind(2, to_open->id).bind(3, req.received_at);
         q->run();
       }
-      for (stmt* moved : {&st.move_messages, &st.move_skill_changes, &st.move_deliveries}) {
+      for (stmt* moved :
+           {&st.move_messages, &st.move_skill_changes, &st.move_deliveries, &st.move_email_ids}) {
         use q(*moved);
         q->bind(1, from_open->id).bind(2, to_open->id);
         q->run();
@@ -767,6 +768,9 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
     keep_statement_journal_in_memory(s->db_);
     s->st_ = std::make_unique<statements>(s->db_);
     s->replies_ = std::make_unique<sqlite_replies>(s->db_);
+    // Created once: a temp table created or dropped later would change the connection's
+    // schema, and SQLite would prepare every statement of the writer again.
+    customer_data::create_sets(s->db_);
     sqlite3_wal_hook(s->db_, &sqlite_store::wal_hook, s.get());  // replaces the autocheckpoint
     s->backlog_ = s->outbox_size();
     {
@@ -1089,21 +1093,23 @@ result<erasure_report> sqlite_store::erase_customer(std::string_view id, millis 
   forgotten_any_ = forgotten_any_ || report->keys_kept > 0;
   // secure_delete overwrote what the transaction freed, in the pages it wrote to the WAL; the
   // WAL's older frames still hold the content as it was. A TRUNCATE checkpoint copies the WAL
-  // into the database file and cuts the WAL to nothing; it waits (the busy timeout) for
-  // readers still on older frames, and is tried a few times.
-  for (int attempt = 0; attempt < 3 && !report->wal_cleared; ++attempt) {
+  // into the database file and cuts the WAL to nothing; it waits for readers still on older
+  // frames (theirs are short reads; a backup's is not). Webhooks wait meanwhile, so the wait
+  // is bounded: twice a second at most, and the answer says whether it was cleared.
+  sqlite3_busy_timeout(db_, 1000);
+  for (int attempt = 0; attempt < 2 && !report->wal_cleared; ++attempt) {
     int log_frames = -1;
     int copied = -1;
-    const int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
-                                             &copied);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
     report->wal_cleared = rc == SQLITE_OK && log_frames == 0;
   }
+  sqlite3_busy_timeout(db_, sql::busy_timeout_ms);
   if (report->wal_cleared) checkpointed_frames_ = 0;
   return std::move(*report);
 }
 
 result<retention_pass> sqlite_store::retain(const retention_options& r, millis now) {
-  if (r.max_age.count() <= 0) return retention_pass{};
   try {
     retention_pass pass;
     std::int64_t cursor = retention_cursor_;

@@ -93,8 +93,8 @@ class sqlite_store final : public store_backend {
   std::unique_ptr<statements> st_;
   std::unique_ptr<sqlite_replies> replies_;  // agents' replies (sqlite_replies.hpp)
   std::atomic<std::int64_t> backlog_{0};
-  bool forgotten_any_ = false;       // forgotten_keys has rows (writer thread only)
-  std::int64_t retention_cursor_ = 0;  // the sweep's position: a conversations rowid
+  bool forgotten_any_ = false;               // forgotten_keys has rows (writer thread only)
+  std::int64_t retention_cursor_ = 0;        // the sweep's position: a conversations rowid
   std::atomic<std::int64_t> cache_used_{0};  // the writer's page cache after its last commit
   static int wal_hook(void* self, sqlite3* db, const char* schema, int frames);
   void on_wal_frames(int frames);

@@ -180,6 +180,15 @@ void group_writer::run() {
       delivered.swap(delivered_);
       delivered_done.swap(delivered_done_);
     }
+    const bool resets = std::any_of(tasks.begin(), tasks.end(),
+                                    [](const task_item& t) { return !t.keeps_handoff; });
+    // Before as well as after: a task that deletes (an erasure) must not leave rows it deleted
+    // in the publisher's hand-off for the moment between its commit and the reset after it.
+    if (resets && hand_off_) {
+      committed_batch reset;
+      reset.reset = true;
+      hand_off_(std::move(reset));
+    }
     for (auto& t : tasks) {
       try {
         t.run(store_);
@@ -187,8 +196,7 @@ void group_writer::run() {
         log::error("store", "writer task failed: {}", e.what());
       }
     }
-    if (hand_off_ && std::any_of(tasks.begin(), tasks.end(),
-                                 [](const task_item& t) { return !t.keeps_handoff; })) {
+    if (resets && hand_off_) {
       committed_batch reset;
       reset.reset = true;
       hand_off_(std::move(reset));

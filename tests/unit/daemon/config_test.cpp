@@ -234,9 +234,10 @@ skills:
 routes:
   - skill: general
 )");
-  const auto blocked = dir.write("blocked", "# spam\nemail:Spam@Example.com\nemail_domain:junk.example\n");
-  const auto with_list = sb::parse_config("server:\n  blocklist_file: " + blocked + "\n" + rest,
-                                          "test.yaml");
+  const auto blocked =
+      dir.write("blocked", "# spam\nemail:Spam@Example.com\nemail_domain:junk.example\n");
+  const auto with_list =
+      sb::parse_config("server:\n  blocklist_file: " + blocked + "\n" + rest, "test.yaml");
   REQUIRE(with_list.cfg.has_value());
   REQUIRE(with_list.cfg->server.blocklist);
   CHECK(with_list.cfg->server.blocklist->contains({"email", "spam@example.com"}));
@@ -335,7 +336,9 @@ TEST_CASE("defaults when sections are left out") {
 TEST_CASE("retention: its keys, and its errors with line and key") {
   const auto r = sb::parse_config(
       "retention:\n  max_age: 90d\n  dedupe_horizon: 8d\n  batch: 200\n  pause: 10ms\n"
-      "  interval: 30s\n" + rest_ok, "test.yaml");
+      "  interval: 30s\n" +
+          rest_ok,
+      "test.yaml");
   INFO(all_errors(r));
   REQUIRE(r.cfg);
   CHECK(r.cfg->store.retention.max_age == std::chrono::hours(90 * 24));

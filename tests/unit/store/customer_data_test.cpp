@@ -3,17 +3,19 @@
 #include "store_fixture.hpp"
 
 #include "store/reader.hpp"
+#include "store/sqlite.hpp"
+#include "store/writer.hpp"
 
 #include <boost/json/parse.hpp>
 
 #include <fstream>
+#include <future>
 #include <iterator>
 
 namespace sb::test {
 namespace {
 
-inbound_message from(std::string id, identity who, std::string text,
-                     std::string name = "Ann Lee") {
+inbound_message from(std::string id, identity who, std::string text, std::string name = "Ann Lee") {
   inbound_message m;
   m.provider_id = std::move(id);
   m.sender_name = std::move(name);
@@ -230,8 +232,8 @@ TEST_CASE("retention: silent conversations go with their customers; recent ones 
   auto r = sweep(f, keep_for(3 * day), t0 + 3 * day + 10 * minute);
   CHECK(r.conversations == 3);  // Ann's two (one merged into the other) and Bob's
   CHECK(r.messages == 4);
-  CHECK(r.customers == 3);      // Ann, the customer merged into her, Bob
-  CHECK(r.keys_kept == 4);      // within the 14-day horizon: kept as hashes
+  CHECK(r.customers == 3);  // Ann, the customer merged into her, Bob
+  CHECK(r.keys_kept == 4);  // within the 14-day horizon: kept as hashes
   CHECK(f.count("SELECT count(*) FROM customers") == 1);
   CHECK(f.count("SELECT count(*) FROM identities") == 1);
   CHECK(f.count("SELECT count(*) FROM messages") == 1);
@@ -250,15 +252,70 @@ TEST_CASE("retention: silent conversations go with their customers; recent ones 
   CHECK(f.count("SELECT count(*) FROM forgotten_keys") == 0);
 }
 
-TEST_CASE("retention: never a conversation with an unpublished message or a queued reply") {
+TEST_CASE(
+    "retention: never a conversation with an unpublished message, a parked one or a "
+    "queued reply") {
   family_fixture f;  // four outbox rows, none confirmed
   auto r = sweep(f, keep_for(day), t0 + 30 * day);
   CHECK(r.conversations == 0);
   CHECK(f.store->backlog() == 4);
   CHECK(f.count("SELECT count(*) FROM messages") == 4);
-  // Published: they may go.
+  // Bob's message is parked (the broker refuses it for good), Ann's are published; an agent's
+  // reply to Cleo waits to be sent.
+  auto rows = f.outbox();
+  REQUIRE(rows.size() == 4);
+  std::vector<std::int64_t> published;
+  for (const auto& row : rows) {
+    if (row.message_id == f.bob.message_id)
+      REQUIRE(f.store->park({{outbox_parking{row.seq, 200 << 20, "too large"}}}, t0).has_value());
+    else
+      published.push_back(row.seq);
+  }
+  REQUIRE(f.store->commit({}, published).settled);
+  auto cleo = f.ingest(on(t0 + 5 * minute, "web-chat", "chat",
+                          from("c-5", {"chat", "web-chat:v-5"}, "a question", "Cleo")))
+                  .accepted[0];
   publish_all(f);
-  CHECK(sweep(f, keep_for(day), t0 + 30 * day).messages == 4);
+  ingest_request req;
+  req.received_at = t0 + 6 * minute;
+  reply answer;
+  answer.conversation_id = cleo.conversation_id;
+  answer.text = "an answer";
+  answer.agent = {"a-7", "Ieva"};
+  req.reply =
+      reply_request{answer,
+                    "key-1",
+                    std::make_shared<const reply_channels>(reply_channels{{"web-chat", {"chat"}}}),
+                    {},
+                    {}};
+  ingest_request* p = &req;
+  REQUIRE(f.store->commit(std::span<ingest_request* const>(&p, 1), {}).outcomes[0].has_value());
+  r = sweep(f, keep_for(day), t0 + 30 * day);
+  CHECK(r.conversations == 2);  // Ann's two
+  CHECK(f.count("SELECT count(*) FROM outbox_parked") == 1);
+  CHECK(f.count("SELECT count(*) FROM messages WHERE id = '" + f.bob.message_id + "'") == 1);
+  CHECK(f.count("SELECT count(*) FROM conversations WHERE id = '" + cleo.conversation_id + "'") ==
+        1);
+  // Once the reply is no longer queued (failed, say) and the parked row forgotten, they go.
+  REQUIRE(f.store->delete_parked(f.count("SELECT seq FROM outbox_parked")).has_value());
+  delivery_update failed;
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(f.opts.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    {
+      sql::stmt q(db, "SELECT message_id FROM deliveries");
+      REQUIRE(q.step());
+      failed.message_id = q.text(0);
+    }
+    sqlite3_close_v2(db);
+  }
+  failed.status = "failed";
+  failed.at = t0 + 7 * minute;
+  failed.reason = "gave up";
+  REQUIRE(f.store->commit({}, {}, {}, std::span<const delivery_update>(&failed, 1)).settled);
+  r = sweep(f, keep_for(day), t0 + 30 * day);
+  CHECK(r.conversations == 2);
+  CHECK(f.count("SELECT count(*) FROM conversations") == 0);
 }
 
 TEST_CASE("retention: small passes, and the file stops growing in a steady state") {
@@ -294,6 +351,38 @@ TEST_CASE("retention: small passes, and the file stops growing in a steady state
   CHECK(pages_max_after <= pages_at_10 * 11 / 10);  // freed pages are reused
   // Only the last two days are kept (the sweep runs at noon: yesterday's and today's).
   CHECK(f.count("SELECT count(*) FROM messages") <= 2 * 800);
+}
+
+TEST_CASE(
+    "the writer resets the publisher's hand-off before and after an erasing task, not a "
+    "retention pass") {
+  // Regression: the reset came only after the task, so between an erasure's commit and the
+  // reset the publisher could still publish an erased, unpublished row it had been handed.
+  fixture f;
+  group_writer writer(*f.store, {});
+  mutex m;
+  std::vector<std::string> order;
+  writer.hand_off([&](committed_batch b) {
+    mutex_lock lock(m);
+    order.push_back(b.reset ? "reset" : "batch");
+  });
+  writer.start();
+  const auto run = [&](std::string name, bool keeps) {
+    std::promise<void> done;
+    writer.run(
+        [&, name](store_backend&) {
+          mutex_lock lock(m);
+          order.push_back(name);
+          done.set_value();
+        },
+        [&] { done.set_value(); }, keeps);
+    done.get_future().get();
+  };
+  run("erase", false);
+  run("retain", true);
+  writer.stop();
+  mutex_lock lock(m);
+  CHECK(order == std::vector<std::string>{"reset", "erase", "reset", "retain"});
 }
 
 }  // namespace sb::test
