@@ -15,11 +15,11 @@
 #include "core/mutex.hpp"
 #include "core/time.hpp"
 
+#include <array>
 #include <cstddef>
-#include <map>
-#include <string>
+#include <cstdint>
 #include <string_view>
-#include <utility>
+#include <unordered_map>
 #include <vector>
 
 namespace sb {
@@ -38,14 +38,34 @@ class replay_guard {
   std::size_t size() const;
 
  private:
+  // An entry is kept as digests: the channel and key as the first 128 bits of their SHA-256,
+  // what the signature carried as 64 bits of its own. About 90 bytes of heap with the hash
+  // table's node and bucket and the expiry heap's slot (it was about 430 with the strings in
+  // two trees). Memory is rate x 2 x tolerance of them, so their size is what counts.
+  struct key_hash {
+    std::uint64_t hi = 0, lo = 0;
+    bool operator==(const key_hash&) const = default;
+  };
+  struct key_hasher {
+    std::size_t operator()(const key_hash& k) const noexcept { return k.lo; }
+  };
   struct entry {
-    std::string digest;
+    std::uint64_t digest = 0;
     millis expires_at = 0;
   };
+  static key_hash key_of(std::string_view channel, std::string_view key);
+  static std::uint64_t digest_of(std::string_view digest);
+  void remember(const key_hash& k, std::uint64_t digest, millis expires_at) SB_REQUIRES(m_);
+
   mutable mutex m_;
-  // (channel, key)
-  std::map<std::pair<std::string, std::string>, entry, std::less<>> seen_ SB_GUARDED_BY(m_);
-  std::multimap<millis, std::pair<std::string, std::string>> by_expiry_ SB_GUARDED_BY(m_);
+  std::unordered_map<key_hash, entry, key_hasher> seen_ SB_GUARDED_BY(m_);
+  // The soonest expiry on top (a min-heap over a vector: 24 bytes an entry).
+  struct expiry {
+    millis at = 0;
+    key_hash key;
+    bool operator>(const expiry& o) const noexcept { return at > o.at; }
+  };
+  std::vector<expiry> by_expiry_ SB_GUARDED_BY(m_);
 };
 
 }  // namespace sb

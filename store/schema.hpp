@@ -250,10 +250,6 @@ CREATE INDEX forgotten_keys_by_time ON forgotten_keys (forgotten_at);
 CREATE INDEX customers_merged ON customers (merged_into) WHERE merged_into IS NOT NULL;
 CREATE INDEX email_ids_by_conversation ON email_ids (conversation_id);
 CREATE INDEX reply_keys_by_message ON reply_keys (message_id);
--- Retention never deletes a conversation with a message still in the outbox: it stops short of
--- the oldest unpublished message (an unparked row keeps its old created_at, so the oldest is
--- not always the first by seq). Appended at one end and cut at the other, like the outbox.
-CREATE INDEX outbox_by_created ON outbox (created_at);
 -- A merge now moves the Message-IDs with the messages (a merged conversation keeps none, so
 -- retention deleting it early loses nothing); those of earlier merges follow, chains too.
 UPDATE email_ids SET conversation_id = (SELECT c.merged_into FROM conversations c

@@ -31,8 +31,13 @@ std::optional<std::string> survivor(sqlite3* db, std::string_view id);
 erasure_report erase(sqlite3* db, const std::string& survivor, millis at);
 
 // One retention pass (store.hpp, store_backend::retain) from `cursor` (a conversations rowid,
-// moved on; 0 when the sweep went round). Inside the caller's write transaction.
-retention_pass retain(sqlite3* db, const retention_options& r, millis now, std::int64_t& cursor);
+// moved on; 0 when the sweep went round). `backlog`: the outbox's rows; past
+// max_retention_backlog no conversation is deleted (the outbox is not read through to find
+// its oldest row: the broker is behind, and retention waits for it). Inside the caller's
+// write transaction.
+inline constexpr std::int64_t max_retention_backlog = 10000;
+retention_pass retain(sqlite3* db, const retention_options& r, millis now, std::int64_t& cursor,
+                      std::int64_t backlog);
 
 // The export document (docs/export.schema.json) of `survivor`. Inside the caller's read
 // transaction, so that it is one snapshot.

@@ -1115,7 +1115,7 @@ result<retention_pass> sqlite_store::retain(const retention_options& r, millis n
     std::int64_t cursor = retention_cursor_;
     in_transaction([&] {
       cursor = retention_cursor_;
-      pass = customer_data::retain(db_, r, now, cursor);
+      pass = customer_data::retain(db_, r, now, cursor, backlog_.load(std::memory_order_relaxed));
     });
     retention_cursor_ = cursor;
     forgotten_any_ = forgotten_any_ || pass.keys_kept > 0;

@@ -206,7 +206,8 @@ class store_backend {
   // One small transaction of retention (retention_options, docs/operations.md "Retention"):
   // the next conversations of a sweep that goes round the store, those silent since before
   // now - max_age deleted with everything of theirs (at most about `batch` messages), never
-  // one with a message still in the outbox or a reply still queued; customers left with
+  // one with a message still in the outbox (none at all while the outbox holds more than
+  // 10,000: the broker is behind), a parked one or a reply still queued; customers left with
   // nothing; kept unreadable deliveries past the age; dedupe hashes past the horizon. The
   // dedupe keys of deleted messages received within the horizon are kept as hashes.
   virtual result<retention_pass> retain(const retention_options& r, millis now) = 0;

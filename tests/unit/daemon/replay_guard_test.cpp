@@ -37,4 +37,19 @@ TEST_CASE("replay_guard: expired entries are forgotten as new ones come") {
   CHECK(g.size() < 100);  // 16 expired ones go per call
 }
 
+TEST_CASE("replay_guard: keys are told apart by channel and key whole, expiries in any order") {
+  replay_guard g;
+  // The same bytes split differently are different (channel, key) pairs.
+  CHECK(g.check("ab", {"c", "d", 10'000}, 0) == replay_guard::verdict::fresh);
+  CHECK(g.check("a", {"bc", "d", 10'000}, 0) == replay_guard::verdict::fresh);
+  CHECK(g.size() == 2);
+  // Entries inserted with expiries out of order still go soonest first.
+  replay_guard h;
+  for (int i = 0; i < 50; ++i) h.check("sw", {"late" + std::to_string(i), "d", 100'000}, 0);
+  for (int i = 0; i < 50; ++i) h.check("sw", {"soon" + std::to_string(i), "d", 2'000}, 0);
+  for (int i = 0; i < 10; ++i) h.check("sw", {"x" + std::to_string(i), "d", 100'000}, 3'000);
+  CHECK(h.size() == 60);  // the 50 soon ones are gone, every late one and the 10 new stay
+  CHECK(h.check("sw", {"late7", "other", 100'000}, 4'000) == replay_guard::verdict::replay);
+}
+
 }  // namespace
