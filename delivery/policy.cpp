@@ -10,6 +10,7 @@ delivery_update next_step(const delivery_job& job, const send_outcome& outcome, 
                           std::chrono::seconds max_age, backoff& delay) {
   delivery_update u;
   u.message_id = job.message_id;
+  u.channel = job.channel;
   u.at = now;
   u.reason = outcome.reason;
   switch (outcome.what) {

@@ -36,6 +36,7 @@ struct delivery_update {
   std::string provider_message_id;  // sent: the provider's id for it
   std::string reason;               // failed: why, in the provider's words; queued: the last error
   bool attempted = true;            // counts as an attempt (a status webhook does not)
+  std::string channel;              // an attempt's: the channel it went out on (else empty)
 };
 
 // The order statuses move in; an update to a status not after the current one is ignored

@@ -1,5 +1,6 @@
 #include "store/sqlite_replies.hpp"
 
+#include "channels/crypto.hpp"
 #include "core/log.hpp"
 #include "store/payload.hpp"
 #include "store/sqlite.hpp"
@@ -74,6 +75,9 @@ struct sqlite_replies::statements {
         delivery_status(db,
                         "SELECT status, conversation_id, channel, attempts, provider_message_id, "
                         "channel_type FROM deliveries WHERE message_id = ?1"),
+        forget_key(db,
+                   "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
+                   "VALUES (?1, ?2, ?3)"),
         remember_mail_id(db,
                          "INSERT OR IGNORE INTO email_ids (message_id, conversation_id) "
                          "VALUES (?1, ?2)"),
@@ -125,8 +129,8 @@ struct sqlite_replies::statements {
                      "AND json_extract(a.body, '$.from.value') = ?2") {}
   stmt find_key, load_conversation, message, latest_inbound, bump_conversation;
   stmt insert_message, insert_delivery, insert_key;
-  stmt delivery_status, remember_mail_id, insert_event, delete_event, savepoint, release,
-      rollback_to, retry_later, move_status, message_status, by_provider_id, by_watermark;
+  stmt delivery_status, forget_key, remember_mail_id, insert_event, delete_event, savepoint,
+      release, rollback_to, retry_later, move_status, message_status, by_provider_id, by_watermark;
 };
 
 #undef SB_ADDRESSED_COLUMNS
@@ -289,7 +293,19 @@ void sqlite_replies::record_one(const delivery_update& u, committed_batch& hande
   {
     use q(st.delivery_status);
     q->bind(1, u.message_id);
-    if (!q->step()) return;  // erased since (the customer's erasure)
+    if (!q->step()) {
+      // Erased since (the customer's erasure) while the attempt was under way: the provider
+      // took it all the same. Its id is kept as a hash, as the erasure keeps those of the
+      // replies sent before, so that the provider's echo of it (Messenger, Instagram) is not
+      // stored as a new message of a new customer.
+      if (!u.channel.empty() && !u.provider_message_id.empty()) {
+        use k(st.forget_key);
+        k->bind(1, u.channel).bind(2, sha256_hex(u.provider_message_id)).bind(3, u.at);
+        k->run();
+        forgot_ = forgot_ || sqlite3_changes(db_) > 0;
+      }
+      return;
+    }
     status = q->text(0);
     conversation = q->text(1);
     event.channel = q->text(2);

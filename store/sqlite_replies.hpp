@@ -33,12 +33,16 @@ class sqlite_replies {
                       millis received_at, committed_batch& handed);
   // Events the broker confirmed (delivery.hpp, event_row), deleted in the open transaction.
   void forget_events(std::span<const std::int64_t> seqs);
+  // record() kept the hash of a sent reply's provider id in forgotten_keys (its reply was
+  // erased while it was being sent) since the store was opened.
+  bool forgot_keys() const noexcept { return forgot_; }
 
  private:
   void record_one(const delivery_update& u, committed_batch& handed);
   struct statements;
   sqlite3* db_;
   std::unique_ptr<statements> st_;
+  bool forgot_ = false;
 };
 
 }  // namespace sb

@@ -989,7 +989,10 @@ std::optional<sqlite_store::commit_result> sqlite_store::run_batch(
       q->run();
       out.outbox_removed += sqlite3_changes(db_);
     }
-    if (!with.deliveries.empty()) replies_->record(with.deliveries, out.handed);
+    if (!with.deliveries.empty()) {
+      replies_->record(with.deliveries, out.handed);
+      forgotten_any_ = forgotten_any_ || replies_->forgot_keys();
+    }
     if (!with.events_published.empty()) replies_->forget_events(with.events_published);
     if (!with.seen.empty()) {
       for (const auto& s : with.seen) store_tx::remember(st_->remember_signature, s.channel, s.use);

@@ -12,6 +12,7 @@ constexpr std::chrono::seconds day{24 * 3600};
 delivery_job job(std::int64_t attempts, millis created = t0) {
   delivery_job j;
   j.message_id = "r-1";
+  j.channel = "wa";
   j.attempts = attempts;
   j.created_at = created;
   return j;
@@ -28,9 +29,10 @@ TEST_CASE("sent and failed are final; a retry backs off, honours Retry-After, en
   CHECK(u.provider_message_id == "wamid.1");
   CHECK(u.at == now);
   CHECK(u.attempted);
+  CHECK(u.channel == "wa");  // an erased reply's provider id is kept by channel (sqlite_replies)
 
-  u = next_step(job(0), {send_outcome::kind::failed, {}, "(#100) Invalid parameter", {}}, now,
-                day, delay);
+  u = next_step(job(0), {send_outcome::kind::failed, {}, "(#100) Invalid parameter", {}}, now, day,
+                delay);
   CHECK(u.status == "failed");
   CHECK(u.reason == "(#100) Invalid parameter");
 
@@ -45,11 +47,11 @@ TEST_CASE("sent and failed are final; a retry backs off, honours Retry-After, en
     CHECK(u.next_attempt_at <= now + ceiling);
   }
   // The provider's Retry-After when longer than the backoff; never shorter than the backoff.
-  u = next_step(job(0), {send_outcome::kind::retry, {}, "HTTP 429", std::chrono::seconds(30)},
-                now, day, delay);
+  u = next_step(job(0), {send_outcome::kind::retry, {}, "HTTP 429", std::chrono::seconds(30)}, now,
+                day, delay);
   CHECK(u.next_attempt_at == now + 30'000);
-  u = next_step(job(10), {send_outcome::kind::retry, {}, "HTTP 429", std::chrono::seconds(0)},
-                now, day, delay);
+  u = next_step(job(10), {send_outcome::kind::retry, {}, "HTTP 429", std::chrono::seconds(0)}, now,
+                day, delay);
   CHECK(u.next_attempt_at >= now + 300'000 / 2);
 
   // A retry that would come after max_age fails instead, saying why and what was last said.
@@ -57,8 +59,9 @@ TEST_CASE("sent and failed are final; a retry backs off, honours Retry-After, en
                 {send_outcome::kind::retry, {}, "HTTP 502", std::chrono::seconds(10)}, now, day,
                 delay);
   CHECK(u.status == "failed");
-  CHECK(u.reason == "max_age: not delivered within 86400 s of the reply; the last attempt: "
-                    "HTTP 502");
+  CHECK(u.reason ==
+        "max_age: not delivered within 86400 s of the reply; the last attempt: "
+        "HTTP 502");
 }
 
 }  // namespace sb

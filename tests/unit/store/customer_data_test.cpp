@@ -318,6 +318,24 @@ TEST_CASE(
   CHECK(f.count("SELECT count(*) FROM conversations") == 0);
 }
 
+TEST_CASE("retention waits while the outbox holds more than 10,000 rows") {
+  fixture f;
+  // An old conversation, published; then 10,001 newer messages the broker has not taken.
+  f.ingest(request(t0, {chat_message("old", "v-old", "hello")}));
+  publish_all(f);
+  std::vector<inbound_message> many;
+  for (int i = 0; i <= 10000; ++i)
+    many.push_back(
+        from("m-" + std::to_string(i), {"chat", "web-chat:v-" + std::to_string(i)}, "hello"));
+  REQUIRE(f.ingest(request(t0 + 20 * day, std::move(many))).accepted.size() == 10001);
+  REQUIRE(f.store->backlog() == 10001);
+  // The old one is past its age and has nothing in the outbox, but finding the oldest
+  // unpublished row would read 10,001 rows each pass: retention waits for the broker.
+  CHECK(sweep(f, keep_for(day), t0 + 30 * day).conversations == 0);
+  publish_all(f);
+  CHECK(sweep(f, keep_for(day), t0 + 30 * day).conversations == 10002);
+}
+
 TEST_CASE("retention: small passes, and the file stops growing in a steady state") {
   fixture f;
   retention_options r = keep_for(day, day);

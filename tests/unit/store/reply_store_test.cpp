@@ -709,6 +709,28 @@ TEST_CASE("the provider's echo of a reply sent is not stored twice") {
   CHECK(thread[2].at("text") == "from the inbox");
 }
 
+// Found in review: a reply being sent when its customer was erased was still sent; its status
+// update found no row and was dropped, so the echo of it came in as a new customer's message.
+TEST_CASE("a reply sent while its customer was erased: its echo is not stored") {
+  reply_fixture f;
+  const auto fb = sending({{"fb", {"messenger"}}});
+  const identity psid{"messenger", "1122:PSID-42"};
+  const auto in = f.ingest(on_channel(t0, "fb", "messenger", "m_IN", psid)).accepted[0];
+  const auto receipt =
+      f.sent(reply_request_at(t0 + 1, text_reply(in.conversation_id, "hi"), "k", fb));
+  REQUIRE(f.store->erase_customer(in.customer_id, t0 + 2).has_value());
+  // The attempt started before the erasure ends after it: the provider took the reply.
+  delivery_update sent{receipt.message_id, "sent", t0 + 3, 0, "m_OUT", "", true};
+  sent.channel = "fb";
+  REQUIRE(f.store->commit({}, {}, {}, std::span<const delivery_update>(&sent, 1)).settled);
+  auto echo = on_channel(t0 + 4, "fb", "messenger", "m_OUT", psid, "hi");
+  echo.messages[0].direction = "outbound";
+  const auto out = f.ingest(std::move(echo));
+  CHECK(out.accepted.empty());
+  CHECK(out.duplicates == 1);
+  CHECK(f.count("SELECT count(*) FROM customers") == 0);
+}
+
 // Found in review: a second reply answered with a provider id another reply holds stayed
 // queued (UPDATE OR IGNORE), and was sent again at every poll.
 TEST_CASE("a provider id another reply holds: the status still moves, without the id") {
