@@ -51,4 +51,27 @@ event_row make_status_event(const status_event& e) {
   return row;
 }
 
+event_row make_customer_erased_event(const std::string& customer_id,
+                                     const std::vector<std::string>& merged_ids,
+                                     const std::vector<std::string>& conversation_ids, millis at) {
+  const auto strings = [](const std::vector<std::string>& v) {
+    boost::json::array out;
+    for (const auto& s : v) out.emplace_back(s);
+    return out;
+  };
+  event_row row;
+  row.id = new_id(at);
+  row.routing_key = "customer.erased";
+  row.created_at = at;
+  row.body =
+      boost::json::serialize(boost::json::object{{"schema", "switchboard.event/v1"},
+                                                 {"id", row.id},
+                                                 {"type", row.routing_key},
+                                                 {"occurred_at", format_time(at)},
+                                                 {"customer_id", customer_id},
+                                                 {"merged_ids", strings(merged_ids)},
+                                                 {"conversation_ids", strings(conversation_ids)}});
+  return row;
+}
+
 }  // namespace sb

@@ -68,6 +68,11 @@ struct status_event {
 
 // The event's row (its id a UUIDv7 of `e.at`), ready to be stored.
 event_row make_status_event(const status_event& e);
+// The customer.erased event (DELETE /v1/customers/{id}): the customer, those merged into it and
+// every conversation erased, for agents' tools to purge their copies.
+event_row make_customer_erased_event(const std::string& customer_id,
+                                     const std::vector<std::string>& merged_ids,
+                                     const std::vector<std::string>& conversation_ids, millis at);
 
 // The event publisher's reader (store_backend::open_event_reader): a connection of its own.
 class event_reader {

@@ -1,7 +1,7 @@
 #include "store/sqlite_customer_data.hpp"
 
 #include "channels/crypto.hpp"
-#include "core/ids.hpp"
+#include "store/delivery.hpp"
 #include "store/sqlite.hpp"
 
 #include <boost/json/parse.hpp>
@@ -74,10 +74,68 @@ boost::json::value time_or_null(stmt& q, int col) {
   return boost::json::value(format_time(q.i64(col)));
 }
 
-boost::json::array strings(const std::vector<std::string>& v) {
-  boost::json::array out;
-  for (const auto& s : v) out.emplace_back(s);
-  return out;
+// The dedupe keys a provider may still retry with, of the messages in temp.erase_messages
+// received after `since`, kept as hashes: the messages' own, and the provider ids of sent
+// replies (Messenger echoes a page's message with it). Returns how many were new.
+std::int64_t keep_keys(sqlite3* db, millis since, millis at) {
+  std::int64_t kept = 0;
+  stmt keys(db,
+            "SELECT channel, provider_id FROM temp.erase_messages WHERE received_at > ?1 "
+            "UNION SELECT d.channel, d.provider_message_id FROM deliveries d JOIN "
+            "temp.erase_messages m ON m.id = d.message_id WHERE d.provider_message_id IS NOT "
+            "NULL AND m.received_at > ?1");
+  keys.bind(1, since);
+  stmt keep(db,
+            "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
+            "VALUES (?1, ?2, ?3)");
+  while (keys.step()) {
+    keep.reset();
+    keep.bind(1, keys.text(0)).bind(2, sha256_hex(keys.text(1))).bind(3, at);
+    keep.run();
+    kept += sqlite3_changes64(db);
+  }
+  return kept;
+}
+
+struct deleted_conversations {
+  std::int64_t messages = 0;
+  std::int64_t parked = 0;
+  std::int64_t deliveries = 0;
+};
+
+// Deletes the conversations of temp.erase_conversations, their messages (temp.erase_messages)
+// and what hangs on them: replies' deliveries and keys, Message-IDs, skill history, parked
+// outbox rows.
+deleted_conversations delete_conversations(sqlite3* db) {
+  deleted_conversations d;
+  d.deliveries = changes(
+      db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  d.parked = changes(
+      db, "DELETE FROM outbox_parked WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  changes(db, "DELETE FROM reply_keys WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  changes(db,
+          "DELETE FROM email_ids WHERE conversation_id IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  changes(db,
+          "DELETE FROM skill_changes WHERE conversation_id IN "
+          "(SELECT id FROM temp.erase_conversations)");
+  d.messages = changes(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.erase_messages)");
+  changes(db, "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.erase_conversations)");
+  return d;
+}
+
+// Deletes the customers of temp.erase_customers with their identities, claims and merge
+// records. Returns how many identities and claims went, and how many customers.
+std::pair<std::int64_t, std::int64_t> delete_customers(sqlite3* db) {
+  std::int64_t identities = changes(
+      db, "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  identities +=
+      changes(db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
+  changes(db,
+          "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
+          "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
+  return {identities,
+          changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)")};
 }
 
 }  // namespace
@@ -103,52 +161,6 @@ std::optional<std::string> survivor(sqlite3* db, std::string_view id) {
   return std::nullopt;
 }
 
-namespace {
-
-// The dedupe keys a provider may still retry with, of the messages in temp.erase_messages
-// received after `since`, kept as hashes: the messages' own, and the provider ids of sent
-// replies (Messenger echoes a page's message with it). Returns how many were new.
-std::int64_t keep_keys(sqlite3* db, millis since, millis at) {
-  std::int64_t kept = 0;
-  stmt keys(db,
-            "SELECT channel, provider_id FROM temp.erase_messages WHERE received_at > ?1 "
-            "UNION SELECT d.channel, d.provider_message_id FROM deliveries d JOIN "
-            "temp.erase_messages m ON m.id = d.message_id WHERE d.provider_message_id IS NOT "
-            "NULL AND m.received_at > ?1");
-  keys.bind(1, since);
-  stmt keep(db,
-            "INSERT OR IGNORE INTO forgotten_keys (channel, key_sha256, forgotten_at) "
-            "VALUES (?1, ?2, ?3)");
-  while (keys.step()) {
-    keep.reset();
-    keep.bind(1, keys.text(0)).bind(2, sha256_hex(keys.text(1))).bind(3, at);
-    keep.run();
-    kept += sqlite3_changes64(db);
-  }
-  return kept;
-}
-
-// Deletes the conversations of temp.erase_conversations, their messages (temp.erase_messages)
-// and what hangs on them: replies' deliveries and keys, Message-IDs, skill history, parked
-// outbox rows. Returns how many messages went and how many parked rows.
-std::pair<std::int64_t, std::int64_t> delete_conversations(sqlite3* db) {
-  const std::int64_t parked = changes(
-      db, "DELETE FROM outbox_parked WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-  changes(db, "DELETE FROM reply_keys WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-  changes(db,
-          "DELETE FROM email_ids WHERE conversation_id IN "
-          "(SELECT id FROM temp.erase_conversations)");
-  changes(db,
-          "DELETE FROM skill_changes WHERE conversation_id IN "
-          "(SELECT id FROM temp.erase_conversations)");
-  const std::int64_t messages =
-      changes(db, "DELETE FROM messages WHERE id IN (SELECT id FROM temp.erase_messages)");
-  changes(db, "DELETE FROM conversations WHERE id IN (SELECT id FROM temp.erase_conversations)");
-  return {messages, parked};
-}
-
-}  // namespace
-
 erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   erasure_report r;
   r.customer_id = survivor;
@@ -163,35 +175,19 @@ erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   changes(db,
           "DELETE FROM events WHERE json_extract(body, '$.conversation_id') IN "
           "(SELECT id FROM temp.erase_conversations)");
-  r.deliveries = changes(
-      db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-  const auto [messages, parked] = delete_conversations(db);
-  r.messages = messages;
-  r.parked = parked;
-  r.unpublished = outbox + parked;
-  r.identities = changes(
-      db, "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
-  r.identities +=
-      changes(db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
-  changes(db,
-          "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
-          "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
-  changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
+  const auto d = delete_conversations(db);
+  r.messages = d.messages;
+  r.deliveries = d.deliveries;
+  r.parked = d.parked;
+  r.unpublished = outbox + d.parked;
+  r.identities = delete_customers(db).first;
   clear_sets(db);
 
   // For agents' tools to purge their copies: what reached a queue cannot be recalled.
-  const std::string event_id = new_id(at);
-  const std::string body = boost::json::serialize(
-      boost::json::object{{"schema", "switchboard.event/v1"},
-                          {"id", event_id},
-                          {"type", "customer.erased"},
-                          {"occurred_at", format_time(at)},
-                          {"customer_id", survivor},
-                          {"merged_ids", strings(r.merged_ids)},
-                          {"conversation_ids", strings(r.conversation_ids)}});
-  stmt ev(db, "INSERT INTO events (id, routing_key, body, created_at) VALUES (?1, ?2, ?3, ?4)");
-  ev.bind(1, event_id).bind(2, "customer.erased").bind(3, body).bind(4, at);
-  ev.run();
+  const event_row ev = make_customer_erased_event(survivor, r.merged_ids, r.conversation_ids, at);
+  stmt q(db, "INSERT INTO events (id, routing_key, body, created_at) VALUES (?1, ?2, ?3, ?4)");
+  q.bind(1, ev.id).bind(2, ev.routing_key).bind(3, ev.body).bind(4, ev.created_at);
+  q.run();
   return r;
 }
 
@@ -255,8 +251,7 @@ retention_pass retain(sqlite3* db, const retention_options& opts, millis now, st
               "id, channel, provider_id, received_at FROM messages WHERE conversation_id IN "
               "(SELECT id FROM temp.erase_conversations)");
     r.keys_kept = keep_keys(db, now - opts.dedupe_horizon.count(), now);
-    changes(db, "DELETE FROM deliveries WHERE message_id IN (SELECT id FROM temp.erase_messages)");
-    r.messages = delete_conversations(db).first;
+    r.messages = delete_conversations(db).messages;
     // Customers left with nothing: their identities, claims and merges go with them.
     sql::exec(db,
               "DELETE FROM temp.erase_customers WHERE id IN (SELECT customer_id FROM "
@@ -268,14 +263,7 @@ retention_pass retain(sqlite3* db, const retention_options& opts, millis now, st
                   "WHERE c.merged_into IN (SELECT id FROM temp.erase_customers) AND NOT EXISTS "
                   "(SELECT 1 FROM conversations v WHERE v.customer_id = c.id)") == 0)
         break;
-    changes(db,
-            "DELETE FROM identities WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
-    changes(db, "DELETE FROM claims WHERE customer_id IN (SELECT id FROM temp.erase_customers)");
-    changes(db,
-            "DELETE FROM customer_merges WHERE survivor_id IN (SELECT id FROM "
-            "temp.erase_customers) OR merged_id IN (SELECT id FROM temp.erase_customers)");
-    r.customers =
-        changes(db, "DELETE FROM customers WHERE id IN (SELECT id FROM temp.erase_customers)");
+    r.customers = delete_customers(db).second;
   }
   clear_sets(db);
   if (opts.max_age.count() > 0) {

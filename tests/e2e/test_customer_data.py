@@ -21,8 +21,6 @@ the real broker and pika.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import os
 import secrets as pysecrets
@@ -36,6 +34,7 @@ from typing import Any
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import test_channels_social as social  # noqa: E402
 
 TOKEN = "ops-" + pysecrets.token_hex(12)
 MIME_TOKEN = pysecrets.token_urlsafe(24)
@@ -63,15 +62,7 @@ def mail(sender: str, text: str, t: float, msgid: str | None = None) -> bytes:
 
 
 def whatsapp(text: str, wamid: str, t: float) -> bytes:
-    body = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [
-        {"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881",
-                         "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "A. Lee"}, "wa_id": WA_ID}],
-            "messages": [{"from": WA_ID, "id": wamid, "timestamp": str(int(t)), "type": "text",
-                          "text": {"body": text}}]}}]}]}
-    return json.dumps(body).encode()
+    return json.dumps(social.whatsapp_batch(WA_ID, "A. Lee", text, wamid, int(t))).encode()
 
 
 def api(env: h.Env, method: str, path: str) -> h.Response:
@@ -115,9 +106,9 @@ def main(ck: h.Checks) -> None:
             "Content-Type": "message/rfc822", "Authorization": f"Bearer {MIME_TOKEN}"})
 
     def post_wa(body: bytes) -> h.Response:
-        sig = hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
         return c.request("POST", "/v1/webhooks/wa", body, {
-            "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + sig})
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": h.meta_signature(META_SECRET, body)})
 
     # ---- 1. Ann on three channels, merged; Bob ----
     chat1 = h.chat_message("chat-1", "v-ann", f"Where is order 4471? {CANARY}",

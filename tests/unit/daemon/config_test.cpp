@@ -225,26 +225,17 @@ routes:
   CHECK(errors.find("guessable") == std::string::npos);
 
   // server.blocklist_file: read at load; a bad line names the file and its line.
-  const auto rest = std::string(R"(channels:
-  - name: web-chat
-    type: chat
-    secret: "whsec_c2VjcmV0LWZvci1sb2NhbC10ZXN0aW5nLW9ubHk="
-skills:
-  - name: general
-routes:
-  - skill: general
-)");
   const auto blocked =
       dir.write("blocked", "# spam\nemail:Spam@Example.com\nemail_domain:junk.example\n");
   const auto with_list =
-      sb::parse_config("server:\n  blocklist_file: " + blocked + "\n" + rest, "test.yaml");
+      sb::parse_config("server:\n  blocklist_file: " + blocked + "\n" + rest_ok, "test.yaml");
   REQUIRE(with_list.cfg.has_value());
   REQUIRE(with_list.cfg->server.blocklist);
   CHECK(with_list.cfg->server.blocklist->contains({"email", "spam@example.com"}));
   CHECK(with_list.cfg->server.blocklist->contains({"email", "x@junk.example"}));
   const auto bad_list = dir.write("bad-blocked", "email:ok@example.com\nspam.example\n");
   const auto refused =
-      sb::parse_config("server:\n  blocklist_file: " + bad_list + "\n" + rest, "test.yaml");
+      sb::parse_config("server:\n  blocklist_file: " + bad_list + "\n" + rest_ok, "test.yaml");
   CHECK_FALSE(refused.cfg.has_value());
   CHECK(all_errors(refused).find("test.yaml:2: server.blocklist_file: " + bad_list +
                                  ": line 2: ") != std::string::npos);
