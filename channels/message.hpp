@@ -31,11 +31,27 @@ struct identity {
   bool operator==(const identity&) const = default;
 };
 
+// A file the customer sent. Switchboard keeps its bytes (docs/attachments.md): those the request
+// carries (e-mail parts) are written before the commit, those it only refers to (provider media)
+// are fetched after it (delivery/media_fetcher.hpp, channels/fetch.hpp).
 struct attachment {
   std::string name;
   std::string content_type;
   std::optional<std::int64_t> size;
-  std::string url;  // empty when the provider gives none
+  std::string url;  // the provider's URL; empty when the provider gives none. Once Switchboard
+                    // keeps the file, the read API's, and the provider's moves to source_url.
+  std::string source_url;
+  // The file itself, when the request carries it (an e-mail part, decoded).
+  std::optional<std::string> bytes;
+  // How to fetch it when the request only refers to it (channels/fetch.hpp): "whatsapp" (ref:
+  // the media id), "telegram" (ref: the file_id), "twilio" (ref: the MediaUrl), "url" (ref: a
+  // URL fetched as it is). Empty: nothing to fetch.
+  std::string fetch_kind;
+  std::string fetch_ref;
+  // Set before the commit (store/attachments.hpp, keep_attachments):
+  std::string id;      // Switchboard's id, the one GET /v1/attachments/{id} serves it by
+  std::string state;   // "stored", "pending" (to fetch), "too_large", "not_kept"
+  std::string sha256;  // of the bytes, when stored
 };
 
 struct inbound_message {

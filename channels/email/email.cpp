@@ -190,6 +190,20 @@ std::string stream_bytes(GMimeStream* stream) {
   return std::string(reinterpret_cast<const char*>(a->data), a->len);
 }
 
+std::optional<std::string> entity_bytes(GMimeObject* obj) {
+  gobject_ptr<GMimeStream> out{g_mime_stream_mem_new()};
+  ssize_t n = 0;
+  if (GMIME_IS_PART(obj)) {
+    GMimeDataWrapper* w = g_mime_part_get_content(GMIME_PART(obj));
+    if (w != nullptr) n = g_mime_data_wrapper_write_to_stream(w, out.get());
+  } else if (GMIME_IS_MESSAGE_PART(obj)) {
+    GMimeMessage* m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (m != nullptr) n = g_mime_object_write_to_stream(GMIME_OBJECT(m), nullptr, out.get());
+  }
+  if (n < 0) return std::nullopt;
+  return stream_bytes(out.get());
+}
+
 // ---- header values -----------------------------------------------------------------------
 
 std::vector<mailbox> parse_addresses(std::string_view value, std::size_t max) {

@@ -109,15 +109,16 @@ struct content_type {
 };
 content_type parse_content_type(std::optional<std::string_view> header);
 
-// One field of a multipart/form-data body. File contents are never kept, only their size.
+// One field of a multipart/form-data body: a plain field's value or a file's content.
 struct form_part {
   std::string name;
   std::string filename;      // the file's name (UTF-8); empty for plain fields
   std::string content_type;  // lower-cased media type, empty when the part declares none
   std::string charset;       // the part's charset parameter, lower-cased, if any
-  std::string value;         // a plain field's bytes, as sent (no charset conversion)
-  std::int64_t size = 0;     // bytes of the value or of the file
-  bool is_file = false;      // the part has a filename parameter
+  // The field's or the file's bytes, as sent (a transfer encoding undone, no charset conversion)
+  std::string value;
+  std::int64_t size = 0;  // value.size()
+  bool is_file = false;   // the part has a filename parameter
 };
 
 // Parses a multipart/form-data body (the whole Content-Type header value is needed for its
@@ -243,11 +244,11 @@ void add_attachment(parsed_email& e, attachment a);
 
 // Parses a raw RFC 5322 message with GMime: headers (RFC 2047 decoded), multipart/alternative,
 // mixed and related at any depth, quoted-printable and base64, charsets converted to UTF-8,
-// attachments (name, content type, decoded size). Errors (errc::malformed): an empty body,
-// more than 1000 MIME parts, more than 1000 header fields in one block or 10000 in all, parts
-// (multiparts and attached messages) nested deeper than 32, a multipart boundary longer than
-// 70 characters (RFC 2046). These bounds are checked in one pass before GMime reads the mail.
-// `what` names the input in error details ("body", "field email").
+// attachments (name, content type, the decoded bytes and their size). Errors (errc::malformed):
+// an empty body, more than 1000 MIME parts, more than 1000 header fields in one block or 10000 in
+// all, parts (multiparts and attached messages) nested deeper than 32, a multipart boundary
+// longer than 70 characters (RFC 2046). These bounds are checked in one pass before GMime reads the
+// mail. `what` names the input in error details ("body", "field email").
 result<parsed_email> parse_mime_message(std::string_view raw, std::string_view what = "body");
 
 // Message-ID, In-Reply-To, References, Date and the report flag from a list of

@@ -8,6 +8,8 @@
 
 #include <fmt/core.h>
 
+#include <utility>
+
 namespace sb::email {
 namespace {
 
@@ -23,24 +25,6 @@ bool has_closing_delimiter(std::string_view body, std::string_view boundary) {
        pos = body.find(closing, pos + 1))
     if (pos == 0 || body[pos - 1] == '\n') return true;
   return false;
-}
-
-// The bytes of a field (decoded if the sender used a transfer encoding), or only their count
-// for a file.
-std::optional<std::int64_t> content(GMimeObject* obj, std::string* keep) {
-  gobject_ptr<GMimeStream> out{keep != nullptr ? g_mime_stream_mem_new()
-                                               : g_mime_stream_null_new()};
-  ssize_t n = 0;
-  if (GMIME_IS_PART(obj)) {
-    GMimeDataWrapper* w = g_mime_part_get_content(GMIME_PART(obj));
-    if (w != nullptr) n = g_mime_data_wrapper_write_to_stream(w, out.get());
-  } else if (GMIME_IS_MESSAGE_PART(obj)) {  // a field declared message/rfc822
-    GMimeMessage* m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-    if (m != nullptr) n = g_mime_object_write_to_stream(GMIME_OBJECT(m), nullptr, out.get());
-  }
-  if (n < 0) return std::nullopt;
-  if (keep != nullptr) *keep = stream_bytes(out.get());
-  return static_cast<std::int64_t>(n);
 }
 
 }  // namespace
@@ -102,9 +86,12 @@ result<std::vector<form_part>> parse_form_data(std::string_view content_type_hea
       f.content_type = ascii_lowered(view(type.get()));
       f.charset = ascii_lowered(view(g_mime_object_get_content_type_parameter(obj, "charset")));
     }
-    const auto size = content(obj, f.is_file ? nullptr : &f.value);
-    if (!size) return malformed(fmt::format("multipart/form-data field {} cannot be read", f.name));
-    f.size = *size;
+    // A file's bytes too: the daemon keeps the file. The body limit bounds them.
+    auto bytes = entity_bytes(obj);
+    if (!bytes)
+      return malformed(fmt::format("multipart/form-data field {} cannot be read", f.name));
+    f.value = std::move(*bytes);
+    f.size = static_cast<std::int64_t>(f.value.size());
     out.push_back(std::move(f));
   }
   return out;

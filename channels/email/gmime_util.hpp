@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ gobject_ptr<GMimeStream> memory_stream(std::string_view bytes);
 
 // The bytes a GMime memory stream holds.
 std::string stream_bytes(GMimeStream* stream);
+
+// An entity as a file: a leaf part's content with its transfer encoding undone, an attached
+// message (message/rfc822) as written; empty when it holds nothing. nullopt when GMime cannot
+// write it.
+std::optional<std::string> entity_bytes(GMimeObject* obj);
 
 // A C string for GMime: std::string guarantees the terminating NUL; an embedded NUL simply
 // ends the value early, as it would in any C mail library.

@@ -26,25 +26,6 @@ std::string mime_type_of(GMimeObject* obj) {
   return ascii_lowered(view(type.get()));
 }
 
-// The decoded (transfer encoding undone) content of a leaf part.
-std::string part_bytes(GMimePart* part) {
-  GMimeDataWrapper* content = g_mime_part_get_content(part);
-  if (content == nullptr) return {};
-  gobject_ptr<GMimeStream> out{g_mime_stream_mem_new()};
-  if (g_mime_data_wrapper_write_to_stream(content, out.get()) < 0) return {};
-  return stream_bytes(out.get());
-}
-
-// The decoded size of a leaf part, without keeping its bytes.
-std::optional<std::int64_t> part_size(GMimePart* part) {
-  GMimeDataWrapper* content = g_mime_part_get_content(part);
-  if (content == nullptr) return 0;
-  gobject_ptr<GMimeStream> sink{g_mime_stream_null_new()};
-  const ssize_t n = g_mime_data_wrapper_write_to_stream(content, sink.get());
-  if (n < 0) return std::nullopt;
-  return static_cast<std::int64_t>(n);
-}
-
 void add_mailboxes(InternetAddressList* list, std::vector<mailbox>& out) {
   if (list != nullptr) collect_mailboxes(list, out, max_addresses);
 }
@@ -106,7 +87,7 @@ class walker {
     const bool attached = g_mime_part_is_attachment(part) || (!filename.empty() && !is_body);
     if (!attached && (type == "text/plain" || type == "text/html")) {
       const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
-      std::string text = to_utf8(part_bytes(part), view(charset));
+      std::string text = to_utf8(entity_bytes(obj).value_or(std::string()), view(charset));
       const auto param = [obj](const char* name) {
         return ascii_lowered(view(g_mime_object_get_content_type_parameter(obj, name)));
       };
@@ -120,8 +101,7 @@ class walker {
     attachment a;
     a.name = filename;
     a.content_type = type;
-    a.size = part_size(part);
-    add_attachment(e_, std::move(a));
+    add_file(std::move(a), obj);
   }
 
   // A forwarded message (message/rfc822) is one attachment: its own text is not this
@@ -131,12 +111,16 @@ class walker {
     a.name = view(g_mime_object_get_content_disposition_parameter(obj, "filename"));
     if (a.name.empty()) a.name = view(g_mime_object_get_content_type_parameter(obj, "name"));
     a.content_type = mime_type_of(obj);
-    if (GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj))) {
-      if (a.name.empty()) a.name = view(g_mime_message_get_subject(inner));
-      gobject_ptr<GMimeStream> sink{g_mime_stream_null_new()};
-      const ssize_t n = g_mime_object_write_to_stream(GMIME_OBJECT(inner), nullptr, sink.get());
-      if (n >= 0) a.size = static_cast<std::int64_t>(n);
-    }
+    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (inner != nullptr && a.name.empty()) a.name = view(g_mime_message_get_subject(inner));
+    add_file(std::move(a), obj);
+  }
+
+  // The attachment with its bytes (the part decoded, or the message as written), so the daemon
+  // can keep the file; without either when GMime cannot write it.
+  void add_file(attachment a, GMimeObject* obj) {
+    a.bytes = entity_bytes(obj);
+    if (a.bytes) a.size = static_cast<std::int64_t>(a.bytes->size());
     add_attachment(e_, std::move(a));
   }
 

@@ -43,7 +43,7 @@ constexpr std::size_t sha256_bytes = 32;
 
 error bad_signature(std::string detail) { return {errc::bad_signature, std::move(detail)}; }
 
-// The decoded fields of either body encoding; files (multipart) only as metadata.
+// The decoded fields of either body encoding; files (multipart) with their bytes.
 struct fields {
   header_list values;
   std::vector<email::form_part> files;
@@ -141,8 +141,10 @@ class mailgun_adapter final : public adapter {
     if (error e = verify(f->exact("timestamp"), f->exact("token"), f->exact("signature"), req.now);
         e.code != errc::ok)
       return e;
-    auto out = to_result(*f);
-    if (out) out->signature = signature_of(*f);
+    // The signature's digest first: to_result moves the files' bytes into the message.
+    signature_use use = signature_of(*f);
+    auto out = to_result(std::move(*f));
+    if (out) out->signature = std::move(use);
     return out;
   }
   bool keeps_unreadable() const noexcept override { return true; }
@@ -150,23 +152,23 @@ class mailgun_adapter final : public adapter {
   // A kept route post, replayed: its signature (and timestamp) were checked when it arrived.
   result<parse_result> parse_verified(const request_view& req) const override {
     SB_TRY(f, read_fields(req));
-    return to_result(*f);
+    return to_result(std::move(*f));
   }
 
  private:
   static result<fields> read_fields(const request_view& req);
-  result<parse_result> to_result(const fields& f) const {
+  result<parse_result> to_result(fields f) const {
     if (!is_message(f)) {
       parse_result out;
       out.ignored = 1;
       return out;
     }
-    return email::to_result(to_email(f));
+    return email::to_result(to_email(std::move(f)));
   }
   error verify(const std::string* timestamp, const std::string* token, const std::string* signature,
                millis now) const;
   result<parse_result> receive_event(const request_view& req) const;
-  result<parsed_email> to_email(const fields& f) const;
+  result<parsed_email> to_email(fields f) const;
   // A trusted Authentication-Results header, else what Mailgun's spam filter added.
   std::optional<email::auth_evidence> evidence(email::header_list headers) const {
     if (auto e = email::from_authentication_results(headers, trusted_)) return e;
@@ -330,7 +332,7 @@ result<parse_result> mailgun_adapter::receive_event(const request_view& req) con
   return out;
 }
 
-result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
+result<parsed_email> mailgun_adapter::to_email(fields f) const {
   // Raw MIME (a route URL ending in "mime"): the whole message in body-mime.
   if (const std::string* mime = f.exact("body-mime")) {
     SB_TRY(e, email::parse_mime_message(*mime, "field body-mime"));
@@ -383,11 +385,12 @@ result<parsed_email> mailgun_adapter::to_email(const fields& f) const {
     if (const std::string* v = header(name)) threading.emplace_back(name, *v);
   email::apply_headers(e, threading);
 
-  for (const auto& file : f.files) {
+  for (auto& file : f.files) {
     attachment a;
-    a.name = file.filename;
-    a.content_type = file.content_type;
+    a.name = std::move(file.filename);
+    a.content_type = std::move(file.content_type);
     a.size = file.size;
+    a.bytes = std::move(file.value);
     email::add_attachment(e, std::move(a));
   }
   if (error err = add_stored_attachments(e, f.exact("attachments")); err.code != errc::ok)

@@ -9,12 +9,14 @@
 //      not a customer message: counted as ignored, 200;
 //   5. field mapping with type checks; a mail that cannot be read (a field of the wrong type,
 //      no usable sender) is kept as unreadable, answered 202 (email::to_result).
-// Attachment contents (base64 in the JSON) are never decoded or kept: only name, type, size.
+// Attachment contents (base64 in the JSON) are decoded and kept with the attachment; one that
+// is not base64 is recorded without its bytes, the mail read all the same.
 #include "channels/postmark/postmark.hpp"
 
 #include "channels/common/errors.hpp"
 #include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
+#include "channels/crypto.hpp"
 #include "channels/email/email.hpp"
 #include "channels/json_body.hpp"
 #include "core/time.hpp"
@@ -23,7 +25,9 @@
 
 #include <fmt/core.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -84,13 +88,17 @@ result<std::vector<email::mailbox>> address_list(const json::object& body, std::
   return email::parse_addresses(*text);
 }
 
-// The decoded size of base64 text, without decoding it: every 4 alphabet characters are 3
-// bytes; padding and line breaks are not data.
-std::int64_t base64_size(std::string_view text) {
-  std::size_t n = 0;
+// An attachment's Content: base64, on one line as Postmark writes it; line breaks and spaces
+// (base64 as MIME wraps it) are dropped first, as the decoder is strict. nullopt when it is not
+// base64.
+std::optional<std::string> decode_content(std::string_view text) {
+  constexpr std::string_view wrapping = "\r\n ";
+  if (text.find_first_of(wrapping) == std::string_view::npos) return base64_decode(text);
+  std::string joined;
+  joined.reserve(text.size());
   for (char c : text)
-    if (c != '=' && c != '\r' && c != '\n' && c != ' ') ++n;
-  return static_cast<std::int64_t>(n * 3 / 4);
+    if (wrapping.find(c) == std::string_view::npos) joined += c;
+  return base64_decode(joined);
 }
 
 result<attachment> read_attachment(const json::value& v, std::size_t index) {
@@ -107,10 +115,14 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
     if (n == nullptr || *n < 0)
       return malformed(fmt::format("field {}.ContentLength must be a non-negative integer", path));
     a.size = *n;
-  } else if (const json::value* content = field(*o, "Content")) {
+  }
+  if (const json::value* content = field(*o, "Content")) {
     if (!content->is_string())
       return malformed(fmt::format("field {}.Content must be a string", path));
-    a.size = base64_size(content->get_string());
+    // Content that is not base64 loses only the file: the attachment is still listed, with
+    // ContentLength as its size when given.
+    a.bytes = decode_content(content->get_string());
+    if (a.bytes) a.size = static_cast<std::int64_t>(a.bytes->size());
   }
   return a;
 }

@@ -67,7 +67,8 @@ class form_fields {
       if (p.name == name) return &p;
     return nullptr;
   }
-  const std::vector<email::form_part>& files() const { return files_; }
+  // Mutable: the files' bytes are moved into the message's attachments.
+  std::vector<email::form_part>& files() { return files_; }
 
   // The field's text in UTF-8: the part's own charset, else what `charsets` says, else UTF-8.
   std::string text(std::string_view name, const json::object& charsets) const {
@@ -159,10 +160,10 @@ class sendgrid_adapter final : public email::basic_auth_adapter {
   }
 
  private:
-  result<parsed_email> to_email(const form_fields& f) const;
+  result<parsed_email> to_email(form_fields f) const;
 };
 
-result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
+result<parsed_email> sendgrid_adapter::to_email(form_fields f) const {
   const json::object envelope = json_object_field(f.get("envelope"));
   std::string envelope_to;
   if (const json::value* to = envelope.if_contains("to")) {
@@ -232,11 +233,12 @@ result<parsed_email> sendgrid_adapter::to_email(const form_fields& f) const {
   e.auth = std::move(auth);
 
   const json::object info = json_object_field(f.get("attachment-info"));
-  for (const auto& file : f.files()) {
+  for (auto& file : f.files()) {
     attachment a;
-    a.name = file.filename;
-    a.content_type = file.content_type;
+    a.name = std::move(file.filename);
+    a.content_type = std::move(file.content_type);
     a.size = file.size;
+    a.bytes = std::move(file.value);
     if (const json::value* v = info.if_contains(file.name); v != nullptr && v->is_object()) {
       const json::object& meta = v->get_object();
       if (a.name.empty()) a.name = string_member(meta, "filename");

@@ -34,6 +34,19 @@ inline std::string read_fixture(std::string_view dir, std::string_view name) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// The PDF the e-mail fixtures attach (327 bytes), as its sender wrote it: a PDF header, every
+// byte value from NUL to 0xff, and the trailer. tests/data holds it base64-encoded (mime,
+// postmark) and raw (the mailgun and sendgrid forms).
+inline std::string sample_pdf() {
+  std::string pdf =
+      "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n";
+  for (int b = 0; b < 256; ++b) pdf += static_cast<char>(b);
+  return pdf + "\n%%EOF\n";
+}
+
+// The signature every PNG starts with: its high byte and line endings catch any mangling.
+inline constexpr std::string_view png_signature{"\x89PNG\r\n\x1a\n", 8};
+
 // ---- the channel under test -----------------------------------------------------------------
 
 // A channel's config as its tests give it: an option left empty is not set (the adapter's
@@ -135,16 +148,16 @@ void refused_as_malformed(const Cases& cases, Post post, Refuse refuse) {
 // accepted(r, cfg), what ACCEPTED (only_message, message_without_ack, whole_result, ...) makes
 // of its result, which must be accepted; refused(r, cfg), what REFUSED (refusal, ...) makes of
 // the result, which must be refused. cfg is DEFAULT_CFG unless given.
-#define SB_ADAPTER_STEPS(MAKE, DEFAULT_CFG, ACCEPTED, REFUSED)                                  \
-  [[maybe_unused]] result<parse_result> receive(request& r,                                     \
-                                                const channel_config& cfg = DEFAULT_CFG) {      \
-    return ::sb::fixtures::receive_with(MAKE, r.view(), cfg);                                   \
-  }                                                                                             \
-  [[maybe_unused]] auto accepted(request& r, const channel_config& cfg = DEFAULT_CFG) {         \
-    return ACCEPTED(::sb::fixtures::accepted_result(receive(r, cfg)));                          \
-  }                                                                                             \
-  [[maybe_unused]] error refused(request& r, const channel_config& cfg = DEFAULT_CFG) {         \
-    return REFUSED(receive(r, cfg));                                                            \
+#define SB_ADAPTER_STEPS(MAKE, DEFAULT_CFG, ACCEPTED, REFUSED)                             \
+  [[maybe_unused]] result<parse_result> receive(request& r,                                \
+                                                const channel_config& cfg = DEFAULT_CFG) { \
+    return ::sb::fixtures::receive_with(MAKE, r.view(), cfg);                              \
+  }                                                                                        \
+  [[maybe_unused]] auto accepted(request& r, const channel_config& cfg = DEFAULT_CFG) {    \
+    return ACCEPTED(::sb::fixtures::accepted_result(receive(r, cfg)));                     \
+  }                                                                                        \
+  [[maybe_unused]] error refused(request& r, const channel_config& cfg = DEFAULT_CFG) {    \
+    return REFUSED(receive(r, cfg));                                                       \
   }
 
 // The one event an accepted request kept as unreadable (channels/unreadable.hpp): the request

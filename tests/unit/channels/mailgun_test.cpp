@@ -150,9 +150,14 @@ TEST_CASE("a multipart route post with attachments") {
   CHECK(m.attachments[0].name == "Schadensbericht.pdf");
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 327);
+  // The file parts' bytes, as posted: binary, NUL and high bytes included.
+  CHECK(m.attachments[0].bytes == sample_pdf());
   CHECK(m.attachments[1].name == "Paket_beschädigt.png");
   CHECK(m.attachments[1].content_type == "image/png");
   CHECK(m.attachments[1].size == 81);
+  REQUIRE(m.attachments[1].bytes.has_value());
+  CHECK(m.attachments[1].bytes->size() == 81);
+  CHECK(m.attachments[1].bytes->starts_with(png_signature));
   CHECK(mail(m).at("in_reply_to").is_null());
 }
 

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+using namespace std::string_literals;
+
 namespace sb {
 namespace {
 
@@ -113,21 +115,58 @@ TEST_CASE("multipart/mixed: nested alternative, latin-1 text, attachments of eve
   CHECK(m.subject == "Faktura för november");
   CHECK(m.text == "Hej! Bifogar fakturan och en skärmbild.\nHälsningar, Lîga");
   REQUIRE(m.attachments.size() == 3);
-  // RFC 2231 filename*, base64 content: the decoded size.
+  for (const auto& a : m.attachments) {
+    REQUIRE(a.bytes.has_value());
+    CHECK(a.size == static_cast<std::int64_t>(a.bytes->size()));
+  }
+  // RFC 2231 filename*, base64 content: decoded, byte for byte (NUL and high bytes included).
   CHECK(m.attachments[0].name == "rēķins 2026-118.pdf");
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 327);
+  CHECK(m.attachments[0].bytes == sample_pdf());
   CHECK(m.attachments[0].url.empty());
   // An inline image with an RFC 2047 encoded filename is still an attachment.
   CHECK(m.attachments[1].name == "ekrānuzņēmums.png");
   CHECK(m.attachments[1].content_type == "image/png");
   CHECK(m.attachments[1].size == 81);
+  CHECK(m.attachments[1].bytes->starts_with(png_signature));
   // A forwarded message is one attachment, named after its subject; its text is not ours.
   CHECK(m.attachments[2].name == "Invoice 2026-118");
   CHECK(m.attachments[2].content_type == "message/rfc822");
-  REQUIRE(m.attachments[2].size.has_value());
   CHECK(*m.attachments[2].size > 200);
   CHECK(m.text.find("Your invoice") == std::string::npos);
+  // Its bytes are the message as GMime writes it (LF line ends): headers, then its text.
+  CHECK(*m.attachments[2].bytes ==
+        "From: Acme Billing <billing@acme.example>\nTo: janis.berzins@example.lv\n"
+        "Subject: Invoice 2026-118\nDate: Fri, 20 Nov 2026 08:00:00 +0000\n"
+        "Message-ID: <inv-2026-118@acme.example>\nContent-Type: text/plain; charset=us-ascii\n"
+        "\nYour invoice 2026-118 is attached.\n");
+}
+
+TEST_CASE("attachment bytes: transfer encodings undone, the rest as sent") {
+  // Quoted-printable: soft line breaks joined, =XX decoded (a NUL and high bytes too), the
+  // text's own CRLFs kept (a file is not text to normalize).
+  request r = post(
+      "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n"
+      "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+      "Content-Disposition: attachment; filename=\"liste.txt\"\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "Caf=E9 =3D 3 =80, a long line broken=\r\n by the encoder\r\nNUL=00 FF=FF\r\n"
+      "--b\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Disposition: attachment; filename=\"raw.bin\"\r\n\r\n"
+      "\x00\x01\xfe\xff raw 8-bit\r\n"
+      "--b--\r\n"s);
+  const inbound_message m = accepted(r);
+  CHECK(m.text == "see the file");
+  REQUIRE(m.attachments.size() == 2);
+  const std::string list = "Caf\xe9 = 3 \x80, a long line broken by the encoder\r\nNUL\x00 FF\xff"s;
+  const std::string raw = "\x00\x01\xfe\xff raw 8-bit"s;
+  CHECK(m.attachments[0].name == "liste.txt");
+  CHECK(m.attachments[0].bytes == list);
+  CHECK(m.attachments[0].size == static_cast<std::int64_t>(list.size()));
+  CHECK(m.attachments[1].bytes == raw);
+  CHECK(m.attachments[1].size == static_cast<std::int64_t>(raw.size()));
 }
 
 TEST_CASE("an HTML-only latin-1 message: the text is derived from the HTML") {
@@ -503,8 +542,7 @@ TEST_CASE("structure bounds, checked before the mail is parsed") {
   SUBCASE("a boundary of 71 characters is refused, 70 is read (RFC 2046)") {
     const auto mail = [](const std::string& b) {
       return "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=\"" + b +
-             "\"\r\n\r\n--" + b + "\r\nContent-Type: text/plain\r\n\r\nhello\r\n--" + b +
-             "--\r\n";
+             "\"\r\n\r\n--" + b + "\r\nContent-Type: text/plain\r\n\r\nhello\r\n--" + b + "--\r\n";
     };
     request ok = post(mail(std::string(70, 'b')));
     CHECK(accepted(ok).text == "hello");
@@ -516,7 +554,8 @@ TEST_CASE("structure bounds, checked before the mail is parsed") {
           "body has a multipart boundary longer than 70 characters (RFC 2046 allows 1 to 70)");
   }
   SUBCASE("a part's header fields, and all of them together") {
-    std::string one = "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n";
+    std::string one =
+        "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n";
     for (int i = 0; i < 1001; ++i) one += "X-Part: " + std::to_string(i) + "\r\n";
     request r = post(one + "\r\ntext\r\n--b--\r\n");
     CHECK(kept_unreadable(receive(r)).reason ==
@@ -535,8 +574,9 @@ TEST_CASE("structure bounds, checked before the mail is parsed") {
     std::string lines;
     for (int i = 0; i < 40000; ++i) lines += "--n3\t.\r\n";
     request r = post(nested(32, lines));
-    CHECK(kept_unreadable(receive(r)).reason.starts_with(
-        "body has too many lines starting with \"--\" inside multiparts nested 32 deep"));
+    CHECK(kept_unreadable(receive(r))
+              .reason.starts_with(
+                  "body has too many lines starting with \"--\" inside multiparts nested 32 deep"));
     // A text attachment of "-- comment" lines (an SQL dump) a few levels down is read.
     std::string sql;
     for (int i = 0; i < 40000; ++i) sql += "-- comment " + std::to_string(i) + "\r\n";

@@ -77,8 +77,12 @@ TEST_CASE("a full inbound message is mapped field by field") {
   CHECK(m.attachments[0].name == "kvīts-149.pdf");
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 327);
+  CHECK(m.attachments[0].bytes == sample_pdf());  // Content, base64-decoded byte for byte
   CHECK(m.attachments[1].name == "bilde.png");
-  CHECK(m.attachments[1].size == 81);  // no ContentLength: counted from the base64 text
+  CHECK(m.attachments[1].size == 81);  // no ContentLength: the decoded bytes
+  REQUIRE(m.attachments[1].bytes.has_value());
+  CHECK(m.attachments[1].bytes->size() == 81);
+  CHECK(m.attachments[1].bytes->starts_with(png_signature));
   const auto& e = mail(m);
   CHECK(e.at("message_id").as_string() == "CAF7k2pR.20261122.1159@mail.example.lv");
   CHECK(e.at("in_reply_to").as_string() == "ticket-7781.reply-3@acme.example");
@@ -263,6 +267,41 @@ TEST_CASE("every truncation of the fixture: refused or parsed, never a crash") {
       CHECK(res.error().code == errc::malformed);
     }
   }
+}
+
+TEST_CASE("attachment Content: base64 decoded; not base64, the attachment without its bytes") {
+  const std::string binary = "\x00\xff\x80 bin\r\n\x01"s;
+  const std::string encoded = base64_encode(binary);
+  const auto attachment = [](std::string_view name, std::string_view rest) {
+    return R"({"Name":")" + std::string(name) + R"(","ContentType":"application/octet-stream",)" +
+           std::string(rest) + "}";
+  };
+  request r = post(R"({"From":"a@example.com","TextBody":"files","Attachments":[)" +
+                   attachment("one-line.bin", R"("Content":")" + encoded + R"(")") + "," +
+                   attachment("wrapped.bin", R"("Content":")" + encoded.substr(0, 4) + R"(\r\n)" +
+                                                 encoded.substr(4) + R"(")") +
+                   "," + attachment("padding.bin", R"("ContentLength":2,"Content":"AAE")") + "," +
+                   attachment("not-base64.bin", R"("ContentLength":9,"Content":"not base64!")") +
+                   "," + attachment("empty.bin", R"("Content":"")") + "]}");
+  const inbound_message m = accepted(r);  // the mail is read all the same
+  CHECK(m.text == "files");
+  REQUIRE(m.attachments.size() == 5);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CAPTURE(i);
+    CHECK(m.attachments[i].bytes == binary);
+    CHECK(m.attachments[i].size == static_cast<std::int64_t>(binary.size()));
+  }
+  // Unpadded base64 (the decoder is strict) and text that is not base64: listed without bytes,
+  // ContentLength their size.
+  for (std::size_t i = 2; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(m.attachments[i].name == (i == 2 ? "padding.bin" : "not-base64.bin"));
+    CHECK_FALSE(m.attachments[i].bytes.has_value());
+  }
+  CHECK(m.attachments[2].size == 2);
+  CHECK(m.attachments[3].size == 9);
+  CHECK(m.attachments[4].bytes == "");
+  CHECK(m.attachments[4].size == 0);
 }
 
 TEST_CASE("101 attachments: 100 kept, one counted") {

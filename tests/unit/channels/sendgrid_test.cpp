@@ -98,6 +98,7 @@ TEST_CASE("parsed mode: fields, charsets, the header block and attachments") {
   CHECK(m.attachments[0].name == "bon_de_livraison.pdf");
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 327);
+  CHECK(m.attachments[0].bytes == sample_pdf());  // the file part, byte for byte
   const auto& e = mail(m);
   CHECK(e.at("message_id").as_string() == "0a1b2c3d.4471@example.fr");
   CHECK(e.at("in_reply_to").as_string() == "ticket-4471@acme.example");
@@ -121,6 +122,9 @@ TEST_CASE("raw mode: the MIME message in `email` is parsed with GMime") {
   CHECK(m.attachments[0].name == "kļūda.png");
   CHECK(m.attachments[0].content_type == "image/png");
   CHECK(m.attachments[0].size == 81);
+  REQUIRE(m.attachments[0].bytes.has_value());  // the MIME part, decoded
+  CHECK(m.attachments[0].bytes->size() == 81);
+  CHECK(m.attachments[0].bytes->starts_with(png_signature));
 }
 
 TEST_CASE("charsets: per field, or the part's own charset parameter") {
@@ -154,6 +158,7 @@ TEST_CASE("the header block fills in for missing fields; attachment-info for fil
   CHECK(m.attachments[0].name == "scan.tiff");
   CHECK(m.attachments[0].content_type == "image/tiff");
   CHECK(m.attachments[0].size == 4);
+  CHECK(m.attachments[0].bytes == "II*\x00"s);
 }
 
 TEST_CASE("the envelope sender is the last resort") {
