@@ -8,6 +8,7 @@
 #include "channels/common/json_fields.hpp"
 #include "channels/common/limits.hpp"
 #include "channels/common/text.hpp"
+#include "channels/fetch.hpp"
 #include "channels/normalize.hpp"
 #include "channels/standard_webhooks.hpp"
 #include "core/ascii.hpp"
@@ -185,6 +186,10 @@ result<attachment> read_attachment(const json::value& v, std::size_t index) {
   a.size = *size;
   if (a.name.empty() && a.url.empty())
     return malformed(fmt::format("field {} needs a name or a url", path));
+  if (fetchable_url(a.url)) {
+    a.fetch_kind = "url";
+    a.fetch_ref = a.url;
+  }
   return a;
 }
 

@@ -2,8 +2,11 @@
 
 #include "channels/common/text.hpp"
 #include "channels/content.hpp"
+#include "channels/fetch.hpp"
 
 #include <fmt/core.h>
+
+#include <algorithm>
 
 #include <string>
 #include <utility>
@@ -36,6 +39,16 @@ result<attachment> read_attachment(const object_reader& a) {
   if (out.name.empty()) out.name = file_name_from_url(out.url);
   if (out.name.empty() && *type) out.name = **type;
   out.content_type = content_type_from_url(out.url);
+  // Files of the customer's are fetched: not links they shared (fallback, template, share,
+  // post, reel: web pages).
+  static constexpr std::string_view files[] = {"image", "video",   "audio",
+                                               "file",  "sticker", "story_mention"};
+  const bool file =
+      *type && std::find(std::begin(files), std::end(files), **type) != std::end(files);
+  if (file && fetchable_url(out.url)) {
+    out.fetch_kind = "url";
+    out.fetch_ref = out.url;
+  }
   return out;
 }
 

@@ -26,7 +26,7 @@ result<http_call> build_telegram_send(const channel_config& cfg, const outgoing&
   SB_TRY(text, reply_text(o.reply, max_text, "Telegram"));
   http_call call;
   call.url = fmt::format("{}/bot{}/sendMessage",
-                         outbound_or(cfg, "api_base", "https://api.telegram.org"), out.at("token"));
+                         outbound_or(cfg, "api_base", telegram_default_api_base), out.at("token"));
   call.headers = {{"Content-Type", "application/json"}};
   call.body = json::serialize(json::object{{"chat_id", chat->as_int64()}, {"text", *text}});
   return call;

@@ -125,8 +125,9 @@ result<std::optional<millis>> optional_unix_time(const json::object& obj, std::s
 
 // ---- files -----------------------------------------------------------------------------------
 
-// A file is not downloadable without the bot token (getFile), so attachments carry no URL:
-// the agent's tool fetches them by file_id, listed in extra.telegram.file_ids in the same order.
+// A file is not downloadable without the bot token (getFile), so attachments carry no URL: they
+// are fetched by file_id (channels/fetch.hpp, kind "telegram"), listed in extra.telegram.file_ids
+// in the same order for the agent's tool.
 struct file_ref {
   attachment meta;
   std::string file_id;
@@ -138,6 +139,8 @@ result<file_ref> read_file_object(const json::object& obj, std::string_view path
   SB_TRY(id, optional_string(obj, "file_id", path_of(path, "file_id")));
   if (!*id) return malformed(fmt::format("field {}.file_id is required", path));
   out.file_id = std::move(**id);
+  out.meta.fetch_kind = "telegram";
+  out.meta.fetch_ref = out.file_id;
   SB_TRY(name, optional_string(obj, "file_name", path_of(path, "file_name")));
   out.meta.name = *name ? std::move(**name) : std::string(default_name);
   SB_TRY(type, optional_string(obj, "mime_type", path_of(path, "mime_type")));

@@ -17,7 +17,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t max_text = 1600;  // characters of Body
-constexpr std::string_view default_api_base = "https://api.twilio.com";
 // Twilio's error codes that pass: 20429 too many requests, 20500 internal error, 20503
 // service unavailable, 30001 queue overflow.
 constexpr std::int64_t transient_codes[] = {20429, 20500, 20503, 30001};
@@ -45,7 +44,7 @@ result<http_call> build_twilio_send(const channel_config& cfg, const outgoing& o
   const auto& sid = out.at("account_sid");
   http_call call;
   call.url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json",
-                         outbound_or(cfg, "api_base", default_api_base), sid);
+                         outbound_or(cfg, "api_base", twilio_default_api_base), sid);
   call.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   std::vector<std::pair<std::string_view, std::string_view>> fields{
       {"To", to}, {"From", from}, {"Body", *text}};

@@ -168,6 +168,15 @@ std::optional<std::int64_t> whole_number(std::string_view s) noexcept {
   return n;
 }
 
+// A file kept at Twilio (a MediaUrl, a RecordingUrl): fetched from its URL with the account's
+// credentials (channels/fetch.hpp, kind "twilio").
+attachment twilio_file(std::string name, std::string content_type, const std::string& url) {
+  attachment a{std::move(name), std::move(content_type), std::nullopt, url};
+  a.fetch_kind = "twilio";
+  a.fetch_ref = url;
+  return a;
+}
+
 json::value string_or_null(const std::string* s) {
   return s == nullptr ? json::value(nullptr) : json::value(*s);
 }
@@ -474,11 +483,8 @@ result<maybe_message> twilio_adapter::sms(const form& f, const std::string& sid)
       const std::string url_name = fmt::format("MediaUrl{}", i);
       const std::string* url = value(f, url_name);
       if (url == nullptr) return malformed(fmt::format("field {} is required", url_name));
-      attachment a;
-      a.url = *url;
-      if (const std::string* type = value(f, fmt::format("MediaContentType{}", i)))
-        a.content_type = *type;
-      msg.attachments.push_back(std::move(a));
+      const std::string* type = value(f, fmt::format("MediaContentType{}", i));
+      msg.attachments.push_back(twilio_file({}, type ? *type : std::string(), *url));
     }
   }
   // An empty SMS tells an agent nothing.
@@ -539,7 +545,7 @@ result<maybe_message> twilio_adapter::voice(const form& f, const std::string& ca
   const std::string* recording = value(f, "RecordingUrl");
   if (recording != nullptr) {
     // Fetched without an extension, a Twilio recording is served as WAV.
-    msg.attachments.push_back({"recording", "audio/x-wav", std::nullopt, *recording});
+    msg.attachments.push_back(twilio_file("recording", "audio/x-wav", *recording));
   }
 
   json::object callback;

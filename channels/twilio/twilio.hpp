@@ -9,7 +9,14 @@
 #include "channels/channel.hpp"
 #include "channels/send.hpp"
 
+#include <string_view>
+
 namespace sb {
+
+// Where Twilio's REST API is (the channel's outbound api_base replaces it, in tests).
+inline constexpr std::string_view twilio_default_api_base = "https://api.twilio.com";
+
+struct fetch_step;  // channels/fetch.hpp
 
 result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg);
 
@@ -17,5 +24,9 @@ result<std::unique_ptr<adapter>> make_twilio_adapter(const channel_config& cfg);
 // status callbacks it asks for come back to this channel's webhook (MessageStatus).
 result<http_call> build_twilio_send(const channel_config& cfg, const outgoing& o);
 send_outcome read_twilio_answer(const http_response& r);
+
+// Customers' files (channels/fetch.hpp, kind "twilio"): the MediaUrl with the outbound
+// account_sid and token as basic auth.
+result<fetch_step> first_twilio_fetch(const channel_config& cfg, std::string_view media_url);
 
 }  // namespace sb

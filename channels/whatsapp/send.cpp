@@ -16,12 +16,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t max_text = 4096;
-constexpr std::string_view default_api_base = "https://graph.facebook.com/v21.0";
-
-// Cloud API error codes that pass: rate limits (4, 80007, 130429, 131056: the pair rate
-// limit), temporary errors (1, 2, 131000 "something went wrong", 131016 service unavailable,
-// 133016 registration rate limit).
-constexpr std::int64_t transient_codes[] = {1, 2, 4, 80007, 130429, 131000, 131016, 131056, 133016};
 // Outside the customer service window: only templates may be sent.
 constexpr std::int64_t re_engagement = 131047;
 
@@ -37,7 +31,8 @@ result<http_call> build_whatsapp_send(const channel_config& cfg, const outgoing&
     return error{errc::undeliverable, "the message answered names no business phone number id"};
   SB_TRY(text, reply_text(o.reply, max_text, "WhatsApp"));
   http_call call;
-  call.url = fmt::format("{}/{}/messages", outbound_or(cfg, "api_base", default_api_base), number);
+  call.url = fmt::format("{}/{}/messages", outbound_or(cfg, "api_base", whatsapp_default_api_base),
+                         number);
   call.headers = {{"Content-Type", "application/json"},
                   {"Authorization", "Bearer " + out.at("token")}};
   call.body = json::serialize(json::object{{"messaging_product", "whatsapp"},
@@ -51,7 +46,7 @@ result<http_call> build_whatsapp_send(const channel_config& cfg, const outgoing&
 // 200 {"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]};
 // errors as every Graph API's.
 send_outcome read_whatsapp_answer(const http_response& r) {
-  auto a = meta::read_graph_answer(r, transient_codes, {re_engagement, 0});
+  auto a = meta::read_graph_answer(r, whatsapp_transient_codes, {re_engagement, 0});
   const auto* o = a.body.if_object();
   const auto* messages = o ? o->if_contains("messages") : nullptr;
   if (a.outcome.what == send_outcome::kind::sent && messages && messages->is_array() &&

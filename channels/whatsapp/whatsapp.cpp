@@ -109,8 +109,9 @@ const contact* find_contact(const batch& b, std::string_view wa_id, std::string_
 }
 
 // image / audio / video / document / sticker: {"id","mime_type","sha256","caption","filename",
-// "url"}. The bytes stay at Meta: the media id is what the agent's tool downloads them with;
-// since November 2025 Meta also sends a URL to fetch them from (with the channel's token).
+// "url"}. The bytes stay at Meta: the media id is what they are fetched by (channels/fetch.hpp,
+// kind "whatsapp"); since November 2025 Meta also sends a URL to fetch them from (with the
+// channel's token).
 error read_media(const object_reader& m, const std::string& type, inbound_message& msg,
                  json::array& media_ids) {
   SB_TRY(obj, m.required_object(type));
@@ -124,6 +125,8 @@ error read_media(const object_reader& m, const std::string& type, inbound_messag
   if (*url) a.url = std::move(**url);
   a.name = *filename && !(*filename)->empty() ? std::move(**filename) : type;
   a.content_type = mime->value_or("");
+  a.fetch_kind = "whatsapp";
+  a.fetch_ref = *id;
   msg.attachments.push_back(std::move(a));
   if (*caption) msg.text = std::move(**caption);
   media_ids.push_back(json::string(*id));

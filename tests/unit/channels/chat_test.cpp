@@ -133,6 +133,8 @@ TEST_CASE("a full chat message is mapped field by field") {
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 48213);
   CHECK(m.attachments[0].url == "https://chat.example.lv/files/7f3a/r%C4%93%C4%B7ins-2026-11.pdf");
+  CHECK(m.attachments[0].fetch_kind == "url");
+  CHECK(m.attachments[0].fetch_ref == m.attachments[0].url);
   CHECK(m.attachments[1].name == "screenshot.png");
   CHECK(m.attachments[1].size == 2048);
   // Only what agents need travels in extra; unknown fields (page_url, browser) are dropped.
@@ -306,6 +308,20 @@ TEST_CASE("attachments") {
     CHECK(m.attachments[0].url == "https://x.example/a");
     CHECK(m.attachments[0].name.empty());
     CHECK_FALSE(m.attachments[0].size.has_value());
+  }
+  SUBCASE("only http(s) URLs are fetched; the others are kept as they came") {
+    request r = web_chat.signed_post(
+        R"({"id":"m-1","visitor":{"id":"v-1"},"attachments":[{"url":"http://x.example/a"},)"
+        R"({"name":"b","url":"ftp://x.example/b"},{"name":"c","url":"/files/c"},{"name":"d"}]})");
+    const inbound_message m = accepted(r);
+    REQUIRE(m.attachments.size() == 4);
+    CHECK(m.attachments[0].fetch_kind == "url");
+    CHECK(m.attachments[0].fetch_ref == "http://x.example/a");
+    CHECK(m.attachments[1].url == "ftp://x.example/b");
+    for (std::size_t i = 1; i < 4; ++i) {
+      CHECK(m.attachments[i].fetch_kind.empty());
+      CHECK(m.attachments[i].fetch_ref.empty());
+    }
   }
   SUBCASE("size 0 and the largest int64 are accepted") {
     request r = web_chat.signed_post(

@@ -83,6 +83,10 @@ TEST_CASE("a batch of several entries and events becomes several messages") {
     CHECK_FALSE(m.attachments[0].size.has_value());
     CHECK(m.attachments[1].name == "rekins_4471.pdf");
     CHECK(m.attachments[1].content_type == "application/pdf");
+    for (const attachment& a : m.attachments) {  // Meta's CDN URLs, fetched as they are
+      CHECK(a.fetch_kind == "url");
+      CHECK(a.fetch_ref == a.url);
+    }
   }
   SUBCASE("an echo is outbound, filed under the customer it was sent to") {
     const inbound_message& m = res.messages[2];
@@ -273,11 +277,17 @@ TEST_CASE("fallback and template attachments") {
   REQUIRE(m.attachments.size() == 4);
   CHECK(m.attachments[0].name == "Zilais Veikals — ziemas kolekcija");
   CHECK(m.attachments[0].url == "https://l.facebook.com/l.php?u=https%3A%2F%2Fzilais.example");
+  CHECK(m.attachments[0].fetch_kind.empty());  // a shared link, not a file
   CHECK(m.attachments[1].name == "template");
   CHECK(m.attachments[1].url.empty());
+  CHECK(m.attachments[1].fetch_kind.empty());
   CHECK(m.attachments[2].name == "audioclip-1795341600-4711.mp4");
   CHECK(m.attachments[2].content_type == "video/mp4");
+  CHECK(m.attachments[2].fetch_kind == "url");
+  CHECK(m.attachments[2].fetch_ref ==
+        "https://cdn.fbsbx.com/v/t59.3654-21/audioclip-1795341600-4711.mp4?_nc_cat=1");
   CHECK(m.attachments[3].content_type == "image/png");
+  CHECK(m.attachments[3].fetch_kind == "url");
 }
 
 // ---- page comments -------------------------------------------------------------------------

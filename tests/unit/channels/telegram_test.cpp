@@ -47,7 +47,9 @@ void ignored(request& r, const channel_config& cfg = telegram_config()) {
   CHECK(res.ignored == 1);
 }
 
-const boost::json::object& telegram_of(const inbound_message& m) { return object_at(m, "telegram"); }
+const boost::json::object& telegram_of(const inbound_message& m) {
+  return object_at(m, "telegram");
+}
 
 // A message update with `fields` spliced into the message object.
 std::string update(std::string_view fields, std::int64_t update_id = 1000) {
@@ -126,6 +128,8 @@ TEST_CASE("a photo: the largest size, its file_id, and the caption as text") {
   CHECK(m.attachments[0].content_type == "image/jpeg");
   CHECK(m.attachments[0].size == 84122);
   CHECK(m.attachments[0].url.empty());  // only the bot token can fetch it
+  CHECK(m.attachments[0].fetch_kind == "telegram");
+  CHECK(m.attachments[0].fetch_ref == "AgACAgQAAxkBAAIEn2c1-large");
   const auto& ids = telegram_of(m).at("file_ids").as_array();
   REQUIRE(ids.size() == 1);
   CHECK(ids[0].as_string() == "AgACAgQAAxkBAAIEn2c1-large");
@@ -142,6 +146,8 @@ TEST_CASE("a document keeps its name, type and size") {
   CHECK(m.attachments[0].content_type == "application/pdf");
   CHECK(m.attachments[0].size == 48213);
   CHECK(m.attachments[0].url.empty());
+  CHECK(m.attachments[0].fetch_kind == "telegram");
+  CHECK(m.attachments[0].fetch_ref == "BQACAgQAAxkBAAIEoGc1-doc");
   const auto& ids = telegram_of(m).at("file_ids").as_array();
   REQUIRE(ids.size() == 1);
   CHECK(ids[0].as_string() == "BQACAgQAAxkBAAIEoGc1-doc");  // not the thumbnail's
@@ -172,6 +178,8 @@ TEST_CASE("other files: voice, audio, video, video notes, stickers, animations")
     CHECK(m.attachments[0].name == "voice.ogg");
     CHECK(m.attachments[0].content_type == "audio/ogg");
     CHECK(m.attachments[0].size == 15311);
+    CHECK(m.attachments[0].fetch_kind == "telegram");
+    CHECK(m.attachments[0].fetch_ref == "AwACAgQ-voice");
     CHECK(telegram_of(m).at("file_ids").as_array()[0].as_string() == "AwACAgQ-voice");
   }
   SUBCASE("an animated sticker") {

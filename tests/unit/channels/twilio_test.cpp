@@ -237,6 +237,10 @@ TEST_CASE("an MMS with two media and non-ASCII text") {
   CHECK_FALSE(m.attachments[0].size.has_value());
   CHECK(m.attachments[1].content_type == "application/pdf");
   CHECK(m.attachments[1].url.ends_with("/Media/ME9f8e7d6c5b4a39281706f5e4d3c2b1a0"));
+  for (const attachment& a : m.attachments) {  // fetched from the MediaUrl with the account's
+    CHECK(a.fetch_kind == "twilio");           // credentials
+    CHECK(a.fetch_ref == a.url);
+  }
   CHECK_FALSE(m.language.has_value());
   CHECK(m.extra.size() == 1);  // an SMS is not a callback request
   const auto& twilio = object_at(m, "twilio");
@@ -350,6 +354,8 @@ TEST_CASE("MMS with media only, and media bounds") {
     CHECK(m.text.empty());
     REQUIRE(m.attachments.size() == 1);
     CHECK(m.attachments[0].content_type == "image/png");
+    CHECK(m.attachments[0].fetch_kind == "twilio");
+    CHECK(m.attachments[0].fetch_ref == "https://api.twilio.com/m/ME1");
   }
   SUBCASE("NumMedia larger than the media sent") {
     pairs p = sms();
@@ -463,6 +469,8 @@ TEST_CASE("voice: a transcription carries the caller's words and the recording")
       "https://api.twilio.com/2010-04-01/Accounts/AC3f9c2b7d41e6a8059c1d2e3f4a5b6c7d/Recordings/"
       "RE4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f";
   CHECK(m.attachments[0].url == recording);
+  CHECK(m.attachments[0].fetch_kind == "twilio");
+  CHECK(m.attachments[0].fetch_ref == recording);
   const auto& cb = object_at(m, "callback");
   CHECK(cb.at("phone").as_string() == "+442079460018");
   CHECK(cb.at("reason").as_string() == "voicemail");

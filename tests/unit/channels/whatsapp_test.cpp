@@ -76,6 +76,8 @@ TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ig
     CHECK(m.attachments[0].content_type == "image/jpeg");
     CHECK(m.attachments[0].url.empty());
     CHECK_FALSE(m.attachments[0].size.has_value());
+    CHECK(m.attachments[0].fetch_kind == "whatsapp");  // fetched by its media id
+    CHECK(m.attachments[0].fetch_ref == "1208364939724125");
     const auto& wa = m.extra.at("whatsapp").as_object();
     CHECK(wa.at("type").as_string() == "image");
     CHECK(wa.at("media_ids").as_array() == boost::json::array{"1208364939724125"});
@@ -86,6 +88,8 @@ TEST_CASE("media, location, interactive replies, buttons, stickers; reactions ig
     REQUIRE(m.attachments.size() == 1);
     CHECK(m.attachments[0].name == "rēķins-4471.pdf");
     CHECK(m.attachments[0].content_type == "application/pdf");
+    CHECK(m.attachments[0].fetch_kind == "whatsapp");
+    CHECK(m.attachments[0].fetch_ref == "871203948571029");
   }
   SUBCASE("a voice note") {
     const inbound_message& m = res.messages[2];
@@ -251,8 +255,8 @@ TEST_CASE("a batch of many senders: each message gets its own sender's profile, 
   std::string contacts, messages;
   for (int i = 0; i < 300; ++i) {
     const std::string wa = std::to_string(15550100000 + i);
-    contacts += R"({"profile":{"name":"Sender )" + std::to_string(i) + R"("},"wa_id":")" + wa +
-                R"("},)";
+    contacts +=
+        R"({"profile":{"name":"Sender )" + std::to_string(i) + R"("},"wa_id":")" + wa + R"("},)";
     messages += R"({"from":")" + wa + R"(","id":"wamid.M)" + std::to_string(i) +
                 R"(","timestamp":"1795341620","type":"text","text":{"body":"hi"}},)";
   }
@@ -261,14 +265,14 @@ TEST_CASE("a batch of many senders: each message gets its own sender's profile, 
   contacts += R"({"profile":{"name":"Not this one"},"wa_id":"15550100007"},)";
   contacts += R"({"profile":{"name":"By BSUID"},"user_id":"US.1"},)";
   contacts += R"({"profile":{"name":"By number"},"wa_id":"15550999999"})";
-  messages += R"({"from":"15550999999","from_user_id":"US.1","id":"wamid.B","timestamp":"1795341620","type":"text","text":{"body":"hi"}})";
+  messages +=
+      R"({"from":"15550999999","from_user_id":"US.1","id":"wamid.B","timestamp":"1795341620","type":"text","text":{"body":"hi"}})";
   request r = wa.signed_post(
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"1"},"contacts":[)" +
       contacts + R"(],"messages":[)" + messages + "]}}]}]}");
   const parse_result res = accepted(r);
   REQUIRE(res.messages.size() == 301);
-  for (int i = 0; i < 300; ++i)
-    CHECK(res.messages[i].sender_name == "Sender " + std::to_string(i));
+  for (int i = 0; i < 300; ++i) CHECK(res.messages[i].sender_name == "Sender " + std::to_string(i));
   CHECK(res.messages[300].sender_name == "By BSUID");
 }
 
