@@ -28,6 +28,25 @@ struct retention_options {
   std::chrono::milliseconds interval{10000};
 };
 
+// The config's `attachments:` section (docs/attachments.md): where the files customers send
+// are kept, how large they may be, and how long provider media are fetched for.
+struct attachment_options {
+  // The blob store's directory; empty: "attachments" beside the database file.
+  std::string directory;
+  // A file above this is not kept (state "too_large" in the payload); the message is.
+  std::int64_t max_file_bytes = 25LL << 20;
+  // The files of one message together: past it, the later ones are not kept.
+  std::int64_t max_message_bytes = 50LL << 20;
+  // What the payload's attachment URLs start with: the read API's address as agents reach
+  // it. Empty: the URL is the path alone, "/v1/attachments/{id}".
+  std::string url_base;
+  // Provider media are fetched after the commit, tried again with backoff until this long
+  // after the message arrived, then marked failed.
+  std::chrono::milliseconds fetch_for{24LL * 3600 * 1000};
+  std::chrono::milliseconds fetch_timeout{120'000};  // one download, answer included
+  std::size_t fetch_concurrency = 4;
+};
+
 struct store_options {
   std::string path = "switchboard.db";
   std::chrono::seconds reopen_after{7 * 24 * 3600};
@@ -42,7 +61,8 @@ struct store_options {
   // default 2 MiB holds few of their pages once the store is large, and a page not held is
   // read from the OS, or from the disk when the OS has let it go.
   std::size_t cache_bytes = 64 << 20;
-  retention_options retention;  // the top-level `retention:` section
+  retention_options retention;     // the top-level `retention:` section
+  attachment_options attachments;  // the top-level `attachments:` section
 };
 
 }  // namespace sb

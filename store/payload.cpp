@@ -139,6 +139,11 @@ std::string message_json(const inbound_message& m, const stored_message_meta& me
     j["content_type"] = a.content_type;
     j["size"] = a.size ? boost::json::value(*a.size) : boost::json::value(nullptr);
     j["url"] = string_or_null(a.url);
+    // Kept by Switchboard (docs/attachments.md): its id and what became of it.
+    j["id"] = string_or_null(a.id);
+    j["state"] = string_or_null(a.state);
+    j["sha256"] = string_or_null(a.sha256);
+    if (!a.source_url.empty()) j["source_url"] = a.source_url;
     atts.push_back(std::move(j));
   }
   o["attachments"] = std::move(atts);

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/time.hpp"
+#include "store/media.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -71,6 +72,8 @@ class store_reader {
   // When the oldest unpublished message was committed (the outbox's head), nullopt when the
   // outbox is empty. For the outbox-age metric.
   virtual std::optional<std::int64_t> oldest_outbox_millis() = 0;
+  // An attachment's record (media.hpp), for GET /v1/attachments/{id}; nullopt when none.
+  virtual std::optional<attachment_record> attachment(std::string_view id) = 0;
 };
 
 }  // namespace sb

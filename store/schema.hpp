@@ -262,6 +262,32 @@ UPDATE email_ids SET conversation_id = (SELECT c.merged_into FROM conversations 
   WHERE c.id = email_ids.conversation_id)
   WHERE conversation_id IN (SELECT id FROM conversations WHERE merged_into IS NOT NULL);
 )sql",
+    // 14: attachments kept (docs/attachments.md). A row per file a customer sent, written with
+    // its message; the bytes live in the blob store under sha256 (store/blob_store.hpp), shared
+    // by every row with the same content. Provider media wait in state 'pending' for the media
+    // fetcher, which records each attempt here.
+    R"sql(
+CREATE TABLE attachments (
+  id              TEXT PRIMARY KEY,  -- GET /v1/attachments/{id}
+  message_id      TEXT NOT NULL,
+  position        INTEGER NOT NULL,  -- in the message's attachments, 0-based
+  channel         TEXT NOT NULL,
+  name            TEXT NOT NULL,
+  content_type    TEXT NOT NULL,
+  size            INTEGER,           -- bytes, once known
+  sha256          TEXT,              -- the blob's key (hex) once stored
+  state           TEXT NOT NULL,     -- stored | pending | failed | too_large | not_kept
+  fetch_kind      TEXT,              -- channels/fetch.hpp, while pending
+  fetch_ref       TEXT,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  last_error      TEXT,
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX attachments_by_message ON attachments (message_id);
+CREATE INDEX attachments_by_blob ON attachments (sha256) WHERE sha256 IS NOT NULL;
+CREATE INDEX attachments_due ON attachments (next_attempt_at) WHERE state = 'pending';
+)sql",
 };
 
 }  // namespace sb::schema

@@ -41,4 +41,35 @@ void parse_retention_options(conf::reader& rd, const conf::field& f, retention_o
   m.finish();
 }
 
+void parse_attachment_options(conf::reader& rd, const conf::field& f, attachment_options& a) {
+  using std::chrono::milliseconds;
+  conf::mapping m(rd.diag(), f);
+  if (auto v = m.take("directory"))
+    if (auto text = rd.non_empty_text(*v)) a.directory = std::move(*text);
+  if (auto v = m.take("max_file_bytes"))
+    if (auto n = rd.integer(*v, 1, 1LL << 40)) a.max_file_bytes = static_cast<std::int64_t>(*n);
+  if (auto v = m.take("max_message_bytes"))
+    if (auto n = rd.integer(*v, 1, 1LL << 40)) a.max_message_bytes = static_cast<std::int64_t>(*n);
+  if (auto v = m.take("url_base"))
+    if (auto text = rd.non_empty_text(*v)) {
+      if (!text->starts_with("http://") && !text->starts_with("https://"))
+        rd.error(*v,
+                 "url_base must start with http:// or https://, e.g. "
+                 "\"https://switchboard.example.com\"");
+      while (text->ends_with('/')) text->pop_back();
+      a.url_base = std::move(*text);
+    }
+  if (auto v = m.take("fetch_for"))
+    if (auto d = rd.duration(*v, milliseconds{1000})) a.fetch_for = *d;
+  if (auto v = m.take("fetch_timeout"))
+    if (auto d = rd.duration(*v, milliseconds{1000})) a.fetch_timeout = *d;
+  if (auto v = m.take("fetch_concurrency"))
+    if (auto n = rd.integer(*v, 1, 64)) a.fetch_concurrency = *n;
+  if (a.max_message_bytes < a.max_file_bytes)
+    rd.error(f,
+             "attachments.max_message_bytes is below max_file_bytes: no file that "
+             "size could be kept");
+  m.finish();
+}
+
 }  // namespace sb

@@ -10,4 +10,7 @@ void parse_store_options(conf::reader& rd, const conf::field& f, store_options& 
 // The top-level `retention:` section.
 void parse_retention_options(conf::reader& rd, const conf::field& f, retention_options& out);
 
+// The top-level `attachments:` section.
+void parse_attachment_options(conf::reader& rd, const conf::field& f, attachment_options& out);
+
 }  // namespace sb

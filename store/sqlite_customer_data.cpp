@@ -101,7 +101,27 @@ struct deleted_conversations {
   std::int64_t messages = 0;
   std::int64_t parked = 0;
   std::int64_t deliveries = 0;
+  std::int64_t attachments = 0;
+  std::vector<std::string> blobs;  // named by no attachment any more: to remove after the commit
 };
+
+// Deletes the attachments of temp.erase_messages; returns how many, and the blobs only they
+// named (another customer may have sent the same file: then it stays).
+std::int64_t delete_attachments(sqlite3* db, std::vector<std::string>& blobs) {
+  std::vector<std::string> named = texts(db,
+                                         "SELECT DISTINCT sha256 FROM attachments WHERE "
+                                         "sha256 IS NOT NULL AND message_id IN "
+                                         "(SELECT id FROM temp.erase_messages)");
+  const std::int64_t n = changes(
+      db, "DELETE FROM attachments WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  stmt still(db, "SELECT 1 FROM attachments WHERE sha256 = ?1 LIMIT 1");
+  for (auto& sha : named) {
+    still.reset();
+    still.bind(1, sha);
+    if (!still.step()) blobs.push_back(std::move(sha));
+  }
+  return n;
+}
 
 // Deletes the conversations of temp.erase_conversations, their messages (temp.erase_messages)
 // and what hangs on them: replies' deliveries and keys, Message-IDs, skill history, parked
@@ -113,6 +133,7 @@ deleted_conversations delete_conversations(sqlite3* db) {
   d.parked = changes(
       db, "DELETE FROM outbox_parked WHERE message_id IN (SELECT id FROM temp.erase_messages)");
   changes(db, "DELETE FROM reply_keys WHERE message_id IN (SELECT id FROM temp.erase_messages)");
+  d.attachments = delete_attachments(db, d.blobs);
   changes(db,
           "DELETE FROM email_ids WHERE conversation_id IN "
           "(SELECT id FROM temp.erase_conversations)");
@@ -179,6 +200,8 @@ erasure_report erase(sqlite3* db, const std::string& survivor, millis at) {
   r.messages = d.messages;
   r.deliveries = d.deliveries;
   r.parked = d.parked;
+  r.attachments = d.attachments;
+  r.blobs = std::move(d.blobs);
   r.unpublished = outbox + d.parked;
   r.identities = delete_customers(db).first;
   clear_sets(db);
@@ -251,7 +274,10 @@ retention_pass retain(sqlite3* db, const retention_options& opts, millis now, st
               "id, channel, provider_id, received_at FROM messages WHERE conversation_id IN "
               "(SELECT id FROM temp.erase_conversations)");
     r.keys_kept = keep_keys(db, now - opts.dedupe_horizon.count(), now);
-    r.messages = delete_conversations(db).messages;
+    auto d = delete_conversations(db);
+    r.messages = d.messages;
+    r.attachments = d.attachments;
+    r.blobs = std::move(d.blobs);
     // Customers left with nothing: their identities, claims and merges go with them.
     sql::exec(db,
               "DELETE FROM temp.erase_customers WHERE id IN (SELECT customer_id FROM "

@@ -34,6 +34,7 @@ class sqlite_reader final : public store_reader {
   std::string parked_list(std::size_t limit) override;
   std::int64_t parked() override;
   std::optional<std::int64_t> oldest_outbox_millis() override;
+  std::optional<attachment_record> attachment(std::string_view id) override;
 
  private:
   friend result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
@@ -82,9 +83,13 @@ struct sqlite_reader::statements {
                     "SELECT seq, message_id, conversation_id, skill, channel, channel_type, "
                     "priority, created_at, parked_at, bytes, reason FROM outbox_parked "
                     "ORDER BY seq LIMIT ?1"),
-        parked_count(db, "SELECT count(*) FROM outbox_parked") {}
+        parked_count(db, "SELECT count(*) FROM outbox_parked"),
+        attachment(db,
+                   "SELECT id, message_id, name, content_type, size, sha256, state, attempts, "
+                   "last_error FROM attachments WHERE id = ?1") {}
   stmt conversation, messages, customer, identities, merged, conversations, identity;
   stmt skill_changes, oldest_outbox, kept, kept_list, kept_pending, parked_list, parked_count;
+  stmt attachment;
 };
 
 namespace {
@@ -361,6 +366,24 @@ std::int64_t sqlite_reader::kept_pending() {
   mutex_lock lock(m_);
   use q(st_->kept_pending);
   return q->step() ? q->i64(0) : 0;
+}
+
+std::optional<attachment_record> sqlite_reader::attachment(std::string_view id) {
+  mutex_lock lock(m_);
+  use q(st_->attachment);
+  q->bind(1, id);
+  if (!q->step()) return std::nullopt;
+  attachment_record a;
+  a.id = q->text(0);
+  a.message_id = q->text(1);
+  a.name = q->text(2);
+  a.content_type = q->text(3);
+  if (!q->is_null(4)) a.size = q->i64(4);
+  if (!q->is_null(5)) a.sha256 = q->text(5);
+  a.state = q->text(6);
+  a.attempts = q->i64(7);
+  if (!q->is_null(8)) a.last_error = q->text(8);
+  return a;
 }
 
 }  // namespace sb

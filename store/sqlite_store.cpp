@@ -99,6 +99,11 @@ struct sqlite_store::statements {
                        "INSERT INTO messages (id, conversation_id, seq, channel, provider_id, "
                        "direction, received_at, sent_at, body) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        insert_attachment(db,
+                          "INSERT INTO attachments (id, message_id, position, channel, name, "
+                          "content_type, size, sha256, state, fetch_kind, fetch_ref, "
+                          "next_attempt_at, created_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
         insert_outbox(db,
                       "INSERT INTO outbox (message_id, conversation_id, skill, channel, "
                       "channel_type, priority, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -166,7 +171,7 @@ struct sqlite_store::statements {
   stmt insert_claim, find_claim_only, move_claims, drop_claims;
   stmt open_conversation, insert_conversation, close_conversation, mark_conversation_merged;
   stmt move_conversations, move_messages, move_deliveries, resequence, recount, update_conversation;
-  stmt insert_message, insert_outbox, delete_outbox, count_outbox;
+  stmt insert_message, insert_attachment, insert_outbox, delete_outbox, count_outbox;
   stmt park_outbox, unpark_outbox, delete_parked;
   stmt find_email_id, insert_email_id, find_provider_message, load_conversation;
   stmt reopen_conversation, insert_skill_change, move_email_ids, move_skill_changes, write_probe;
@@ -400,12 +405,35 @@ struct store_tx {
       q->run();
     }
 
+    insert_attachments(m, p.id, req.channel, req.received_at);
+
     accepted_message a{p.id, conv.view.id, customer_id, {}};
     if (inbound && conv.view.skill) {
       a.skill = *conv.view.skill;
       enqueue(p, conv.view, customer_id);
     }
     return a;
+  }
+
+  // The message's files as keep_attachments() left them (store/attachments.hpp): one row
+  // each, pending ones due at once for the media fetcher.
+  void insert_attachments(const inbound_message& m, const std::string& message_id,
+                          const std::string& channel, millis received_at) {
+    std::int64_t position = 0;
+    for (const auto& att : m.attachments) {
+      if (att.id.empty()) continue;
+      const bool pending = att.state == "pending";
+      use q(st.insert_attachment);
+      q->bind(1, att.id).bind(2, message_id).bind(3, position++).bind(4, channel);
+      q->bind(5, att.name).bind(6, att.content_type).bind(7, att.size);
+      q->bind(8, att.sha256.empty() ? std::optional<std::string>() : att.sha256);
+      q->bind(9, att.state);
+      q->bind(10, pending ? std::optional<std::string>(att.fetch_kind) : std::nullopt);
+      q->bind(11, pending ? std::optional<std::string>(att.fetch_ref) : std::nullopt);
+      q->bind(12, pending ? std::optional<millis>(received_at) : std::nullopt);
+      q->bind(13, received_at);
+      q->run();
+    }
   }
 
   // The customer a message belongs to. Only verified identities say who that is (channel.hpp,
@@ -751,6 +779,10 @@ result<std::unique_ptr<sqlite_store>> sqlite_store::open(const store_options& op
       return error{errc::unavailable,
                    fmt::format("cannot create {}: {}", dir.string(), ec.message())};
   }
+  {
+    SB_TRY(blobs, open_local_blob_store(attachment_directory(opts)));
+    s->blobs_ = std::move(*blobs);
+  }
   try {
     // The only connection that writes the WAL: a commit's frames in a few writes (wal_vfs.hpp).
     sql::open(s->db_, opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -894,6 +926,7 @@ sqlite_store::commit_result sqlite_store::commit(std::span<ingest_request* const
   commit_result out;
   out.outcomes.reserve(requests.size());
   commit_split(requests, {confirmed, seen, deliveries, events_published}, out);
+  settle_blobs(requests, out.outcomes);
   backlog_.fetch_add(out.outbox_added - out.outbox_removed, std::memory_order_relaxed);
   cache_used_.store(cache_used_bytes(), std::memory_order_relaxed);
   return out;
@@ -1092,6 +1125,7 @@ result<erasure_report> sqlite_store::erase_customer(std::string_view id, millis 
     return error{transient(e.code) ? errc::unavailable : errc::internal};
   }
   if (!report) return error{errc::not_found, "no customer with that id"};
+  for (const auto& sha : report->blobs) blobs_->remove(sha);
   backlog_.fetch_sub(report->unpublished - report->parked, std::memory_order_relaxed);
   forgotten_any_ = forgotten_any_ || report->keys_kept > 0;
   // secure_delete overwrote what the transaction freed, in the pages it wrote to the WAL; the
@@ -1121,6 +1155,7 @@ result<retention_pass> sqlite_store::retain(const retention_options& r, millis n
       pass = customer_data::retain(db_, r, now, cursor, backlog_.load(std::memory_order_relaxed));
     });
     retention_cursor_ = cursor;
+    for (const auto& sha : pass.blobs) blobs_->remove(sha);
     forgotten_any_ = forgotten_any_ || pass.keys_kept > 0;
     return pass;
   } catch (const sql::sqlite_failure& e) {

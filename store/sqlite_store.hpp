@@ -63,6 +63,9 @@ class sqlite_store final : public store_backend {
   result<std::unique_ptr<outbox_reader>> open_outbox_reader() override;
   result<std::unique_ptr<delivery_reader>> open_delivery_reader() override;
   result<std::unique_ptr<event_reader>> open_event_reader() override;
+  result<std::unique_ptr<media_reader>> open_media_reader() override;
+  void record_media(std::span<const media_update> updates) override;  // sqlite_media.cpp
+  blob_store& blobs() override { return *blobs_; }
 
   std::int64_t outbox_size();  // rows waiting for a confirm, counted now. Writer thread only.
   // Bytes the writer connection's page cache holds now (at most about options().cache_bytes).
@@ -92,6 +95,7 @@ class sqlite_store final : public store_backend {
   sqlite3* db_ = nullptr;
   std::unique_ptr<statements> st_;
   std::unique_ptr<sqlite_replies> replies_;  // agents' replies (sqlite_replies.hpp)
+  std::unique_ptr<blob_store> blobs_;        // the attachments' bytes
   std::atomic<std::int64_t> backlog_{0};
   bool forgotten_any_ = false;               // forgotten_keys has rows (writer thread only)
   std::int64_t retention_cursor_ = 0;        // the sweep's position: a conversations rowid
@@ -121,6 +125,11 @@ class sqlite_store final : public store_backend {
   std::optional<commit_result> run_batch(std::span<ingest_request* const> requests,
                                          const riders& with, std::size_t& failed_at, error& why);
   friend struct store_tx;
+  // After a batch (sqlite_media.cpp): the pins of the files its requests put are released,
+  // and the files of messages it did not store (duplicates, failed requests) are removed
+  // unless a row names them (a provider's retry of an erased mail must not leave its files).
+  void settle_blobs(std::span<ingest_request* const> requests,
+                    const std::vector<result<ingest_outcome>>& outcomes);
 
   // The checkpoint thread.
   std::atomic<int> checkpointed_frames_{0};  // WAL frames in the database file, last we know
@@ -156,6 +165,9 @@ class wal_checkpointer {
 result<std::unique_ptr<store_reader>> open_sqlite_reader(const std::string& path);
 result<std::unique_ptr<delivery_reader>> open_sqlite_delivery_reader(const std::string& path);
 result<std::unique_ptr<event_reader>> open_sqlite_event_reader(const std::string& path);
+result<std::unique_ptr<media_reader>> open_sqlite_media_reader(const std::string& path);
+// The blob store's directory: attachments.directory, else "attachments" beside the database.
+std::string attachment_directory(const store_options& opts);
 result<std::unique_ptr<outbox_reader>> open_sqlite_outbox_reader(const std::string& path,
                                                                  std::size_t thread_limit,
                                                                  std::size_t max_payload_bytes);

@@ -11,8 +11,10 @@
 #include "replies/channels.hpp"
 #include "replies/reply.hpp"
 #include "routing/rules.hpp"
+#include "store/blob_store.hpp"
 #include "store/delivery.hpp"
 #include "store/handoff.hpp"
+#include "store/media.hpp"
 #include "store/options.hpp"
 #include "store/outbox.hpp"
 
@@ -125,6 +127,9 @@ struct erasure_report {
   std::int64_t parked = 0;                    // of which parked ones
   std::int64_t deliveries = 0;                // agents' replies' delivery rows
   std::int64_t keys_kept = 0;                 // dedupe keys kept as hashes (forgotten_keys)
+  std::int64_t attachments = 0;               // the files of their messages
+  std::vector<std::string> blobs;             // files no attachment names any more: removed
+                                              // from the blob store after the commit
   bool wal_cleared = false;  // the WAL was checkpointed and truncated: no old copy left in it
 };
 
@@ -132,11 +137,13 @@ struct erasure_report {
 struct retention_pass {
   std::int64_t conversations = 0;
   std::int64_t messages = 0;
-  std::int64_t customers = 0;     // left with no conversation
-  std::int64_t unreadable = 0;    // kept deliveries past the age
-  std::int64_t keys_kept = 0;     // dedupe keys of deleted messages kept as hashes
-  std::int64_t keys_expired = 0;  // hashes past the dedupe horizon
-  bool more = false;              // the sweep has not reached the end: the next pass soon
+  std::int64_t customers = 0;      // left with no conversation
+  std::int64_t unreadable = 0;     // kept deliveries past the age
+  std::int64_t keys_kept = 0;      // dedupe keys of deleted messages kept as hashes
+  std::int64_t keys_expired = 0;   // hashes past the dedupe horizon
+  std::int64_t attachments = 0;    // the files of the messages deleted
+  std::vector<std::string> blobs;  // files no attachment names any more (removed after commit)
+  bool more = false;               // the sweep has not reached the end: the next pass soon
 };
 
 class outbox_reader;  // outbox.hpp
@@ -211,6 +218,10 @@ class store_backend {
   // nothing; kept unreadable deliveries past the age; dedupe hashes past the horizon. The
   // dedupe keys of deleted messages received within the horizon are kept as hashes.
   virtual result<retention_pass> retain(const retention_options& r, millis now) = 0;
+  // What media fetches came to (media.hpp): each pending attachment's row updated. A row no
+  // longer pending (its message erased or expired meanwhile) is left alone, and a blob the
+  // update would have named is removed when no other row names it.
+  virtual void record_media(std::span<const media_update> updates) = 0;
   // A one-row write transaction: true when the store takes writes (after a failed commit,
   // this is how the writer learns the disk has room again).
   virtual bool probe_write(millis at) = 0;
@@ -233,6 +244,11 @@ class store_backend {
   virtual result<std::unique_ptr<delivery_reader>> open_delivery_reader() = 0;
   // The event publisher's (its thread's alone).
   virtual result<std::unique_ptr<event_reader>> open_event_reader() = 0;
+  // The media fetcher's (its thread's alone).
+  virtual result<std::unique_ptr<media_reader>> open_media_reader() = 0;
+  // Where the attachments' bytes are (blob_store.hpp), opened with the store: erasure and
+  // retention remove the blobs no attachment names any more, after their commit.
+  virtual blob_store& blobs() = 0;
 };
 
 // The backend the options name (SQLite, the embedded default, is the only one so far),

@@ -186,14 +186,6 @@ TEST_CASE("export: the customer, the ones merged into it, identities, merges, ev
 
 namespace {
 
-// The outbox rows published and confirmed (deleted), as the publisher would have them.
-void publish_all(fixture& f) {
-  std::vector<std::int64_t> seqs;
-  for (const auto& row : f.outbox()) seqs.push_back(row.seq);
-  auto res = f.store->commit({}, seqs);
-  REQUIRE(res.settled);
-}
-
 retention_options keep_for(millis age, millis horizon = 14 * day) {
   retention_options r;
   r.max_age = std::chrono::milliseconds(age);
@@ -222,10 +214,10 @@ retention_pass sweep(fixture& f, const retention_options& r, millis now, int lim
 
 TEST_CASE("retention: silent conversations go with their customers; recent ones stay") {
   family_fixture f;  // Ann (merged, t0..t0+2min) and Bob (t0+3min)
-  publish_all(f);
+  f.publish_all();
   auto late = f.ingest(on(t0 + 2 * day, "web-chat", "chat",
                           from("c-9", {"chat", "web-chat:v-7"}, "recent", "Cleo")));
-  publish_all(f);
+  f.publish_all();
   // Nothing is older than 3 days yet.
   CHECK(sweep(f, keep_for(3 * day), t0 + 2 * day).conversations == 0);
   // A day later, what was silent since t0 + 3 min is older than 3 days; Cleo's is not.
@@ -275,7 +267,7 @@ TEST_CASE(
   auto cleo = f.ingest(on(t0 + 5 * minute, "web-chat", "chat",
                           from("c-5", {"chat", "web-chat:v-5"}, "a question", "Cleo")))
                   .accepted[0];
-  publish_all(f);
+  f.publish_all();
   ingest_request req;
   req.received_at = t0 + 6 * minute;
   reply answer;
@@ -322,7 +314,7 @@ TEST_CASE("retention waits while the outbox holds more than 10,000 rows") {
   fixture f;
   // An old conversation, published; then 10,001 newer messages the broker has not taken.
   f.ingest(request(t0, {chat_message("old", "v-old", "hello")}));
-  publish_all(f);
+  f.publish_all();
   std::vector<inbound_message> many;
   for (int i = 0; i <= 10000; ++i)
     many.push_back(
@@ -332,7 +324,7 @@ TEST_CASE("retention waits while the outbox holds more than 10,000 rows") {
   // The old one is past its age and has nothing in the outbox, but finding the oldest
   // unpublished row would read 10,001 rows each pass: retention waits for the broker.
   CHECK(sweep(f, keep_for(day), t0 + 30 * day).conversations == 0);
-  publish_all(f);
+  f.publish_all();
   CHECK(sweep(f, keep_for(day), t0 + 30 * day).conversations == 10002);
 }
 
@@ -351,7 +343,7 @@ TEST_CASE("retention: small passes, and the file stops growing in a steady state
       f.ingest(on(t0 + d * day + i * 1000 + 500, "web-chat", "chat",
                   from(v + "-2", {"chat", "web-chat:" + v}, std::string(600, 'y'))));
     }
-    publish_all(f);
+    f.publish_all();
     int passes = 0;
     for (;; ++passes) {
       auto p = f.store->retain(r, t0 + d * day + day / 2);

@@ -61,6 +61,13 @@ struct fixture {
     REQUIRE(r.has_value());
     return (*r)->fetch(0, 100000);
   }
+  // The outbox rows published and confirmed (deleted), as the publisher would have them.
+  void publish_all() {
+    std::vector<std::int64_t> seqs;
+    for (const auto& row : outbox()) seqs.push_back(row.seq);
+    auto res = store->commit({}, seqs);
+    REQUIRE(res.settled);
+  }
   // The first column of the first row of `sql`, read on a connection of its own.
   std::int64_t count(const std::string& sql) {
     sqlite3* db = nullptr;
