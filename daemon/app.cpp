@@ -12,6 +12,7 @@
 #include "daemon/reply_intake.hpp"
 #include "daemon/route_command.hpp"
 #include "delivery/engine.hpp"
+#include "delivery/media_fetcher.hpp"
 #include "store/reader.hpp"
 #include "store/retention.hpp"
 #include "store/store.hpp"
@@ -148,6 +149,12 @@ int run_daemon(const std::string& config_path) {
                event_reader.error().detail);
     return 1;
   }
+  auto media_reader = (*store)->open_media_reader();
+  if (!media_reader) {
+    log::error("store", "cannot open {} for reading: {}", cfg->store.path,
+               media_reader.error().detail);
+    return 1;
+  }
   auto reader = (*store)->open_outbox_reader();
   if (!reader) {
     log::error("store", "cannot open {} for reading: {}", cfg->store.path, reader.error().detail);
@@ -171,19 +178,34 @@ int run_daemon(const std::string& config_path) {
   queued_replies reply_intake(holder, writer);
   reply_consumer replies(cfg->broker, cfg->replies, reply_intake);
   // ... and delivered through each channel's send API (replies.max_age is read at start).
+  // The channel named, as the current config has it.
+  const auto find_channel = [&holder](std::string_view name) -> std::optional<channel> {
+    const auto now = holder.get();
+    const channel* ch = now->find_channel(name);
+    return ch ? std::optional<channel>(*ch) : std::nullopt;
+  };
   delivery_engine::options delivery_opts;
   delivery_opts.max_age = cfg->replies.max_age;
   delivery_engine deliveries(
-      std::move(*outbound_reader),
-      [&holder](std::string_view name) -> std::optional<channel> {
-        const auto now = holder.get();
-        const channel* ch = now->find_channel(name);
-        return ch ? std::optional<channel>(*ch) : std::nullopt;
-      },
+      std::move(*outbound_reader), find_channel,
       [&writer](std::vector<delivery_update> updates, std::function<void()> committed) {
         writer.record(std::move(updates), std::move(committed));
       },
       delivery_opts);
+  // Customers' media the webhooks only referred to, fetched after the commit
+  // (docs/attachments.md); what each fetch came to is written by the writer between batches.
+  // Refused at the stop: those stay pending and are fetched again after the restart.
+  media_fetcher media(
+      std::move(*media_reader), (*store)->blobs(), find_channel,
+      [&writer](std::vector<media_update> updates, std::function<void()> committed) {
+        writer.run(
+            [updates = std::move(updates), committed = std::move(committed)](store_backend& s) {
+              s.record_media(updates);
+              committed();
+            },
+            [] {}, true);
+      },
+      {cfg->store.attachments});
   // Events for agents' tools (a reply's status moved), written by the writer's transactions.
   event_publisher events(
       cfg->broker, cfg->events, std::move(*event_reader),
@@ -197,8 +219,9 @@ int run_daemon(const std::string& config_path) {
   retention_runner retention(writer, cfg->store.retention);
 
   pipeline pipe(holder, writer);
+  pipe.set_blob_store(&(*store)->blobs());
   for (auto& s : (*store)->load_signatures(now_ms())) pipe.signatures().load(s.channel, s.use);
-  read_api api(holder, **api_reader, writer, pipe);
+  read_api api(holder, **api_reader, writer, pipe, (*store)->blobs());
   pipe.set_read_api(&api);
   // Ready means a webhook would get a 2xx now: the store commits, and the backlog is under
   // its bound (a broker outage alone does not stop ingress; the outbox holds the messages).
@@ -255,6 +278,7 @@ int run_daemon(const std::string& config_path) {
     pub->render_metrics(out);
     replies.render_metrics(out);
     deliveries.render_metrics(out);
+    media.render_metrics(out);
     events.render_metrics(out);
     retention.render_metrics(out);
     metrics::render_process_metrics(out);
@@ -273,6 +297,7 @@ int run_daemon(const std::string& config_path) {
   pub->start();
   replies.start();
   deliveries.start();
+  media.start();
   events.start();
   retention.start();
   server.start();
@@ -340,6 +365,7 @@ int run_daemon(const std::string& config_path) {
   retention.stop();
   replies.stop(reply_deadline);
   deliveries.stop();
+  media.stop();
   events.stop(reply_deadline);
   pub->stop(publish_deadline);
   writer.stop();

@@ -30,6 +30,7 @@ void load_root(conf::reader& rd, const conf::field& root, config& cfg, routing_t
   if (auto f = m.take("server")) parse_server_config(rd, *f, cfg.server);
   if (auto f = m.take("store")) parse_store_options(rd, *f, cfg.store);
   if (auto f = m.take("retention")) parse_retention_options(rd, *f, cfg.store.retention);
+  if (auto f = m.take("attachments")) parse_attachment_options(rd, *f, cfg.store.attachments);
   if (auto f = m.take("broker")) parse_broker_options(rd, *f, cfg.broker);
   if (auto f = m.take("replies")) parse_replies_options(rd, *f, cfg.replies);
   if (auto f = m.take("events")) parse_events_options(rd, *f, cfg.events, cfg.broker.exchange);

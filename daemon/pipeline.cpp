@@ -6,6 +6,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/read_api.hpp"
 #include "routing/language.hpp"
+#include "store/attachments.hpp"
 #include "store/ingest_sink.hpp"
 #include "store/reader.hpp"
 
@@ -386,7 +387,23 @@ void pipeline::ingest(const config& cfg, const channel& ch, parse_result parsed,
                 *skipped ? fmt::format(" ({} similar left out)", *skipped) : std::string());
     return done(error_reply({errc::unavailable, "too many unpublished messages; retry later"}));
   }
-  // 6. Store, route and enqueue in one group-committed transaction; reply only once durable.
+  // 6. The files customers sent (docs/attachments.md): those the request carries are written
+  // to the blob store now, durable before the commit that names them; provider media are
+  // left for the media fetcher. Over the limits, a file is not kept and the payload says so.
+  if (blobs_ != nullptr) {
+    auto kept_files = keep_attachments(*blobs_, cfg.store.attachments, ch.config, parsed.messages);
+    if (!kept_files) {
+      remember_apart();
+      count(ch.config.name, "rejected", "unavailable", n);
+      log::error("ingress", "cannot keep attachments channel={}: {}", ch.config.name,
+                 kept_files.error().detail);
+      return done(error_reply({errc::unavailable, "cannot keep attachments now; retry later"}));
+    }
+    if (kept_files->too_large > 0)
+      log::info("ingress", "channel={} {} attachment(s) over the size limits not kept",
+                ch.config.name, kept_files->too_large);
+  }
+  // 7. Store, route and enqueue in one group-committed transaction; reply only once durable.
   ingest_request ir;
   ir.channel = ch.config.name;
   ir.channel_type = ch.config.type;

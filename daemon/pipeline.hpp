@@ -18,12 +18,12 @@
 
 namespace sb {
 
+class blob_store;
 class daemon_metrics;
 class ingest_sink;
 class read_api;
 struct kept_delivery;
 struct kept_row;
-
 
 // The configuration in force; a SIGHUP reload swaps it atomically.
 class config_holder {
@@ -71,6 +71,10 @@ class pipeline final : public request_handler {
   // What GET /readyz answers: nullopt when ready, else why not (draining included).
   std::optional<std::string> not_ready() const;
 
+  // Where the files customers send are kept (store/attachments.hpp); without one (tests, the
+  // fuzzer) attachments are passed on as the providers describe them, not kept.
+  void set_blob_store(blob_store* blobs) noexcept { blobs_ = blobs; }
+
   // The bearer-token read API (/v1/conversations, /v1/customers), when the daemon has one.
   void set_read_api(read_api* api) noexcept { read_api_ = api; }
 
@@ -93,21 +97,20 @@ class pipeline final : public request_handler {
              std::size_t n) const;
   // A webhook refused (logged at most so often, counted), charged to its client's budget of
   // refusals.
-  http_reply refuse(const config& cfg, const channel& ch, const request_view& req,
-                    const error& e);
+  http_reply refuse(const config& cfg, const channel& ch, const request_view& req, const error& e);
   // The refusals budget a request counts against: its client's, for the channel it names
   // (ch null: no such channel) or for the read API.
   static std::string refusal_key(const std::string& client, const channel* ch, bool reads);
   void charge_refusal(const rate_limit_config& rl, const std::string& key);
   // 429 when `key` has no token left in `bucket` (taking one when `take`); nullopt when it had.
   std::optional<http_reply> over_limit(rate_limiter& bucket, const std::string& key,
-                                       std::uint32_t rate, std::uint32_t burst,
-                                       bool take = true);
+                                       std::uint32_t rate, std::uint32_t burst, bool take = true);
 
   const config_holder& cfg_;
   ingest_sink& sink_;
   std::atomic<bool> draining_{false};
   read_api* read_api_ = nullptr;
+  blob_store* blobs_ = nullptr;
   daemon_metrics* metrics_ = nullptr;
   // Kept across reloads; the rates come from each request's config (server.rate_limit).
   rate_limiter limits_;    // per client (all webhooks) and per channel (authenticated ones)

@@ -6,6 +6,7 @@
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "daemon/reply_intake.hpp"
+#include "store/blob_store.hpp"
 #include "store/reader.hpp"
 #include "store/writer.hpp"
 
@@ -138,6 +139,11 @@ void read_api::handle(const request_view& req, std::function<void(http_reply)> d
     r.headers.emplace_back("Content-Disposition",
                            "attachment; filename=\"customer-" + segs[2] + ".json\"");
     return done(std::move(r));
+  }
+  // /v1/attachments/{id}: a file a customer sent, as kept (docs/attachments.md).
+  if (segs.size() == 3 && segs[1] == "attachments") {
+    if (req.method != "GET") return done(not_allowed("GET"));
+    return done(attachment(segs[2]));
   }
   // /v1/conversations/{id}
   if (segs.size() == 3 && segs[1] == "conversations") {
@@ -350,6 +356,73 @@ void read_api::parked(const request_view& req, const std::vector<std::string>& s
     return;
   }
   done(error_reply({errc::not_found}));
+}
+
+namespace {
+
+// A content type as a header may carry it: type/subtype of token characters (parameters
+// dropped); anything else is served as application/octet-stream.
+std::string safe_content_type(std::string_view t) {
+  t = t.substr(0, t.find(';'));
+  const auto token = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$&^_.+-").find(c) != std::string_view::npos;
+  };
+  const auto slash = t.find('/');
+  const bool ok = slash != std::string_view::npos && slash > 0 && slash + 1 < t.size() &&
+                  std::all_of(t.begin(), t.begin() + slash, token) &&
+                  std::all_of(t.begin() + slash + 1, t.end(), token);
+  return ok ? std::string(t) : "application/octet-stream";
+}
+
+// Content-Disposition (RFC 6266): an ASCII fallback name and the UTF-8 name percent-encoded.
+std::string disposition(std::string_view name) {
+  std::string ascii;
+  std::string encoded;
+  for (unsigned char c : name) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '-' || c == '_';
+    ascii += plain || c == ' ' ? static_cast<char>(c) : '_';
+    if (plain)
+      encoded += static_cast<char>(c);
+    else
+      encoded += fmt::format("%{:02X}", c);
+  }
+  if (ascii.empty()) ascii = "attachment";
+  return fmt::format("attachment; filename=\"{}\"; filename*=UTF-8''{}", ascii, encoded);
+}
+
+}  // namespace
+
+http_reply read_api::attachment(const std::string& id) {
+  auto a = reader_.attachment(id);
+  if (!a) return error_reply({errc::not_found, "no attachment with that id"});
+  if (a->state == "pending") {
+    http_reply r = error_reply(
+        {errc::unavailable,
+         fmt::format("the file is being fetched from the provider ({} attempt(s) so far{}{}); "
+                     "retry later",
+                     a->attempts, a->last_error.empty() ? "" : ", the last: ", a->last_error)});
+    return r;
+  }
+  if (a->state != "stored")
+    return error_reply(
+        {errc::not_found, fmt::format("the file was not kept ({}{}{})", a->state,
+                                      a->last_error.empty() ? "" : ": ", a->last_error)});
+  auto bytes = blobs_.get(a->sha256);
+  if (!bytes) {
+    log::error("api", "attachment {}: {} in {}", id, bytes.error().detail, blobs_.describe());
+    return error_reply(bytes.error());
+  }
+  http_reply r;
+  r.content_type = safe_content_type(a->content_type);
+  r.body = std::move(*bytes);
+  r.headers.emplace_back("Content-Disposition", disposition(a->name));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Content-Security-Policy", "sandbox");
+  r.headers.emplace_back("ETag", fmt::format("\"{}\"", a->sha256));
+  r.headers.emplace_back("Cache-Control", "private, max-age=31536000, immutable");
+  return r;
 }
 
 }  // namespace sb

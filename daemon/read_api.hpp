@@ -6,6 +6,7 @@
 //   GET  /v1/customers?identity=type:value
 //   DELETE /v1/customers/{id}            erase the customer (docs/operations.md, "Erasure")
 //   GET  /v1/customers/{id}/export       everything stored about it (docs/export.schema.json)
+//   GET  /v1/attachments/{id}            a file a customer sent (docs/attachments.md)
 //   GET  /v1/unreadable[?status=pending|replayed|all&channel=&limit=]   kept deliveries
 //   GET  /v1/unreadable/{id}             one, with its events' JSON
 //   GET  /v1/unreadable/{id}/body        its body, exactly as received
@@ -26,13 +27,15 @@
 
 namespace sb {
 
+class blob_store;
 class group_writer;
 class store_reader;
 
 class read_api {
  public:
-  read_api(const config_holder& cfg, store_reader& reader, group_writer& writer, pipeline& pipe)
-      : cfg_(cfg), reader_(reader), writer_(writer), pipe_(pipe) {}
+  read_api(const config_holder& cfg, store_reader& reader, group_writer& writer, pipeline& pipe,
+           const blob_store& blobs)
+      : cfg_(cfg), reader_(reader), writer_(writer), pipe_(pipe), blobs_(blobs) {}
 
   // The bearer token: errc::ok, or errc::unauthorized saying why (checked again by handle(),
   // first when the request's headers arrive).
@@ -40,6 +43,9 @@ class read_api {
   void handle(const request_view& req, std::function<void(http_reply)> done);
 
  private:
+  // GET /v1/attachments/{id}: the bytes with their type; 503 while being fetched; 404 when
+  // not kept.
+  http_reply attachment(const std::string& id);
   void erase_customer(const std::string& id, millis now, std::function<void(http_reply)> done);
   void post_reply(const request_view& req, const std::string& conversation_id,
                   std::function<void(http_reply)> done);
@@ -52,6 +58,7 @@ class read_api {
   store_reader& reader_;
   group_writer& writer_;
   pipeline& pipe_;
+  const blob_store& blobs_;
 };
 
 }  // namespace sb

@@ -49,7 +49,7 @@ bool is_api_path(std::string_view path) noexcept {
   return path == "/v1/customers" || path.starts_with("/v1/customers/") ||
          path.starts_with("/v1/conversations/") || path == "/v1/unreadable" ||
          path.starts_with("/v1/unreadable/") || path == "/v1/parked" ||
-         path.starts_with("/v1/parked/");
+         path.starts_with("/v1/parked/") || path.starts_with("/v1/attachments/");
 }
 
 }  // namespace sb

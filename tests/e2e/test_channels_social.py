@@ -342,8 +342,10 @@ def main(ck: h.Checks) -> None:
         atts = msg.get("attachments") or []
         ck.check(len(atts) == 1 and atts[0].get("name") == "461230987_n.jpg"
                  and atts[0].get("content_type") == "image/jpeg"
-                 and atts[0].get("url", "").startswith("https://scontent.xx.fbcdn.net/"),
-                 "messenger: the attachment's name, type and URL", atts)
+                 and atts[0].get("source_url", "").startswith("https://scontent.xx.fbcdn.net/")
+                 and atts[0].get("url") == f"/v1/attachments/{atts[0].get('id')}"
+                 and atts[0].get("state") == "pending",
+                 "messenger: the attachment's name, type, CDN URL, and the read API's URL", atts)
 
     r = post_meta(c, "messenger", messenger_message(psid, "Vai ir kādas ziņas?",
                                                     "m_Vb0yAt4dBeFc2SgZxWh3O", t + 10_000))

@@ -11,6 +11,16 @@ One HTTP server on loopback (a thread of the test process) answers as each provi
 - SendGrid v3: POST /v3/mail/send
 - Postmark: POST /email
 
+and their media downloads (GET), for the tests of attachments kept (docs/attachments.md):
+- WhatsApp Cloud API: GET /<version>/<media-id> (the media's URL), then GET that URL
+  (/whatsapp_business/attachments/?mid=..), both with the channel's bearer token
+- Telegram Bot API: GET /bot<token>/getFile?file_id=.., then GET /file/bot<token>/<file_path>
+- Twilio: GET /2010-04-01/Accounts/<sid>/Messages/<MM..>/Media/<ME..> with basic auth, answered
+  with a redirect to an unauthenticated storage URL (/twilio-storage/..), as Twilio does
+- a CDN (Messenger, Instagram): GET /cdn/<name>, no credentials
+`add_media(key, data, mime)` makes a file downloadable under `key` (a media id, a file_id, a
+Twilio media sid, a CDN name).
+
 Every request is checked against the provider's documented format (method, path, auth,
 content type, required JSON fields and their types); a request that breaks it is answered
 as the provider answers a bad request, and recorded in `violations`, which a test asserts
@@ -88,6 +98,7 @@ class Providers:
         self.delays: dict[str, float] = {}  # route -> seconds every answer takes
         self.lock = threading.Lock()
         self.ids = itertools.count(1000)
+        self.media: dict[str, tuple[bytes, str]] = {}  # key -> (bytes, content type)
         fakes = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,10 +107,14 @@ class Providers:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self.do_POST("GET")
+
+            def do_POST(self, method: str = "POST") -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                status, body, headers = fakes.answer(self.path, dict(self.headers.items()), raw)
+                status, body, headers = fakes.answer(self.path, dict(self.headers.items()), raw,
+                                                     method)
                 # None: no body (SendGrid's 202); str: text/plain (Mailgun's 401 "Forbidden");
                 # bytes as they are; anything else as JSON. A Content-Type in `headers` wins.
                 ctype: str | None = "application/json"
@@ -214,10 +229,28 @@ class Providers:
 
     # ---- the providers -------------------------------------------------------------------
 
-    def answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any, dict]:
+    def add_media(self, key: str, data: bytes, mime: str) -> None:
+        with self.lock:
+            self.media[key] = (data, mime)
+
+    def answer(self, path: str, headers: dict[str, str], raw: bytes,
+               method: str = "POST") -> tuple[int, Any, dict]:
         lower = {k.lower(): v for k, v in headers.items()}
         # A handler answers (status, body) or (status, body, headers).
-        routes: list[tuple[str, str, Callable[..., tuple]]] = [
+        get_routes: list[tuple[str, str, Callable[..., tuple]]] = [
+            ("whatsapp-media", r"^/v\d+\.\d+/(?P<media_id>\d+)$", self.whatsapp_media),
+            ("whatsapp-download", r"^/whatsapp_business/attachments/\?mid=(?P<media_id>\d+)&",
+             self.whatsapp_download),
+            ("telegram-getfile", r"^/bot(?P<token>[^/]+)/getFile\?file_id=(?P<file_id>[^&]+)$",
+             self.telegram_get_file),
+            ("telegram-file", r"^/file/bot(?P<token>[^/]+)/(?P<file_path>.+)$",
+             self.telegram_file),
+            ("twilio-media", r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages/(?P<mm>MM\w+)/Media/"
+             r"(?P<me>ME\w+)$", self.twilio_media),
+            ("twilio-storage", r"^/twilio-storage/(?P<me>ME\w+)\?Expires=", self.twilio_storage),
+            ("cdn", r"^/cdn/(?P<name>[\w.-]+)(\?.*)?$", self.cdn),
+        ]
+        routes: list[tuple[str, str, Callable[..., tuple]]] = get_routes if method == "GET" else [
             ("telegram", r"^/bot(?P<token>[^/]+)/sendMessage$", self.telegram),
             ("whatsapp", r"^/v\d+\.\d+/(?P<number>\d+)/messages$", self.whatsapp),
             ("messenger", r"^/v\d+\.\d+/me/messages$", self.messenger),
@@ -358,6 +391,92 @@ class Providers:
             return 400, {"error": "bad body"}
         self.record("chat", m.string, headers, body)
         return 200, {"id": f"cb-{next(self.ids)}"}
+
+    # ---- media downloads -------------------------------------------------------------------
+
+    def media_of(self, route: str, key: str) -> tuple[int, Any, dict] | None:
+        """The file under `key` as a download answer; None (after a violation) when unknown."""
+        with self.lock:
+            found = self.media.get(key)
+        if found is None:
+            self.violation(f"{route}: no media {key!r}")
+            return None
+        self.record(route, key, {}, None)
+        return 200, found[0], {"Content-Type": found[1]}
+
+    def whatsapp_media(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        # https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#retrieve-media-url
+        if headers.get("authorization") != f"Bearer {self.whatsapp_token}":
+            self.violation("whatsapp-media: wrong or missing bearer token")
+            return 401, {"error": {"message": "Invalid OAuth access token - Cannot parse access "
+                                   "token", "type": "OAuthException", "code": 190,
+                                   "fbtrace_id": "AzAbCdEj"}}
+        with self.lock:
+            found = self.media.get(m["media_id"])
+        if found is None:
+            return 400, {"error": {"message": "(#100) Invalid parameter", "type":
+                                   "OAuthException", "code": 100, "error_subcode": 33,
+                                   "fbtrace_id": "AzAbCdEk"}}
+        data, mime = found
+        self.record("whatsapp-media", m.string, headers, None)
+        return 200, {"messaging_product": "whatsapp",
+                     "url": f"{self.url}/whatsapp_business/attachments/?mid={m['media_id']}"
+                            f"&ext=1733500000&hash=ATu{next(self.ids)}",
+                     "mime_type": mime, "sha256": hashlib.sha256(data).hexdigest(),
+                     "file_size": str(len(data)), "id": m["media_id"]}
+
+    def whatsapp_download(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        if headers.get("authorization") != f"Bearer {self.whatsapp_token}":
+            self.violation("whatsapp-download: wrong or missing bearer token")
+            return 401, "Unauthorized"
+        return self.media_of("whatsapp-download", m["media_id"]) or (404, "Not Found")
+
+    def telegram_get_file(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        # https://core.telegram.org/bots/api#getfile
+        if m["token"] != self.telegram_token:
+            self.violation("telegram-getfile: wrong bot token")
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        file_id = urllib.parse.unquote(m["file_id"])
+        with self.lock:
+            found = self.media.get(file_id)
+        if found is None:
+            return 400, {"ok": False, "error_code": 400,
+                         "description": "Bad Request: invalid file_id"}
+        self.record("telegram-getfile", m.string, headers, None)
+        return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": "AgAD" + file_id[-6:],
+                                            "file_size": len(found[0]),
+                                            "file_path": f"photos/{file_id}.jpg"}}
+
+    def telegram_file(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        if m["token"] != self.telegram_token:
+            self.violation("telegram-file: wrong bot token")
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        key = m["file_path"].removeprefix("photos/").removesuffix(".jpg")
+        return self.media_of("telegram-file", key) or (404, {"ok": False, "error_code": 404,
+                                                             "description": "Not Found"})
+
+    def twilio_media(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        # https://www.twilio.com/docs/messaging/api/media-resource#fetch-a-media-resource
+        if self.basic_auth(headers) != (self.twilio_sid, self.twilio_token) \
+                or m["sid"] != self.twilio_sid:
+            self.violation("twilio-media: wrong or missing basic auth")
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401,
+                         "more_info": "https://www.twilio.com/docs/errors/20003"}
+        self.record("twilio-media", m.string, headers, None)
+        # Another host, as Twilio's storage is: "localhost" rather than 127.0.0.1.
+        return 307, b"", {"Location": f"http://localhost:{self.port}/twilio-storage/{m['me']}"
+                                      f"?Expires=1733500000"
+                                      f"&Signature=abc{next(self.ids)}"}
+
+    def twilio_storage(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        if "authorization" in headers:
+            self.violation("twilio-storage: credentials sent to the storage host")
+        return self.media_of("twilio-storage", m["me"]) or (403, "AccessDenied")
+
+    def cdn(self, m: re.Match[str], headers: dict[str, str], raw: bytes) -> tuple:
+        if "authorization" in headers:
+            self.violation("cdn: credentials sent to a CDN")
+        return self.media_of("cdn", m["name"]) or (404, "Not Found")
 
     # ---- helpers of the handlers below -----------------------------------------------------
 

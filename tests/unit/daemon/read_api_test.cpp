@@ -42,7 +42,8 @@ struct api_harness {
     cfg->routing = std::make_shared<const routing_table>(std::move(table));
     holder = std::make_unique<config_holder>(cfg);
     pipe = std::make_unique<pipeline>(*holder, *writer);
-    api = std::make_unique<read_api>(*holder, *reader, *writer, *pipe);
+    pipe->set_blob_store(&store->blobs());
+    api = std::make_unique<read_api>(*holder, *reader, *writer, *pipe, store->blobs());
     pipe->set_read_api(api.get());
   }
   ~api_harness() {

@@ -45,6 +45,7 @@ TEST_CASE("route_of names the resource and the webhook's channel once") {
   CHECK(route_of("/v1/conversations/abc").what == resource::api);
   CHECK(route_of("/v1/customers?identity=chat:x").what == resource::api);
   CHECK(route_of("/v1/parked/3/republish").what == resource::api);
+  CHECK(route_of("/v1/attachments/01a25282-bd9c-7569-950d-b77ab668dc75").what == resource::api);
   auto r = route_of("/v1/webhooks/web-chat?sig=1");
   CHECK(r.what == resource::webhook);
   CHECK(r.channel == "web-chat");
