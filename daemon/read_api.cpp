@@ -382,7 +382,7 @@ std::string disposition(std::string_view name) {
   for (unsigned char c : name) {
     const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                        c == '.' || c == '-' || c == '_';
-    ascii += plain || c == ' ' ? static_cast<char>(c) : '_';
+    if ((c & 0xC0) != 0x80) ascii += plain || c == ' ' ? static_cast<char>(c) : '_';  // '_' a char
     if (plain)
       encoded += static_cast<char>(c);
     else

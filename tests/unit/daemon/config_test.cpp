@@ -342,6 +342,37 @@ TEST_CASE("retention: its keys, and its errors with line and key") {
   expect_error("retention:\n  keep: 1d\n" + rest_ok, 2, "retention.keep", "");
 }
 
+TEST_CASE("attachments: defaults, keys, and errors with line and key") {
+  const auto d = sb::parse_config(rest_ok, "test.yaml");
+  REQUIRE(d.cfg);
+  CHECK(d.cfg->store.attachments.directory.empty());  // beside the database file
+  CHECK(d.cfg->store.attachments.max_file_bytes == 25LL << 20);
+  CHECK(d.cfg->store.attachments.max_message_bytes == 50LL << 20);
+  CHECK(d.cfg->store.attachments.fetch_for == std::chrono::hours(24));
+  const auto r = sb::parse_config(
+      "attachments:\n  directory: /srv/files\n  max_file_bytes: 1000\n"
+      "  max_message_bytes: 5000\n  url_base: \"https://sb.example.com/\"\n  fetch_for: 2h\n"
+      "  fetch_timeout: 30s\n  fetch_concurrency: 8\n" +
+          rest_ok,
+      "test.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.cfg);
+  CHECK(r.cfg->store.attachments.directory == "/srv/files");
+  CHECK(r.cfg->store.attachments.max_file_bytes == 1000);
+  CHECK(r.cfg->store.attachments.max_message_bytes == 5000);
+  CHECK(r.cfg->store.attachments.url_base == "https://sb.example.com");  // no trailing slash
+  CHECK(r.cfg->store.attachments.fetch_for == std::chrono::hours(2));
+  CHECK(r.cfg->store.attachments.fetch_timeout == 30s);
+  CHECK(r.cfg->store.attachments.fetch_concurrency == 8);
+  expect_error("attachments:\n  url_base: sb.example.com\n" + rest_ok, 2, "attachments.url_base",
+               "http:// or https://");
+  expect_error("attachments:\n  max_file_bytes: 2000\n  max_message_bytes: 1000\n" + rest_ok, 1,
+               "attachments", "below max_file_bytes");
+  expect_error("attachments:\n  max_file_bytes: 0\n" + rest_ok, 2, "attachments.max_file_bytes",
+               "");
+  expect_error("attachments:\n  keep: yes\n" + rest_ok, 2, "attachments.keep", "");
+}
+
 TEST_CASE("replies: and the channels' outbound: sections") {
   temp_dir dir;
   const auto token = dir.write("tg.token", "123456:ABC-DEF\n");

@@ -5,6 +5,7 @@
 
 #include "channels/crypto.hpp"
 #include "daemon/pipeline.hpp"
+#include "store/attachments.hpp"
 #include "store/reader.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/writer.hpp"
@@ -67,8 +68,8 @@ struct api_harness {
     return p.get_future().get();
   }
 
-  // A customer's first message, committed through the writer.
-  accepted_message ingest(const std::string& visitor) {
+  // A customer's first message, committed through the writer, with these files kept.
+  accepted_message ingest(const std::string& visitor, std::vector<attachment> files = {}) {
     ingest_request r;
     r.channel = "web-chat";
     r.channel_type = "chat";
@@ -78,7 +79,10 @@ struct api_harness {
     m.sender_name = "Ann Lee";
     m.identities.push_back({"chat", "web-chat:" + visitor});
     m.text = "hello";
+    m.attachments = std::move(files);
     r.messages.push_back(std::move(m));
+    REQUIRE(keep_attachments(store->blobs(), {}, channel_config{"web-chat", "chat"}, r.messages)
+                .has_value());
     r.routing = holder->get()->routing;
     std::promise<result<ingest_outcome>> p;
     writer->submit(std::move(r), [&p](result<ingest_outcome> o) { p.set_value(std::move(o)); });
@@ -135,6 +139,54 @@ TEST_CASE("read API: customers and conversations, found, missing and malformed")
   CHECK(r.status == 405);
   REQUIRE(r.headers.size() == 1);
   CHECK(r.headers[0] == std::pair<std::string, std::string>{"Allow", "GET"});
+}
+
+TEST_CASE("read API: an attachment served with a safe type and name, or why not") {
+  api_harness h;
+  const auto file = [](std::string name, std::string type, std::string bytes) {
+    attachment a;
+    a.name = std::move(name);
+    a.content_type = std::move(type);
+    a.bytes = std::move(bytes);
+    return a;
+  };
+  const attachment page = file("Līgums \"final\".html", "text/html", "<script>x</script>");
+  const attachment odd = file("a\r\nb.bin", "text/plain\r\nX-Injected: 1", "bytes");
+  const attachment big = file("big.bin", "application/octet-stream", std::string(26 << 20, 'x'));
+  const auto a = h.ingest("v-att", {page, odd, big});
+  // The ids, as the thread shows them.
+  auto conv = h.call("GET", "/v1/conversations/" + a.conversation_id);
+  REQUIRE(conv.status == 200);
+  std::vector<std::string> ids;
+  const auto doc = body(conv);
+  for (const auto& m : doc.at("thread").as_array())
+    for (const auto& att : m.at("attachments").as_array())
+      ids.emplace_back(att.at("id").as_string());
+  REQUIRE(ids.size() == 3);
+  const auto header = [](const http_reply& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  auto r = h.call("GET", "/v1/attachments/" + ids[0]);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(r.body == "<script>x</script>");
+  CHECK(r.content_type == "text/html");
+  CHECK(header(r, "Content-Security-Policy") == "sandbox");  // never run as the API's page
+  CHECK(header(r, "X-Content-Type-Options") == "nosniff");
+  CHECK(header(r, "Content-Disposition") ==
+        "attachment; filename=\"L_gums _final_.html\"; "
+        "filename*=UTF-8''L%C4%ABgums%20%22final%22.html");
+  r = h.call("GET", "/v1/attachments/" + ids[1]);
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type == "application/octet-stream");  // a type no header can carry
+  CHECK(header(r, "Content-Disposition").find('\r') == std::string::npos);
+  r = h.call("GET", "/v1/attachments/" + ids[2]);
+  CHECK(r.status == 404);
+  CHECK(body(r).at("detail").as_string().starts_with("the file was not kept (too_large"));
+  CHECK(h.call("GET", "/v1/attachments/nope").status == 404);
+  CHECK(h.call("DELETE", "/v1/attachments/" + ids[0]).status == 405);
 }
 
 TEST_CASE("read API: closing a conversation is a write on the writer thread") {
