@@ -4,11 +4,13 @@
 #pragma once
 
 #include "core/mutex.hpp"
+#include "delivery/http_transfer.hpp"
 
 #include <curl/curl.h>
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -33,6 +35,48 @@ class curl_worker {
   CURLM* multi_ = nullptr;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+};
+
+// The requests in flight on a worker's multi handle, each with the work item it is for (an
+// Item with a std::unique_ptr<http_transfer> `transfer`). The worker thread's alone.
+template <class Item>
+class requests_in_flight {
+ public:
+  explicit requests_in_flight(const curl_worker& w) : worker_(w) {}
+  // Starts item->transfer; false (the item left with the caller) when libcurl cannot.
+  bool add(std::unique_ptr<Item>& item) {
+    CURL* e = item->transfer ? item->transfer->handle() : nullptr;
+    if (e == nullptr || curl_multi_add_handle(worker_.multi(), e) != CURLM_OK) return false;
+    items_.emplace(e, std::move(item));
+    return true;
+  }
+  // Each finished request, taken off the handle: on_done(std::unique_ptr<Item>, CURLcode).
+  template <class OnDone>
+  void each_done(OnDone on_done) {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(worker_.multi(), &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      const auto it = items_.find(m->easy_handle);
+      if (it == items_.end()) continue;
+      const CURLcode result = m->data.result;  // `m` is not valid once the handle is removed
+      std::unique_ptr<Item> item = std::move(it->second);
+      items_.erase(it);
+      curl_multi_remove_handle(worker_.multi(), item->transfer->handle());
+      on_done(std::move(item), result);
+    }
+  }
+  // Abandons them all (at the stop); returns how many there were.
+  std::size_t abandon() {
+    for (auto& [easy, item] : items_) curl_multi_remove_handle(worker_.multi(), easy);
+    const std::size_t n = items_.size();
+    items_.clear();
+    return n;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  const curl_worker& worker_;
+  std::map<CURL*, std::unique_ptr<Item>> items_;
 };
 
 // Ids held from the moment their work starts until the writer commits its outcome. All calls

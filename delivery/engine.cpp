@@ -12,8 +12,6 @@
 #include <fmt/core.h>
 #include <boost/json/parse.hpp>
 
-#include <map>
-
 namespace sb {
 namespace {
 
@@ -43,7 +41,7 @@ struct delivery_engine::impl {
   options opts;
   backoff delay;
   curl_worker worker;
-  std::map<CURL*, std::unique_ptr<attempt>> in_flight;
+  requests_in_flight<attempt> in_flight{worker};
   held_ids held;                         // in flight, or their outcome not committed yet
   std::vector<delivery_update> updates;  // recorded once per loop
 
@@ -85,12 +83,10 @@ struct delivery_engine::impl {
                               : std::max<millis>(1, std::min<millis>(next_poll - now_ms(), 250));
       curl_multi_poll(worker.multi(), nullptr, 0, static_cast<int>(wait), nullptr);
     }
-    for (auto& [easy, a] : in_flight) curl_multi_remove_handle(worker.multi(), easy);
-    if (!in_flight.empty())
+    if (const std::size_t n = in_flight.abandon())
       log::warn(component,
                 "{} repl(ies) were being sent at the stop: they are sent again at the next start",
-                in_flight.size());
-    in_flight.clear();
+                n);
     flying = 0;
   }
 
@@ -143,52 +139,42 @@ struct delivery_engine::impl {
     a->started = now;
     a->transfer = std::make_unique<http_transfer>(
         std::move(*call), transfer_options{opts.connect_timeout, opts.request_timeout});
-    CURL* e = a->transfer->handle();
-    if (e == nullptr || curl_multi_add_handle(worker.multi(), e) != CURLM_OK) {
+    held.hold(a->job.message_id);
+    if (!in_flight.add(a))
       settle_now(a->job, {send_outcome::kind::retry, {}, "libcurl could not start the request", {}},
                  now);
-      return;
-    }
-    held.hold(a->job.message_id);
-    in_flight.emplace(e, std::move(a));
   }
 
   void finish_done() {
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(worker.multi(), &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      const auto it = in_flight.find(m->easy_handle);
-      if (it == in_flight.end()) continue;
-      const CURLcode result = m->data.result;  // `m` is not valid once the handle is removed
-      std::unique_ptr<attempt> a = std::move(it->second);
-      in_flight.erase(it);
-      http_transfer& t = *a->transfer;
-      curl_multi_remove_handle(worker.multi(), t.handle());
-      const millis now = now_ms();
-      send_outcome o;
-      if (auto failure = t.finish(result, now); !failure.empty()) {
-        o.what = send_outcome::kind::retry;
-        o.reason = std::move(failure);
-      } else {
-        o = a->type->read_send_answer(t.response());
-        if (!o.retry_after && t.response().retry_after)
-          o.retry_after = parse_retry_after(*t.response().retry_after, now);
-      }
-      if (o.what == send_outcome::kind::sent && o.provider_id.empty())
-        o.provider_id = t.call().message_id;
-      count(a->job.channel, o.what);
-      if (o.what == send_outcome::kind::sent)
-        latency.observe("", static_cast<double>(now - a->job.created_at) / 1000.0);
-      else
-        log::info(component, "reply {} on channel {}: {} ({})", a->job.message_id, a->job.channel,
-                  o.what == send_outcome::kind::failed ? "failed" : "will retry", o.reason);
-      delivery_update u = next_step(a->job, o, now, opts.max_age, delay);
-      // sent_at is when the request the provider took was made: a provider's own timestamp of
-      // the message is no earlier, which its watermark receipts rely on (store/delivery.hpp).
-      if (u.status == "sent") u.at = a->started;
-      updates.push_back(std::move(u));
-    }
+    in_flight.each_done(
+        [this](std::unique_ptr<attempt> a, CURLcode result) { finished(*a, result, now_ms()); });
     flying = static_cast<std::int64_t>(in_flight.size());
+  }
+
+  void finished(const attempt& a, CURLcode result, millis now) {
+    http_transfer& t = *a.transfer;
+    send_outcome o;
+    if (auto failure = t.finish(result, now); !failure.empty()) {
+      o.what = send_outcome::kind::retry;
+      o.reason = std::move(failure);
+    } else {
+      o = a.type->read_send_answer(t.response());
+      if (!o.retry_after && t.response().retry_after)
+        o.retry_after = parse_retry_after(*t.response().retry_after, now);
+    }
+    if (o.what == send_outcome::kind::sent && o.provider_id.empty())
+      o.provider_id = t.call().message_id;
+    count(a.job.channel, o.what);
+    if (o.what == send_outcome::kind::sent)
+      latency.observe("", static_cast<double>(now - a.job.created_at) / 1000.0);
+    else
+      log::info(component, "reply {} on channel {}: {} ({})", a.job.message_id, a.job.channel,
+                o.what == send_outcome::kind::failed ? "failed" : "will retry", o.reason);
+    delivery_update u = next_step(a.job, o, now, opts.max_age, delay);
+    // sent_at is when the request the provider took was made: a provider's own timestamp of
+    // the message is no earlier, which its watermark receipts rely on (store/delivery.hpp).
+    if (u.status == "sent") u.at = a.started;
+    updates.push_back(std::move(u));
   }
 
   void count(const std::string& channel, send_outcome::kind k) {

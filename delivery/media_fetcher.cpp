@@ -12,7 +12,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <map>
 
 namespace sb {
 namespace {
@@ -46,7 +45,7 @@ struct media_fetcher::impl {
   options opts;
   backoff delay;
   curl_worker worker;
-  std::map<CURL*, std::unique_ptr<download>> in_flight;
+  requests_in_flight<download> in_flight{worker};
   held_ids held;  // in flight, or their outcome not committed yet
   std::vector<media_update> updates;
 
@@ -80,8 +79,7 @@ struct media_fetcher::impl {
       const millis wait = std::max<millis>(1, std::min<millis>(next_poll - now_ms(), 250));
       curl_multi_poll(worker.multi(), nullptr, 0, static_cast<int>(wait), nullptr);
     }
-    for (auto& [easy, d] : in_flight) curl_multi_remove_handle(worker.multi(), easy);
-    in_flight.clear();
+    in_flight.abandon();  // pending still: fetched again at the next start
     flying = 0;
   }
 
@@ -122,27 +120,14 @@ struct media_fetcher::impl {
     t.abort_past_max_body = file;
     t.follow_redirects = d->step.follow_redirects;
     d->transfer = std::make_unique<http_transfer>(d->step.call, t);
-    CURL* e = d->transfer->handle();
-    if (e == nullptr || curl_multi_add_handle(worker.multi(), e) != CURLM_OK) {
-      retry(d->job, now, "libcurl could not start the request");
-      return;
-    }
     held.hold(d->job.id);
-    in_flight.emplace(e, std::move(d));
+    if (!in_flight.add(d)) retry(d->job, now, "libcurl could not start the request");
   }
 
   void finish_done() {
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(worker.multi(), &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      const auto it = in_flight.find(m->easy_handle);
-      if (it == in_flight.end()) continue;
-      const CURLcode result = m->data.result;  // `m` is not valid once the handle is removed
-      std::unique_ptr<download> d = std::move(it->second);
-      in_flight.erase(it);
-      curl_multi_remove_handle(worker.multi(), d->transfer->handle());
+    in_flight.each_done([this](std::unique_ptr<download> d, CURLcode result) {
       finished(std::move(d), result, now_ms());
-    }
+    });
     flying = static_cast<std::int64_t>(in_flight.size());
   }
 

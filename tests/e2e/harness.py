@@ -738,6 +738,28 @@ def chat_message(mid: str, visitor: str, text: str, *, name: str | None = "Ann L
 # ---- the other providers' signing and forms (chat's Standard Webhooks is `sign` above) ----
 
 
+def dmarc_mail(sender: str, subject: str, text: str, t: float, msgid: str | None = None,
+               authserv: str = "mx.acme.example") -> Any:
+    """A mail from `sender` (Ann Lee) to support@acme.example whose Authentication-Results (by
+    `authserv`, the mime channel's trusted_authserv_id) say DMARC passed: an
+    email.message.EmailMessage, for the caller to add parts to and turn into bytes."""
+    from email import policy  # noqa: PLC0415
+    from email.message import EmailMessage  # noqa: PLC0415
+    from email.utils import format_datetime, make_msgid  # noqa: PLC0415
+    domain = sender.split("@")[1]
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Authentication-Results"] = (f"{authserv}; spf=pass smtp.mailfrom={domain}; "
+                                     f"dkim=pass header.d={domain}; dmarc=pass "
+                                     f"header.from={domain}")
+    msg["From"] = f"Ann Lee <{sender}>"
+    msg["To"] = "support@acme.example"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(dt.datetime.fromtimestamp(int(t), dt.timezone.utc))
+    msg["Message-ID"] = msgid or make_msgid(idstring="e2e", domain=domain)
+    msg.set_content(text)
+    return msg
+
+
 def basic_auth(user: str, password: str) -> str:
     """An Authorization header value for HTTP Basic (postmark, sendgrid)."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -19,7 +19,6 @@ providers' media APIs (tests/fakes/providers.py) and pika as the agent.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -27,9 +26,6 @@ import secrets as pysecrets
 import sys
 import time
 import urllib.parse
-from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -64,17 +60,7 @@ def jpeg(n: int) -> bytes:
 
 
 def mail(sender: str, file_name: str, data: bytes, t: float) -> bytes:
-    domain = sender.split("@")[1]
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["Authentication-Results"] = (f"mx.acme.example; spf=pass smtp.mailfrom={domain}; "
-                                     f"dkim=pass header.d={domain}; dmarc=pass "
-                                     f"header.from={domain}")
-    msg["From"] = f"Ann Lee <{sender}>"
-    msg["To"] = "support@acme.example"
-    msg["Subject"] = "The signed contract"
-    msg["Date"] = format_datetime(dt.datetime.fromtimestamp(int(t), dt.timezone.utc))
-    msg["Message-ID"] = make_msgid(idstring="att", domain=domain)
-    msg.set_content("Please find the contract attached.\n")
+    msg = h.dmarc_mail(sender, "The signed contract", "Please find the contract attached.\n", t)
     msg.add_attachment(data, maintype="application", subtype="pdf", filename=file_name)
     return bytes(msg)
 

@@ -20,15 +20,11 @@ the real broker and pika.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import secrets as pysecrets
 import sys
 import time
-from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -47,18 +43,7 @@ CHANNELS = (h.channel_yaml("mail", "mime", MIME_TOKEN, trusted_authserv_id="mx.a
 
 
 def mail(sender: str, text: str, t: float, msgid: str | None = None) -> bytes:
-    domain = sender.split("@")[1]
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["Authentication-Results"] = (f"mx.acme.example; spf=pass smtp.mailfrom={domain}; "
-                                     f"dkim=pass header.d={domain}; dmarc=pass "
-                                     f"header.from={domain}")
-    msg["From"] = f"Ann Lee <{sender}>"
-    msg["To"] = "support@acme.example"
-    msg["Subject"] = f"Order 4471 {CANARY}"
-    msg["Date"] = format_datetime(dt.datetime.fromtimestamp(int(t), dt.timezone.utc))
-    msg["Message-ID"] = msgid or make_msgid(idstring="data", domain=domain)
-    msg.set_content(text)
-    return bytes(msg)
+    return bytes(h.dmarc_mail(sender, f"Order 4471 {CANARY}", text, t, msgid))
 
 
 def whatsapp(text: str, wamid: str, t: float) -> bytes:
