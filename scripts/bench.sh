@@ -19,6 +19,8 @@
 # dedupe horizon of three times it; the store's file and WAL sizes are printed each minute, and
 # after the run the 1,000 webhooks sent 2 x RETENTION before its end are sent again, as a
 # provider's late retry: their messages are deleted by then, and must be duplicates still.
+# Environment: SB_BENCH_BINARY runs another daemon binary (an earlier build, for interleaved
+# runs); SB_BENCH_RETENTION_BATCH sets retention.batch.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -57,13 +59,15 @@ gen() {  # gen COUNT: requests and config for a store at $work/store/switchboard
     local n=${retention%[smh]} unit=${retention: -1}
     printf 'retention:\n  max_age: %s\n  dedupe_horizon: %s%s\n' "$retention" "$((n * 3))" \
       "$unit" >>"$work/gen/switchboard.yaml"
+    [[ -z ${SB_BENCH_RETENTION_BATCH:-} ]] ||
+      printf '  batch: %s\n' "$SB_BENCH_RETENTION_BATCH" >>"$work/gen/switchboard.yaml"
   fi
 }
 
 start_daemon() {  # sets daemon_pid, and startup: the seconds from exec to /healthz answering
   local t0 t1
   t0=$(date +%s.%N)
-  "$build/switchboard" --config "$work/gen/switchboard.yaml" --log-level warn \
+  "${SB_BENCH_BINARY:-$build/switchboard}" --config "$work/gen/switchboard.yaml" --log-level warn \
     >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
