@@ -20,7 +20,7 @@
 # after the run the 1,000 webhooks sent 2 x RETENTION before its end are sent again, as a
 # provider's late retry: their messages are deleted by then, and must be duplicates still.
 # Environment: SB_BENCH_BINARY runs another daemon binary (an earlier build, for interleaved
-# runs); SB_BENCH_RETENTION_BATCH sets retention.batch.
+# runs); SB_BENCH_RETENTION_BATCH and SB_BENCH_RETENTION_PAUSE set retention.batch and .pause.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -61,6 +61,8 @@ gen() {  # gen COUNT: requests and config for a store at $work/store/switchboard
       "$unit" >>"$work/gen/switchboard.yaml"
     [[ -z ${SB_BENCH_RETENTION_BATCH:-} ]] ||
       printf '  batch: %s\n' "$SB_BENCH_RETENTION_BATCH" >>"$work/gen/switchboard.yaml"
+    [[ -z ${SB_BENCH_RETENTION_PAUSE:-} ]] ||
+      printf '  pause: %s\n' "$SB_BENCH_RETENTION_PAUSE" >>"$work/gen/switchboard.yaml"
   fi
 }
 
